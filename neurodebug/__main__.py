@@ -1,0 +1,3 @@
+from neurodebug.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""The one data model of neurodebug: a Frame of execution and a Trace of frames.
+
+Both the real tracer and the model's parsed predictions produce these. Locals are
+always stored *resolved* (every value written in full, as Python's repr string);
+the wire form with the ``".."`` placeholder (TRACE_FORMAT.md, "Diff rule") is
+derived on demand by :func:`wire_locals`, never stored beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+EVENTS = ("call", "line", "return", "exception")
+
+#: The placeholder for an unchanged value in a ``line`` frame's wire-form locals.
+UNCHANGED = ".."
+
+
+@dataclass
+class Frame:
+    """One observation + action of an execution trace.
+
+    event:     'call' | 'line' | 'return' | 'exception'
+    line:      1-based line number in the traced source; None when unknown (malformed).
+    source:    the source text of the line, with its indentation, no trailing newline.
+    locals:    name -> repr string, fully resolved (no ".."); empty on return/exception frames.
+    arg:       the return value / exception repr on 'return' and 'exception' frames, else None.
+    depth:     call depth; the entry function's frames are depth 0, its callees 1, ...
+    func:      name of the function the frame belongs to, when known.
+    malformed: None for a well-formed frame, else a short reason (bad JSON, unknown line, cut off).
+    """
+
+    event: str
+    line: int | None
+    source: str
+    locals: dict[str, str] = field(default_factory=dict)
+    arg: str | None = None
+    depth: int = 0
+    func: str | None = None
+    malformed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Frame":
+        return cls(
+            event=d["event"],
+            line=d.get("line"),
+            source=d.get("source", ""),
+            locals=dict(d.get("locals") or {}),
+            arg=d.get("arg"),
+            depth=int(d.get("depth", 0)),
+            func=d.get("func"),
+            malformed=d.get("malformed"),
+        )
+
+
+@dataclass
+class End:
+    """How a trace ended.
+
+    reason is one of:
+      real runs:   'returned', 'raised', 'timeout', 'cpu_limit', 'frame_limit', 'memory_limit',
+                   'exited' (sys.exit / os._exit), 'crashed', 'syntax_error', 'no_such_function',
+                   'bad_call', 'import_error'
+      predictions: 'end_of_text' (the model closed the trace), 'frame_cap', 'token_cap',
+                   'malformed', 'cancelled', 'open' (not finished yet)
+    message: one sentence for the user.
+    value:   the return value / exception repr when there is one.
+    line:    a line number that the end refers to (syntax error, exception), when known.
+    """
+
+    reason: str
+    message: str = ""
+    value: str | None = None
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "End":
+        return cls(reason=d["reason"], message=d.get("message", ""), value=d.get("value"), line=d.get("line"))
+
+
+#: End reasons meaning the trace was recorded normally (whatever the traced code did).
+RECORDED = {"returned", "raised", "exited", "timeout", "cpu_limit", "frame_limit", "memory_limit", "crashed"}
+
+
+@dataclass
+class Trace:
+    """A whole execution: the source, the entry function, the call, its frames and its end."""
+
+    source: str
+    entry: str
+    call: str | None
+    frames: list[Frame] = field(default_factory=list)
+    end: End = field(default_factory=lambda: End("open"))
+    stdout: str = ""
+    stderr: str = ""
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_json_dict(self, wire: bool = True) -> dict[str, Any]:
+        """The JSON form used by the CLI and the front ends.
+
+        With ``wire=True`` each frame's ``locals`` is CWM's wire form (with ".."), as
+        `neurodebug trace --json` prints it; with ``wire=False`` locals are resolved.
+        """
+        wl = wire_locals(self.frames) if wire else [f.locals for f in self.frames]
+        frames = []
+        for f, loc in zip(self.frames, wl):
+            d = {
+                "event": f.event,
+                "line": f.line,
+                "source": f.source,
+                "locals": loc,
+                "arg": f.arg,
+                "depth": f.depth,
+                "func": f.func,
+            }
+            if f.malformed:
+                d["malformed"] = f.malformed
+            frames.append(d)
+        return {
+            "source": self.source,
+            "entry": self.entry,
+            "call": self.call,
+            "frames": frames,
+            "end": self.end.to_dict(),
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+        }
+
+    def to_json(self, wire: bool = True, **kw) -> str:
+        return json.dumps(self.to_json_dict(wire=wire), ensure_ascii=False, **kw)
+
+    @classmethod
+    def from_json_dict(cls, d: dict[str, Any]) -> "Trace":
+        raw = [Frame.from_dict(f) for f in d.get("frames", [])]
+        frames = resolve_locals(raw)
+        return cls(
+            source=d.get("source", ""),
+            entry=d.get("entry", ""),
+            call=d.get("call"),
+            frames=frames,
+            end=End.from_dict(d["end"]) if d.get("end") else End("open"),
+            stdout=d.get("stdout", ""),
+            stderr=d.get("stderr", ""),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Trace":
+        return cls.from_json_dict(json.loads(text))
+
+    @property
+    def return_value(self) -> str | None:
+        """The entry function's return value repr, if the trace returned."""
+        for f in reversed(self.frames):
+            if f.event == "return" and f.depth == 0:
+                return f.arg
+        return None
+
+
+# -- the diff rule ------------------------------------------------------------------------------
+
+
+def _same_scope(prev: Frame | None, f: Frame) -> bool:
+    """True when ``f`` continues the scope visit of the frame right before it.
+
+    A callee's frames always end with its return/exception frame, so the frame before the
+    caller's next line is that return: a scope change, after which values are written in full.
+    """
+    return prev is not None and prev.event in ("call", "line") and prev.depth == f.depth
+
+
+def wire_locals(frames: Iterable[Frame]) -> list[dict[str, str]]:
+    """Each frame's locals in CWM's wire form (TRACE_FORMAT.md, "Diff rule").
+
+    * call frames: every value in full;
+    * line frames: a value whose repr equals the one in the previous frame of the same scope
+      visit is ".."; the first frame after a scope change (a callee's return or an exception)
+      is written in full;
+    * return/exception frames: no locals.
+    """
+    out: list[dict[str, str]] = []
+    prev: Frame | None = None
+    for f in frames:
+        if f.event == "line" and _same_scope(prev, f):
+            out.append({k: (UNCHANGED if k in prev.locals and prev.locals[k] == v else v) for k, v in f.locals.items()})
+        elif f.event in ("call", "line"):
+            out.append(dict(f.locals))
+        else:
+            out.append({})
+        prev = f
+    return out
+
+
+def resolve_locals(frames: list[Frame]) -> list[Frame]:
+    """Replace ".." placeholders by the value of the previous frame of the same scope visit.
+
+    A ".." that cannot be resolved (after a scope change, or a name the previous frame did not
+    have) is kept as ".." and the frame is marked malformed; this never raises.
+    """
+    resolved: list[Frame] = []
+    prev: Frame | None = None
+    for f in frames:
+        if UNCHANGED in f.locals.values():
+            ok = _same_scope(prev, f)
+            loc = {}
+            bad = False
+            for k, v in f.locals.items():
+                if v == UNCHANGED:
+                    if ok and k in prev.locals and prev.locals[k] != UNCHANGED:
+                        v = prev.locals[k]
+                    else:
+                        bad = True
+                loc[k] = v
+            f = Frame(**{**f.__dict__, "locals": loc})
+            if bad and not f.malformed:
+                f.malformed = "unresolved '..'"
+        resolved.append(f)
+        prev = f
+    return resolved
