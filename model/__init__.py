@@ -1,0 +1,1 @@
+"""The CWM runtime: tokens in, tokens out (imports nothing from neurodebug/)."""
