@@ -1,0 +1,79 @@
+"""A real Predictor whose "model" is a set of memorised token sequences (real traces, encoded).
+
+Its next token after ``ids`` is the token that follows ``ids`` in the first memorised sequence
+that starts with ``ids``; when none does (or the sequence is used up) it says end_of_text. That
+makes a deterministic, well-formed predictor: given the encoding of the real run it reproduces
+it, given a trace with a planted mistake it diverges exactly there, and given several traces of
+one function it follows whichever one the session's edited state leads into. ``delay_s`` slows
+each token down so that cancelling has something to interrupt.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from neurodebug.backends.base import Predictor, State
+from neurodebug.codec import Codec
+from neurodebug.frames import Trace
+
+
+class ReplayState(State):
+    def __init__(self, predictor: "ReplayPredictor", prompt_ids: Sequence[int]):
+        self.p = predictor
+        self._ids = list(prompt_ids)
+        self.tokens_computed = len(self._ids)
+
+    @property
+    def ids(self) -> list[int]:
+        return self._ids
+
+    def extend(self, ids: Sequence[int]) -> None:
+        self._ids.extend(int(i) for i in ids)
+        self.tokens_computed += len(ids)
+
+    def truncate(self, n: int) -> None:
+        del self._ids[n:]
+
+    def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
+                 on_token=None, should_stop=None) -> list[int]:
+        new: list[int] = []
+        stops = set(stop_ids)
+        while len(new) < max_new_tokens:
+            if should_stop is not None and should_stop():
+                break
+            if self.p.delay_s:
+                time.sleep(self.p.delay_s)
+            tok = self.p.next_token(self._ids)
+            self._ids.append(tok)
+            new.append(tok)
+            self.tokens_computed += 1
+            if on_token is not None:
+                on_token(tok)
+            if tok in stops:
+                break
+        return new
+
+
+class ReplayPredictor(Predictor):
+    def __init__(self, tokenizer, traces: Sequence[Trace], name: str = "replay", delay_s: float = 0.0):
+        self.tokenizer = tokenizer
+        self.codec = Codec(tokenizer)
+        self.name = name
+        self.delay_s = delay_s
+        self.sequences = [self.codec.encode_trace(t, close=True)[0] for t in traces]
+        self.end_id = self.codec.end_of_text_id
+
+    def next_token(self, ids: Sequence[int]) -> int:
+        n = len(ids)
+        for seq in self.sequences:
+            if len(seq) > n and seq[:n] == list(ids):
+                return seq[n]
+        return self.end_id
+
+    def open(self, prompt_ids: Sequence[int]) -> ReplayState:
+        return ReplayState(self, prompt_ids)
+
+    def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
+        ids = list(ids)
+        return [self.next_token(ids[: p + 1]) for p in range(len(ids))]

@@ -1,0 +1,1 @@
+"""The neurodebug terminal UI (Textual): a view over neurodebug.session.Session."""

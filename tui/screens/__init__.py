@@ -1,0 +1,1 @@
+"""Modal screens of the TUI: help and edit-a-variable."""

@@ -1,0 +1,110 @@
+"""The locals pane: one row per variable with its predicted and its real value.
+
+A row whose predicted and real values differ is coloured; a value that changed on this step is
+emphasised; a long value is shortened here and shown whole (in the value detail) when its row is
+selected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+#: Longest value shown in a cell; longer ones end in an ellipsis.
+MAX_CELL = 28
+ABSENT = "—"
+
+
+@dataclass(frozen=True)
+class LocalRow:
+    """What one row shows. ``None`` means the variable is absent on that side."""
+
+    name: str
+    predicted: str | None
+    real: str | None
+    predicted_changed: bool = False
+    real_changed: bool = False
+
+    @property
+    def differs(self) -> bool:
+        return self.real is not None and self.predicted != self.real
+
+
+def shorten(value: str, limit: int = MAX_CELL) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class LocalsTable(DataTable):
+    """Name / predicted / real, with differing rows coloured and changed values emphasised."""
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "locals-table--differs",
+        "locals-table--changed",
+        "locals-table--absent",
+    }
+
+    class ValueSelected(Message):
+        """A row was selected: the whole values, for the detail pane."""
+
+        def __init__(self, row: LocalRow) -> None:
+            self.row = row
+            super().__init__()
+
+    def __init__(self, **kw) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self._rows: list[LocalRow] = []
+
+    def on_mount(self) -> None:
+        self.add_column("name", key="name")
+        self.add_column("predicted", key="predicted")
+        self.add_column("real", key="real")
+
+    @property
+    def rows_shown(self) -> list[LocalRow]:
+        return list(self._rows)
+
+    @property
+    def selected(self) -> LocalRow | None:
+        if not self._rows:
+            return None
+        return self._rows[max(0, min(self.cursor_row, len(self._rows) - 1))]
+
+    def show(self, rows: list[LocalRow]) -> None:
+        keep = self.selected.name if self.selected else None
+        self._rows = list(rows)
+        self.clear()
+        differs = self.get_component_rich_style("locals-table--differs", partial=True)
+        changed = self.get_component_rich_style("locals-table--changed", partial=True)
+        absent = self.get_component_rich_style("locals-table--absent", partial=True)
+
+        def cell(value: str | None, was_changed: bool, row_differs: bool) -> Text:
+            if value is None:
+                return Text(ABSENT, absent)
+            text = Text(shorten(value))
+            if row_differs:
+                text.stylize(differs)
+            if was_changed:
+                text.stylize(changed)
+            return text
+
+        for r in rows:
+            name = Text(r.name, differs if r.differs else "")
+            self.add_row(
+                name,
+                cell(r.predicted, r.predicted_changed, r.differs),
+                cell(r.real, r.real_changed, r.differs),
+                key=r.name,
+            )
+        names = [r.name for r in rows]
+        if keep in names:
+            self.move_cursor(row=names.index(keep), animate=False)
+        if self._rows:
+            self.post_message(self.ValueSelected(self.selected))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if 0 <= event.cursor_row < len(self._rows):
+            self.post_message(self.ValueSelected(self._rows[event.cursor_row]))

@@ -1,0 +1,39 @@
+"""Model and backend, speed of the last prediction, how the real run went, and work under way."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    """``model NAME · 12.3 tok/s · real run: returned 6``, plus a busy line while a worker runs."""
+
+    COMPONENT_CLASSES = {"status-bar--label", "status-bar--ok", "status-bar--bad", "status-bar--busy"}
+
+    model: reactive[str] = reactive("")
+    tokens_per_s: reactive[float | None] = reactive(None)
+    real: reactive[str] = reactive("")
+    real_ok: reactive[bool] = reactive(True)
+    busy: reactive[str] = reactive("")
+    mode: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        label = self.get_component_rich_style("status-bar--label", partial=True)
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("model ", label)
+        t.append(self.model or "loading…")
+        t.append("  ·  ", label)
+        t.append("—" if self.tokens_per_s is None else f"{self.tokens_per_s:.1f}")
+        t.append(" tok/s", label)
+        t.append("  ·  real run: ", label)
+        style = "status-bar--ok" if self.real_ok else "status-bar--bad"
+        t.append(self.real or "pending", self.get_component_rich_style(style, partial=True))
+        if self.mode:
+            t.append("  ·  ", label)
+            t.append(self.mode)
+        if self.busy:
+            t.append("\n")
+            t.append(self.busy, self.get_component_rich_style("status-bar--busy", partial=True))
+        return t

@@ -1,0 +1,71 @@
+"""Where we are: the step counter, call depth and function, the event, and the real cursor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class Where:
+    step: int  # 1-based; 0 before the first step
+    total: int  # predicted steps so far
+    final: bool  # the prediction has ended, so ``total`` is the whole trace
+    event: str | None = None
+    line: int | None = None
+    source: str = ""
+    arg: str | None = None
+    depth: int = 0
+    func: str | None = None
+    malformed: str | None = None
+    real_step: int | None = None  # 1-based index of the real frame shown, None without one
+    real_total: int | None = None
+    real_detached: bool = False  # the real cursor was moved apart with [ / ]
+    end: str | None = None  # how the prediction ended, once it has
+
+
+class WhereBar(Static):
+    """Three or four short lines; no timing in here, so it is stable in snapshots."""
+
+    COMPONENT_CLASSES = {"where-bar--label", "where-bar--event", "where-bar--bad"}
+
+    def show(self, w: Where) -> None:
+        label = self.get_component_rich_style("where-bar--label", partial=True)
+        ev = self.get_component_rich_style("where-bar--event", partial=True)
+        bad = self.get_component_rich_style("where-bar--bad", partial=True)
+        t = Text(no_wrap=True, overflow="ellipsis")
+        total = f"{w.total}" if w.final else f"{w.total} so far"
+        t.append("step ", label)
+        t.append(f"{w.step} of {total}")
+        if w.event is not None:
+            t.append("   depth ", label)
+            t.append(str(w.depth))
+            t.append("   in ", label)
+            t.append(f"{w.func or '?'}()")
+            t.append("   line ", label)
+            t.append(str(w.line) if w.line is not None else "?")
+            t.append("\n")
+            t.append(f"{w.event:<9}", ev)
+            if w.event in ("return", "exception"):
+                t.append("→ ")
+                t.append(w.arg if w.arg is not None else "?", bad if w.event == "exception" else "")
+            else:
+                t.append(w.source.strip())
+            if w.malformed:
+                t.append("\n")
+                t.append(f"malformed: {w.malformed}", bad)
+        t.append("\n")
+        t.append("real ", label)
+        if w.real_step is None:
+            t.append("no aligned real step" if w.real_total else "no real trace")
+        else:
+            t.append(f"step {w.real_step} of {w.real_total}")
+            if w.real_detached:
+                t.append("  (moved with [ ])", label)
+        if w.end:
+            t.append("\n")
+            t.append("end  ", label)
+            t.append(w.end)
+        self.update(t)
