@@ -1,0 +1,35 @@
+"""From the views' plain values to lsprotocol types (1-based lines become 0-based positions)."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from lsp import calls, views
+
+SEVERITY = {"information": types.DiagnosticSeverity.Information, "warning": types.DiagnosticSeverity.Warning}
+
+
+def line_range(line: int, lines: list[str]) -> types.Range:
+    """The text of 1-based ``line`` without its indentation (the whole line when it is blank)."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    start = len(text) - len(text.lstrip())
+    return types.Range(types.Position(line - 1, start), types.Position(line - 1, len(text)))
+
+
+def diagnostic(d: views.Diagnostic, lines: list[str]) -> types.Diagnostic:
+    return types.Diagnostic(range=line_range(d.line, lines), message=d.message, severity=SEVERITY[d.severity], source="neurodebug")
+
+
+def inlay_hint(h: views.Hint, lines: list[str]) -> types.InlayHint:
+    end = len(lines[h.line - 1]) if 0 < h.line <= len(lines) else 0
+    return types.InlayHint(position=types.Position(h.line - 1, end), label=h.label, padding_left=True, tooltip=h.tooltip)
+
+
+def code_lenses(uri: str, f: calls.Function) -> list[types.CodeLens]:
+    """"Predict" and "Compare" over a function's def line, carrying the call found in the source."""
+    where = types.Range(types.Position(f.line - 1, 0), types.Position(f.line - 1, 0))
+    args = [uri, f.name, f.call]
+    return [
+        types.CodeLens(where, types.Command(f"▶ Predict {f.call or f.name + '(…)'}", "neurodebug.predict", args)),
+        types.CodeLens(where, types.Command("⇄ Compare with real run", "neurodebug.compare", args)),
+    ]

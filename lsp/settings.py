@@ -1,0 +1,53 @@
+"""Where the server's model comes from: initializationOptions / workspace settings, then env vars."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+
+#: Environment variables read when the editor does not set a value.
+ENV = {
+    "model": "NEURODEBUG_MODEL",
+    "backend": "NEURODEBUG_BACKEND",
+    "url": "NEURODEBUG_URL",
+    "device": "NEURODEBUG_DEVICE",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # checkpoint dir or HF repo id; None -> the bundled model
+    backend: str = "local"  # local | transformers | http
+    url: str | None = None  # model server URL for the http backend
+    device: str = "cpu"
+    max_frames: int = 200  # cap on predicted frames per session
+    temperature: float = 0.0
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "Settings":
+        return cls().updated({k: env.get(v) for k, v in ENV.items()})
+
+    def updated(self, options: dict | None) -> "Settings":
+        """These settings with the non-empty values of ``options`` (camelCase keys accepted)."""
+        if not isinstance(options, dict):
+            return self
+        options = options.get("neurodebug", options)
+        if not isinstance(options, dict):
+            return self
+        known = {f.name: f.type for f in fields(self)}
+        aliases = {"maxFrames": "max_frames", "modelPath": "model", "serverUrl": "url"}
+        change = {}
+        for key, value in options.items():
+            key = aliases.get(key, key)
+            if key not in known or value is None or value == "":
+                continue
+            try:
+                current = getattr(self, key)
+                change[key] = type(current)(value) if current is not None else str(value)
+            except (TypeError, ValueError):
+                continue
+        return replace(self, **change)
+
+    def predictor_key(self) -> tuple:
+        """The fields that decide which predictor to load (a change reloads it)."""
+        return (self.model, self.backend, self.url, self.device)

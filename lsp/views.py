@@ -1,0 +1,213 @@
+"""What the editor shows, computed from frames alone: inlay hints, hover history, diagnostics.
+
+Plain functions over :class:`neurodebug.frames.Frame` lists, tested without the protocol.
+``real`` is always the list aligned with the predicted frames (``real[i]`` is the real frame
+aligned with predicted frame ``i``, or None), as :meth:`Session.real_frame` gives it.
+Lines are 1-based here; the server converts to LSP's 0-based positions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from neurodebug.frames import Frame
+
+#: Longest value shown in an inlay hint before it is cut with an ellipsis.
+HINT_VALUE_CHARS = 40
+#: Most steps listed in a hover; the latest are kept.
+HOVER_ROWS = 30
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Hint:
+    line: int
+    label: str
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    line: int
+    severity: str  # 'information' | 'warning'
+    message: str
+
+
+# -- inlay hints ----------------------------------------------------------------------------
+
+
+def _after(frames: Sequence[Frame], k: int) -> int | None:
+    """Index of the frame that shows the state right after frame ``k``'s line ran.
+
+    That is the next frame of the same scope visit (a callee's frames in between skipped);
+    None when the scope ended first or the trace stops before it.
+    """
+    depth = frames[k].depth
+    for j in range(k + 1, len(frames)):
+        if frames[j].depth == depth:
+            return j if frames[j].event != "call" else None
+        if frames[j].depth < depth:
+            return None
+    return None
+
+
+def _changed(before: Frame, after: Frame) -> dict[str, str]:
+    """The locals that ``after`` holds differently from ``before`` (new names included)."""
+    if after.event not in ("line",):
+        return {}
+    return {n: v for n, v in after.locals.items() if before.locals.get(n) != v}
+
+
+def _short(value: str | None) -> str:
+    if value is None:
+        return "?"
+    value = " ".join(value.split())
+    return value if len(value) <= HINT_VALUE_CHARS else value[: HINT_VALUE_CHARS - 1] + "…"
+
+
+def _same_line(pred: Frame, real: Frame | None) -> bool:
+    return real is not None and real.line == pred.line and real.event == pred.event
+
+
+def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None] = ()) -> list[Hint]:
+    """One hint per executed line, for its latest execution up to step ``index``.
+
+    A line frame's hint lists the variables that line changed (``x = 3``), and where the
+    aligned real run gave another value, that value too (``x = 3  real 4``). A return or
+    exception frame's hint is its value. Lines whose effect is not known yet get none.
+    """
+    real = list(real) + [None] * (len(frames) - len(real))
+    by_line: dict[int, Hint] = {}
+    last = min(index, len(frames) - 1)
+    for k in range(last + 1):
+        f = frames[k]
+        if f.line is None or f.malformed:
+            continue
+        if f.event in ("return", "exception"):
+            word = "return" if f.event == "return" else "raises"
+            label = f"{word} {_short(f.arg)}"
+            r = real[k]
+            if _same_line(f, r) and r.arg != f.arg:
+                label += f"  real {_short(r.arg)}"
+            by_line[f.line] = Hint(f.line, label, f"step {k}: {f.event} {f.arg}")
+            continue
+        if f.event != "line":
+            continue
+        j = _after(frames, k)
+        if j is None or j > last:
+            continue
+        pred = _changed(f, frames[j])
+        real_changed: dict[str, str] = {}
+        real_after: Frame | None = None
+        if _same_line(f, real[k]) and real[j] is not None and real[j].depth == real[k].depth:
+            real_after = real[j]
+            real_changed = _changed(real[k], real_after)
+        parts = []
+        for name in list(pred) + [n for n in real_changed if n not in pred]:
+            text = f"{name} = {_short(pred.get(name))}"
+            if real_after is not None:
+                rv = real_after.locals.get(name)
+                if rv != pred.get(name):
+                    text += f"  real {_short(rv)}"
+            parts.append(text)
+        if parts:
+            by_line[f.line] = Hint(f.line, ", ".join(parts), f"step {k} -> {j}")
+        else:
+            by_line.pop(f.line, None)
+    return [by_line[line] for line in sorted(by_line)]
+
+
+# -- hover ----------------------------------------------------------------------------------
+
+
+def word_at(text: str, character: int) -> str | None:
+    """The identifier in ``text`` that covers 0-based column ``character``."""
+    for m in IDENTIFIER.finditer(text):
+        if m.start() <= character <= m.end():
+            return m.group(0)
+    return None
+
+
+def history(
+    frames: Sequence[Frame], name: str, real: Sequence[Frame | None] = (), func: str | None = None
+) -> list[tuple[int, int | None, str | None, str | None]]:
+    """(step, line, predicted value, real value) each time the pair changes, for ``name``.
+
+    ``func`` restricts it to frames of that function (a name is local to one function).
+    """
+    real = list(real) + [None] * (len(frames) - len(real))
+    rows = []
+    last: tuple[str | None, str | None] | None = None
+    for k, f in enumerate(frames):
+        if f.event not in ("call", "line") or (func is not None and f.func not in (None, func)):
+            continue
+        r = real[k]
+        pv = f.locals.get(name)
+        rv = r.locals.get(name) if r is not None else None
+        if pv is None and rv is None:
+            continue
+        if (pv, rv) != last:
+            rows.append((k, f.line, pv, rv))
+            last = (pv, rv)
+    return rows
+
+
+def hover_markdown(name: str, rows, has_real: bool, index: int) -> str | None:
+    """A Markdown table of a variable's history; None when it never had a value."""
+    if not rows:
+        return None
+    shown = rows[-HOVER_ROWS:]
+    out = [f"**{name}**: predicted" + (" vs real" if has_real else "") + f" (current step {index})", ""]
+    if has_real:
+        out += ["| step | line | predicted | real |", "|---:|---:|---|---|"]
+    else:
+        out += ["| step | line | predicted |", "|---:|---:|---|"]
+    for step, line, pv, rv in shown:
+        cells = [str(step), str(line if line is not None else "?"), _cell(pv)]
+        if has_real:
+            cells.append(_cell(rv) + (" ✗" if rv != pv else ""))
+        out.append("| " + " | ".join(cells) + " |")
+    if len(rows) > len(shown):
+        out.append(f"\n({len(rows) - len(shown)} earlier changes not shown)")
+    return "\n".join(out)
+
+
+def _cell(value: str | None) -> str:
+    if value is None:
+        return "-"
+    value = " ".join(value.split()).replace("|", "\\|").replace("`", "'")
+    if len(value) > 80:
+        value = value[:79] + "…"
+    return f"`{value}`"
+
+
+# -- diagnostics ----------------------------------------------------------------------------
+
+
+def divergence_diagnostic(divergence) -> Diagnostic | None:
+    """An Information diagnostic at the first divergence of a :class:`compare.Divergence`."""
+    if divergence is None:
+        return None
+    line = divergence.real_line or divergence.predicted_line
+    if not line:
+        return None
+    message = divergence.message or (
+        f"First divergence at step {divergence.step}: expected {divergence.expected}, "
+        f"the model predicted {divergence.predicted}."
+    )
+    return Diagnostic(line, "information", message)
+
+
+def exception_diagnostics(predicted: Sequence[Frame], real: Sequence[Frame]) -> list[Diagnostic]:
+    """Warnings where one run raises on a line and the other never raises there."""
+    pred = {f.line: f.arg for f in predicted if f.event == "exception" and f.line}
+    actual = {f.line: f.arg for f in real if f.event == "exception" and f.line}
+    out = []
+    for line in sorted(set(pred) - set(actual)):
+        out.append(Diagnostic(line, "warning", f"The model predicts that this line raises {pred[line]}; the real run does not raise here."))
+    for line in sorted(set(actual) - set(pred)):
+        out.append(Diagnostic(line, "warning", f"The real run raises {actual[line]} here; the model does not predict it."))
+    return out
