@@ -1,0 +1,147 @@
+"""CWM's architecture: Llama-3-style blocks with per-layer global or sliding-window attention.
+
+Reads top to bottom: Transformer, TransformerBlock, Attention, FeedForward, RMSNorm, then the
+rotary embedding functions. Checkpoint differences (Hugging Face names, separate q/k/v and
+gate/up weights) are absorbed by the loader in `checkpoint.py`; this file only computes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model.attention import reference_attention
+from model.config import ModelConfig
+
+
+class Transformer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
+        self.layers = nn.ModuleList(TransformerBlock(config, i) for i in range(config.n_layers))
+        self.norm = RMSNorm(config.dim, config.norm_eps)
+        self.output = nn.Linear(config.dim, config.vocab_size, bias=False)
+        self.register_buffer("inv_freq", rope_frequencies(config), persistent=False)
+        # The attention backend used with a KV cache (see attention.py); training uses the reference.
+        self.attention_fn = reference_attention
+
+    def forward(self, idx: torch.Tensor, caches=None, start_pos: int = 0, logits: str = "all"):
+        """Logits [B, T, V] for tokens idx [B, T] at positions start_pos.. .
+
+        Without caches this is the plain training forward (causal + sliding-window masks per layer).
+        With caches (one KVCache per layer) only the new tokens are computed; the caches must hold
+        every earlier position these tokens can see. logits="last" gives [B, 1, V]; "none" only
+        fills the caches and returns None (the vocabulary projection is the costly part).
+        """
+        if caches is None and start_pos:
+            raise ValueError("Without a cache the forward pass starts at position 0.")
+        T = idx.shape[1]
+        x = self.tok_embeddings(idx)
+        cos, sin = rope_cos_sin(self.inv_freq, start_pos, T, x.dtype)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, start_pos, None if caches is None else caches[i], self.attention_fn)
+        if logits == "none":
+            return None
+        if logits == "last":
+            x = x[:, -1:]
+        return self.output(self.norm(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, config: ModelConfig, layer: int):
+        super().__init__()
+        self.attention = Attention(config, config.window(layer))
+        self.feed_forward = FeedForward(config)
+        self.attention_norm = RMSNorm(config.dim, config.norm_eps)
+        self.ffn_norm = RMSNorm(config.dim, config.norm_eps)
+
+    def forward(self, x, cos, sin, start_pos, cache, attention_fn):
+        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos, cache, attention_fn)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig, window: int | None):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.n_kv_heads, config.head_dim
+        self.window = window
+        # q, k and v projections fused into one matmul (the loader concatenates the checkpoint's).
+        self.wqkv = nn.Linear(config.dim, (config.n_heads + 2 * config.n_kv_heads) * config.head_dim, bias=False)
+        self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
+
+    def forward(self, x, cos, sin, start_pos, cache, attention_fn):
+        B, T, _ = x.shape
+        D = self.head_dim
+        q, k, v = self.wqkv(x).split([self.n_heads * D, self.n_kv_heads * D, self.n_kv_heads * D], dim=-1)
+        q = q.view(B, T, self.n_heads, D).transpose(1, 2)
+        k = k.view(B, T, self.n_kv_heads, D).transpose(1, 2)
+        v = v.view(B, T, self.n_kv_heads, D).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is None:
+            # The sequence is its own cache: S = T >= every position, slot = position.
+            y = reference_attention(q, k, v, start_pos, self.window)
+        else:
+            k_all, v_all = cache.update(start_pos, k, v)
+            y = attention_fn(q, k_all, v_all, start_pos, self.window)
+        return self.wo(y.transpose(1, 2).reshape(B, T, self.n_heads * D))
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: w2(silu(x W_gate) * x W_up), with gate and up fused into one matmul (w13)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.w13 = nn.Linear(config.dim, 2 * config.intermediate_size, bias=False)
+        self.w2 = nn.Linear(config.intermediate_size, config.dim, bias=False)
+
+    def forward(self, x):
+        gate, up = self.w13(x).chunk(2, dim=-1)
+        return self.w2(F.silu(gate) * up)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        # Normalise in float32 like the reference implementation, scale in the model's dtype.
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(x.dtype)
+
+
+def rope_frequencies(config: ModelConfig, device=None) -> torch.Tensor:
+    """Inverse frequencies [D/2] of the rotary embedding, with Llama 3's scaling when configured."""
+    D = config.head_dim
+    inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, D, 2, device=device).float() / D))
+    s = config.rope_scaling
+    if not s:
+        return inv_freq
+    factor, lo, hi = s["factor"], s["low_freq_factor"], s["high_freq_factor"]
+    old_len = s["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv_freq
+    # Long wavelengths are divided by factor, short ones kept, the band between interpolated.
+    scaled = torch.where(wavelen > old_len / lo, inv_freq / factor, inv_freq)
+    smooth = (old_len / wavelen - lo) / (hi - lo)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old_len / hi) & (wavelen <= old_len / lo)
+    return torch.where(medium, smoothed, scaled)
+
+
+def rope_cos_sin(inv_freq: torch.Tensor, start_pos: int, T: int, dtype):
+    pos = torch.arange(start_pos, start_pos + T, device=inv_freq.device, dtype=torch.float32)
+    freqs = torch.outer(pos, inv_freq)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x [B, H, T, D] by position (the Hugging Face half-split layout)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin

@@ -1,0 +1,54 @@
+"""Weight-only int8 quantization with one scale per output channel (per row).
+
+Weights are stored as int8 and dequantized inside each matmul, halving weight memory against
+bf16 so that CWM's 32B parameters fit one 80 GB GPU with room for the KV cache. Modules are
+swapped before the weights are loaded (on the meta device), and the loader quantizes each tensor
+as it reads it, so the full-precision model never exists in memory.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def quantize_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int8 weight, float32 scale per row) with w ~= q * scale[:, None]."""
+    w = w.float()
+    scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-10)
+    q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q, scale
+
+
+class Int8Linear(nn.Module):
+    def __init__(self, in_features: int, out_features: int, dtype=torch.bfloat16, device=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.register_buffer("weight", torch.empty(out_features, in_features, dtype=torch.int8, device=device))
+        self.register_buffer("scales", torch.empty(out_features, dtype=dtype, device=device))
+
+    def forward(self, x):
+        return F.linear(x, self.weight.to(x.dtype)) * self.scales
+
+
+class Int8Embedding(nn.Module):
+    def __init__(self, num_embeddings: int, dim: int, dtype=torch.bfloat16, device=None):
+        super().__init__()
+        self.register_buffer("weight", torch.empty(num_embeddings, dim, dtype=torch.int8, device=device))
+        self.register_buffer("scales", torch.empty(num_embeddings, dtype=dtype, device=device))
+
+    def forward(self, idx):
+        return F.embedding(idx, self.weight).to(self.scales.dtype) * self.scales[idx].unsqueeze(-1)
+
+
+def swap_for_int8(model: nn.Module, dtype) -> nn.Module:
+    """Replace every nn.Linear and nn.Embedding of `model` (best on the meta device) by int8 ones."""
+    for name, child in list(model.named_children()):
+        if isinstance(child, nn.Linear):
+            setattr(model, name, Int8Linear(child.in_features, child.out_features, dtype, child.weight.device))
+        elif isinstance(child, nn.Embedding):
+            setattr(model, name, Int8Embedding(child.num_embeddings, child.embedding_dim, dtype, child.weight.device))
+        else:
+            swap_for_int8(child, dtype)
+    return model

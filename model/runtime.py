@@ -1,0 +1,230 @@
+"""The runtime's public face: a loaded model and the sequences that run on it.
+
+    m = load_model("path/or/facebook/cwm", device="cpu", dtype=None, attention="auto", quantize=None)
+    m.logits(ids)                     # [len(ids), vocab], full forward, no cache
+    m.generate(ids, 32, stop_ids=m.tokenizer.stop_ids)
+    seq = m.sequence(prompt)          # owns a KV cache
+    seq.extend(ids); seq.truncate(n); seq.fork(); seq.generate(...)
+
+A Sequence keeps `ids` and a KV cache that holds the first `computed` of them. Tokens that
+generation appended last (or that a truncate uncovered) may be pending: their keys are computed
+with the next extend or generate, so no forward pass is spent on a token nobody asked about.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+
+from model.attention import select_attention
+from model.cache import KVCache
+from model.checkpoint import load_transformer, resolve
+from model.errors import ModelError
+from model.generate import make_generator, sample
+from model.model import Transformer
+
+DEFAULT_CHUNK = 512
+
+
+def load_model(path_or_repo_id, device="cpu", dtype=None, attention="auto", quantize=None,
+               chunk_size: int = DEFAULT_CHUNK) -> "CWM":
+    """Load a checkpoint directory or a repo id from the local Hugging Face cache.
+
+    dtype: None (the checkpoint's, float32 on CPU when it names none), or float32/bfloat16/float16.
+    attention: "auto" (Triton on CUDA when importable, else the PyTorch reference), "reference", "triton".
+    quantize: None or "int8" (weight-only, per output channel).
+    chunk_size: the longest piece a prompt is prefilled in; also the slack of sliding-window rings.
+    """
+    directory = resolve(path_or_repo_id)
+    name, fn = select_attention(attention, device)
+    model = load_transformer(directory, device=device, dtype=dtype, quantize=quantize)
+    model.attention_fn = fn
+    return CWM(model, directory, attention=name, chunk_size=chunk_size)
+
+
+class CWM:
+    def __init__(self, model: Transformer, directory: Path | None = None, attention: str = "reference",
+                 chunk_size: int = DEFAULT_CHUNK):
+        self.model = model
+        self.config = model.config
+        self.directory = directory
+        self.attention = attention
+        self.chunk_size = chunk_size
+        self.device = model.norm.weight.device
+        self.dtype = model.norm.weight.dtype
+        self._tokenizer = None
+
+    @property
+    def tokenizer(self):
+        """The checkpoint's tokenizer (tokenizer.model or tokenizer.json), else Llama 3's + CWM's specials."""
+        if self._tokenizer is None:
+            try:
+                from model.tokenizer import llama3_tokenizer, load_tokenizer
+            except ImportError as e:
+                raise ModelError(f"The tokenizer module cannot be imported ({e}).") from None
+            d = self.directory
+            if d is not None and ((d / "tokenizer.model").is_file() or (d / "tokenizer.json").is_file()):
+                self._tokenizer = load_tokenizer(d)
+            else:
+                self._tokenizer = llama3_tokenizer()
+        return self._tokenizer
+
+    @torch.inference_mode()
+    def logits(self, ids: Iterable[int]) -> torch.Tensor:
+        """Float32 logits [len(ids), vocab] of one full forward pass without a cache."""
+        idx = self._tensor(list(ids))
+        if idx.shape[1] == 0:
+            return torch.empty(0, self.config.vocab_size)
+        return self.model(idx)[0].float()
+
+    def sequence(self, ids: Iterable[int] = ()) -> "Sequence":
+        return Sequence(self, ids)
+
+    def generate(self, ids, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, on_token: Callable[[int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> list[int]:
+        """The new tokens (a stop token included) after prompt `ids`."""
+        return self.sequence(ids).generate(max_new_tokens, stop_ids, temperature, top_p, seed, on_token, should_stop)
+
+    def weight_bytes(self) -> int:
+        seen, total = set(), 0
+        for name, t in list(self.model.named_parameters()) + list(self.model.named_buffers()):
+            if name == "inv_freq" or t.data_ptr() in seen:
+                continue
+            seen.add(t.data_ptr())
+            total += t.numel() * t.element_size()
+        return total
+
+    def _tensor(self, ids: list[int]) -> torch.Tensor:
+        V = self.config.vocab_size
+        for t in ids:
+            if not (isinstance(t, int) and 0 <= t < V):
+                raise ModelError(f"Token id {t!r} is outside this model's vocabulary of {V}.")
+        return torch.tensor([ids], dtype=torch.long, device=self.device)
+
+
+class Sequence:
+    """Token ids plus the KV cache of one sequence."""
+
+    def __init__(self, runtime: CWM, ids: Iterable[int] = ()):
+        self.runtime = runtime
+        self.ids: list[int] = []
+        self.computed = 0  # ids[:computed] have their keys and values in the caches
+        self._last: torch.Tensor | None = None  # logits after ids[computed-1], when known
+        self.caches = self._fresh_caches()
+        ids = list(ids)
+        if ids:
+            self.extend(ids, logits="none")
+
+    def _fresh_caches(self) -> list[KVCache]:
+        rt, c = self.runtime, self.runtime.config
+        with torch.inference_mode():
+            return [
+                KVCache(c.n_kv_heads, c.head_dim, None if c.window(i) is None else c.window(i) + rt.chunk_size,
+                        rt.dtype, rt.device)
+                for i in range(c.n_layers)
+            ]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @torch.inference_mode()
+    def extend(self, ids: Iterable[int] = (), logits: str = "all"):
+        """Append ids and compute them (and any pending tokens), in chunks.
+
+        logits="all": float32 logits [len(ids), vocab] of the new positions; "last": [vocab] after
+        the last token; "none": None.
+        """
+        rt = self.runtime
+        new = list(ids)
+        rt._tensor(new)  # validates the ids
+        self.ids += new
+        start = self.computed
+        todo = self.ids[start:]
+        if not todo:
+            if logits == "all":
+                return torch.empty(0, rt.config.vocab_size)
+            return self._last if logits == "last" else None
+        outs = []
+        n_pending = len(todo) - len(new)
+        for off in range(0, len(todo), rt.chunk_size):
+            chunk = todo[off : off + rt.chunk_size]
+            pos = start + off
+            for cache in self.caches:
+                cache.reserve(pos + len(chunk))
+            final = off + len(chunk) == len(todo)
+            mode = "all" if logits == "all" and off + len(chunk) > n_pending else "last" if final else "none"
+            idx = torch.tensor([chunk], dtype=torch.long, device=rt.device)
+            h = rt.model(idx, self.caches, pos, logits=mode)
+            self.computed = pos + len(chunk)
+            if mode == "all":
+                outs.append(h[0, max(0, n_pending - off) :].float())
+            if final:
+                self._last = h[0, -1].float()
+        if logits == "all":
+            return torch.cat(outs)
+        return self._last if logits == "last" else None
+
+    def truncate(self, n: int) -> None:
+        """Cut the sequence back to its first n tokens.
+
+        Global layers keep everything, so only sliding-window rings can lose keys: when the ring
+        still holds the window before position n-1 this is free (the last kept token is recomputed
+        on the next call, to get its logits). Otherwise the keys are gone, and the sequence is
+        re-prefilled from the start on the next extend or generate: correct, at the cost of n tokens.
+        """
+        if not 0 <= n <= len(self.ids):
+            raise ValueError(f"Cannot truncate a sequence of {len(self.ids)} tokens to {n}.")
+        if n == len(self.ids):
+            return
+        del self.ids[n:]
+        if n >= self.computed:
+            return
+        self._last = None
+        target = max(n - 1, 0)
+        config = self.runtime.config
+        if all(c.keeps(target, config.window(i) or 0) for i, c in enumerate(self.caches)):
+            self.computed = target
+        else:
+            self.caches = self._fresh_caches()
+            self.computed = 0
+
+    def fork(self) -> "Sequence":
+        """An independent copy (caches cloned): try a branch, keep the original."""
+        s = Sequence.__new__(Sequence)
+        s.runtime, s.ids, s.computed = self.runtime, list(self.ids), self.computed
+        s._last = self._last
+        with torch.inference_mode():
+            s.caches = [c.clone() for c in self.caches]
+        return s
+
+    def generate(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, on_token: Callable[[int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> list[int]:
+        """Generate up to max_new_tokens, appending them (a stop token included) to this sequence.
+
+        on_token(id) is called as each token comes; should_stop() is asked before each step and
+        ends generation early (the sequence stays consistent).
+        """
+        if not self.ids:
+            raise ModelError("Generation needs at least one prompt token.")
+        stop = set(stop_ids)
+        gen = make_generator(seed, self.runtime.device)
+        out: list[int] = []
+        with torch.inference_mode():
+            for _ in range(max_new_tokens):
+                if should_stop is not None and should_stop():
+                    break
+                logits = self._last if self.computed == len(self.ids) and self._last is not None \
+                    else self.extend((), logits="last")
+                tok = sample(logits, temperature, top_p, gen)
+                self.ids.append(tok)  # pending until the next step computes it
+                self._last = None
+                out.append(tok)
+                if on_token is not None:
+                    on_token(tok)
+                if tok in stop:
+                    break
+        return out
