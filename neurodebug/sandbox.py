@@ -1,0 +1,308 @@
+"""Runs traced code in a child process under limits, and streams its frames back.
+
+Parent side: :func:`run` starts ``python -u -m neurodebug.sandbox FD`` in a new session,
+writes the job (JSON) to the child's stdin, and then reads three pipes until the child is
+gone: the child's stdout and stderr (each kept up to ``Limits.max_output`` bytes, the rest
+counted and dropped) and the frame pipe FD. It kills the whole process group when the
+wall-time limit passes.
+
+Child side: :func:`main` reads the job, points stdin at /dev/null (``input()`` sees end of
+file), sets RLIMIT_CPU, RLIMIT_AS and RLIMIT_CORE=0, executes the module, evaluates the
+arguments, and calls the entry under a :class:`neurodebug.tracer.Recorder`. Every frame is
+written to the frame pipe as one JSON line the moment it is recorded, so the frames of a
+child that is later killed (timeout, CPU limit, a crash, ``os._exit``) are all kept. The
+last line is a JSON object ``{"reason": ...}`` when the child itself knows how the run ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_KILL_GRACE_S = 0.5  # the child's own limits get this long to act before the parent's kill
+
+
+@dataclass
+class ChildResult:
+    messages: list = field(default_factory=list)  # frames (lists) and at most one end (dict)
+    stdout: str = ""
+    stderr: str = ""
+    returncode: int | None = None  # exit status when the child exited by itself
+    signal: str | None = None  # signal name when it was killed by one (and not by us)
+    timed_out: bool = False  # the parent killed it at the wall-time limit
+    cpu_exceeded: bool = False  # the kernel stopped it at RLIMIT_CPU
+
+
+class _Capped:
+    """Keeps the first ``cap`` bytes written to it and counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0
+
+    def add(self, data: bytes) -> None:
+        room = self.cap - self.size
+        if room > 0:
+            self.parts.append(data[:room])
+            self.size += min(room, len(data))
+        self.dropped += max(0, len(data) - max(room, 0))
+
+    def text(self) -> str:
+        from neurodebug.tracer import OUTPUT_CUT
+
+        out = b"".join(self.parts).decode("utf-8", errors="replace")
+        return out + (OUTPUT_CUT.format(self.dropped) if self.dropped else "")
+
+
+def run(spec: dict, limits) -> ChildResult:
+    """Run one job (see neurodebug.tracer.trace_source) in a child; never raises for its faults."""
+    r_fd, w_fd = os.pipe()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("PYTHONSTARTUP", None)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "neurodebug.sandbox", str(w_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(w_fd,), env=env, start_new_session=True, cwd=spec.get("path_dir") or None,
+        )
+    finally:
+        os.close(w_fd)
+    result = ChildResult()
+    out, err = _Capped(limits.max_output), _Capped(limits.max_output)
+    frames = bytearray()
+    deadline = time.monotonic() + limits.wall_s
+    usage = None
+    try:
+        try:
+            proc.stdin.write(json.dumps(spec).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        sel.register(r_fd, selectors.EVENT_READ, None)
+        open_fds = 3
+        stop_at = None  # once set: stop reading at this time
+        while open_fds:
+            now = time.monotonic()
+            if stop_at is None:
+                if now >= deadline:
+                    result.timed_out = True
+                    _kill(proc)
+                    stop_at = now + 1.0  # drain what the pipes still hold
+                elif _exited(proc):
+                    stop_at = now + 0.5  # a grandchild may hold the pipes open
+            elif now >= stop_at:
+                _kill(proc)
+                break
+            wait = (deadline if stop_at is None else stop_at) - now
+            for key, _ in sel.select(timeout=max(0.0, min(wait, 0.5))):
+                fd = key.fd
+                try:
+                    data = os.read(fd, 1 << 16)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fileobj)
+                    open_fds -= 1
+                elif key.data is None:
+                    frames += data
+                else:
+                    key.data.add(data)
+        sel.close()
+        usage = _wait(proc, deadline, result)
+    finally:
+        if proc.poll() is None:
+            _kill(proc)
+            proc.wait()
+        os.close(r_fd)
+        for f in (proc.stdout, proc.stderr):
+            f.close()
+
+    result.stdout, result.stderr = out.text(), err.text()
+    for line in frames.split(b"\n"):
+        if not line:
+            continue
+        try:
+            result.messages.append(json.loads(line))
+        except ValueError:
+            break  # the last line of a killed child may be cut off
+    rc = proc.returncode
+    if not result.timed_out:
+        cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
+        if rc in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= limits.cpu_s - 0.05:
+            result.cpu_exceeded = True
+        elif rc is not None and rc < 0:
+            result.signal = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        else:
+            result.returncode = rc
+    return result
+
+
+def _exited(proc) -> bool:
+    """Whether the child has exited, without reaping it (its rusage is read later)."""
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _kill(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait(proc, deadline: float, result: ChildResult):
+    """Reap the child with its resource usage (to tell a CPU-limit kill from other kills)."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            proc.wait()
+            return None
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage
+        if time.monotonic() > deadline and not result.timed_out:
+            result.timed_out = True  # it closed its pipes but kept running
+            _kill(proc)
+        time.sleep(0.005)
+
+
+# -- the child ---------------------------------------------------------------------------------------
+
+
+def _send(fd: int, msg) -> None:
+    data = (json.dumps(msg) + "\n").encode()
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def _set_limits(limits: dict) -> None:
+    import math
+    import resource
+
+    cpu = max(1, math.ceil(limits["cpu_s"]))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    mem = int(limits["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _error_line(exc: BaseException, filename: str) -> int | None:
+    """The last line of the traced file in the exception's traceback."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is None and isinstance(exc, SyntaxError) and exc.filename == filename:
+        line = exc.lineno
+    return line
+
+
+def _run_job(spec: dict, fd: int) -> dict:
+    """Execute the job; returns the end message. Frames are sent while it runs."""
+    import types
+
+    from neurodebug.tracer import Recorder, safe_repr
+
+    limits = spec["limits"]
+    filename, max_repr = spec["filename"], limits["max_repr"]
+
+    def emit(msg):
+        data = (json.dumps(msg) + "\n").encode()
+        while data:
+            data = data[os.write(fd, data):]
+
+    def frame_limit():
+        _send(fd, {"reason": "frame_limit"})
+        _flush_and_exit(0)
+
+    module = types.ModuleType(spec["module"])
+    module.__file__ = filename
+    sys.modules[spec["module"]] = module
+    try:
+        code = compile(spec["source"], filename, "exec")
+        exec(code, module.__dict__)
+    except MemoryError as e:
+        return {"reason": "memory_limit", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
+    except BaseException as e:  # noqa: BLE001 - anything the module does at import time
+        return {"reason": "import_error", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
+
+    fn = module.__dict__.get(spec["entry"])
+    if not callable(fn):
+        return {"reason": "no_such_function", "entry": spec["entry"]}
+    try:
+        args, kwargs = eval(f"(lambda *a, **k: (a, k))({spec['args']}\n)", module.__dict__)
+    except BaseException as e:  # noqa: BLE001 - the argument expression is user input
+        return {"reason": "bad_call", "value": safe_repr(e, max_repr)}
+
+    rec = Recorder(filename, emit, max_repr, limits["max_frames"], frame_limit)
+    rec.start()
+    try:
+        result = fn(*args, **kwargs)
+    except SystemExit as e:
+        rec.stop()
+        return {"reason": "exited", "how": "sys.exit", "value": safe_repr(e.code, max_repr),
+                "line": _error_line(e, filename)}
+    except MemoryError as e:
+        rec.stop()
+        return {"reason": "memory_limit", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
+    except BaseException as e:  # noqa: BLE001
+        rec.stop()
+        return {"reason": "raised", "value": safe_repr(e, max_repr), "line": _error_line(e, filename),
+                "lost": rec.lost}
+    rec.stop()
+    return {"reason": "returned", "value": safe_repr(result, max_repr), "lost": rec.lost}
+
+
+def _flush_and_exit(code: int) -> None:
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    fd = int(argv[0])
+    spec = json.loads(sys.stdin.buffer.read())
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(0, closefd=False)
+    if spec.get("path_dir"):
+        sys.path[0] = spec["path_dir"]
+    sys.argv = [spec["filename"]]
+    try:
+        _set_limits(spec["limits"])
+        end = _run_job(spec, fd)
+    except MemoryError:
+        end = {"reason": "memory_limit"}
+    except BaseException as e:  # noqa: BLE001 - a fault of the sandbox itself
+        end = {"reason": "crashed", "message": f"The tracer failed: {type(e).__name__}: {e}."}
+    try:
+        _send(fd, end)
+    except OSError:
+        pass
+    _flush_and_exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,493 @@
+"""The real execution tracer: runs a Python function in a child process and records CWM frames.
+
+``trace_file`` / ``trace_source`` execute the traced module (with ``__name__`` set to the
+file's stem, never ``"__main__"``) in a sandboxed child process (see ``neurodebug.sandbox``),
+call the entry function under ``sys.settrace`` there, and return a ``frames.Trace`` whose
+frames follow TRACE_FORMAT.md: ``call`` / ``line`` / ``return`` / ``exception`` events, locals
+as ``repr`` strings (stored resolved; ``frames.wire_locals`` derives the ``..`` wire form),
+nested calls inline, and frames only for code from the traced source.
+
+Choices this module makes where TRACE_FORMAT.md leaves the point open (each one also lives
+in a named constant below, so it can be changed in one place):
+
+* Comprehensions, lambdas and generator expressions (``SKIPPED_SCOPES``) get no frames of
+  their own: the line that contains them is one step of the enclosing function, as Python
+  3.12 (PEP 709) does for comprehensions anyway. Functions from the traced file that they
+  call are traced normally, one level deeper than the enclosing function.
+* Generator functions from the traced file are traced as ``sys.settrace`` reports them
+  (``GENERATOR_FRAMES``): every resumption is a ``call`` frame (all locals in full; its
+  source is the ``def`` line the first time, the ``yield`` line on later resumptions),
+  every ``yield`` is a ``return`` frame whose value is the yielded value, and the final
+  exhaustion is a ``return`` frame with ``None``.
+* An exception's VALUE is the ``repr`` of the exception instance (``ValueError('bad')``).
+* An exception that propagates out of a function gives what settrace reports
+  (``RETURN_AFTER_EXCEPTION``): an ``exception`` frame at the raising line, then a
+  ``return`` frame on the same line whose value is ``"None"``, then an ``exception`` frame
+  in the caller at the calling line.
+* A ``call`` frame's source is the ``def`` line, also for decorated functions (Python
+  reports the first decorator line there).
+* At the recursion limit, the tracer's own hook is the call that overflows: Python then
+  removes the hook and raises RecursionError in the traced code (a few frames earlier than
+  without tracing). The trace keeps every frame up to there, ends with that RecursionError
+  (``raised``), and its end message says that recording stopped there
+  (``RECURSION_NOTE``); the unwinding frames are not recorded.
+* A repr longer than ``Limits.max_repr`` characters is cut to that length and ``REPR_CUT``
+  is appended; a ``__repr__`` that raises gives ``<repr failed: ExceptionName>``.
+  Large built-in containers and strings are rendered only as far as needed, so a
+  100-million-element list costs no more to record than a short one.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from neurodebug.errors import UserError
+from neurodebug.frames import End, Frame, Trace
+
+#: Code objects (by ``co_name``) that never get frames of their own.
+SKIPPED_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>"})
+
+#: How generator functions from the traced file are recorded (see the module docstring).
+GENERATOR_FRAMES = "settrace"  # each resume = call frame, each yield = return frame
+
+#: A propagating exception gives exception + return("None") frames in the function it leaves.
+RETURN_AFTER_EXCEPTION = True
+
+#: Added to the end message when recording stopped at the recursion limit.
+RECURSION_NOTE = " (recording stopped at the recursion limit)"
+
+#: Appended to a repr cut at ``Limits.max_repr`` characters.
+REPR_CUT = "...<cut>"
+
+#: Shown instead of a value whose ``__repr__`` raised.
+REPR_FAILED = "<repr failed: {}>"
+
+#: Appended to captured stdout/stderr cut at ``Limits.max_output`` bytes.
+OUTPUT_CUT = "\n...<output cut: {} more bytes>"
+
+#: The marker comment that names the entry function (TRACE_FORMAT.md, "Prompt").
+MARKER_RE = re.compile(r"#\s*<<\s*START_OF_TRACE")
+_DEF_RE = re.compile(r"^\s*(?:async\s+)?def\s+([^\W\d]\w*)\s*\(")
+#: A ``# neurodebug: f(...)`` comment above a def gives the call to trace when none is passed.
+CALL_COMMENT_RE = re.compile(r"^\s*#\s*neurodebug:\s*(.+?)\s*$")
+
+
+@dataclass
+class Limits:
+    """Resource limits of one traced run; each has a CLI flag in `neurodebug trace`."""
+
+    wall_s: float = 10.0  # wall-clock time, enforced by the parent (kills the child)
+    cpu_s: float = 10.0  # CPU time (RLIMIT_CPU in the child)
+    memory_mb: int = 1024  # address space (RLIMIT_AS in the child)
+    max_frames: int = 10_000  # frames recorded before the trace is ended
+    max_repr: int = 1000  # characters of one repr before it is cut
+    max_output: int = 65536  # bytes of captured stdout and of stderr, each
+
+
+# -- user errors that become a Trace end ---------------------------------------------------------
+
+
+class NoSuchFunction(UserError):
+    """The entry function is missing (End reason 'no_such_function')."""
+
+
+class BadCall(UserError):
+    """The call expression is not usable (End reason 'bad_call')."""
+
+
+# -- entry and call --------------------------------------------------------------------------------
+
+
+def split_lines(source: str) -> list[str]:
+    """The source's lines as Python numbers them (\\n, \\r\\n and \\r end a line; nothing else)."""
+    return re.split(r"\r\n|\r|\n", source)
+
+
+def find_entry(source: str) -> str | None:
+    """The function whose ``def`` line carries ``# << START_OF_TRACE``, or None."""
+    for text in split_lines(source):
+        m = _DEF_RE.match(text)
+        if m and MARKER_RE.search(text):
+            return m.group(1)
+    return None
+
+
+def find_call_comment(source: str, entry: str) -> str | None:
+    """The call written as ``# neurodebug: f(...)`` in the comment lines right above ``def entry``."""
+    lines = split_lines(source)
+    for i, text in enumerate(lines):
+        m = _DEF_RE.match(text)
+        if not m or m.group(1) != entry:
+            continue
+        j = i - 1
+        while j >= 0 and lines[j].lstrip().startswith(("@", "#")):
+            c = CALL_COMMENT_RE.match(lines[j])
+            if c:
+                return c.group(1)
+            j -= 1
+    return None
+
+
+def _top_level_functions(tree: ast.Module) -> set[str]:
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _parse_call(text: str) -> ast.Call | None:
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return node if isinstance(node, ast.Call) else None
+
+
+def _args_text(text: str, call: ast.Call) -> str:
+    """The text between the parentheses of a call expression."""
+    text = text.strip()
+    lines = text.split("\n")
+    # offset of the end of the callee (AST columns are UTF-8 byte offsets)
+    line = lines[call.func.end_lineno - 1].encode()[: call.func.end_col_offset].decode(errors="replace")
+    end = sum(len(s) + 1 for s in lines[: call.func.end_lineno - 1]) + len(line)
+    inner = text[end:].strip()
+    return inner[1:-1].strip()  # drop "(" and ")"
+
+
+def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str, str]:
+    """(entry, argument expression) for a run.
+
+    ``call`` is an argument expression (``"'strawberry', 'r'"``) or a call expression
+    (``"f('strawberry', 'r')"``). It counts as a call expression when it calls the given
+    entry by name, or, with no entry given, a function defined at the top of ``source``.
+    Without an entry the ``# << START_OF_TRACE`` marker names it. Without a call, the
+    ``# neurodebug: f(...)`` comment above the entry's def gives it, else no arguments.
+    Raises NoSuchFunction / BadCall (both UserError) with one sentence.
+    """
+    node = _parse_call(call) if call and call.strip() else None
+    callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
+    if entry is None:
+        try:
+            defined = _top_level_functions(ast.parse(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            defined = set()
+        if callee is not None and callee in defined:
+            entry = callee
+        else:
+            entry = find_entry(source)
+        if entry is None:
+            raise NoSuchFunction(
+                "No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
+                "or mark its def line with '# << START_OF_TRACE'."
+            )
+    if call is None or not call.strip():
+        call = find_call_comment(source, entry) or ""
+        node = _parse_call(call) if call.strip() else None
+        callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
+    if callee == entry:
+        return entry, _args_text(call, node)
+    args = call.strip()
+    check = _parse_call(f"_({args})")
+    if check is None or not isinstance(check.func, ast.Name) or check.func.id != "_":
+        raise BadCall(f"The call {call.strip()!r} is neither an argument list nor a call of {entry}(...).")
+    return entry, args
+
+
+# -- repr with limits (runs in the child, on every line) -------------------------------------------
+
+_SEQUENCES = {list: ("[", "]"), tuple: ("(", ")")}
+_SETS = {set: ("{", "}"), frozenset: ("frozenset({", "})")}
+
+
+def _head_repr(v, limit: int) -> str | None:
+    """A repr prefix longer than ``limit`` for a big built-in container or string, else None.
+
+    Only exact built-in types, whose repr is known to be the join of their items' reprs.
+    None means "use repr()" (small, or a case where the prefix would not be exact).
+    """
+    t = type(v)
+    n = limit // 2 + 2  # items enough: each one takes at least 2 characters with its separator
+    if t is str or t is bytes or t is bytearray:
+        head = v[: limit + 2]
+        # repr picks its quote from the whole string; the prefix is exact if the choice agrees
+        if (b"'" in head if t is not str else "'" in head) == (b"'" in v if t is not str else "'" in v) and (
+            (b'"' in head if t is not str else '"' in head) == (b'"' in v if t is not str else '"' in v)
+        ):
+            return repr(head)[:-2 if t is bytearray else -1]
+        return None
+    if t in _SEQUENCES:
+        head = v[:n]
+        if any(x is v for x in head):
+            return None
+        return repr(list(head))[:-1] if t is list else "(" + repr(list(head))[1:-1]
+    if t is dict:
+        parts = []
+        for k, x in v.items():
+            if x is v:
+                return None
+            parts.append(f"{k!r}: {x!r}")
+            if len(parts) >= n:
+                break
+        return "{" + ", ".join(parts)
+    if t in _SETS:
+        parts = []
+        for x in v:
+            parts.append(repr(x))
+            if len(parts) >= n:
+                break
+        return _SETS[t][0] + ", ".join(parts)
+    return None
+
+
+def _near_recursion_limit() -> bool:
+    depth, f = 0, sys._getframe()
+    while f is not None:
+        depth, f = depth + 1, f.f_back
+    return depth > sys.getrecursionlimit() - 60
+
+
+_BIG = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset})
+
+
+def safe_repr(v, limit: int) -> str:
+    """``repr(v)``, cut to ``limit`` characters plus REPR_CUT; never raises."""
+    try:
+        if type(v) in _BIG and len(v) > limit:
+            r = _head_repr(v, limit)
+            if r is not None and len(r) > limit:
+                return r[:limit] + REPR_CUT
+        r = repr(v)
+    except RecursionError:
+        if _near_recursion_limit():
+            raise  # the traced code is at the limit: let Recorder hand the error to it
+        return REPR_FAILED.format("RecursionError")
+    except BaseException as e:  # noqa: BLE001
+        return REPR_FAILED.format(type(e).__name__)
+    if len(r) > limit:
+        return r[:limit] + REPR_CUT
+    return r
+
+
+# -- the recorder (the sys.settrace hooks; runs in the child) ---------------------------------------
+
+
+class Recorder:
+    """Records frames of code from one file through ``sys.settrace``.
+
+    Each frame is handed to ``emit`` as soon as it is recorded, as a list
+    ``[event, line, depth, func, locals, arg]``; the sandbox writes it to a pipe at once,
+    so that a child killed later loses nothing. ``on_limit`` is called (and must not
+    return) when a frame beyond ``max_frames`` would be recorded.
+    """
+
+    def __init__(self, filename: str, emit: Callable[[list], None], max_repr: int = 1000,
+                 max_frames: int | None = None, on_limit: Callable[[], None] | None = None):
+        self.filename = filename
+        self.emit = emit
+        self.max_repr = max_repr
+        self.max_frames = max_frames if max_frames is not None else sys.maxsize
+        self.on_limit = on_limit
+        self.count = 0
+        self.lost: str | None = None  # why recording stopped early, if it did
+        self.level = 0  # traced frames currently active
+        self._traced: dict = {}  # code object -> bool
+
+    def start(self) -> None:
+        sys.settrace(self.global_trace)
+
+    def stop(self) -> None:
+        sys.settrace(None)
+
+    def _record(self, event: str, frame, depth: int, arg) -> None:
+        self.count += 1
+        if self.count > self.max_frames:
+            self.stop()
+            frame.f_trace = None
+            if self.on_limit is not None:
+                self.on_limit()
+            return
+        limit = self.max_repr
+        code = frame.f_code
+        try:
+            if event == "call" or event == "line":
+                loc = {k: safe_repr(v, limit) for k, v in frame.f_locals.items()}
+                self.emit([event, frame.f_lineno, depth, code.co_name, loc, None])
+            else:  # return / exception: no locals, the value instead
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, safe_repr(arg, limit)])
+        except RecursionError:
+            # The traced code is at the recursion limit and this hook is the call that overflows.
+            # Raising here makes Python remove the hook and raise RecursionError in the traced
+            # code, about where it would without tracing; the trace ends with the frames so far.
+            self.lost = "recursion"
+            raise RecursionError("maximum recursion depth exceeded") from None
+        except MemoryError:
+            try:
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None])
+            except MemoryError:
+                pass
+
+    def global_trace(self, frame, event, arg):
+        code = frame.f_code
+        ok = self._traced.get(code)
+        if ok is None:
+            ok = self._traced[code] = code.co_filename == self.filename and code.co_name not in SKIPPED_SCOPES
+        if not ok:
+            return None
+        depth = self.level
+        self.level += 1
+        self._record("call", frame, depth, None)
+        return self.local_trace
+
+    def local_trace(self, frame, event, arg):
+        if event == "line":
+            self._record("line", frame, self.level - 1, None)
+        elif event == "return":
+            self.level -= 1
+            self._record("return", frame, self.level, arg)
+        elif event == "exception":
+            self._record("exception", frame, self.level - 1, arg[1])
+        return self.local_trace
+
+
+# -- the parent side: run, then turn the child's messages into a Trace -----------------------------
+
+
+def _def_lines(tree: ast.Module) -> dict[int, int]:
+    """first-decorator line -> def line, for decorated functions (call frames show the def)."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+            out[min(d.lineno for d in node.decorator_list)] = node.lineno
+    return out
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str) -> str:
+    value, line = d.get("value"), d.get("line")
+    at = f" at line {line}" if line else ""
+    if reason == "returned":
+        return f"{call_text} returned {_short(value or '')}."
+    if reason == "raised":
+        return f"{call_text} raised {_short(value or '')}{at}."
+    if reason == "exited":
+        if d.get("how") == "sys.exit":
+            return f"{call_text} called sys.exit({_short(value or '')}){at}."
+        return f"The traced code ended the process with exit status {value}."
+    if reason == "memory_limit":
+        return f"The traced code ran out of memory (limit {limits.memory_mb} MB){at}."
+    if reason == "frame_limit":
+        return f"The trace reached the limit of {limits.max_frames} frames."
+    if reason == "timeout":
+        return f"The traced code ran longer than the wall-time limit of {limits.wall_s:g} s."
+    if reason == "cpu_limit":
+        return f"The traced code used more than the CPU-time limit of {limits.cpu_s:g} s."
+    if reason == "no_such_function":
+        return f"There is no function named {d.get('entry')!r} in {name}."
+    if reason == "bad_call":
+        return f"Evaluating the arguments of {call_text} raised {_short(value or '')}."
+    if reason == "import_error":
+        return f"Running the module {name} raised {_short(value or '')}{at}."
+    if reason == "crashed":
+        return d.get("message") or "The traced process crashed."
+    return d.get("message") or reason
+
+
+def trace_source(source: str, entry: str | None, call: str | None, limits: Limits = Limits(),
+                 filename: str = "<string>") -> Trace:
+    """Trace ``entry(call)`` from ``source`` in a child process; see the module docstring.
+
+    Never raises for problems of the traced code or the call: those end the Trace with a
+    reason and one sentence (``trace.end``). ``filename`` names the source in messages;
+    a real path also lets the traced module import its neighbours.
+    """
+    from neurodebug import sandbox
+
+    name = os.path.basename(filename) if not filename.startswith("<") else "the source"
+    try:
+        entry, args = resolve_call(source, entry, call)
+    except NoSuchFunction as e:
+        return Trace(source, entry or "", call, end=End("no_such_function", str(e)))
+    except BadCall as e:
+        return Trace(source, entry or "", call, end=End("bad_call", str(e)))
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as e:
+        msg = (e.msg or "invalid syntax").rstrip(".")
+        return Trace(source, entry, args, end=End("syntax_error", f"{name} has a syntax error at line {e.lineno}: {msg}.",
+                                                  line=e.lineno))
+    except (ValueError, RecursionError, MemoryError) as e:
+        return Trace(source, entry, args, end=End("syntax_error", f"{name} cannot be parsed ({type(e).__name__})."))
+
+    # a pseudo file name must not collide with code that exec() makes, such as dataclass methods
+    code_name = filename if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"
+    stem = os.path.splitext(os.path.basename(filename))[0] if not filename.startswith("<") else ""
+    spec = {
+        "source": source,
+        "filename": code_name,
+        "module": stem if stem.isidentifier() else "__traced__",
+        "path_dir": os.path.dirname(os.path.abspath(filename)) if not filename.startswith("<") else None,
+        "entry": entry,
+        "args": args,
+        "limits": asdict(limits),
+    }
+    result = sandbox.run(spec, limits)
+
+    lines = split_lines(source)
+    def_lines = _def_lines(tree)
+    frames: list[Frame] = []
+    end_msg = None
+    for msg in result.messages:
+        if isinstance(msg, dict):
+            end_msg = msg
+            continue
+        event, line, depth, func, loc, arg = msg
+        if event == "call":
+            line = def_lines.get(line, line)
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        frames.append(Frame(event, line, text, loc, arg, depth, func))
+
+    call_text = _short(f"{entry}({args})")
+    if result.timed_out:
+        d = {"reason": "timeout"}
+    elif result.cpu_exceeded:
+        d = {"reason": "cpu_limit"}
+    elif end_msg is not None:
+        d = end_msg
+    elif result.signal is not None:
+        d = {"reason": "crashed", "message": f"The traced process was killed by signal {result.signal}."}
+    elif result.returncode is not None:
+        d = {"reason": "exited", "value": str(result.returncode)}
+    else:
+        d = {"reason": "crashed"}
+    reason = d["reason"]
+    message = _end_message(reason, d, call_text, limits, name)
+    if d.get("lost") == "recursion":
+        message = message[:-1] + RECURSION_NOTE + "."
+    end = End(reason, message, d.get("value"), d.get("line"))
+    return Trace(source, entry, args, frames, end, result.stdout, result.stderr)
+
+
+def trace_file(path: str | os.PathLike, entry: str | None, call: str | None, limits: Limits = Limits()) -> Trace:
+    """Trace ``entry(call)`` from the Python file at ``path``; a bad path raises UserError."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"There is no file {path!r}.")
+    if os.path.isdir(path):
+        raise UserError(f"{path!r} is a directory, not a Python file.")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise UserError(f"Cannot read {path!r}: {e.strerror or e}.") from None
+    try:
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path!r} is not UTF-8 text.") from None
+    return trace_source(source, entry, call, limits, filename=os.path.abspath(path))
+
