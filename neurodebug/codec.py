@@ -59,36 +59,25 @@ def exception_value(exc: BaseException) -> str:
 
 
 #: Open point 3. When an exception leaves a function, ``sys.settrace`` reports an
-#: ``exception`` event and then a ``return`` event (with value None); the trace keeps both,
-#: so the return frame closes the scope as for a normal return. The parser also copes with
-#: traces that omit that return frame (see FrameParser).
+#: ``exception`` event and then a ``return`` event with value None; the trace keeps both
+#: (``return`` VALUE ``"None"``), so the return frame closes the scope as for a normal return,
+#: and the caller then shows an ``exception`` frame at the calling line. The parser also copes
+#: with traces that leave that return frame out (see FrameParser).
 RETURN_AFTER_EXCEPTION = True
 
-#: Open point 4. Frames of list/set/dict comprehensions are not recorded (the enclosing line is
-#: one step, as Python 3.12+ runs them inline), so traces read the same on every Python.
-#: Lambdas and generator expressions keep their own call/line/return frames (they are real
-#: frames on every Python); a generator's frames appear each time it is resumed.
-COMPREHENSION_CODE_NAMES = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>"})
-
-
-def is_inlined_code(code_name: str) -> bool:
-    """True for a code object whose frames the trace leaves out (open point 4)."""
-    return code_name in COMPREHENSION_CODE_NAMES
-
+#: Open point 4. Code objects that get no frames of their own: the line that holds a
+#: comprehension, lambda or generator expression is one step of the enclosing function (as
+#: Python 3.12+ runs comprehensions inline), so traces read the same on every Python.
+#: Functions of the traced file that they call are traced, one level deeper. Generator
+#: functions keep settrace's frames: each resume is a ``call`` frame (at the ``def`` line,
+#: later at the ``yield`` line), each ``yield`` a ``return`` frame with the yielded value.
+SKIPPED_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>"})
 
 #: Open point 5. CWM documents no cap; one value's repr is cut to this many characters (the
-#: tracer's default Limits.max_repr) with a visible marker, so one huge value cannot fill a
+#: tracer's default Limits.max_repr) followed by REPR_CUT, so one huge value cannot fill a
 #: model's context.
 MAX_REPR_CHARS = 1000
-REPR_CUT_MARKER = "...<{n} more chars>"
-
-
-def cut_repr(text: str, limit: int = MAX_REPR_CHARS) -> str:
-    """``text`` cut to at most about ``limit`` characters, ending in a marker that says so."""
-    if len(text) <= limit:
-        return text
-    keep = max(limit, 0)
-    return text[:keep] + REPR_CUT_MARKER.format(n=len(text) - keep)
+REPR_CUT = "...<cut>"
 
 
 #: LOCALS and VALUE are written with json.dumps' defaults, as Meta's cwmdbg demo writes them:
@@ -155,19 +144,10 @@ class _Scope:
 class _Layout:
     """Functions of the source by line, from its AST (empty when the source does not parse)."""
 
-    _NAMED = {
-        ast.Lambda: "<lambda>",
-        ast.ListComp: "<listcomp>",
-        ast.SetComp: "<setcomp>",
-        ast.DictComp: "<dictcomp>",
-        ast.GeneratorExp: "<genexpr>",
-    }
-
     def __init__(self, source: str, n_lines: int):
         self.n = n_lines
         self.defs: dict[int, tuple[str, int, int]] = {}  # def/decorator line -> (name, lo, hi)
         self.functions: list[tuple[str, int, int]] = []  # (name, lo, hi), outer before inner
-        self.inline: dict[int, tuple[str, int, int]] = {}  # line -> lambda/comprehension scope
         self.def_lines: dict[str, int] = {}  # dotted name ("C.m", "f") -> def line
         try:
             tree = ast.parse(source)
@@ -190,10 +170,6 @@ class _Layout:
                 dotted += "."
             elif isinstance(child, ast.ClassDef):
                 dotted = f"{prefix}{child.name}."
-            elif type(child) in self._NAMED:
-                self.inline.setdefault(
-                    child.lineno, (self._NAMED[type(child)], child.lineno, child.end_lineno or child.lineno)
-                )
             self._walk(child, dotted)
 
     def def_line(self, entry: str) -> int | None:
@@ -212,7 +188,7 @@ class _Layout:
         """The scope a ``call`` frame at ``line`` enters."""
         if line is None:
             return _Scope(None, 1, self.n)
-        f = self.defs.get(line) or self.inline.get(line) or self.enclosing(line)
+        f = self.defs.get(line) or self.enclosing(line)
         if f is None:
             return _Scope("<module>", 1, self.n, line)
         return _Scope(f[0], f[1], f[2], line)
@@ -349,7 +325,7 @@ class FrameParser:
 
     feed(ids) returns the frames completed by these ids (resolved: no ".." left unless it
     could not be resolved, which marks the frame malformed). ``frames`` holds all of them,
-    ``frame_token_ids`` each one's ids. An end token (end_of_text, eom, eot) ends the trace:
+    ``frame_token_ids`` each one's ids (through its frame_sep, like Codec.frame_ids). An end token (end_of_text, eom, eot) ends the trace:
     ``ended`` becomes True and ``end`` is End('end_of_text'); later ids are ignored.
 
     Line numbers: a predicted SOURCE is looked up in the current function first, forward from
@@ -396,7 +372,7 @@ class FrameParser:
                 t = -1
             if t == self.codec.frame_sep_id:
                 if self._buf:
-                    done.append(self._emit(self._buf, cut=False))
+                    done.append(self._emit(self._buf + [t], cut=False))
                     self._buf = []
             elif t in end_ids:
                 if self._buf:
@@ -422,7 +398,7 @@ class FrameParser:
     # -- one frame -------------------------------------------------------------------------
     def _emit(self, toks: list[int], cut: bool) -> Frame:
         try:
-            frame = self._read(toks, cut)
+            frame = self._read(toks if cut else toks[:-1], cut)
         except Exception as e:  # a parser bug must not take a session down
             frame = Frame("line", None, "", depth=max(self.depth, 0), malformed=f"unreadable frame ({e})")
         self.frames.append(frame)

@@ -1,0 +1,318 @@
+"""The codec with CWM's real vocabulary (Llama 3 ranks + CWM's special tokens)."""
+
+import pytest
+
+from model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
+from neurodebug import codec as codec_mod
+from neurodebug.codec import Codec
+from neurodebug.frames import EVENTS, End, Frame, Trace
+
+# CWM's ids (TRACE_FORMAT.md / CWM's PROMPTING_GUIDE)
+BOS, EOT, EOM, EOT_ID = 128000, 128001, 128008, 128009
+FRAME, ACTION, RETURN, CALL, LINE, EXC, ARG, CONTEXT = range(128100, 128108)
+
+WORKED = """\
+def add(a, b):
+    y = a
+    y = y + b
+    return y
+
+def f(n):  # << START_OF_TRACE
+    t = add(n, 2)
+    return t * 2
+"""
+
+
+def worked_frames() -> list[Frame]:
+    L = WORKED.splitlines()
+    return [
+        Frame("call", 6, L[5], {"n": "1"}, None, 0, "f"),
+        Frame("line", 7, L[6], {"n": "1"}, None, 0, "f"),
+        Frame("call", 1, L[0], {"a": "1", "b": "2"}, None, 1, "add"),
+        Frame("line", 2, L[1], {"a": "1", "b": "2"}, None, 1, "add"),
+        Frame("line", 3, L[2], {"a": "1", "b": "2", "y": "1"}, None, 1, "add"),
+        Frame("line", 4, L[3], {"a": "1", "b": "2", "y": "3"}, None, 1, "add"),
+        Frame("return", 4, L[3], {}, "3", 1, "add"),
+        Frame("line", 8, L[7], {"n": "1", "t": "3"}, None, 0, "f"),
+        Frame("return", 8, L[7], {}, "6", 0, "f"),
+    ]
+
+
+def worked_trace() -> Trace:
+    return Trace(WORKED, "f", "f(1)", worked_frames(), End("returned", value="6"))
+
+
+@pytest.fixture(scope="session")
+def tok():
+    return llama3_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def codec(tok):
+    return Codec(tok)
+
+
+def test_separator_ids_are_cwms(codec):
+    assert codec.bos_id == BOS and codec.end_of_text_id == EOT
+    assert (codec.frame_sep_id, codec.action_sep_id, codec.arg_sep_id, codec.context_start_id) == (
+        FRAME, ACTION, ARG, CONTEXT,
+    )
+    assert codec.event_ids == {"call": CALL, "line": LINE, "return": RETURN, "exception": EXC}
+    assert codec.stop_ids == [FRAME, EOT, EOM, EOT_ID]
+
+
+def test_worked_example_to_exact_ids(codec, tok):
+    T = tok.encode
+    expected = [BOS, CONTEXT, *T(WORKED), FRAME]  # the marker is already on f's def line
+    frames = [
+        [CALL, *T('{"n": "1"}'), ACTION, *T("def f(n):\n"), FRAME],
+        [LINE, *T('{"n": ".."}'), ACTION, *T("    t = add(n, 2)\n"), FRAME],
+        [CALL, *T('{"a": "1", "b": "2"}'), ACTION, *T("def add(a, b):\n"), FRAME],
+        [LINE, *T('{"a": "..", "b": ".."}'), ACTION, *T("    y = a\n"), FRAME],
+        [LINE, *T('{"a": "..", "b": "..", "y": "1"}'), ACTION, *T("    y = y + b\n"), FRAME],
+        [LINE, *T('{"a": "..", "b": "..", "y": "3"}'), ACTION, *T("    return y\n"), FRAME],
+        [RETURN, ACTION, *T("    return y\n"), ARG, *T('"3"'), FRAME],
+        [LINE, *T('{"n": "1", "t": "3"}'), ACTION, *T("    return t * 2\n"), FRAME],
+        [RETURN, ACTION, *T("    return t * 2\n"), ARG, *T('"6"'), FRAME],
+    ]
+    ids, spans = codec.encode_trace(worked_trace())
+    want = expected + [t for fr in frames for t in fr] + [EOT]
+    assert ids == want
+    # spans cover each frame from its event token through its frame_sep, then end_of_text
+    assert len(spans) == 10
+    for (s, e), fr in zip(spans, frames):
+        assert ids[s:e] == fr
+    assert spans[-1] == (len(ids) - 1, len(ids))
+    # Llama 3's ids for the text pieces, pinned (regression against a changed vocabulary)
+    assert T('{"n": "1"}') == [5018, 77, 794, 330, 16, 9388]
+    assert T("def f(n):\n") == [755, 282, 1471, 997]
+    assert T('"6"') == [1, 21, 1]
+
+
+def test_prompt_puts_marker_on_entry_def_line(codec, tok):
+    plain = WORKED.replace("  # << START_OF_TRACE", "")
+    assert codec.context(plain, "f") == WORKED
+    assert codec.context(WORKED, "f") == WORKED
+    moved = codec.context(WORKED, "add")
+    assert moved.splitlines()[0] == "def add(a, b):  # << START_OF_TRACE"
+    assert "START_OF_TRACE" not in moved.splitlines()[5]
+    cls = "class C:\n    def m(self):\n        return 1\n"
+    assert codec.context(cls, "C.m").splitlines()[1] == "    def m(self):  # << START_OF_TRACE"
+    assert codec.prompt_ids(plain, "f") == [BOS, CONTEXT, *tok.encode(WORKED), FRAME]
+
+
+def test_worked_example_parses_back(codec):
+    ids, spans = codec.encode_trace(worked_trace())
+    frames, end = codec.parse(WORKED, "f", ids[spans[0][0] :])
+    assert frames == worked_frames()
+    assert end.reason == "end_of_text" and end.value == "6"
+
+
+def test_streaming_one_token_at_a_time(codec):
+    ids, spans = codec.encode_trace(worked_trace())
+    p = codec.parser(WORKED, "f")
+    got = []
+    for i, t in enumerate(ids[spans[0][0] :], start=spans[0][0]):
+        out = p.feed([t])
+        if t == FRAME:
+            assert len(out) == 1 and any(e == i + 1 for _, e in spans)
+        else:
+            assert out == []
+        got += out
+    assert got == worked_frames() == p.frames
+    assert p.ended and p.end.reason == "end_of_text"
+    assert [len(x) for x in p.frame_token_ids] == [e - s for s, e in spans[:-1]]
+    # ids after the end are ignored
+    assert p.feed([LINE, FRAME]) == [] and len(p.frames) == 9
+
+
+def encode_frames(codec, frames):
+    return codec.frames_ids(frames)[0]
+
+
+def test_repeated_lines_map_forward_in_current_function(codec):
+    src = (
+        "def other(i):\n"
+        "    i += 1\n"
+        "    return i\n"
+        "\n"
+        "def f(s):  # << START_OF_TRACE\n"
+        "    i = 0\n"
+        "    i += 1\n"
+        "    i += 1\n"
+        "    for c in s:\n"
+        "        i += 1\n"
+        "    return i\n"
+    )
+    L = src.splitlines()
+    lines = [6, 7, 8, 9, 10, 9, 10, 9, 11]
+    frames = [Frame("call", 5, L[4], {"s": "'ab'"}, None, 0, "f")]
+    for k, ln in enumerate(lines):
+        frames.append(Frame("line", ln, L[ln - 1], {"s": "'ab'", "i": str(k)}, None, 0, "f"))
+    frames.append(Frame("return", 11, L[10], {}, "4", 0, "f"))
+    parsed, _ = codec.parse(src, "f", encode_frames(codec, frames))
+    assert [p.line for p in parsed] == [5, *lines, 11]
+    assert parsed == frames
+
+
+def test_recursion_depth_and_lines(codec):
+    src = "def fact(n):  # << START_OF_TRACE\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\n"
+    L = src.splitlines()
+    fr = [
+        Frame("call", 1, L[0], {"n": "2"}, None, 0, "fact"),
+        Frame("line", 2, L[1], {"n": "2"}, None, 0, "fact"),
+        Frame("line", 4, L[3], {"n": "2"}, None, 0, "fact"),
+        Frame("call", 1, L[0], {"n": "1"}, None, 1, "fact"),
+        Frame("line", 2, L[1], {"n": "1"}, None, 1, "fact"),
+        Frame("line", 3, L[2], {"n": "1"}, None, 1, "fact"),
+        Frame("return", 3, L[2], {}, "1", 1, "fact"),
+        Frame("return", 4, L[3], {}, "2", 0, "fact"),
+    ]
+    parsed, end = codec.parse(src, "fact", encode_frames(codec, fr) + [EOT])
+    assert parsed == fr
+    assert end.value == "2"
+
+
+EXC_SRC = (
+    "def boom(v):\n"
+    "    raise ValueError(v)\n"
+    "\n"
+    "def g(x):  # << START_OF_TRACE\n"
+    "    y = boom(x)\n"
+    "    return y\n"
+)
+
+
+def exception_frames(with_returns: bool) -> list[Frame]:
+    L = EXC_SRC.splitlines()
+    fr = [
+        Frame("call", 4, L[3], {"x": "3"}, None, 0, "g"),
+        Frame("line", 5, L[4], {"x": "3"}, None, 0, "g"),
+        Frame("call", 1, L[0], {"v": "3"}, None, 1, "boom"),
+        Frame("line", 2, L[1], {"v": "3"}, None, 1, "boom"),
+        Frame("exception", 2, L[1], {}, "ValueError(3)", 1, "boom"),
+        Frame("return", 2, L[1], {}, "None", 1, "boom"),
+        Frame("exception", 5, L[4], {}, "ValueError(3)", 0, "g"),
+        Frame("return", 5, L[4], {}, "None", 0, "g"),
+    ]
+    return fr if with_returns else [f for f in fr if f.event != "return"]
+
+
+def test_exception_then_return_as_settrace_reports(codec):
+    assert codec_mod.RETURN_AFTER_EXCEPTION
+    fr = exception_frames(with_returns=True)
+    parsed, end = codec.parse(EXC_SRC, "g", encode_frames(codec, fr) + [EOT])
+    assert parsed == fr
+    assert end.reason == "end_of_text" and end.value == "ValueError(3)" and "raised" in end.message
+
+
+def test_exception_without_return_frame_goes_back_to_the_caller(codec):
+    fr = exception_frames(with_returns=False)
+    parsed, _ = codec.parse(EXC_SRC, "g", encode_frames(codec, fr))
+    assert [(p.line, p.depth, p.func) for p in parsed] == [(f.line, f.depth, f.func) for f in fr]
+    assert all(p.malformed is None for p in parsed)
+
+
+def test_end_of_text_is_a_trace_that_left_the_entry(codec):
+    t = worked_trace()
+    t.end = End("timeout")
+    t.frames = t.frames[:5]
+    ids, spans = codec.encode_trace(t)
+    assert ids[-1] == FRAME and len(spans) == 5
+    ids, spans = codec.encode_trace(worked_trace(), close=False)
+    assert ids[-1] == FRAME and len(spans) == 9
+
+
+# -- malformed output is kept and marked, never raised ---------------------------------------
+
+
+def test_bad_json_locals(codec, tok):
+    ids = [CALL, *tok.encode('{"n": "1"'), ACTION, *tok.encode("def f(n):\n"), FRAME]
+    (fr,), _ = codec.parse(WORKED, "f", ids)
+    assert fr.event == "call" and fr.line == 6 and fr.locals == {}
+    assert fr.malformed == "bad JSON locals"
+
+
+def test_unknown_line(codec, tok):
+    ids = [LINE, *tok.encode('{"n": "1"}'), ACTION, *tok.encode("    print('nope')\n"), FRAME]
+    (fr,), _ = codec.parse(WORKED, "f", ids)
+    assert fr.line is None and fr.source == "    print('nope')" and fr.malformed == "unknown line"
+
+
+def test_cut_off_at_end_of_stream(codec):
+    ids, spans = codec.encode_trace(worked_trace())
+    s = spans[0][0]
+    cut = spans[3][0] + 4
+    frames, end = codec.parse(WORKED, "f", ids[s:cut])
+    assert frames[:3] == worked_frames()[:3]
+    assert len(frames) == 4 and frames[3].malformed.startswith("cut off")
+    assert end.reason == "open"
+    # a stop token in the middle of a frame also leaves a cut-off frame, and ends the trace
+    frames, end = codec.parse(WORKED, "f", ids[s:cut] + [EOT_ID])
+    assert frames[3].malformed.startswith("cut off") and end.reason == "end_of_text"
+
+
+def test_unknown_event_token(codec, tok):
+    ids = [*tok.encode("hello"), ACTION, *tok.encode("def f(n):\n"), FRAME]
+    (fr,), _ = codec.parse(WORKED, "f", ids)
+    assert fr.malformed == "no event token" and fr.event in EVENTS
+    ids = [CONTEXT, CALL, *tok.encode('{"n": "1"}'), ACTION, *tok.encode("def f(n):\n"), FRAME]
+    (fr,), _ = codec.parse(WORKED, "f", ids)
+    assert fr.line == 6 and fr.malformed == "text before the event token"
+
+
+def test_return_value_forms(codec, tok):
+    ret = [RETURN, ACTION, *tok.encode("    return t * 2\n"), ARG]
+    (fr,), _ = codec.parse(WORKED, "f", ret + tok.encode("6") + [FRAME])
+    assert fr.arg == "6" and fr.malformed == "value is not a JSON string"
+    (fr,), _ = codec.parse(WORKED, "f", ret + tok.encode('"6') + [FRAME])
+    assert fr.arg == '"6' and fr.malformed == "bad JSON value"
+    (fr,), _ = codec.parse(WORKED, "f", ret[:-1] + [FRAME])
+    assert fr.arg is None and fr.malformed == "no <|arg_sep|>"
+
+
+def test_unresolvable_placeholder_is_malformed(codec, tok):
+    ids = [LINE, *tok.encode('{"n": ".."}'), ACTION, *tok.encode("    t = add(n, 2)\n"), FRAME]
+    (fr,), _ = codec.parse(WORKED, "f", ids)
+    assert fr.locals == {"n": ".."} and fr.malformed == "unresolved '..'"
+
+
+def test_marker_and_newline_forms_are_accepted(codec, tok):
+    for text in ("def f(n):  # << START_OF_TRACE\n", "def f(n):", "def f(n):  # << START_OF_TRACE"):
+        ids = [CALL, *tok.encode('{"n": "1"}'), ACTION, *tok.encode(text), FRAME]
+        (fr,), _ = codec.parse(WORKED, "f", ids)
+        assert (fr.line, fr.malformed, fr.source) == (6, None, "def f(n):  # << START_OF_TRACE")
+
+
+def test_small_hf_tokenizer_uses_names_not_ids():
+    tok = train_bpe_tokenizer([WORKED] * 30, vocab_size=700)
+    c = Codec(tok)
+    assert c.frame_sep_id == tok.special_id("<|frame_sep|>") != FRAME
+    ids, spans = c.encode_trace(worked_trace())
+    assert ids[0] == tok.bos_id and ids[-1] == tok.special_id("<|end_of_text|>")
+    frames, end = c.parse(WORKED, "f", ids[spans[0][0] :])
+    assert frames == worked_frames() and end.value == "6"
+
+
+def test_real_traced_example_round_trips(codec):
+    tracer = pytest.importorskip("neurodebug.tracer")
+    src = (
+        "def boom(v):\n"
+        "    raise ValueError(len(v))\n"
+        "\n"
+        "def g(xs):\n"
+        "    out = []\n"
+        "    for x in xs:\n"
+        "        try:\n"
+        "            out.append(10 // x)\n"
+        "        except ZeroDivisionError:\n"
+        "            out.append('é')\n"
+        "    return boom(out)\n"
+    )
+    trace = tracer.trace_source(src, "g", "[1, 0, 2]")
+    assert trace.end.reason == "raised" and len(trace.frames) > 15
+    ids, spans = codec.encode_trace(trace)
+    assert ids[-1] == EOT
+    frames, end = codec.parse(src, "g", ids[spans[0][0] :])
+    assert frames == trace.frames
+    assert end.value == trace.end.value == "ValueError(3)"
