@@ -1,0 +1,351 @@
+"""The real tracer: TRACE_FORMAT.md's worked example, the call forms, and every hard case.
+
+Every test runs real code in a real child process (neurodebug.sandbox).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from neurodebug.errors import UserError
+from neurodebug.frames import Trace, wire_locals
+from neurodebug.tracer import (
+    OUTPUT_CUT,
+    REPR_CUT,
+    BadCall,
+    Limits,
+    NoSuchFunction,
+    find_call_comment,
+    find_entry,
+    resolve_call,
+    safe_repr,
+    trace_file,
+    trace_source,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+WORKED = """def add(a, b):
+    y = a
+    y = y + b
+    return y
+
+def f(n):  # << START_OF_TRACE
+    t = add(n, 2)
+    return t * 2
+"""
+
+
+def rows(trace: Trace):
+    """(event, line, source, wire locals, arg, depth) per frame."""
+    return [(f.event, f.line, f.source, w, f.arg, f.depth) for f, w in zip(trace.frames, wire_locals(trace.frames))]
+
+
+def run(source: str, call: str = "", entry: str | None = "f", **limits) -> Trace:
+    return trace_source(source, entry, call, Limits(**limits))
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+def test_worked_example_frame_for_frame():
+    trace = trace_source(WORKED, None, "f(1)")
+    assert rows(trace) == [
+        ("call", 6, "def f(n):  # << START_OF_TRACE", {"n": "1"}, None, 0),
+        ("line", 7, "    t = add(n, 2)", {"n": ".."}, None, 0),
+        ("call", 1, "def add(a, b):", {"a": "1", "b": "2"}, None, 1),
+        ("line", 2, "    y = a", {"a": "..", "b": ".."}, None, 1),
+        ("line", 3, "    y = y + b", {"a": "..", "b": "..", "y": "1"}, None, 1),
+        ("line", 4, "    return y", {"a": "..", "b": "..", "y": "3"}, None, 1),
+        ("return", 4, "    return y", {}, "3", 1),
+        ("line", 8, "    return t * 2", {"n": "1", "t": "3"}, None, 0),
+        ("return", 8, "    return t * 2", {}, "6", 0),
+    ]
+    # resolved locals are stored; the ".." form is derived
+    assert trace.frames[5].locals == {"a": "1", "b": "2", "y": "3"}
+    assert [f.func for f in trace.frames] == ["f", "f", "add", "add", "add", "add", "add", "f", "f"]
+    assert trace.end.reason == "returned" and trace.end.value == "6"
+    assert trace.entry == "f" and trace.call == "1"
+
+
+def test_worked_example_file_and_json_round_trip():
+    trace = trace_file(EXAMPLES / "helper_call.py", None, None)  # entry and call from the file's comments
+    assert [r[0] for r in rows(trace)] == ["call", "line", "call", "line", "line", "line", "return", "line", "return"]
+    assert trace.frames[0].source == "def f(n):  # << START_OF_TRACE"
+    assert trace.return_value == "6"
+    d = trace.to_json_dict()
+    assert d["frames"][1]["locals"] == {"n": ".."} and d["end"]["reason"] == "returned"
+    back = Trace.from_json(trace.to_json())
+    assert back.frames == trace.frames and back.end == trace.end
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
+def test_examples_trace_from_their_comments(path):
+    source = path.read_text()
+    entry = find_entry(source)
+    assert entry and find_call_comment(source, entry)
+    trace = trace_file(path, None, None)
+    assert trace.end.reason in ("returned", "raised"), trace.end.message
+    assert trace.frames[0].event == "call" and trace.frames[0].depth == 0
+    assert 5 <= len(trace.frames) <= 200  # small enough for a small model to predict
+
+
+def test_call_forms():
+    src = "def f(s, c='r'):  # << START_OF_TRACE\n    return s.count(c)\n\ndef g(x):\n    return x\n"
+    assert resolve_call(src, None, "'strawberry', 'r'") == ("f", "'strawberry', 'r'")
+    assert resolve_call(src, None, "f('strawberry', c='r')") == ("f", "'strawberry', c='r'")
+    assert resolve_call(src, None, "g(3)") == ("g", "3")  # a call of another function picks it
+    assert resolve_call(src, "f", "g(3)") == ("f", "g(3)")  # with --entry f, g(3) is an argument
+    assert resolve_call(src, "f", "f ( 'a' ,\n 'b' )") == ("f", "'a' ,\n 'b'")
+    assert resolve_call(src, "g", None) == ("g", "")
+    with pytest.raises(BadCall):
+        resolve_call(src, "f", "1), print(2")
+    with pytest.raises(BadCall):
+        resolve_call(src, "f", "f(1")
+    with pytest.raises(NoSuchFunction):
+        resolve_call("def f():\n    pass\n", None, "1")
+    assert run(src, "f('strawberry', c='r')", entry=None).end.value == "3"
+    assert run(src, "'banana', 'a'").end.value == "3"
+
+
+def test_arguments_evaluated_in_the_module():
+    src = "class P:\n    def __init__(self, x):\n        self.x = x\n\ndef f(p):\n    return p.x\n"
+    trace = run(src, "P(5)")
+    assert trace.end.value == "5"
+    assert trace.frames[0].event == "call" and trace.frames[0].func == "f"  # P(5) itself is not traced
+
+
+def test_not_main_and_module_name():
+    src = "if __name__ == '__main__':\n    raise SystemExit('ran as main')\n\ndef f():\n    return __name__\n"
+    trace = trace_source(src, "f", "", filename="/tmp/prog.py")
+    assert trace.end.reason == "returned" and trace.end.value == "'prog'"
+
+
+def test_only_the_traced_file_gets_frames():
+    src = "import json\n\ndef f(d):\n    s = json.dumps(d)\n    return len(s)\n"
+    trace = run(src, "{'a': [1, 2]}")
+    assert [(f.event, f.line) for f in trace.frames] == [("call", 3), ("line", 4), ("line", 5), ("return", 5)]
+
+
+def test_decorated_call_frame_shows_the_def_line():
+    src = "import functools\n\n@functools.lru_cache(None)\ndef f(n):\n    return n\n"
+    trace = run(src, "2")
+    assert trace.frames[0].event == "call" and trace.frames[0].line == 4 and trace.frames[0].source == "def f(n):"
+
+
+# -- user errors become Trace ends -----------------------------------------------------------
+
+
+def test_syntax_error_with_line():
+    trace = run("def f(x):\n    return (\n", "1")
+    assert trace.end.reason == "syntax_error" and trace.end.line == 2 and "line 2" in trace.end.message
+    assert trace.frames == []
+
+
+def test_no_such_function():
+    trace = run("def g():\n    return 1\n")
+    assert trace.end.reason == "no_such_function" and "'f'" in trace.end.message
+    assert run("f = 3\n").end.reason == "no_such_function"  # exists, but is not callable
+
+
+def test_bad_call():
+    assert run("def f(x):\n    return x\n", "1)(").end.reason == "bad_call"
+    trace = run("def f(x):\n    return x\n", "undefined_name + 1")
+    assert trace.end.reason == "bad_call" and "NameError" in trace.end.message
+    # a wrong number of arguments is the function raising, as in Python
+    assert run("def f(x):\n    return x\n", "1, 2").end.reason == "raised"
+
+
+def test_module_that_fails_on_import():
+    trace = run("x = 1 / 0\n\ndef f():\n    return 1\n")
+    assert trace.end.reason == "import_error" and trace.end.line == 1 and "ZeroDivisionError" in trace.end.message
+
+
+def test_bad_path_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no file"):
+        trace_file(tmp_path / "missing.py", "f", "")
+    with pytest.raises(UserError, match="directory"):
+        trace_file(tmp_path, "f", "")
+
+
+# -- hard cases --------------------------------------------------------------------------------
+
+LOOP = "def f():\n    i = 0\n    while True:\n        i += 1\n"
+
+
+def test_infinite_loop_hits_the_frame_limit():
+    trace = run(LOOP, max_frames=50)
+    assert trace.end.reason == "frame_limit" and len(trace.frames) == 50
+    assert trace.frames[-1].event == "line" and trace.frames[-1].locals["i"].isdigit()
+
+
+def test_infinite_loop_times_out_and_keeps_its_frames():
+    t0 = time.monotonic()
+    trace = run(LOOP, max_frames=10**9, wall_s=1.0)
+    assert trace.end.reason == "timeout" and "wall-time" in trace.end.message
+    assert len(trace.frames) > 20 and trace.frames[-1].event in ("line", "call")
+    assert time.monotonic() - t0 < 10
+
+
+def test_blocking_call_times_out():
+    trace = run("import time\n\ndef f():\n    x = 1\n    time.sleep(60)\n", wall_s=1.0)
+    assert trace.end.reason == "timeout"
+    assert [f.line for f in trace.frames] == [3, 4, 5]
+
+
+def test_cpu_limit():
+    # a C loop: no frames, all CPU; the kernel stops it at RLIMIT_CPU
+    trace = run("def f():\n    x = 1\n    return sum(range(10 ** 13))\n", cpu_s=1, wall_s=60)
+    assert trace.end.reason == "cpu_limit", trace.end
+    assert [f.line for f in trace.frames] == [1, 2, 3]
+
+
+def test_memory_bomb_at_once():
+    trace = run("def f():\n    x = 1\n    b = bytearray(10 ** 11)\n    return 2\n", memory_mb=256)
+    assert trace.end.reason == "memory_limit" and trace.end.line == 3
+    assert [f.event for f in trace.frames][-2:] == ["exception", "return"]
+    assert trace.frames[-2].arg == "MemoryError()"
+
+
+def test_memory_bomb_growing():
+    trace = run("def f():\n    s = 'ab'\n    while True:\n        s = s + s\n", memory_mb=256)
+    assert trace.end.reason == "memory_limit"
+    # the string grew to many megabytes; its repr in every frame stayed cut at max_repr
+    last = [f for f in trace.frames if f.event == "line"][-1]
+    assert last.locals["s"].endswith(REPR_CUT) and len(last.locals["s"]) == 1000 + len(REPR_CUT)
+
+
+def test_deep_recursion():
+    src = "def down(n):\n    return down(n + 1)\n\ndef f():\n    return down(0)\n"
+    trace = run(src, max_frames=100_000)
+    assert trace.end.reason == "raised" and trace.end.value == "RecursionError('maximum recursion depth exceeded')"
+    assert "recursion limit" in trace.end.message
+    depths = [f.depth for f in trace.frames]
+    assert 900 < max(depths) < 1000
+    assert all("repr failed" not in v for f in trace.frames for v in f.locals.values())
+
+
+def test_recursion_error_caught_by_the_code():
+    src = ("def down(n):\n    return down(n + 1)\n\ndef f():\n    try:\n        down(0)\n"
+           "    except RecursionError:\n        return 'deep'\n")
+    trace = run(src, max_frames=100_000)
+    assert trace.end.reason == "returned" and trace.end.value == "'deep'"
+
+
+def test_repr_that_raises_or_returns_megabytes():
+    src = (
+        "class Bad:\n    def __repr__(self):\n        raise ValueError('no')\n\n"
+        "class Huge:\n    def __repr__(self):\n        return 'x' * 5_000_000\n\n"
+        "def f():\n    b = Bad()\n    h = Huge()\n    big = list(range(1_000_000))\n    return h\n"
+    )
+    trace = run(src, max_repr=100)
+    last = trace.frames[-2]
+    assert last.locals["b"] == "<repr failed: ValueError>"
+    assert last.locals["h"] == "x" * 100 + REPR_CUT
+    assert last.locals["big"] == repr(list(range(40)))[:100] + REPR_CUT
+    assert trace.end.reason == "returned" and trace.end.value == "x" * 100 + REPR_CUT
+
+
+def test_safe_repr_cuts_exactly():
+    assert safe_repr("ab'c" * 10, 8) == repr("ab'c" * 10)[:8] + REPR_CUT
+    assert safe_repr(b"\x00" * 50, 8) == repr(b"\x00" * 50)[:8] + REPR_CUT
+    assert safe_repr(tuple(range(30)), 10) == "(0, 1, 2, " + REPR_CUT
+    assert safe_repr({i: str(i) for i in range(30)}, 12) == repr({i: str(i) for i in range(30)})[:12] + REPR_CUT
+    assert safe_repr([1, 2], 10) == "[1, 2]"
+    loop = list(range(20))
+    loop.append(loop)
+    assert safe_repr(loop, 10) == repr(loop)[:10] + REPR_CUT
+    assert safe_repr(frozenset(range(20)), 15) == repr(frozenset(range(20)))[:15] + REPR_CUT
+
+
+def test_generator_frames():
+    trace = trace_file(EXAMPLES / "generator.py", None, None)
+    gen = [(f.event, f.line, f.arg) for f in trace.frames if f.func == "evens" and f.event in ("call", "return")]
+    # each resumption is a call frame, each yield a return frame with the yielded value
+    assert gen == [("call", 1, None), ("return", 4, "0"), ("call", 4, None), ("return", 4, "2"),
+                   ("call", 4, None), ("return", 4, "4"), ("call", 4, None), ("return", 2, "None")]
+    assert all(f.depth == 1 for f in trace.frames if f.func == "evens")
+    resumed = [f for f in trace.frames if f.func == "evens" and f.event == "call"][1]
+    assert resumed.locals == {"n": "5", "i": "0"}
+    assert trace.end.value == "6"
+
+
+def test_caught_exception():
+    src = "def f(x):\n    try:\n        y = 1 / x\n    except ZeroDivisionError as e:\n        y = -1\n    return y\n"
+    trace = run(src, "0")
+    assert [(f.event, f.line) for f in trace.frames] == [
+        ("call", 1), ("line", 2), ("line", 3), ("exception", 3), ("line", 4), ("line", 5), ("line", 6), ("return", 6)]
+    assert trace.frames[3].arg == "ZeroDivisionError('division by zero')"
+    assert trace.end.reason == "returned" and trace.end.value == "-1"
+
+
+def test_propagating_exception():
+    trace = trace_file(EXAMPLES / "raise_error.py", None, None)
+    tail = [(f.event, f.func, f.arg) for f in trace.frames[-4:]]
+    err = "ValueError('negative age: -2')"
+    # settrace reports: exception, then return with None, in each function the exception leaves
+    assert tail == [("exception", "parse_age", err), ("return", "parse_age", "None"),
+                    ("exception", "total_age", err), ("return", "total_age", "None")]
+    assert trace.end.reason == "raised" and trace.end.value == err and trace.end.line == 4
+    # the caller's frames after the callee's exception are written in full
+    assert trace.return_value == "None"
+
+
+def test_sys_exit():
+    trace = run("import sys\n\ndef f():\n    x = 1\n    sys.exit(3)\n")
+    assert trace.end.reason == "exited" and trace.end.value == "3" and "sys.exit(3)" in trace.end.message
+    assert [f.event for f in trace.frames][-2:] == ["exception", "return"]
+
+
+def test_os_exit_keeps_frames_and_output():
+    trace = run("import os\n\ndef f():\n    x = 1\n    print('bye')\n    os._exit(4)\n")
+    assert trace.end.reason == "exited" and trace.end.value == "4"
+    assert [f.line for f in trace.frames] == [3, 4, 5, 6] and trace.stdout == "bye\n"
+
+
+def test_crash_by_signal():
+    trace = run("import ctypes\n\ndef f():\n    x = 1\n    ctypes.string_at(0)\n")
+    assert trace.end.reason == "crashed" and "SIGSEGV" in trace.end.message
+    assert [f.line for f in trace.frames] == [3, 4, 5]
+
+
+def test_print_spam_is_capped():
+    src = "def f():\n    for i in range(3):\n        print('spam ' * 100_000)\n    return i\n"
+    trace = run(src, max_output=1000)
+    assert trace.end.reason == "returned" and trace.end.value == "2"
+    assert trace.stdout.startswith("spam spam") and OUTPUT_CUT.format(3 * 500_001 - 1000) in trace.stdout
+    assert len(trace.stdout) < 1100
+
+
+def test_stderr_captured_and_stdin_closed():
+    src = "import sys\n\ndef f():\n    print('oops', file=sys.stderr)\n    return input()\n"
+    trace = run(src)
+    assert trace.stderr == "oops\n"
+    assert trace.end.reason == "raised" and "EOFError" in trace.end.value
+
+
+def test_non_ascii():
+    src = "# ünïcödé\ndef f(s):\n    t = s.upper()  # ß -> SS\n    print(t)\n    return t + ' ✓'\n"
+    trace = run(src, "'straße 日本'")
+    assert trace.frames[1].source == "    t = s.upper()  # ß -> SS"
+    assert trace.frames[2].locals["t"] == "'STRASSE 日本'"
+    assert trace.end.value == "'STRASSE 日本 ✓'" and trace.stdout == "STRASSE 日本\n"
+    assert "日本" in trace.to_json()
+
+
+def test_comprehensions_and_lambdas_have_no_frames():
+    src = (
+        "def sq(x):\n    return x * x\n\n"
+        "def f(xs):\n    ys = [sq(x) for x in xs]\n    key = lambda v: -v\n"
+        "    zs = sorted(ys, key=key)\n    return {z: z for z in zs if z}\n"
+    )
+    trace = run(src, "[1, 2]")
+    assert {f.func for f in trace.frames} == {"f", "sq"}
+    f_frames = [(f.event, f.line, f.depth) for f in trace.frames if f.func == "f"]
+    assert f_frames == [("call", 4, 0), ("line", 5, 0), ("line", 6, 0), ("line", 7, 0), ("line", 8, 0),
+                        ("return", 8, 0)]
+    assert [f.depth for f in trace.frames if f.func == "sq"] == [1] * 6  # two calls, 3 frames each
+    assert trace.end.value == "{4: 4, 1: 1}"
