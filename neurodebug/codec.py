@@ -297,6 +297,24 @@ class Codec:
             ids.append(self.end_of_text_id)
         return ids, spans
 
+    def frame_parts(self, ids: Sequence[int], span: tuple[int, int]) -> dict[str, tuple[int, int]]:
+        """Token ranges inside one encoded frame, for scoring a model part by part:
+        'event' (the event token), 'locals' (call/line), 'source', 'value' (return/exception),
+        and 'end' (the frame_sep). An end_of_text span gives {'event': span}."""
+        s, e = span
+        if e - s == 1:
+            return {"event": (s, e)}
+        a = next((i for i in range(s, e) if ids[i] == self.action_sep_id), s + 1)
+        g = next((i for i in range(a, e) if ids[i] == self.arg_sep_id), None)
+        parts = {"event": (s, s + 1)}
+        if a > s + 1:
+            parts["locals"] = (s + 1, a)
+        parts["source"] = (a + 1, g if g is not None else e - 1)
+        if g is not None:
+            parts["value"] = (g + 1, e - 1)
+        parts["end"] = (e - 1, e)
+        return parts
+
     # -- decoding --------------------------------------------------------------------------
     def parser(self, source: str, entry: str | None = None) -> "FrameParser":
         return FrameParser(self, source, entry)

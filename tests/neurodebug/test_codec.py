@@ -1,5 +1,7 @@
 """The codec with CWM's real vocabulary (Llama 3 ranks + CWM's special tokens)."""
 
+from pathlib import Path
+
 import pytest
 
 from model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
@@ -87,6 +89,21 @@ def test_worked_example_to_exact_ids(codec, tok):
     assert T('{"n": "1"}') == [5018, 77, 794, 330, 16, 9388]
     assert T("def f(n):\n") == [755, 282, 1471, 997]
     assert T('"6"') == [1, 21, 1]
+
+
+def test_frame_parts(codec, tok):
+    ids, spans = codec.encode_trace(worked_trace())
+    call = codec.frame_parts(ids, spans[0])
+    (s, e) = spans[0]
+    assert call["event"] == (s, s + 1) and ids[s] == CALL
+    assert tok.decode(ids[slice(*call["locals"])]) == '{"n": "1"}'
+    assert tok.decode(ids[slice(*call["source"])]) == "def f(n):\n"
+    assert call["end"] == (e - 1, e) and "value" not in call
+    ret = codec.frame_parts(ids, spans[6])
+    assert "locals" not in ret
+    assert tok.decode(ids[slice(*ret["source"])]) == "    return y\n"
+    assert tok.decode(ids[slice(*ret["value"])]) == '"3"'
+    assert codec.frame_parts(ids, spans[-1]) == {"event": spans[-1]}
 
 
 def test_prompt_puts_marker_on_entry_def_line(codec, tok):
@@ -316,3 +333,19 @@ def test_real_traced_example_round_trips(codec):
     frames, end = codec.parse(src, "g", ids[spans[0][0] :])
     assert frames == trace.frames
     assert end.value == trace.end.value == "ValueError(3)"
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_traced_examples_round_trip(codec, path):
+    """Every shipped example, traced for real, encodes and parses back frame for frame."""
+    tracer = pytest.importorskip("neurodebug.tracer")
+    trace = tracer.trace_file(str(path), None, None)
+    assert trace.frames
+    ids, spans = codec.encode_trace(trace)
+    frames, end = codec.parse(trace.source, trace.entry, ids[spans[0][0] :])
+    assert frames == trace.frames
+    if trace.end.reason in ("returned", "raised"):
+        assert end.reason == "end_of_text" and end.value == trace.end.value
