@@ -22,6 +22,8 @@ format decisions below.
 from __future__ import annotations
 
 import ast
+import copy
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -367,6 +369,18 @@ class FrameParser:
         self.end = End("open", "The predicted trace is not finished.")
         self._buf: list[int] = []
         self._stack: list[_Scope] = []
+
+    def fork(self) -> "FrameParser":
+        """An independent copy of the parse state (to try a branch); shares codec and source."""
+        new = copy.copy(self)
+        new.frames = list(self.frames)
+        new.frame_token_ids = [list(x) for x in self.frame_token_ids]
+        new._buf = list(self._buf)
+        new._stack = [dataclasses.replace(s) for s in self._stack]
+        return new
+
+    def __deepcopy__(self, memo) -> "FrameParser":
+        return self.fork()  # never copy the tokenizer's vocabulary
 
     @property
     def partial(self) -> list[int]:

@@ -349,3 +349,17 @@ def test_traced_examples_round_trip(codec, path):
     assert frames == trace.frames
     if trace.end.reason in ("returned", "raised"):
         assert end.reason == "end_of_text" and end.value == trace.end.value
+
+
+def test_fork_is_independent_and_cheap(codec):
+    import copy
+
+    ids, spans = codec.encode_trace(worked_trace())
+    p = codec.parser(WORKED, "f")
+    p.feed(ids[spans[0][0] : spans[3][0]])  # inside add()
+    q = copy.deepcopy(p)
+    assert q.codec is p.codec and q.depth == p.depth == 1
+    rest = ids[spans[3][0] :]
+    assert q.feed(rest) == worked_frames()[3:]
+    assert len(p.frames) == 3 and not p.ended and p.depth == 1
+    assert p.feed(rest) == worked_frames()[3:]
