@@ -13,7 +13,7 @@ def line_range(line: int, lines: list[str]) -> types.Range:
     """The text of 1-based ``line`` without its indentation (the whole line when it is blank)."""
     text = lines[line - 1] if 0 < line <= len(lines) else ""
     start = len(text) - len(text.lstrip())
-    return types.Range(types.Position(line - 1, start), types.Position(line - 1, len(text)))
+    return types.Range(start=types.Position(line=line - 1, character=start), end=types.Position(line=line - 1, character=len(text)))
 
 
 def diagnostic(d: views.Diagnostic, lines: list[str]) -> types.Diagnostic:
@@ -22,14 +22,16 @@ def diagnostic(d: views.Diagnostic, lines: list[str]) -> types.Diagnostic:
 
 def inlay_hint(h: views.Hint, lines: list[str]) -> types.InlayHint:
     end = len(lines[h.line - 1]) if 0 < h.line <= len(lines) else 0
-    return types.InlayHint(position=types.Position(h.line - 1, end), label=h.label, padding_left=True, tooltip=h.tooltip)
+    return types.InlayHint(position=types.Position(line=h.line - 1, character=end), label=h.label, padding_left=True, tooltip=h.tooltip)
 
 
 def code_lenses(uri: str, f: calls.Function) -> list[types.CodeLens]:
     """"Predict" and "Compare" over a function's def line, carrying the call found in the source."""
-    where = types.Range(types.Position(f.line - 1, 0), types.Position(f.line - 1, 0))
+    where = types.Range(start=types.Position(line=f.line - 1, character=0), end=types.Position(line=f.line - 1, character=0))
     args = [uri, f.name, f.call]
     return [
-        types.CodeLens(where, types.Command(f"▶ Predict {f.call or f.name + '(…)'}", "neurodebug.predict", args)),
-        types.CodeLens(where, types.Command("⇄ Compare with real run", "neurodebug.compare", args)),
+        types.CodeLens(range=where, command=types.Command(
+            title=f"▶ Predict {f.call or f.name + '(…)'}", command="neurodebug.predict", arguments=args)),
+        types.CodeLens(range=where, command=types.Command(
+            title="⇄ Compare with real run", command="neurodebug.compare", arguments=args)),
     ]

@@ -10,6 +10,7 @@ taken in the worker thread, so that hints, hovers and diagnostics read a consist
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -58,15 +59,16 @@ class Snapshot:
 
 def snapshot(session, function: str, compared: bool) -> Snapshot:
     """Copy what the views need out of ``session`` (called in the worker thread)."""
+    trace = session.to_json()
     frames = list(session.frames)
-    has_real = session.real is not None
-    real = [session.real_frame(i) for i in range(len(frames))] if has_real else [None] * len(frames)
+    real_frames = session.real.frames if session.real is not None else []
+    real = [real_frames[ri] if ri is not None else None for ri in trace["aligned_real"]]
     diagnostics: list[views.Diagnostic] = []
-    if compared and has_real:
-        first = views.divergence_diagnostic(session.comparison().first_divergence)
-        diagnostics = ([first] if first else []) + views.exception_diagnostics(frames, session.real.frames)
+    if compared and session.real is not None:
+        comparison = session.comparison()
+        first = views.divergence_diagnostic(comparison.first_divergence, [row.real for row in comparison.rows])
+        diagnostics = ([first] if first else []) + views.exception_diagnostics(frames, real_frames)
     current = session.current
-    end = session.end if session.ended else None
     summary = {
         "function": function,
         "call": session.call,
@@ -74,11 +76,11 @@ def snapshot(session, function: str, compared: bool) -> Snapshot:
         "index": session.index,
         "line": current.line if current is not None else None,
         "ended": bool(session.ended),
-        "end": end.reason if end is not None else None,
+        "end": session.end.reason,
         "real": session.real_note,
-        "divergence": next((d.message for d in diagnostics if d.severity == "information"), None),
+        "divergence": trace["divergence"]["message"] if trace.get("divergence") else None,
     }
-    return Snapshot(frames, session.index, real, has_real, diagnostics, session.to_json(), summary)
+    return Snapshot(frames, session.index, real, session.real is not None, diagnostics, trace, summary)
 
 
 def default_predictor(settings: Settings):
@@ -155,7 +157,9 @@ class Runner:
             raise RequestFailed(f"There is no module-level function {function!r} in this document.")
         call = calls.call_for(source, function, call)
         settings = self.settings
+        # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
+        path = path if path and os.path.isfile(path) else None
         title = ("Comparing " if compare else "Predicting ") + (f"{function}({call})" if call and "(" not in call else call or f"{function}(...)")
 
         async def work(job: Job) -> dict:
@@ -177,7 +181,7 @@ class Runner:
 
                 def predict():
                     job.check()
-                    session.cont(max_frames=settings.max_frames)
+                    session.cont()
                     return snapshot(session, function, compare)
 
                 snap = await self._in_thread(job, predict, progress, lambda: f"{len(session.frames)} frames predicted")

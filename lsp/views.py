@@ -73,7 +73,7 @@ def _same_line(pred: Frame, real: Frame | None) -> bool:
 
 
 def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None] = ()) -> list[Hint]:
-    """One hint per executed line, for its latest execution up to step ``index``.
+    """One hint per executed line, for its latest execution (that changed something) up to step ``index``.
 
     A line frame's hint lists the variables that line changed (``x = 3``), and where the
     aligned real run gave another value, that value too (``x = 3  real 4``). A return or
@@ -102,9 +102,13 @@ def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None
         pred = _changed(f, frames[j])
         real_changed: dict[str, str] = {}
         real_after: Frame | None = None
+        real_raised: str | None = None
         if _same_line(f, real[k]) and real[j] is not None and real[j].depth == real[k].depth:
-            real_after = real[j]
-            real_changed = _changed(real[k], real_after)
+            if real[j].event == "line":
+                real_after = real[j]
+                real_changed = _changed(real[k], real_after)
+            elif real[j].event == "exception" and real[j].line == f.line:
+                real_raised = real[j].arg
         parts = []
         for name in list(pred) + [n for n in real_changed if n not in pred]:
             text = f"{name} = {_short(pred.get(name))}"
@@ -113,10 +117,11 @@ def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None
                 if rv != pred.get(name):
                     text += f"  real {_short(rv)}"
             parts.append(text)
-        if parts:
-            by_line[f.line] = Hint(f.line, ", ".join(parts), f"step {k} -> {j}")
-        else:
-            by_line.pop(f.line, None)
+        label = ", ".join(parts)
+        if real_raised is not None:
+            label = (label + "  " if label else "") + f"real raises {_short(real_raised)}"
+        if label:  # a run that changed nothing (a loop's last test) keeps the previous hint
+            by_line[f.line] = Hint(f.line, label, f"step {k} -> {j}")
     return [by_line[line] for line in sorted(by_line)]
 
 
@@ -187,18 +192,30 @@ def _cell(value: str | None) -> str:
 # -- diagnostics ----------------------------------------------------------------------------
 
 
-def divergence_diagnostic(divergence) -> Diagnostic | None:
-    """An Information diagnostic at the first divergence of a :class:`compare.Divergence`."""
+def divergence_diagnostic(divergence, real_by_step: Sequence[Frame | None] = ()) -> Diagnostic | None:
+    """An Information diagnostic for a :class:`compare.Divergence`.
+
+    It sits on the line whose execution the model got wrong: the previous frame of the same
+    scope in the real run (the line that produced a wrong value or took a branch the model
+    did not), else the divergent frame's own line. ``real_by_step[i]`` is the real frame of
+    the comparison's row i.
+    """
     if divergence is None:
         return None
     line = divergence.real_line or divergence.predicted_line
+    step = divergence.step
+    here = real_by_step[step] if 0 <= step < len(real_by_step) else None
+    if here is not None and divergence.kind != "value":
+        for k in range(step - 1, -1, -1):
+            r = real_by_step[k]
+            if r is None or r.depth < here.depth:
+                break
+            if r.depth == here.depth and r.event in ("call", "line") and r.line:
+                line = r.line
+                break
     if not line:
         return None
-    message = divergence.message or (
-        f"First divergence at step {divergence.step}: expected {divergence.expected}, "
-        f"the model predicted {divergence.predicted}."
-    )
-    return Diagnostic(line, "information", message)
+    return Diagnostic(line, "information", f"First divergence from the real run: {divergence.message}")
 
 
 def exception_diagnostics(predicted: Sequence[Frame], real: Sequence[Frame]) -> list[Diagnostic]:

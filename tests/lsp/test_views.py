@@ -82,11 +82,18 @@ def test_word_at():
     assert views.word_at("    total = total + x1", 10) is None
 
 
-def test_divergence_is_information_at_its_line():
-    d = SimpleNamespace(step=6, kind="value", name="t", expected="4", predicted="5", real_line=4,
-                        predicted_line=4, message="t: expected 4, predicted 5")
-    diag = views.divergence_diagnostic(d)
-    assert (diag.line, diag.severity, diag.message) == (4, "information", "t: expected 4, predicted 5")
+def test_divergence_is_information_on_the_line_that_went_wrong():
+    # the real run's t after line 3 is 4, the model said 5: seen at step 6 (line 4), made by line 3
+    d = SimpleNamespace(step=6, kind="locals", name="t", expected="4", predicted="5", real_line=4,
+                        predicted_line=4, message="At step 6 (line 4) t is 4 in the real run; the model predicted 5.")
+    diag = views.divergence_diagnostic(d, REAL)
+    assert (diag.line, diag.severity) == (3, "information")
+    assert diag.message.endswith("t is 4 in the real run; the model predicted 5.")
+    # a wrong return value is reported on the return line itself
+    v = SimpleNamespace(step=7, kind="value", name=None, expected="4", predicted="5", real_line=4,
+                        predicted_line=4, message="returned 4")
+    assert views.divergence_diagnostic(v, REAL).line == 4
+    assert views.divergence_diagnostic(d).line == 4  # without the rows: the divergent frame's line
     assert views.divergence_diagnostic(None) is None
 
 

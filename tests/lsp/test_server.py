@@ -1,0 +1,168 @@
+"""The language server end to end: pytest-lsp's client speaks LSP to it over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import Future
+
+import pytest
+from lsprotocol import types
+
+from tests.lsp.conftest import EXAMPLE
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WHOLE = types.Range(types.Position(0, 0), types.Position(100, 0))
+
+
+def open_doc(client, name: str, text: str = EXAMPLE, version: int = 1) -> str:
+    uri = f"file:///neurodebug-test/{name}.py"
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+    return uri
+
+
+async def hints(client, uri) -> dict[int, str]:
+    got = await client.text_document_inlay_hint_async(types.InlayHintParams(types.TextDocumentIdentifier(uri), WHOLE))
+    return {h.position.line + 1: h.label for h in got or []}
+
+
+async def execute(client, command: str, *args):
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command, list(args)))
+
+
+async def send_raw(client, method: str, params):
+    """A request written as raw JSON, so that it can be malformed (the client's typed API would refuse)."""
+    msg_id = f"raw-{uuid.uuid4()}"
+    future = Future()
+    client.protocol._request_futures[msg_id] = future
+    client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+    return await asyncio.wait_for(asyncio.wrap_future(future), 10)
+
+
+def trace_for(client, uri):
+    """The latest neurodebug/trace notification for ``uri``."""
+    for params in reversed(client.traces):
+        if params.uri == uri:
+            return params
+    return None
+
+
+async def test_code_lenses_over_every_function(lsp):
+    uri = open_doc(lsp, "lenses")
+    lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    got = [(lens.range.start.line + 1, lens.command.command, list(lens.command.arguments)) for lens in lenses]
+    assert got == [
+        (2, "neurodebug.predict", [uri, "count", "count('berry', 'r')"]),
+        (2, "neurodebug.compare", [uri, "count", "count('berry', 'r')"]),
+        (11, "neurodebug.predict", [uri, "ratio", "ratio(4, 0)"]),
+        (11, "neurodebug.compare", [uri, "ratio", "ratio(4, 0)"]),
+    ]
+    assert "Predict count('berry', 'r')" in lenses[0].command.title
+
+
+async def test_compare_shows_hints_hover_diagnostics_and_progress(lsp):
+    uri = open_doc(lsp, "compare")
+    assert await hints(lsp, uri) == {}  # nothing runs before a command
+    before = set(lsp.progress_reports)
+    result = await execute(lsp, "neurodebug.compare", uri, "count", None)
+    assert result["frames"] == 17 and result["ended"] and result["end"] == "end_of_text"
+    assert "n is 1 in the real run; the model predicted 2" in result["divergence"]
+
+    # work-done progress: begin ... end, with the title naming the call
+    tokens = set(lsp.progress_reports) - before
+    assert len(tokens) == 1
+    reports = lsp.progress_reports[tokens.pop()]
+    assert reports[0].kind == "begin" and "count('berry', 'r')" in reports[0].title
+    assert reports[-1].kind == "end"
+
+    # inlay hints: what each line changed; both values where the real run differs
+    assert await hints(lsp, uri) == {3: "n = 0", 4: "c = 'y'", 6: "n = 4  real 2", 7: "return 4  real 2"}
+
+    # hover: n's predicted and real history
+    hover = await lsp.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(5, 13)))
+    text = hover.contents.value
+    assert "**n**" in text and "predicted vs real" in text
+    assert "| `2` | `1` ✗ |" in text and "| `4` | `2` ✗ |" in text
+
+    # diagnostics: Information on the line that went wrong (n += 1 produced the wrong n)
+    await asyncio.sleep(0.1)
+    diags = lsp.diagnostics[uri]
+    assert [(d.range.start.line + 1, d.severity) for d in diags] == [(6, types.DiagnosticSeverity.Information)]
+    assert "n is 1 in the real run; the model predicted 2" in diags[0].message
+
+    # the custom notification carries the session
+    note = trace_for(lsp, uri)
+    assert note.version == 1 and note.session.index == 16 and note.session.divergence.step == 9
+
+
+async def test_exception_only_the_real_run_raises_is_a_warning(lsp):
+    uri = open_doc(lsp, "raises")
+    result = await execute(lsp, "neurodebug.compare", uri, "ratio", None)
+    assert result["call"] == "4, 0"
+    await asyncio.sleep(0.1)
+    by_line = {(d.range.start.line + 1, d.severity): d.message for d in lsp.diagnostics[uri]}
+    warning = by_line[(12, types.DiagnosticSeverity.Warning)]
+    assert "real run raises ZeroDivisionError('division by zero')" in warning
+    assert (await hints(lsp, uri))[12] == "q = inf  real raises ZeroDivisionError('division by zero')"
+
+
+async def test_predict_then_step_commands_move_the_hints(lsp):
+    uri = open_doc(lsp, "steps")
+    result = await execute(lsp, "neurodebug.predict", uri, "count", "count('berry', 'r')")
+    assert result["frames"] == 17 and result["real"] == "The real run is off for this session."
+    assert (await hints(lsp, uri))[7] == "return 4"  # no real run: one value
+    await asyncio.sleep(0.1)
+    assert list(lsp.diagnostics.get(uri, [])) == []
+
+    result = await execute(lsp, "neurodebug.step", uri, "reset")
+    assert result["index"] == 0 and result["line"] == 2
+    assert await hints(lsp, uri) == {}
+    for _ in range(3):
+        result = await execute(lsp, "neurodebug.step", uri, "step")
+    assert (result["index"], result["line"]) == (3, 5)
+    assert await hints(lsp, uri) == {3: "n = 0", 4: "c = 'b'"}
+    result = await execute(lsp, "neurodebug.step", uri, "back")
+    assert await hints(lsp, uri) == {3: "n = 0"}
+    result = await execute(lsp, "neurodebug.step", uri, "run_to:7")
+    assert result["line"] == 7
+    assert (await hints(lsp, uri))[6] == "n = 4"
+    result = await execute(lsp, "neurodebug.step", uri, "continue")
+    assert result["ended"] and (await hints(lsp, uri))[7] == "return 4"
+
+
+async def test_an_edit_clears_stale_results(lsp):
+    uri = open_doc(lsp, "edit")
+    await execute(lsp, "neurodebug.compare", uri, "count", None)
+    assert await hints(lsp, uri)
+    lsp.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        [types.TextDocumentContentChangeWholeDocument(text=EXAMPLE.replace("n = 0", "n = 0  # start"))]))
+    assert await hints(lsp, uri) == {}
+    await asyncio.sleep(0.1)
+    assert list(lsp.diagnostics[uri]) == []
+    assert trace_for(lsp, uri).session is None
+    hover = await lsp.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(5, 13)))
+    assert hover is None
+    with pytest.raises(Exception, match="no prediction for this version"):
+        await execute(lsp, "neurodebug.step", uri, "step")
+
+
+async def test_malformed_requests_get_errors_and_the_server_lives_on(lsp):
+    uri = open_doc(lsp, "malformed")
+    # params that do not fit the method's type: an InvalidParams error response
+    with pytest.raises(Exception, match="Invalid params for textDocument/hover"):
+        await send_raw(lsp, "textDocument/hover", {"textDocument": 42})
+    with pytest.raises(Exception, match="Invalid params for textDocument/inlayHint"):
+        await send_raw(lsp, "textDocument/inlayHint", {"textDocument": {"uri": uri}, "range": "all"})
+    with pytest.raises(Exception, match="Unknown action 'sideways'"):
+        await execute(lsp, "neurodebug.step", uri, "sideways")
+    with pytest.raises(Exception, match="Expected 3 arguments"):
+        await execute(lsp, "neurodebug.predict", uri)
+    with pytest.raises(Exception, match="no module-level function 'nope'"):
+        await execute(lsp, "neurodebug.predict", uri, "nope", None)
+    with pytest.raises(Exception, match="Method Not Found"):
+        await send_raw(lsp, "neurodebug/nothing", {})
+    lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    assert len(lenses) == 4
