@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header
 
 from neurodebug.errors import UserError
@@ -60,6 +61,7 @@ class NeuroDebugApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "neurodebug"
+    ENABLE_COMMAND_PALETTE = False
 
     BINDINGS = [
         Binding("s", "step", "step"),
@@ -105,7 +107,7 @@ class NeuroDebugApp(App):
                 yield LocalsTable(id="locals")
                 yield ValueDetail(id="detail")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.spec.path
@@ -156,7 +158,10 @@ class NeuroDebugApp(App):
         self.refresh_view()
 
     def _show_progress(self) -> None:
-        status = self.query_one(StatusBar)
+        try:
+            status = self.screen_stack[0].query_one(StatusBar)
+        except (NoMatches, IndexError):  # the app is shutting down
+            return
         if not self.busy:
             status.busy = ""
             return
@@ -179,8 +184,6 @@ class NeuroDebugApp(App):
             spec.path, entry=spec.entry, call=spec.call, predictor=predictor, run_real=spec.run_real, **spec.session_kw
         )
         self.session = session
-        if not self._cancelled.is_set():
-            session.step()
 
     def _set_model_name(self, predictor) -> None:
         self.query_one(StatusBar).model = getattr(predictor, "name", type(predictor).__name__)
@@ -217,13 +220,10 @@ class NeuroDebugApp(App):
         self._move("Run to line", "run_to", self.query_one(SourceView).cursor_line)
 
     def action_reset(self) -> None:
-        s = self._session_or_say()
-        if s is None:
+        if self._session_or_say() is None:
             return
-        seed = getattr(s, "seed", None)
-        seed = (seed + 1) if isinstance(seed, int) else None
         self.teacher_result = None
-        self._move("Reset", "reset", seed)
+        self._move("Reset", "reset")
 
     def action_edit(self) -> None:
         s = self._session_or_say()
@@ -266,7 +266,17 @@ class NeuroDebugApp(App):
         target = min(div.step, len(s.frames) - 1)
         message = div.message
         self.real_cursor = None
-        self._start("Jump to divergence", lambda: s.goto(target), after=lambda _: self.query_one(Notice).say(message))
+
+        def back_to_divergence() -> None:
+            # the session's frames end at its current step: going back to the divergence drops
+            # the steps after it (they are predicted again, identically when greedy, on s/c)
+            while s.index > target:
+                before = s.index
+                s.back()
+                if s.index == before:
+                    break
+
+        self._start("Jump to divergence", back_to_divergence, after=lambda _: self.query_one(Notice).say(message))
 
     def action_real(self, delta: int) -> None:
         s = self._session_or_say()

@@ -6,6 +6,10 @@ makes a deterministic, well-formed predictor: given the encoding of the real run
 it, given a trace with a planted mistake it diverges exactly there, and given several traces of
 one function it follows whichever one the session's edited state leads into. ``delay_s`` slows
 each token down so that cancelling has something to interrupt.
+
+It also memorises each trace with callee bodies left out (a call frame followed directly by the
+callee's return frame): what the session writes when it steps over a call the way CWM's debugger
+demo does (a forced ``<|return_sep|>`` after the call frame, the model supplying the value).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class ReplayPredictor(Predictor):
         self.codec = Codec(tokenizer)
         self.name = name
         self.delay_s = delay_s
-        self.sequences = [self.codec.encode_trace(t, close=True)[0] for t in traces]
+        self.sequences = [self.codec.encode_trace(v, close=True)[0] for t in traces for v in stepped_over(t)]
         self.end_id = self.codec.end_of_text_id
 
     def next_token(self, ids: Sequence[int]) -> int:
@@ -77,3 +81,20 @@ class ReplayPredictor(Predictor):
     def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
         ids = list(ids)
         return [self.next_token(ids[: p + 1]) for p in range(len(ids))]
+
+
+def stepped_over(trace: Trace, limit: int = 64) -> list[Trace]:
+    """``trace`` and its variants with any combination of callee bodies left out (at most ``limit``)."""
+    frames = trace.frames
+    calls = []
+    for c, f in enumerate(frames):
+        if f.event == "call" and f.depth > 0:
+            r = next((j for j in range(c + 1, len(frames)) if frames[j].event == "return" and frames[j].depth == f.depth), None)
+            if r is not None and r > c + 1:
+                calls.append((c, r))
+    variants = [list(range(len(frames)))]
+    for c, r in calls:
+        for kept in list(variants):
+            if c in kept and len(variants) < limit:
+                variants.append([i for i in kept if not c < i < r])
+    return [Trace(trace.source, trace.entry, trace.call, [frames[i] for i in kept], trace.end) for kept in variants]

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-#: Longest value shown in a cell; longer ones end in an ellipsis.
+#: Longest value shown in a cell before the table knows its width; longer ones end in an ellipsis.
 MAX_CELL = 28
 ABSENT = "—"
 
@@ -57,11 +57,6 @@ class LocalsTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self._rows: list[LocalRow] = []
 
-    def on_mount(self) -> None:
-        self.add_column("name", key="name")
-        self.add_column("predicted", key="predicted")
-        self.add_column("real", key="real")
-
     @property
     def rows_shown(self) -> list[LocalRow]:
         return list(self._rows)
@@ -75,7 +70,13 @@ class LocalsTable(DataTable):
     def show(self, rows: list[LocalRow]) -> None:
         keep = self.selected.name if self.selected else None
         self._rows = list(rows)
-        self.clear()
+        self.clear(columns=True)
+        self.add_column("name", key="name")
+        self.add_column("predicted", key="predicted")
+        self.add_column("real", key="real")
+        name_w = max([4] + [len(r.name) for r in rows])
+        # two value columns share what the name column and the cell padding leave
+        limit = max(8, (self.scrollable_content_region.width - name_w - 7) // 2) if self.size.width else MAX_CELL
         differs = self.get_component_rich_style("locals-table--differs", partial=True)
         changed = self.get_component_rich_style("locals-table--changed", partial=True)
         absent = self.get_component_rich_style("locals-table--absent", partial=True)
@@ -83,7 +84,7 @@ class LocalsTable(DataTable):
         def cell(value: str | None, was_changed: bool, row_differs: bool) -> Text:
             if value is None:
                 return Text(ABSENT, absent)
-            text = Text(shorten(value))
+            text = Text(shorten(value, limit))
             if row_differs:
                 text.stylize(differs)
             if was_changed:

@@ -1,7 +1,7 @@
 """A strip of the steps, one cell each, with the divergences from the real run marked.
 
-Marks: ``·`` agrees with the real step, ``✗`` differs, ``?`` malformed, ``+`` predicted
-only (the real run had no such step), ``-`` real only, ``○`` no real step to compare with.
+Marks: ``=`` agrees with the real step, ``✗`` differs, ``?`` malformed, ``+`` predicted
+only (the real run had no such step), ``-`` real only, ``.`` not predicted yet or no real run.
 The current predicted step is shown reversed; the real cursor, when moved apart with ``[``/``]``,
 is underlined.
 """
@@ -12,12 +12,12 @@ from rich.text import Text
 from textual.widget import Widget
 
 GLYPHS = {
-    "agree": "·",
+    "agree": "=",
     "differs": "✗",
     "malformed": "?",
     "predicted-only": "+",
     "real-only": "-",
-    "unknown": "○",
+    "unknown": ".",
 }
 
 

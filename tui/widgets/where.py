@@ -12,7 +12,7 @@ from textual.widgets import Static
 class Where:
     step: int  # 1-based; 0 before the first step
     total: int  # predicted steps so far
-    final: bool  # the prediction has ended, so ``total`` is the whole trace
+    final: bool  # the prediction has ended, so ``total`` is the whole predicted trace
     event: str | None = None
     line: int | None = None
     source: str = ""
@@ -36,16 +36,17 @@ class WhereBar(Static):
         ev = self.get_component_rich_style("where-bar--event", partial=True)
         bad = self.get_component_rich_style("where-bar--bad", partial=True)
         t = Text(no_wrap=True, overflow="ellipsis")
-        total = f"{w.total}" if w.final else f"{w.total} so far"
         t.append("step ", label)
-        t.append(f"{w.step} of {total}")
+        # the session's current step is its last one: the total is known once the trace ended
+        t.append(f"{w.step} of {w.total}" if w.final else f"{w.step}")
         if w.event is not None:
-            t.append("   depth ", label)
-            t.append(str(w.depth))
-            t.append("   in ", label)
-            t.append(f"{w.func or '?'}()")
             t.append("   line ", label)
             t.append(str(w.line) if w.line is not None else "?")
+            t.append("\n")
+            t.append("in ", label)
+            t.append(f"{w.func or '?'}()")
+            t.append("   depth ", label)
+            t.append(str(w.depth))
             t.append("\n")
             t.append(f"{w.event:<9}", ev)
             if w.event in ("return", "exception"):
