@@ -139,7 +139,8 @@ def run(spec: dict, limits) -> ChildResult:
     rc = proc.returncode
     if not result.timed_out:
         cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
-        if rc in (-signal.SIGXCPU, -signal.SIGKILL) and cpu >= limits.cpu_s - 0.05:
+        # SIGXCPU comes only from RLIMIT_CPU's soft limit; SIGKILL also from its hard limit
+        if rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and cpu >= limits.cpu_s - 0.05):
             result.cpu_exceeded = True
         elif rc is not None and rc < 0:
             result.signal = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)

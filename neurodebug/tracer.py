@@ -173,7 +173,7 @@ def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str,
         try:
             defined = _top_level_functions(ast.parse(source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            defined = set()
+            defined = {m.group(1) for m in map(_DEF_RE.match, split_lines(source)) if m and m.group(0)[0] != " "}
         if callee is not None and callee in defined:
             entry = callee
         else:
@@ -411,18 +411,20 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     name = os.path.basename(filename) if not filename.startswith("<") else "the source"
     try:
         entry, args = resolve_call(source, entry, call)
-    except NoSuchFunction as e:
-        return Trace(source, entry or "", call, end=End("no_such_function", str(e)))
-    except BadCall as e:
-        return Trace(source, entry or "", call, end=End("bad_call", str(e)))
+        bad = None
+    except (NoSuchFunction, BadCall) as e:
+        bad, args = e, call
     try:
         tree = ast.parse(source, filename)
     except SyntaxError as e:
         msg = (e.msg or "invalid syntax").rstrip(".")
-        return Trace(source, entry, args, end=End("syntax_error", f"{name} has a syntax error at line {e.lineno}: {msg}.",
-                                                  line=e.lineno))
+        end = End("syntax_error", f"{name} has a syntax error at line {e.lineno}: {msg}.", line=e.lineno)
+        return Trace(source, entry or "", args, end=end)
     except (ValueError, RecursionError, MemoryError) as e:
-        return Trace(source, entry, args, end=End("syntax_error", f"{name} cannot be parsed ({type(e).__name__})."))
+        return Trace(source, entry or "", args, end=End("syntax_error", f"{name} cannot be parsed ({type(e).__name__})."))
+    if bad is not None:
+        reason = "no_such_function" if isinstance(bad, NoSuchFunction) else "bad_call"
+        return Trace(source, entry or "", call, end=End(reason, str(bad)))
 
     # a pseudo file name must not collide with code that exec() makes, such as dataclass methods
     code_name = filename if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"

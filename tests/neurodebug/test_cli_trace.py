@@ -1,0 +1,102 @@
+"""`neurodebug trace`: the table, --json, limit flags, and one sentence for each user error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neurodebug.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+HELPER = str(ROOT / "examples" / "helper_call.py")
+
+
+def cli(capsys, *argv):
+    code = main(["trace", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_shape_is_the_worked_example(capsys):
+    code, out, err = cli(capsys, HELPER, "--call", "f(1)", "--json")
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    frames = d["frames"]
+    assert [(f["event"], f["locals"], f["arg"], f["depth"]) for f in frames] == [
+        ("call", {"n": "1"}, None, 0),
+        ("line", {"n": ".."}, None, 0),
+        ("call", {"a": "1", "b": "2"}, None, 1),
+        ("line", {"a": "..", "b": ".."}, None, 1),
+        ("line", {"a": "..", "b": "..", "y": "1"}, None, 1),
+        ("line", {"a": "..", "b": "..", "y": "3"}, None, 1),
+        ("return", {}, "3", 1),
+        ("line", {"n": "1", "t": "3"}, None, 0),
+        ("return", {}, "6", 0),
+    ]
+    assert all({"event", "line", "source", "locals", "arg", "depth"} <= set(f) for f in frames)
+    assert frames[2]["source"] == "def add(a, b):" and frames[2]["line"] == 1
+    assert d["end"]["reason"] == "returned" and d["end"]["value"] == "6"
+
+
+def test_table(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    code, out, err = cli(capsys, str(ROOT / "examples" / "count_char.py"))
+    assert code == 0 and err == ""
+    for text in ("event", "def count(s, c):", "n += 1", "return n", "s='strawberry'", "returned 3"):
+        assert text in out
+
+
+def test_traced_code_failing_is_still_exit_0(capsys):
+    code, out, _ = cli(capsys, str(ROOT / "examples" / "raise_error.py"), "--json")
+    assert code == 0 and json.loads(out)["end"]["reason"] == "raised"
+
+
+def test_limit_flags(capsys, tmp_path):
+    prog = tmp_path / "loop.py"
+    prog.write_text("def f():\n    i = 0\n    while True:\n        i += 1\n")
+    code, out, _ = cli(capsys, str(prog), "--entry", "f", "--max-frames", "7", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["end"]["reason"] == "frame_limit" and len(d["frames"]) == 7
+    code, out, _ = cli(capsys, str(prog), "--entry", "f", "--max-frames", "100000000", "--wall", "1", "--json")
+    assert code == 0 and json.loads(out)["end"]["reason"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    "args, sentence",
+    [
+        (["missing.py", "--call", "f(1)"], "There is no file"),
+        ([HELPER, "--entry", "nope", "--call", "1"], "There is no function named 'nope'"),
+        ([HELPER, "--call", "f(1"], "is neither an argument list nor a call"),
+        ([HELPER, "--call", "undefined_name"], "raised NameError"),
+        ([HELPER, "--wall", "0"], "--wall must be positive"),
+    ],
+)
+def test_user_errors_exit_2_with_one_sentence(capsys, tmp_path, monkeypatch, args, sentence):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("neurodebug: ") and sentence in err and err.count("\n") == 1
+
+
+def test_syntax_error_and_no_entry(capsys, tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(x):\n    return x +\n")
+    code, _, err = cli(capsys, str(bad), "--call", "f(1)")
+    assert code == 2 and "syntax error at line 2" in err
+    plain = tmp_path / "plain.py"
+    plain.write_text("def f(x):\n    return x\n")
+    code, _, err = cli(capsys, str(plain), "--call", "1")
+    assert code == 2 and "No entry function given" in err
+
+
+def test_real_command_prints_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "neurodebug", "trace", str(tmp_path / "x.py"), "--call", "f()"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip() == f"neurodebug: There is no file {str(tmp_path / 'x.py')!r}."
