@@ -360,8 +360,13 @@ class FrameParser:
         self.source = source
         self.entry = entry
         self.lines = source_lines(source)
-        self._keys = [_norm(ln) for ln in self.lines]
-        self._loose = [k.strip() for k in self._keys]
+        # normalized line text -> line numbers (ascending), exact and ignoring indentation
+        self._exact: dict[str, list[int]] = {}
+        self._loose: dict[str, list[int]] = {}
+        for n, ln in enumerate(self.lines, 1):
+            key = _norm(ln)
+            self._exact.setdefault(key, []).append(n)
+            self._loose.setdefault(key.strip(), []).append(n)
         self.layout = _Layout(source, len(self.lines))
         self.frames: list[Frame] = []
         self.frame_token_ids: list[list[int]] = []
@@ -545,23 +550,9 @@ class FrameParser:
         key = _norm(text)
         if not key.strip():
             return None
-        order: list[int] = []
-        if scope is not None:
-            lo, hi = max(scope.lo, 1), min(scope.hi, len(self.lines))
-            if scope.cur is None or not (lo <= scope.cur <= hi):
-                order += range(lo, hi + 1)
-            else:
-                first = scope.cur if inclusive else scope.cur + 1
-                order += range(first, hi + 1)
-                order += range(lo, first)
-        order += range(1, len(self.lines) + 1)
-        for ln in order:
-            if self._keys[ln - 1] == key:
-                return ln
-        loose = key.strip()
-        for ln in order:
-            if self._loose[ln - 1] == loose:
-                return ln
+        for candidates in (self._exact.get(key), self._loose.get(key.strip())):
+            if candidates:
+                return _pick(candidates, scope, inclusive, len(self.lines))
         return None
 
     def _end_of_text(self, token: str) -> End:
@@ -573,6 +564,23 @@ class FrameParser:
             last = top[-2]  # the exception left the entry function (RETURN_AFTER_EXCEPTION)
         verb = "returned" if last.event == "return" else "raised"
         return End("end_of_text", f"The predicted trace {verb} {last.arg}.", value=last.arg, line=last.line)
+
+
+def _pick(candidates: list[int], scope: _Scope | None, inclusive: bool, n_lines: int) -> int:
+    """The first of ``candidates`` (ascending line numbers) in search order: the scope from its
+    current line to its end, then from its start, then the first in the file."""
+    if scope is not None:
+        lo, hi = max(scope.lo, 1), min(scope.hi, n_lines)
+        first = lo
+        if scope.cur is not None and lo <= scope.cur <= hi:
+            first = scope.cur if inclusive else scope.cur + 1
+        ahead = [c for c in candidates if first <= c <= hi]
+        if ahead:
+            return ahead[0]
+        behind = [c for c in candidates if lo <= c < first]
+        if behind:
+            return behind[0]
+    return candidates[0]
 
 
 def _index(seq: Sequence[int], value: int) -> int | None:

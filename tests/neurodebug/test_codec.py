@@ -363,3 +363,16 @@ def test_fork_is_independent_and_cheap(codec):
     assert q.feed(rest) == worked_frames()[3:]
     assert len(p.frames) == 3 and not p.ended and p.depth == 1
     assert p.feed(rest) == worked_frames()[3:]
+
+
+def test_tracer_follows_the_codecs_open_point_decisions():
+    """TRACE_FORMAT's open points are decided once, in codec; the tracer must agree."""
+    tracer = pytest.importorskip("neurodebug.tracer")
+    assert tracer.SKIPPED_SCOPES == codec_mod.SKIPPED_SCOPES
+    assert tracer.RETURN_AFTER_EXCEPTION == codec_mod.RETURN_AFTER_EXCEPTION
+    assert tracer.REPR_CUT == codec_mod.REPR_CUT
+    assert tracer.Limits().max_repr == codec_mod.MAX_REPR_CHARS
+    src = "def f(x):  # << START_OF_TRACE\n    return 1 // x\n"
+    t = tracer.trace_source(src, "f", "0")
+    exc = next(fr for fr in t.frames if fr.event == "exception")
+    assert exc.arg == codec_mod.exception_value(ZeroDivisionError("integer division or modulo by zero"))
