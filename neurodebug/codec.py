@@ -345,8 +345,9 @@ class FrameParser:
 
     feed(ids) returns the frames completed by these ids (resolved: no ".." left unless it
     could not be resolved, which marks the frame malformed). ``frames`` holds all of them,
-    ``frame_token_ids`` each one's ids (through its frame_sep, like Codec.frame_ids). An end token (end_of_text, eom, eot) ends the trace:
-    ``ended`` becomes True and ``end`` is End('end_of_text'); later ids are ignored.
+    ``frame_token_ids`` each one's ids (through its frame_sep, like Codec.frame_ids). An end
+    token (end_of_text, eom, eot) ends the trace: ``ended`` becomes True and ``end`` is
+    End('end_of_text'); later ids are ignored.
 
     Line numbers: a predicted SOURCE is looked up in the current function first, forward from
     the current line (wrapping round to the function's start), then in the whole file; so the
