@@ -1,0 +1,96 @@
+"""Backends: one Predictor interface over the local runtime, Hugging Face transformers and HTTP servers.
+
+    make_predictor(model=None, backend="local", url=None, device="cpu") -> Predictor
+
+``model`` is a checkpoint directory (or, for the http backend, where to read the tokenizer
+from); None means the bundled checkpoint in ``neurodebug/bundled/``. Every failure a user can
+cause is a UserError with one sentence. See ``base.py`` for the interface.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neurodebug.backends.base import Predictor, State
+from neurodebug.errors import UserError
+
+BACKENDS = ("local", "transformers", "http")
+
+#: Where the small bundled model lives (a checkpoint directory with config.json).
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled"
+
+
+def bundled_model() -> Path | None:
+    """The bundled checkpoint directory, or None when it is not installed."""
+    return BUNDLED_DIR if (BUNDLED_DIR / "config.json").is_file() else None
+
+
+def resolve_model(model: str | None) -> str:
+    """A checkpoint directory for ``model`` (a path, a Hugging Face repo id in the local cache, or None)."""
+    if model is None:
+        b = bundled_model()
+        if b is None:
+            raise UserError("No model given and the bundled model is not installed; pass --model PATH.")
+        return str(b)
+    p = Path(model).expanduser()
+    if p.exists():
+        if not p.is_dir() or not (p / "config.json").is_file():
+            raise UserError(f"{model} is not a model checkpoint directory (it has no config.json).")
+        return str(p)
+    if "/" in model and not model.startswith((".", "/")) and model.count("/") == 1:
+        return model  # a Hugging Face repo id: the runtime resolves it from the local cache
+    raise UserError(f"There is no model at {model}.")
+
+
+def make_predictor(model: str | None = None, backend: str = "local", url: str | None = None,
+                   device: str = "cpu", timeout: float | None = None) -> Predictor:
+    """The Predictor for a backend name; raises UserError with one sentence on bad input."""
+    if backend not in BACKENDS:
+        raise UserError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    if backend == "http":
+        if not url:
+            raise UserError("The http backend needs --url (for example http://127.0.0.1:5678).")
+        from neurodebug.backends.http import DEFAULT_TIMEOUT_S, HttpPredictor
+
+        return HttpPredictor(url, _http_tokenizer(model), timeout=timeout or DEFAULT_TIMEOUT_S)
+    if url:
+        raise UserError("--url only applies to the http backend; add --backend http.")
+    path = resolve_model(model)
+    if backend == "transformers":
+        from neurodebug.backends.transformers import TransformersPredictor
+
+        return TransformersPredictor(path, device=device)
+    from neurodebug.backends.local import LocalPredictor
+
+    try:
+        return LocalPredictor(path, device=device)
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the runtime's errors (ModelError, TokenizerError) carry a sentence
+        from model.errors import ModelError
+        from model.tokenizer import TokenizerError
+
+        if isinstance(e, (ModelError, TokenizerError, OSError)):
+            raise UserError(_sentence(e, f"The model at {path} cannot be loaded")) from None
+        raise
+
+
+def _http_tokenizer(model: str | None):
+    """The tokenizer a client needs to build token-id prompts: the model's, else CWM's own."""
+    from model.tokenizer import TokenizerError, llama3_tokenizer, load_tokenizer
+
+    try:
+        if model is not None:
+            return load_tokenizer(resolve_model(model))
+        b = bundled_model()
+        return load_tokenizer(b) if b is not None else llama3_tokenizer()
+    except TokenizerError as e:
+        raise UserError(str(e)) from None
+
+
+def _sentence(e: Exception, prefix: str) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return msg if msg.endswith(".") and len(msg) > 20 else f"{prefix} ({msg})."
+
+
+__all__ = ["BACKENDS", "BUNDLED_DIR", "Predictor", "State", "bundled_model", "make_predictor", "resolve_model"]

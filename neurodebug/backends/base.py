@@ -1,0 +1,72 @@
+"""The Predictor interface every backend implements.
+
+A Predictor turns token ids into the model's next tokens. A debugger session opens one *state*
+per session (the prompt and every frame so far) and moves it forward and backward:
+
+    state = predictor.open(prompt_ids)
+    state.extend(ids)                # append forced tokens (a frame the user or the real run fixed)
+    new = state.generate(max_new_tokens, stop_ids=..., temperature=..., top_p=..., seed=...,
+                         on_token=..., should_stop=...)   # appended to the state, stop token included
+    state.truncate(n)                # back to the first n tokens (step back, edit a frame)
+    len(state); state.ids; state.tokens_computed (tokens the model actually ran, a cost counter)
+
+and ``predictor.greedy_argmax(ids)`` returns, for every position p, the model's greedy choice
+for position p+1 (teacher forcing: one forward pass scores a whole real trace).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Sequence
+
+
+class State(ABC):
+    """Token ids owned by one session, and whatever the backend keeps to extend them cheaply."""
+
+    #: tokens the model computed for this state (prefill + decode), the cost of a session
+    tokens_computed: int = 0
+
+    @property
+    @abstractmethod
+    def ids(self) -> list[int]: ...
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @abstractmethod
+    def extend(self, ids: Sequence[int]) -> None: ...
+
+    @abstractmethod
+    def truncate(self, n: int) -> None: ...
+
+    @abstractmethod
+    def generate(
+        self,
+        max_new_tokens: int,
+        stop_ids: Sequence[int] = (),
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        on_token: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[int]:
+        """Generate up to max_new_tokens, appending them (stop token included) to the state."""
+
+
+class Predictor(ABC):
+    """A model behind one of the backends; ``name`` says which, for humans."""
+
+    name: str = "predictor"
+    tokenizer = None
+    #: the longest token sequence the model accepts, when known
+    context_limit: int | None = None
+
+    @abstractmethod
+    def open(self, prompt_ids: Sequence[int]) -> State: ...
+
+    @abstractmethod
+    def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
+        """out[p] = argmax of the model's next-token distribution after ids[: p + 1]."""
+
+    def close(self) -> None:
+        """Release what the predictor holds (connections, memory)."""

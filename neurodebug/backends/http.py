@@ -1,0 +1,228 @@
+"""The http backend: a model behind a server, spoken to in token ids.
+
+Two contracts:
+
+* Meta's CWM server (``serve/fgserve.py`` in the CWM release), used by its ``cwmdbg`` demo:
+  ``POST /completions`` with ``{"prompt": [ids], "max_tokens", "temperature", "top_p",
+  "stop": "<|frame_sep|>"}``; the reply's ``choices[0]["tokens"]`` holds the generated ids,
+  stop token included.
+* vLLM's OpenAI-style ``POST /v1/completions`` with a token-id prompt,
+  ``"stop_token_ids"`` and ``"return_token_ids": true``; the reply's ``choices[0]["token_ids"]``
+  holds the generated ids (vLLM reports the stop token in ``stop_reason``; it is appended when
+  the ids lack it). Teacher forcing asks for ``"prompt_logprobs": 1`` (the top token at every
+  prompt position).
+
+The server holds the model (and, for `neurodebug serve` and vLLM, reuses the KV cache of a
+common prefix), so a state here is just the token ids; each generation sends all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Callable, Sequence
+
+from neurodebug.backends.base import Predictor, State
+from neurodebug.errors import UserError
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """(endpoint URL, contract "meta" | "vllm") for a server URL.
+
+    ``http://host:port`` and ``.../completions`` mean Meta's contract; a URL whose path holds
+    ``/v1`` means vLLM's.
+    """
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"{url} is not an http:// URL of a model server.")
+    path = parts.path.rstrip("/")
+    if "/v1" in path.split("/completions")[0] or path.endswith("/v1"):
+        contract = "vllm"
+        if not path.endswith("/completions"):
+            path = path + "/completions"
+    else:
+        contract = "meta"
+        if not path.endswith("/completions"):
+            path = path + "/completions"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), contract
+
+
+class HttpClient:
+    """POSTs JSON and turns every failure into one UserError sentence."""
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S):
+        self.endpoint, self.contract = parse_url(url)
+        self.timeout = timeout
+        self.requests = 0
+
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(body).encode()
+        req = urllib.request.Request(self.endpoint, data=data, headers={"Content-Type": "application/json"})
+        self.requests += 1
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            detail = _error_detail(e.read())
+            raise UserError(f"The model server at {self.endpoint} refused the request (HTTP {e.code}{': ' + detail if detail else ''}).") from None
+        except (socket.timeout, TimeoutError):
+            raise UserError(f"The model server at {self.endpoint} did not answer within {self.timeout:g} s.") from None
+        except (urllib.error.URLError, ConnectionError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise UserError(f"Cannot reach the model server at {self.endpoint} ({reason}); is it running?") from None
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            raise UserError(f"The model server at {self.endpoint} replied with something that is not JSON.") from None
+        if not isinstance(reply, dict):
+            raise UserError(f"The model server at {self.endpoint} replied with unexpected JSON (not an object).")
+        return reply
+
+
+def _error_detail(raw: bytes) -> str:
+    try:
+        d = json.loads(raw)
+        err = d.get("error", d)
+        if isinstance(err, dict):
+            return str(err.get("message", ""))[:300]
+        return str(err)[:300]
+    except Exception:
+        return raw.decode("utf-8", "replace")[:200]
+
+
+def _choice(reply: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    choices = reply.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise UserError(f"The model server at {endpoint} replied without choices.")
+    return choices[0]
+
+
+def _int_list(x: Any) -> list[int] | None:
+    if isinstance(x, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in x):
+        return list(x)
+    return None
+
+
+class HttpState(State):
+    def __init__(self, predictor: "HttpPredictor", ids: Sequence[int]):
+        self.p = predictor
+        self._ids = list(ids)
+        self.tokens_computed = 0
+
+    @property
+    def ids(self) -> list[int]:
+        return self._ids
+
+    def extend(self, ids: Sequence[int]) -> None:
+        self._ids.extend(int(i) for i in ids)
+
+    def truncate(self, n: int) -> None:
+        del self._ids[n:]
+
+    def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
+                 on_token=None, should_stop=None) -> list[int]:
+        if should_stop is not None and should_stop():
+            return []
+        new = self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed)
+        # the server may go on past a stop id it does not know of: cut there
+        for k, t in enumerate(new):
+            if t in stop_ids:
+                new = new[: k + 1]
+                break
+        new = new[:max_new_tokens]
+        self._ids.extend(new)
+        self.tokens_computed += len(new)
+        if on_token is not None:
+            for t in new:
+                on_token(t)
+        return new
+
+
+class HttpPredictor(Predictor):
+    """A model served over HTTP (Meta's /completions or vLLM's /v1/completions)."""
+
+    def __init__(self, url: str, tokenizer, timeout: float = DEFAULT_TIMEOUT_S, model_name: str | None = None):
+        self.client = HttpClient(url, timeout)
+        self.tokenizer = tokenizer
+        self.model_name = model_name
+        self.name = f"http ({self.client.contract}) {self.client.endpoint}"
+
+    def open(self, prompt_ids: Sequence[int]) -> HttpState:
+        return HttpState(self, prompt_ids)
+
+    def complete(self, ids: list[int], max_tokens: int, stop_ids: list[int], temperature: float,
+                 top_p: float, seed: int | None) -> list[int]:
+        endpoint = self.client.endpoint
+        if self.client.contract == "meta":
+            # Meta's server takes one stop *string*; its generator also stops on end-of-text.
+            frame_sep = self.tokenizer.special_id("<|frame_sep|>")
+            body: dict[str, Any] = {"prompt": list(ids), "max_tokens": max_tokens,
+                                    "temperature": temperature, "top_p": top_p}
+            if frame_sep in stop_ids:
+                body["stop"] = "<|frame_sep|>"
+            if seed is not None:
+                body["seed"] = seed
+            reply = self.client.post(body)
+            tokens = _int_list(_choice(reply, endpoint).get("tokens"))
+            if tokens is None:
+                raise UserError(f"The model server at {endpoint} replied without a list of token ids in choices[0].tokens.")
+            return tokens
+        body = {"prompt": list(ids), "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
+                "stop_token_ids": list(stop_ids), "return_token_ids": True, "skip_special_tokens": False}
+        if self.model_name:
+            body["model"] = self.model_name
+        if seed is not None:
+            body["seed"] = seed
+        choice = _choice(self.client.post(body), endpoint)
+        tokens = _int_list(choice.get("token_ids"))
+        if tokens is None:
+            raise UserError(f"The model server at {endpoint} replied without choices[0].token_ids; "
+                            "it needs vLLM 0.10.2 or later (return_token_ids).")
+        stop = choice.get("stop_reason")
+        if isinstance(stop, int) and not isinstance(stop, bool) and (not tokens or tokens[-1] != stop):
+            tokens.append(stop)
+        return tokens
+
+    def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
+        """The top token after every prefix, from vLLM's prompt_logprobs (one request)."""
+        endpoint = self.client.endpoint
+        if self.client.contract == "meta":
+            raise UserError("Teacher-forced scoring needs the model's choice at every position, which Meta's "
+                            "/completions contract does not return; use a /v1 (vLLM) URL or --backend local.")
+        body: dict[str, Any] = {"prompt": list(ids), "max_tokens": 1, "temperature": 0.0,
+                                "prompt_logprobs": 1, "return_token_ids": True, "skip_special_tokens": False}
+        if self.model_name:
+            body["model"] = self.model_name
+        choice = _choice(self.client.post(body), endpoint)
+        plp = choice.get("prompt_logprobs")
+        first = _int_list(choice.get("token_ids"))
+        if not isinstance(plp, list) or len(plp) != len(ids) or not first:
+            raise UserError(f"The model server at {endpoint} replied without prompt_logprobs for every prompt token.")
+        out: list[int] = []
+        # plp[p] describes token p given ids[:p]: its top-1 entry is the greedy choice after ids[:p]
+        for p in range(1, len(ids)):
+            entry = plp[p]
+            if not isinstance(entry, dict) or not entry:
+                raise UserError(f"The model server at {endpoint} replied with a malformed prompt_logprobs entry.")
+            out.append(_top_token(entry))
+        out.append(first[0])
+        return out
+
+
+def _top_token(entry: dict[str, Any]) -> int:
+    """The token of rank 1 in one vLLM prompt_logprobs entry {token_id: {logprob, rank, ...}}."""
+    best, best_key = None, None
+    for k, v in entry.items():
+        rank = v.get("rank") if isinstance(v, dict) else None
+        lp = v.get("logprob") if isinstance(v, dict) else v
+        key = (0, rank) if rank is not None else (1, -float(lp))
+        if best_key is None or key < best_key:
+            best, best_key = int(k), key
+    return best  # type: ignore[return-value]

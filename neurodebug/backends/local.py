@@ -1,0 +1,95 @@
+"""The local backend: neurodebug's own runtime (`model/`), one KV cache per session.
+
+A session's state is a runtime Sequence: extending it computes only the new tokens, and
+truncating it cuts the KV cache back (a debugger stepping back or editing a frame pays for
+nothing before the edit).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from neurodebug.backends.base import Predictor, State
+
+#: Teacher forcing runs the forward pass in chunks of this many tokens (bounds logits memory).
+ARGMAX_CHUNK = 512
+
+
+class LocalState(State):
+    """A runtime Sequence; ``tokens_computed`` counts the positions the model actually ran."""
+
+    def __init__(self, predictor: "LocalPredictor", prompt_ids: Sequence[int]):
+        self.p = predictor
+        self.seq = predictor.model.sequence()
+        self.tokens_computed = 0
+        if prompt_ids:
+            self.extend(prompt_ids)
+
+    @property
+    def ids(self) -> list[int]:
+        return self.seq.ids
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def extend(self, ids: Sequence[int]) -> None:
+        before = self.seq.computed
+        self.seq.extend(list(ids), logits="none")
+        self.tokens_computed += self.seq.computed - before
+
+    def truncate(self, n: int) -> None:
+        self.seq.truncate(n)
+
+    def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
+                 on_token=None, should_stop=None) -> list[int]:
+        before = self.seq.computed
+        new = self.seq.generate(max_new_tokens, stop_ids=tuple(stop_ids), temperature=temperature, top_p=top_p,
+                                seed=seed, on_token=on_token, should_stop=should_stop)
+        # the runtime computes a token when it is needed: the last generated one stays pending
+        # and is paid for by the next extend/generate, which counts it then
+        self.tokens_computed += self.seq.computed - before
+        return list(new)
+
+
+class LocalPredictor(Predictor):
+    def __init__(self, path: str, device: str = "cpu", dtype=None, attention: str = "auto"):
+        from model import load_model  # torch stays out of neurodebug's import path
+
+        self.model = load_model(path, device=device, dtype=dtype, attention=attention)
+        self.tokenizer = self.model.tokenizer
+        self.path = str(path)
+        self.name = f"local {path}"
+        self.context_limit = getattr(self.model.config, "max_position_embeddings", None)
+
+    def open(self, prompt_ids: Sequence[int]) -> LocalState:
+        return LocalState(self, prompt_ids)
+
+    def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
+        return [row[0] for row in self.prompt_logprobs(ids, ranks=False)]
+
+    def prompt_logprobs(self, ids: Sequence[int], ranks: bool = True) -> list[tuple[int, float, float, int]]:
+        """Per position p: (top token after ids[:p+1], its logprob, logprob of ids[p+1], its rank).
+
+        The last position has no next token: its actual logprob is nan and rank 0. One forward
+        pass in chunks (``ARGMAX_CHUNK``) so the logits of a long trace never sit in memory at once.
+        """
+        import torch
+
+        seq = self.model.sequence()
+        out: list[tuple[int, float, float, int]] = []
+        ids = list(ids)
+        for i in range(0, len(ids), ARGMAX_CHUNK):
+            logits = seq.extend(ids[i : i + ARGMAX_CHUNK], logits="all")
+            top = logits.argmax(-1)
+            if not ranks:
+                out.extend((int(t), 0.0, 0.0, 0) for t in top.tolist())
+                continue
+            lp = torch.log_softmax(logits, -1)
+            nxt = torch.tensor(ids[i + 1 : i + 1 + len(logits)] + [0] * (len(logits) - len(ids[i + 1 : i + 1 + len(logits)])))
+            actual = lp.gather(-1, nxt[:, None])[:, 0]
+            rank = (lp > actual[:, None]).sum(-1) + 1
+            for k in range(len(logits)):
+                last = i + k == len(ids) - 1
+                out.append((int(top[k]), float(lp[k, top[k]]), float("nan") if last else float(actual[k]),
+                            0 if last else int(rank[k])))
+        return out

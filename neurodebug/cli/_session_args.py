@@ -1,0 +1,65 @@
+"""Options shared by `predict`, `compare` and `debug`: the file, the call, the model, sampling."""
+
+from __future__ import annotations
+
+import argparse
+
+from neurodebug.errors import UserError
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", metavar="PATH",
+                   help="checkpoint directory or Hugging Face repo id in the local cache (default: the bundled model)")
+    g.add_argument("--backend", choices=("local", "transformers", "http"), default="local",
+                   help="how to run the model (default: local)")
+    g.add_argument("--url", help="model server for --backend http: http://HOST:PORT (Meta's /completions) "
+                                 "or http://HOST:PORT/v1 (vLLM)")
+    g.add_argument("--device", default="cpu", help="torch device for local/transformers (default: cpu)")
+
+
+def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = False) -> None:
+    p.add_argument("file", metavar="FILE", help="the Python file")
+    p.add_argument("--call", required=call_required, metavar="EXPR",
+                   help="the call: \"f('strawberry', 'r')\" or just the arguments \"'strawberry', 'r'\"")
+    p.add_argument("--entry", metavar="NAME", help="entry function (default: from --call or '# << START_OF_TRACE')")
+    add_model_arguments(p)
+    g = p.add_argument_group("prediction")
+    g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0: greedy)")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (default 1)")
+    g.add_argument("--seed", type=int, default=None, help="sampling seed")
+    g.add_argument("--max-frames", type=int, default=500, help="stop the prediction after this many frames (default 500)")
+
+
+def predictor_from_args(args):
+    from neurodebug.backends import make_predictor
+
+    return make_predictor(args.model, backend=args.backend, url=args.url, device=args.device)
+
+
+def session_from_args(args, run_real: bool = True):
+    from neurodebug.session import Session
+
+    if args.max_frames < 1:
+        raise UserError("--max-frames must be at least 1.")
+    if args.temperature < 0:
+        raise UserError("--temperature must not be negative.")
+    if not 0 < args.top_p <= 1:
+        raise UserError("--top-p must be in (0, 1].")
+    predictor = predictor_from_args(args)
+    return Session.from_file(args.file, entry=args.entry, call=args.call, predictor=predictor, run_real=run_real,
+                             temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                             max_frames=args.max_frames)
+
+
+def short_locals(locals_: dict[str, str], width: int = 80) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in locals_.items())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def frame_line(i: int, f, width: int = 80) -> str:
+    """One frame as a line of text: step, event, line number, source, locals or value."""
+    where = f"{f.line:>4}" if f.line is not None else "   ?"
+    what = f"-> {f.arg}" if f.event in ("return", "exception") else short_locals(f.locals, width)
+    mark = f"  [malformed: {f.malformed}]" if f.malformed else ""
+    return f"{i:>4} {f.event:<9} {where}  {'  ' * f.depth}{f.source.strip()}    {what}{mark}"

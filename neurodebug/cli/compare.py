@@ -1,0 +1,168 @@
+"""`neurodebug compare FILE --call EXPR`: the model's prediction next to the real run.
+
+A side-by-side table (step; real line and locals; a mark where they differ; predicted line and
+locals), the first divergence in one sentence, and CWM's metrics. `--teacher-forced` scores
+every real frame given the real history (one forward pass) and shows what the model would
+have written instead where it is wrong. `--json` prints the same as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from neurodebug.cli._session_args import add_session_arguments, session_from_args
+from neurodebug.errors import UserError
+
+NAME = "compare"
+HELP = "predict a function's execution and compare it with the real run, step by step"
+ORDER = 21
+
+DIFF_STYLE = "bold red"
+CHANGED_STYLE = "bold yellow"
+
+
+def add_arguments(p) -> None:
+    add_session_arguments(p, call_required=True)
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--teacher-forced", action="store_true",
+                   help="score each real frame given the real history before it (one forward pass)")
+    p.add_argument("--width", type=int, default=None, help="table width (default: the terminal's)")
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def metrics_lines(m) -> list[str]:
+    out = "n/a" if m.output_match is None else ("yes" if m.output_match else "no")
+    return [
+        f"valid format   {_pct(m.valid_format)}  ({m.n_predicted} predicted frames)",
+        f"state exact    {_pct(m.state_exact)}",
+        f"action exact   {_pct(m.action_exact)}  ({m.n_real} real frames; the call frame is the input, not scored)",
+        f"output match   {out}",
+    ]
+
+
+def _locals_cell(f, differs: set[str], changed: set[str]):
+    from rich.text import Text
+
+    t = Text()
+    if f is None:
+        return t
+    if f.event in ("return", "exception"):
+        t.append(f"{'→' if f.event == 'return' else '!'} {f.arg}", style=DIFF_STYLE if "arg" in differs else "")
+        return t
+    for k, (name, v) in enumerate(f.locals.items()):
+        if k:
+            t.append(", ")
+        style = DIFF_STYLE if f"locals:{name}" in differs else CHANGED_STYLE if name in changed else ""
+        t.append(f"{name}={v}", style=style)
+    return t
+
+
+def _line_cell(f, differs: set[str]):
+    from rich.text import Text
+
+    if f is None:
+        return Text("")
+    style = DIFF_STYLE if differs & {"line", "event"} else ""
+    ev = {"call": "call ", "return": "ret  ", "exception": "exc  "}.get(f.event, "")
+    where = str(f.line) if f.line is not None else "?"
+    t = Text(f"{ev}{where:>3} ", style=style)
+    t.append("  " * f.depth + f.source.strip(), style=style or "dim")
+    if f.malformed:
+        why = f.malformed if len(f.malformed) <= 24 else f.malformed[:23] + "…"
+        t.append(f" [{why}]", style="italic red")
+    return t
+
+
+def render_rows(rows, console) -> None:
+    from rich.table import Table
+
+    from neurodebug.render import changed_names
+
+    real = [r.real for r in rows if r.real is not None]
+    pred = [r.predicted for r in rows if r.predicted is not None]
+    rc, pc = iter(changed_names(real)), iter(changed_names(pred))
+    table = Table(show_lines=False, expand=False, header_style="bold")
+    table.add_column("step", justify="right")
+    table.add_column("real line")
+    table.add_column("real locals")
+    table.add_column(" ", justify="center")
+    table.add_column("predicted line")
+    table.add_column("predicted locals")
+    for r in rows:
+        rch = next(rc) if r.real is not None else set()
+        pch = next(pc) if r.predicted is not None else set()
+        bad = bool(r.differs) or r.real is None or r.predicted is None
+        table.add_row(str(r.step), _line_cell(r.real, r.differs), _locals_cell(r.real, set(), rch),
+                      "[bold red]✗[/]" if bad else "[green]✓[/]",
+                      _line_cell(r.predicted, r.differs), _locals_cell(r.predicted, r.differs, pch))
+    console.print(table)
+
+
+def render_teacher(tf, console) -> None:
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    table.add_column("step", justify="right")
+    table.add_column("real line")
+    table.add_column("real locals")
+    table.add_column(" ", justify="center")
+    table.add_column("model instead (greedy, given the real history)")
+    for sc in tf.frames:
+        alt = ""
+        if not sc.ok and sc.alternative is not None:
+            a = sc.alternative
+            alt = _line_cell(a, sc.differs)
+            alt.append("  ")
+            alt.append_text(_locals_cell(a, sc.differs, set()))
+        elif not sc.ok:
+            alt = "(not generated)" if sc.differs != {"event"} else "(ends the trace)"
+        mark = "[green]✓[/]" if sc.ok else ("[dim]·[/]" if sc.step == 0 else "[bold red]✗[/]")
+        table.add_row(str(sc.step), _line_cell(sc.real, set()), _locals_cell(sc.real, set(), set()), mark, alt)
+    console.print(table)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    s = session_from_args(args)
+    if s.real is None:
+        raise UserError(s.real_note or "There is no real run to compare with.")
+    console = Console(file=sys.stdout, width=args.width, highlight=False, soft_wrap=False)
+    if args.teacher_forced:
+        tf = s.comparison(teacher_forced=True)
+        if args.json:
+            d = {"mode": "teacher_forced", "model": s.predictor.name, "entry": s.entry, "call": s.call,
+                 "real_end": s.real.end.to_dict(), **tf.to_dict()}
+            json.dump(d, sys.stdout, ensure_ascii=False, indent=1)
+            print()
+            return 0
+        render_teacher(tf, console)
+        console.print(f"end of trace: {'predicted' if tf.end_ok else 'missed' if tf.end_ok is False else 'n/a'}")
+        div, m = tf.first_divergence, tf.metrics
+        console.print(f"teacher-forced: one forward pass over {tf.tokens_scored} tokens; "
+                      f"{tf.tokens_generated} tokens generated for the wrong frames")
+    else:
+        if not args.json:
+            console.print(f"[dim]{s.predictor.name}: predicting {s.entry}({s.call})...[/]")
+        try:
+            s.cont()
+        except KeyboardInterrupt:
+            s.cancel()
+        cmp = s.comparison()
+        if args.json:
+            d = {"mode": "free_running", "model": s.predictor.name, "entry": s.entry, "call": s.call,
+                 "real_end": s.real.end.to_dict(), "predicted_end": s.end.to_dict(), **cmp.to_dict()}
+            json.dump(d, sys.stdout, ensure_ascii=False, indent=1)
+            print()
+            return 0
+        render_rows(cmp.rows, console)
+        console.print(f"real: {s.real.end.message}   predicted: {s.end.message}")
+        div, m = cmp.first_divergence, cmp.metrics
+    console.print("[bold]first divergence:[/] " + (div.message if div else "none, the prediction matches the real run."))
+    for line in metrics_lines(m):
+        console.print(line)
+    return 0

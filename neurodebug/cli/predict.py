@@ -1,0 +1,45 @@
+"""`neurodebug predict FILE --call EXPR`: the model's predicted execution, frames printed as they come."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from neurodebug.cli._session_args import add_session_arguments, frame_line, session_from_args
+
+NAME = "predict"
+HELP = "predict a function's execution with the model, frame by frame"
+ORDER = 20
+
+
+def add_arguments(p) -> None:
+    add_session_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the predicted trace as JSON at the end")
+
+
+def run(args) -> int:
+    s = session_from_args(args)  # the real run gives the call frame exact reprs
+    out = sys.stdout
+    if not args.json:
+        print(f"# {s.predictor.name}; {s.entry}({s.call if s.call is not None else '?'})", file=out)
+        if s.current is not None:
+            print(frame_line(0, s.current), file=out, flush=True)
+    try:
+        while not s.ended:
+            n = len(s.frames)
+            s.step()
+            if not args.json:
+                for i in range(n, len(s.frames)):
+                    print(frame_line(i, s.frames[i]), file=out, flush=True)
+            if len(s.frames) == n and not s.ended:
+                break
+    except KeyboardInterrupt:
+        s.cancel()
+    if args.json:
+        d = s.predicted_trace().to_json_dict(wire=False)
+        d["model"] = s.predictor.name
+        json.dump(d, out, ensure_ascii=False, indent=1)
+        print(file=out)
+    else:
+        print(f"# {s.end.reason}: {s.end.message}", file=out)
+    return 0

@@ -1,0 +1,413 @@
+"""Predicted execution against the real one: alignment, first divergence, CWM's metrics.
+
+Two ways to score a model on a real trace:
+
+* free-running (:func:`compare`): the model predicted a whole trace on its own (each frame
+  conditioned on its own earlier frames); the two traces are aligned step by step.
+* teacher-forced (:func:`teacher_forced`): every frame is predicted from the *real* history
+  before it. One forward pass over prompt + real frames gives the model's greedy choice at
+  every position, so a frame is right exactly when the argmax equals the real next token over
+  the whole frame. Only the wrong frames are generated, to show what the model said instead.
+
+Metrics follow the CWM paper (Table 9): valid format (fraction of predicted frames that are
+well formed), state exact match (fraction of real frames whose observation the model got
+exactly: the locals of call/line frames, the value of return/exception frames), action exact
+match (fraction of real frames whose event and line it got), output match (the entry's return
+value or exception, compared as Python values when both parse as literals).
+
+The call frame holds the arguments, which are the input of a prediction, not a prediction:
+it is shown in the rows but not counted in state/action metrics (``SCORE_FROM``).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from neurodebug.frames import Frame, Trace
+
+#: Index of the first real frame counted by the metrics (frame 0 is the call: the input).
+SCORE_FROM = 1
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One aligned step: the real frame and the predicted frame (either may be missing)."""
+
+    step: int
+    real: Frame | None
+    predicted: Frame | None
+    differs: set[str] = field(default_factory=set)  # "event", "line", "locals:<name>", "arg"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "real": self.real.to_dict() if self.real else None,
+            "predicted": self.predicted.to_dict() if self.predicted else None,
+            "differs": sorted(self.differs),
+        }
+
+
+@dataclass
+class Divergence:
+    """The first step where prediction and reality part."""
+
+    step: int
+    kind: str  # "event" | "line" | "locals" | "value" | "length"
+    name: str | None  # the local's name for kind "locals"
+    expected: str | None  # real value (event name, line number, repr)
+    predicted: str | None
+    real_line: int | None
+    predicted_line: int | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Metrics:
+    """CWM's trace-prediction metrics (fractions in 0..1; None when there is nothing to count)."""
+
+    valid_format: float | None
+    state_exact: float | None
+    action_exact: float | None
+    output_match: bool | None
+    n_real: int
+    n_predicted: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    first_divergence: Divergence | None
+    metrics: Metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": [r.to_dict() for r in self.rows],
+            "first_divergence": self.first_divergence.to_dict() if self.first_divergence else None,
+            "metrics": self.metrics.to_dict(),
+        }
+
+
+# -- frame-level differences --------------------------------------------------------------------
+
+
+def frame_differences(real: Frame, predicted: Frame) -> set[str]:
+    """What differs between two frames: "event", "line", "locals:<name>", "arg"."""
+    out: set[str] = set()
+    if real.event != predicted.event:
+        out.add("event")
+    if real.line != predicted.line:
+        out.add("line")
+    for name in real.locals.keys() | predicted.locals.keys():
+        if real.locals.get(name) != predicted.locals.get(name):
+            out.add(f"locals:{name}")
+    if real.arg != predicted.arg:
+        out.add("arg")
+    return out
+
+
+def state_ok(differs: set[str]) -> bool:
+    return not any(d == "arg" or d.startswith("locals:") for d in differs)
+
+
+def action_ok(differs: set[str]) -> bool:
+    return "event" not in differs and "line" not in differs
+
+
+def same_value(a: str | None, b: str | None) -> bool:
+    """Two reprs denote the same value: equal as Python literals when both parse, else as text."""
+    if a is None or b is None:
+        return a is b
+    if a == b:
+        return True
+    try:
+        return ast.literal_eval(a) == ast.literal_eval(b)
+    except Exception:
+        return a.strip() == b.strip()
+
+
+def output_of(trace: Trace) -> tuple[str, str] | None:
+    """("return" | "exception", repr) of the entry function, or None when it produced neither."""
+    value = trace.return_value
+    if value is not None:
+        return ("return", value)
+    if trace.end.reason == "raised" and trace.end.value is not None:
+        return ("exception", trace.end.value)
+    for f in reversed(trace.frames):
+        if f.event == "exception" and f.depth == 0:
+            return ("exception", f.arg or "")
+    return None
+
+
+def output_match(real: Trace, predicted: Trace) -> bool | None:
+    r = output_of(real)
+    if r is None:
+        return None
+    p = output_of(predicted)
+    return p is not None and p[0] == r[0] and same_value(r[1], p[1])
+
+
+# -- alignment ----------------------------------------------------------------------------------
+
+
+def align(real: list[Frame], predicted: list[Frame], elided: set[int] = frozenset()) -> list[tuple[int | None, int | None]]:
+    """Pairs (real index, predicted index), by step.
+
+    ``elided`` holds indices of predicted return frames that were forced right after a call
+    frame (a debugger's "next" over a call, as in CWM's demo): the callee's body was never
+    predicted, so the real callee frames up to its return are skipped, not counted as a
+    divergence.
+    """
+    pairs: list[tuple[int | None, int | None]] = []
+    ri = 0
+    for pi, p in enumerate(predicted):
+        if pi in elided and ri < len(real):
+            depth = real[ri - 1].depth if ri > 0 and real[ri - 1].event == "call" else p.depth
+            j = ri
+            while j < len(real) and not (real[j].event == "return" and real[j].depth == depth):
+                j += 1
+            if j < len(real):
+                ri = j
+        pairs.append((ri if ri < len(real) else None, pi))
+        ri += 1
+    for r in range(ri, len(real)):
+        pairs.append((r, None))
+    return pairs
+
+
+def _describe(f: Frame) -> str:
+    where = f"line {f.line}" if f.line is not None else "an unknown line"
+    text = f.source.strip()
+    return f"{f.event} at {where}" + (f" (`{text}`)" if text else "")
+
+
+def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differs: set[str]) -> Divergence | None:
+    """Describe one row's difference as a Divergence (event > line > locals > value > length)."""
+    if real is None and predicted is None:
+        return None
+    if real is None or predicted is None:
+        if real is None:
+            msg = f"At step {step} the real run had ended but the model predicted {_describe(predicted)}."
+        else:
+            msg = f"At step {step} the model had ended its trace but the real run went on to {_describe(real)}."
+        return Divergence(step, "length", None, None if real is None else real.event,
+                          None if predicted is None else predicted.event,
+                          real.line if real else None, predicted.line if predicted else None, msg)
+    rl, pl = real.line, predicted.line
+    if "event" in differs:
+        return Divergence(step, "event", None, real.event, predicted.event, rl, pl,
+                          f"At step {step} the real run had a {real.event} event at line {rl}; "
+                          f"the model predicted {_describe(predicted)}.")
+    if "line" in differs:
+        return Divergence(step, "line", None, str(rl), str(pl), rl, pl,
+                          f"At step {step} the real run executed line {rl} (`{real.source.strip()}`); "
+                          f"the model predicted {_describe(predicted)}.")
+    names = sorted(d.split(":", 1)[1] for d in differs if d.startswith("locals:"))
+    if names:
+        # the first name in the real frame's order, so the message follows the source
+        order = [n for n in real.locals if n in names] + [n for n in names if n not in real.locals]
+        name = order[0]
+        exp, got = real.locals.get(name), predicted.locals.get(name)
+        if exp is None:
+            msg = f"At step {step} (line {rl}) the model predicted a local {name} = {got} that the real run did not have."
+        elif got is None:
+            msg = f"At step {step} (line {rl}) the model missed the local {name} (real value {exp})."
+        else:
+            msg = f"At step {step} (line {rl}) {name} is {exp} in the real run; the model predicted {got}."
+        return Divergence(step, "locals", name, exp, got, rl, pl, msg)
+    if "arg" in differs:
+        what = "returned" if real.event == "return" else "raised"
+        return Divergence(step, "value", None, real.arg, predicted.arg, rl, pl,
+                          f"At step {step} (line {rl}) the function {what} {real.arg}; the model predicted {predicted.arg}.")
+    return None
+
+
+# -- free-running comparison --------------------------------------------------------------------
+
+
+def compare(real: Trace, predicted: Trace, elided: set[int] = frozenset()) -> Comparison:
+    """Align a predicted trace with the real one, find the first divergence, compute metrics."""
+    rows: list[Row] = []
+    first: Divergence | None = None
+    n_state = n_action = n_counted = 0
+    for step, (ri, pi) in enumerate(align(real.frames, predicted.frames, elided)):
+        r = real.frames[ri] if ri is not None else None
+        p = predicted.frames[pi] if pi is not None else None
+        differs = frame_differences(r, p) if r is not None and p is not None else set()
+        rows.append(Row(step, r, p, differs))
+        if first is None and (differs or r is None or p is None):
+            first = divergence_of(step, r, p, differs)
+        if r is not None and ri >= SCORE_FROM:
+            n_counted += 1
+            if p is not None and not p.malformed:
+                n_state += state_ok(differs)
+                n_action += action_ok(differs)
+    n_pred = len(predicted.frames)
+    valid = sum(1 for f in predicted.frames if not f.malformed) / n_pred if n_pred else None
+    metrics = Metrics(
+        valid_format=valid,
+        state_exact=n_state / n_counted if n_counted else None,
+        action_exact=n_action / n_counted if n_counted else None,
+        output_match=output_match(real, predicted),
+        n_real=len(real.frames),
+        n_predicted=n_pred,
+    )
+    return Comparison(rows, first, metrics)
+
+
+# -- teacher forcing ----------------------------------------------------------------------------
+
+
+@dataclass
+class FrameScore:
+    """One real frame scored under teacher forcing."""
+
+    step: int
+    real: Frame
+    ok: bool  # greedy decoding reproduces the frame token for token
+    wrong_at: int | None  # offset of the first wrong token inside the frame
+    alternative: Frame | None  # what greedy decoding says instead (only for wrong frames)
+    differs: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "ok": self.ok,
+            "wrong_at": self.wrong_at,
+            "real": self.real.to_dict(),
+            "alternative": self.alternative.to_dict() if self.alternative else None,
+            "differs": sorted(self.differs),
+        }
+
+
+@dataclass
+class TeacherForced:
+    frames: list[FrameScore]
+    end_ok: bool | None  # the model closes the trace where the real one ends (None: no end token)
+    first_divergence: Divergence | None
+    metrics: Metrics
+    tokens_scored: int  # length of the one forward pass
+    tokens_generated: int  # tokens generated for the alternatives
+
+    @property
+    def ok(self) -> list[bool]:
+        return [f.ok for f in self.frames]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frames": [f.to_dict() for f in self.frames],
+            "end_ok": self.end_ok,
+            "first_divergence": self.first_divergence.to_dict() if self.first_divergence else None,
+            "metrics": self.metrics.to_dict(),
+            "tokens_scored": self.tokens_scored,
+            "tokens_generated": self.tokens_generated,
+        }
+
+
+def first_wrong(ids: list[int], argmax: list[int], start: int, end: int) -> int | None:
+    """Offset (from start) of the first token in ids[start:end] that greedy decoding misses."""
+    for p in range(max(start, 1), end):
+        if argmax[p - 1] != ids[p]:
+            return p - start
+    return None
+
+
+def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
+                   max_frame_tokens: int = 1024, on_progress=None) -> TeacherForced:
+    """Score every real frame under teacher forcing with one forward pass; generate only the wrong ones.
+
+    predictor: a backends.Predictor (``greedy_argmax`` and ``open``); codec: a codec.Codec for
+    its tokenizer. At most ``max_alternatives`` wrong frames are generated (from the real
+    history, greedily, one KV state walking forward through the trace); beyond that a wrong
+    frame counts as wrong in both state and action.
+    """
+    ids, spans = codec.encode_trace(real, close=True)
+    n = len(real.frames)
+    argmax = predictor.greedy_argmax(ids)
+    scores: list[FrameScore] = []
+    wrong = [first_wrong(ids, argmax, s, e) for s, e in spans[:n]]
+    end_ok = None
+    if len(spans) > n:  # the end_of_text span
+        s, e = spans[n]
+        end_ok = first_wrong(ids, argmax, s, e) is None
+
+    parser = codec.parser(real.source, real.entry)
+    state = None
+    generated = 0
+    n_alt = 0
+    for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
+        alt = None
+        differs: set[str] = set()
+        if wrong[i] is not None and i >= SCORE_FROM and n_alt < max_alternatives:
+            if state is None:
+                state = predictor.open(ids[:s])
+            else:
+                state.extend(ids[len(state):s])
+            new = state.generate(max_frame_tokens, stop_ids=codec.stop_ids, temperature=0.0)
+            generated += len(new)
+            state.truncate(s)
+            branch = copy.deepcopy(parser)
+            got = branch.feed(new)
+            if got:
+                alt = got[0]
+            elif branch.ended:
+                alt = None
+            else:
+                alt = Frame(event="line", line=None, source=codec.tokenizer.decode(new), malformed="cut off")
+            n_alt += 1
+            differs = frame_differences(f, alt) if alt is not None else {"event"}
+        elif wrong[i] is not None:
+            differs = {"event", "line"}  # not generated: counted wrong in both
+        scores.append(FrameScore(i, f, wrong[i] is None, wrong[i], alt, differs))
+        parser.feed(ids[s:e])
+        if on_progress:
+            on_progress(i + 1, n)
+
+    first: Divergence | None = None
+    for sc in scores[SCORE_FROM:]:
+        if not sc.ok:
+            if sc.alternative is None and sc.differs == {"event"}:
+                first = Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
+                                   f"At step {sc.step} the model would end the trace; the real run went on to {_describe(sc.real)}.")
+            else:
+                first = divergence_of(sc.step, sc.real, sc.alternative, sc.differs) if sc.alternative else None
+                if first is None:  # same frame after parsing: differs only in token spelling
+                    first = Divergence(sc.step, "locals", None, None, None, sc.real.line, sc.real.line,
+                                       f"At step {sc.step} the model's frame differs from the real one only in how it is written.")
+            break
+    if first is None and end_ok is False:
+        first = Divergence(n, "length", None, "end", None, None, None,
+                           f"At step {n} the real run ended but the model would go on.")
+
+    counted = scores[SCORE_FROM:]
+    alts = [sc.alternative for sc in counted if sc.alternative is not None]
+    n_pred = sum(sc.ok for sc in counted) + len(alts)
+    valid = (sum(sc.ok for sc in counted) + sum(1 for a in alts if not a.malformed)) / n_pred if n_pred else None
+    state_n = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed and state_ok(sc.differs)))
+    action_n = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed and action_ok(sc.differs)))
+    out = None
+    for sc in scores:
+        if sc.real.event in ("return", "exception") and sc.real.depth == 0 and sc.step >= SCORE_FROM:
+            if sc.real.event == "return" or out is None:
+                out = sc.ok or (sc.alternative is not None and sc.alternative.event == sc.real.event
+                                and same_value(sc.real.arg, sc.alternative.arg))
+    metrics = Metrics(
+        valid_format=valid,
+        state_exact=state_n / len(counted) if counted else None,
+        action_exact=action_n / len(counted) if counted else None,
+        output_match=out,
+        n_real=n,
+        n_predicted=n_pred,
+    )
+    return TeacherForced(scores, end_ok, first, metrics, len(ids), generated)

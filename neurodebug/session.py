@@ -1,0 +1,678 @@
+"""The neural debugger: a session steps through the execution a model predicts.
+
+A Session holds one source file, its entry function, the call, a Predictor (any backend) and
+the predicted frames so far, kept as token ids in the predictor's state (for the local
+backend: a KV cache). The TUI, the language server and `neurodebug debug` all drive this API.
+
+    s = Session.from_file("prog.py", call="f('strawberry', 'r')", predictor=make_predictor(...))
+    s.current          # the call frame, forced with the real arguments
+    s.step()           # the model's next frame (into calls)
+    s.next()           # over a call: the callee's return is forced, the model predicts its value
+    s.out()            # to the return of the current function
+    s.back()           # undo one frame (the KV cache is cut back, nothing is recomputed)
+    s.set_local("n", "5")   # edit the current frame; everything after it is re-predicted
+    s.cont(); s.run_to(12); s.reset(seed=3); s.cancel()
+    s.real_frame(i)    # the real frame aligned with predicted frame i
+    s.comparison()     # compare.Comparison against the real run
+
+State a front end reads: ``source, entry, path, call`` (argument expression; the model's
+proposal when none was given), ``real`` (Trace or None) and ``real_note`` (why there is no
+real trace, or how it ended), ``frames`` (predicted, locals resolved), ``index`` (current
+frame, -1 before the first), ``current``, ``ended``, ``end`` (frames.End), ``depth``,
+``last_tokens_per_s``, ``tokens_computed`` (cost counter of the backend state).
+
+Every operation returns the new current Frame (or None before the first frame), may raise
+UserError with one sentence, and is serialised by a lock; ``cancel()`` may be called from any
+thread and stops a running prediction at the next token, leaving the session as it was
+before the frame being generated.
+
+Choices (each in one place below):
+
+* The call frame. With a call, frame 0 is forced: its locals are the real call frame's reprs
+  (from the real run), else the arguments evaluated as Python literals (``ast.literal_eval``)
+  and bound to the entry's parameters; with neither, UserError. Without a call, the model
+  proposes frame 0 (``<|call_sep|>`` is forced, the model writes the locals); when every
+  proposed value is a Python literal, the real run is made on them.
+* After a call frame the next event is forced to ``line`` (``FORCE_LINE_AFTER_CALL``): a
+  Python function always runs a line before it returns, and CWM's own debugger demo does
+  the same.
+* ``next`` over a call (``step_over``): "force_return" (default, as CWM's cwmdbg demo does)
+  writes ``<|return_sep|>`` right after the callee's call frame, so the model predicts the
+  callee's return value directly: two frames instead of the whole callee. The callee's body
+  is then absent from the predicted trace; :func:`compare.align` skips the real callee frames
+  there (``elided``). "generate" predicts the callee's frames (kept in ``frames``) and stops
+  on the caller's next frame: exact, at the cost of the callee.
+* ``out`` stops on the return frame of the current function (calls inside are stepped over).
+* Sampling: frame i is sampled with seed ``base_seed * 1_000_003 + i`` (``base_seed`` from
+  ``seed`` or drawn once), so ``back`` then ``step`` gives the same frame again, and
+  ``reset`` draws a new base seed. At temperature 0 every choice is greedy.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import random
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from neurodebug import compare as _compare
+from neurodebug.codec import MAX_REPR_CHARS, REPR_CUT, Codec
+from neurodebug.errors import UserError
+from neurodebug.frames import End, Frame, Trace, wire_locals
+
+#: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
+FORCE_LINE_AFTER_CALL = True
+STEP_OVER_MODES = ("force_return", "generate")
+#: Most tokens one frame may take before it counts as cut off.
+MAX_FRAME_TOKENS = 2048
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class Session:
+    """One debugging session over a model's predicted execution (see the module docstring)."""
+
+    def __init__(self, source: str, entry: str | None, call: str | None, predictor, *, path=None,
+                 run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
+                 max_frame_tokens: int = MAX_FRAME_TOKENS):
+        if step_over not in STEP_OVER_MODES:
+            raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
+        self.source = source
+        self.path = str(path) if path is not None else None
+        self.predictor = predictor
+        self.codec = Codec(predictor.tokenizer)
+        self.run_real = run_real
+        self.limits = limits
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.max_frames = int(max_frames)
+        self.max_frame_tokens = int(max_frame_tokens)
+        self.step_over = step_over
+        self.base_seed = seed if seed is not None else random.randrange(2**31)
+        self.last_tokens_per_s: float | None = None
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+
+        self.entry, self.call = _resolve(source, entry, call)
+        self._def = _find_def(source, self.entry)
+        self.real: Trace | None = None
+        self.real_note: str | None = None
+        if self.call is not None:
+            self._run_real()
+
+        self.prompt_ids = self.codec.prompt_ids(source, self.entry)
+        limit = getattr(predictor, "context_limit", None)
+        if limit and len(self.prompt_ids) >= limit:
+            raise UserError(f"The source is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
+        self.state = predictor.open(self.prompt_ids)
+        self._clear()
+        with self._lock:
+            if self.call is not None:
+                self._force(self._call_frame())
+            else:
+                try:
+                    self._propose_call()
+                except _Cancelled:
+                    pass
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path, entry: str | None = None, call: str | None = None, predictor=None, **kw) -> "Session":
+        """A session on a Python file; a bad path, entry or call raises UserError."""
+        if predictor is None:
+            raise UserError("A session needs a predictor (see neurodebug.backends.make_predictor).")
+        p = Path(path)
+        if not p.exists():
+            raise UserError(f"There is no file {str(path)!r}.")
+        if p.is_dir():
+            raise UserError(f"{str(path)!r} is a directory, not a Python file.")
+        try:
+            source = p.read_bytes().decode("utf-8-sig")
+        except OSError as e:
+            raise UserError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{str(path)!r} is not UTF-8 text.") from None
+        return cls(source, entry, call, predictor, path=str(p), **kw)
+
+    def _clear(self) -> None:
+        self.frames: list[Frame] = []
+        self._frame_ids: list[list[int]] = []
+        self._starts: list[int] = []
+        self._forced: set[int] = set()  # frames written by us, not the model
+        self.elided: set[int] = set()  # forced return frames of a call stepped over
+        self.ended = False
+        self.end = End("open", "The prediction is not finished.")
+        self._end_start: int | None = None
+        self._parser = self.codec.parser(self.source, self.entry)
+
+    def _run_real(self) -> None:
+        if not self.run_real:
+            self.real, self.real_note = None, "The real run is off for this session."
+            return
+        from neurodebug.tracer import Limits, trace_source
+
+        trace = trace_source(self.source, self.entry, self.call, self.limits or Limits(),
+                             filename=self.path or "<string>")
+        if trace.end.reason in ("syntax_error", "no_such_function", "bad_call"):
+            raise UserError(trace.end.message)
+        self.real = trace
+        self.real_note = None if trace.end.reason in ("returned", "raised") else trace.end.message
+
+    def _call_frame(self) -> Frame:
+        """Frame 0 for a given call: the real call frame, else the arguments as literals."""
+        if self.real is not None and self.real.frames and self.real.frames[0].event == "call":
+            f = self.real.frames[0]
+            return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry)
+        values = _literal_arguments(self._def, self.call)
+        if values is None:
+            why = self.real_note or "there is no real run"
+            raise UserError(f"The arguments {self.call!r} are not Python literals and the real run has no call frame to "
+                            f"take their values from ({why.rstrip('.')}).")
+        line = self._def.lineno
+        text = self.source_line(line)
+        return Frame("call", line, text, {k: _cut(repr(v)) for k, v in values.items()}, None, 0, self.entry)
+
+    def _propose_call(self) -> None:
+        """Let the model write the call frame (its arguments), then run for real on them if we can."""
+        f = self._advance(force_event="call")
+        if f is None:
+            return
+        args = _call_expression(self._def, f)
+        if args is None:
+            self.real_note = "The model's proposed arguments are not all Python literals, so there is no real run."
+            return
+        self.call = args
+        self._run_real()
+
+    # -- reading --------------------------------------------------------------------------------
+    @property
+    def index(self) -> int:
+        return len(self.frames) - 1
+
+    @property
+    def current(self) -> Frame | None:
+        return self.frames[-1] if self.frames else None
+
+    @property
+    def depth(self) -> int:
+        return self.current.depth if self.current else 0
+
+    @property
+    def tokens_computed(self) -> int:
+        return getattr(self.state, "tokens_computed", 0)
+
+    def source_line(self, line: int | None) -> str:
+        lines = self.source.splitlines()
+        return lines[line - 1] if line and 0 < line <= len(lines) else ""
+
+    def predicted_trace(self) -> Trace:
+        return Trace(self.source, self.entry, self.call, list(self.frames), self.end)
+
+    def real_frame(self, i: int) -> Frame | None:
+        """The real frame aligned with predicted frame i (None when there is none)."""
+        if self.real is None or not 0 <= i < len(self.frames):
+            return None
+        for ri, pi in _compare.align(self.real.frames, self.frames, self.elided):
+            if pi == i:
+                return self.real.frames[ri] if ri is not None else None
+        return None
+
+    def comparison(self, teacher_forced: bool = False):
+        """compare.Comparison of the predicted frames so far (or compare.TeacherForced) against the real run."""
+        if self.real is None:
+            raise UserError(self.real_note or "There is no real run to compare with.")
+        if teacher_forced:
+            with self._lock:
+                return _compare.teacher_forced(self.real, self.predictor, self.codec)
+        return _compare.compare(self.real, self.predicted_trace(), self.elided)
+
+    def to_json(self) -> dict:
+        """Everything a front end shows, as JSON-ready data."""
+        aligned: list[int | None] = [None] * len(self.frames)
+        divergence = None
+        if self.real is not None:
+            for ri, pi in _compare.align(self.real.frames, self.frames, self.elided):
+                if pi is not None:
+                    aligned[pi] = ri
+            d = _compare.compare(self.real, self.predicted_trace(), self.elided).first_divergence
+            divergence = d.to_dict() if d else None
+        return {
+            "source": self.source,
+            "path": self.path,
+            "entry": self.entry,
+            "call": self.call,
+            "index": self.index,
+            "ended": self.ended,
+            "end": self.end.to_dict(),
+            "depth": self.depth,
+            "frames": [f.to_dict() for f in self.frames],
+            "forced": sorted(self._forced),
+            "elided": sorted(self.elided),
+            "real": self.real.to_json_dict(wire=False) if self.real is not None else None,
+            "real_note": self.real_note,
+            "aligned_real": aligned,
+            "divergence": divergence,
+            "tokens": len(self.state),
+            "tokens_computed": self.tokens_computed,
+            "last_tokens_per_s": self.last_tokens_per_s,
+        }
+
+    # -- the engine: one frame --------------------------------------------------------------------
+    def _seed(self, i: int) -> int:
+        return (self.base_seed * 1_000_003 + i) % (2**63)
+
+    def _advance(self, force_event: str | None = None) -> Frame | None:
+        """Predict one frame (its event forced when given) and append it; None when the trace ended."""
+        if self.ended:
+            return None
+        if len(self.frames) >= self.max_frames:
+            self._finish(End("frame_cap", f"The prediction stopped at the cap of {self.max_frames} frames."))
+            return None
+        if force_event is None and FORCE_LINE_AFTER_CALL and self.current is not None and self.current.event == "call":
+            force_event = "line"
+        start = len(self.state)
+        budget = self.max_frame_tokens
+        limit = getattr(self.predictor, "context_limit", None)
+        if limit:
+            budget = min(budget, limit - start - 1)
+            if budget < 2:
+                self._finish(End("token_cap", f"The trace reached the model's context limit of {limit} tokens."))
+                return None
+        prefix = [self.codec.event_ids[force_event]] if force_event else []
+        t0 = time.perf_counter()
+        if prefix:
+            self.state.extend(prefix)
+        new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
+                                  top_p=self.top_p, seed=self._seed(len(self.frames)),
+                                  should_stop=self._cancel.is_set)
+        dt = time.perf_counter() - t0
+        if new:
+            self.last_tokens_per_s = len(new) / dt if dt > 0 else None
+        if self._cancel.is_set():
+            self.state.truncate(start)
+            raise _Cancelled()
+        ids = prefix + new
+        end_ids = set(self.codec.end_ids)
+        if new and new[-1] in end_ids:
+            body = ids[:-1]
+            if body:  # a frame cut off by the end token: keep it, marked, then end
+                self._append(start, body, self._parse(body, cut=True), forced=False)
+            self._end_start = len(self.state) - 1
+            self._parser.feed(new[-1:])
+            self._finish(self._parser.end if self._parser.ended else End("end_of_text", "The model ended the trace."))
+            return self.current if body else None
+        if not new or new[-1] != self.codec.frame_sep_id:
+            frame = self._parse(ids, cut=True)
+            self._append(start, ids, frame, forced=False)
+            self._finish(End("token_cap", f"A frame ran past {budget} tokens without ending; the prediction stopped."))
+            return frame
+        frame = self._parse(ids, cut=False)
+        self._append(start, ids, frame, forced=False)
+        return frame
+
+    def _parse(self, ids: list[int], cut: bool) -> Frame:
+        """Feed one frame's ids to the parser (which tracks scopes) and return the frame.
+
+        A frame without its closing frame_sep (cut off) is closed for the parser only, so the
+        parser's state always ends on a frame boundary."""
+        got = self._parser.feed(_closed(ids, self.codec.frame_sep_id))
+        if got:
+            f = got[0]
+        else:  # an empty frame (frame_sep right away)
+            f = Frame("line", None, "", depth=max(self._parser.depth, 0), malformed="empty frame")
+        if cut and not (f.malformed or "").startswith("cut off"):
+            f = replace(f, malformed="cut off" + (f"; {f.malformed}" if f.malformed else ""))
+        return f
+
+    def _append(self, start: int, ids: list[int], frame: Frame, forced: bool) -> None:
+        self.frames.append(frame)
+        self._frame_ids.append(list(ids))
+        self._starts.append(start)
+        if forced:
+            self._forced.add(len(self.frames) - 1)
+
+    def _force(self, frame: Frame) -> Frame:
+        """Write a frame ourselves (the call frame, an edited frame) and append it."""
+        wire = wire_locals(self.frames + [frame])[-1] if self.frames else dict(frame.locals)
+        ids = self.codec.frame_ids(frame, wire)
+        start = len(self.state)
+        self.state.extend(ids)
+        parsed = self._parse(ids, cut=False)
+        # keep what we wrote; the parser only supplies depth/function bookkeeping
+        f = replace(frame, depth=parsed.depth, func=frame.func or parsed.func, malformed=None)
+        self._append(start, ids, f, forced=True)
+        return f
+
+    def _finish(self, end: End) -> None:
+        self.ended = True
+        self.end = end
+
+    def _truncate_frames(self, n: int) -> None:
+        """Keep the first n frames: cut the state back and rebuild the parser's scope stack."""
+        cut = self._starts[n] if n < len(self._starts) else (self._end_start if self._end_start is not None else len(self.state))
+        self.state.truncate(cut)
+        del self.frames[n:], self._frame_ids[n:], self._starts[n:]
+        self._forced = {i for i in self._forced if i < n}
+        self.elided = {i for i in self.elided if i < n}
+        self.ended = False
+        self.end = End("open", "The prediction is not finished.")
+        self._end_start = None
+        self._parser = self.codec.parser(self.source, self.entry)
+        for ids in self._frame_ids:
+            self._parser.feed(_closed(ids, self.codec.frame_sep_id))
+
+    # -- operations -------------------------------------------------------------------------------
+    def _op(self, fn) -> Frame | None:
+        with self._lock:
+            self._cancel.clear()
+            try:
+                if not self.frames and not self.ended:  # the model's call proposal was cancelled
+                    self._propose_call()
+                else:
+                    fn()
+            except _Cancelled:
+                pass
+            finally:
+                self._cancel.clear()
+            return self.current
+
+    def cancel(self) -> None:
+        """Stop a running prediction at its next token (thread-safe); the session stays consistent."""
+        self._cancel.set()
+
+    def step(self) -> Frame | None:
+        """One frame forward, into calls."""
+        return self._op(self._advance)
+
+    def _over_call(self, call: Frame) -> None:
+        """Having just predicted ``call`` (a deeper call frame), get to the callee's return."""
+        if self.step_over == "force_return":
+            r = self._advance(force_event="return")
+            if r is not None and r.event == "return":
+                self.elided.add(self.index)
+            return
+        while True:
+            f = self._advance()
+            if f is None or (f.event == "return" and f.depth <= call.depth) or f.depth < call.depth:
+                return
+            if f.event == "call" and f.depth > call.depth:
+                self._over_call(f)
+
+    def next(self) -> Frame | None:
+        """One frame forward in the current function: a call is stepped over (see step_over)."""
+
+        def run():
+            here = self.current
+            f = self._advance()
+            if f is not None and f.event == "call" and here is not None:
+                self._over_call(f)
+                self._advance()
+
+        return self._op(run)
+
+    def out(self) -> Frame | None:
+        """Forward to the return frame of the current function (calls inside are stepped over)."""
+
+        def run():
+            cur = self.current
+            if cur is None:
+                return
+            d = cur.depth - 1 if cur.event in ("return",) else cur.depth
+            while True:
+                f = self._advance()
+                if f is None:
+                    return
+                if f.event == "call" and f.depth > d:
+                    self._over_call(f)
+                    continue
+                if (f.event == "return" and f.depth <= d) or f.depth < d:
+                    return
+
+        return self._op(run)
+
+    def cont(self, max_frames: int | None = None) -> Frame | None:
+        """Forward to the end of the trace (or ``max_frames`` more frames, or the session's cap)."""
+
+        def run():
+            n = 0
+            while not self.ended and (max_frames is None or n < max_frames):
+                if self._advance() is None:
+                    return
+                n += 1
+
+        return self._op(run)
+
+    def run_to(self, line: int) -> Frame | None:
+        """Forward until a frame at ``line`` (or the end of the trace)."""
+        if not isinstance(line, int) or not 1 <= line <= len(self.source.splitlines()):
+            raise UserError(f"Line {line} is not a line of {self.path or 'the source'}.")
+
+        def run():
+            while not self.ended:
+                f = self._advance()
+                if f is None or f.line == line:
+                    return
+
+        return self._op(run)
+
+    def back(self) -> Frame | None:
+        """Undo one frame: the KV cache is cut back to where that frame began."""
+
+        def run():
+            keep = len(self.frames) - 1
+            floor = 1 if 0 in self._forced else 0  # a forced call frame is the input: it stays
+            if keep < floor:
+                if self.ended:  # only the end of the trace is left to undo
+                    self._truncate_frames(len(self.frames))
+                return
+            self._truncate_frames(keep)
+
+        return self._op(run)
+
+    def set_local(self, name: str, value_repr: str) -> Frame | None:
+        """Give ``name`` the value ``value_repr`` in the current frame and drop every later prediction.
+
+        The value is a Python expression; literals are normalised to their repr. On the call
+        frame, the real run is made again with the new arguments when they are all literals.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise UserError(f"{name!r} is not a variable name.")
+        value = _normalise_value(value_repr)
+
+        def run():
+            cur = self.current
+            if cur is None:
+                raise UserError("There is no current frame to edit yet.")
+            if cur.event not in ("call", "line"):
+                raise UserError(f"A {cur.event} frame has no locals to edit; step to a line first.")
+            i = self.index
+            edited = replace(cur, locals={**cur.locals, name: value}, malformed=None)
+            self._truncate_frames(i)
+            self._force(edited)
+            if i == 0:
+                args = _call_expression(self._def, edited)
+                if args is not None:
+                    self.call = args
+                    self._run_real()
+                else:
+                    self.real, self.real_note = None, "The edited arguments are not all Python literals, so there is no real run."
+
+        return self._op(run)
+
+    def reset(self, seed: int | None = None) -> Frame | None:
+        """Drop the prediction after the call frame and sample again (a new base seed)."""
+
+        def run():
+            self.base_seed = seed if seed is not None else random.randrange(2**31)
+            if 0 in self._forced:
+                self._truncate_frames(1)
+            else:
+                self._truncate_frames(0)
+                self.call = None
+                self.real, self.real_note = None, None
+                self._propose_call()
+
+        return self._op(run)
+
+
+def _cut(text: str) -> str:
+    """A repr cut as the tracer cuts it (codec.MAX_REPR_CHARS, then codec.REPR_CUT)."""
+    return text if len(text) <= MAX_REPR_CHARS else text[:MAX_REPR_CHARS] + REPR_CUT
+
+
+def _closed(ids: list[int], frame_sep: int) -> list[int]:
+    return ids if ids and ids[-1] == frame_sep else ids + [frame_sep]
+
+
+# -- the call: entry, arguments, literals -------------------------------------------------------
+
+
+def _resolve(source: str, entry: str | None, call: str | None) -> tuple[str, str | None]:
+    """(entry, argument expression or None) from what the user gave; UserError on bad input."""
+    from neurodebug.tracer import find_call_comment, find_entry, resolve_call
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise UserError(f"The source has a syntax error at line {e.lineno}: {(e.msg or 'invalid syntax').rstrip('.')}.") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise UserError(f"The source cannot be parsed ({type(e).__name__}).") from None
+    if call is not None and call.strip():
+        entry, args = resolve_call(source, entry, call)  # raises UserError subclasses
+    else:
+        entry = entry or find_entry(source)
+        if entry is None:
+            raise UserError("No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
+                            "or mark its def line with '# << START_OF_TRACE'.")
+        args = find_call_comment(source, entry)
+        if args is not None:
+            entry, args = resolve_call(source, entry, args)
+        elif call is not None:
+            args = ""  # an explicit empty call: no arguments
+    node = _find_def_in(tree, entry)
+    if node is None:
+        raise UserError(f"There is no function {entry!r} in the source.")
+    if args is None and not _has_parameters(node):
+        args = ""  # nothing for the model to propose
+    return entry, args
+
+
+def _find_def_in(tree: ast.AST, entry: str):
+    name = entry.rsplit(".", 1)[-1]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return node
+    return None
+
+
+def _find_def(source: str, entry: str):
+    return _find_def_in(ast.parse(source), entry)
+
+
+def _has_parameters(node) -> bool:
+    a = node.args
+    return bool(a.posonlyargs or a.args or a.vararg or a.kwonlyargs or a.kwarg)
+
+
+class _NotLiteral:
+    pass
+
+
+def _signature(node) -> inspect.Signature:
+    """The entry's signature from its AST; a default that is not a literal becomes _NotLiteral."""
+    P = inspect.Parameter
+
+    def default(d):
+        if d is None:
+            return P.empty
+        try:
+            return ast.literal_eval(d)
+        except Exception:
+            return _NotLiteral()
+
+    a = node.args
+    positional = a.posonlyargs + a.args
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    params = []
+    for i, (arg, d) in enumerate(zip(positional, defaults)):
+        kind = P.POSITIONAL_ONLY if i < len(a.posonlyargs) else P.POSITIONAL_OR_KEYWORD
+        params.append(P(arg.arg, kind, default=default(d)))
+    if a.vararg:
+        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+        params.append(P(arg.arg, P.KEYWORD_ONLY, default=default(d)))
+    if a.kwarg:
+        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def _literal_arguments(node, args: str | None) -> dict | None:
+    """name -> value of the call's arguments bound to the entry's parameters, when all are literals."""
+    if node is None or args is None:
+        return None
+    try:
+        call = ast.parse(f"_({args})", mode="eval").body
+        pos = [ast.literal_eval(a) for a in call.args if not isinstance(a, ast.Starred)]
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return None
+        kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        bound = _signature(node).bind(*pos, **kw)
+    except Exception:
+        return None
+    bound.apply_defaults()
+    if any(isinstance(v, _NotLiteral) for v in bound.arguments.values()):
+        return None
+    return dict(bound.arguments)
+
+
+def _call_expression(node, frame: Frame) -> str | None:
+    """An argument expression from a call frame's locals, when every value is a Python literal."""
+    if node is None or frame.malformed:
+        return None
+    sig = _signature(node)
+    pos, kw = [], []
+    for name, p in sig.parameters.items():
+        if name not in frame.locals:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is not p.empty:
+                continue
+            return None
+        text = frame.locals[name]
+        try:
+            value = ast.literal_eval(text)
+        except Exception:
+            return None
+        if p.kind == p.VAR_POSITIONAL:
+            if not isinstance(value, tuple):
+                return None
+            pos += [repr(v) for v in value]
+        elif p.kind == p.VAR_KEYWORD:
+            if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
+                return None
+            kw += [f"{k}={v!r}" for k, v in value.items()]
+        elif p.kind == p.KEYWORD_ONLY:
+            kw.append(f"{name}={text}")
+        else:
+            pos.append(text)
+    return ", ".join(pos + kw)
+
+
+def _normalise_value(value_repr: str) -> str:
+    """A new value for a local: a Python expression; literals are written as their repr."""
+    text = (value_repr or "").strip()
+    if not text:
+        raise UserError("The new value is empty; write a Python value such as 5 or 'abc'.")
+    try:
+        return repr(ast.literal_eval(text))
+    except Exception:
+        pass
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise UserError(f"{text!r} is not a Python value.") from None
+    return text
