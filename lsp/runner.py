@@ -172,6 +172,7 @@ class Runner:
                     session = Session(
                         source, function, call, predictor, path=path, run_real=compare,
                         temperature=settings.temperature, max_frames=settings.max_frames,
+                        max_frame_tokens=settings.max_frame_tokens,
                     )
                     job.attach(session)
                     return session

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 
+from neurodebug.session import MAX_FRAME_TOKENS
+
 #: Environment variables read when the editor does not set a value.
 ENV = {
     "model": "NEURODEBUG_MODEL",
@@ -21,6 +23,7 @@ class Settings:
     url: str | None = None  # model server URL for the http backend
     device: str = "cpu"
     max_frames: int = 200  # cap on predicted frames per session
+    max_frame_tokens: int = MAX_FRAME_TOKENS  # a frame longer than this counts as cut off
     temperature: float = 0.0
 
     @classmethod
@@ -35,7 +38,7 @@ class Settings:
         if not isinstance(options, dict):
             return self
         known = {f.name: f.type for f in fields(self)}
-        aliases = {"maxFrames": "max_frames", "modelPath": "model", "serverUrl": "url"}
+        aliases = {"maxFrames": "max_frames", "maxFrameTokens": "max_frame_tokens", "modelPath": "model", "serverUrl": "url"}
         change = {}
         for key, value in options.items():
             key = aliases.get(key, key)

@@ -166,3 +166,31 @@ async def test_malformed_requests_get_errors_and_the_server_lives_on(lsp):
         await send_raw(lsp, "neurodebug/nothing", {})
     lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
     assert len(lenses) == 4
+
+
+async def test_opening_editing_saving_never_runs_the_code(lsp, tmp_path):
+    marker = tmp_path / "ran"
+    text = (f"import pathlib\npathlib.Path({str(marker)!r}).write_text('module')\n\n\n"
+            "# neurodebug: f(1)\ndef f(x):\n    return x + 1\n")
+    path = tmp_path / "danger.py"
+    path.write_text(text)
+    uri = path.as_uri()
+    open_doc_at(lsp, uri, text)
+    lsp.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        [types.TextDocumentContentChangeWholeDocument(text=text + "\n")]))
+    lsp.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri), text=text + "\n"))
+    lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    assert [list(lens.command.arguments) for lens in lenses][0] == [uri, "f", "f(1)"]
+    await hints(lsp, uri)
+    await lsp.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(6, 11)))
+    await asyncio.sleep(0.2)
+    assert not marker.exists()
+    # only the explicit command runs it, and then in the tracer's child process
+    result = await execute(lsp, "neurodebug.compare", uri, "f", None)
+    assert marker.read_text() == "module" and result["call"] == "1"
+
+
+def open_doc_at(client, uri: str, text: str) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))

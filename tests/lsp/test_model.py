@@ -1,0 +1,39 @@
+"""`neurodebug lsp` with a real model: the checkpoint comes from the editor's settings or the env."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from lsprotocol import types
+
+from tests.lsp.conftest import start, stop
+from tests.lsp.test_server import execute, open_doc
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_the_model_named_in_initialization_options_predicts(cwm_checkpoint):
+    # a tiny random checkpoint: its frames are nonsense, but they go through the whole stack
+    client = await start([sys.executable, "-m", "neurodebug", "lsp"],
+                         {"model": str(cwm_checkpoint), "maxFrames": 3, "maxFrameTokens": 12})
+    try:
+        uri = open_doc(client, "tiny")
+        result = await execute(client, "neurodebug.predict", uri, "count", None)
+        assert result["call"] == "'berry', 'r'"
+        assert 1 <= result["frames"] <= 3 and result["ended"]
+        assert result["end"] in ("frame_cap", "token_cap", "end_of_text")
+    finally:
+        await stop(client)
+
+
+async def test_a_bad_model_path_is_one_sentence_and_the_server_lives_on(tmp_path):
+    client = await start([sys.executable, "-m", "neurodebug", "lsp", "--model", str(tmp_path / "missing")])
+    try:
+        uri = open_doc(client, "nomodel")
+        with pytest.raises(Exception, match=r"There is no model at .*missing\."):
+            await execute(client, "neurodebug.predict", uri, "count", None)
+        lenses = await client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+        assert len(lenses) == 4
+    finally:
+        await stop(client)
