@@ -1,6 +1,21 @@
-"""neurodebug's CWM runtime: tokens in, tokens out (see runtime.py for the API)."""
+"""The CWM runtime: tokens in, tokens out (imports nothing from neurodebug/).
 
-from model.errors import ModelError
-from model.runtime import CWM, Sequence, load_model
+    from model import load_model
+    m = load_model(path_or_repo_id, device="cpu", dtype=None, attention="auto", quantize=None)
+
+Names are imported lazily, so that `import model.tokenizer` does not pull in torch.
+"""
 
 __all__ = ["CWM", "ModelError", "Sequence", "load_model"]
+
+
+def __getattr__(name):
+    if name == "ModelError":
+        from model.errors import ModelError
+
+        return ModelError
+    if name in ("CWM", "Sequence", "load_model"):
+        from model import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'model' has no attribute {name!r}")

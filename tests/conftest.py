@@ -1,0 +1,33 @@
+"""Shared fixtures.
+
+`cwm_checkpoint`: a small random CWM checkpoint made once per test session with transformers'
+CwmForCausalLM.save_pretrained (4 layers mixing sliding-window and global attention, window 16,
+grouped-query attention 4:2, float32) with Llama 3's tokenizer.model beside it, so CWM's special
+tokens are real. Tests that need another shape call tests.checkpoints.make_checkpoint themselves.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Tiny models on a shared 2-core machine: a second intra-op thread only adds waiting (measured:
+# 64 greedy tokens took 6-7 s with 2 threads under load, 0.4-0.7 s with 1). Set before torch loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from tests.checkpoints import make_checkpoint
+
+
+@pytest.fixture(scope="session")
+def cwm_checkpoint(tmp_path_factory):
+    """Path of a tiny random CWM checkpoint directory with a real tokenizer (do not modify it)."""
+    return make_checkpoint(tmp_path_factory.mktemp("cwm") / "tiny-cwm")
+
+
+@pytest.fixture(scope="session")
+def cwm_model(cwm_checkpoint):
+    """`model.load_model` on the session checkpoint (CPU, float32, reference attention)."""
+    from model import load_model
+
+    return load_model(cwm_checkpoint, device="cpu", attention="reference")
