@@ -184,6 +184,18 @@ def _wait(proc, deadline: float, result: ChildResult):
 # -- the child ---------------------------------------------------------------------------------------
 
 
+def frame_writer(fd: int):
+    """The function that writes each recorded frame to the pipe at once (one JSON line)."""
+    dumps, write = json.dumps, os.write
+
+    def emit(msg) -> None:
+        data = (dumps(msg) + "\n").encode()
+        while data:
+            data = data[write(fd, data):]
+
+    return emit
+
+
 def _send(fd: int, msg) -> None:
     data = (json.dumps(msg) + "\n").encode()
     while data:
@@ -224,10 +236,7 @@ def _run_job(spec: dict, fd: int) -> dict:
     limits = spec["limits"]
     filename, max_repr = spec["filename"], limits["max_repr"]
 
-    def emit(msg):
-        data = (json.dumps(msg) + "\n").encode()
-        while data:
-            data = data[os.write(fd, data):]
+    emit = frame_writer(fd)
 
     def frame_limit():
         _send(fd, {"reason": "frame_limit"})

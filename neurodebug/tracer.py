@@ -45,6 +45,8 @@ import os
 import re
 import sys
 from dataclasses import asdict, dataclass
+from itertools import repeat
+from operator import is_
 from typing import Callable
 
 from neurodebug.errors import UserError
@@ -209,8 +211,14 @@ def _head_repr(v, limit: int) -> str | None:
     None means "use repr()" (small, or a case where the prefix would not be exact).
     """
     t = type(v)
-    n = limit // 2 + 2  # items enough: each one takes at least 2 characters with its separator
+    # items enough to pass the limit: an item and its separator take at least 3 characters
+    # (a dict item at least 6); fewer items than that go through plain repr()
+    n = limit // (6 if t is dict else 3) + 2
+    if len(v) < n:
+        return None
     if t is str or t is bytes or t is bytearray:
+        if len(v) <= limit:
+            return None
         head = v[: limit + 2]
         # repr picks its quote from the whole string; the prefix is exact if the choice agrees
         if (b"'" in head if t is not str else "'" in head) == (b"'" in v if t is not str else "'" in v) and (
@@ -219,10 +227,19 @@ def _head_repr(v, limit: int) -> str | None:
             return repr(head)[:-2 if t is bytearray else -1]
         return None
     if t in _SEQUENCES:
-        head = v[:n]
-        if any(x is v for x in head):
+        # guess from the first items how many make ``limit`` characters; n always does
+        probe = v[:8]
+        if any(map(is_, probe, repeat(v))):
             return None
-        return repr(list(head))[:-1] if t is list else "(" + repr(list(head))[1:-1]
+        k = min(n, int(limit / max(1.0, (len(repr(probe)) - 1) / 8) * 1.25) + 8)
+        for k in (k, n) if k < n else (n,):
+            head = v[:k]  # a slice has the type's own repr, minus the closing bracket
+            if any(map(is_, head, repeat(v))):
+                return None  # it contains itself: repr(head) would not be a prefix
+            r = repr(head)[:-1]
+            if len(r) > limit:
+                return r
+        return None
     if t is dict:
         parts = []
         for k, x in v.items():
@@ -255,7 +272,7 @@ _BIG = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset})
 def safe_repr(v, limit: int) -> str:
     """``repr(v)``, cut to ``limit`` characters plus REPR_CUT; never raises."""
     try:
-        if type(v) in _BIG and len(v) > limit:
+        if type(v) in _BIG and len(v) * 3 > limit:
             r = _head_repr(v, limit)
             if r is not None and len(r) > limit:
                 return r[:limit] + REPR_CUT
@@ -277,10 +294,14 @@ def safe_repr(v, limit: int) -> str:
 class Recorder:
     """Records frames of code from one file through ``sys.settrace``.
 
-    Each frame is handed to ``emit`` as soon as it is recorded, as a list
-    ``[event, line, depth, func, locals, arg]``; the sandbox writes it to a pipe at once,
-    so that a child killed later loses nothing. ``on_limit`` is called (and must not
-    return) when a frame beyond ``max_frames`` would be recorded.
+    Each frame is handed to ``emit`` as soon as it is recorded, as a message
+    ``[event, line, depth, func, locals, keys, arg]`` (the sandbox writes it to a pipe at
+    once, so that a child killed later loses nothing). To keep the hot path lean, a ``line``
+    message carries only the locals whose repr changed since the previous frame of the same
+    function activation, and ``keys`` (the full list of names) only when the set of names
+    changed; :class:`LocalsDecoder` rebuilds full locals. ``call`` messages carry all
+    locals; ``return``/``exception`` messages none, and the value in ``arg``.
+    ``on_limit`` is called (and must not return) when frame ``max_frames + 1`` is due.
     """
 
     def __init__(self, filename: str, emit: Callable[[list], None], max_repr: int = 1000,
@@ -294,12 +315,28 @@ class Recorder:
         self.lost: str | None = None  # why recording stopped early, if it did
         self.level = 0  # traced frames currently active
         self._traced: dict = {}  # code object -> bool
+        self._last: dict = {}  # frame -> (reprs of its last frame, the str/bytes objects behind them)
 
     def start(self) -> None:
         sys.settrace(self.global_trace)
 
     def stop(self) -> None:
         sys.settrace(None)
+
+    def _locals(self, frame, last: tuple | None) -> tuple[dict, dict]:
+        """(name -> repr, name -> str/bytes object) of the frame; unchanged strings are not re-repr'd."""
+        limit = self.max_repr
+        reprs, objs = {}, {}
+        old_reprs, old_objs = last if last is not None else ({}, {})
+        for k, v in frame.f_locals.items():
+            t = type(v)
+            if t is str or t is bytes:
+                objs[k] = v
+                if old_objs.get(k) is v:
+                    reprs[k] = old_reprs[k]
+                    continue
+            reprs[k] = safe_repr(v, limit)
+        return reprs, objs
 
     def _record(self, event: str, frame, depth: int, arg) -> None:
         self.count += 1
@@ -309,14 +346,28 @@ class Recorder:
             if self.on_limit is not None:
                 self.on_limit()
             return
-        limit = self.max_repr
         code = frame.f_code
         try:
-            if event == "call" or event == "line":
-                loc = {k: safe_repr(v, limit) for k, v in frame.f_locals.items()}
-                self.emit([event, frame.f_lineno, depth, code.co_name, loc, None])
+            if event == "line":
+                last = self._last.get(frame)
+                state = self._locals(frame, last)
+                reprs = state[0]
+                self._last[frame] = state
+                if last is None:
+                    self.emit([event, frame.f_lineno, depth, code.co_name, reprs, list(reprs), None])
+                else:
+                    old = last[0]
+                    changed = {k: r for k, r in reprs.items() if old.get(k) is not r and old.get(k) != r}
+                    keys = None if reprs.keys() == old.keys() else list(reprs)
+                    self.emit([event, frame.f_lineno, depth, code.co_name, changed, keys, None])
+            elif event == "call":
+                state = self._locals(frame, None)
+                self._last[frame] = state
+                self.emit([event, frame.f_lineno, depth, code.co_name, state[0], None, None])
             else:  # return / exception: no locals, the value instead
-                self.emit([event, frame.f_lineno, depth, code.co_name, {}, safe_repr(arg, limit)])
+                if event == "return":
+                    self._last.pop(frame, None)
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None, safe_repr(arg, self.max_repr)])
         except RecursionError:
             # The traced code is at the recursion limit and this hook is the call that overflows.
             # Raising here makes Python remove the hook and raise RecursionError in the traced
@@ -324,8 +375,9 @@ class Recorder:
             self.lost = "recursion"
             raise RecursionError("maximum recursion depth exceeded") from None
         except MemoryError:
-            try:
-                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None])
+            try:  # record the step without its values
+                self._last[frame] = ({}, {})
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, [], None])
             except MemoryError:
                 pass
 
@@ -350,6 +402,33 @@ class Recorder:
         elif event == "exception":
             self._record("exception", frame, self.level - 1, arg[1])
         return self.local_trace
+
+
+class LocalsDecoder:
+    """Rebuilds full locals from Recorder messages (the inverse of its diff), in order."""
+
+    def __init__(self):
+        self._stack: list[dict[str, str]] = []  # last full locals per depth
+
+    def decode(self, msg: list) -> tuple[str, int, int, str, dict[str, str], str | None]:
+        event, line, depth, func, loc, keys, arg = msg
+        stack = self._stack
+        if event == "call":
+            del stack[depth:]
+            stack.extend({} for _ in range(depth - len(stack)))
+            stack.append(loc)
+        elif event == "line":
+            prev = stack[depth] if depth < len(stack) else {}
+            if keys is None:
+                loc = {k: loc[k] if k in loc else v for k, v in prev.items()}
+            else:
+                loc = {k: loc[k] if k in loc else prev.get(k, "") for k in keys}
+            del stack[depth:]
+            stack.extend({} for _ in range(depth - len(stack)))
+            stack.append(loc)
+        else:
+            loc = {}
+        return event, line, depth, func, loc, arg
 
 
 # -- the parent side: run, then turn the child's messages into a Trace -----------------------------
@@ -444,11 +523,12 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     def_lines = _def_lines(tree)
     frames: list[Frame] = []
     end_msg = None
+    decoder = LocalsDecoder()
     for msg in result.messages:
         if isinstance(msg, dict):
             end_msg = msg
             continue
-        event, line, depth, func, loc, arg = msg
+        event, line, depth, func, loc, arg = decoder.decode(msg)
         if event == "call":
             line = def_lines.get(line, line)
         text = lines[line - 1] if 0 < line <= len(lines) else ""
