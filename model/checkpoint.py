@@ -9,7 +9,6 @@ tensor is read straight into place, so a 32B checkpoint is never held twice in m
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -17,54 +16,12 @@ import torch.nn as nn
 
 from model.config import ModelConfig
 from model.errors import ModelError
+from model.hub import resolve
 from model.model import Transformer, rope_frequencies
 from model.quantize import Int8Embedding, Int8Linear, quantize_rows, swap_for_int8
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-
-
-def resolve(path_or_repo_id: str | os.PathLike) -> Path:
-    """The checkpoint directory: a path, or a repo id ("facebook/cwm") in the local HF cache."""
-    p = Path(path_or_repo_id).expanduser()
-    if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise ModelError(f"The directory {p} has no config.json, so it is not a checkpoint.")
-        return p
-    if p.exists():
-        raise ModelError(f"{p} is a file; a checkpoint is a directory with config.json and *.safetensors.")
-    name = str(path_or_repo_id)
-    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
-        snap = _hf_cache_snapshot(name)
-        if snap is not None:
-            return snap
-        raise ModelError(
-            f"No checkpoint directory {name} exists and the repo {name} is not in the local "
-            f"Hugging Face cache ({_hf_cache_dir()}); download it first, e.g. `hf download {name}`."
-        )
-    raise ModelError(f"No checkpoint directory exists at {p}.")
-
-
-def _hf_cache_dir() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = Path(os.environ.get("HF_HOME", Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "huggingface"))
-    return home.expanduser() / "hub"
-
-
-def _hf_cache_snapshot(repo_id: str) -> Path | None:
-    repo = _hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-    snaps = repo / "snapshots"
-    ref = repo / "refs" / "main"
-    candidates = []
-    if ref.is_file():
-        candidates.append(snaps / ref.read_text().strip())
-    if snaps.is_dir():
-        candidates += sorted(snaps.iterdir(), key=lambda d: d.stat().st_mtime, reverse=True)
-    for c in candidates:
-        if (c / "config.json").is_file() and any(c.glob("*.safetensors")):
-            return c
-    return None
 
 
 def pick_dtype(dtype, config: ModelConfig, device: torch.device) -> torch.dtype:
