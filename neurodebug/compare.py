@@ -237,7 +237,13 @@ def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differ
 
 
 def compare(real: Trace, predicted: Trace, elided: set[int] = frozenset()) -> Comparison:
-    """Align a predicted trace with the real one, find the first divergence, compute metrics."""
+    """Align a predicted trace with the real one, find the first divergence, compute metrics.
+
+    A prediction still in progress (``predicted.end.reason == "open"``, a debugger session
+    mid-way) is compared as far as it goes: the real frames after it are rows without a
+    predicted frame, but neither a divergence nor counted in the metrics.
+    """
+    finished = predicted.end.reason != "open"
     rows: list[Row] = []
     first: Divergence | None = None
     n_state = n_action = n_counted = 0
@@ -246,6 +252,8 @@ def compare(real: Trace, predicted: Trace, elided: set[int] = frozenset()) -> Co
         p = predicted.frames[pi] if pi is not None else None
         differs = frame_differences(r, p) if r is not None and p is not None else set()
         rows.append(Row(step, r, p, differs))
+        if p is None and not finished:
+            continue
         if first is None and (differs or r is None or p is None):
             first = divergence_of(step, r, p, differs)
         if r is not None and ri >= SCORE_FROM:
@@ -259,7 +267,7 @@ def compare(real: Trace, predicted: Trace, elided: set[int] = frozenset()) -> Co
         valid_format=valid,
         state_exact=n_state / n_counted if n_counted else None,
         action_exact=n_action / n_counted if n_counted else None,
-        output_match=output_match(real, predicted),
+        output_match=output_match(real, predicted) if finished or output_of(predicted) else None,
         n_real=len(real.frames),
         n_predicted=n_pred,
     )

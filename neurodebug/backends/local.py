@@ -61,6 +61,17 @@ class LocalPredictor(Predictor):
         self.name = f"local {path}"
         self.context_limit = getattr(self.model.config, "max_position_embeddings", None)
 
+    @classmethod
+    def from_runtime(cls, runtime, name: str | None = None) -> "LocalPredictor":
+        """Wrap an already loaded runtime (model.CWM) without loading it again."""
+        p = cls.__new__(cls)
+        p.model = runtime
+        p.tokenizer = runtime.tokenizer
+        p.path = str(runtime.directory)
+        p.name = name or f"local {runtime.directory}"
+        p.context_limit = getattr(runtime.config, "max_position_embeddings", None)
+        return p
+
     def open(self, prompt_ids: Sequence[int]) -> LocalState:
         return LocalState(self, prompt_ids)
 
