@@ -71,4 +71,29 @@ function callOrNull(input) {
   return t === '' ? null : t;
 }
 
-module.exports = { ACTIONS, functionAt, callComment, serverCommand, initializationOptions, stepArguments, callOrNull };
+// What the editor shows of a `neurodebug/trace` notification (Session.to_json() in `session`):
+// 0-based predicted and real current lines, a status-bar text and its tooltip.
+function traceView(params) {
+  const session = params && params.session;
+  if (!session) {
+    return { uri: params && params.uri, active: false, predictedLine: null, realLine: null,
+      status: 'neurodebug', tooltip: 'neurodebug: no prediction for this version of the file' };
+  }
+  const frames = session.frames || [];
+  const index = typeof session.index === 'number' ? session.index : frames.length - 1;
+  const current = index >= 0 ? frames[index] : undefined;
+  const aligned = (session.aligned_real || [])[index];
+  const realFrame = session.real && aligned !== null && aligned !== undefined ? session.real.frames[aligned] : undefined;
+  const line = (f) => (f && typeof f.line === 'number' ? f.line - 1 : null);
+  let status = `step ${index + 1}/${frames.length}`;
+  if (session.ended) status += ' · ended';
+  if (session.divergence) status += ` · diverges at step ${session.divergence.step}`;
+  else if (session.real) status += ' · matches the real run';
+  const call = `${session.entry}(${session.call === null || session.call === undefined ? '…' : session.call})`;
+  const tooltip = [call, session.divergence && session.divergence.message, session.ended && session.end && session.end.message,
+    session.real_note].filter(Boolean).join('\n');
+  return { uri: params.uri, active: true, predictedLine: line(current), realLine: line(realFrame), status, tooltip };
+}
+
+module.exports = {
+  traceView, ACTIONS, functionAt, callComment, serverCommand, initializationOptions, stepArguments, callOrNull };
