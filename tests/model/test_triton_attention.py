@@ -1,0 +1,227 @@
+"""Triton attention kernels against a plain PyTorch reference.
+
+Without CUDA the kernels run in Triton's interpreter (TRITON_INTERPRET=1, set before triton is
+imported), which mishandles bfloat16: CPU runs use float32 and float16 at tiny shapes. bfloat16 and
+CWM-sized shapes run only on a GPU.
+"""
+
+import math
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+pytest.importorskip("triton")
+
+from model import triton_attention as ta  # noqa: E402
+
+CUDA = torch.cuda.is_available()
+DEVICE = "cuda" if CUDA else "cpu"
+TOL = {torch.float32: 2e-5, torch.float16: 3e-3, torch.bfloat16: 2e-2}
+
+
+def reference(q, keys, values, start_pos, window):
+    """Attention written from the definition: every query against the keys it may see, by position.
+
+    keys/values: [B, Hkv, T, D] indexed by absolute position (no ring), T >= start_pos + C."""
+    B, Hq, C, D = q.shape
+    G = Hq // keys.shape[1]
+    end = start_pos + C
+    k = keys[:, :, :end].float().repeat_interleave(G, 1)
+    v = values[:, :, :end].float().repeat_interleave(G, 1)
+    qpos = torch.arange(start_pos, end, device=q.device)[:, None]
+    kpos = torch.arange(end, device=q.device)[None, :]
+    visible = kpos <= qpos
+    if window is not None:
+        visible &= kpos > qpos - window
+    scores = (q.float() @ k.transpose(-1, -2)) / math.sqrt(D)
+    return scores.masked_fill(~visible, float("-inf")).softmax(-1) @ v
+
+
+def make_case(B, Hq, Hkv, D, total, S, dtype, seed=0):
+    """Keys/values for positions 0..total-1, written in order into a cache of S slots (slot p % S).
+
+    Slots never written hold NaN, so a kernel that reads one poisons its output."""
+    g = torch.Generator().manual_seed(seed)
+    keys = torch.randn(B, Hkv, total, D, generator=g).to(dtype)
+    values = torch.randn(B, Hkv, total, D, generator=g).to(dtype)
+    k_cache = torch.full((B, Hkv, S, D), float("nan"), dtype=dtype)
+    v_cache = torch.full((B, Hkv, S, D), float("nan"), dtype=dtype)
+    for p in range(total):
+        k_cache[:, :, p % S] = keys[:, :, p]
+        v_cache[:, :, p % S] = values[:, :, p]
+    return keys.to(DEVICE), values.to(DEVICE), k_cache.to(DEVICE), v_cache.to(DEVICE), g
+
+
+def queries(g, B, Hq, C, D, dtype):
+    return torch.randn(B, Hq, C, D, generator=g).to(dtype).to(DEVICE)
+
+
+def assert_close(out, ref, dtype):
+    assert out.dtype == dtype
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), ref, atol=TOL[dtype], rtol=TOL[dtype])
+
+
+DTYPES = [torch.float32, torch.float16]
+
+# (name, B, Hq, Hkv, D, start_pos, C, window, S)
+PREFILL_CASES = [
+    ("global_gqa1", 1, 2, 2, 64, 0, 40, None, 48),
+    ("window_longer_than_seq_gqa2", 1, 4, 2, 64, 0, 20, 24, 24 + 20),
+    ("window_13_seq_48_gqa6", 1, 6, 1, 64, 0, 48, 13, 13 + 48),
+    ("global_offset_chunk_d128_gqa6", 1, 6, 1, 128, 20, 24, None, 44),
+    ("window_ring_wraps_offset_chunk", 2, 4, 2, 64, 40, 20, 13, 13 + 20),
+    ("window_1", 1, 2, 1, 64, 5, 20, 1, 1 + 20),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("case", PREFILL_CASES, ids=lambda c: c[0])
+def test_prefill_matches_reference(case, dtype):
+    _, B, Hq, Hkv, D, start_pos, C, window, S = case
+    keys, values, k_cache, v_cache, g = make_case(B, Hq, Hkv, D, start_pos + C, S, dtype)
+    q = queries(g, B, Hq, C, D, dtype)
+    ref = reference(q, keys, values, start_pos, window)
+    assert_close(ta.attention(q, k_cache, v_cache, start_pos, window), ref, dtype)
+    # Other tilings move the window and causal edges to other places inside blocks.
+    assert_close(ta.prefill(q, k_cache, v_cache, start_pos, window, block_m=16, block_n=32), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("Hq,Hkv,D,window", [(2, 2, 64, None), (6, 1, 64, 10), (4, 2, 128, 7)],
+                         ids=["global_gqa1", "window10_gqa6", "window7_gqa2_d128"])
+def test_decode_token_by_token_across_ring_wrap(Hq, Hkv, D, window, dtype):
+    """Decode one position at a time, as generation does; the sliding ring (W + 3 slots) wraps
+    several times, the global cache fills up."""
+    total, prompt = 28, 4
+    S = total if window is None else window + 3
+    keys, values, _, _, g = make_case(1, Hq, Hkv, D, total, S, dtype)
+    k_cache = torch.full((1, Hkv, S, D), float("nan"), dtype=dtype, device=DEVICE)
+    v_cache = k_cache.clone()
+    q_all = queries(g, 1, Hq, total, D, dtype)
+    ref = reference(q_all, keys, values, 0, window)
+    for p in range(total):
+        k_cache[:, :, p % S] = keys[:, :, p]
+        v_cache[:, :, p % S] = values[:, :, p]
+        if p < prompt:
+            continue
+        out = ta.attention(q_all[:, :, p:p + 1], k_cache, v_cache, p, window)
+        assert_close(out, ref[:, :, p:p + 1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("window", [None, 9], ids=["global", "window9"])
+def test_decode_few_positions_and_split_counts(window, dtype):
+    """A few positions at once (speculation, a short extend), and every way of splitting the keys:
+    one chunk, chunks with rows that see nothing in them, one block per chunk."""
+    B, Hq, Hkv, D, start_pos, C = 2, 6, 2, 64, 29, 4
+    S = start_pos + C if window is None else window + C
+    keys, values, k_cache, v_cache, g = make_case(B, Hq, Hkv, D, start_pos + C, S, dtype)
+    q = queries(g, B, Hq, C, D, dtype)
+    ref = reference(q, keys, values, start_pos, window)
+    assert_close(ta.attention(q, k_cache, v_cache, start_pos, window), ref, dtype)
+    for n_splits in (1, 3, 64):
+        out = ta.decode(q, k_cache, v_cache, start_pos, window, block_n=16, n_splits=n_splits)
+        assert_close(out, ref, dtype)
+
+
+def test_decode_and_prefill_paths_agree_on_one_chunk():
+    """The same few positions through either kernel; attention() picks decode for them."""
+    keys, values, k_cache, v_cache, g = make_case(1, 6, 1, 64, 30, 30, torch.float32)
+    q = queries(g, 1, 6, 3, 64, torch.float32)
+    via_decode = ta.decode(q, k_cache, v_cache, 27, None)
+    via_prefill = ta.prefill(q, k_cache, v_cache, 27, None)
+    torch.testing.assert_close(via_decode, via_prefill, atol=2e-5, rtol=2e-5)
+    torch.testing.assert_close(ta.attention(q, k_cache, v_cache, 27, None), via_decode, atol=0, rtol=0)
+
+
+def test_strided_query_layout():
+    """q as the runtime often has it: a transpose of [B, C, Hq, D], not contiguous."""
+    keys, values, k_cache, v_cache, g = make_case(1, 4, 2, 64, 24, 24, torch.float32)
+    q = torch.randn(1, 24, 4, 64, generator=g).to(DEVICE).transpose(1, 2)
+    assert not q.is_contiguous()
+    ref = reference(q, keys, values, 0, 8)
+    assert_close(ta.attention(q, k_cache, v_cache, 0, 8), ref, torch.float32)
+
+
+@pytest.mark.parametrize("make_args,message", [
+    (lambda q, k, v: (q, k[:, :, :10], v, 0, None), "differ in shape"),
+    (lambda q, k, v: (q[:, :3], k, v, 0, None), "not a multiple"),
+    (lambda q, k, v: (q, k, v, 20, None), "global cache holds"),
+    (lambda q, k, v: (q, k[:, :, :12], v[:, :, :12], 20, 8), "ring of 12 slots"),
+    (lambda q, k, v: (q.half(), k, v, 0, None), "must share"),
+    (lambda q, k, v: (q[..., :48], k[..., :48], v[..., :48], 0, None), "head_dim"),
+])
+def test_bad_arguments_are_refused_with_a_reason(make_args, message):
+    q = torch.zeros(1, 4, 8, 64, device=DEVICE)
+    k = torch.zeros(1, 2, 24, 64, device=DEVICE)
+    with pytest.raises(ValueError, match=message):
+        ta.attention(*make_args(q, k, k.clone()))
+
+
+def test_matches_runtime_reference():
+    """Against model/attention.py's reference (the runtime's definition of correct), both paths."""
+    ref_mod = pytest.importorskip("model.attention")
+    reference_attention = getattr(ref_mod, "reference_attention", None) or getattr(ref_mod, "attention_reference",
+                                                                                      None)
+    if reference_attention is None:
+        pytest.skip("model.attention has no reference_attention function")
+    for start_pos, C, window, S in [(0, 37, None, 40), (30, 20, 11, 31), (52, 1, 11, 31), (20, 4, None, 40)]:
+        keys, values, k_cache, v_cache, g = make_case(1, 6, 2, 64, start_pos + C, S, torch.float32, seed=C)
+        q = queries(g, 1, 6, C, 64, torch.float32)
+        expected = reference_attention(q, k_cache, v_cache, start_pos, window)
+        torch.testing.assert_close(ta.attention(q, k_cache, v_cache, start_pos, window), expected,
+                                   atol=2e-5, rtol=2e-5)
+
+
+gpu = pytest.mark.skipif(not CUDA, reason="needs CUDA")
+
+
+@gpu
+@pytest.mark.gpu
+@pytest.mark.parametrize("window", [None, 300], ids=["global", "window300"])
+def test_bf16_cwm_heads_on_gpu(window):
+    """CWM's head shapes (48 query heads, 8 KV heads, head_dim 128) in bfloat16: a 1000-token
+    prefill at an offset, then decode steps."""
+    dtype, start_pos, C = torch.bfloat16, 24, 1000
+    total = start_pos + C + 8
+    S = total if window is None else window + C
+    keys, values, k_cache, v_cache, g = make_case(1, 48, 8, 128, total, S, dtype)
+    # Refill the cache in order up to the chunk's end only: decode steps write their own slots.
+    k_cache.fill_(float("nan"))
+    v_cache.fill_(float("nan"))
+    for p in range(start_pos + C):
+        k_cache[:, :, p % S] = keys[:, :, p]
+        v_cache[:, :, p % S] = values[:, :, p]
+    q = queries(g, 1, 48, C + 8, 128, dtype)
+    ref = reference(q[:, :, :C], keys, values, start_pos, window)
+    assert_close(ta.attention(q[:, :, :C], k_cache, v_cache, start_pos, window), ref, dtype)
+    for i in range(8):
+        p = start_pos + C + i
+        k_cache[:, :, p % S] = keys[:, :, p]
+        v_cache[:, :, p % S] = values[:, :, p]
+        ref = reference(q[:, :, C + i:C + i + 1], keys, values, p, window)
+        assert_close(ta.attention(q[:, :, C + i:C + i + 1], k_cache, v_cache, p, window), ref, dtype)
+
+
+def test_whole_model_triton_matches_reference(cwm_checkpoint):
+    """The tiny CWM checkpoint (sliding window 16 and global layers, GQA 2, head_dim 16) through the
+    runtime with each backend: a prompt prefilled in chunks of 16 (the rings of 16 + 16 slots wrap),
+    then tokens decoded one at a time, then a step back and a different continuation."""
+    from model import load_model
+
+    ref = load_model(cwm_checkpoint, device=DEVICE, attention="reference", chunk_size=16)
+    tri = load_model(cwm_checkpoint, device=DEVICE, attention="triton", chunk_size=16)
+    assert (ref.attention, tri.attention) == ("reference", "triton")
+    prompt = [128000] + [(7 * i + 3) % 5000 + 100 for i in range(44)]
+    s_ref, s_tri = ref.sequence(), tri.sequence()
+    torch.testing.assert_close(s_tri.extend(prompt), s_ref.extend(prompt), atol=1e-4, rtol=1e-4)
+    for tok in (11, 2024, 7):
+        torch.testing.assert_close(s_tri.extend([tok]), s_ref.extend([tok]), atol=1e-4, rtol=1e-4)
+    s_ref.truncate(40)
+    s_tri.truncate(40)
+    torch.testing.assert_close(s_tri.extend([5, 6, 8]), s_ref.extend([5, 6, 8]), atol=1e-4, rtol=1e-4)
+    assert s_tri.generate(4) == s_ref.generate(4)
