@@ -5,7 +5,7 @@
 Both tracers run in this process on the same functions compiled from the same file, and
 both do the work of a real trace: at every event they repr every local and write a record
 to /dev/null (ours: the JSON line the sandbox child writes to its pipe, through the same
-``sandbox.frame_writer``; PySnooper: its text line, to a stream on /dev/null). Runs are
+``sandbox.frame_writer``; PySnooper: its text line, to a stream on /dev/null), both cutting values at 1000 characters. Runs are
 interleaved (untraced, ours, PySnooper, untraced, ...) and the best of ``--repeat`` is kept,
 so machine load affects all three alike. Ratios: traced / untraced, and ours / PySnooper
 (below 1 means ours is faster). The last table adds what a user of ``trace_source`` pays
@@ -95,10 +95,12 @@ def main() -> None:
     print(f"{'function':14s} {'frames':>7s} {'untraced':>10s} {'ours':>10s} {'PySnooper':>10s}"
           f" {'ours/untr':>10s} {'snoop/untr':>10s} {'ours/snoop':>10s}")
     totals = [0.0, 0.0, 0.0]
+    in_process = {}
     for name, call in CASES:
         fn = ns[name]
         argv = eval(f"(lambda *a: a)({call})", ns)
-        snooped = pysnooper.snoop(output=devnull, depth=1)(fn)
+        # same cut as ours (PySnooper's default is 100 characters; it reprs in full either way)
+        snooped = pysnooper.snoop(output=devnull, depth=1, max_variable_length=Limits().max_repr)(fn)
         counter = {"n": 0}
 
         def ours():
@@ -119,6 +121,7 @@ def main() -> None:
         for i in range(3):
             totals[i] += best[i]
         u, o, s = best
+        in_process[name] = o
         print(f"{name:14s} {counter['n']:7d} {u * 1e3:8.2f}ms {o * 1e3:8.1f}ms {s * 1e3:8.1f}ms"
               f" {o / u:10.1f} {s / u:10.1f} {o / s:10.2f}")
     u, o, s = totals
@@ -134,7 +137,8 @@ def main() -> None:
             trace = trace_source(SOURCE, name, call, limits, filename=tmp.name)
             best = min(best, time.perf_counter() - t0)
         assert trace.end.reason == "returned", trace.end
-        print(f"{name:14s} {len(trace.frames):7d} frames {best * 1e3:8.1f}ms")
+        print(f"{name:14s} {len(trace.frames):7d} frames {best * 1e3:8.1f}ms"
+              f"  ({best / in_process[name]:.2f} x ours in-process)")
     os.unlink(tmp.name)
 
 

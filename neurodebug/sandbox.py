@@ -1,6 +1,6 @@
 """Runs traced code in a child process under limits, and streams its frames back.
 
-Parent side: :func:`run` starts ``python -u -m neurodebug.sandbox FD`` in a new session,
+Parent side: :func:`run` starts ``python -u -P -m neurodebug.sandbox FD`` in a new session,
 writes the job (JSON) to the child's stdin, and then reads three pipes until the child is
 gone: the child's stdout and stderr (each kept up to ``Limits.max_output`` bytes, the rest
 counted and dropped) and the frame pipe FD. It kills the whole process group when the
@@ -17,16 +17,20 @@ last line is a JSON object ``{"reason": ...}`` when the child itself knows how t
 from __future__ import annotations
 
 import json
+import math
 import os
+import resource
 import selectors
 import signal
 import subprocess
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_KILL_GRACE_S = 0.5  # the child's own limits get this long to act before the parent's kill
+_PIPE_SIZE = 1 << 20  # bytes of frames the child can write ahead of the parent
+_BATCH_S = 0.002  # the parent reads at most this often, so a busy child is not woken per frame
 
 
 @dataclass
@@ -63,15 +67,22 @@ class _Capped:
 def run(spec: dict, limits) -> ChildResult:
     """Run one job (see neurodebug.tracer.trace_source) in a child; never raises for its faults."""
     r_fd, w_fd = os.pipe()
+    try:  # a roomy pipe lets the parent read in batches (fewer wake-ups) without stalling the child
+        import fcntl
+
+        fcntl.fcntl(w_fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
     env = dict(os.environ)
     env["PYTHONPATH"] = _PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("PYTHONSTARTUP", None)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "neurodebug.sandbox", str(w_fd)],
+            # -P: the current directory must not shadow modules that the sandbox itself imports
+            [sys.executable, "-u", "-P", "-m", "neurodebug.sandbox", str(w_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(w_fd,), env=env, start_new_session=True, cwd=spec.get("path_dir") or None,
+            pass_fds=(w_fd,), env=env, start_new_session=True,
         )
     finally:
         os.close(w_fd)
@@ -118,6 +129,8 @@ def run(spec: dict, limits) -> ChildResult:
                     frames += data
                 else:
                     key.data.add(data)
+            if stop_at is None:
+                time.sleep(_BATCH_S)
         sel.close()
         usage = _wait(proc, deadline, result)
     finally:
@@ -204,9 +217,6 @@ def _send(fd: int, msg) -> None:
 
 
 def _set_limits(limits: dict) -> None:
-    import math
-    import resource
-
     cpu = max(1, math.ceil(limits["cpu_s"]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     mem = int(limits["memory_mb"]) * 1024 * 1024
@@ -229,8 +239,6 @@ def _error_line(exc: BaseException, filename: str) -> int | None:
 
 def _run_job(spec: dict, fd: int) -> dict:
     """Execute the job; returns the end message. Frames are sent while it runs."""
-    import types
-
     from neurodebug.tracer import Recorder, safe_repr
 
     limits = spec["limits"]
@@ -244,7 +252,8 @@ def _run_job(spec: dict, fd: int) -> dict:
 
     module = types.ModuleType(spec["module"])
     module.__file__ = filename
-    sys.modules[spec["module"]] = module
+    # registered (dataclasses and pickle look modules up) unless the name is taken, e.g. json.py
+    sys.modules.setdefault(spec["module"], module)
     try:
         code = compile(spec["source"], filename, "exec")
         exec(code, module.__dict__)
@@ -290,6 +299,8 @@ def _flush_and_exit(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import neurodebug.tracer  # noqa: F401 - imported before the traced file's directory joins sys.path
+
     argv = sys.argv[1:] if argv is None else argv
     fd = int(argv[0])
     spec = json.loads(sys.stdin.buffer.read())
@@ -297,8 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.stdin = open(0, closefd=False)
-    if spec.get("path_dir"):
-        sys.path[0] = spec["path_dir"]
+    if spec.get("path_dir"):  # as for a script: its directory comes first on sys.path
+        sys.path.insert(0, spec["path_dir"])
     sys.argv = [spec["filename"]]
     try:
         _set_limits(spec["limits"])

@@ -349,3 +349,24 @@ def test_comprehensions_and_lambdas_have_no_frames():
                         ("return", 8, 0)]
     assert [f.depth for f in trace.frames if f.func == "sq"] == [1] * 6  # two calls, 3 frames each
     assert trace.end.value == "{4: 4, 1: 1}"
+
+
+def test_file_named_like_a_stdlib_module_and_dataclasses(tmp_path):
+    prog = tmp_path / "json.py"
+    prog.write_text(
+        "from dataclasses import dataclass\n\n@dataclass\nclass P:\n    x: int\n\n"
+        "def f(n):\n    p = P(n)\n    return p\n"
+    )
+    trace = trace_file(prog, "f", "2")
+    assert trace.end.reason == "returned" and trace.end.value == "P(x=2)"
+    # the dataclass's generated __init__ is not code from the file: no frames of its own
+    assert {f.func for f in trace.frames} == {"f"}
+
+
+def test_neighbour_module_is_importable_and_not_traced(tmp_path):
+    (tmp_path / "helper.py").write_text("def double(x):\n    y = x * 2\n    return y\n")
+    prog = tmp_path / "prog.py"
+    prog.write_text("from helper import double\n\ndef f(n):\n    return double(n) + 1\n")
+    trace = trace_file(prog, "f", "4")
+    assert trace.end.value == "9"
+    assert [(f.event, f.line) for f in trace.frames] == [("call", 3), ("line", 4), ("return", 4)]
