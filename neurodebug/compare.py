@@ -365,7 +365,7 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
             new = state.generate(max_frame_tokens, stop_ids=codec.stop_ids, temperature=0.0)
             generated += len(new)
             state.truncate(s)
-            branch = copy.deepcopy(parser)
+            branch = copy.deepcopy(parser, {id(codec): codec})  # share the codec (and its tokenizer)
             got = branch.feed(new)
             if got:
                 alt = got[0]
@@ -404,12 +404,14 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     valid = (sum(sc.ok for sc in counted) + sum(1 for a in alts if not a.malformed)) / n_pred if n_pred else None
     state_n = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed and state_ok(sc.differs)))
     action_n = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed and action_ok(sc.differs)))
+    # output: the entry's last return frame (else its last exception frame), given the history
+    ends = [sc for sc in scores[SCORE_FROM:] if sc.real.event == "return" and sc.real.depth == 0] or \
+        [sc for sc in scores[SCORE_FROM:] if sc.real.event == "exception" and sc.real.depth == 0]
     out = None
-    for sc in scores:
-        if sc.real.event in ("return", "exception") and sc.real.depth == 0 and sc.step >= SCORE_FROM:
-            if sc.real.event == "return" or out is None:
-                out = sc.ok or (sc.alternative is not None and sc.alternative.event == sc.real.event
-                                and same_value(sc.real.arg, sc.alternative.arg))
+    if ends:
+        sc = ends[-1]
+        out = sc.ok or (sc.alternative is not None and sc.alternative.event == sc.real.event
+                        and same_value(sc.real.arg, sc.alternative.arg))
     metrics = Metrics(
         valid_format=valid,
         state_exact=state_n / len(counted) if counted else None,
