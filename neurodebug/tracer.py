@@ -15,7 +15,7 @@ in a named constant below, so it can be changed in one place):
   3.12 (PEP 709) does for comprehensions anyway. Functions from the traced file that they
   call are traced normally, one level deeper than the enclosing function.
 * Generator functions from the traced file are traced as ``sys.settrace`` reports them
-  (``GENERATOR_FRAMES``): every resumption is a ``call`` frame (all locals in full; its
+  (``TRACE_GENERATORS``): every resumption is a ``call`` frame (all locals in full; its
   source is the ``def`` line the first time, the ``yield`` line on later resumptions),
   every ``yield`` is a ``return`` frame whose value is the yielded value, and the final
   exhaustion is a ``return`` frame with ``None``.
@@ -40,7 +40,6 @@ in a named constant below, so it can be changed in one place):
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import sys
@@ -55,10 +54,12 @@ from neurodebug.frames import End, Frame, Trace
 #: Code objects (by ``co_name``) that never get frames of their own.
 SKIPPED_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>"})
 
-#: How generator functions from the traced file are recorded (see the module docstring).
-GENERATOR_FRAMES = "settrace"  # each resume = call frame, each yield = return frame
+#: Generator functions from the traced file get frames (each resume = call frame, each
+#: yield = return frame); False would make them single steps like library code.
+TRACE_GENERATORS = True
 
-#: A propagating exception gives exception + return("None") frames in the function it leaves.
+#: A propagating exception gives exception + return("None") frames in the function it leaves;
+#: False would drop that return frame.
 RETURN_AFTER_EXCEPTION = True
 
 #: Added to the end message when recording stopped at the recursion limit.
@@ -266,6 +267,8 @@ def _near_recursion_limit() -> bool:
     return depth > sys.getrecursionlimit() - 60
 
 
+_GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR (inspect is slow to import)
+
 _BIG = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset})
 
 
@@ -305,8 +308,12 @@ class Recorder:
     """
 
     def __init__(self, filename: str, emit: Callable[[list], None], max_repr: int = 1000,
-                 max_frames: int | None = None, on_limit: Callable[[], None] | None = None):
+                 max_frames: int | None = None, on_limit: Callable[[], None] | None = None,
+                 return_after_exception: bool = RETURN_AFTER_EXCEPTION, trace_generators: bool = TRACE_GENERATORS):
         self.filename = filename
+        self.return_after_exception = return_after_exception
+        self.trace_generators = trace_generators
+        self._raising = None  # the frame whose last event was an exception
         self.emit = emit
         self.max_repr = max_repr
         self.max_frames = max_frames if max_frames is not None else sys.maxsize
@@ -385,7 +392,11 @@ class Recorder:
         code = frame.f_code
         ok = self._traced.get(code)
         if ok is None:
-            ok = self._traced[code] = code.co_filename == self.filename and code.co_name not in SKIPPED_SCOPES
+            ok = self._traced[code] = (
+                code.co_filename == self.filename
+                and code.co_name not in SKIPPED_SCOPES
+                and (self.trace_generators or not code.co_flags & _GENERATOR_FLAGS)
+            )
         if not ok:
             return None
         depth = self.level
@@ -395,11 +406,17 @@ class Recorder:
 
     def local_trace(self, frame, event, arg):
         if event == "line":
+            self._raising = None
             self._record("line", frame, self.level - 1, None)
         elif event == "return":
             self.level -= 1
-            self._record("return", frame, self.level, arg)
+            if self._raising is frame and arg is None and not self.return_after_exception:
+                self._raising = None
+                self._last.pop(frame, None)
+            else:
+                self._record("return", frame, self.level, arg)
         elif event == "exception":
+            self._raising = frame
             self._record("exception", frame, self.level - 1, arg[1])
         return self.local_trace
 
@@ -487,6 +504,7 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     """
     from neurodebug import sandbox
 
+    limits = limits or Limits()
     name = os.path.basename(filename) if not filename.startswith("<") else "the source"
     try:
         entry, args = resolve_call(source, entry, call)

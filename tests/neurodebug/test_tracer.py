@@ -370,3 +370,60 @@ def test_neighbour_module_is_importable_and_not_traced(tmp_path):
     trace = trace_file(prog, "f", "4")
     assert trace.end.value == "9"
     assert [(f.event, f.line) for f in trace.frames] == [("call", 3), ("line", 4), ("return", 4)]
+
+
+def _record_in_process(source: str, call, **options):
+    """Run the Recorder in this process (as the benchmark does) and decode its messages."""
+    from neurodebug.tracer import LocalsDecoder, Recorder
+
+    filename = "<neurodebug in-process test>"
+    ns: dict = {}
+    exec(compile(source, filename, "exec"), ns)
+    messages: list = []
+    rec = Recorder(filename, messages.append, **options)
+    rec.start()
+    try:
+        call(ns)
+    except Exception:
+        pass
+    finally:
+        rec.stop()
+    decoder = LocalsDecoder()
+    return [decoder.decode(m) for m in messages]
+
+
+def test_open_point_switches():
+    src = ("def g(x):\n    raise ValueError(x)\n\ndef f():\n    try:\n        g(1)\n    except ValueError:\n"
+           "        pass\n    return sum(gen())\n\ndef gen():\n    yield 1\n")
+    both = [(e, fn) for e, _, _, fn, _, _ in _record_in_process(src, lambda ns: ns["f"]())]
+    assert ("return", "g") in both and ("call", "gen") in both
+    neither = [(e, fn) for e, _, _, fn, _, _ in _record_in_process(
+        src, lambda ns: ns["f"](), return_after_exception=False, trace_generators=False)]
+    assert neither[:5] == [("call", "f"), ("line", "f"), ("line", "f"), ("call", "g"), ("line", "g")]
+    assert ("return", "g") not in neither and ("exception", "g") in neither
+    assert all(fn != "gen" for _, fn in neither)
+
+
+def test_diff_messages_decode_to_full_locals():
+    src = ("def f(n):\n    acc = []\n    for i in range(n):\n        acc.append(i)\n        if i == 1:\n"
+           "            del i\n            z = 'x' * 3000\n    return acc\n")
+    frames = _record_in_process(src, lambda ns: ns["f"](3))
+    import sys
+
+    real = []
+
+    def tracer(frame, event, arg):  # what Python itself reports, for comparison
+        if frame.f_code.co_filename == "<plain>":
+            if event in ("call", "line"):
+                real.append({k: safe_repr(v, 1000) for k, v in frame.f_locals.items()})
+            return tracer
+        return None
+
+    ns: dict = {}
+    exec(compile(src, "<plain>", "exec"), ns)
+    sys.settrace(tracer)
+    try:
+        ns["f"](3)
+    finally:
+        sys.settrace(None)
+    assert [loc for e, _, _, _, loc, _ in frames if e in ("call", "line")] == real
