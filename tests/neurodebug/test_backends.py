@@ -1,0 +1,191 @@
+"""Backends: make_predictor's errors, the http backend against `neurodebug serve` in both
+contracts (and against servers that are down, slow or speak nonsense), transformers vs local."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from neurodebug import backends
+from neurodebug.backends import make_predictor, resolve_model
+from neurodebug.backends.http import HttpPredictor, parse_url
+from neurodebug.backends.local import LocalPredictor
+from neurodebug.codec import Codec
+from neurodebug.compare import teacher_forced
+from neurodebug.errors import UserError
+from neurodebug.server import make_server
+from neurodebug.session import Session
+from neurodebug.tracer import trace_source
+from tests.neurodebug.scripted import ScriptedPredictor
+
+SOURCE = """\
+def add(a, b):
+    y = a
+    y = y + b
+    return y
+
+def f(n):  # << START_OF_TRACE
+    t = add(n, 2)
+    return t * 2
+"""
+
+
+@pytest.fixture(scope="module")
+def local(cwm_model):
+    return LocalPredictor.from_runtime(cwm_model)
+
+
+@pytest.fixture(scope="module")
+def real():
+    return trace_source(SOURCE, "f", "1")
+
+
+@pytest.fixture(scope="module")
+def served(local, real):
+    codec = Codec(local.tokenizer)
+    ids = codec.encode_trace(real)[0]
+    srv = make_server(ScriptedPredictor(local, [ids]), "127.0.0.1", 0)
+    srv.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def same(a, b):
+    return (a.event, a.line, a.locals, a.arg, a.depth) == (b.event, b.line, b.locals, b.arg, b.depth)
+
+
+# -- make_predictor ------------------------------------------------------------------------------
+
+
+def test_missing_bundled_model_is_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.setattr(backends, "BUNDLED_DIR", tmp_path / "bundled")
+    with pytest.raises(UserError, match="bundled model is not installed; pass --model PATH"):
+        make_predictor(None)
+
+
+def test_bad_model_and_backend_arguments(tmp_path):
+    with pytest.raises(UserError, match="no model at"):
+        resolve_model(str(tmp_path / "nope"))
+    with pytest.raises(UserError, match="not a model checkpoint"):
+        resolve_model(str(tmp_path))
+    with pytest.raises(UserError, match="Unknown backend"):
+        make_predictor(str(tmp_path), backend="onnx")
+    with pytest.raises(UserError, match="needs --url"):
+        make_predictor(None, backend="http")
+    with pytest.raises(UserError, match="only applies"):
+        make_predictor(str(tmp_path), url="http://127.0.0.1:1")
+
+
+def test_parse_url_picks_the_contract():
+    assert parse_url("http://h:5678") == ("http://h:5678/completions", "meta")
+    assert parse_url("h:5678/completions") == ("http://h:5678/completions", "meta")
+    assert parse_url("http://h:8000/v1") == ("http://h:8000/v1/completions", "vllm")
+    assert parse_url("http://h:8000/v1/completions") == ("http://h:8000/v1/completions", "vllm")
+    with pytest.raises(UserError):
+        parse_url("ftp://h")
+
+
+def test_local_backend_loads_a_checkpoint(cwm_checkpoint):
+    p = make_predictor(str(cwm_checkpoint))
+    st = p.open([p.tokenizer.bos_id, 5, 6])
+    assert len(st) == 3 and st.tokens_computed == 3
+    new = st.generate(4)
+    assert len(new) == 4 and len(st) == 7
+
+
+# -- http backend against neurodebug serve --------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", "/v1"])
+def test_http_session_in_both_contracts(served, local, real, suffix):
+    p = HttpPredictor(served.url + suffix, local.tokenizer)
+    s = Session(SOURCE, "f", "1", p)
+    s.cont()
+    assert s.ended and len(s.frames) == len(real.frames)
+    assert all(same(a, b) for a, b in zip(s.frames, real.frames))
+    assert s.comparison().first_divergence is None
+    s.back()
+    assert not s.ended and len(s.state) == s._starts[-1] + len(s._frame_ids[-1])
+    assert p.client.requests >= len(real.frames)
+
+
+def test_http_teacher_forcing_over_vllm_prompt_logprobs(served, local, real):
+    p = HttpPredictor(served.url + "/v1", local.tokenizer)
+    codec = Codec(local.tokenizer)
+    tf = teacher_forced(real, p, codec)
+    assert all(tf.ok) and tf.end_ok and tf.metrics.state_exact == 1.0
+    ids = codec.encode_trace(real)[0]
+    assert p.greedy_argmax(ids[:30]) == served.engine.predictor.greedy_argmax(ids[:30])
+    with pytest.raises(UserError, match="does not return"):
+        HttpPredictor(served.url, local.tokenizer).greedy_argmax(ids)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_server_down_is_one_sentence(local):
+    p = HttpPredictor(f"http://127.0.0.1:{_free_port()}", local.tokenizer, timeout=5)
+    with pytest.raises(UserError, match="Cannot reach the model server .* is it running"):
+        p.open([1, 2]).generate(3, stop_ids=[7])
+
+
+class _Odd(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        mode = self.server.mode
+        if mode == "slow":
+            time.sleep(1.5)
+        data = {"garbage": b"<html>nope</html>", "nochoices": b'{"id": 1}', "notokens": b'{"choices": [{"text": "x"}]}',
+                "error": b'{"error": {"message": "model overloaded"}}', "slow": b"{}"}[mode]
+        self.send_response(503 if mode == "error" else 200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize("mode,match", [
+    ("garbage", "not JSON"),
+    ("nochoices", "without choices"),
+    ("notokens", "choices\\[0\\].tokens"),
+    ("error", "HTTP 503: model overloaded"),
+    ("slow", "did not answer within 0.5 s"),
+])
+def test_unexpected_replies_are_one_sentence(local, mode, match):
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    srv.daemon_threads = True
+    srv.mode = mode
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        p = HttpPredictor(f"http://127.0.0.1:{srv.server_address[1]}", local.tokenizer, timeout=0.5)
+        with pytest.raises(UserError, match=match):
+            p.open([1, 2]).generate(3)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+# -- transformers backend: the reference ----------------------------------------------------------
+
+
+def test_transformers_backend_matches_local_greedy(cwm_checkpoint, local):
+    hf = make_predictor(str(cwm_checkpoint), backend="transformers")
+    codec = Codec(local.tokenizer)
+    prompt = codec.prompt_ids(SOURCE, "f")[:40]
+    a, b = local.open(prompt), hf.open(prompt)
+    assert a.generate(6) == b.generate(6)
+    # step back and generate again: both agree after a truncate
+    a.truncate(42), b.truncate(42)
+    assert a.generate(3) == b.generate(3)
+    assert hf.greedy_argmax(prompt) == local.greedy_argmax(prompt)

@@ -1,0 +1,216 @@
+"""`neurodebug serve` on 127.0.0.1: Meta's /completions as cwmdbg sends it, vLLM's /v1/completions,
+errors that never kill the server, and KV prefix reuse.
+
+The server runs the real tiny checkpoint, steered along the real trace (ScriptedPredictor), so
+its replies are well-formed frames that Meta's client logic can parse.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections import deque
+
+import pytest
+
+from neurodebug.backends.local import LocalPredictor
+from neurodebug.codec import Codec
+from neurodebug.server import make_server
+from neurodebug.tracer import trace_source
+from tests.neurodebug.scripted import ScriptedPredictor
+
+SOURCE = """\
+def count_letters(s, letter):
+    n = 0
+    for c in s:
+        n += int(c == letter)
+    return n
+
+def f(c):  # << START_OF_TRACE
+    word = "strawberry"
+    num = count_letters(word[:3], c)
+    return num
+"""
+
+
+@pytest.fixture(scope="module")
+def real():
+    t = trace_source(SOURCE, "f", "'r'")
+    assert t.return_value == "1"
+    return t
+
+
+@pytest.fixture(scope="module")
+def server(cwm_model, real):
+    local = LocalPredictor.from_runtime(cwm_model)
+    codec = Codec(local.tokenizer)
+    teacher = ScriptedPredictor(local, [codec.encode_trace(real)[0]])
+    srv = make_server(teacher, "127.0.0.1", 0)
+    srv.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def post(url, body, raw=None):
+    data = raw if raw is not None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+class MetaClient:
+    """The request building and reply parsing of Meta's demos/cwmdbg.py (CWMDebugger._step), restated."""
+
+    START = "  # << START_OF_TRACE"
+
+    def __init__(self, source, tok, url):
+        self.source, self.tok, self.url = source, tok, url
+        self.sid = tok.special_id
+        self.source_lines = [ln.rstrip(self.START) for ln in source.splitlines()]
+        self.frames = []  # (event, source_line, local_vars, arg, line_no, tokens)
+        self.final = False
+        self.requests = []
+
+    def event_token(self, ev):
+        return self.sid({"call": "<|call_sep|>", "return": "<|return_sep|>", "line": "<|line_sep|>",
+                         "exception": "<|exception_sep|>"}[ev])
+
+    def step(self, event=None):
+        tok = self.tok
+        tokens = [tok.bos_id, self.sid("<|trace_context_start|>")] + tok.encode(self.source) + [self.sid("<|frame_sep|>")]
+        for ev, src, lv, arg, _, _ in self.frames:
+            t = [self.event_token(ev)]
+            if ev in ("call", "line"):
+                t += tok.encode(json.dumps(lv))
+            t += [self.sid("<|action_sep|>")] + tok.encode(src)
+            if ev in ("return", "exception"):
+                t += [self.sid("<|arg_sep|>")] + tok.encode(json.dumps(arg))
+            tokens += t + [self.sid("<|frame_sep|>")]
+        if event is not None:
+            tokens.append(self.event_token(event))
+        body = {"prompt": tokens, "max_tokens": 2048, "temperature": 0.6, "top_p": 0.95, "stop": "<|frame_sep|>"}
+        self.requests.append(tokens)
+        status, rep = post(self.url + "/completions", body)
+        assert status == 200, rep
+        rep_tokens = deque(rep["choices"][0]["tokens"])
+        if event is None:
+            first = rep_tokens[0]
+            event = next((ev for ev in ("call", "return", "line", "exception") if first == self.event_token(ev)), None)
+            if event is None:
+                assert first == tok.eos_id, "unexpected reply"
+                self.final = True
+                return
+            rep_tokens.popleft()
+        lv_toks = []
+        while (t := rep_tokens.popleft()) != self.sid("<|action_sep|>"):
+            lv_toks.append(t)
+        src_toks = []
+        while (t := rep_tokens.popleft()) not in (self.sid("<|frame_sep|>"), self.sid("<|arg_sep|>")):
+            src_toks.append(t)
+        arg_toks = []
+        if t == self.sid("<|arg_sep|>"):
+            while (t := rep_tokens.popleft()) != self.sid("<|frame_sep|>"):
+                arg_toks.append(t)
+        local_vars = json.loads(tok.decode(lv_toks)) if lv_toks else {}
+        arg = json.loads(tok.decode(arg_toks)) if arg_toks else None
+        src = tok.decode(src_toks)
+        line_no = self.source_lines.index(src.rstrip("\n").rstrip(self.START)) + 1
+        self.frames.append((event, src, local_vars, arg, line_no, list(rep["choices"][0]["tokens"])))
+
+
+def test_meta_client_requests_and_parses_replies(server, real):
+    tok = server.engine.predictor.tokenizer
+    client = MetaClient(SOURCE, tok, server.url)
+    stats0 = get(server.url + "/stats")
+    client.step("call")  # cwmdbg's reset()
+    assert client.frames[0][2] == {"c": "'r'"} and client.frames[0][4] == 7
+    client.step("line")  # cwmdbg's step() after a call forces a line event
+    client.step()
+    # cwmdbg's next() over the call of count_letters: step, force RETURN, step
+    assert client.frames[-1][0] == "line" and client.frames[-1][4] == 9
+    client.step()
+    assert client.frames[-1][0] == "call" and client.frames[-1][2] == {"s": "'str'", "letter": "'r'"}
+    while not client.final:
+        client.step()
+    lines = [fr[4] for fr in client.frames]
+    assert lines == [f.line for f in real.frames]
+    assert client.frames[-1][0] == "return" and client.frames[-1][3] == "1"
+    # the whole prompt was resent at every step; the server computed only what was new
+    stats = get(server.url + "/stats")
+    sent = stats["prompt_tokens"] - stats0["prompt_tokens"]
+    computed = stats["prompt_tokens_computed"] - stats0["prompt_tokens_computed"]
+    assert sent == sum(len(r) for r in client.requests)
+    first = len(client.requests[0])
+    assert computed <= first + 2 * len(client.requests)  # each later request: about one new token
+    assert stats["prompt_tokens_reused"] - stats0["prompt_tokens_reused"] == sent - computed
+
+
+def test_prefix_reuse_counts_exactly(server, real):
+    codec = Codec(server.engine.predictor.tokenizer)
+    ids = codec.encode_trace(real)[0]
+    s0 = get(server.url + "/stats")
+    post(server.url + "/completions", {"prompt": ids[:60], "max_tokens": 3, "temperature": 0})
+    s1 = get(server.url + "/stats")
+    post(server.url + "/completions", {"prompt": ids[:80], "max_tokens": 3, "temperature": 0})
+    s2 = get(server.url + "/stats")
+    # request 2 continues request 1's state (60 prompt + 3 generated, all on the script)
+    assert s2["prompt_tokens_computed"] - s1["prompt_tokens_computed"] == 80 - 63
+    assert s1["prompt_tokens_computed"] - s0["prompt_tokens_computed"] <= 60
+
+
+def test_vllm_contract_with_token_ids(server, real):
+    codec = Codec(server.engine.predictor.tokenizer)
+    ids, spans = codec.encode_trace(real)
+    s, e = spans[1]
+    status, rep = post(server.url + "/v1/completions", {
+        "model": "x", "prompt": ids[:s], "max_tokens": 100, "temperature": 0.0,
+        "stop_token_ids": codec.stop_ids, "return_token_ids": True, "skip_special_tokens": False})
+    assert status == 200 and rep["object"] == "text_completion"
+    ch = rep["choices"][0]
+    assert ch["token_ids"] == ids[s:e] and ch["finish_reason"] == "stop" and ch["stop_reason"] == codec.frame_sep_id
+    assert ch["prompt_token_ids"] == ids[:s] and rep["usage"]["completion_tokens"] == e - s
+    status, rep = post(server.url + "/v1/completions", {"prompt": ids[:20], "max_tokens": 1, "prompt_logprobs": 1})
+    plp = rep["choices"][0]["prompt_logprobs"]
+    assert status == 200 and plp[0] is None and len(plp) == 20
+    assert all(str(ids[p]) in plp[p] for p in range(1, 20))
+    assert all(any(v["rank"] == 1 for v in plp[p].values()) for p in range(1, 20))
+
+
+@pytest.mark.parametrize("path,body,raw,status,word", [
+    ("/completions", None, b"{not json", 400, "not valid JSON"),
+    ("/completions", {"prompt": [1, 2], "max_tokens": 2, "frobnicate": 1}, None, 400, "frobnicate"),
+    ("/v1/completions", {"prompt": [1, 2], "wat": 1}, None, 400, "wat"),
+    ("/completions", {"prompt": [1, "x"]}, None, 400, "token id"),
+    ("/completions", {"prompt": [1, 2], "max_tokens": 0}, None, 400, "max_tokens"),
+    ("/completions", {"prompt": [10**9]}, None, 400, "token id"),
+    ("/v1/completions", {"prompt": [1, 2], "stream": True}, None, 400, "Streaming"),
+    ("/nowhere", {"prompt": [1]}, None, 404, "no /nowhere"),
+])
+def test_bad_requests_get_a_json_error_and_the_server_lives(server, path, body, raw, status, word):
+    code, rep = post(server.url + path, body, raw)
+    assert code == status and word in rep["error"]["message"]
+    assert get(server.url + "/health")["status"] == "ok"
+
+
+def test_prompt_over_the_context_limit(server):
+    p = server.engine.predictor
+    old = p.context_limit
+    p.context_limit = 50
+    try:
+        code, rep = post(server.url + "/completions", {"prompt": list(range(60)), "max_tokens": 4})
+        assert code == 400 and "context limit is 50" in rep["error"]["message"]
+        code, rep = post(server.url + "/completions", {"prompt": list(range(1, 48)), "max_tokens": 100, "temperature": 0})
+        assert code == 200 and len(rep["choices"][0]["tokens"]) <= 3  # capped to the context
+    finally:
+        p.context_limit = old
+    assert get(server.url + "/health")["status"] == "ok"
