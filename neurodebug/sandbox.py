@@ -4,7 +4,8 @@ Parent side: :func:`run` starts ``python -u -P -m neurodebug.sandbox FD`` in a n
 writes the job (JSON) to the child's stdin, and then reads three pipes until the child is
 gone: the child's stdout and stderr (each kept up to ``Limits.max_output`` bytes, the rest
 counted and dropped) and the frame pipe FD. It kills the whole process group when the
-wall-time limit passes.
+wall-time limit passes (counted from the child's "ready" line, so a slow interpreter start
+on a busy machine does not eat into it).
 
 Child side: :func:`main` reads the job, points stdin at /dev/null (``input()`` sees end of
 file), sets RLIMIT_CPU, RLIMIT_AS and RLIMIT_CORE=0, executes the module, evaluates the
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 _PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PIPE_SIZE = 1 << 20  # bytes of frames the child can write ahead of the parent
+_STARTUP_S = 10.0  # seconds a child may take to start before the wall-time limit begins
 _BATCH_S = 0.002  # the parent reads at most this often, so a busy child is not woken per frame
 
 
@@ -89,7 +91,11 @@ def run(spec: dict, limits) -> ChildResult:
     result = ChildResult()
     out, err = _Capped(limits.max_output), _Capped(limits.max_output)
     frames = bytearray()
-    deadline = time.monotonic() + limits.wall_s
+    # the wall-time limit counts from the moment the child is ready to run the traced code (an
+    # empty line on the frame pipe), not from the start of the interpreter, which a busy
+    # machine can slow down; until then the child gets _STARTUP_S more
+    deadline = time.monotonic() + limits.wall_s + _STARTUP_S
+    ready = False
     usage = None
     try:
         try:
@@ -126,6 +132,10 @@ def run(spec: dict, limits) -> ChildResult:
                     sel.unregister(key.fileobj)
                     open_fds -= 1
                 elif key.data is None:
+                    if not ready:
+                        ready = True
+                        if stop_at is None:
+                            deadline = time.monotonic() + limits.wall_s
                     frames += data
                 else:
                     key.data.add(data)
@@ -310,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdin = open(0, closefd=False)
     if spec.get("path_dir"):  # as for a script: its directory comes first on sys.path
         sys.path.insert(0, spec["path_dir"])
+    os.write(fd, b"\n")  # ready: the parent starts the wall clock now
     sys.argv = [spec["filename"]]
     try:
         _set_limits(spec["limits"])
