@@ -149,6 +149,10 @@ class NeuroDebugApp(App):
         notice = self.query_one(Notice)
         if error:
             notice.say(error, error=True)
+            if self.session is None:
+                status = self.query_one(StatusBar)
+                status.model = status.model or "not loaded"
+                status.real, status.real_ok = "not run", False
         else:
             notice.say("")
             if after is not None:

@@ -106,10 +106,20 @@ def make_app(path, predictor, call=None, **kw) -> NeuroDebugApp:
     return NeuroDebugApp(SessionSpec(str(path), call=call, predictor=predictor, run_real=run_real, session_kw=kw))
 
 
-async def settle(app, pilot) -> None:
-    """Wait until the worker is done and its result is on screen."""
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+async def settle(app, pilot, timeout: float = 60.0) -> None:
+    """Wait until the app has loaded (or failed to) and no worker runs, and the result is on screen."""
+    import time
+
+    from tui.widgets import Notice
+
+    deadline = time.monotonic() + timeout
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        loaded = app.session is not None or bool(app.query_one(Notice).message)
+        if (loaded and not app.busy) or time.monotonic() > deadline:
+            return
+        await pilot.pause(0.05)
 
 
 async def press(app, pilot, *keys: str) -> None:

@@ -100,8 +100,12 @@ class LocalsTable(DataTable):
                 key=r.name,
             )
         names = [r.name for r in rows]
-        if keep in names:
+        differing = [i for i, r in enumerate(rows) if r.differs]
+        # the user's own choice while they are in the table; else the first difference, if any
+        if keep in names and (self.has_focus or not differing):
             self.move_cursor(row=names.index(keep), animate=False)
+        elif differing:
+            self.move_cursor(row=differing[0], animate=False)
         if self._rows:
             self.post_message(self.ValueSelected(self.selected))
 
