@@ -21,9 +21,7 @@ import json
 import math
 import os
 import resource
-import selectors
 import signal
-import subprocess
 import sys
 import time
 import types
@@ -68,6 +66,9 @@ class _Capped:
 
 def run(spec: dict, limits) -> ChildResult:
     """Run one job (see neurodebug.tracer.trace_source) in a child; never raises for its faults."""
+    import selectors  # parent-only imports: the child starts faster without them
+    import subprocess
+
     r_fd, w_fd = os.pipe()
     try:  # a roomy pipe lets the parent read in batches (fewer wake-ups) without stalling the child
         import fcntl
@@ -79,6 +80,7 @@ def run(spec: dict, limits) -> ChildResult:
     env["PYTHONPATH"] = _PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("PYTHONSTARTUP", None)
+    result = ChildResult()
     try:
         proc = subprocess.Popen(
             # -P: the current directory must not shadow modules that the sandbox itself imports
@@ -86,9 +88,12 @@ def run(spec: dict, limits) -> ChildResult:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(w_fd,), env=env, start_new_session=True,
         )
+    except OSError as e:
+        os.close(r_fd)
+        result.messages.append({"reason": "crashed", "message": f"The tracer could not start its child process ({e})."})
+        return result
     finally:
         os.close(w_fd)
-    result = ChildResult()
     out, err = _Capped(limits.max_output), _Capped(limits.max_output)
     frames = bytearray()
     # the wall-time limit counts from the moment the child is ready to run the traced code (an
