@@ -218,8 +218,11 @@ def frame_writer(fd: int):
 
     def emit(msg) -> None:
         data = (dumps(msg) + "\n").encode()
-        while data:
-            data = data[write(fd, data):]
+        try:
+            while data:
+                data = data[write(fd, data):]
+        except OSError:  # nobody reads the frames any more (the parent is gone)
+            os._exit(1)
 
     return emit
 

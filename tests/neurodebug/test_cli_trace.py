@@ -100,3 +100,19 @@ def test_real_command_prints_no_traceback(tmp_path):
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip() == f"neurodebug: There is no file {str(tmp_path / 'x.py')!r}."
+
+
+def test_render_highlights_only_real_changes():
+    from rich.console import Console
+
+    from neurodebug.render import changed_names, trace_table
+    from neurodebug.tracer import trace_file
+
+    trace = trace_file(HELPER, None, None)
+    changed = changed_names(trace.frames)
+    # back in f after add() returns, only t is new; n is as it was before the call
+    assert changed == [{"n"}, set(), {"a", "b"}, set(), {"y"}, {"y"}, set(), {"t"}, set()]
+    console = Console(width=200, record=True, color_system=None)
+    console.print(trace_table(trace))
+    text = console.export_text()
+    assert "t = add(n, 2)" in text and "y=3" in text and text.count("\n") >= 9 + 3
