@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--prompt", type=int, default=512, help="prefill prompt length")
     ap.add_argument("--new", type=int, default=128, help="greedy tokens to decode")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cpu", help="cpu (the point of this benchmark) or cuda, for comparison")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="weights and compute, both")
     args = ap.parse_args()
 
@@ -42,8 +43,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = make_checkpoint(Path(tmp) / "bench", tokenizer=False, vocab=128256, **ARCH)
-        ours = load_model(path, device="cpu", dtype=args.dtype, attention="reference")
-        hf = load_reference(path).to(getattr(torch, args.dtype))
+        ours = load_model(path, device=args.device, dtype=args.dtype, attention="reference")
+        hf = load_reference(path).to(device=args.device, dtype=getattr(torch, args.dtype))
     n_params = ours.config.param_count()
     g = torch.Generator().manual_seed(0)
     long_prompt = torch.randint(0, 128000, (args.prompt,), generator=g).tolist()
@@ -51,7 +52,7 @@ def main() -> None:
 
     def hf_generate(prompt, n):
         with torch.inference_mode():
-            out = hf.generate(torch.tensor([prompt]), max_new_tokens=n, do_sample=False,
+            out = hf.generate(torch.tensor([prompt], device=args.device), max_new_tokens=n, do_sample=False,
                               eos_token_id=None, pad_token_id=0)
         return out[0, len(prompt):].tolist()
 
@@ -70,6 +71,8 @@ def main() -> None:
             for key, prompt, n in (("prefill", long_prompt, 1), ("short", short, 1), ("decode", short, args.new)):
                 t0 = {c: clock() for c, clock in clocks.items()}
                 outs[name] = gen(prompt, n)
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
                 for c, clock in clocks.items():
                     times[c, name][key].append(clock() - t0[c])
     rows = {k: dict(prefill=args.prompt / min(t["prefill"]),
@@ -78,7 +81,7 @@ def main() -> None:
 
     same = outs["ours"] == outs["transformers"]
     print(f"checkpoint: random CWM, {n_params / 1e6:.1f}M parameters (hidden {ARCH['hidden']}, {ARCH['layers']} layers,"
-          f" vocab 128256, window {ARCH['window']}), {args.dtype}, torch threads {args.threads}")
+          f" vocab 128256, window {ARCH['window']}), {args.dtype}, {args.device}, torch threads {args.threads}")
     for c, what in (("wall", "wall clock"), ("cpu", "CPU time of this process (robust to other load)")):
         print(f"\n{what}:")
         print(f"{'':14}{'prefill tok/s':>15}{'decode tok/s':>15}")
