@@ -292,6 +292,10 @@ def _run_job(spec: dict, fd: int) -> dict:
     rec.start()
     try:
         result = fn(*args, **kwargs)
+        if type(result) is types.CoroutineType:  # an async entry runs to completion, still traced
+            import asyncio
+
+            result = asyncio.run(result)
     except SystemExit as e:
         rec.stop()
         return {"reason": "exited", "how": "sys.exit", "value": safe_repr(e.code, max_repr),

@@ -24,6 +24,9 @@ in a named constant below, so it can be changed in one place):
   (``RETURN_AFTER_EXCEPTION``): an ``exception`` frame at the raising line, then a
   ``return`` frame on the same line whose value is ``"None"``, then an ``exception`` frame
   in the caller at the calling line.
+* An ``async def`` entry is run with ``asyncio.run``; its coroutine frames are recorded
+  like generator frames (each resumption a ``call``, each suspension a ``return``).
+  Threads started by the traced code are not traced.
 * A ``call`` frame's source is the ``def`` line, also for decorated functions (Python
   reports the first decorator line there).
 * At the recursion limit, the tracer's own hook is the call that overflows: Python then

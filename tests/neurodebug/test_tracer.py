@@ -427,3 +427,14 @@ def test_diff_messages_decode_to_full_locals():
     finally:
         sys.settrace(None)
     assert [loc for e, _, _, _, loc, _ in frames if e in ("call", "line")] == real
+
+
+def test_async_entry_runs_to_completion():
+    src = "import asyncio\n\nasync def f(n):\n    await asyncio.sleep(0)\n    return n + 1\n"
+    trace = run(src, "1")
+    assert trace.end.reason == "returned" and trace.end.value == "2"
+    # as settrace reports it: suspended at the await (return), resumed (call), where the awaited
+    # sleep(0) finishes with a StopIteration inside the coroutine
+    assert [(f.event, f.line, f.arg) for f in trace.frames] == [
+        ("call", 3, None), ("line", 4, None), ("return", 4, "None"), ("call", 4, None),
+        ("exception", 4, "StopIteration()"), ("line", 5, None), ("return", 5, "2")]
