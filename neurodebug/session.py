@@ -229,7 +229,8 @@ class Session:
             raise UserError(self.real_note or "There is no real run to compare with.")
         if teacher_forced:
             with self._lock:
-                return _compare.teacher_forced(self.real, self.predictor, self.codec)
+                return _compare.teacher_forced(self.real, self.predictor, self.codec,
+                                               max_frame_tokens=self.max_frame_tokens)
         return _compare.compare(self.real, self.predicted_trace(), self.elided)
 
     def to_json(self) -> dict:

@@ -29,6 +29,8 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (default 1)")
     g.add_argument("--seed", type=int, default=None, help="sampling seed")
     g.add_argument("--max-frames", type=int, default=500, help="stop the prediction after this many frames (default 500)")
+    g.add_argument("--max-frame-tokens", type=int, default=2048,
+                   help="a frame longer than this many tokens is cut off and ends the prediction (default 2048)")
 
 
 def predictor_from_args(args):
@@ -42,6 +44,8 @@ def session_from_args(args, run_real: bool = True):
 
     if args.max_frames < 1:
         raise UserError("--max-frames must be at least 1.")
+    if args.max_frame_tokens < 2:
+        raise UserError("--max-frame-tokens must be at least 2.")
     if args.temperature < 0:
         raise UserError("--temperature must not be negative.")
     if not 0 < args.top_p <= 1:
@@ -49,7 +53,7 @@ def session_from_args(args, run_real: bool = True):
     predictor = predictor_from_args(args)
     return Session.from_file(args.file, entry=args.entry, call=args.call, predictor=predictor, run_real=run_real,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                             max_frames=args.max_frames)
+                             max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens)
 
 
 def short_locals(locals_: dict[str, str], width: int = 80) -> str:

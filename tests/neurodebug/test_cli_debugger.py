@@ -1,0 +1,146 @@
+"""`neurodebug predict | compare | debug | serve` on the tiny random checkpoint, and their user errors.
+
+A random model writes malformed frames: these tests check what the commands print and return
+(tables, JSON fields, the prompt's commands, exit codes), not the model's skill. Frames are
+capped at a few tokens to keep them fast.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from neurodebug import backends
+from neurodebug.cli import main
+from neurodebug.codec import Codec
+from neurodebug.tracer import trace_source
+
+SOURCE = """\
+def add(a, b):
+    y = a
+    y = y + b
+    return y
+
+def f(n):  # << START_OF_TRACE
+    t = add(n, 2)
+    return t * 2
+"""
+FAST = ["--max-frame-tokens", "6", "--max-frames", "4"]
+
+
+@pytest.fixture(scope="module")
+def prog(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cli") / "prog.py"
+    p.write_text(SOURCE)
+    return p
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_compare_json(capsys, prog, cwm_checkpoint):
+    rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--json", *FAST)
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["mode"] == "free_running" and d["call"] == "1" and d["real_end"]["reason"] == "returned"
+    assert d["rows"][0]["real"]["locals"] == {"n": "1"} and d["rows"][0]["predicted"]["locals"] == {"n": "1"}
+    assert d["first_divergence"]["step"] == 1
+    assert set(d["metrics"]) == {"valid_format", "state_exact", "action_exact", "output_match", "n_real", "n_predicted"}
+    assert d["metrics"]["n_real"] == 9 and d["predicted_end"]["reason"] in ("token_cap", "frame_cap", "end_of_text")
+
+
+def test_compare_table(capsys, prog, cwm_checkpoint):
+    rc, out, err = run(capsys, "compare", prog, "--call", "1", "--model", cwm_checkpoint, "--width", "160", *FAST)
+    assert rc == 0, err
+    assert "real locals" in out and "predicted locals" in out and "def f(n):" in out
+    assert "first divergence: At step 1" in out and "state exact" in out and "output match" in out
+
+
+def test_compare_teacher_forced(capsys, prog, cwm_checkpoint):
+    rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--teacher-forced",
+                       "--json", *FAST)
+    assert rc == 0, err
+    d = json.loads(out)
+    real = trace_source(SOURCE, "f", "1")
+    from model.tokenizer import load_tokenizer
+
+    ids, _ = Codec(load_tokenizer(cwm_checkpoint)).encode_trace(real)
+    assert d["mode"] == "teacher_forced" and d["tokens_scored"] == len(ids)
+    assert len(d["frames"]) == len(real.frames)
+    rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--teacher-forced",
+                       "--width", "160", *FAST)
+    assert rc == 0 and "one forward pass over" in out and "model instead" in out
+
+
+def test_predict_prints_frames(capsys, prog, cwm_checkpoint):
+    rc, out, err = run(capsys, "predict", prog, "--call", "f(3)", "--model", cwm_checkpoint, *FAST)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert "call" in lines[1] and "n=3" in lines[1]
+    assert lines[-1].startswith("# ")
+    rc, out, err = run(capsys, "predict", prog, "--call", "f(3)", "--model", cwm_checkpoint, "--json", *FAST)
+    d = json.loads(out)
+    assert rc == 0 and d["frames"][0]["locals"] == {"n": "3"} and 2 <= len(d["frames"]) <= 4
+
+
+def test_debug_prompt(capsys, prog, cwm_checkpoint, monkeypatch):
+    cmds = "h\ns\np\np n\nb\nset n = 5\np n\nuntil 99\nbogus\nreset\nw\nq\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(cmds))
+    rc, out, err = run(capsys, "debug", prog, "--call", "f(1)", "--model", cwm_checkpoint, *FAST)
+    assert rc == 0, err
+    assert "[0] -> 6: def f(n):" in out and "real:      line 6 (call) n=1" in out
+    assert "s, step" in out  # help
+    assert "[1] ->" in out  # a step
+    assert "predicted: n=5" in out  # set on the call frame
+    assert "*** Line 99 is not a line" in out and "Unknown command 'bogus'" in out
+    assert out.count("(nd) ") == cmds.count("\n")
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["compare", "missing.py", "--call", "f(1)", "--model", "{ckpt}"], "There is no file"),
+    (["compare", "{prog}", "--call", "f(1", "--model", "{ckpt}"], "neither an argument list"),
+    (["compare", "{prog}", "--call", "g(1)", "--entry", "g", "--model", "{ckpt}"], "g"),
+    (["predict", "{prog}", "--call", "f(1)", "--model", "/no/such/model"], "There is no model at"),
+    (["predict", "{prog}", "--call", "f(1)", "--model", "{ckpt}", "--url", "http://x"], "--url only applies"),
+    (["predict", "{prog}", "--call", "f(1)", "--backend", "http", "--url", "http://127.0.0.1:9",
+      "--model", "{ckpt}"], "Cannot reach the model server"),
+    (["predict", "{prog}", "--call", "f(1)", "--model", "{ckpt}", "--top-p", "0"], "--top-p"),
+    (["serve", "--backend", "http", "--url", "http://x"], "serve runs a model itself"),
+])
+def test_user_errors_exit_2_with_one_sentence(capsys, prog, cwm_checkpoint, argv, msg):
+    argv = [a.format(prog=prog, ckpt=cwm_checkpoint) for a in argv]
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and err.startswith("neurodebug: ") and msg in err and "Traceback" not in err
+    assert err.count("\n") == 1
+
+
+def test_no_model_and_no_bundled_model(capsys, prog, monkeypatch, tmp_path):
+    monkeypatch.setattr(backends, "BUNDLED_DIR", tmp_path)
+    rc, out, err = run(capsys, "compare", prog, "--call", "f(1)")
+    assert rc == 2 and err == "neurodebug: No model given and the bundled model is not installed; pass --model PATH.\n"
+
+
+def test_serve_command_in_a_child_process(cwm_checkpoint):
+    proc = subprocess.Popen([sys.executable, "-m", "neurodebug", "serve", "--model", str(cwm_checkpoint), "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "serving" in line and "http://127.0.0.1:" in line, line
+        url = line.split(" on ")[1].split()[0]
+        body = json.dumps({"prompt": [128000, 128107, 9906], "max_tokens": 3, "temperature": 0,
+                           "stop": "<|frame_sep|>"}).encode()
+        req = urllib.request.Request(url + "/completions", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            rep = json.loads(r.read())
+        assert len(rep["choices"][0]["tokens"]) <= 3 and rep["object"] == "text_completion"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
