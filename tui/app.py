@@ -9,7 +9,6 @@ sentence in the notice line; the app never shows a traceback.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -92,8 +91,13 @@ class NeuroDebugApp(App):
         self.real_cursor: int | None = None  # real frame shown when moved apart with [ / ]
         self.teacher = False
         self.teacher_result = None
-        self._started = 0.0
+        self._tokens0 = 0  # length of the session's token state when the running work began
         self._cancelled = threading.Event()
+
+    @property
+    def _main(self):
+        """The main screen (``query_one`` on the app would search a help or edit screen on top)."""
+        return self.screen_stack[0]
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -111,13 +115,13 @@ class NeuroDebugApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = self.spec.path
-        self.query_one(Notice).say("")
-        self.query_one("#source").border_title = "source  ▶ predicted  ● real"
-        self.query_one("#where").border_title = "where"
-        self.query_one("#timeline").border_title = "timeline"
-        self.query_one("#locals").border_title = "locals"
-        self.query_one("#detail").border_title = "value"
-        self.query_one(SourceView).focus()
+        self._main.query_one(Notice).say("")
+        self._main.query_one("#source").border_title = "source  ▶ predicted  ● real"
+        self._main.query_one("#where").border_title = "where"
+        self._main.query_one("#timeline").border_title = "timeline"
+        self._main.query_one("#locals").border_title = "locals"
+        self._main.query_one("#detail").border_title = "value"
+        self._main.query_one(SourceView).focus()
         self.set_interval(self.PROGRESS_EVERY, self._show_progress)
         self._start("Loading", self._load)
 
@@ -125,10 +129,10 @@ class NeuroDebugApp(App):
     def _start(self, doing: str, fn: Callable[[], Any], after: Callable[[Any], None] | None = None) -> bool:
         """Run ``fn`` in the worker thread unless something is already running."""
         if self.busy:
-            self.query_one(Notice).say(f"{self.busy} is under way; press Escape to cancel it.", error=True)
+            self._main.query_one(Notice).say(f"{self.busy} is under way; press Escape to cancel it.", error=True)
             return False
         self.busy = doing
-        self._started = time.monotonic()
+        self._tokens0 = len(self.session.state) if self.session is not None else 0
         self._cancelled.clear()
         self._show_progress()
         self._work(doing, fn, after)
@@ -146,13 +150,14 @@ class NeuroDebugApp(App):
 
     def _finished(self, doing: str, result: Any, error: str | None, after) -> None:
         self.busy = ""
-        notice = self.query_one(Notice)
+        notice = self._main.query_one(Notice)
         if error:
             notice.say(error, error=True)
             if self.session is None:
-                status = self.query_one(StatusBar)
+                status = self._main.query_one(StatusBar)
                 status.model = status.model or "not loaded"
                 status.real, status.real_ok = "not run", False
+                self._show_source_only()
         else:
             notice.say("")
             if after is not None:
@@ -163,14 +168,17 @@ class NeuroDebugApp(App):
 
     def _show_progress(self) -> None:
         try:
-            status = self.screen_stack[0].query_one(StatusBar)
+            status = self._main.query_one(StatusBar)
         except (NoMatches, IndexError):  # the app is shutting down
             return
         if not self.busy:
             status.busy = ""
             return
         s = self.session
-        done = f" · {len(s.frames)} steps predicted" if s is not None else ""
+        done = ""
+        if s is not None:
+            n = len(s.frames)
+            done = f" · {n} step{'' if n == 1 else 's'} · {len(s.state) - self._tokens0} new tokens"
         status.busy = f"{self.busy}…{done} · Escape cancels"
 
     # -- loading -------------------------------------------------------------------------------
@@ -189,13 +197,21 @@ class NeuroDebugApp(App):
         )
         self.session = session
 
+    def _show_source_only(self) -> None:
+        """Without a session, still show the file when it can be read (no markers)."""
+        try:
+            with open(self.spec.path, encoding="utf-8-sig") as f:
+                self._main.query_one(SourceView).show(f.read(), None, None)
+        except (OSError, UnicodeDecodeError):
+            pass
+
     def _set_model_name(self, predictor) -> None:
-        self.query_one(StatusBar).model = getattr(predictor, "name", type(predictor).__name__)
+        self._main.query_one(StatusBar).model = getattr(predictor, "name", type(predictor).__name__)
 
     # -- keys ----------------------------------------------------------------------------------
     def _session_or_say(self):
         if self.session is None and not self.busy:
-            self.query_one(Notice).say("There is no session to step through; see the message above or press q.", error=True)
+            self._main.query_one(Notice).say("There is no session to step through; see the message above or press q.", error=True)
         return self.session
 
     def _move(self, doing: str, method: str, *args) -> None:
@@ -221,7 +237,7 @@ class NeuroDebugApp(App):
         self._move("Continue", "cont")
 
     def action_run_to(self) -> None:
-        self._move("Run to line", "run_to", self.query_one(SourceView).cursor_line)
+        self._move("Run to line", "run_to", self._main.query_one(SourceView).cursor_line)
 
     def action_reset(self) -> None:
         if self._session_or_say() is None:
@@ -235,9 +251,9 @@ class NeuroDebugApp(App):
             return
         cur = s.current
         if cur is None or not cur.locals:
-            self.query_one(Notice).say("The current step has no variables to edit.", error=True)
+            self._main.query_one(Notice).say("The current step has no variables to edit.", error=True)
             return
-        row = self.query_one(LocalsTable).selected
+        row = self._main.query_one(LocalsTable).selected
         name = row.name if row is not None and row.name in cur.locals else next(iter(cur.locals))
         self.push_screen(EditScreen(list(cur.locals), name, cur.locals[name], step=s.index + 1), self._edited)
 
@@ -254,18 +270,18 @@ class NeuroDebugApp(App):
         if self.teacher and self.teacher_result is not None:
             div = self.teacher_result.first_divergence
             if div is None:
-                self.query_one(Notice).say("Teacher-forced, the model reproduces every real step.")
+                self._main.query_one(Notice).say("Teacher-forced, the model reproduces every real step.")
                 return
             self.real_cursor = min(div.step, len(s.real.frames) - 1)
-            self.query_one(Notice).say(div.message)
+            self._main.query_one(Notice).say(div.message)
             self.refresh_view(keep_notice=True)
             return
         if s.real is None:
-            self.query_one(Notice).say("There is no real run to compare with.", error=True)
+            self._main.query_one(Notice).say("There is no real run to compare with.", error=True)
             return
         div = s.comparison().first_divergence
         if div is None or (div.kind == "length" and not s.ended and div.step >= len(s.frames)):
-            self.query_one(Notice).say(f"No divergence in the {len(s.frames)} steps predicted so far.")
+            self._main.query_one(Notice).say(f"No divergence in the {len(s.frames)} steps predicted so far.")
             return
         target = min(div.step, len(s.frames) - 1)
         message = div.message
@@ -280,14 +296,14 @@ class NeuroDebugApp(App):
                 if s.index == before:
                     break
 
-        self._start("Jump to divergence", back_to_divergence, after=lambda _: self.query_one(Notice).say(message))
+        self._start("Jump to divergence", back_to_divergence, after=lambda _: self._main.query_one(Notice).say(message))
 
     def action_real(self, delta: int) -> None:
         s = self._session_or_say()
         if s is None:
             return
         if s.real is None or not s.real.frames:
-            self.query_one(Notice).say("There is no real trace to move through.", error=True)
+            self._main.query_one(Notice).say("There is no real trace to move through.", error=True)
             return
         start = self.real_cursor if self.real_cursor is not None else self._aligned_real_index()
         if start is None:
@@ -304,7 +320,7 @@ class NeuroDebugApp(App):
             self.refresh_view()
             return
         if s.real is None:
-            self.query_one(Notice).say("Teacher-forced comparison needs a real run.", error=True)
+            self._main.query_one(Notice).say("Teacher-forced comparison needs a real run.", error=True)
             return
         if self.teacher_result is not None:
             self.teacher = True
@@ -324,9 +340,9 @@ class NeuroDebugApp(App):
         if self.busy and self.session is not None:
             self._cancelled.set()
             self.session.cancel()
-            self.query_one(StatusBar).busy = f"Cancelling {self.busy.lower()}…"
+            self._main.query_one(StatusBar).busy = f"Cancelling {self.busy.lower()}…"
         elif self.busy:
-            self.query_one(Notice).say("Loading cannot be interrupted; it stops by itself (q quits after it).")
+            self._main.query_one(Notice).say("Loading cannot be interrupted; it stops by itself (q quits after it).")
 
     async def action_quit(self) -> None:
         if self.busy and self.session is not None:
@@ -349,9 +365,9 @@ class NeuroDebugApp(App):
     def refresh_view(self, keep_notice: bool = False) -> None:
         """Read the session and show it; called after every change, on the UI thread."""
         s = self.session
-        status = self.query_one(StatusBar)
+        status = self._main.query_one(StatusBar)
         status.busy = ""
-        source = self.query_one(SourceView)
+        source = self._main.query_one(SourceView)
         if s is None:
             return
         frames = list(s.frames)
@@ -366,30 +382,30 @@ class NeuroDebugApp(App):
         p_changed = present.changed_names(frames, index)
         r_changed = present.changed_names(real_frames, real_index) if real is not None else set()
         rows = present.local_rows(cur, real, p_changed, r_changed)
-        self.query_one(LocalsTable).show(rows)
+        self._main.query_one(LocalsTable).show(rows)
         if not rows:
-            self.query_one(ValueDetail).show(None)
-        self.query_one(WhereBar).show(
+            self._main.query_one(ValueDetail).show(None)
+        self._main.query_one(WhereBar).show(
             present.where(frames, index, s.ended, s.end, real_index, len(real_frames) if real_frames else None, detached)
         )
         if self.teacher and self.teacher_result is not None:
             marks = present.teacher_marks(self.teacher_result.ok)
-            self.query_one(Timeline).show(marks, real_index if real_index is not None else -1, None)
+            self._main.query_one(Timeline).show(marks, real_index if real_index is not None else -1, None)
             m = self.teacher_result.metrics
             status.mode = f"teacher-forced: state {_pct(m.state_exact)}, action {_pct(m.action_exact)}"
         else:
             comp_rows = s.comparison().rows if s.real is not None else None
             marks = present.timeline_marks(len(frames), frames, comp_rows, s.ended, len(real_frames) if real_frames else None)
-            self.query_one(Timeline).show(marks, index, real_index if detached else None)
+            self._main.query_one(Timeline).show(marks, index, real_index if detached else None)
             status.mode = ""
         status.model = getattr(s.predictor, "name", "") if hasattr(s, "predictor") else status.model
         status.tokens_per_s = s.last_tokens_per_s
         status.real, status.real_ok = present.real_outcome(s.real, s.real_note, self.spec.run_real)
-        if cur is not None and cur.malformed and not keep_notice and not self.query_one(Notice).message:
-            self.query_one(Notice).say(f"The model's output for step {index + 1} is malformed ({cur.malformed}).", error=True)
+        if cur is not None and cur.malformed and not keep_notice and not self._main.query_one(Notice).message:
+            self._main.query_one(Notice).say(f"The model's output for step {index + 1} is malformed ({cur.malformed}).", error=True)
 
     def on_locals_table_value_selected(self, message: LocalsTable.ValueSelected) -> None:
-        self.query_one(ValueDetail).show(message.row)
+        self._main.query_one(ValueDetail).show(message.row)
 
 
 def _pct(x: float | None) -> str:

@@ -44,6 +44,8 @@ async def test_function_not_found(programs, replay, calls_trace):
         await settle(app, pilot)
         assert app.session is None
         await assert_failure_shown(app, pilot, "nosuch")
+        # the file itself is still shown, without markers
+        assert "def add(a, b):" in str(app.query_one("#source-text").content)
 
 
 async def test_model_missing(programs, tmp_path):

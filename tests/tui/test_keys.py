@@ -304,3 +304,17 @@ async def test_escape_cancels_a_prediction(programs, calls_trace, replay):
         before = s.index
         await press(app, pilot, "b")
         assert s.index == before - 1
+
+
+async def test_work_finishing_under_the_help_screen(programs, calls_trace, replay):
+    app = make_app(programs / "calls.py", replay(calls_trace, delay_s=0.002), call="3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.busy
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running and app.session.ended
+        await press(app, pilot, "escape")
+        assert f"step {len(calls_trace.frames)} of {len(calls_trace.frames)}" in shown(app, WhereBar)
