@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--prompt", type=int, default=512, help="prefill prompt length")
     ap.add_argument("--new", type=int, default=128, help="greedy tokens to decode")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--int8", action="store_true", help="also time ours with int8 weights (not the same model:"
+                    " weights rounded; reported apart from the equal-precision ratio)")
     ap.add_argument("--device", default="cpu", help="cpu (the point of this benchmark) or cuda, for comparison")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="weights and compute, both")
     args = ap.parse_args()
@@ -44,6 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = make_checkpoint(Path(tmp) / "bench", tokenizer=False, vocab=128256, **ARCH)
         ours = load_model(path, device=args.device, dtype=args.dtype, attention="reference")
+        ours8 = load_model(path, device=args.device, dtype=args.dtype, attention="reference", quantize="int8")
         hf = load_reference(path).to(device=args.device, dtype=getattr(torch, args.dtype))
     n_params = ours.config.param_count()
     g = torch.Generator().manual_seed(0)
@@ -60,6 +63,8 @@ def main() -> None:
         return ours.generate(prompt, n)
 
     impls = {"ours": ours_generate, "transformers": hf_generate}
+    if args.int8:
+        impls["ours int8"] = lambda prompt, n: ours8.generate(prompt, n)
     clocks = {"wall": time.perf_counter, "cpu": time.process_time}
     times = {(c, name): {"prefill": [], "short": [], "decode": []} for c in clocks for name in impls}
     outs = {}
@@ -87,10 +92,12 @@ def main() -> None:
         print(f"{'':14}{'prefill tok/s':>15}{'decode tok/s':>15}")
         for name in impls:
             print(f"{name:14}{rows[c, name]['prefill']:15.1f}{rows[c, name]['decode']:15.1f}")
-        print(f"{'ratio':14}{rows[c, 'ours']['prefill'] / rows[c, 'transformers']['prefill']:14.2f}x"
-              f"{rows[c, 'ours']['decode'] / rows[c, 'transformers']['decode']:14.2f}x")
+        for name in impls:
+            if name != "transformers":
+                print(f"{name + ' / tf':14}{rows[c, name]['prefill'] / rows[c, 'transformers']['prefill']:14.2f}x"
+                      f"{rows[c, name]['decode'] / rows[c, 'transformers']['decode']:14.2f}x")
     print(f"prefill: {args.prompt}-token prompt + 1 token; decode: {args.new} greedy tokens after 32;"
-          f" best of {args.repeats}; greedy outputs identical: {same}")
+          f" best of {args.repeats}; greedy outputs of ours and transformers identical: {same}")
 
 
 if __name__ == "__main__":

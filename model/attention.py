@@ -14,6 +14,7 @@ The contract every backend implements:
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Callable
 
@@ -43,6 +44,13 @@ def attention_mask(start_pos: int, n_queries: int, keys: torch.Tensor, window: i
     return mask
 
 
+@functools.lru_cache(maxsize=8)
+def _mask(start_pos: int, C: int, n: int, S: int, window: int | None, device, inference: bool) -> torch.Tensor:
+    # Every layer of one forward step shares the mask of its kind: build it once (keyed on inference
+    # mode too, since a mask made under inference_mode cannot take part in autograd).
+    return attention_mask(start_pos, C, slot_positions(start_pos, C, n, S, device), window)
+
+
 def reference_attention(q, k_cache, v_cache, start_pos: int, window: int | None):
     B, Hq, C, D = q.shape
     S = k_cache.shape[2]
@@ -53,7 +61,7 @@ def reference_attention(q, k_cache, v_cache, start_pos: int, window: int | None)
     if start_pos == 0 and n == C and (window is None or window >= C):
         # A fresh prompt that fits in the window: plain causal attention (the fast kernel on CPU).
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
-    mask = attention_mask(start_pos, C, slot_positions(start_pos, C, n, S, q.device), window)
+    mask = _mask(start_pos, C, n, S, window, q.device, torch.is_inference_mode_enabled())
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
 
 

@@ -75,19 +75,18 @@ class Attention(nn.Module):
 
     def forward(self, x, cos, sin, start_pos, cache, attention_fn):
         B, T, _ = x.shape
-        D = self.head_dim
-        q, k, v = self.wqkv(x).split([self.n_heads * D, self.n_kv_heads * D, self.n_kv_heads * D], dim=-1)
-        q = q.view(B, T, self.n_heads, D).transpose(1, 2)
-        k = k.view(B, T, self.n_kv_heads, D).transpose(1, 2)
-        v = v.view(B, T, self.n_kv_heads, D).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        H, K = self.n_heads, self.n_kv_heads
+        qkv = self.wqkv(x).view(B, T, H + 2 * K, self.head_dim)
+        qk = apply_rope(qkv[:, :, : H + K], cos[:, None], sin[:, None])  # q and k heads rotated at once
+        q, k = qk[:, :, :H].transpose(1, 2), qk[:, :, H:].transpose(1, 2)
+        v = qkv[:, :, H + K :].transpose(1, 2)
         if cache is None:
             # The sequence is its own cache: S = T >= every position, slot = position.
             y = reference_attention(q, k, v, start_pos, self.window)
         else:
             k_all, v_all = cache.update(start_pos, k, v)
             y = attention_fn(q, k_all, v_all, start_pos, self.window)
-        return self.wo(y.transpose(1, 2).reshape(B, T, self.n_heads * D))
+        return self.wo(y.transpose(1, 2).reshape(B, T, H * self.head_dim))
 
 
 class FeedForward(nn.Module):
@@ -142,6 +141,7 @@ def rope_cos_sin(inv_freq: torch.Tensor, start_pos: int, T: int, dtype):
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x [B, H, T, D] by position (the Hugging Face half-split layout)."""
+    """Rotate x [..., T, D] (cos, sin [T, D]) or [..., T, H, D] (cos, sin [T, 1, D]) by position,
+    in the Hugging Face half-split layout."""
     x1, x2 = x.chunk(2, dim=-1)
     return x * cos + torch.cat((-x2, x1), dim=-1) * sin

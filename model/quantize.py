@@ -29,6 +29,12 @@ class Int8Linear(nn.Module):
         self.register_buffer("scales", torch.empty(out_features, dtype=dtype, device=device))
 
     def forward(self, x):
+        if x.device.type == "cpu" and x.numel() <= 16 * x.shape[-1]:
+            # Decoding a few tokens is bound by reading weights, and the packed int8 kernel reads 1 byte
+            # per weight: measured 2.3 ms against 8.5 ms (bf16) and 16.7 ms (fp32) for CWM's 128256 x 256
+            # vocabulary projection of one token, on one core. Longer inputs amortize a dequantized copy.
+            y = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, x.shape[-1]), self.weight, self.scales)
+            return y.view(*x.shape[:-1], self.out_features)
         return F.linear(x, self.weight.to(x.dtype)) * self.scales
 
 
