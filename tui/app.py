@@ -91,6 +91,7 @@ class NeuroDebugApp(App):
         self.real_cursor: int | None = None  # real frame shown when moved apart with [ / ]
         self.teacher = False
         self.teacher_result = None
+        self.failure: str | None = None  # the last failure sentence shown
         self._tokens0 = 0  # length of the session's token state when the running work began
         self._cancelled = threading.Event()
 
@@ -153,6 +154,7 @@ class NeuroDebugApp(App):
         notice = self._main.query_one(Notice)
         if error:
             notice.say(error, error=True)
+            self.failure = error
             if self.session is None:
                 status = self._main.query_one(StatusBar)
                 status.model = status.model or "not loaded"

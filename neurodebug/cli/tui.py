@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 NAME = "tui"
 HELP = "Step through the model's predicted execution next to the real one, in the terminal."
 ORDER = 40
@@ -38,5 +40,10 @@ def run(args) -> int:
         session_kw={"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
                     "max_frames": args.max_frames},
     )
-    NeuroDebugApp(spec).run()
+    app = NeuroDebugApp(spec)
+    app.run()
+    if app.session is None and app.failure:
+        # the screen is gone once the app exits: repeat why there was nothing to debug
+        print(f"neurodebug: {app.failure}", file=sys.stderr)
+        return 2
     return 0

@@ -112,10 +112,15 @@ def test_steps_through_a_program_in_a_real_terminal(tmux_run, programs):
 
 def test_cli_shows_a_failure_as_one_sentence(tmux_run, programs, tmp_path):
     missing = tmp_path / "no-model"
-    t = tmux_run(f"{shlex.quote(sys.executable)} -m neurodebug tui calls.py --call 3 --model {shlex.quote(str(missing))}",
-                 programs)
+    cli = f"{shlex.quote(sys.executable)} -m neurodebug tui calls.py --call 3 --model {shlex.quote(str(missing))}"
+    # the shell stays after the app, to show what the command printed and its exit status
+    t = tmux_run(f"sh -c {shlex.quote(cli + '; echo exit status $?; sleep 30')}", programs)
     t.wait_for("q quit")
     screen = t.wait_for("There is no model at")
-    assert "Traceback" not in screen and "q quit" in screen
+    assert "Traceback" not in screen
+    assert "def add(a, b):" in screen  # the file is shown even without a model
     t.send("q")
-    assert t.wait_gone(), t.screen()
+    # once the app is gone the sentence is repeated in the terminal, and the exit status says it failed
+    screen = t.wait_for("exit status")
+    assert "exit status 2" in screen
+    assert f"neurodebug: There is no model at {missing}." in screen.replace("\n", "")

@@ -22,8 +22,10 @@ class EditScreen(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit-box"):
-            yield Static(f"Set a variable at step {self.step} (a Python literal, e.g. 'abc' or [1, 2])", classes="title")
+            yield Static(f"Set a variable at step {self.step}; the model re-predicts from there", classes="title")
+            yield Static("name", classes="hint")
             yield Input(self.initial[0], placeholder="name", id="edit-name")
+            yield Static("value (a Python expression)", classes="hint")
             yield Input(self.initial[1], placeholder="value", id="edit-value")
             yield Static(f"variables: {', '.join(self.names)}   Enter applies · Escape cancels", classes="hint", id="edit-hint")
 
