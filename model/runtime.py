@@ -4,7 +4,7 @@
     m.logits(ids)                     # [len(ids), vocab], full forward, no cache
     m.generate(ids, 32, stop_ids=m.tokenizer.stop_ids)
     seq = m.sequence(prompt)          # owns a KV cache
-    seq.extend(ids); seq.truncate(n); seq.fork(); seq.generate(...)
+    seq.extend(ids); seq.truncate(n); seq.fork(); seq.generate(...); seq.stream(...)
 
 A Sequence keeps `ids` and a KV cache that holds the first `computed` of them. Tokens that
 generation appended last (or that a truncate uncovered) may be pending: their keys are computed
@@ -14,7 +14,7 @@ with the next extend or generate, so no forward pass is spent on a token nobody 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -134,9 +134,12 @@ class Sequence:
     def extend(self, ids: Iterable[int] = (), logits: str = "all"):
         """Append ids and compute them (and any pending tokens), in chunks.
 
-        logits="all": float32 logits [len(ids), vocab] of the new positions; "last": [vocab] after
-        the last token; "none": None.
+        logits="all": float32 logits [len(ids), vocab] of the new positions; "argmax": the most likely
+        next token after each new position, [len(ids)] (teacher forcing without holding all logits);
+        "last": [vocab] after the last token; "none": None.
         """
+        if logits not in ("all", "argmax", "last", "none"):
+            raise ValueError(f"logits must be all, argmax, last or none, not {logits!r}")
         rt = self.runtime
         new = list(ids)
         rt._tensor(new)  # validates the ids
@@ -144,8 +147,9 @@ class Sequence:
         start = self.computed
         todo = self.ids[start:]
         if not todo:
-            if logits == "all":
-                return torch.empty(0, rt.config.vocab_size)
+            if logits in ("all", "argmax"):
+                return torch.empty((0, rt.config.vocab_size) if logits == "all" else (0,),
+                                   dtype=torch.float32 if logits == "all" else torch.long)
             return self._last if logits == "last" else None
         outs = []
         n_pending = len(todo) - len(new)
@@ -155,15 +159,17 @@ class Sequence:
             for cache in self.caches:
                 cache.reserve(pos + len(chunk))
             final = off + len(chunk) == len(todo)
-            mode = "all" if logits == "all" and off + len(chunk) > n_pending else "last" if final else "none"
+            per_row = logits in ("all", "argmax")
+            mode = "all" if per_row and off + len(chunk) > n_pending else "last" if final else "none"
             idx = torch.tensor([chunk], dtype=torch.long, device=rt.device)
             h = rt.model(idx, self.caches, pos, logits=mode)
             self.computed = pos + len(chunk)
             if mode == "all":
-                outs.append(h[0, max(0, n_pending - off) :].float())
+                rows = h[0, max(0, n_pending - off) :]
+                outs.append(rows.float() if logits == "all" else rows.argmax(-1).cpu())
             if final:
                 self._last = h[0, -1].float()
-        if logits == "all":
+        if per_row:
             return torch.cat(outs)
         return self._last if logits == "last" else None
 
@@ -208,23 +214,29 @@ class Sequence:
         on_token(id) is called as each token comes; should_stop() is asked before each step and
         ends generation early (the sequence stays consistent).
         """
+        out = []
+        for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop):
+            out.append(tok)
+            if on_token is not None:
+                on_token(tok)
+        return out
+
+    def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
+               seed: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[int]:
+        """Like generate, as an iterator: each token is appended to the sequence as it is yielded."""
         if not self.ids:
             raise ModelError("Generation needs at least one prompt token.")
         stop = set(stop_ids)
         gen = make_generator(seed, self.runtime.device)
-        out: list[int] = []
-        with torch.inference_mode():
-            for _ in range(max_new_tokens):
-                if should_stop is not None and should_stop():
-                    break
+        for _ in range(max_new_tokens):
+            if should_stop is not None and should_stop():
+                return
+            with torch.inference_mode():
                 logits = self._last if self.computed == len(self.ids) and self._last is not None \
                     else self.extend((), logits="last")
                 tok = sample(logits, temperature, top_p, gen)
-                self.ids.append(tok)  # pending until the next step computes it
-                self._last = None
-                out.append(tok)
-                if on_token is not None:
-                    on_token(tok)
-                if tok in stop:
-                    break
-        return out
+            self.ids.append(tok)  # pending until the next step computes it
+            self._last = None
+            yield tok
+            if tok in stop:
+                return

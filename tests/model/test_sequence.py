@@ -39,6 +39,9 @@ def test_generate_appends_tokens_and_stops_on_a_stop_id(m):
     assert out == free[: free.index(stop) + 1]  # the stop token is included, then it stops
     assert seq.ids == prompt + out
     assert seq.computed == len(seq) - 1  # the last token is pending: nothing was spent on it
+    # Extending after generation computes the pending stop token first, and returns only the new rows.
+    probe = seq.fork()
+    assert torch.allclose(probe.extend([5, 6]), m.logits(probe.ids)[-2:], atol=1e-4)
     # Generation continues seamlessly from where it stopped.
     more = seq.generate(5)
     assert out + more == (free + m.generate(prompt + free, 5))[: len(out) + 5]
@@ -100,3 +103,20 @@ def test_tokenizer_is_the_checkpoints(m):
     assert tok.encode("Okay") == [33413]
     assert tok.special_id("<|frame_sep|>") >= 128000
     assert m.config.vocab_size == 128256
+
+
+def test_stream_yields_tokens_as_they_come(m):
+    prompt = ids(8, 6)
+    seq = m.sequence(prompt)
+    got = []
+    for tok in seq.stream(6):
+        got.append(tok)
+        assert seq.ids[-1] == tok  # already part of the sequence when it arrives
+    assert got == m.generate(prompt, 6)
+
+
+def test_argmax_rows_are_teacher_forcing(m):
+    x = ids(30, 7)
+    seq = m.sequence(x[:10])
+    best = seq.extend(x[10:], logits="argmax")
+    assert best.tolist() == m.logits(x)[10:].argmax(-1).tolist()
