@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--int8", action="store_true", help="also time ours with int8 weights (not the same model:"
                     " weights rounded; reported apart from the equal-precision ratio)")
+    ap.add_argument("--arch", default="", help="override ARCH, e.g. hidden=1024,layers=16,intermediate=4096,head_dim=128,heads=8")
     ap.add_argument("--device", default="cpu", help="cpu (the point of this benchmark) or cuda, for comparison")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="weights and compute, both")
     args = ap.parse_args()
@@ -43,6 +44,11 @@ def main() -> None:
     from model import load_model
     from tests.checkpoints import load_reference, make_checkpoint
 
+    for item in filter(None, args.arch.split(",")):
+        key, value = item.split("=")
+        ARCH[key] = int(value)
+    if "layers" in ARCH and len(ARCH["layer_types"]) != ARCH["layers"]:
+        ARCH["layer_types"] = (["full_attention"] + ["sliding_attention"] * 3) * (ARCH["layers"] // 4)
     with tempfile.TemporaryDirectory() as tmp:
         path = make_checkpoint(Path(tmp) / "bench", tokenizer=False, vocab=128256, **ARCH)
         ours = load_model(path, device=args.device, dtype=args.dtype, attention="reference")

@@ -13,6 +13,7 @@ with the next extend or generate, so no forward pass is spent on a token nobody 
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -98,11 +99,21 @@ class CWM:
         return total
 
     def _tensor(self, ids: list[int]) -> torch.Tensor:
+        return torch.tensor([self._check(ids)], dtype=torch.long, device=self.device)
+
+    def _check(self, ids) -> list[int]:
+        """ids as Python ints (numpy and torch integers accepted), each inside the vocabulary."""
         V = self.config.vocab_size
+        out = []
         for t in ids:
-            if not (isinstance(t, int) and 0 <= t < V):
+            try:
+                i = operator.index(t)
+            except TypeError:
+                raise ModelError(f"Token id {t!r} is not an integer.") from None
+            if not 0 <= i < V:
                 raise ModelError(f"Token id {t!r} is outside this model's vocabulary of {V}.")
-        return torch.tensor([ids], dtype=torch.long, device=self.device)
+            out.append(i)
+        return out
 
 
 class Sequence:
@@ -141,8 +152,7 @@ class Sequence:
         if logits not in ("all", "argmax", "last", "none"):
             raise ValueError(f"logits must be all, argmax, last or none, not {logits!r}")
         rt = self.runtime
-        new = list(ids)
-        rt._tensor(new)  # validates the ids
+        new = rt._check(ids)
         self.ids += new
         start = self.computed
         todo = self.ids[start:]

@@ -67,3 +67,18 @@ def test_bf16_and_int8_on_cuda(ckpt):
     bf16 = load_model(ckpt, device="cuda", dtype="bfloat16")
     int8 = load_model(ckpt, device="cuda", dtype="bfloat16", quantize="int8")
     assert int8.weight_bytes() < 0.56 * bf16.weight_bytes()
+
+
+def test_loading_holds_one_copy_of_the_weights(tmp_path):
+    # Built on the meta device, each tensor read straight into place: the GPU never holds more than
+    # the weights plus a few tensors in flight (the q/k/v and gate/up parts being fused).
+    path = make_checkpoint(tmp_path / "big", hidden=512, layers=4, heads=8, kv_heads=2, intermediate=2048,
+                           tokenizer=False, vocab=32000, dtype="bfloat16")
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    m = load_model(path, device="cuda", dtype="bfloat16")
+    peak = torch.cuda.max_memory_allocated() - base
+    largest = 32000 * 512 * 2
+    assert m.weight_bytes() <= peak <= m.weight_bytes() + 2 * largest, (peak, m.weight_bytes())
