@@ -54,22 +54,15 @@ from typing import Callable
 from neurodebug.errors import UserError
 from neurodebug.frames import End, Frame, Trace
 
-#: Code objects (by ``co_name``) that never get frames of their own.
-SKIPPED_SCOPES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>"})
+# The trace format's open points live in one place, the codec; the recorder follows them.
+from neurodebug.codec import MAX_REPR_CHARS, REPR_CUT, RETURN_AFTER_EXCEPTION, SKIPPED_SCOPES  # noqa: E402
 
 #: Generator functions from the traced file get frames (each resume = call frame, each
 #: yield = return frame); False would make them single steps like library code.
 TRACE_GENERATORS = True
 
-#: A propagating exception gives exception + return("None") frames in the function it leaves;
-#: False would drop that return frame.
-RETURN_AFTER_EXCEPTION = True
-
 #: Added to the end message when recording stopped at the recursion limit.
 RECURSION_NOTE = " (recording stopped at the recursion limit)"
-
-#: Appended to a repr cut at ``Limits.max_repr`` characters.
-REPR_CUT = "...<cut>"
 
 #: Shown instead of a value whose ``__repr__`` raised.
 REPR_FAILED = "<repr failed: {}>"
@@ -92,7 +85,7 @@ class Limits:
     cpu_s: float = 10.0  # CPU time (RLIMIT_CPU in the child)
     memory_mb: int = 1024  # address space (RLIMIT_AS in the child)
     max_frames: int = 10_000  # frames recorded before the trace is ended
-    max_repr: int = 1000  # characters of one repr before it is cut
+    max_repr: int = MAX_REPR_CHARS  # characters of one repr before it is cut
     max_output: int = 65536  # bytes of captured stdout and of stderr, each
 
 
@@ -310,7 +303,7 @@ class Recorder:
     ``on_limit`` is called (and must not return) when frame ``max_frames + 1`` is due.
     """
 
-    def __init__(self, filename: str, emit: Callable[[list], None], max_repr: int = 1000,
+    def __init__(self, filename: str, emit: Callable[[list], None], max_repr: int = MAX_REPR_CHARS,
                  max_frames: int | None = None, on_limit: Callable[[], None] | None = None,
                  return_after_exception: bool = RETURN_AFTER_EXCEPTION, trace_generators: bool = TRACE_GENERATORS):
         self.filename = filename
