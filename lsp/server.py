@@ -8,6 +8,7 @@ real code runs only in the tracer's child process.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from lsprotocol import types
@@ -159,9 +160,18 @@ def build(predictor_factory: Callable | None = None) -> NeuroServer:
     return server
 
 
+class _ExitIsNotAnError(logging.Filter):
+    """Over TCP, pygls ends the process on `exit` by raising SystemExit inside asyncio's connection
+    callback, which asyncio logs with a traceback; it is the normal way out, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[0] is SystemExit)
+
+
 def main(tcp_port: int | None = None, predictor_factory: Callable | None = None) -> None:
     server = build(predictor_factory)
     if tcp_port is None:
         server.start_io()
     else:
+        logging.getLogger("asyncio").addFilter(_ExitIsNotAnError())
         server.start_tcp("127.0.0.1", tcp_port)

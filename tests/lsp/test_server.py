@@ -194,3 +194,18 @@ async def test_opening_editing_saving_never_runs_the_code(lsp, tmp_path):
 def open_doc_at(client, uri: str, text: str) -> None:
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+
+
+async def test_set_local_edits_the_current_frame(lsp):
+    uri = open_doc(lsp, "setlocal")
+    await execute(lsp, "neurodebug.compare", uri, "count", None)
+    await execute(lsp, "neurodebug.step", uri, "reset")
+    await execute(lsp, "neurodebug.step", uri, "step")
+    result = await execute(lsp, "neurodebug.step", uri, "step")
+    assert (result["index"], result["line"]) == (2, 4)
+    result = await execute(lsp, "neurodebug.setLocal", uri, "n", "10")
+    assert (result["index"], result["line"]) == (2, 4)
+    hover = await lsp.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(2, 4)))
+    assert "| 2 | 4 | `10` | `0` ✗ |" in hover.contents.value
+    with pytest.raises(Exception, match="is not a variable name"):
+        await execute(lsp, "neurodebug.setLocal", uri, "not a name", "1")
