@@ -91,6 +91,7 @@ class NeuroDebugApp(App):
         self.real_cursor: int | None = None  # real frame shown when moved apart with [ / ]
         self.teacher = False
         self.teacher_result = None
+        self._teacher_real = None  # the real trace the teacher-forced result scored
         self.failure: str | None = None  # the last failure sentence shown
         self._tokens0 = 0  # length of the session's token state when the running work began
         self._cancelled = threading.Event()
@@ -212,8 +213,14 @@ class NeuroDebugApp(App):
 
     # -- keys ----------------------------------------------------------------------------------
     def _session_or_say(self):
-        if self.session is None and not self.busy:
-            self._main.query_one(Notice).say("There is no session to step through; see the message above or press q.", error=True)
+        """The session when it can take a command now; else None, with a sentence saying why."""
+        notice = self._main.query_one(Notice)
+        if self.busy:
+            # one command at a time: the session is being changed by the worker
+            notice.say(f"{self.busy} is under way; press Escape to cancel it.", error=True)
+            return None
+        if self.session is None:
+            notice.say("There is no session to step through; see the message above or press q.", error=True)
         return self.session
 
     def _move(self, doing: str, method: str, *args) -> None:
@@ -242,14 +249,11 @@ class NeuroDebugApp(App):
         self._move("Run to line", "run_to", self._main.query_one(SourceView).cursor_line)
 
     def action_reset(self) -> None:
-        if self._session_or_say() is None:
-            return
-        self.teacher_result = None
         self._move("Reset", "reset")
 
     def action_edit(self) -> None:
         s = self._session_or_say()
-        if s is None or self.busy:
+        if s is None:
             return
         cur = s.current
         if cur is None or not cur.locals:
@@ -267,7 +271,7 @@ class NeuroDebugApp(App):
 
     def action_divergence(self) -> None:
         s = self._session_or_say()
-        if s is None or self.busy:
+        if s is None:
             return
         if self.teacher and self.teacher_result is not None:
             div = self.teacher_result.first_divergence
@@ -324,13 +328,14 @@ class NeuroDebugApp(App):
         if s.real is None:
             self._main.query_one(Notice).say("Teacher-forced comparison needs a real run.", error=True)
             return
-        if self.teacher_result is not None:
+        if self.teacher_result is not None and self._teacher_real is s.real:
             self.teacher = True
             self.refresh_view()
             return
 
         def done(result) -> None:
             self.teacher_result = result
+            self._teacher_real = s.real
             self.teacher = True
 
         self._start("Teacher-forced comparison", lambda: s.comparison(teacher_forced=True), after=done)
@@ -380,20 +385,32 @@ class NeuroDebugApp(App):
         real_index = self.real_cursor if detached else self._aligned_real_index()
         real = real_frames[real_index] if real_frames is not None and real_index is not None else None
 
-        source.show(s.source, cur.line if cur else None, real.line if real else None)
-        p_changed = present.changed_names(frames, index)
+        if self.teacher and self._teacher_real is not s.real:
+            # an edited argument re-ran the real code: the old scores are about another run
+            self.teacher, self.teacher_result = False, None
+        teacher = self.teacher_result if self.teacher else None
+
+        # what the predicted column shows: the session's current frame, or, teacher-forced, what
+        # the model predicts for the real step under the real cursor given the real past
+        shown, shown_changed = cur, present.changed_names(frames, index)
+        if teacher is not None and real_index is not None and real_index < len(teacher.frames):
+            score = teacher.frames[real_index]
+            shown = score.real if score.ok else score.alternative
+            shown_changed = present.changed_names(real_frames, real_index) if score.ok else set()
+        source.show(s.source, shown.line if shown else None, real.line if real else None)
         r_changed = present.changed_names(real_frames, real_index) if real is not None else set()
-        rows = present.local_rows(cur, real, p_changed, r_changed)
+        rows = present.local_rows(shown, real, shown_changed, r_changed)
         self._main.query_one(LocalsTable).show(rows)
+        self._main.query_one(LocalsTable).border_title = "locals · teacher-forced" if teacher else "locals"
         if not rows:
             self._main.query_one(ValueDetail).show(None)
         self._main.query_one(WhereBar).show(
             present.where(frames, index, s.ended, s.end, real_index, len(real_frames) if real_frames else None, detached)
         )
-        if self.teacher and self.teacher_result is not None:
-            marks = present.teacher_marks(self.teacher_result.ok)
+        if teacher is not None:
+            marks = present.teacher_marks(teacher.ok)
             self._main.query_one(Timeline).show(marks, real_index if real_index is not None else -1, None)
-            m = self.teacher_result.metrics
+            m = teacher.metrics
             status.mode = f"teacher-forced: state {_pct(m.state_exact)}, action {_pct(m.action_exact)}"
         else:
             comp_rows = s.comparison().rows if s.real is not None else None

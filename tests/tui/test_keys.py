@@ -202,6 +202,12 @@ async def test_teacher_forced_toggle(programs, calls_trace, replay):
         assert shown(app, Timeline)[4] == "✗"
         await press(app, pilot, "d")
         assert app.real_cursor == 4 and "step 4" in app.query_one(Notice).message
+        # teacher-forced, the locals compare the real step with what the model says given the
+        # real past: this predictor, having memorised the mistake, says y = 4
+        assert "teacher-forced" in app.query_one(LocalsTable).border_title
+        assert table_rows(app)["y"] == ("4", "3")
+        await press(app, pilot, "left_square_bracket")  # a step the model gets right
+        assert table_rows(app) == {"a": ("3", "3"), "b": ("2", "2")}
         await press(app, pilot, "t")
         assert not app.teacher and "teacher-forced" not in shown(app, StatusBar)
 
@@ -294,6 +300,8 @@ async def test_escape_cancels_a_prediction(programs, calls_trace, replay):
         await pilot.pause(0.3)
         assert app.busy  # still predicting: the interface answered the next key
         assert "Escape cancels" in shown(app, StatusBar)
+        await pilot.press("s")  # one command at a time
+        assert "Continue is under way" in app.query_one(Notice).message
         await pilot.press("escape")
         await settle(app, pilot)
         s = app.session

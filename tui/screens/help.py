@@ -24,7 +24,7 @@ EXPLAIN = {
     "divergence": "jump to the first step where the prediction and the real run part",
     "real ◀": "move the real trace back, independently of the prediction",
     "real ▶": "move the real trace forward, independently of the prediction",
-    "teacher": "toggle the teacher-forced comparison (each real step predicted from the real past)",
+    "teacher": "toggle the teacher-forced view: each real step as the model predicts it from the real past ([ ] browse)",
     "help": "this help",
     "quit": "quit",
 }
