@@ -48,6 +48,14 @@ DECODE_MAX_ROWS = 128
 LOG2E = 1.4426950408889634
 
 
+# The kernels call no @jit library function of triton (tl.zeros, tl.max, tl.sum, tl.cdiv): when
+# something (torch does, lazily) imported triton before TRITON_INTERPRET was set, those are
+# compiled-mode objects that the interpreter cannot call. Reductions go through tl.reduce with
+# triton's own combine functions, which the interpreter recognises and runs as numpy.
+_max_combine = tl.standard._elementwise_max
+_add_combine = tl.standard._sum_combine
+
+
 @triton.jit
 def _dot(a, b, acc, IEEE: tl.constexpr):
     # float32 inputs would otherwise run as TF32 on a GPU; only the float32 tests need full precision.
@@ -79,21 +87,21 @@ def _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, start_n, key
         k = tl.load(k_ptrs, mask=loaded[None, :], other=0.0)
     else:
         k = tl.load(k_ptrs)
-    qk = _dot(q, k, tl.zeros([q.shape[0], BLOCK_N], dtype=tl.float32), IEEE) * qk_scale
+    qk = _dot(q, k, tl.full([q.shape[0], BLOCK_N], 0.0, dtype=tl.float32), IEEE) * qk_scale
     if MASKED:
         visible = kpos[None, :] <= pos[:, None]
         if HAS_WINDOW:
             visible = visible & (kpos[None, :] > pos[:, None] - window)
         qk = tl.where(visible, qk, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        m_new = tl.maximum(m_i, tl.reduce(qk, 1, _max_combine))
         # A row that has seen no visible key yet keeps m = -inf; subtract 0 instead of -inf (NaN).
         m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
     else:
-        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        m_new = tl.maximum(m_i, tl.reduce(qk, 1, _max_combine))
         m_use = m_new
     p = tl.math.exp2(qk - m_use[:, None])
     alpha = tl.math.exp2(m_i - m_use)
-    l_i = l_i * alpha + tl.sum(p, 1)
+    l_i = l_i * alpha + tl.reduce(p, 1, _add_combine)
     acc = acc * alpha[:, None]
     if MASKED:
         v = tl.load(v_ptrs, mask=loaded[:, None], other=0.0)
@@ -103,7 +111,9 @@ def _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, start_n, key
     return acc, l_i, m_new
 
 
-@triton.jit
+# Arguments that change from call to call are not specialised on (divisibility by 16, == 1): a
+# decode loop would otherwise compile new variants as positions advance.
+@triton.jit(do_not_specialize=["stride_qb", "stride_ob", "C", "start_pos"])
 def _prefill_kernel(Q, K, V, O,
                     stride_qb, stride_qh, stride_qc,
                     stride_kb, stride_kh, stride_ks,
@@ -137,14 +147,14 @@ def _prefill_kernel(Q, K, V, O,
     k_base = K + b * stride_kb + kvh * stride_kh
     v_base = V + b * stride_vb + kvh * stride_vh
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
-    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_M, HEAD_D], dtype=tl.float32)
+    l_i = tl.full([BLOCK_M], 0.0, dtype=tl.float32)
+    acc = tl.full([BLOCK_M, HEAD_D], 0.0, dtype=tl.float32)
 
     # 1. blocks straddling the window's start (sliding layers only)
     if HAS_WINDOW:
         lo = tl.maximum(first - window + 1, 0)  # the earliest query's window start
         full_lo = tl.maximum(last - window + 1, 0)  # from here every row's window has begun
-        a_end = lo + tl.cdiv(full_lo - lo, BLOCK_N) * BLOCK_N
+        a_end = lo + (full_lo - lo + BLOCK_N - 1) // BLOCK_N * BLOCK_N
         for start_n in range(lo, a_end, BLOCK_N):
             acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, start_n, key_end,
                                     pos, S, window, qk_scale, BLOCK_N, HEAD_D, True, HAS_WINDOW, IEEE)
@@ -165,7 +175,7 @@ def _prefill_kernel(Q, K, V, O,
     tl.store(o_ptrs, out.to(O.dtype.element_ty), mask=(rows < n_rows)[:, None])
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["stride_qb", "C", "start_pos", "key_lo", "chunk", "n_splits"])
 def _decode_split_kernel(Q, K, V, Op, Lp,
                          stride_qb, stride_qh, stride_qc,
                          stride_kb, stride_kh, stride_ks,
@@ -196,8 +206,8 @@ def _decode_split_kernel(Q, K, V, Op, Lp,
     k_base = K + b * stride_kb + kvh * stride_kh
     v_base = V + b * stride_vb + kvh * stride_vh
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
-    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
-    acc = tl.zeros([BLOCK_M, HEAD_D], dtype=tl.float32)
+    l_i = tl.full([BLOCK_M], 0.0, dtype=tl.float32)
+    acc = tl.full([BLOCK_M, HEAD_D], 0.0, dtype=tl.float32)
     for start_n in range(s_lo, s_hi, BLOCK_N):
         acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, start_n, s_hi,
                                 pos, S, window, qk_scale, BLOCK_N, HEAD_D, True, HAS_WINDOW, IEEE)
@@ -211,7 +221,7 @@ def _decode_split_kernel(Q, K, V, Op, Lp,
     tl.store(Lp + part * n_rows + rows, lse, mask=keep)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["stride_ob", "C", "n_splits"])
 def _decode_merge_kernel(Op, Lp, O, stride_ob, stride_oh, stride_oc, H_KV, C, n_splits,
                          G: tl.constexpr, HEAD_D: tl.constexpr, BLOCK_S: tl.constexpr):
     """out[row] = sum_s 2^(lse_s - max) * Op_s / sum_s 2^(lse_s - max), one program per row."""
@@ -226,10 +236,10 @@ def _decode_merge_kernel(Op, Lp, O, stride_ob, stride_oh, stride_oc, H_KV, C, n_
     in_range = offs_s < n_splits
     part = pid_bh.to(tl.int64) * n_splits + offs_s
     lse = tl.load(Lp + part * n_rows + row, mask=in_range, other=float("-inf"))
-    m = tl.max(lse, 0)  # finite: every row sees its own key in some chunk
+    m = tl.reduce(lse, 0, _max_combine)  # finite: every row sees its own key in some chunk
     w = tl.math.exp2(lse - m)
     o = tl.load(Op + (part * n_rows + row)[:, None] * HEAD_D + offs_d[None, :], mask=in_range[:, None], other=0.0)
-    out = tl.sum(w[:, None] * o, 0) / tl.sum(w, 0)
+    out = tl.reduce(w[:, None] * o, 0, _add_combine) / tl.reduce(w, 0, _add_combine)
     c = row // G
     head = kvh * G + row % G
     tl.store(O + b * stride_ob + head * stride_oh + c * stride_oc + offs_d, out.to(O.dtype.element_ty))
@@ -349,7 +359,8 @@ def decode(q, k_cache, v_cache, start_pos, window, *, block_n=None, n_splits=Non
         v_cache.stride(0), v_cache.stride(1), v_cache.stride(2),
         Hkv, C, S, start_pos, window or 0, LOG2E / math.sqrt(D), key_lo, chunk, n_splits,
         G=G, HEAD_D=D, BLOCK_M=block_m, BLOCK_N=block_n, HAS_WINDOW=window is not None,
-        IEEE=q.dtype == torch.float32, num_warps=4, num_stages=1 if INTERPRET else 3)
+        IEEE=q.dtype == torch.float32, num_warps=4,
+        num_stages=1 if INTERPRET else 2 if q.dtype == torch.float32 else 3)
     out = torch.empty((B, Hq, C, D), dtype=q.dtype, device=q.device)
     _decode_merge_kernel[(B * Hkv * n_rows,)](
         part_out, part_lse, out, out.stride(0), out.stride(1), out.stride(2), Hkv, C, n_splits,

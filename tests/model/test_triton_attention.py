@@ -225,3 +225,27 @@ def test_whole_model_triton_matches_reference(cwm_checkpoint):
     s_tri.truncate(40)
     torch.testing.assert_close(s_tri.extend([5, 6, 8]), s_ref.extend([5, 6, 8]), atol=1e-4, rtol=1e-4)
     assert s_tri.generate(4) == s_ref.generate(4)
+
+
+@pytest.mark.skipif(CUDA, reason="the interpreter is only chosen without CUDA")
+def test_interpreter_works_when_triton_was_imported_first():
+    """torch may import triton before anyone sets TRITON_INTERPRET; the kernels must still run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, triton, torch\n"
+        "os.environ.pop('TRITON_INTERPRET', None)\n"
+        "from model.triton_attention import attention\n"
+        "q = torch.randn(1, 2, 20, 16); k = torch.randn(1, 1, 20, 16)\n"
+        "out = attention(q, k, k, 0, None)\n"
+        "ref = torch.nn.functional.scaled_dot_product_attention(q, k.expand(1, 2, 20, 16),"
+        " k.expand(1, 2, 20, 16), is_causal=True)\n"
+        "print(float((out - ref).abs().max()))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.strip().splitlines()[-1]) < 1e-5
