@@ -151,8 +151,7 @@ class Runner:
 
     async def start(self, uri: str, function: str, call: str | None, compare: bool) -> dict:
         """Predict (and, with ``compare``, run for real and compare) ``function`` of ``uri``."""
-        doc = self.ls.workspace.get_text_document(uri)
-        version, source = doc.version, doc.source
+        version, source = self._document(uri)
         if function not in {f.name for f in calls.functions(source)}:
             raise RequestFailed(f"There is no module-level function {function!r} in this document.")
         call = calls.call_for(source, function, call)
@@ -160,7 +159,8 @@ class Runner:
         # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
         path = path if path and os.path.isfile(path) else None
-        title = ("Comparing " if compare else "Predicting ") + (f"{function}({call})" if call and "(" not in call else call or f"{function}(...)")
+        shown = call if call and call.startswith(f"{function}(") else f"{function}({call or '…'})"
+        title = ("Comparing " if compare else "Predicting ") + shown
 
         async def work(job: Job) -> dict:
             async with Progress(self.ls, title, job) as progress:
@@ -189,6 +189,14 @@ class Runner:
             return self._finish(uri, version, job, Result(version, session, function, compare), snap)
 
         return await self._run(uri, work, replace=True)
+
+    def _document(self, uri: str) -> tuple[int | None, str]:
+        """(version, text) of an open document, or of the file when it is not open."""
+        try:
+            doc = self.ls.workspace.get_text_document(uri)
+            return doc.version, doc.source
+        except (OSError, ValueError):
+            raise RequestFailed(f"{uri} is neither open in the editor nor a readable file.") from None
 
     async def act(self, uri: str, action: str) -> dict:
         """One debugger action (step, next, out, back, continue, reset, run_to:LINE) on ``uri``'s session."""

@@ -34,6 +34,10 @@ def count(s, ch):
 def ratio(a, b):
     q = a / b
     return q
+
+
+def square(x):
+    return x * x
 '''
 
 
@@ -42,6 +46,7 @@ def planted_traces() -> list:
 
     count: the model believes ``n += 1`` adds 2 (every later n doubled, returns 4, real 2).
     ratio: the model believes 4 / 0 is inf (real: ZeroDivisionError on line 12).
+    square: no call is written down; the model proposes square(3) and gets it right.
     """
     from neurodebug.frames import End, Frame
     from neurodebug.tracer import trace_source
@@ -62,7 +67,9 @@ def planted_traces() -> list:
               Frame("line", 13, "    return q", {**call.locals, "q": "inf"}, None, 0, "ratio"),
               Frame("return", 13, "    return q", {}, "inf", 0, "ratio")]
     ratio = replace(ratio, frames=frames, end=End("returned", value="inf"))
-    return [count, ratio]
+    square = trace_source(EXAMPLE, "square", "3")
+    assert square.end.reason == "returned", square.end
+    return [count, ratio, square]
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ async def test_tcp_server_answers_on_localhost():
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             types.TextDocumentItem(uri=uri, language_id="python", version=1, text=EXAMPLE)))
         lenses = await asyncio.wait_for(client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri))), 30)
-        assert [lens.command.arguments[1] for lens in lenses] == ["count", "count", "ratio", "ratio"]
+        assert [lens.command.arguments[1] for lens in lenses] == ["count", "count", "ratio", "ratio", "square", "square"]
         await asyncio.wait_for(client.shutdown_async(None), 30)
         client.exit(None)
         assert proc.wait(30) == 0

@@ -34,6 +34,6 @@ async def test_a_bad_model_path_is_one_sentence_and_the_server_lives_on(tmp_path
         with pytest.raises(Exception, match=r"There is no model at .*missing\."):
             await execute(client, "neurodebug.predict", uri, "count", None)
         lenses = await client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
-        assert len(lenses) == 4
+        assert len(lenses) == 6
     finally:
         await stop(client)

@@ -33,7 +33,8 @@ def test_neovim_gets_code_lenses_inlay_hints_and_diagnostics(replay_file, tmp_pa
 
     lenses = [(lens["range"]["start"]["line"], lens["command"]["command"]) for lens in results["lenses"]]
     assert lenses == [(1, "neurodebug.predict"), (1, "neurodebug.compare"),
-                      (10, "neurodebug.predict"), (10, "neurodebug.compare")]
+                      (10, "neurodebug.predict"), (10, "neurodebug.compare"),
+                      (15, "neurodebug.predict"), (15, "neurodebug.compare")]
     assert results["compare"]["frames"] == 17
 
     hints = {h["position"]["line"]: h["label"] for h in results["hints"]}

@@ -58,8 +58,20 @@ async def test_code_lenses_over_every_function(lsp):
         (2, "neurodebug.compare", [uri, "count", "count('berry', 'r')"]),
         (11, "neurodebug.predict", [uri, "ratio", "ratio(4, 0)"]),
         (11, "neurodebug.compare", [uri, "ratio", "ratio(4, 0)"]),
+        (16, "neurodebug.predict", [uri, "square", None]),
+        (16, "neurodebug.compare", [uri, "square", None]),
     ]
     assert "Predict count('berry', 'r')" in lenses[0].command.title
+    assert lenses[4].command.title == "▶ Predict square(…)"
+
+
+async def test_without_a_call_the_model_proposes_one(lsp):
+    uri = open_doc(lsp, "propose")
+    result = await execute(lsp, "neurodebug.compare", uri, "square", None)
+    assert result["call"] == "3" and result["divergence"] is None and result["real"] is None
+    assert await hints(lsp, uri) == {17: "return 9"}
+    await asyncio.sleep(0.1)
+    assert list(lsp.diagnostics[uri]) == []
 
 
 async def test_compare_shows_hints_hover_diagnostics_and_progress(lsp):
@@ -162,10 +174,12 @@ async def test_malformed_requests_get_errors_and_the_server_lives_on(lsp):
         await execute(lsp, "neurodebug.predict", uri)
     with pytest.raises(Exception, match="no module-level function 'nope'"):
         await execute(lsp, "neurodebug.predict", uri, "nope", None)
+    with pytest.raises(Exception, match="neither open in the editor nor a readable file"):
+        await execute(lsp, "neurodebug.predict", "file:///no/such/file.py", "f", None)
     with pytest.raises(Exception, match="Method Not Found"):
         await send_raw(lsp, "neurodebug/nothing", {})
     lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
-    assert len(lenses) == 4
+    assert len(lenses) == 6
 
 
 async def test_opening_editing_saving_never_runs_the_code(lsp, tmp_path):
