@@ -1,0 +1,37 @@
+"""The TUI on the model that ships in neurodebug/bundled/ (skipped until it is installed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from neurodebug.backends import bundled_model
+from tests.tui.conftest import SIZE, press, settle
+from tui.app import NeuroDebugApp, SessionSpec
+from tui.widgets import Notice, StatusBar, WhereBar
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.skipif(bundled_model() is None, reason="the bundled model is not installed"),
+]
+
+
+async def test_steps_with_the_bundled_model(programs):
+    # no --model: the bundled checkpoint; a cap on frames keeps the run short
+    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", session_kw={"max_frames": 12}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        s = app.session
+        assert s is not None, app.query_one(Notice).message
+        assert s.current.event == "call" and s.current.locals == {"n": "3"}
+        await press(app, pilot, "s")
+        assert len(s.frames) == 2 and "step 2" in str(app.query_one(WhereBar).content)
+        await press(app, pilot, "c")
+        assert s.ended and 2 <= len(s.frames) <= 12
+        status = app.query_one(StatusBar)
+        assert status.tokens_per_s is not None and status.tokens_per_s > 0
+        assert "returned 12" in status.real
+        # whatever the model predicted, each step is on screen or said in one sentence
+        for f in s.frames:
+            assert f.malformed or f.line is not None
+        await press(app, pilot, "b", "q")
+        assert not app.is_running
