@@ -12,12 +12,13 @@ import logging
 from typing import Any, Callable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams,
+                              JsonRpcRequestCancelled)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from lsp import calls, convert, views
-from lsp.runner import Runner
+from lsp.runner import RequestFailed, Runner
 from neurodebug import __version__
 
 COMMANDS = ("neurodebug.predict", "neurodebug.compare", "neurodebug.step", "neurodebug.setLocal")
@@ -160,18 +161,30 @@ def build(predictor_factory: Callable | None = None) -> NeuroServer:
     return server
 
 
-class _ExitIsNotAnError(logging.Filter):
-    """Over TCP, pygls ends the process on `exit` by raising SystemExit inside asyncio's connection
-    callback, which asyncio logs with a traceback; it is the normal way out, not an error."""
+class _QuietExpectedErrors(logging.Filter):
+    """pygls logs every error response with a traceback. Errors the user caused or chose (a bad
+    request, a cancel, an edit, a UserError) already reach the editor as the response: they are
+    not logged again; tracebacks stay for bugs. Over TCP, pygls ends the process on `exit` by
+    raising SystemExit in asyncio's connection callback, which asyncio logs: the normal way out."""
+
+    EXPECTED = (RequestFailed, JsonRpcInvalidParams, JsonRpcRequestCancelled, JsonRpcContentModified)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and record.exc_info[0] is SystemExit)
+        kind = record.exc_info[0] if record.exc_info else None
+        if kind is SystemExit or (kind is not None and issubclass(kind, self.EXPECTED)):
+            return False
+        if str(record.msg).startswith("Unable to deserialize message"):  # answered by Protocol
+            record.msg, record.args = "A message's params do not fit its method; it was answered with an error.", ()
+        return True
 
 
 def main(tcp_port: int | None = None, predictor_factory: Callable | None = None) -> None:
+    handler = logging.StreamHandler()  # stderr: the editor's output channel for this server
+    handler.setFormatter(logging.Formatter("neurodebug lsp: %(levelname)s %(message)s"))
+    handler.addFilter(_QuietExpectedErrors())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     server = build(predictor_factory)
     if tcp_port is None:
         server.start_io()
     else:
-        logging.getLogger("asyncio").addFilter(_ExitIsNotAnError())
         server.start_tcp("127.0.0.1", tcp_port)
