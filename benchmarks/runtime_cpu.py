@@ -51,8 +51,8 @@ def main() -> None:
         ARCH["layer_types"] = (["full_attention"] + ["sliding_attention"] * 3) * (ARCH["layers"] // 4)
     with tempfile.TemporaryDirectory() as tmp:
         path = make_checkpoint(Path(tmp) / "bench", tokenizer=False, vocab=128256, **ARCH)
-        ours = load_model(path, device=args.device, dtype=args.dtype, attention="reference")
-        ours8 = load_model(path, device=args.device, dtype=args.dtype, attention="reference", quantize="int8")
+        ours = load_model(path, device=args.device, dtype=args.dtype, attention="auto")
+        ours8 = load_model(path, device=args.device, dtype=args.dtype, attention="auto", quantize="int8")
         hf = load_reference(path).to(device=args.device, dtype=getattr(torch, args.dtype))
     n_params = ours.config.param_count()
     g = torch.Generator().manual_seed(0)
