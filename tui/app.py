@@ -178,11 +178,12 @@ class NeuroDebugApp(App):
             status.busy = ""
             return
         s = self.session
-        done = ""
-        if s is not None:
-            n = len(s.frames)
-            done = f" · {n} step{'' if n == 1 else 's'} · {len(s.state) - self._tokens0} new tokens"
-        status.busy = f"{self.busy}…{done} · Escape cancels"
+        if s is None:
+            status.busy = f"{self.busy}: reading the file, loading the model, running the code…"
+            return
+        n = len(s.frames)
+        done = f"{n} step{'' if n == 1 else 's'} · {len(s.state) - self._tokens0} new tokens"
+        status.busy = f"{self.busy}… {done} · Escape cancels"
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self) -> None:

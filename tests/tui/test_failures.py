@@ -107,3 +107,28 @@ async def test_malformed_model_output(programs, cwm_checkpoint):
         assert "?" in str(app.query_one("#timeline").render())
         await press(app, pilot, "b", "q")
         assert not app.is_running
+
+
+async def test_loading_shows_progress_and_keys_wait(programs, calls_trace, replay):
+    import threading
+
+    gate = threading.Event()
+    predictor = replay(calls_trace)
+    opened = predictor.open
+
+    def slow_open(prompt_ids):  # a model that takes its time to take the prompt
+        gate.wait(10)
+        return opened(prompt_ids)
+
+    predictor.open = slow_open
+    app = make_app(programs / "calls.py", predictor, call="3")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert app.busy == "Loading" and "Loading" in str(app.query_one(StatusBar).render())
+        await pilot.press("s")
+        assert "Loading is under way" in app.query_one(Notice).message
+        await pilot.press("escape")
+        assert "cannot be interrupted" in app.query_one(Notice).message
+        gate.set()
+        await settle(app, pilot)
+        assert app.session is not None and app.session.index == 0 and not app.query_one(Notice).message
