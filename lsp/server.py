@@ -21,9 +21,6 @@ from lsp import calls, convert, views
 from lsp.runner import RequestFailed, Runner
 from neurodebug import __version__
 
-COMMANDS = ("neurodebug.predict", "neurodebug.compare", "neurodebug.step", "neurodebug.setLocal")
-
-
 class _Answered:
     """A request that was answered with an error while it was being parsed."""
 
