@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 
 import pytest
 from lsprotocol import types
 
-from tests.lsp.conftest import start, stop
+from neurodebug.backends import bundled_model
+from tests.lsp.conftest import EXAMPLE, start, stop
 from tests.lsp.test_server import execute, open_doc
 
 pytestmark = pytest.mark.asyncio
@@ -35,5 +38,28 @@ async def test_a_bad_model_path_is_one_sentence_and_the_server_lives_on(tmp_path
             await execute(client, "neurodebug.predict", uri, "count", None)
         lenses = await client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
         assert len(lenses) == 6
+    finally:
+        await stop(client)
+
+
+@pytest.mark.skipif(bundled_model() is None, reason="the bundled model is not installed")
+async def test_without_a_model_setting_the_bundled_model_predicts():
+    env_model = os.environ.pop("NEURODEBUG_MODEL", None)
+    try:
+        client = await start([sys.executable, "-m", "neurodebug", "lsp"], {"maxFrames": 24})
+    finally:
+        if env_model is not None:
+            os.environ["NEURODEBUG_MODEL"] = env_model
+    try:
+        uri = open_doc(client, "bundled")
+        result = await execute(client, "neurodebug.compare", uri, "count", None)
+        assert result["call"] == "'berry', 'r'" and 2 <= result["frames"] <= 24
+        # whatever the model predicted: hints are on executed lines, diagnostics on real lines
+        got = await client.text_document_inlay_hint_async(types.InlayHintParams(
+            types.TextDocumentIdentifier(uri), types.Range(types.Position(0, 0), types.Position(100, 0))))
+        assert all(0 <= h.position.line < len(EXAMPLE.splitlines()) for h in got)
+        if result["divergence"] is not None:
+            await asyncio.sleep(0.2)
+            assert any(d.severity == types.DiagnosticSeverity.Information for d in client.diagnostics[uri])
     finally:
         await stop(client)
