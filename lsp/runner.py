@@ -318,4 +318,6 @@ class Runner:
             self.ls.workspace_inlay_hint_refresh(None)
 
     def shutdown(self) -> None:
+        for job in list(self._requests.values()):
+            job.cancel("user")
         self._pool.shutdown(wait=False, cancel_futures=True)
