@@ -91,11 +91,11 @@ async def test_out_leaves_the_function(programs, calls_trace, replay):
         assert app.session.current.func == "add"
         await press(app, pilot, "o")
         cur = app.session.current
-        # out stops where add() is left: its return frame, or the caller's next line
-        assert (cur.event == "return" and cur.func == "add") or cur.depth == 0
-        assert cur.event != "line" or cur.func == "f"
-        if cur.event == "return":
-            assert "return" in shown(app, WhereBar) and "→ 5" in shown(app, WhereBar)
+        # out stops on the return frame of the current function, with the value it returns
+        assert (cur.event, cur.func, cur.depth, cur.arg) == ("return", "add", 1, "5")
+        where = shown(app, WhereBar)
+        assert "return" in where and "→ 5" in where and "in add()" in where
+        assert source_line(app, 4).startswith(PREDICTED_MARK + REAL_MARK)
 
 
 async def test_continue_predicts_to_the_end(programs, calls_trace, replay):
