@@ -38,6 +38,8 @@ class Int8Linear(nn.Module):
             xb = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
             y = torch.ops.aten._weight_int8pack_mm(xb, self.weight, self.scales.to(torch.bfloat16))
             return y.view(*x.shape[:-1], self.out_features).to(x.dtype)
+        # On CUDA the packed kernel is the slow one (H200, 6144 x 21504, one token: 1.3 ms against
+        # 0.42 ms for this dequantize-then-matmul and 0.07 ms for bf16): int8 there buys memory, not speed.
         return F.linear(x, self.weight.to(x.dtype)) * self.scales
 
 
