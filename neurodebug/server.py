@@ -203,7 +203,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout): nothing to do
+            self.close_connection = True
 
     def _error(self, status: int, message: str, field_: str | None = None) -> None:
         self.engine.stats.errors += 1
@@ -407,6 +410,15 @@ class Server(ThreadingHTTPServer):
         self.engine = engine
         self.verbose = verbose
         self.model_name = model_name
+
+    def handle_error(self, request, client_address):
+        """A client that vanished mid-request is not worth a traceback; anything else is logged."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -95,6 +95,23 @@ class HFState(State):
         return new
 
 
+def _load(path: str, auto, torch):
+    """CwmForCausalLM for a CWM checkpoint, also one whose config says model_type "llama" (as the
+    published CWM config does) but has CWM's layer_types: Llama's class would ignore them."""
+    import json
+    from pathlib import Path
+
+    cfg_file = Path(path) / "config.json"
+    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+    if cfg.get("layer_types") and cfg.get("model_type") != "cwm":
+        from transformers import CwmConfig, CwmForCausalLM
+
+        skip = {"model_type", "architectures", "transformers_version", "dtype", "torch_dtype"}
+        config = CwmConfig(**{k: v for k, v in cfg.items() if k not in skip})
+        return CwmForCausalLM.from_pretrained(path, config=config, dtype=torch.float32)
+    return auto.from_pretrained(path, dtype=torch.float32)
+
+
 class TransformersPredictor(Predictor):
     def __init__(self, path: str, device: str = "cpu"):
         try:
@@ -105,7 +122,7 @@ class TransformersPredictor(Predictor):
         from model.tokenizer import load_tokenizer
 
         try:
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
+            self.model = _load(path, AutoModelForCausalLM, torch).to(device).eval()
         except Exception as e:  # noqa: BLE001 - whatever transformers raises, the user gets a sentence
             raise UserError(f"transformers cannot load the model at {path} ({str(e).splitlines()[0][:200]}).") from None
         self.device = device

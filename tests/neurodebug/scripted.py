@@ -26,7 +26,9 @@ class ScriptedState(LocalState):
             if nxt is None:
                 return out + super().generate(max_new_tokens - len(out), stop_ids, temperature, top_p, seed,
                                               on_token, should_stop)
-            self.extend([nxt])
+            before = self.seq.computed
+            self.seq.extend([nxt], logits="last")  # as real decoding does: the next-token logits
+            self.tokens_computed += self.seq.computed - before
             out.append(nxt)
             self.p.emitted += 1
             if on_token is not None:
