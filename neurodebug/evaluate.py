@@ -1,0 +1,370 @@
+"""`neurodebug eval SUITE.jsonl`: how well a model predicts real executions, and a trivial baseline.
+
+Each suite line is ``{"id", "code", "input" (argument expression), "output" (repr, optional),
+"entry" (default "f")}``. For each record:
+
+* the real trace (the tracer, in a child process);
+* the free-running prediction: a :class:`neurodebug.session.Session` continued to the end
+  (greedy; frame 0, the call with the real arguments, is the input), compared with
+  :func:`neurodebug.compare.compare`;
+* the teacher-forced scores (:func:`neurodebug.compare.teacher_forced`): every frame predicted
+  from the real history;
+* the trivial baseline, scored by the same code: it predicts the next line in source order
+  with unchanged locals (free-running: walk the entry's lines top to bottom, then return
+  None; teacher-forced: from each real frame, the next source line and the same locals).
+
+Metrics are pooled over frames (state and action exact match count real frames after the call
+frame; valid format counts predicted frames) and over records (output match).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from neurodebug.errors import UserError
+from neurodebug.frames import End, Frame, Trace
+
+#: The prediction of one record stops after this many frames more than the real trace has.
+EXTRA_FRAMES = 10
+#: ... and never goes beyond this many frames.
+MAX_FRAMES = 400
+
+
+# -- suites ---------------------------------------------------------------------------------------
+
+
+def load_suite(path: str, limit: int | None = None) -> list[dict]:
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"Cannot read the suite {path!r}: {e.strerror or e}.") from None
+    records = []
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                if not isinstance(d, dict) or not isinstance(d.get("code"), str) or not isinstance(d.get("input"), str):
+                    raise ValueError
+            except ValueError:
+                raise UserError(f"Line {n} of {path} is not a suite record with \"code\" and \"input\".") from None
+            d.setdefault("id", f"{os.path.basename(path)}:{n}")
+            d.setdefault("entry", "f")
+            records.append(d)
+            if limit and len(records) >= limit:
+                break
+    if not records:
+        raise UserError(f"The suite {path} has no records.")
+    return records
+
+
+# -- the baseline ---------------------------------------------------------------------------------
+
+
+def _function_lines(source: str, entry: str) -> dict[str, list[int]]:
+    """function name -> the lines of its body that hold a statement start, in source order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    out: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines = set()
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.stmt) and sub is not node and not isinstance(sub, (ast.FunctionDef, ast.ClassDef)):
+                    lines.add(sub.lineno)
+            out[node.name] = sorted(lines)
+    return out
+
+
+def _next_line(lines: list[int], line: int | None) -> int | None:
+    for n in lines:
+        if line is None or n > line:
+            return n
+    return None
+
+
+def _source_line(source: str, n: int) -> str:
+    lines = source.splitlines()
+    return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+def baseline_free(real: Trace) -> Trace:
+    """The trivial free-running prediction: the entry's statement lines in order, locals as called."""
+    frames: list[Frame] = []
+    if real.frames:
+        call = real.frames[0]
+        frames.append(call)
+        lines = _function_lines(real.source, real.entry).get(real.entry, [])
+        prev = None
+        for n in lines:
+            frames.append(Frame("line", n, _source_line(real.source, n), dict(call.locals), None, 0, real.entry))
+            prev = n
+        if prev is not None:
+            frames.append(Frame("return", prev, _source_line(real.source, prev), {}, "None", 0, real.entry))
+    return Trace(real.source, real.entry, real.call, frames, End("end_of_text", "baseline"))
+
+
+def baseline_teacher_forced(real: Trace):
+    """(state_ok count, action_ok count, counted, output ok) of the baseline given the real history."""
+    from neurodebug.compare import SCORE_FROM, action_ok, frame_differences, same_value, state_ok
+
+    by_func = _function_lines(real.source, real.entry)
+    n_state = n_action = 0
+    counted = real.frames[SCORE_FROM:]
+    for i, f in enumerate(real.frames[SCORE_FROM:], SCORE_FROM):
+        prev = real.frames[i - 1]
+        lines = by_func.get(prev.func or real.entry, [])
+        nxt = _next_line(lines, prev.line if prev.event != "call" else None)
+        if nxt is None:
+            guess = Frame("return", prev.line, prev.source, {}, "None", prev.depth, prev.func)
+        else:
+            guess = Frame("line", nxt, _source_line(real.source, nxt), dict(prev.locals), None, prev.depth, prev.func)
+        d = frame_differences(f, guess)
+        n_state += state_ok(d)
+        n_action += action_ok(d)
+    out = None
+    rv = real.return_value
+    if rv is not None:
+        out = same_value(rv, "None")
+    elif real.end.reason == "raised":
+        out = False
+    return n_state, n_action, len(counted), out
+
+
+# -- one record -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordResult:
+    id: str
+    real_reason: str
+    n_real: int
+    n_predicted: int = 0
+    # free-running counts
+    valid: int = 0
+    state: int = 0
+    action: int = 0
+    counted: int = 0
+    output: bool | None = None
+    # teacher-forced counts
+    tf_valid: int = 0
+    tf_predicted: int = 0
+    tf_state: int = 0
+    tf_action: int = 0
+    tf_output: bool | None = None
+    # baseline counts (free-running, teacher-forced)
+    b_state: int = 0
+    b_action: int = 0
+    b_valid: int = 0
+    b_predicted: int = 0
+    b_output: bool | None = None
+    bt_state: int = 0
+    bt_action: int = 0
+    bt_output: bool | None = None
+    seconds: float = 0.0
+    divergence: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
+    """(valid, state, action, counted) counts from a compare.Metrics."""
+    from neurodebug.compare import SCORE_FROM
+
+    counted = max(0, n_real - SCORE_FROM)
+    valid = round((m.valid_format or 0.0) * n_pred)
+    return valid, round((m.state_exact or 0.0) * counted), round((m.action_exact or 0.0) * counted), counted
+
+
+def eval_record(rec: dict, predictor, codec, teacher: bool = True) -> RecordResult:
+    from neurodebug import compare as C
+    from neurodebug.session import Session
+
+    t0 = time.perf_counter()
+    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES)
+    real = s.real
+    res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
+    if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
+        res.error = f"no usable real trace: {s.real_note or 'none'}"
+        return res
+    t_real = time.perf_counter() - t0
+
+    # the baseline, scored by the same code
+    b = C.compare(real, baseline_free(real))
+    res.b_valid, res.b_state, res.b_action, _ = _count(b.metrics, len(real.frames), b.metrics.n_predicted)
+    res.b_predicted, res.b_output = b.metrics.n_predicted, b.metrics.output_match
+    res.bt_state, res.bt_action, _, res.bt_output = baseline_teacher_forced(real)
+
+    # free-running prediction (the session's frame 0 is the real call frame)
+    t0 = time.perf_counter()
+    s.max_frames = min(MAX_FRAMES, len(real.frames) + EXTRA_FRAMES)
+    s.cont()
+    res.seconds = time.perf_counter() - t0
+    res.extra["real_s"] = round(t_real, 3)
+    predicted = Trace(real.source, real.entry, real.call, list(s.frames), s.end)
+    comp = C.compare(real, predicted)
+    m = comp.metrics
+    res.n_predicted = m.n_predicted
+    res.valid, res.state, res.action, res.counted = _count(m, len(real.frames), m.n_predicted)
+    res.output = m.output_match
+    res.divergence = comp.first_divergence.message if comp.first_divergence else None
+
+    if teacher:
+        tf = C.teacher_forced(real, predictor, codec, max_alternatives=16)
+        tm = tf.metrics
+        counted = max(0, len(real.frames) - C.SCORE_FROM)
+        res.tf_state = round((tm.state_exact or 0.0) * counted)
+        res.tf_action = round((tm.action_exact or 0.0) * counted)
+        res.tf_predicted = tm.n_predicted
+        res.tf_valid = round((tm.valid_format or 0.0) * tm.n_predicted)
+        res.tf_output = tm.output_match
+    return res
+
+
+# -- the whole suite ----------------------------------------------------------------------------------
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def _share(xs: list[bool | None]) -> float | None:
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def summarize(results: list[RecordResult]) -> dict[str, Any]:
+    ok = [r for r in results if r.error is None]
+    S = lambda attr: sum(getattr(r, attr) for r in ok)  # noqa: E731
+    secs = S("seconds")
+    return {
+        "records": len(results),
+        "scored": len(ok),
+        "skipped": len(results) - len(ok),
+        "real_frames": S("n_real"),
+        "model": {
+            "free": {"valid_format": _ratio(S("valid"), S("n_predicted")), "state_exact": _ratio(S("state"), S("counted")),
+                     "action_exact": _ratio(S("action"), S("counted")), "output_match": _share([r.output for r in ok])},
+            "teacher_forced": {"valid_format": _ratio(S("tf_valid"), S("tf_predicted")),
+                               "state_exact": _ratio(S("tf_state"), S("counted")),
+                               "action_exact": _ratio(S("tf_action"), S("counted")),
+                               "output_match": _share([r.tf_output for r in ok])},
+            "frames_per_s": S("n_predicted") / secs if secs else None,
+        },
+        "baseline": {
+            "free": {"valid_format": _ratio(S("b_valid"), S("b_predicted")), "state_exact": _ratio(S("b_state"), S("counted")),
+                     "action_exact": _ratio(S("b_action"), S("counted")), "output_match": _share([r.b_output for r in ok])},
+            "teacher_forced": {"valid_format": 1.0 if ok else None, "state_exact": _ratio(S("bt_state"), S("counted")),
+                               "action_exact": _ratio(S("bt_action"), S("counted")),
+                               "output_match": _share([r.bt_output for r in ok])},
+        },
+    }
+
+
+_PRED = None  # per worker process: (predictor, codec)
+
+
+def _init_worker(model, device, threads):
+    global _PRED
+    import torch
+
+    torch.set_num_threads(threads)
+    _PRED = _make(model, device)
+
+
+def _make(model, device):
+    from neurodebug.backends import make_predictor
+    from neurodebug.codec import Codec
+
+    p = make_predictor(model, device=device)
+    return p, Codec(p.tokenizer)
+
+
+def _eval_in_worker(args):
+    rec, teacher = args
+    return _safe_eval(rec, *_PRED, teacher)
+
+
+def _safe_eval(rec, predictor, codec, teacher) -> RecordResult:
+    try:
+        return eval_record(rec, predictor, codec, teacher)
+    except UserError as e:
+        return RecordResult(str(rec.get("id")), "error", 0, error=str(e))
+
+
+def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
+              teacher: bool = True, progress=None) -> list[RecordResult]:
+    """Evaluate every record (in ``jobs`` processes); results in suite order."""
+    results: list[RecordResult] = []
+    if jobs <= 1:
+        predictor, codec = _make(model, device)
+        for i, rec in enumerate(records):
+            results.append(_safe_eval(rec, predictor, codec, teacher))
+            if progress:
+                progress(i + 1, results[-1])
+        return results
+    import multiprocessing as mp
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads)) as pool:
+        for i, r in enumerate(pool.imap(_eval_in_worker, [(rec, teacher) for rec in records])):
+            results.append(r)
+            if progress:
+                progress(i + 1, r)
+    return results
+
+
+# -- output ---------------------------------------------------------------------------------------------
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 10, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    t = Table(title=f"{suite}: {summary['scored']} records scored ({summary['real_frames']} real frames)"
+                    + (f", {summary['skipped']} skipped" if summary["skipped"] else ""))
+    t.add_column("predictor")
+    t.add_column("mode")
+    for c in ("valid format", "state EM", "action EM", "output"):
+        t.add_column(c, justify="right")
+    for who, key in (("model", "model"), ("baseline", "baseline")):
+        for mode in ("free", "teacher_forced"):
+            m = summary[key][mode]
+            t.add_row(who, "free-running" if mode == "free" else "teacher-forced", _pct(m["valid_format"]),
+                      _pct(m["state_exact"]), _pct(m["action_exact"]), _pct(m["output_match"]))
+    console.print(t)
+    fps = summary["model"]["frames_per_s"]
+    if fps:
+        console.print(f"free-running prediction: {fps:.1f} frames/s")
+    ok = [r for r in results if r.error is None and r.counted]
+    ok.sort(key=lambda r: (r.state / r.counted, r.action / r.counted, r.output is not False))
+    if ok and worst:
+        w = Table(title=f"worst {min(worst, len(ok))} records (free-running)")
+        for c in ("id", "frames", "state EM", "action EM", "output", "first divergence"):
+            w.add_column(c, overflow="fold")
+        for r in ok[:worst]:
+            w.add_row(r.id, f"{r.n_predicted}/{r.n_real}", _pct(r.state / r.counted), _pct(r.action / r.counted),
+                      {True: "yes", False: "no", None: "-"}[r.output], r.divergence or "")
+        console.print(w)
+    bad = [r for r in results if r.error is not None]
+    for r in bad[:5]:
+        console.print(f"skipped {r.id}: {r.error}")
+
+
+def result_dict(r: RecordResult) -> dict:
+    return dict(r.__dict__)

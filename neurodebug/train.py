@@ -1,0 +1,587 @@
+"""Train the bundled model: a small CWM-architecture transformer on real traces of generated code.
+
+    python -m neurodebug.train --out DIR [--minutes M] [--device cuda] [--jobs J] [--size small]
+
+The recipe, end to end:
+
+1. data: :mod:`neurodebug.datagen` programs of ``--seed``, traced by the real tracer in ``--jobs``
+   worker processes. Generation streams: training starts on the first traces while the workers
+   keep producing new ones, so a short GPU run is not spent waiting for data. A held-out set comes
+   from a different seed (``--seed + 1``).
+2. tokenizer: a byte-level BPE (Hugging Face ``tokenizers``) trained on the first traces, with CWM's
+   256 special tokens under CWM's names, saved as ``tokenizer.json`` (or ``--tokenizer FILE``).
+3. sequences: exactly the codec's prompt + frames + end_of_text (:meth:`Codec.encode_trace`).
+   The loss covers the tokens after the prompt (the trace), or every token with ``--loss all``.
+4. model: ``model.model.Transformer`` with a CWM config (global and sliding-window layers,
+   grouped-query attention), AdamW, linear warmup then cosine decay over the step or time budget,
+   bf16 autocast on CUDA.
+5. every ``--eval-every`` steps: held-out loss and teacher-forced frame accuracy (the share of
+   frames whose every token is the model's greedy choice given the real history); the checkpoint
+   (config.json + model.safetensors + tokenizer.json, Hugging Face CWM layout) is written to
+   ``--out``, and the optimizer state to ``--work`` for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Model sizes: (dim, layers, heads, kv_heads, ffn, window). Layer types alternate with every
+# third layer global (CWM uses every fourth); head_dim = dim // heads.
+SIZES = {
+    "test": (32, 3, 4, 2, 64, 16),
+    "tiny": (128, 4, 4, 2, 352, 256),
+    "small": (192, 6, 6, 2, 512, 256),
+    "base": (256, 8, 8, 2, 704, 256),
+    "large": (384, 8, 6, 2, 896, 256),
+}
+
+#: BPE vocabulary size including CWM's 256 special tokens.
+DEFAULT_VOCAB = 1024
+#: Longest training sequence (tokens); longer traces are dropped.
+DEFAULT_MAX_LEN = 1024
+
+
+# -- tokenizer ------------------------------------------------------------------------------------
+
+#: Pre-tokenizer: words, single digits (arithmetic is learned digit by digit), punctuation, spaces.
+PRETOKENIZE = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+def text_pieces(traces) -> "iter[str]":
+    """The texts the codec encodes for each trace: context, wire-form locals, sources, values."""
+    from neurodebug.codec import Codec, dump_json, wire_source
+    from neurodebug.frames import wire_locals
+
+    for tr in traces:
+        yield Codec.context(None, tr.source, tr.entry)  # context() uses no tokenizer state
+        for f, w in zip(tr.frames, wire_locals(tr.frames)):
+            if f.event in ("call", "line"):
+                yield dump_json(w)
+            yield wire_source(f.source)
+            if f.arg is not None:
+                yield dump_json(f.arg)
+
+
+def train_tokenizer(traces, vocab_size: int, path: Path) -> None:
+    """Byte-level BPE over the traces' texts, plus CWM's 256 special tokens (ids after the BPE's)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from model.tokenizer import cwm_special_tokens
+
+    specials = cwm_special_tokens()
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - len(specials), show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(text_pieces(traces), trainer)
+    tok.add_special_tokens([AddedToken(n, special=True, normalized=False) for n in specials])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tok.save(str(path))
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Example:
+    ids: "np.ndarray"  # uint16 token ids
+    start: int  # first position whose token is a target of the loss (the prompt's last token)
+    spans: list[tuple[int, int]] | None  # token range of each frame (+ end_of_text); kept for evaluation
+
+
+def encode(codec, trace, max_len: int, loss: str = "trace", spans: bool = True) -> Example | None:
+    import numpy as np
+
+    ids, sp = codec.encode_trace(trace)
+    if len(ids) > max_len:
+        return None
+    start = 0 if loss == "all" else sp[0][0] - 1 if sp else len(ids) - 1
+    return Example(np.asarray(ids, dtype=np.uint16), start, sp if spans else None)
+
+
+class ExamplePool:
+    """Training sequences grouped by length, so that a batch wastes little on padding."""
+
+    BUCKET = 32
+
+    def __init__(self):
+        self.all: list[Example] = []
+        self.buckets: dict[int, list[Example]] = {}
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def add(self, examples) -> None:
+        for e in examples:
+            self.all.append(e)
+            self.buckets.setdefault(len(e.ids) // self.BUCKET, []).append(e)
+
+    def batch(self, batch_tokens: int, rng: random.Random) -> list[Example]:
+        """A random sequence and others of about its length, ~batch_tokens padded tokens in all."""
+        first = rng.choice(self.all)
+        k = len(first.ids) // self.BUCKET
+        same = self.buckets[k]
+        n = max(1, batch_tokens // ((k + 1) * self.BUCKET))
+        return [first] + [rng.choice(same) for _ in range(n - 1)]
+
+
+_WORKER: dict = {}
+
+
+def _encode_work(task) -> list[tuple[bytes, int]]:
+    """Worker: trace programs a..b of a seed and encode the kept traces (ids as uint16 bytes)."""
+    from neurodebug import datagen
+    from neurodebug.frames import Trace
+
+    seed, a, b, calls, tok_path, max_len, loss = task
+    if _WORKER.get("path") != tok_path:
+        from model.tokenizer import load_tokenizer
+        from neurodebug.codec import Codec
+
+        _WORKER.update(path=tok_path, codec=Codec(load_tokenizer(tok_path)))
+    codec = _WORKER["codec"]
+    out = []
+    for _, d in datagen._work((seed, a, b, calls)):
+        e = encode(codec, Trace.from_json_dict(d), max_len, loss, spans=False)
+        if e is not None:
+            out.append((e.ids.tobytes(), e.start))
+    return out
+
+
+class DataStream:
+    """Encoded training sequences from datagen workers, arriving while training runs.
+
+    With jobs > 0, ``jobs`` worker processes trace and encode programs in order of their index;
+    :meth:`take` returns what is finished without waiting (unless asked to). jobs=0 works inline.
+    """
+
+    def __init__(self, seed: int, programs: int, jobs: int, tok_path: str, max_len: int, loss: str, chunk: int = 50):
+        self.tasks = [(seed, a, min(a + chunk, programs), 2, tok_path, max_len, loss) for a in range(0, programs, chunk)]
+        self.pool = None
+        self.done = False
+        if jobs > 0:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            self.pool = ctx.Pool(jobs)
+            self.pending = self.pool.imap(_encode_work, self.tasks)
+        else:
+            self.pending = map(_encode_work, self.tasks)
+
+    def take(self, wait: bool = False, max_chunks: int = 10_000) -> list[Example]:
+        import numpy as np
+
+        out: list[Example] = []
+        for _ in range(max_chunks):
+            if self.done:
+                break
+            try:
+                if self.pool is not None and not (wait and not out):
+                    res = self.pending.next(timeout=0)
+                else:
+                    res = next(self.pending)
+            except StopIteration:
+                self.done = True
+                break
+            except Exception as e:  # multiprocessing.TimeoutError: nothing ready yet
+                if type(e).__name__ == "TimeoutError":
+                    break
+                raise
+            for raw, start in res:
+                out.append(Example(np.frombuffer(raw, dtype=np.uint16), start, None))
+            if self.pool is None and not wait:
+                break
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+
+
+def collate(batch: list[Example], pad_id: int, device):
+    """(inputs, targets) [B, T]; targets are -100 outside each sequence's loss range."""
+    import numpy as np
+    import torch
+
+    T = max(len(e.ids) for e in batch)
+    T = -(-T // 64) * 64  # few distinct shapes
+    x = np.full((len(batch), T), pad_id, dtype=np.int64)
+    y = np.full((len(batch), T), -100, dtype=np.int64)
+    for b, e in enumerate(batch):
+        n = len(e.ids)
+        x[b, :n] = e.ids
+        y[b, e.start: n - 1] = e.ids[e.start + 1:]
+    return torch.from_numpy(x).to(device, non_blocking=True), torch.from_numpy(y).to(device, non_blocking=True)
+
+
+# -- model -----------------------------------------------------------------------------------------
+
+
+def make_config(size: str, vocab_size: int, bos_id: int, eos_ids: list[int], max_len: int):
+    from model.config import GLOBAL, SLIDING, ModelConfig
+
+    dim, layers, heads, kv, ffn, window = SIZES[size]
+    types = [GLOBAL if i % 3 == 0 or i == layers - 1 else SLIDING for i in range(layers)]
+    return ModelConfig(
+        vocab_size=vocab_size, dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv, head_dim=dim // heads,
+        intermediate_size=ffn, rope_theta=10000.0, rope_scaling=None, sliding_window=window, layer_types=types,
+        max_position_embeddings=max(4096, max_len), tie_word_embeddings=False, bos_token_id=bos_id,
+        eos_token_id=eos_ids,
+    )
+
+
+def shard_checkpoint(directory: Path, max_bytes: int) -> None:
+    """Split ``model.safetensors`` into ``model-0000i-of-0000n.safetensors`` + index (Hugging Face's
+    layout) when it is larger than ``max_bytes``; stale shards of an earlier save are removed."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    for f in directory.glob("model-*-of-*.safetensors"):
+        f.unlink()
+    index = directory / "model.safetensors.index.json"
+    index.unlink(missing_ok=True)
+    single = directory / "model.safetensors"
+    if single.stat().st_size <= max_bytes:
+        return
+    with safe_open(str(single), framework="pt") as h:
+        tensors = {k: h.get_tensor(k) for k in h.keys()}
+    groups: list[dict] = [{}]
+    size = 0
+    for k, t in tensors.items():
+        b = t.numel() * t.element_size()
+        if groups[-1] and size + b > max_bytes - 4096:
+            groups.append({})
+            size = 0
+        groups[-1][k] = t
+        size += b
+    n = len(groups)
+    weight_map = {}
+    total = 0
+    for i, g in enumerate(groups, 1):
+        name = f"model-{i:05d}-of-{n:05d}.safetensors"
+        save_file(g, str(directory / name), metadata={"format": "pt"})
+        weight_map.update({k: name for k in g})
+        total += sum(t.numel() * t.element_size() for t in g.values())
+    index.write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1) + "\n")
+    single.unlink()
+
+
+def init_weights(model, n_layers: int) -> None:
+    import torch
+
+    for name, p in model.named_parameters():
+        if p.dim() == 2:
+            std = 0.02 / math.sqrt(2 * n_layers) if name.endswith(("wo.weight", "w2.weight")) else 0.02
+            torch.nn.init.normal_(p, 0.0, std)
+
+
+def lr_at(progress: float, step: int, lr: float, warmup: int) -> float:
+    """Linear warmup over ``warmup`` steps, then cosine from lr to lr/10 as progress goes 0 -> 1."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    p = min(1.0, max(0.0, progress))
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def evaluate_batchwise(model, examples: list[Example], pad_id: int, device, autocast, batch_tokens: int):
+    """(mean loss per target token, teacher-forced frame accuracy) on ``examples``."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    tot_loss = tot_tok = 0.0
+    frames_ok = frames = 0
+    exs = sorted(examples, key=lambda e: len(e.ids))
+    i = 0
+    with torch.no_grad():
+        while i < len(exs):
+            n = max(1, batch_tokens // len(exs[i].ids))
+            batch = exs[i: i + n]
+            i += n
+            x, y = collate(batch, pad_id, device)
+            with autocast():
+                logits = model(x)
+            logits = logits.float()
+            tot_loss += F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100, reduction="sum").item()
+            tot_tok += (y != -100).sum().item()
+            pred = logits.argmax(-1)
+            right = ((pred == y) | (y == -100)).cpu()
+            for b, e in enumerate(batch):
+                for s, t in e.spans:
+                    frames += 1
+                    # targets at positions s-1 .. t-2 predict tokens s .. t-1
+                    frames_ok += bool(right[b, s - 1: t - 1].all())
+    model.train()
+    return tot_loss / max(1, tot_tok), frames_ok / max(1, frames)
+
+
+# -- the training run --------------------------------------------------------------------------------
+
+
+def run(args) -> int:
+    import torch
+    import torch.nn.functional as F
+
+    from model.checkpoint import save_checkpoint
+    from model.model import Transformer
+    from model.tokenizer import load_tokenizer
+    from neurodebug import datagen
+    from neurodebug.codec import Codec
+    from neurodebug.errors import UserError
+    from neurodebug.frames import Trace
+
+    out = Path(args.out)
+    work = Path(args.work) if args.work else out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but this machine has no usable CUDA device.")
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+    log = _Logger(work / "log.txt", quiet=args.quiet)
+    t_start = time.monotonic()
+    budget_s = args.minutes * 60 if args.minutes else None
+
+    # 1. tokenizer (a given file, the one of a run being resumed, or one trained on the first traces)
+    tok_path = out / "tokenizer.json"
+    if args.tokenizer:
+        if Path(args.tokenizer).resolve() != tok_path.resolve():
+            tok_path.write_bytes(Path(args.tokenizer).read_bytes())
+    elif not (args.resume and tok_path.is_file()):
+        n = max(1, args.tokenizer_traces // 2)
+        first = datagen.generate(args.seed + 2, n, jobs=args.jobs)
+        log(f"tokenizer: training a {args.vocab}-token BPE on {len(first)} traces (seed {args.seed + 2})")
+        train_tokenizer([Trace.from_json_dict(d) for d in first], args.vocab, tok_path)
+    tokenizer = load_tokenizer(tok_path)
+    codec = Codec(tokenizer)
+    pad_id = tokenizer.special_id("<|pad|>")
+
+    def encode_rows(rs):
+        exs = []
+        for d in rs:
+            e = encode(codec, Trace.from_json_dict(d), args.max_len, args.loss)
+            if e is not None:
+                exs.append(e)
+        return exs
+
+    # 2. data: the workers start before CUDA is initialised (they are forked)
+    if args.data:
+        rows = [json.loads(line) for p in args.data for line in open(p)]
+        stream = None
+        log(f"data: {len(rows)} traces from {', '.join(args.data)}")
+    else:
+        stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len, args.loss)
+        rows = []
+    held = datagen.generate(args.seed + 1, args.heldout_programs, jobs=0, calls_per_program=1)
+    log(f"held-out: {len(held)} traces (seed {args.seed + 1})")
+
+    train_ex = ExamplePool()
+    train_ex.add(encode_rows(rows))
+    held_ex = encode_rows(held)[: args.heldout_max]
+    log(f"sequences: {len(train_ex)} training, {len(held_ex)} held-out")
+
+    # 3. model
+    config = make_config(args.size, tokenizer.vocab_size, tokenizer.bos_id,
+                         [tokenizer.special_id(n) for n in ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")], args.max_len)
+    model = Transformer(config)
+    init_weights(model, config.n_layers)
+    model.to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
+    step, trained_s, best = 0, 0.0, None
+    state_path = work / "state.pt"
+    if args.resume and state_path.is_file():
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, trained_s, best = st["step"], st["trained_s"], st.get("best")
+        log(f"resumed from step {step} ({trained_s / 60:.1f} min trained)")
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {args.size} {n_params / 1e6:.2f}M parameters, {config.n_layers} layers "
+        f"({config.n_global} global, {config.n_sliding} sliding, window {config.sliding_window}), "
+        f"{config.n_heads} heads / {config.n_kv_heads} kv heads, vocab {config.vocab_size}, device {device}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
+    else:
+        import contextlib
+
+        autocast = contextlib.nullcontext
+    fwd = torch.compile(model) if args.compile else model
+
+    def save(tag: str):
+        save_checkpoint(model, out, dtype=getattr(torch, args.save_dtype), extra_config={"torch_dtype": "float32"})
+        shard_checkpoint(out, int(args.shard_mb * 2**20))
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "trained_s": trained_s,
+                    "best": best, "args": vars(args)}, state_path)
+        (work / "train_info.json").write_text(json.dumps({
+            "step": step, "trained_s": round(trained_s, 1), "size": args.size, "params": n_params,
+            "sequences": len(train_ex), "tag": tag, "best": best, "args": vars(args)}, indent=1, default=str))
+
+    def done() -> bool:
+        if args.steps and step >= args.steps:
+            return True
+        return budget_s is not None and time.monotonic() - t_start >= budget_s
+
+    def progress() -> float:
+        p = step / args.steps if args.steps else 0.0
+        if budget_s:
+            p = max(p, (time.monotonic() - t_start) / budget_s)
+        return p
+
+    bar = _Bar(args.steps, budget_s, quiet=args.quiet)
+    model.train()
+    tokens_seen = 0
+    t_last = time.monotonic()
+    last_eval = None
+    try:
+        while not done():
+            if stream is not None and not stream.done and (step % 10 == 0 or not len(train_ex)):
+                train_ex.add(stream.take(wait=not len(train_ex)))
+            if not len(train_ex):
+                raise UserError("The data generator produced no usable traces.")
+            lr = lr_at(progress(), step, args.lr, args.warmup)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            batch = train_ex.batch(args.batch_tokens, rng)
+            x, y = collate(batch, pad_id, device)
+            with autocast():
+                logits = fwd(x)
+            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            tokens_seen += sum(len(e.ids) - 1 - e.start for e in batch)
+            now = time.monotonic()
+            trained_s += now - t_last
+            t_last = now
+            if step % 10 == 0:  # .item() waits for the GPU: not every step
+                bar.update(step, now - t_start, f"loss {loss.item():.3f} lr {lr:.1e} seqs {len(train_ex)}")
+            if step % args.eval_every == 0:
+                hl, fa = evaluate_batchwise(model, held_ex, pad_id, device, autocast, args.batch_tokens)
+                last_eval = (hl, fa)
+                if best is None or hl < best["loss"]:
+                    best = {"loss": hl, "frame_acc": fa, "step": step}
+                log(f"step {step}: train loss {loss.item():.4f}, held-out loss {hl:.4f}, teacher-forced frame acc "
+                    f"{fa:.3f}, {tokens_seen / max(1e-9, trained_s):.0f} target tok/s, {len(train_ex)} seqs, "
+                    f"{(now - t_start) / 60:.1f} min")
+                save("periodic")
+                t_last = time.monotonic()
+    except KeyboardInterrupt:
+        log("interrupted: saving")
+    finally:
+        bar.close()
+        if stream is not None:
+            stream.close()
+    hl, fa = evaluate_batchwise(model, held_ex, pad_id, device, autocast, args.batch_tokens)
+    log(f"final step {step}: held-out loss {hl:.4f}, teacher-forced frame acc {fa:.3f}, "
+        f"{len(train_ex)} training sequences, {(time.monotonic() - t_start) / 60:.1f} min")
+    best = best or {"loss": hl, "frame_acc": fa, "step": step}
+    save("final")
+    log(f"checkpoint: {out}")
+    return 0
+
+
+class _Logger:
+    def __init__(self, path: Path, quiet: bool = False):
+        self.path, self.quiet = path, quiet
+
+    def __call__(self, msg: str) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+        if not self.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+
+class _Bar:
+    """A rich progress bar on a terminal; nothing otherwise (the log lines say how it goes)."""
+
+    def __init__(self, steps: int | None, budget_s: float | None, quiet: bool = False):
+        self.p = None
+        if quiet or not sys.stderr.isatty():
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(TextColumn("training"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                          TimeElapsedColumn(), TextColumn("{task.fields[info]}"), transient=False)
+        self.by_time = not steps
+        self.task = self.p.add_task("train", total=steps or budget_s or 1, info="")
+        self.p.start()
+
+    def update(self, step: int, elapsed: float, info: str) -> None:
+        if self.p is not None:
+            self.p.update(self.task, completed=elapsed if self.by_time else step, info=info)
+
+    def close(self) -> None:
+        if self.p is not None:
+            self.p.stop()
+            self.p = None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="checkpoint directory to write (config.json, model.safetensors, tokenizer.json)")
+    p.add_argument("--work", help="directory for data, optimizer state and the log (default OUT/work)")
+    p.add_argument("--size", choices=sorted(SIZES), default="small", help="model size (default small)")
+    p.add_argument("--minutes", type=float, help="time budget; the learning-rate schedule follows it")
+    p.add_argument("--steps", type=int, help="step budget (with --minutes, whichever ends first)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="data generator processes (0: inline)")
+    p.add_argument("--seed", type=int, default=0, help="data seed (held-out data uses seed+1)")
+    p.add_argument("--programs", type=int, default=400_000, help="how many programs to generate (2 inputs each)")
+    p.add_argument("--data", nargs="*", help="use these traces (JSONL from neurodebug.datagen) instead of generating")
+    p.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
+    p.add_argument("--tokenizer-traces", type=int, default=4000, help="traces the tokenizer is trained on")
+    p.add_argument("--vocab", type=int, default=DEFAULT_VOCAB)
+    p.add_argument("--max-len", type=int, default=DEFAULT_MAX_LEN, help="longest training sequence in tokens")
+    p.add_argument("--loss", choices=["trace", "all"], default="trace", help="loss on trace tokens only, or on all")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--batch-tokens", type=int, default=16384, help="padded tokens per batch")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--heldout-programs", type=int, default=150)
+    p.add_argument("--heldout-max", type=int, default=200)
+    p.add_argument("--save-dtype", choices=["float32", "float16", "bfloat16"], default="float16")
+    p.add_argument("--shard-mb", type=float, default=15.0, help="split model.safetensors into shards of at most this many MiB")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/work/state.pt")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from neurodebug.errors import UserError
+
+    p = argparse.ArgumentParser(prog="python -m neurodebug.train", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        print(f"neurodebug: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
