@@ -43,6 +43,7 @@ in a named constant below, so it can be changed in one place):
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import re
 import sys
@@ -175,6 +176,9 @@ def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str,
             defined = {m.group(1) for m in map(_DEF_RE.match, split_lines(source)) if m and m.group(0)[0] != " "}
         if callee is not None and callee in defined:
             entry = callee
+        elif callee is not None and not hasattr(builtins, callee):
+            # `--call "g(1)"` names a function; treating it as f's argument would only confuse
+            raise NoSuchFunction(f"There is no function {callee!r} at the top level of the file.")
         else:
             entry = find_entry(source)
         if entry is None:

@@ -116,3 +116,14 @@ def test_render_highlights_only_real_changes():
     console.print(trace_table(trace))
     text = console.export_text()
     assert "t = add(n, 2)" in text and "y=3" in text and text.count("\n") >= 9 + 3
+
+
+def test_a_call_of_an_unknown_function_is_one_sentence(capsys):
+    from pathlib import Path
+
+    from neurodebug.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "helper_call.py"
+    assert main(["trace", str(example), "--call", "g(1)"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "neurodebug: There is no function 'g' at the top level of the file."
