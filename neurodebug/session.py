@@ -287,11 +287,15 @@ class Session:
                 return None
         prefix = [self.codec.event_ids[force_event]] if force_event else []
         t0 = time.perf_counter()
-        if prefix:
-            self.state.extend(prefix)
-        new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
-                                  top_p=self.top_p, seed=self._seed(len(self.frames)),
-                                  should_stop=self._cancel.is_set)
+        try:
+            if prefix:
+                self.state.extend(prefix)
+            new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
+                                      top_p=self.top_p, seed=self._seed(len(self.frames)),
+                                      should_stop=self._cancel.is_set)
+        except BaseException:  # Ctrl-C, a server gone away: drop the partial frame, keep the session
+            self.state.truncate(min(start, len(self.state)))
+            raise
         dt = time.perf_counter() - t0
         if new:
             self.last_tokens_per_s = len(new) / dt if dt > 0 else None

@@ -14,6 +14,7 @@ Two contracts:
 
 The server holds the model (and, for `neurodebug serve` and vLLM, reuses the KV cache of a
 common prefix), so a state here is just the token ids; each generation sends all of them.
+One frame is one request: a cancel takes effect between requests, not inside one.
 """
 
 from __future__ import annotations

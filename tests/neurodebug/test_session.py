@@ -261,3 +261,20 @@ def test_user_errors(local, tmp_path):
         Session(SOURCE, "f", "len('ab')", local, run_real=False)
     s = Session(SOURCE, "f", "len('ab')", local)  # with the real run: its call frame's repr
     assert s.current.locals == {"n": "2"}
+
+
+def test_a_failure_inside_a_frame_leaves_the_session_as_it_was(teacher, real):
+    s = Session(SOURCE, "f", "1", teacher)
+    s.step()
+    n_state, n_frames = len(s.state), len(s.frames)
+
+    def fail(n):
+        if n == 5:
+            raise UserError("The model server went away.")
+
+    teacher.emitted, teacher.after_token = 0, fail
+    with pytest.raises(UserError, match="went away"):
+        s.step()
+    assert len(s.state) == n_state and len(s.frames) == n_frames and not s.ended
+    teacher.after_token = None
+    assert same(s.step(), real.frames[2])
