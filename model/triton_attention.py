@@ -111,9 +111,10 @@ def _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, start_n, key
     return acc, l_i, m_new
 
 
-# Arguments that change from call to call are not specialised on (divisibility by 16, == 1): a
-# decode loop would otherwise compile new variants as positions advance.
-@triton.jit(do_not_specialize=["stride_qb", "stride_ob", "C", "start_pos"])
+# Positions and lengths change from call to call: they are not specialised on (divisibility by 16,
+# == 1), or a decode loop would compile new variants as it advances. Strides and pointers are:
+# their divisibility is what lets loads of a row vectorise.
+@triton.jit(do_not_specialize=["C", "start_pos"])
 def _prefill_kernel(Q, K, V, O,
                     stride_qb, stride_qh, stride_qc,
                     stride_kb, stride_kh, stride_ks,
@@ -175,7 +176,7 @@ def _prefill_kernel(Q, K, V, O,
     tl.store(o_ptrs, out.to(O.dtype.element_ty), mask=(rows < n_rows)[:, None])
 
 
-@triton.jit(do_not_specialize=["stride_qb", "C", "start_pos", "key_lo", "chunk", "n_splits"])
+@triton.jit(do_not_specialize=["C", "start_pos", "key_lo", "chunk", "n_splits"])
 def _decode_split_kernel(Q, K, V, Op, Lp,
                          stride_qb, stride_qh, stride_qc,
                          stride_kb, stride_kh, stride_ks,
@@ -221,7 +222,7 @@ def _decode_split_kernel(Q, K, V, Op, Lp,
     tl.store(Lp + part * n_rows + rows, lse, mask=keep)
 
 
-@triton.jit(do_not_specialize=["stride_ob", "C", "n_splits"])
+@triton.jit(do_not_specialize=["C", "n_splits"])
 def _decode_merge_kernel(Op, Lp, O, stride_ob, stride_oh, stride_oc, H_KV, C, n_splits,
                          G: tl.constexpr, HEAD_D: tl.constexpr, BLOCK_S: tl.constexpr):
     """out[row] = sum_s 2^(lse_s - max) * Op_s / sum_s 2^(lse_s - max), one program per row."""
@@ -285,14 +286,25 @@ def _inner(t):
     return t if t.stride(-1) == 1 else t.contiguous()
 
 
-def _prefill_config(D, dtype, device):
+# On a GPU the 16-bit prefill tile is picked by measurement, once per head_dim/group/layer kind and
+# process (a few seconds of compiling at first use); all of these fit an H100's shared memory.
+_PREFILL_CONFIGS = [
+    triton.Config({"BLOCK_M": 128, "BLOCK_N": 128}, num_warps=8, num_stages=2),
+    triton.Config({"BLOCK_M": 128, "BLOCK_N": 64}, num_warps=8, num_stages=3),
+    triton.Config({"BLOCK_M": 128, "BLOCK_N": 64}, num_warps=4, num_stages=3),
+    triton.Config({"BLOCK_M": 64, "BLOCK_N": 64}, num_warps=4, num_stages=3),
+]
+_prefill_tuned = None if INTERPRET else triton.autotune(
+    configs=_PREFILL_CONFIGS, key=["HEAD_D", "G", "HAS_WINDOW"])(_prefill_kernel)
+
+
+def _prefill_config(dtype, device):
+    """A fixed tile for the interpreter and for float32 (None: autotune)."""
     if INTERPRET or device.type != "cuda":
         return dict(BLOCK_M=32, BLOCK_N=16, num_warps=4, num_stages=1)
     if dtype == torch.float32:  # twice the bytes per tile: smaller tiles fit shared memory
         return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
-    if D <= 64:
-        return dict(BLOCK_M=128, BLOCK_N=64, num_warps=4, num_stages=3)
-    return dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    return None
 
 
 def prefill(q, k_cache, v_cache, start_pos, window, *, block_m=None, block_n=None):
@@ -302,13 +314,17 @@ def prefill(q, k_cache, v_cache, start_pos, window, *, block_m=None, block_n=Non
     G = Hq // Hkv
     q, k_cache, v_cache = _inner(q), _inner(k_cache), _inner(v_cache)
     out = torch.empty((B, Hq, C, D), dtype=q.dtype, device=q.device)
-    cfg = _prefill_config(D, q.dtype, q.device)
-    if block_m is not None:
-        cfg["BLOCK_M"] = block_m
-    if block_n is not None:
-        cfg["BLOCK_N"] = block_n
-    grid = (triton.cdiv(C * G, cfg["BLOCK_M"]), B * Hkv)
-    _prefill_kernel[grid](
+    cfg = _prefill_config(q.dtype, q.device)
+    if cfg is None and (block_m or block_n):
+        cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
+    if cfg is not None:
+        cfg["BLOCK_M"] = block_m or cfg["BLOCK_M"]
+        cfg["BLOCK_N"] = block_n or cfg["BLOCK_N"]
+        kernel = _prefill_kernel
+    else:
+        cfg, kernel = {}, _prefill_tuned
+    grid = lambda meta: (triton.cdiv(C * G, meta["BLOCK_M"]), B * Hkv)  # noqa: E731
+    kernel[grid](
         q, k_cache, v_cache, out,
         q.stride(0), q.stride(1), q.stride(2),
         k_cache.stride(0), k_cache.stride(1), k_cache.stride(2),
