@@ -26,6 +26,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from neurodebug.codec import strip_marker
 from neurodebug.frames import Frame, Trace
 
 #: Index of the first real frame counted by the metrics (frame 0 is the call: the input).
@@ -187,9 +188,12 @@ def align(real: list[Frame], predicted: list[Frame], elided: set[int] = frozense
 
 
 def _describe(f: Frame) -> str:
-    where = f"line {f.line}" if f.line is not None else "an unknown line"
-    text = f.source.strip()
-    return f"{f.event} at {where}" + (f" (`{text}`)" if text else "")
+    """A frame in words: 'line 8 (`return t`)', 'a return at line 4 (`return y`)', 'a malformed frame (...)'."""
+    if f.line is None:
+        return f"a malformed frame ({f.malformed})" if f.malformed else f"a {f.event} at an unknown line"
+    text = strip_marker(f.source).strip()
+    where = f"line {f.line}" + (f" (`{text}`)" if text else "")
+    return where if f.event == "line" else f"a {f.event} at {where}"
 
 
 def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differs: set[str]) -> Divergence | None:
@@ -207,11 +211,11 @@ def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differ
     rl, pl = real.line, predicted.line
     if "event" in differs:
         return Divergence(step, "event", None, real.event, predicted.event, rl, pl,
-                          f"At step {step} the real run had a {real.event} event at line {rl}; "
+                          f"At step {step} the real run had {_describe(real)}; "
                           f"the model predicted {_describe(predicted)}.")
     if "line" in differs:
         return Divergence(step, "line", None, str(rl), str(pl), rl, pl,
-                          f"At step {step} the real run executed line {rl} (`{real.source.strip()}`); "
+                          f"At step {step} the real run executed {_describe(real)}; "
                           f"the model predicted {_describe(predicted)}.")
     names = sorted(d.split(":", 1)[1] for d in differs if d.startswith("locals:"))
     if names:

@@ -66,4 +66,6 @@ def frame_line(i: int, f, width: int = 80) -> str:
     where = f"{f.line:>4}" if f.line is not None else "   ?"
     what = f"-> {f.arg}" if f.event in ("return", "exception") else short_locals(f.locals, width)
     mark = f"  [malformed: {f.malformed}]" if f.malformed else ""
-    return f"{i:>4} {f.event:<9} {where}  {'  ' * f.depth}{f.source.strip()}    {what}{mark}"
+    from neurodebug.codec import strip_marker
+
+    return f"{i:>4} {f.event:<9} {where}  {'  ' * f.depth}{strip_marker(f.source).strip()}    {what}{mark}"

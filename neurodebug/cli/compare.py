@@ -64,13 +64,15 @@ def _locals_cell(f, differs: set[str], changed: set[str]):
 def _line_cell(f, differs: set[str]):
     from rich.text import Text
 
+    from neurodebug.codec import strip_marker
+
     if f is None:
         return Text("")
     style = DIFF_STYLE if differs & {"line", "event"} else ""
     ev = {"call": "call ", "return": "ret  ", "exception": "exc  "}.get(f.event, "")
     where = str(f.line) if f.line is not None else "?"
     t = Text(f"{ev}{where:>3} ", style=style)
-    t.append("  " * f.depth + f.source.strip(), style=style or "dim")
+    t.append("  " * f.depth + strip_marker(f.source).strip(), style=style or "dim")
     if f.malformed:
         why = f.malformed if len(f.malformed) <= 24 else f.malformed[:23] + "…"
         t.append(f" [{why}]", style="italic red")

@@ -39,8 +39,10 @@ def show(s, out) -> None:
     if f is None:
         print("(no frame)", file=out)
         return
+    from neurodebug.codec import strip_marker
+
     where = f.line if f.line is not None else "?"
-    print(f"[{s.index}] -> {where}: {f.source.strip()}   ({f.event}, depth {f.depth})", file=out)
+    print(f"[{s.index}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)
     if f.event in ("return", "exception"):
         print(f"     predicted {'returns' if f.event == 'return' else 'raises'} {f.arg}", file=out)
     else:
