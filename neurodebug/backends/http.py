@@ -24,7 +24,7 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from neurodebug.backends.base import Predictor, State
 from neurodebug.errors import UserError

@@ -3,7 +3,6 @@ contracts (and against servers that are down, slow or speak nonsense), transform
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
