@@ -191,3 +191,16 @@ def test_transformers_backend_matches_local_greedy(cwm_checkpoint, local):
     a.truncate(42), b.truncate(42)
     assert a.generate(3) == b.generate(3)
     assert hf.greedy_argmax(prompt) == local.greedy_argmax(prompt)
+
+
+def test_sessions_on_transformers_and_local_predict_the_same_frames(cwm_checkpoint, local):
+    hf = make_predictor(str(cwm_checkpoint), backend="transformers")
+    a = Session(SOURCE, "f", "1", local, max_frame_tokens=5, max_frames=4)
+    b = Session(SOURCE, "f", "1", hf, max_frame_tokens=5, max_frames=4)
+    for s in (a, b):
+        s.step(), s.step()
+    assert a._frame_ids == b._frame_ids and len(a.state) == len(b.state)
+    for s in (a, b):
+        s.back()
+        s.step()
+    assert a._frame_ids == b._frame_ids and a.state.ids == b.state.ids
