@@ -26,12 +26,12 @@ ROW_TAG = "@@ROW "
 # name, share of the time budget, what it measures. Time a section leaves unused passes on to the
 # next ones; a section's limit is what its share allows by the plan, never past the budget.
 SECTIONS = [
-    ("device", 0.06, "device, versions, device-to-device copy bandwidth"),
-    ("correctness", 0.16, "bf16 kernels against the reference at 48 q / 8 kv heads, head_dim 128"),
-    ("prefill", 0.24, "prefill TFLOP/s, ours against torch SDPA"),
-    ("decode", 0.10, "decode attention GB/s against the copy bandwidth"),
-    ("model-bf16", 0.24, "CWM-32B-shaped model, random bf16 weights"),
-    ("model-int8", 0.20, "CWM-32B-shaped model, random int8 weights"),
+    ("device", 0.05, "device, versions, device-to-device copy bandwidth"),
+    ("correctness", 0.20, "bf16 kernels against the reference at 48 q / 8 kv heads, head_dim 128"),
+    ("prefill", 0.23, "prefill TFLOP/s, ours against torch SDPA"),
+    ("decode", 0.09, "decode attention GB/s against the copy bandwidth"),
+    ("model-bf16", 0.25, "CWM-32B-shaped model, random bf16 weights"),
+    ("model-int8", 0.18, "CWM-32B-shaped model, random int8 weights"),
 ]
 DEFAULT_BUDGET_S = 300  # whole run; the GPU tool's device time also pays for the machine's start
 
