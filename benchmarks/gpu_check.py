@@ -11,6 +11,8 @@ table and the check goes on. benchmarks/README.md describes the output.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -523,10 +525,16 @@ def run_parent(args):
                   f"{r['ratio']} {r['note']}".rstrip(), flush=True)
         print(f"[{name}] {time.monotonic() - t:.0f} s", flush=True)
         rows += got
-    print("\n=== gpu_check summary ===")
-    print_table(rows)
     failed = [r for r in rows if any(w in r["note"] for w in ("ERROR", "FAIL", "TIMEOUT", "exited"))]
-    print(f"\n{len(rows)} rows, {len(failed)} with errors/failures; total {time.monotonic() - t_start:.0f} s")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        print("=== gpu_check summary ===")
+        print_table(rows)
+        print(f"\n{len(rows)} rows, {len(failed)} with errors/failures; total {time.monotonic() - t_start:.0f} s")
+    print("\n" + buf.getvalue(), end="", flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(buf.getvalue() + "\n" + "\n".join(json.dumps(r) for r in rows) + "\n")
     return 1 if failed else 0
 
 
@@ -536,6 +544,7 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", choices=[s[0] for s in SECTIONS], help="run only these sections")
     p.add_argument("--budget", type=float, default=None,
                    help=f"overall time budget in seconds (default {DEFAULT_BUDGET_S}; 3x that with --dry-run)")
+    p.add_argument("--out", help="also write the summary table and its rows as JSON lines to this file")
     p.add_argument("--section", help=argparse.SUPPRESS)  # internal: run one section in this process
     p.add_argument("--copy-gbps", type=float, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -544,9 +553,12 @@ def main(argv=None):
     if args.section:
         return run_child(args)
     if not args.dry_run:
-        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
-                               capture_output=True, text=True, timeout=60)
-        if probe.stdout.strip() != "True":
+        try:
+            probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+                                   capture_output=True, text=True, timeout=90).stdout.strip()
+        except subprocess.TimeoutExpired:
+            probe = "timed out"
+        if probe != "True":
             print("gpu_check: no CUDA device here (torch.cuda.is_available() is not True); "
                   "use --dry-run to exercise the script on a CPU.")
             return 2

@@ -19,12 +19,14 @@ def run(*args, timeout=300, extra_env=None):
                           env=env, timeout=timeout)
 
 
-def test_dry_run_correctness_section_passes():
-    done = run("--dry-run", "--only", "correctness")
+def test_dry_run_correctness_section_passes(tmp_path):
+    done = run("--dry-run", "--only", "correctness", "--out", str(tmp_path / "table.txt"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = done.stdout.split("=== gpu_check summary ===")[1]
     assert summary.count("PASS") == 6
     assert "0 with errors/failures" in summary
+    written = (tmp_path / "table.txt").read_text()
+    assert written.startswith("=== gpu_check summary ===") and written.count('"PASS"') == 6
 
 
 def test_without_cuda_the_real_run_refuses_with_a_reason():
