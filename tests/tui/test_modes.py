@@ -94,3 +94,13 @@ async def test_help_lists_every_key_and_marker(programs, calls_trace, replay):
         assert shown == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "?", "q"}
         await press(app, pilot, "question_mark")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_long_lines_are_cut_not_wrapped(programs, calls_trace, replay):
+    # in 80 columns line 9 (a long string) does not fit: it is cut, so line n stays row n
+    app = make_app(programs / "calls.py", replay(calls_trace), call="3")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = app.query_one("#source-text")
+        n_lines = len(calls_trace.source.rstrip("\n").splitlines())
+        assert text.size.height == n_lines
