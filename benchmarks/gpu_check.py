@@ -447,6 +447,64 @@ def run_child(args):
     return 0
 
 
+# ----------------------------------------------------------------------------- offline compile
+
+def compile_only(arch):
+    """Compile every kernel variant the GPU run uses for sm_<arch>, without a GPU (Triton's own
+    LLVM and ptxas), and print what the compiler made of the loads: vectorised (16-byte) and
+    pipelined (cp.async) or not. Catches compile errors the interpreter cannot."""
+    os.environ["TRITON_INTERPRET"] = "0"
+    import re
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from model import triton_attention as ta
+
+    target = GPUTarget("cuda", arch, 32)
+    ptr_args = ("Q", "K", "V", "O", "Op", "Lp")
+
+    def build(fn, dtype, consts, **opts):
+        sig, attrs = {}, {}
+        for i, a in enumerate(fn.arg_names):
+            if a in consts:
+                sig[a] = "constexpr"
+            elif a in ptr_args:
+                sig[a] = "*fp32" if a in ("Op", "Lp") else dtype
+            else:
+                sig[a] = "fp32" if a == "qk_scale" else "i32"
+            # What the launcher specialises on at run time: 16-aligned pointers, strides % 16 == 0.
+            if a in ptr_args or a.startswith("stride"):
+                attrs[(i,)] = [["tt.divisibility", 16]]
+        t = time.perf_counter()
+        try:
+            k = triton.compile(ASTSource(fn, sig, constexprs=consts, attrs=attrs), target=target, options=opts)
+        except Exception as e:  # noqa: BLE001
+            print(f"FAIL {fn.__name__} {dtype} {consts} {opts}: {type(e).__name__}: {str(e)[:300]}")
+            return False
+        ir = k.asm["ttgir"]
+        vec = sorted(set(int(v) for v in re.findall(r"sizePerThread = \[(?:1, )?(\d+)", ir)))
+        print(f"ok   {fn.__name__:22s} {dtype:6s} {consts} {opts} {time.perf_counter() - t:5.1f} s, "
+              f"shared {k.metadata.shared} B, cp.async {len(re.findall('async_copy_global_to_local', ir))}, "
+              f"wgmma {len(re.findall('warp_group_dot ', ir))}, elements/thread {vec}", flush=True)
+        return True
+
+    ok = True
+    for dtype in ("*bf16", "*fp16"):
+        for window in (False, True):
+            for G, D in ((6, 128), (2, 64)):
+                for c in ta._PREFILL_CONFIGS:
+                    ok &= build(ta._prefill_kernel, dtype, dict(G=G, HEAD_D=D, HAS_WINDOW=window, IEEE=False,
+                                                                **c.kwargs),
+                                num_warps=c.num_warps, num_stages=c.num_stages)
+                ok &= build(ta._decode_split_kernel, dtype, dict(G=G, HEAD_D=D, BLOCK_M=16, BLOCK_N=64,
+                                                                 HAS_WINDOW=window, IEEE=False),
+                            num_warps=4, num_stages=3)
+        ok &= build(ta._decode_merge_kernel, dtype, dict(G=6, HEAD_D=128, BLOCK_S=64), num_warps=4)
+    return 0 if ok else 1
+
+
 # ----------------------------------------------------------------------------- parent
 
 def print_table(rows):
@@ -544,6 +602,8 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", choices=[s[0] for s in SECTIONS], help="run only these sections")
     p.add_argument("--budget", type=float, default=None,
                    help=f"overall time budget in seconds (default {DEFAULT_BUDGET_S}; 3x that with --dry-run)")
+    p.add_argument("--compile-only", type=int, metavar="ARCH", default=None,
+                   help="only compile the kernels for sm_ARCH (e.g. 90) with Triton's bundled compiler; no GPU needed")
     p.add_argument("--out", help="also write the summary table and its rows as JSON lines to this file")
     p.add_argument("--section", help=argparse.SUPPRESS)  # internal: run one section in this process
     p.add_argument("--copy-gbps", type=float, default=None, help=argparse.SUPPRESS)
@@ -552,6 +612,8 @@ def main(argv=None):
         args.budget = DEFAULT_BUDGET_S * (3 if args.dry_run else 1)
     if args.section:
         return run_child(args)
+    if args.compile_only is not None:
+        return compile_only(args.compile_only)
     if not args.dry_run:
         try:
             probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],

@@ -58,3 +58,14 @@ def test_full_dry_run_has_no_failed_row():
     for section in ("device", "correctness", "prefill", "decode", "model-bf16", "model-int8"):
         assert f"\n{section} " in summary
     assert "decode at 40 context" in summary and "triton vs reference logits" in summary
+
+
+@pytest.mark.slow
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """Every kernel variant of the GPU run compiles for sm_90 (Triton's bundled LLVM and ptxas),
+    with 16-byte loads pipelined through cp.async."""
+    done = run("--compile-only", "90", timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
+    assert lines and all(line.startswith("ok") for line in lines)
+    assert all("cp.async 0," not in line for line in lines if "_merge_" not in line)
