@@ -297,11 +297,11 @@ _prefill_tuned = None if INTERPRET else triton.autotune(
     configs=_PREFILL_CONFIGS, key=["HEAD_D", "G", "HAS_WINDOW"])(_prefill_kernel)
 
 
-def _prefill_config(dtype, device):
-    """A fixed tile for the interpreter and for float32 (None: autotune)."""
+def _prefill_config(dtype, device, D):
+    """A fixed tile for the interpreter, float32 and head_dim 256 (None: autotune)."""
     if INTERPRET or device.type != "cuda":
         return dict(BLOCK_M=32, BLOCK_N=16, num_warps=4, num_stages=1)
-    if dtype == torch.float32:  # twice the bytes per tile: smaller tiles fit shared memory
+    if dtype == torch.float32 or D > 128:  # more bytes per tile: smaller tiles fit shared memory
         return dict(BLOCK_M=64, BLOCK_N=32, num_warps=4, num_stages=2)
     return None
 
@@ -313,7 +313,7 @@ def prefill(q, k_cache, v_cache, start_pos, window, *, block_m=None, block_n=Non
     G = Hq // Hkv
     q, k_cache, v_cache = _inner(q), _inner(k_cache), _inner(v_cache)
     out = torch.empty((B, Hq, C, D), dtype=q.dtype, device=q.device)
-    cfg = _prefill_config(q.dtype, q.device)
+    cfg = _prefill_config(q.dtype, q.device, D)
     if cfg is None and (block_m or block_n):
         cfg = dict(BLOCK_M=128, BLOCK_N=64, num_warps=8, num_stages=3)
     if cfg is not None:
@@ -356,7 +356,7 @@ def decode(q, k_cache, v_cache, start_pos, window, *, block_n=None, n_splits=Non
     n_rows = C * G
     block_m = max(16, triton.next_power_of_2(n_rows))
     if block_n is None:
-        block_n = 16 if INTERPRET or q.device.type != "cuda" else 64
+        block_n = 16 if INTERPRET or q.device.type != "cuda" else 32 if D > 128 else 64
     key_lo = 0 if window is None else max(0, start_pos - window + 1)
     n_keys = start_pos + C - key_lo
     n_blocks = triton.cdiv(n_keys, block_n)
@@ -375,7 +375,7 @@ def decode(q, k_cache, v_cache, start_pos, window, *, block_n=None, n_splits=Non
         Hkv, C, S, start_pos, window or 0, LOG2E / math.sqrt(D), key_lo, chunk, n_splits,
         G=G, HEAD_D=D, BLOCK_M=block_m, BLOCK_N=block_n, HAS_WINDOW=window is not None,
         IEEE=q.dtype == torch.float32, num_warps=4,
-        num_stages=1 if INTERPRET else 2 if q.dtype == torch.float32 else 3)
+        num_stages=1 if INTERPRET else 2 if q.dtype == torch.float32 or D > 128 else 3)
     out = torch.empty((B, Hq, C, D), dtype=q.dtype, device=q.device)
     _decode_merge_kernel[(B * Hkv * n_rows,)](
         part_out, part_lse, out, out.stride(0), out.stride(1), out.stride(2), Hkv, C, n_splits,
