@@ -64,7 +64,8 @@ class SourceView(VerticalScroll, can_focus=True):
             self._source = source
             code = source.rstrip("\n")
             highlighted = Syntax(code, "python", theme="ansi_dark").highlight(code)
-            self._lines = highlighted.split("\n", allow_blank=True) if code else []
+            # highlight() ends the text with a newline of its own: keep one row per source line
+            self._lines = list(highlighted.split("\n", allow_blank=True))[: code.count("\n") + 1] if code else []
         self._predicted, self._real = predicted, real
         follow = predicted or real
         if follow:

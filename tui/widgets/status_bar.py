@@ -16,7 +16,7 @@ class StatusBar(Static):
     tokens_per_s: reactive[float | None] = reactive(None)
     real: reactive[str] = reactive("")
     real_ok: reactive[bool] = reactive(True)
-    busy: reactive[str] = reactive("")
+    busy: reactive[str] = reactive("", layout=True)  # one more line while work runs
     mode: reactive[str] = reactive("")
 
     def render(self) -> Text:

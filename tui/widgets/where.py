@@ -48,7 +48,7 @@ class WhereBar(Static):
             t.append("   depth ", label)
             t.append(str(w.depth))
             t.append("\n")
-            t.append(f"{w.event:<9}", ev)
+            t.append(f"{w.event:<10}", ev)
             if w.event in ("return", "exception"):
                 t.append("→ ")
                 t.append(w.arg if w.arg is not None else "?", bad if w.event == "exception" else "")
