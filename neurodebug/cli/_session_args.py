@@ -19,9 +19,12 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = False) -> None:
+    p.set_defaults(_call_required=call_required)
     p.add_argument("file", metavar="FILE", help="the Python file")
-    p.add_argument("--call", required=call_required, metavar="EXPR",
-                   help="the call: \"f('strawberry', 'r')\" or just the arguments \"'strawberry', 'r'\"")
+    p.add_argument("--call", metavar="EXPR",
+                   help="the call: \"f('strawberry', 'r')\" or just the arguments \"'strawberry', 'r'\" "
+                        "(default: the '# neurodebug: f(...)' comment above the entry's def"
+                        + ("" if call_required else ", else the model proposes the arguments") + ")")
     p.add_argument("--entry", metavar="NAME", help="entry function (default: from --call or '# << START_OF_TRACE')")
     add_model_arguments(p)
     g = p.add_argument_group("prediction")
@@ -31,6 +34,20 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     g.add_argument("--max-frames", type=int, default=500, help="stop the prediction after this many frames (default 500)")
     g.add_argument("--max-frame-tokens", type=int, default=2048,
                    help="a frame longer than this many tokens is cut off and ends the prediction (default 2048)")
+
+
+def call_from_comment(args) -> str | None:
+    """The `# neurodebug: f(...)` comment above the entry's def, as `neurodebug trace` reads it."""
+    from pathlib import Path
+
+    from neurodebug.tracer import find_call_comment, find_entry
+
+    try:
+        source = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None  # Session.from_file says what is wrong with the file
+    entry = args.entry or find_entry(source)
+    return find_call_comment(source, entry) if entry else None
 
 
 def predictor_from_args(args):
@@ -50,8 +67,12 @@ def session_from_args(args, run_real: bool = True):
         raise UserError("--temperature must not be negative.")
     if not 0 < args.top_p <= 1:
         raise UserError("--top-p must be in (0, 1].")
+    call = args.call if args.call is not None else call_from_comment(args)
+    if call is None and getattr(args, "_call_required", False):
+        raise UserError(f"No call given: pass --call \"f(...)\" or put a '# neurodebug: f(...)' comment "
+                        f"above the entry's def in {args.file}.")
     predictor = predictor_from_args(args)
-    return Session.from_file(args.file, entry=args.entry, call=args.call, predictor=predictor, run_real=run_real,
+    return Session.from_file(args.file, entry=args.entry, call=call, predictor=predictor, run_real=run_real,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                              max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens)
 

@@ -1,4 +1,4 @@
-"""`neurodebug compare FILE --call EXPR`: the model's prediction next to the real run.
+"""`neurodebug compare FILE [--call EXPR]`: the model's prediction next to the real run.
 
 A side-by-side table (step; real line and locals; a mark where they differ; predicted line and
 locals), the first divergence in one sentence, and CWM's metrics. `--teacher-forced` scores

@@ -144,3 +144,18 @@ def test_serve_command_in_a_child_process(cwm_checkpoint):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_compare_takes_the_call_from_the_comment_or_says_what_is_missing(tmp_path, capsys):
+    from neurodebug.cli import main
+
+    src = tmp_path / "prog.py"
+    src.write_text("def f(n):  # << START_OF_TRACE\n    return n + 1\n")
+    # no --call and no '# neurodebug:' comment: one sentence, before any model is loaded
+    assert main(["compare", str(src), "--model", str(tmp_path / "no-model")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neurodebug: No call given: pass --call") and "\n" not in err
+    # with the comment, the call is found and the next problem (the missing model) is reported
+    src.write_text("# neurodebug: f(2)\ndef f(n):  # << START_OF_TRACE\n    return n + 1\n")
+    assert main(["compare", str(src), "--model", str(tmp_path / "no-model")]) == 2
+    assert "no model" in capsys.readouterr().err.lower()
