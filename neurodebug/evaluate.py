@@ -34,6 +34,8 @@ from neurodebug.frames import End, Frame, Trace
 EXTRA_FRAMES = 10
 #: ... and never goes beyond this many frames.
 MAX_FRAMES = 400
+#: A predicted frame longer than this many tokens is cut off (and ends the prediction).
+MAX_FRAME_TOKENS = 512
 
 
 # -- suites ---------------------------------------------------------------------------------------
@@ -161,6 +163,7 @@ class RecordResult:
     tf_state: int = 0
     tf_action: int = 0
     tf_output: bool | None = None
+    tf_done: bool = False
     # baseline counts (free-running, teacher-forced)
     b_state: int = 0
     b_action: int = 0
@@ -190,7 +193,8 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True) -> RecordResu
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
-    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES)
+    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES,
+                max_frame_tokens=MAX_FRAME_TOKENS)
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
@@ -219,7 +223,7 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True) -> RecordResu
     res.divergence = comp.first_divergence.message if comp.first_divergence else None
 
     if teacher:
-        tf = C.teacher_forced(real, predictor, codec, max_alternatives=16)
+        tf = C.teacher_forced(real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS)
         tm = tf.metrics
         counted = max(0, len(real.frames) - C.SCORE_FROM)
         res.tf_state = round((tm.state_exact or 0.0) * counted)
@@ -227,6 +231,7 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True) -> RecordResu
         res.tf_predicted = tm.n_predicted
         res.tf_valid = round((tm.valid_format or 0.0) * tm.n_predicted)
         res.tf_output = tm.output_match
+        res.tf_done = True
     return res
 
 
@@ -246,6 +251,7 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
     ok = [r for r in results if r.error is None]
     S = lambda attr: sum(getattr(r, attr) for r in ok)  # noqa: E731
     secs = S("seconds")
+    tf = bool(ok) and all(r.tf_done for r in ok)
     return {
         "records": len(results),
         "scored": len(ok),
@@ -255,8 +261,8 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
             "free": {"valid_format": _ratio(S("valid"), S("n_predicted")), "state_exact": _ratio(S("state"), S("counted")),
                      "action_exact": _ratio(S("action"), S("counted")), "output_match": _share([r.output for r in ok])},
             "teacher_forced": {"valid_format": _ratio(S("tf_valid"), S("tf_predicted")),
-                               "state_exact": _ratio(S("tf_state"), S("counted")),
-                               "action_exact": _ratio(S("tf_action"), S("counted")),
+                               "state_exact": _ratio(S("tf_state"), S("counted")) if tf else None,
+                               "action_exact": _ratio(S("tf_action"), S("counted")) if tf else None,
                                "output_match": _share([r.tf_output for r in ok])},
             "frames_per_s": S("n_predicted") / secs if secs else None,
         },
@@ -302,25 +308,51 @@ def _safe_eval(rec, predictor, codec, teacher) -> RecordResult:
 
 
 def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
-              teacher: bool = True, progress=None) -> list[RecordResult]:
-    """Evaluate every record (in ``jobs`` processes); results in suite order."""
+              teacher: bool = True, progress=None, time_limit: float | None = None,
+              threads: int | None = None) -> list[RecordResult]:
+    """Evaluate the records (in ``jobs`` processes); results in suite order.
+
+    With ``time_limit`` (seconds), no record is started after the limit: the results are those
+    of the records finished by then (a prefix of the suite).
+    """
     results: list[RecordResult] = []
+    deadline = time.monotonic() + time_limit if time_limit else None
     if jobs <= 1:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         predictor, codec = _make(model, device)
         for i, rec in enumerate(records):
+            if deadline and time.monotonic() > deadline:
+                break
             results.append(_safe_eval(rec, predictor, codec, teacher))
             if progress:
                 progress(i + 1, results[-1])
         return results
     import multiprocessing as mp
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads)) as pool:
-        for i, r in enumerate(pool.imap(_eval_in_worker, [(rec, teacher) for rec in records])):
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads))
+    try:
+        it = pool.imap(_eval_in_worker, [(rec, teacher) for rec in records])
+        for i in range(len(records)):
+            if deadline is None:
+                r = it.next()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    r = it.next(timeout=left)
+                except mp.TimeoutError:
+                    break
             results.append(r)
             if progress:
                 progress(i + 1, r)
+    finally:
+        pool.terminate()
     return results
 
 
@@ -337,7 +369,8 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
 
     console = console or Console()
     t = Table(title=f"{suite}: {summary['scored']} records scored ({summary['real_frames']} real frames)"
-                    + (f", {summary['skipped']} skipped" if summary["skipped"] else ""))
+                    + (f", {summary['skipped']} skipped" if summary["skipped"] else "")
+                    + (f", {summary['not_reached']} not reached (time limit)" if summary.get("not_reached") else ""))
     t.add_column("predictor")
     t.add_column("mode")
     for c in ("valid format", "state EM", "action EM", "output"):

@@ -1,0 +1,80 @@
+"""`neurodebug eval SUITE.jsonl`: score a model on a suite of functions and inputs, with a baseline.
+
+Each line of the suite: {"id", "code", "input" (argument expression), "output" (optional),
+"entry" (default "f")}. Prints CWM's four metrics for the model (free-running and
+teacher-forced) and for the trivial baseline (next line in source order, unchanged locals),
+the model's frames per second, and the worst cases. See neurodebug/evaluate.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from neurodebug.errors import UserError
+
+NAME = "eval"
+HELP = "evaluate a model on a suite (JSONL of code + input) against the real runs, with a trivial baseline"
+ORDER = 40
+
+
+def add_arguments(p) -> None:
+    p.add_argument("suite", metavar="SUITE.jsonl", help="the suite: one JSON record per line")
+    p.add_argument("--model", metavar="PATH", help="checkpoint directory (default: the bundled model)")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N records")
+    p.add_argument("--jobs", type=int, default=1, help="records evaluated in parallel processes (default 1)")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="start no record after this many seconds; report the records finished by then")
+    p.add_argument("--threads", type=int, help="torch CPU threads per process (default: cores / jobs)")
+    p.add_argument("--no-teacher-forced", action="store_true", help="skip the teacher-forced scores")
+    p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
+    p.add_argument("--json", action="store_true", help="print the summary and per-record results as JSON")
+
+
+def run(args) -> int:
+    from neurodebug import evaluate
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1.")
+    if args.jobs < 1:
+        raise UserError("--jobs must be at least 1.")
+    records = evaluate.load_suite(args.suite, args.limit)
+    # fail early, with one sentence, on a bad model
+    from neurodebug.backends import resolve_model
+
+    model = resolve_model(args.model)
+    progress, finish = _progress(len(records), quiet=args.json)
+    try:
+        results = evaluate.run_suite(records, model=model, device=args.device, jobs=args.jobs,
+                                     teacher=not args.no_teacher_forced, progress=progress,
+                                     time_limit=args.time_limit, threads=args.threads)
+    finally:
+        finish()
+    summary = evaluate.summarize(results)
+    summary["suite"] = args.suite
+    summary["not_reached"] = len(records) - len(results)  # records left out by --time-limit
+    summary["model_path"] = model
+    if args.json:
+        json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)
+        print()
+    else:
+        evaluate.render(summary, results, args.suite, worst=args.worst)
+    return 0
+
+
+def _progress(total: int, quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    p = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"),
+                 console=Console(stderr=True), transient=True)
+    task = p.add_task("eval", total=total, info="")
+    p.start()
+
+    def update(n, r):
+        p.update(task, completed=n, info=r.id)
+
+    return update, p.stop

@@ -1,0 +1,78 @@
+"""The training-data generator: reproducible, diverse, and traced by the real tracer."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from neurodebug import datagen
+from neurodebug.tracer import Limits, trace_source
+
+
+def test_programs_are_reproducible_from_the_seed():
+    assert [datagen.program(3, i) for i in range(40)] == [datagen.program(3, i) for i in range(40)]
+    assert [datagen.program(3, i) for i in range(40)] != [datagen.program(4, i) for i in range(40)]
+
+
+def test_programs_parse_and_cover_the_constructs_of_the_issue():
+    feats = {k: 0 for k in ("for", "while", "if", "return_in_block", "try", "raise", "helper", "recursion",
+                            "listcomp", "dictcomp", "setcomp", "slice", "method", "dict", "set", "tuple", "bool")}
+    sources, entries = set(), set()
+    for i in range(400):
+        src, entry, calls = datagen.program(0, i)
+        tree = ast.parse(src)
+        sources.add(src)
+        entries.add(entry)
+        assert calls and all(isinstance(c, str) for c in calls)
+        funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert entry in {f.name for f in funcs}
+        assert 2 <= len(src.splitlines()) <= 45
+        nodes = list(ast.walk(tree))
+        feats["for"] += any(isinstance(n, ast.For) for n in nodes)
+        feats["while"] += any(isinstance(n, ast.While) for n in nodes)
+        feats["if"] += any(isinstance(n, ast.If) for n in nodes)
+        feats["return_in_block"] += any(isinstance(n, (ast.If, ast.For)) and any(isinstance(m, ast.Return) for m in ast.walk(n)) for n in nodes)
+        feats["try"] += any(isinstance(n, ast.Try) for n in nodes)
+        feats["raise"] += any(isinstance(n, ast.Raise) for n in nodes)
+        feats["helper"] += len(funcs) > 1
+        feats["recursion"] += any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == f.name
+                                  for f in funcs for n in ast.walk(f))
+        feats["listcomp"] += any(isinstance(n, ast.ListComp) for n in nodes)
+        feats["dictcomp"] += any(isinstance(n, ast.DictComp) for n in nodes)
+        feats["setcomp"] += any(isinstance(n, ast.SetComp) for n in nodes)
+        feats["slice"] += any(isinstance(n, ast.Slice) for n in nodes)
+        feats["method"] += any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) for n in nodes)
+        text = src + " ".join(calls)
+        feats["dict"] += "{'" in text or "dict(" in text
+        feats["set"] += "set(" in text or bool(re.search(r"\{\d", text))
+        feats["tuple"] += bool(re.search(r"\(-?\d+, -?\d+", text))
+        feats["bool"] += "True" in text or "False" in text
+    # family programs (classic algorithms) may repeat their code with other inputs; composed ones never
+    assert len(sources) >= 0.95 * 400
+    assert len(entries) >= 8
+    for name, n in feats.items():
+        assert n >= 4, f"only {n} of 400 programs have {name}"
+
+
+def test_generated_traces_come_from_the_real_tracer_and_are_kept_short():
+    rows = datagen.generate(5, 40, jobs=1)
+    assert len(rows) >= 30
+    reasons = {r["end"]["reason"] for r in rows}
+    assert reasons <= {"returned", "raised"} and "returned" in reasons
+    for r in rows[:5]:
+        assert 1 <= len(r["frames"]) <= datagen.MAX_FRAMES
+        assert r["frames"][0]["event"] == "call"
+    # the fork-based runner gives exactly what the tracer's own child process gives
+    s = next(datagen.samples(5, 0, 1))
+    plain = trace_source(s.source, s.entry, s.call, Limits(**datagen.LIMITS))
+    with datagen.fast_tracer():
+        fast = trace_source(s.source, s.entry, s.call, Limits(**datagen.LIMITS))
+    assert fast.to_json_dict()["frames"] == plain.to_json_dict()["frames"]
+    assert fast.end.reason == plain.end.reason and fast.end.value == plain.end.value
+
+
+def test_generation_does_not_depend_on_the_number_of_jobs():
+    one = datagen.generate(9, 12, jobs=1, chunk=5)
+    two = datagen.generate(9, 12, jobs=2, chunk=5)
+    strip = lambda rows: [(r["id"], r["frames"], r["end"]["value"]) for r in rows]  # noqa: E731
+    assert strip(one) == strip(two)
