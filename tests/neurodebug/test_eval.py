@@ -1,0 +1,98 @@
+"""`neurodebug eval`: suites, the trivial baseline, and a model scored on real records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neurodebug import evaluate
+from neurodebug.cli import main
+from neurodebug.compare import compare
+from neurodebug.errors import UserError
+from neurodebug.tracer import trace_source
+
+STRAIGHT = "def f(a):\n    b = a + 1\n    c = b * 2\n    return c\n"
+
+
+def test_the_baseline_walks_the_source_with_unchanged_locals():
+    real = trace_source(STRAIGHT, "f", "3")
+    guess = evaluate.baseline_free(real)
+    assert [(f.event, f.line) for f in guess.frames] == [("call", 1), ("line", 2), ("line", 3), ("line", 4), ("return", 4)]
+    assert all(f.locals == {"a": "3"} for f in guess.frames[:4])
+    m = compare(real, guess).metrics
+    assert m.action_exact == 1.0  # straight-line code: the baseline's lines are right...
+    assert m.state_exact == 0.25  # ...but only the first line's locals are unchanged
+    assert m.output_match is False
+    n_state, n_action, counted, out = evaluate.baseline_teacher_forced(real)
+    assert (n_state, n_action, counted, out) == (1, 4, 4, False)
+
+
+def test_suites_are_read_with_clear_errors(tmp_path):
+    p = tmp_path / "s.jsonl"
+    p.write_text(json.dumps({"code": STRAIGHT, "input": "1"}) + "\n\n" + json.dumps({"id": "b", "code": STRAIGHT, "input": "2"}) + "\n")
+    recs = evaluate.load_suite(str(p))
+    assert [r["entry"] for r in recs] == ["f", "f"] and recs[1]["id"] == "b"
+    assert len(evaluate.load_suite(str(p), limit=1)) == 1
+    p.write_text("{not json\n")
+    with pytest.raises(UserError, match="Line 1"):
+        evaluate.load_suite(str(p))
+    with pytest.raises(UserError, match="Cannot read"):
+        evaluate.load_suite(str(tmp_path / "missing.jsonl"))
+
+
+def test_the_shipped_suites_are_well_formed():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "suites"
+    syn = evaluate.load_suite(str(root / "synthetic_heldout.jsonl"))
+    he = evaluate.load_suite(str(root / "humaneval.jsonl"))
+    assert len(syn) >= 100 and len(he) >= 150
+    assert all(r["id"].startswith("s12345-") for r in syn)  # a seed no training run uses
+    assert all(r["id"].startswith("HumanEval/") for r in he)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from neurodebug import train
+
+    out = tmp_path_factory.mktemp("evalckpt")
+    assert train.main(["--out", str(out), "--work", str(tmp_path_factory.mktemp("w")), "--size", "test", "--steps", "2",
+                       "--programs", "8", "--jobs", "0", "--tokenizer-traces", "16", "--heldout-programs", "2",
+                       "--batch-tokens", "1024", "--eval-every", "100", "--threads", "1", "--quiet"]) == 0
+    return out
+
+
+def test_eval_scores_a_model_and_the_baseline_with_the_same_metrics(checkpoint, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(evaluate, "MAX_FRAME_TOKENS", 24)  # an untrained model rarely closes a frame
+    monkeypatch.setattr(evaluate, "EXTRA_FRAMES", 1)
+    suite = tmp_path / "s.jsonl"
+    suite.write_text(json.dumps({"id": "straight", "code": STRAIGHT, "input": "3", "output": "8"}) + "\n"
+                     + json.dumps({"id": "boom", "code": "def f(x):\n    return 1 // x\n", "input": "0"}) + "\n"
+                     + json.dumps({"id": "bad", "code": "def f(:\n", "input": "0"}) + "\n")
+    assert main(["eval", str(suite), "--model", str(checkpoint), "--json", "--threads", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    s = out["summary"]
+    assert s["records"] == 3 and s["scored"] == 2 and s["skipped"] == 1
+    recs = {r["id"]: r for r in out["records"]}
+    assert recs["bad"]["error"]
+    assert recs["boom"]["real_reason"] == "raised" and recs["straight"]["real_reason"] == "returned"
+    assert recs["straight"]["counted"] == 4 and recs["straight"]["b_action"] == 4
+    for who in ("model", "baseline"):
+        for mode in ("free", "teacher_forced"):
+            for k in ("state_exact", "action_exact"):
+                assert 0.0 <= s[who][mode][k] <= 1.0
+    # straight: 4/4; boom (call, line, exception, return None): only the line of 3
+    assert s["baseline"]["free"]["action_exact"] == pytest.approx((4 + 1) / (4 + 3))
+    assert s["model"]["frames_per_s"] > 0
+    # the table form
+    assert main(["eval", str(suite), "--model", str(checkpoint), "--limit", "1", "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "baseline" in text and "teacher-forced" in text and "records scored" in text
+
+
+def test_eval_reports_a_missing_model_in_one_sentence(tmp_path, capsys):
+    suite = tmp_path / "s.jsonl"
+    suite.write_text(json.dumps({"code": STRAIGHT, "input": "3"}) + "\n")
+    assert main(["eval", str(suite), "--model", str(tmp_path / "nope")]) == 2
+    assert "no model at" in capsys.readouterr().err

@@ -1,0 +1,83 @@
+"""The training recipe end to end at a tiny size: data, tokenizer, training, checkpoint, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from neurodebug import train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt")
+    work = tmp_path_factory.mktemp("work")
+    args = ["--out", str(out), "--work", str(work), "--size", "test", "--steps", "4", "--programs", "12",
+            "--jobs", "0", "--tokenizer-traces", "24", "--heldout-programs", "4", "--batch-tokens", "2048",
+            "--eval-every", "2", "--warmup", "2", "--shard-mb", "0.1", "--threads", "1", "--quiet"]
+    assert train.main(args) == 0
+    return out, work, args
+
+
+def test_the_recipe_writes_a_cwm_checkpoint_with_its_tokenizer(trained):
+    out, work, _ = trained
+    names = sorted(p.name for p in out.iterdir())
+    assert "config.json" in names and "tokenizer.json" in names
+    assert "model.safetensors.index.json" in names  # split into shards at --shard-mb
+    assert sum(n.startswith("model-") for n in names) >= 2
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_type"] == "cwm"
+    assert set(cfg["layer_types"]) == {"full_attention", "sliding_attention"}
+    assert cfg["num_key_value_heads"] < cfg["num_attention_heads"]
+    info = json.loads((work / "train_info.json").read_text())
+    assert info["step"] == 4 and info["best"]["loss"] > 0
+    log = (work / "log.txt").read_text()
+    assert "held-out loss" in log and "teacher-forced frame acc" in log
+
+
+def test_the_checkpoint_loads_in_our_runtime_and_in_transformers(trained):
+    from transformers import CwmForCausalLM
+
+    from model import load_model
+    from neurodebug.codec import Codec
+
+    out, _, _ = trained
+    m = load_model(str(out))
+    codec = Codec(m.tokenizer)
+    ids = codec.prompt_ids("def f(x):\n    y = x + 1\n    return y\n", "f")
+    ids = (ids * 4)[:40]  # longer than the test model's sliding window (16)
+    ours = m.logits(ids)
+    hf = CwmForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
+    with torch.no_grad():
+        theirs = hf(torch.tensor([ids])).logits[0]
+    assert torch.allclose(ours, theirs, atol=1e-4)
+
+
+def test_training_resumes_from_its_state(trained):
+    out, work, args = trained
+    args = list(args)
+    args[args.index("--steps") + 1] = "6"
+    assert train.main(args + ["--resume"]) == 0
+    info = json.loads((work / "train_info.json").read_text())
+    assert info["step"] == 6
+    assert "resumed from step 4" in (work / "log.txt").read_text()
+
+
+def test_the_loss_covers_only_the_trace_after_the_prompt():
+    from model.tokenizer import load_tokenizer
+    from neurodebug.codec import Codec
+    from neurodebug.frames import End, Frame, Trace
+    from neurodebug.backends import BUNDLED_DIR
+
+    codec = Codec(load_tokenizer(BUNDLED_DIR / "tokenizer.json"))
+    tr = Trace("def f(x):\n    return x\n", "f", "1",
+               [Frame("call", 1, "def f(x):", {"x": "1"}, None, 0, "f"), Frame("line", 2, "    return x", {"x": "1"}, None, 0, "f"),
+                Frame("return", 2, "    return x", {}, "1", 0, "f")], End("returned", value="1"))
+    ex = train.encode(codec, tr, 1024)
+    prompt = codec.prompt_ids(tr.source, tr.entry)
+    x, y = train.collate([ex], 0, "cpu")
+    targets = y[0][y[0] != -100].tolist()
+    assert targets == [int(t) for t in ex.ids[len(prompt):]]  # every trace token, nothing of the prompt
+    assert train.encode(codec, tr, 10) is None  # too long: dropped
