@@ -7,33 +7,22 @@ values to emphasise, which mark each timeline cell gets, how a run's end reads i
 
 from __future__ import annotations
 
-from neurodebug.frames import End, Frame, Trace, wire_locals, UNCHANGED
+from neurodebug import render
+from neurodebug.frames import End, Frame, Trace
 
 from tui.widgets.locals_table import LocalRow
 from tui.widgets.where import Where
 
 
 def changed_names(frames: list[Frame], i: int) -> set[str]:
-    """Locals of frame ``i`` whose value differs from the same scope's previous frame.
+    """Locals of frame ``i`` that are new or changed since the same scope's previous frame.
 
-    Within one scope visit this is exactly CWM's diff rule (a value not written as ".." changed);
-    back in a caller after a callee returned, the caller's frame before the call is the reference.
-    A call frame has no earlier state, so nothing in it counts as changed.
+    The rule is the trace table's (``neurodebug.render.changed_names``): one definition of
+    "changed" for every view.
     """
-    if not (0 <= i < len(frames)) or frames[i].event != "line":
+    if not 0 <= i < len(frames):
         return set()
-    f = frames[i]
-    prev = frames[i - 1] if i > 0 else None
-    if prev is not None and prev.event in ("call", "line") and prev.depth == f.depth:
-        wire = wire_locals([prev, f])[1]
-        return {k for k, v in wire.items() if v != UNCHANGED}
-    for j in range(i - 1, -1, -1):
-        g = frames[j]
-        if g.depth < f.depth:
-            break
-        if g.depth == f.depth and g.event in ("call", "line"):
-            return {k for k, v in f.locals.items() if g.locals.get(k) != v}
-    return set(f.locals)
+    return render.changed_names(frames[: i + 1])[-1]
 
 
 def local_rows(predicted: Frame | None, real: Frame | None, p_changed: set[str], r_changed: set[str]) -> list[LocalRow]:

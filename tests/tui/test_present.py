@@ -11,7 +11,7 @@ from tui.widgets.locals_table import LocalRow, shorten
 
 def test_changed_names_follow_the_diff_rule(calls_trace):
     fr = calls_trace.frames
-    assert present.changed_names(fr, 0) == set()  # the call frame: the input, nothing changed
+    assert present.changed_names(fr, 0) == {"n"}  # the call frame: the arguments are new
     assert present.changed_names(fr, 4) == {"y"}  # y = a ran
     assert present.changed_names(fr, 3) == set()  # first line of add(): same as its call frame
     # back in f() after add() returned: t is new, n is unchanged since f's frame before the call
