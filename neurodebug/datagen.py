@@ -19,10 +19,11 @@ Never put HumanEval or CruxEval code here: they are the evaluation sets.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
-import string
+import re
 import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -836,15 +837,92 @@ FAMILIES: list[tuple[float, Callable[[random.Random], tuple[str, str, list[str]]
 ]
 
 
-def program(seed: int, index: int) -> tuple[str, str, list[str]]:
+#: The default surface style of generated code: 0 = plain code (the data of the shipped model),
+#: 1 = plain code plus docstrings, comments, type hints, blank lines and header lines (as
+#: user code has them), drawn from a separate random stream so the programs themselves are
+#: the same as with style 0.
+STYLE = 1
+
+_DEF_LINE = re.compile(r"^(\s*)def (\w+)\((.*)\):$")
+_COMMENTS = ["check the edge case", "main loop", "accumulate", "keep the best so far", "base case", "update state",
+             "done", "try it", "count them", "helper", "return the result", "fast path", "TODO: simplify",
+             "walk the input", "build the output", "guard"]
+_DOCS = ["Return the result.", "Compute a value from the input.", "Process the items and return the answer.",
+         "Count, filter and combine.", "Walk the input once.", "A small helper.", "Check the input and transform it."]
+
+
+def _hint(value) -> str | None:
+    t = type(value)
+    if t in (int, str, bool, float):
+        return t.__name__
+    if t is list:
+        inner = {type(v).__name__ for v in value}
+        return f"list[{inner.pop()}]" if len(inner) == 1 else "list"
+    if t is dict:
+        return "dict[str, int]" if all(type(k) is str and type(v) is int for k, v in value.items()) else "dict"
+    if t is tuple:
+        return "tuple"
+    if t is set:
+        return "set[int]"
+    return None
+
+
+def stylize(source: str, entry: str, calls: list[str], rng: random.Random) -> str:
+    """Add the surface of real code (comments, docstrings, type hints, blank lines, a header)."""
+    out: list[str] = []
+    r = rng.random()
+    if r < 0.08:
+        out += [f"# neurodebug: {entry}({calls[0]})"]
+    elif r < 0.16:
+        out += [rng.choice(["import math", "from typing import List", "import string", "import re"]), ""]
+    elif r < 0.22:
+        out += [f"# {rng.choice(_COMMENTS)}", ""]
+    hints = None
+    if rng.random() < 0.3:
+        try:
+            args = ast.literal_eval(f"({calls[0]},)")
+            hints = [_hint(a) for a in args]
+        except (ValueError, SyntaxError):
+            hints = None
+    for line in source.split("\n"):
+        m = _DEF_LINE.match(line)
+        if m:
+            indent, name, params = m.groups()
+            names = [p.strip() for p in params.split(",") if p.strip()]
+            if hints and name == entry and len(hints) == len(names) and all(hints):
+                line = f"{indent}def {name}({', '.join(f'{n}: {h}' for n, h in zip(names, hints))}):"
+            out.append(line)
+            d = rng.random()
+            if d < 0.15:
+                out.append(f'{indent}    """{rng.choice(_DOCS)}"""')
+            elif d < 0.25:
+                out += [f'{indent}    """{rng.choice(_DOCS)}', "", f"{indent}    >>> {name}({calls[0] if name == entry else '...'})",
+                        f'{indent}    """']
+            continue
+        if line.strip() and rng.random() < 0.05:
+            out.append(line[: len(line) - len(line.lstrip())] + f"# {rng.choice(_COMMENTS)}")
+        if line.strip() and rng.random() < 0.04:
+            line += f"  # {rng.choice(_COMMENTS)}"
+        out.append(line)
+        if line.strip() and rng.random() < 0.03:
+            out.append("")
+    return "\n".join(out)
+
+
+def program(seed: int, index: int, style: int | None = None) -> tuple[str, str, list[str]]:
     """Program ``index`` of ``seed``: (source, entry, candidate argument expressions)."""
     rng = random.Random(f"{seed}:{index}")
     x = rng.random()
     for w, fam in FAMILIES:
         if x < w:
-            return fam(rng)
+            src, entry, calls = fam(rng)
+            break
         x -= w
-    return composed(rng)
+    else:
+        src, entry, calls = composed(rng)
+    if (STYLE if style is None else style) >= 1:
+        src = stylize(src, entry, calls, random.Random(f"{seed}:{index}:style"))
+    return src, entry, calls
 
 
 # -- tracing ---------------------------------------------------------------------------------
@@ -858,10 +936,10 @@ class Sample:
     call: str
 
 
-def samples(seed: int, start: int, stop: int, calls_per_program: int = 2) -> Iterator[Sample]:
+def samples(seed: int, start: int, stop: int, calls_per_program: int = 2, style: int | None = None) -> Iterator[Sample]:
     """The (untraced) samples of programs ``start .. stop-1``: up to ``calls_per_program`` inputs each."""
     for i in range(start, stop):
-        src, entry, calls = program(seed, i)
+        src, entry, calls = program(seed, i, style)
         seen = set()
         for j, c in enumerate(calls):
             if c in seen or len(seen) >= calls_per_program:
@@ -982,18 +1060,18 @@ def trace_samples(batch: list[Sample], fast: bool = True):
 
 
 def _work(args):
-    seed, start, stop, calls = args
-    batch = list(samples(seed, start, stop, calls))
+    seed, start, stop, calls, *rest = args
+    batch = list(samples(seed, start, stop, calls, rest[0] if rest else None))
     return [(s.id, tr.to_json_dict()) for s, tr in trace_samples(batch)]
 
 
 def generate(seed: int, n_programs: int, out_path: str | None = None, jobs: int = 1, calls_per_program: int = 2,
-             chunk: int = 200, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+             chunk: int = 200, progress: Callable[[int, int], None] | None = None, style: int | None = None) -> list[dict]:
     """Trace programs 0..n_programs-1 of ``seed``; returns (and optionally writes as JSONL) trace dicts.
 
     The output order is the program order whatever ``jobs`` is, so a seed gives one file.
     """
-    tasks = [(seed, a, min(a + chunk, n_programs), calls_per_program) for a in range(0, n_programs, chunk)]
+    tasks = [(seed, a, min(a + chunk, n_programs), calls_per_program, style) for a in range(0, n_programs, chunk)]
     out: list[dict] = []
     fh = open(out_path, "w") if out_path else None
     try:
@@ -1034,14 +1112,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--programs", type=int, default=1000)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--out", required=True)
+    p.add_argument("--style", type=int, default=STYLE, help="surface style of the code (see STYLE)")
     p.add_argument("--show", type=int, default=0, help="print this many programs and exit")
     a = p.parse_args(argv)
     if a.show:
         for i in range(a.show):
-            src, entry, calls = program(a.seed, i)
+            src, entry, calls = program(a.seed, i, a.style)
             print(f"# --- {i} entry={entry} calls={calls}\n{src}")
         return 0
-    rows = generate(a.seed, a.programs, a.out, jobs=a.jobs)
+    rows = generate(a.seed, a.programs, a.out, jobs=a.jobs, style=a.style)
     print(f"{len(rows)} traces -> {a.out}")
     return 0
 

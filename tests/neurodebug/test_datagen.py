@@ -76,3 +76,20 @@ def test_generation_does_not_depend_on_the_number_of_jobs():
     two = datagen.generate(9, 12, jobs=2, chunk=5)
     strip = lambda rows: [(r["id"], r["frames"], r["end"]["value"]) for r in rows]  # noqa: E731
     assert strip(one) == strip(two)
+
+
+def test_the_style_of_real_code_changes_the_text_but_not_the_execution():
+    from neurodebug.frames import Trace
+
+    changed = 0
+    with datagen.fast_tracer():
+        for i in range(12):
+            plain, entry, calls = datagen.program(2, i, style=0)
+            styled, entry2, calls2 = datagen.program(2, i, style=1)
+            assert (entry, calls) == (entry2, calls2)
+            changed += plain != styled
+            a = trace_source(plain, entry, calls[0], Limits(**datagen.LIMITS))
+            b = trace_source(styled, entry, calls[0], Limits(**datagen.LIMITS))
+            assert [(f.event, f.locals, f.arg) for f in a.frames] == [(f.event, f.locals, f.arg) for f in b.frames]
+            assert a.end.value == b.end.value
+    assert changed >= 3
