@@ -321,7 +321,9 @@ def _random_model(config, dev, quantize):
 
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     with torch.device("meta"):
-        model = Transformer(config)
+        # in the weights' dtype already on the meta device: converting after to_empty would
+        # need a second copy of 32B parameters (the H200 run of 2026-11-26 built float32, 130 GB)
+        model = Transformer(config).to(dtype)
         if quantize == "int8":
             swap_for_int8(model, dtype)
     model = model.to_empty(device=dev)
