@@ -16,7 +16,7 @@ import pytest
 from neurodebug.frames import Trace
 from neurodebug.tracer import trace_file
 
-from tests.tui.replay import ReplayPredictor
+from tests.replay import ReplayPredictor
 from tui.app import NeuroDebugApp, SessionSpec
 
 SIZE = (120, 36)

@@ -9,7 +9,7 @@ import sys
 
 from model.tokenizer import llama3_tokenizer
 from neurodebug.tracer import trace_file
-from tests.tui.replay import ReplayPredictor
+from tests.replay import ReplayPredictor
 from tui.app import NeuroDebugApp, SessionSpec
 
 
