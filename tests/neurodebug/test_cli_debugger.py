@@ -19,17 +19,9 @@ from neurodebug import backends
 from neurodebug.cli import main
 from neurodebug.codec import Codec
 from neurodebug.tracer import trace_source
+from tests.programs import WORKED_EXAMPLE
 
-SOURCE = """\
-def add(a, b):
-    y = a
-    y = y + b
-    return y
-
-def f(n):  # << START_OF_TRACE
-    t = add(n, 2)
-    return t * 2
-"""
+SOURCE = WORKED_EXAMPLE
 FAST = ["--max-frame-tokens", "6", "--max-frames", "4"]
 
 

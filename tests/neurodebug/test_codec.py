@@ -8,21 +8,13 @@ from model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
 from neurodebug import codec as codec_mod
 from neurodebug.codec import Codec
 from neurodebug.frames import EVENTS, End, Frame, Trace
+from tests.programs import WORKED_EXAMPLE
 
 # CWM's ids (TRACE_FORMAT.md / CWM's PROMPTING_GUIDE)
 BOS, EOT, EOM, EOT_ID = 128000, 128001, 128008, 128009
 FRAME, ACTION, RETURN, CALL, LINE, EXC, ARG, CONTEXT = range(128100, 128108)
 
-WORKED = """\
-def add(a, b):
-    y = a
-    y = y + b
-    return y
-
-def f(n):  # << START_OF_TRACE
-    t = add(n, 2)
-    return t * 2
-"""
+WORKED = WORKED_EXAMPLE
 
 
 def worked_frames() -> list[Frame]:

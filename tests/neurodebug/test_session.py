@@ -18,17 +18,9 @@ from neurodebug.frames import Trace
 from neurodebug.session import Session
 from neurodebug.tracer import trace_source
 from tests.neurodebug.scripted import ScriptedPredictor
+from tests.programs import WORKED_EXAMPLE
 
-SOURCE = """\
-def add(a, b):
-    y = a
-    y = y + b
-    return y
-
-def f(n):  # << START_OF_TRACE
-    t = add(n, 2)
-    return t * 2
-"""
+SOURCE = WORKED_EXAMPLE
 
 
 @pytest.fixture(scope="module")

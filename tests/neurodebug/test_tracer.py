@@ -25,18 +25,11 @@ from neurodebug.tracer import (
     trace_file,
     trace_source,
 )
+from tests.programs import WORKED_EXAMPLE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-WORKED = """def add(a, b):
-    y = a
-    y = y + b
-    return y
-
-def f(n):  # << START_OF_TRACE
-    t = add(n, 2)
-    return t * 2
-"""
+WORKED = WORKED_EXAMPLE
 
 
 def rows(trace: Trace):
