@@ -202,20 +202,20 @@ def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differ
         return None
     if real is None or predicted is None:
         if real is None:
-            msg = f"At step {step} the real run had ended but the model predicted {_describe(predicted)}."
+            msg = f"At step {step + 1} the real run had ended but the model predicted {_describe(predicted)}."
         else:
-            msg = f"At step {step} the model had ended its trace but the real run went on to {_describe(real)}."
+            msg = f"At step {step + 1} the model had ended its trace but the real run went on to {_describe(real)}."
         return Divergence(step, "length", None, None if real is None else real.event,
                           None if predicted is None else predicted.event,
                           real.line if real else None, predicted.line if predicted else None, msg)
     rl, pl = real.line, predicted.line
     if "event" in differs:
         return Divergence(step, "event", None, real.event, predicted.event, rl, pl,
-                          f"At step {step} the real run had {_describe(real)}; "
+                          f"At step {step + 1} the real run had {_describe(real)}; "
                           f"the model predicted {_describe(predicted)}.")
     if "line" in differs:
         return Divergence(step, "line", None, str(rl), str(pl), rl, pl,
-                          f"At step {step} the real run executed {_describe(real)}; "
+                          f"At step {step + 1} the real run executed {_describe(real)}; "
                           f"the model predicted {_describe(predicted)}.")
     names = sorted(d.split(":", 1)[1] for d in differs if d.startswith("locals:"))
     if names:
@@ -224,16 +224,16 @@ def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differ
         name = order[0]
         exp, got = real.locals.get(name), predicted.locals.get(name)
         if exp is None:
-            msg = f"At step {step} (line {rl}) the model predicted a local {name} = {got} that the real run did not have."
+            msg = f"At step {step + 1} (line {rl}) the model predicted a local {name} = {got} that the real run did not have."
         elif got is None:
-            msg = f"At step {step} (line {rl}) the model missed the local {name} (real value {exp})."
+            msg = f"At step {step + 1} (line {rl}) the model missed the local {name} (real value {exp})."
         else:
-            msg = f"At step {step} (line {rl}) {name} is {exp} in the real run; the model predicted {got}."
+            msg = f"At step {step + 1} (line {rl}) {name} is {exp} in the real run; the model predicted {got}."
         return Divergence(step, "locals", name, exp, got, rl, pl, msg)
     if "arg" in differs:
         what = "returned" if real.event == "return" else "raised"
         return Divergence(step, "value", None, real.arg, predicted.arg, rl, pl,
-                          f"At step {step} (line {rl}) the function {what} {real.arg}; the model predicted {predicted.arg}.")
+                          f"At step {step + 1} (line {rl}) the function {what} {real.arg}; the model predicted {predicted.arg}.")
     return None
 
 
@@ -391,16 +391,16 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
         if not sc.ok:
             if sc.alternative is None and sc.differs == {"event"}:
                 first = Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
-                                   f"At step {sc.step} the model would end the trace; the real run went on to {_describe(sc.real)}.")
+                                   f"At step {sc.step + 1} the model would end the trace; the real run went on to {_describe(sc.real)}.")
             else:
                 first = divergence_of(sc.step, sc.real, sc.alternative, sc.differs) if sc.alternative else None
                 if first is None:  # same frame after parsing: differs only in token spelling
                     first = Divergence(sc.step, "locals", None, None, None, sc.real.line, sc.real.line,
-                                       f"At step {sc.step} the model's frame differs from the real one only in how it is written.")
+                                       f"At step {sc.step + 1} the model's frame differs from the real one only in how it is written.")
             break
     if first is None and end_ok is False:
         first = Divergence(n, "length", None, "end", None, None, None,
-                           f"At step {n} the real run ended but the model would go on.")
+                           f"At step {n + 1} the real run ended but the model would go on.")
 
     counted = scores[SCORE_FROM:]
     alts = [sc.alternative for sc in counted if sc.alternative is not None]

@@ -98,7 +98,7 @@ def render_rows(rows, console) -> None:
         rch = next(rc) if r.real is not None else set()
         pch = next(pc) if r.predicted is not None else set()
         bad = bool(r.differs) or r.real is None or r.predicted is None
-        table.add_row(str(r.step), _line_cell(r.real, r.differs), _locals_cell(r.real, set(), rch),
+        table.add_row(str(r.step + 1), _line_cell(r.real, r.differs), _locals_cell(r.real, set(), rch),
                       "[bold red]✗[/]" if bad else "[green]✓[/]",
                       _line_cell(r.predicted, r.differs), _locals_cell(r.predicted, r.differs, pch))
     console.print(table)
@@ -123,7 +123,7 @@ def render_teacher(tf, console) -> None:
         elif not sc.ok:
             alt = "(not generated)" if sc.differs != {"event"} else "(ends the trace)"
         mark = "[green]✓[/]" if sc.ok else ("[dim]·[/]" if sc.step == 0 else "[bold red]✗[/]")
-        table.add_row(str(sc.step), _line_cell(sc.real, set()), _locals_cell(sc.real, set(), set()), mark, alt)
+        table.add_row(str(sc.step + 1), _line_cell(sc.real, set()), _locals_cell(sc.real, set(), set()), mark, alt)
     console.print(table)
 
 

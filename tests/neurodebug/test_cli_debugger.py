@@ -53,7 +53,7 @@ def test_compare_table(capsys, prog, cwm_checkpoint):
     rc, out, err = run(capsys, "compare", prog, "--call", "1", "--model", cwm_checkpoint, "--width", "160", *FAST)
     assert rc == 0, err
     assert "real locals" in out and "predicted locals" in out and "def f(n):" in out
-    assert "first divergence: At step 1" in out and "state exact" in out and "output match" in out
+    assert "first divergence: At step 2" in out and "state exact" in out and "output match" in out
 
 
 def test_compare_teacher_forced(capsys, prog, cwm_checkpoint):

@@ -168,7 +168,7 @@ async def test_divergence_is_coloured_and_d_jumps_to_it(programs, calls_trace, r
         rows = {r.name: r for r in app.query_one(LocalsTable).rows_shown}
         assert rows["y"].differs and (rows["y"].predicted, rows["y"].real) == ("4", "3")
         assert not rows["a"].differs
-        assert "y" in app.query_one(Notice).message and "step 4" in app.query_one(Notice).message
+        assert "y" in app.query_one(Notice).message and "step 5" in app.query_one(Notice).message
 
 
 async def test_real_trace_moves_independently(programs, calls_trace, replay):
@@ -201,7 +201,7 @@ async def test_teacher_forced_toggle(programs, calls_trace, replay):
         assert "teacher-forced" in shown(app, StatusBar)
         assert shown(app, Timeline)[4] == "✗"
         await press(app, pilot, "d")
-        assert app.real_cursor == 4 and "step 4" in app.query_one(Notice).message
+        assert app.real_cursor == 4 and "step 5" in app.query_one(Notice).message
         # teacher-forced, the locals compare the real step with what the model says given the
         # real past: this predictor, having memorised the mistake, says y = 4
         assert "teacher-forced" in app.query_one(LocalsTable).border_title
