@@ -13,6 +13,8 @@ contain ``<|frame_sep|>`` is encoded as the characters it is.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import base64
 import json
 from pathlib import Path
@@ -67,7 +69,7 @@ class TokenizerError(ValueError):
     """A tokenizer file is missing or unusable, or a special token does not exist."""
 
 
-class Tokenizer:
+class Tokenizer(ABC):
     """The interface every tokenizer here offers.
 
     encode(text) never parses special tokens; decode(ids) writes special tokens by name;
@@ -88,11 +90,11 @@ class Tokenizer:
         self.stop_ids = [self.specials[n] for n in STOP_NAMES if n in self.specials]
 
     # -- implemented by each kind ------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        raise NotImplementedError
+    @abstractmethod
+    def encode(self, text: str) -> list[int]: ...
 
-    def decode(self, ids: Sequence[int]) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def decode(self, ids: Sequence[int]) -> str: ...
 
     # -- shared --------------------------------------------------------------------------
     def special_id(self, name: str) -> int:
