@@ -13,10 +13,9 @@ contain ``<|frame_sep|>`` is encoded as the characters it is.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import base64
 import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterable, Sequence
 
