@@ -19,6 +19,8 @@ HELP = "predict a function's execution and compare it with the real run, step by
 ORDER = 21
 
 DIFF_STYLE = "bold red"
+#: A runaway real run has thousands of frames; the table shows the first ones (and says so).
+ROWS = 200
 CHANGED_STYLE = "bold yellow"
 
 
@@ -28,6 +30,8 @@ def add_arguments(p) -> None:
     p.add_argument("--teacher-forced", action="store_true",
                    help="score each real frame given the real history before it (one forward pass)")
     p.add_argument("--width", type=int, default=None, help="table width (default: the terminal's)")
+    p.add_argument("--rows", type=int, default=ROWS, metavar="N",
+                   help=f"show at most N steps of the table (default {ROWS}; 0 shows all)")
 
 
 def _pct(x) -> str:
@@ -79,7 +83,15 @@ def _line_cell(f, differs: set[str]):
     return t
 
 
-def render_rows(rows, console) -> None:
+def _shown(items, limit: int, console) -> list:
+    """The first ``limit`` items (all when limit is 0), and a line saying how many are left out."""
+    if limit and len(items) > limit:
+        console.print(f"[dim]… {len(items) - limit} more steps not shown (--rows 0 shows all)[/]")
+        return items[:limit]
+    return items
+
+
+def render_rows(rows, console, limit: int = 0) -> None:
     from rich.table import Table
 
     from neurodebug.render import changed_names
@@ -94,7 +106,7 @@ def render_rows(rows, console) -> None:
     table.add_column(" ", justify="center")
     table.add_column("predicted line")
     table.add_column("predicted locals")
-    for r in rows:
+    for r in rows[: limit or len(rows)]:
         rch = next(rc) if r.real is not None else set()
         pch = next(pc) if r.predicted is not None else set()
         bad = bool(r.differs) or r.real is None or r.predicted is None
@@ -102,9 +114,10 @@ def render_rows(rows, console) -> None:
                       "[bold red]✗[/]" if bad else "[green]✓[/]",
                       _line_cell(r.predicted, r.differs), _locals_cell(r.predicted, r.differs, pch))
     console.print(table)
+    _shown(rows, limit, console)
 
 
-def render_teacher(tf, console) -> None:
+def render_teacher(tf, console, limit: int = 0) -> None:
     from rich.table import Table
 
     table = Table(header_style="bold")
@@ -113,7 +126,7 @@ def render_teacher(tf, console) -> None:
     table.add_column("real locals")
     table.add_column(" ", justify="center")
     table.add_column("model instead (greedy, given the real history)")
-    for sc in tf.frames:
+    for sc in tf.frames[: limit or len(tf.frames)]:
         alt = ""
         if not sc.ok and sc.alternative is not None:
             a = sc.alternative
@@ -125,11 +138,14 @@ def render_teacher(tf, console) -> None:
         mark = "[green]✓[/]" if sc.ok else ("[dim]·[/]" if sc.step == 0 else "[bold red]✗[/]")
         table.add_row(str(sc.step + 1), _line_cell(sc.real, set()), _locals_cell(sc.real, set(), set()), mark, alt)
     console.print(table)
+    _shown(tf.frames, limit, console)
 
 
 def run(args) -> int:
     from rich.console import Console
 
+    if args.rows < 0:
+        raise UserError("--rows must be 0 (all) or more.")
     s = session_from_args(args)
     if s.real is None:
         raise UserError(s.real_note or "There is no real run to compare with.")
@@ -142,7 +158,7 @@ def run(args) -> int:
             json.dump(d, sys.stdout, ensure_ascii=False, indent=1)
             print()
             return 0
-        render_teacher(tf, console)
+        render_teacher(tf, console, args.rows)
         console.print(f"end of trace: {'predicted' if tf.end_ok else 'missed' if tf.end_ok is False else 'n/a'}")
         div, m = tf.first_divergence, tf.metrics
         console.print(f"teacher-forced: one forward pass over {tf.tokens_scored} tokens; "
@@ -161,7 +177,7 @@ def run(args) -> int:
             json.dump(d, sys.stdout, ensure_ascii=False, indent=1)
             print()
             return 0
-        render_rows(cmp.rows, console)
+        render_rows(cmp.rows, console, args.rows)
         console.print(f"real: {s.real.end.message}   predicted: {s.end.message}")
         div, m = cmp.first_divergence, cmp.metrics
     console.print("[bold]first divergence:[/] " + (div.message if div else "none, the prediction matches the real run."))

@@ -56,6 +56,15 @@ def test_compare_table(capsys, prog, cwm_checkpoint):
     assert "first divergence: At step 2" in out and "state exact" in out and "output match" in out
 
 
+def test_compare_table_rows_are_capped_and_say_so(capsys, prog, cwm_checkpoint):
+    rc, out, err = run(capsys, "compare", prog, "--call", "1", "--model", cwm_checkpoint, "--width", "160",
+                       "--rows", "3", *FAST)
+    assert rc == 0, err
+    assert "… 6 more steps not shown (--rows 0 shows all)" in out  # 9 real frames, 3 shown
+    assert "return t * 2" not in out.split("more steps not shown")[0]
+    assert run(capsys, "compare", prog, "--call", "1", "--model", cwm_checkpoint, "--rows", "-1")[0] == 2
+
+
 def test_compare_teacher_forced(capsys, prog, cwm_checkpoint):
     rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--teacher-forced",
                        "--json", *FAST)
