@@ -83,10 +83,11 @@ def short_locals(locals_: dict[str, str], width: int = 80) -> str:
 
 
 def frame_line(i: int, f, width: int = 80) -> str:
-    """One frame as a line of text: step, event, line number, source, locals or value."""
+    """One frame as a line of text: step (frame index ``i`` counted from 1), event, line number,
+    source, locals or value."""
     where = f"{f.line:>4}" if f.line is not None else "   ?"
     what = f"-> {f.arg}" if f.event in ("return", "exception") else short_locals(f.locals, width)
     mark = f"  [malformed: {f.malformed}]" if f.malformed else ""
     from neurodebug.codec import strip_marker
 
-    return f"{i:>4} {f.event:<9} {where}  {'  ' * f.depth}{strip_marker(f.source).strip()}    {what}{mark}"
+    return f"{i + 1:>4} {f.event:<9} {where}  {'  ' * f.depth}{strip_marker(f.source).strip()}    {what}{mark}"

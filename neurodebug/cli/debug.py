@@ -42,7 +42,7 @@ def show(s, out) -> None:
     from neurodebug.codec import strip_marker
 
     where = f.line if f.line is not None else "?"
-    print(f"[{s.index}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)
+    print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)
     if f.event in ("return", "exception"):
         print(f"     predicted {'returns' if f.event == 'return' else 'raises'} {f.arg}", file=out)
     else:

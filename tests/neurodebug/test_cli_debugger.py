@@ -97,9 +97,9 @@ def test_debug_prompt(capsys, prog, cwm_checkpoint, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(cmds))
     rc, out, err = run(capsys, "debug", prog, "--call", "f(1)", "--model", cwm_checkpoint, *FAST)
     assert rc == 0, err
-    assert "[0] -> 6: def f(n):" in out and "real:      line 6 (call) n=1" in out
+    assert "[1] -> 6: def f(n):" in out and "real:      line 6 (call) n=1" in out
     assert "s, step" in out  # help
-    assert "[1] ->" in out  # a step
+    assert "[2] ->" in out  # a step
     assert "predicted: n=5" in out  # set on the call frame
     assert "*** Line 99 is not a line" in out and "Unknown command 'bogus'" in out
     assert out.count("(nd) ") == cmds.count("\n")
