@@ -335,14 +335,19 @@ def first_wrong(ids: list[int], argmax: list[int], start: int, end: int) -> int 
     return None
 
 
+class Cancelled(Exception):
+    """A teacher-forced comparison stopped because its ``should_stop`` said so."""
+
+
 def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
-                   max_frame_tokens: int = 1024, on_progress=None) -> TeacherForced:
+                   max_frame_tokens: int = 1024, on_progress=None, should_stop=None) -> TeacherForced:
     """Score every real frame under teacher forcing with one forward pass; generate only the wrong ones.
 
     predictor: a backends.Predictor (``greedy_argmax`` and ``open``); codec: a codec.Codec for
     its tokenizer. At most ``max_alternatives`` wrong frames are generated (from the real
     history, greedily, one KV state walking forward through the trace); beyond that a wrong
-    frame counts as wrong in both state and action.
+    frame counts as wrong in both state and action. ``should_stop`` (a callable) is checked
+    before and during each generation; when it returns True, Cancelled is raised.
     """
     ids, spans = codec.encode_trace(real, close=True)
     n = len(real.frames)
@@ -362,11 +367,16 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
         alt = None
         differs: set[str] = set()
         if wrong[i] is not None and i >= SCORE_FROM and n_alt < max_alternatives:
+            if should_stop is not None and should_stop():
+                raise Cancelled
             if state is None:
                 state = predictor.open(ids[:s])
             else:
                 state.extend(ids[len(state):s])
-            new = state.generate(max_frame_tokens, stop_ids=codec.stop_ids, temperature=0.0)
+            new = state.generate(max_frame_tokens, stop_ids=codec.stop_ids, temperature=0.0,
+                                 should_stop=should_stop)
+            if should_stop is not None and should_stop():
+                raise Cancelled
             generated += len(new)
             state.truncate(s)
             branch = copy.deepcopy(parser, {id(codec): codec})  # share the codec (and its tokenizer)

@@ -224,13 +224,23 @@ class Session:
         return None
 
     def comparison(self, teacher_forced: bool = False):
-        """compare.Comparison of the predicted frames so far (or compare.TeacherForced) against the real run."""
+        """compare.Comparison of the predicted frames so far (or compare.TeacherForced) against the real run.
+
+        A teacher-forced comparison can be stopped by cancel(); it then returns None.
+        """
         if self.real is None:
             raise UserError(self.real_note or "There is no real run to compare with.")
         if teacher_forced:
             with self._lock:
-                return _compare.teacher_forced(self.real, self.predictor, self.codec,
-                                               max_frame_tokens=self.max_frame_tokens)
+                self._cancel.clear()
+                try:
+                    return _compare.teacher_forced(self.real, self.predictor, self.codec,
+                                                   max_frame_tokens=self.max_frame_tokens,
+                                                   should_stop=self._cancel.is_set)
+                except _compare.Cancelled:
+                    return None
+                finally:
+                    self._cancel.clear()
         return _compare.compare(self.real, self.predicted_trace(), self.elided)
 
     def to_json(self) -> dict:

@@ -335,6 +335,8 @@ class NeuroDebugApp(App):
             return
 
         def done(result) -> None:
+            if result is None:  # cancelled: stay in the free-running view
+                return
             self.teacher_result = result
             self._teacher_real = s.real
             self.teacher = True

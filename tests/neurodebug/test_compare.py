@@ -165,3 +165,21 @@ def test_teacher_forced_on_the_random_model(local, loop_trace):
     assert sum(sc.alternative is not None for sc in tf.frames) <= 2
     assert tf.tokens_generated <= 2 * 6 and tf.first_divergence is not None
     assert 0.0 <= tf.metrics.state_exact <= 1.0
+
+
+def test_teacher_forced_stops_when_asked(local, loop_trace):
+    """should_stop is honoured inside the generation of a wrong frame's alternative."""
+    from neurodebug.compare import Cancelled
+
+    codec = Codec(local.tokenizer)
+    asked = []
+
+    def stop_after_three_checks():
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(Cancelled):
+        teacher_forced(loop_trace, local, codec, max_alternatives=8, max_frame_tokens=64,
+                       should_stop=stop_after_three_checks)
+    # stopped during the first alternative: a few token checks, not eight whole frames
+    assert 3 < len(asked) <= 6

@@ -212,6 +212,23 @@ async def test_teacher_forced_toggle(programs, calls_trace, replay):
         assert not app.teacher and "teacher-forced" not in shown(app, StatusBar)
 
 
+async def test_escape_cancels_a_teacher_forced_comparison(programs, calls_trace, replay):
+    wrong = with_mistake(calls_trace, 4, "y", "4")  # a wrong frame, whose alternative is generated slowly
+    app = make_app(programs / "calls.py", replay(wrong, delay_s=0.05), call="3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        assert app.busy == "Teacher-forced comparison"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not app.busy and not app.teacher and app.teacher_result is None
+        assert "cancelled" in app.query_one(Notice).message
+        assert "teacher-forced" not in shown(app, StatusBar)
+        await press(app, pilot, "s")  # the session goes on
+        assert app.session.index == 1
+
+
 async def test_help_and_quit(programs, calls_trace, replay):
     app = make_app(programs / "calls.py", replay(calls_trace), call="3")
     async with app.run_test(size=SIZE) as pilot:
