@@ -290,6 +290,24 @@ def init_weights(model, n_layers: int) -> None:
             torch.nn.init.normal_(p, 0.0, std)
 
 
+def init_from_checkpoint(model, directory: str, log) -> None:
+    """Start from a checkpoint's weights (fine-tuning); its architecture must be the model's."""
+    from model import ModelError, load_model
+    from neurodebug.errors import UserError
+
+    try:
+        trained = load_model(directory, dtype="float32").model
+    except ModelError as e:
+        raise UserError(f"--init: {e}") from None
+    mine, theirs = model.state_dict(), trained.state_dict()
+    wrong = [k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape]
+    if wrong:
+        raise UserError(f"--init: the checkpoint in {directory} does not have this model's shape "
+                        f"({len(wrong)} tensors differ, e.g. {wrong[0]}); pick the matching --size.")
+    model.load_state_dict({k: theirs[k] for k in mine})
+    log(f"initialised from {directory}")
+
+
 def lr_at(progress: float, step: int, lr: float, warmup: int) -> float:
     """Linear warmup over ``warmup`` steps, then cosine from lr to lr/10 as progress goes 0 -> 1."""
     if step < warmup:
@@ -401,6 +419,8 @@ def run(args) -> int:
                          [tokenizer.special_id(n) for n in ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")], args.max_len)
     model = Transformer(config)
     init_weights(model, config.n_layers)
+    if args.init and not (args.resume and (work / "state.pt").is_file()):
+        init_from_checkpoint(model, args.init, log)
     model.to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -570,6 +590,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-mb", type=float, default=15.0, help="split model.safetensors into shards of at most this many MiB")
     p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
     p.add_argument("--resume", action="store_true", help="continue from OUT/work/state.pt")
+    p.add_argument("--init", metavar="DIR", help="start from this checkpoint's weights (fine-tune; same --size)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true")
 

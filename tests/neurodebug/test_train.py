@@ -81,3 +81,29 @@ def test_the_loss_covers_only_the_trace_after_the_prompt():
     targets = y[0][y[0] != -100].tolist()
     assert targets == [int(t) for t in ex.ids[len(prompt):]]  # every trace token, nothing of the prompt
     assert train.encode(codec, tr, 10) is None  # too long: dropped
+
+
+def test_fine_tuning_starts_from_a_checkpoints_weights(trained, tmp_path):
+    from model import load_model
+
+    out, _, args = trained
+    tok = str(out / "tokenizer.json")
+    ft = tmp_path / "ft"
+    common = ["--work", str(tmp_path / "work"), "--size", "test", "--steps", "1", "--programs", "6", "--jobs", "0",
+              "--heldout-programs", "2", "--batch-tokens", "2048", "--warmup", "1", "--threads", "1", "--quiet",
+              "--tokenizer", tok, "--shard-mb", "0.1"]
+    # lr 0: one step changes nothing, so the fine-tuned weights are exactly the ones it started from
+    assert train.main(["--out", str(ft), "--init", str(out), "--lr", "0", *common]) == 0
+    before, after = load_model(str(out)).model.state_dict(), load_model(str(ft)).model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.allclose(before[k].float(), after[k].float(), atol=1e-3) for k in before)
+
+
+def test_fine_tuning_from_another_shape_is_one_sentence(trained, tmp_path, capsys):
+    out, _, _ = trained
+    rc = train.main(["--out", str(tmp_path / "ft"), "--init", str(out), "--size", "tiny", "--steps", "1",
+                     "--programs", "4", "--jobs", "0", "--heldout-programs", "2", "--threads", "1", "--quiet",
+                     "--tokenizer", str(out / "tokenizer.json")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "does not have this model's shape" in err and "pick the matching --size" in err
+    assert "Traceback" not in err
