@@ -845,7 +845,7 @@ STYLE = 1
 
 _DEF_LINE = re.compile(r"^(\s*)def (\w+)\((.*)\):$")
 _COMMENTS = ["check the edge case", "main loop", "accumulate", "keep the best so far", "base case", "update state",
-             "done", "try it", "count them", "helper", "return the result", "fast path", "TODO: simplify",
+             "done", "try it", "count them", "helper", "return the result", "fast path", "keep it simple",
              "walk the input", "build the output", "guard"]
 _DOCS = ["Return the result.", "Compute a value from the input.", "Process the items and return the answer.",
          "Count, filter and combine.", "Walk the input once.", "A small helper.", "Check the input and transform it."]
