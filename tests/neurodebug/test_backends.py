@@ -13,7 +13,6 @@ import pytest
 from neurodebug import backends
 from neurodebug.backends import make_predictor, resolve_model
 from neurodebug.backends.http import HttpPredictor, parse_url
-from neurodebug.backends.local import LocalPredictor
 from neurodebug.codec import Codec
 from neurodebug.compare import teacher_forced
 from neurodebug.errors import UserError
@@ -24,11 +23,6 @@ from tests.neurodebug.scripted import ScriptedPredictor
 from tests.programs import WORKED_EXAMPLE
 
 SOURCE = WORKED_EXAMPLE
-
-
-@pytest.fixture(scope="module")
-def local(cwm_model):
-    return LocalPredictor.from_runtime(cwm_model)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from neurodebug.backends.local import LocalPredictor
 from neurodebug.codec import Codec
 from neurodebug.compare import align, compare, same_value, teacher_forced
 from neurodebug.frames import End, Frame, Trace
@@ -102,11 +101,6 @@ def f(xs):  # << START_OF_TRACE
         total += x
     return total
 """
-
-
-@pytest.fixture(scope="module")
-def local(cwm_model):
-    return LocalPredictor.from_runtime(cwm_model)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import threading
 
 import pytest
 
-from neurodebug.backends.local import LocalPredictor
 from neurodebug.codec import Codec
 from neurodebug.errors import UserError
 from neurodebug.frames import Trace
@@ -21,11 +20,6 @@ from tests.neurodebug.scripted import ScriptedPredictor
 from tests.programs import WORKED_EXAMPLE
 
 SOURCE = WORKED_EXAMPLE
-
-
-@pytest.fixture(scope="module")
-def local(cwm_model):
-    return LocalPredictor.from_runtime(cwm_model)
 
 
 @pytest.fixture(scope="module")
