@@ -22,7 +22,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any

@@ -474,7 +474,6 @@ def run(args) -> int:
     model.train()
     tokens_seen = 0
     t_last = time.monotonic()
-    last_eval = None
     try:
         while not done():
             if stream is not None and not stream.done and (step % 10 == 0 or not len(train_ex)):
@@ -502,7 +501,6 @@ def run(args) -> int:
                 bar.update(step, now - t_start, f"loss {loss.item():.3f} lr {lr:.1e} seqs {len(train_ex)}")
             if step % args.eval_every == 0:
                 hl, fa = evaluate_batchwise(model, held_ex, pad_id, device, autocast, args.batch_tokens)
-                last_eval = (hl, fa)
                 if best is None or hl < best["loss"]:
                     best = {"loss": hl, "frame_acc": fa, "step": step}
                 log(f"step {step}: train loss {loss.item():.4f}, held-out loss {hl:.4f}, teacher-forced frame acc "

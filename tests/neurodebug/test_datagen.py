@@ -79,7 +79,6 @@ def test_generation_does_not_depend_on_the_number_of_jobs():
 
 
 def test_the_style_of_real_code_changes_the_text_but_not_the_execution():
-    from neurodebug.frames import Trace
 
     changed = 0
     with datagen.fast_tracer():
