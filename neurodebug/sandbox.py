@@ -288,7 +288,7 @@ def _run_job(spec: dict, fd: int) -> dict:
     except BaseException as e:  # noqa: BLE001 - the argument expression is user input
         return {"reason": "bad_call", "value": safe_repr(e, max_repr)}
 
-    rec = Recorder(filename, emit, max_repr, limits["max_frames"], frame_limit)
+    rec = Recorder(filename, emit, max_repr, limits["max_frames"], frame_limit, source=spec["source"])
     rec.start()
     try:
         result = fn(*args, **kwargs)
