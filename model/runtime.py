@@ -6,6 +6,17 @@
     seq = m.sequence(prompt)          # owns a KV cache
     seq.extend(ids); seq.truncate(n); seq.fork(); seq.generate(...); seq.stream(...)
 
+Constrained decoding: `generate` and `stream` (on CWM and Sequence) take a keyword-only
+`constraint`, an object with a method `allowed(generated) -> Sequence[int] | None`. Before each
+step it is given the ids generated so far in this call (a list that only grows; do not modify
+it) and answers the token ids the next token may be, or None for no restriction. The logits are
+masked to those ids (`restrict_logits`) and decoding goes on as usual: greedy takes the best
+allowed token, sampling draws from the distribution restricted to them (temperature and top-p
+applied within it, the same seeded generator). An empty answer, or one whose logits are all
+-inf, leaves that step unconstrained, so a constraint can never stall generation. With
+`constraint=None` (the default) nothing changes. neurodebug/constrain.py builds one for
+the SOURCE part of trace frames.
+
 A Sequence keeps `ids` and a KV cache that holds the first `computed` of them. Tokens that
 generation appended last (or that a truncate uncovered) may be pending: their keys are computed
 with the next extend or generate, so no forward pass is spent on a token nobody asked about.
@@ -85,9 +96,10 @@ class CWM:
 
     def generate(self, ids, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, on_token: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[int]:
-        """The new tokens (a stop token included) after prompt `ids`."""
-        return self.sequence(ids).generate(max_new_tokens, stop_ids, temperature, top_p, seed, on_token, should_stop)
+                 should_stop: Callable[[], bool] | None = None, *, constraint=None) -> list[int]:
+        """The new tokens (a stop token included) after prompt `ids` (`constraint`: see the module docstring)."""
+        return self.sequence(ids).generate(max_new_tokens, stop_ids, temperature, top_p, seed, on_token, should_stop,
+                                           constraint=constraint)
 
     def weight_bytes(self) -> int:
         seen, total = set(), 0
@@ -218,35 +230,61 @@ class Sequence:
 
     def generate(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, on_token: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[int]:
+                 should_stop: Callable[[], bool] | None = None, *, constraint=None) -> list[int]:
         """Generate up to max_new_tokens, appending them (a stop token included) to this sequence.
 
         on_token(id) is called as each token comes; should_stop() is asked before each step and
-        ends generation early (the sequence stays consistent).
+        ends generation early (the sequence stays consistent). constraint: restricts each step's
+        choice (see the module docstring); None decodes freely.
         """
         out = []
-        for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop):
+        for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop, constraint=constraint):
             out.append(tok)
             if on_token is not None:
                 on_token(tok)
         return out
 
     def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
-               seed: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[int]:
+               seed: int | None = None, should_stop: Callable[[], bool] | None = None, *,
+               constraint=None) -> Iterator[int]:
         """Like generate, as an iterator: each token is appended to the sequence as it is yielded."""
         if not self.ids:
             raise ModelError("Generation needs at least one prompt token.")
         stop = set(stop_ids)
         gen = make_generator(seed, self.runtime.device)
+        new: list[int] = []  # what the constraint is shown: this call's tokens so far
         for _ in range(max_new_tokens):
             if should_stop is not None and should_stop():
                 return
             with torch.inference_mode():
                 logits = self._last if self.computed == len(self.ids) and self._last is not None \
                     else self.extend((), logits="last")
+                if constraint is not None:
+                    logits = restrict_logits(logits, constraint.allowed(new))
                 tok = sample(logits, temperature, top_p, gen)
             self.ids.append(tok)  # pending until the next step computes it
             self._last = None
+            new.append(tok)
             yield tok
             if tok in stop:
                 return
+
+
+def restrict_logits(logits: torch.Tensor, allowed) -> torch.Tensor:
+    """``logits`` [V] with every id outside ``allowed`` set to -inf (a new tensor; the input is
+    not changed). ``allowed`` None, empty, or with no finite logit among its ids in range leaves
+    the logits as they are: a constraint never leaves nothing to choose."""
+    if allowed is None:
+        return logits
+    idx = torch.as_tensor(allowed, dtype=torch.long).reshape(-1)
+    if idx.numel() == 0:
+        return logits
+    idx = idx[(idx >= 0) & (idx < logits.shape[-1])].to(logits.device)
+    if idx.numel() == 0:
+        return logits
+    vals = logits[idx]
+    if not bool(torch.isfinite(vals).any()):
+        return logits
+    out = torch.full_like(logits, float("-inf"))
+    out[idx] = vals
+    return out

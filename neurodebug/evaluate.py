@@ -5,8 +5,9 @@ Each suite line is ``{"id", "code", "input" (argument expression), "output" (rep
 
 * the real trace (the tracer, in a child process);
 * the free-running prediction: a :class:`neurodebug.session.Session` continued to the end
-  (greedy; frame 0, the call with the real arguments, is the input), compared with
-  :func:`neurodebug.compare.compare`;
+  (greedy; frame 0, the call with the real arguments, is the input; SOURCE constrained to
+  lines of the file unless ``constrain=False``, see :mod:`neurodebug.constrain`), compared
+  with :func:`neurodebug.compare.compare`;
 * the teacher-forced scores (:func:`neurodebug.compare.teacher_forced`): every frame predicted
   from the real history;
 * the trivial baseline, scored by the same code: it predicts the next line in source order
@@ -187,13 +188,13 @@ def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
     return valid, round((m.state_exact or 0.0) * counted), round((m.action_exact or 0.0) * counted), counted
 
 
-def eval_record(rec: dict, predictor, codec, teacher: bool = True) -> RecordResult:
+def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bool = True) -> RecordResult:
     from neurodebug import compare as C
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
     s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES,
-                max_frame_tokens=MAX_FRAME_TOKENS)
+                max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain)
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
@@ -295,21 +296,23 @@ def _make(model, device):
 
 
 def _eval_in_worker(args):
-    rec, teacher = args
-    return _safe_eval(rec, *_PRED, teacher)
+    rec, teacher, constrain = args
+    return _safe_eval(rec, *_PRED, teacher, constrain)
 
 
-def _safe_eval(rec, predictor, codec, teacher) -> RecordResult:
+def _safe_eval(rec, predictor, codec, teacher, constrain=True) -> RecordResult:
     try:
-        return eval_record(rec, predictor, codec, teacher)
+        return eval_record(rec, predictor, codec, teacher, constrain)
     except UserError as e:
         return RecordResult(str(rec.get("id")), "error", 0, error=str(e))
 
 
 def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
               teacher: bool = True, progress=None, time_limit: float | None = None,
-              threads: int | None = None) -> list[RecordResult]:
+              threads: int | None = None, constrain: bool = True) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
+
+    ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
 
     With ``time_limit`` (seconds), no record is started after the limit: the results are those
     of the records finished by then (a prefix of the suite).
@@ -325,7 +328,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
-            results.append(_safe_eval(rec, predictor, codec, teacher))
+            results.append(_safe_eval(rec, predictor, codec, teacher, constrain))
             if progress:
                 progress(i + 1, results[-1])
         return results
@@ -335,7 +338,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads))
     try:
-        it = pool.imap(_eval_in_worker, [(rec, teacher) for rec in records])
+        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain) for rec in records])
         for i in range(len(records)):
             if deadline is None:
                 r = it.next()
@@ -380,6 +383,9 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
             t.add_row(who, "free-running" if mode == "free" else "teacher-forced", _pct(m["valid_format"]),
                       _pct(m["state_exact"]), _pct(m["action_exact"]), _pct(m["output_match"]))
     console.print(t)
+    if "constrained" in summary:
+        console.print("free-running SOURCE: " + ("constrained to lines of the file" if summary["constrained"]
+                                                 else "unconstrained (--no-constrain)"))
     fps = summary["model"]["frames_per_s"]
     if fps:
         console.print(f"free-running prediction: {fps:.1f} frames/s")

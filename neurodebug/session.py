@@ -46,6 +46,12 @@ Choices (each in one place below):
 * Sampling: frame i is sampled with seed ``base_seed * 1_000_003 + i`` (``base_seed`` from
   ``seed`` or drawn once), so ``back`` then ``step`` gives the same frame again, and
   ``reset`` draws a new base seed. At temperature 0 every choice is greedy.
+* Constrained SOURCE (``constrain_source=True``, the default): a frame the model generates
+  can only name a line of the file (:mod:`neurodebug.constrain`: after ``<|action_sep|>`` the
+  text must stay a prefix of an allowed SOURCE). It applies where the backend's state does
+  (``State.applies_constraint``: local and transformers, not http) and ``constrained`` says
+  whether it is in effect. Frames we write (the call frame, edits, forced events) and
+  teacher-forced scoring are not affected.
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ class Session:
     def __init__(self, source: str, entry: str | None, call: str | None, predictor, *, path=None,
                  run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
-                 max_frame_tokens: int = MAX_FRAME_TOKENS):
+                 max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True):
         if step_over not in STEP_OVER_MODES:
             raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
         self.source = source
@@ -111,6 +117,8 @@ class Session:
         if limit and len(self.prompt_ids) >= limit:
             raise UserError(f"The source is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
         self.state = predictor.open(self.prompt_ids)
+        self.constrain_source = bool(constrain_source)
+        self._source_constraint = None  # built on the first generated frame
         self._clear()
         with self._lock:
             if self.call is not None:
@@ -202,6 +210,22 @@ class Session:
     @property
     def depth(self) -> int:
         return self.current.depth if self.current else 0
+
+    @property
+    def constrained(self) -> bool:
+        """True when generated frames' SOURCE is constrained to lines of the file (asked for, and
+        the backend applies it)."""
+        return self.constrain_source and _applies_constraint(self.state)
+
+    def _constraint(self, prefix: list[int]):
+        """The constraint hook of one frame's generation (None when unconstrained)."""
+        if not self.constrained:
+            return None
+        if self._source_constraint is None:
+            from neurodebug.constrain import SourceConstraint
+
+            self._source_constraint = SourceConstraint(self.codec, self.source, self.entry)
+        return self._source_constraint.for_frame(prefix)
 
     @property
     def tokens_computed(self) -> int:
@@ -296,13 +320,15 @@ class Session:
                 self._finish(End("token_cap", f"The trace reached the model's context limit of {limit} tokens."))
                 return None
         prefix = [self.codec.event_ids[force_event]] if force_event else []
+        constraint = self._constraint(prefix)
+        extra = {} if constraint is None else {"constraint": constraint}
         t0 = time.perf_counter()
         try:
             if prefix:
                 self.state.extend(prefix)
             new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
                                       top_p=self.top_p, seed=self._seed(len(self.frames)),
-                                      should_stop=self._cancel.is_set)
+                                      should_stop=self._cancel.is_set, **extra)
         except BaseException:  # Ctrl-C, a server gone away: drop the partial frame, keep the session
             self.state.truncate(min(start, len(self.state)))
             raise
@@ -534,6 +560,17 @@ class Session:
                 self._propose_call()
 
         return self._op(run)
+
+
+def _applies_constraint(state) -> bool:
+    """True when ``state.generate`` takes ``constraint=`` and applies it."""
+    if not getattr(state, "applies_constraint", False):
+        return False
+    try:
+        params = inspect.signature(state.generate).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "constraint" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _cut(text: str) -> str:

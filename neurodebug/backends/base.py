@@ -6,12 +6,19 @@ per session (the prompt and every frame so far) and moves it forward and backwar
     state = predictor.open(prompt_ids)
     state.extend(ids)                # append forced tokens (a frame the user or the real run fixed)
     new = state.generate(max_new_tokens, stop_ids=..., temperature=..., top_p=..., seed=...,
-                         on_token=..., should_stop=...)   # appended to the state, stop token included
+                         on_token=..., should_stop=...,
+                         constraint=...)  # appended to the state, stop token included
     state.truncate(n)                # back to the first n tokens (step back, edit a frame)
     len(state); state.ids; state.tokens_computed (tokens the model actually ran, a cost counter)
 
 and ``predictor.greedy_argmax(ids)`` returns, for every position p, the model's greedy choice
 for position p+1 (teacher forcing: one forward pass scores a whole real trace).
+
+``constraint`` (keyword-only, default None) restricts each generated token: an object with
+``allowed(generated) -> Sequence[int] | None`` (the protocol of ``model/runtime.py``; the
+debugger's is ``neurodebug.constrain``). A state whose ``applies_constraint`` is True honours it
+(local, transformers); the http backend accepts the keyword and ignores it (a server decodes
+freely), and says so with ``applies_constraint = False``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ class State(ABC):
 
     #: tokens the model computed for this state (prefill + decode), the cost of a session
     tokens_computed: int = 0
+    #: True when generate(constraint=...) restricts the tokens (see the module docstring)
+    applies_constraint: bool = False
 
     @property
     @abstractmethod
@@ -49,8 +58,11 @@ class State(ABC):
         seed: int | None = None,
         on_token: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        *,
+        constraint=None,
     ) -> list[int]:
-        """Generate up to max_new_tokens, appending them (stop token included) to the state."""
+        """Generate up to max_new_tokens, appending them (stop token included) to the state.
+        ``constraint``: see the module docstring (None: unconstrained)."""
 
 
 class Predictor(ABC):

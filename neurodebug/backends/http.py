@@ -15,6 +15,10 @@ Two contracts:
 The server holds the model (and, for `neurodebug serve` and vLLM, reuses the KV cache of a
 common prefix), so a state here is just the token ids; each generation sends all of them.
 One frame is one request: a cancel takes effect between requests, not inside one.
+
+Decoding is the server's: ``generate(constraint=...)`` is accepted and ignored, so frames
+predicted over HTTP are not constrained to name a line of the file (``neurodebug.constrain``);
+``HttpState.applies_constraint`` is False.
 """
 
 from __future__ import annotations
@@ -127,8 +131,10 @@ class HttpState(State):
     def truncate(self, n: int) -> None:
         del self._ids[n:]
 
+    applies_constraint = False  # the server decodes: a constraint is accepted and ignored
+
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None) -> list[int]:
+                 on_token=None, should_stop=None, *, constraint=None) -> list[int]:
         if should_stop is not None and should_stop():
             return []
         new = self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed)

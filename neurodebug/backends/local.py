@@ -40,11 +40,13 @@ class LocalState(State):
     def truncate(self, n: int) -> None:
         self.seq.truncate(n)
 
+    applies_constraint = True
+
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None) -> list[int]:
+                 on_token=None, should_stop=None, *, constraint=None) -> list[int]:
         before = self.seq.computed
         new = self.seq.generate(max_new_tokens, stop_ids=tuple(stop_ids), temperature=temperature, top_p=top_p,
-                                seed=seed, on_token=on_token, should_stop=should_stop)
+                                seed=seed, on_token=on_token, should_stop=should_stop, constraint=constraint)
         # the runtime computes a token when it is needed: the last generated one stays pending
         # and is paid for by the next extend/generate, which counts it then
         self.tokens_computed += self.seq.computed - before

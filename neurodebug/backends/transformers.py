@@ -28,6 +28,8 @@ def sample(logits, temperature: float, top_p: float, generator) -> int:
 
 
 class HFState(State):
+    applies_constraint = True
+
     def __init__(self, predictor: "TransformersPredictor", prompt_ids: Sequence[int]):
         self.p = predictor
         self._ids = list(prompt_ids)
@@ -72,8 +74,10 @@ class HFState(State):
         return out.logits[0, -1]
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None) -> list[int]:
+                 on_token=None, should_stop=None, *, constraint=None) -> list[int]:
         import torch
+
+        from model.runtime import restrict_logits
 
         gen = torch.Generator(device="cpu")
         gen.manual_seed(seed if seed is not None else torch.seed() % (2**31))
@@ -84,7 +88,10 @@ class HFState(State):
         for _ in range(max_new_tokens):
             if should_stop is not None and should_stop():
                 break
-            t = sample(logits.cpu(), temperature, top_p, gen)
+            logits = logits.cpu()
+            if constraint is not None:
+                logits = restrict_logits(logits, constraint.allowed(new))
+            t = sample(logits, temperature, top_p, gen)
             new.append(t)
             self._ids.append(t)
             if on_token is not None:

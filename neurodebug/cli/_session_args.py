@@ -34,6 +34,13 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     g.add_argument("--max-frames", type=int, default=500, help="stop the prediction after this many frames (default 500)")
     g.add_argument("--max-frame-tokens", type=int, default=2048,
                    help="a frame longer than this many tokens is cut off and ends the prediction (default 2048)")
+    add_constrain_argument(g)
+
+
+def add_constrain_argument(p) -> None:
+    p.add_argument("--no-constrain", action="store_true",
+                   help="let the model write any SOURCE text (by default a predicted frame can only name a line of "
+                        "the file; the http backend is never constrained)")
 
 
 def call_from_comment(args) -> str | None:
@@ -74,7 +81,8 @@ def session_from_args(args, run_real: bool = True):
     predictor = predictor_from_args(args)
     return Session.from_file(args.file, entry=args.entry, call=call, predictor=predictor, run_real=run_real,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                             max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens)
+                             max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens,
+                             constrain_source=not getattr(args, "no_constrain", False))
 
 
 def short_locals(locals_: dict[str, str], width: int = 80) -> str:

@@ -28,6 +28,8 @@ def add_arguments(p) -> None:
                    help="start no record after this many seconds; report the records finished by then")
     p.add_argument("--threads", type=int, help="torch CPU threads per process (default: cores / jobs)")
     p.add_argument("--no-teacher-forced", action="store_true", help="skip the teacher-forced scores")
+    p.add_argument("--no-constrain", action="store_true",
+                   help="free-running prediction without constraining SOURCE to lines of the file")
     p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
     p.add_argument("--json", action="store_true", help="print the summary and per-record results as JSON")
 
@@ -48,13 +50,15 @@ def run(args) -> int:
     try:
         results = evaluate.run_suite(records, model=model, device=args.device, jobs=args.jobs,
                                      teacher=not args.no_teacher_forced, progress=progress,
-                                     time_limit=args.time_limit, threads=args.threads)
+                                     time_limit=args.time_limit, threads=args.threads,
+                                     constrain=not args.no_constrain)
     finally:
         finish()
     summary = evaluate.summarize(results)
     summary["suite"] = args.suite
     summary["not_reached"] = len(records) - len(results)  # records left out by --time-limit
     summary["model_path"] = model
+    summary["constrained"] = not args.no_constrain
     if args.json:
         json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)
         print()

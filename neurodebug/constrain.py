@@ -1,0 +1,383 @@
+"""Grammar-constrained decoding of SOURCE: a predicted frame can only name a line of the file.
+
+In a frame (shared/design/TRACE_FORMAT.md)
+
+    <|call_sep|>LOCALS<|action_sep|>SOURCE<|frame_sep|>
+    <|return_sep|><|action_sep|>SOURCE<|arg_sep|>VALUE<|frame_sep|>
+
+SOURCE is the text of the line about to run. A small model often writes a line that is not in
+the file, which the parser can only mark "unknown line". With a constraint, once
+``<|action_sep|>`` has been generated the text after it must stay a prefix of an *allowed
+SOURCE*, and the token that ends SOURCE (``<|frame_sep|>`` on call/line frames,
+``<|arg_sep|>`` on return/exception frames) is allowed only when the text is exactly one.
+Before ``<|action_sep|>`` (event, LOCALS) and after ``<|arg_sep|>`` (VALUE) nothing is
+constrained.
+
+    sc = SourceConstraint(codec, source, entry)      # once per source file (and tokenizer)
+    sc.allowed_sources                               # the allowed SOURCE strings
+    hook = sc.for_frame(prefix=[event_id])           # once per generation call
+    seq.generate(..., constraint=hook)               # model.runtime.Sequence / a backend State
+
+The hook protocol (what ``model.runtime.Sequence.stream`` and the backends take as
+``constraint=``): ``hook.allowed(generated)`` is asked before each step with the ids generated
+so far *in this call*; it returns the token ids the next token may be (the runtime masks the
+logits to them and then decodes as usual: greedy takes the best allowed token, sampling draws
+from the distribution restricted to them, temperature and top-p applied within it), or None to
+leave the step unconstrained. It never raises: on any surprise it answers None.
+
+The allowed SOURCE strings. A frame can name a line that holds code of a traced scope: every
+line of a code object of the file (``co_lines`` and ``co_firstlineno``) except those of the
+scopes the tracer skips (``codec.SKIPPED_SCOPES``: module level, comprehensions, lambdas), and
+every ``def`` line and decorator line; when the source does not compile, every non-blank line.
+For each such line the strings are its wire form (``codec.wire_source``: the line without the
+START_OF_TRACE marker, ending in a newline), the same without trailing whitespace, the entry's
+``def`` line with the marker as the context shows it, and each of these without the final
+newline. Each of them is a string :class:`neurodebug.codec.FrameParser` maps back to a line
+(``_norm`` of it equals ``_norm`` of the line); the constraint does not offer the parser's
+looser matches (other indentation, extra trailing whitespace or newlines), so what the
+model writes under it is in the canonical form.
+
+How the next allowed ids are found without a pass over the vocabulary: every token's bytes are
+computed once per tokenizer (:func:`token_table`, cached; 128k tokens for CWM's vocabulary,
+well under a second). At a step, the allowed strings that start with the text so far are a
+contiguous run of the sorted string list (bisect); a token is allowed when its bytes are a
+prefix of the rest of one of them (looked up by the rest's prefixes, each at most the longest
+token long) and the rest after it can still be spelled by tokens. The answer is cached per
+(text so far, end token), so the common beginnings of SOURCE are computed once per file.
+Matching is on bytes, so a token holding part of a multi-byte character is handled exactly.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import types
+import weakref
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .codec import SKIPPED_SCOPES, Codec, _norm, source_lines, strip_marker
+
+#: The (text, end token) -> allowed ids cache of one SourceConstraint is cleared past this size.
+MAX_CACHE = 50_000
+
+# == Token bytes, once per tokenizer ===============================================================
+
+
+@dataclass
+class TokenTable:
+    """The text tokens of one tokenizer by their bytes.
+
+    ``bytes_of[i]`` is token i's bytes (None for special tokens and tokens whose bytes are
+    unknown); ``ids_of`` maps bytes to the ids that decode to them; ``max_len`` is the longest.
+    """
+
+    bytes_of: list[bytes | None]
+    ids_of: dict[bytes, tuple[int, ...]]
+    max_len: int
+
+
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_TABLES_BY_ID: dict[int, tuple[object, TokenTable]] = {}
+
+
+def token_table(tokenizer) -> TokenTable:
+    """The :class:`TokenTable` of ``tokenizer``, computed on first use and cached for its lifetime."""
+    try:
+        table = _TABLES.get(tokenizer)
+    except TypeError:  # not weak-referenceable: keep it alive with its table
+        hit = _TABLES_BY_ID.get(id(tokenizer))
+        table = hit[1] if hit is not None and hit[0] is tokenizer else None
+    if table is None:
+        table = _build_table(tokenizer)
+        try:
+            _TABLES[tokenizer] = table
+        except TypeError:
+            _TABLES_BY_ID[id(tokenizer)] = (tokenizer, table)
+    return table
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet (what Hugging Face's ByteLevel pre-tokenizer writes) -> byte."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = list(bs)
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def _hf_byte_level(tokenizer):
+    """A function id -> bytes for a Hugging Face byte-level BPE tokenizer, else None."""
+    inner = getattr(tokenizer, "_tok", None)
+    decoder = getattr(inner, "decoder", None)
+    if inner is None or type(decoder).__name__ != "ByteLevel" or not hasattr(inner, "id_to_token"):
+        return None
+    table = _byte_decoder()
+
+    def of(i: int) -> bytes | None:
+        piece = inner.id_to_token(i)
+        if piece is None or any(c not in table for c in piece):
+            return None
+        return bytes(table[c] for c in piece)
+
+    return of
+
+
+def _build_table(tokenizer) -> TokenTable:
+    n = int(getattr(tokenizer, "vocab_size", 0) or 0)
+    specials = set((getattr(tokenizer, "specials", None) or {}).values())
+    decode_bytes = getattr(tokenizer, "decode_bytes", None)
+    byte_level = None if decode_bytes is not None else _hf_byte_level(tokenizer)
+
+    def from_text(i: int) -> bytes | None:
+        text = tokenizer.decode([i])
+        return None if "\ufffd" in text else text.encode("utf-8")
+
+    if byte_level is not None:  # check the byte-level reading against decode on a sample
+        for i in range(min(n, 512)):
+            if i in specials:
+                continue
+            b, text = byte_level(i), tokenizer.decode([i])
+            if b is not None and "\ufffd" not in text and b.decode("utf-8", "replace") != text:
+                byte_level = None
+                break
+    one = (lambda i: decode_bytes([i])) if decode_bytes is not None else byte_level or from_text
+    bytes_of: list[bytes | None] = [None] * n
+    ids_of: dict[bytes, list[int]] = {}
+    for i in range(n):
+        if i in specials:
+            continue
+        try:
+            b = one(i)
+        except Exception:  # an id the tokenizer cannot decode alone
+            b = None
+        if b:
+            bytes_of[i] = b
+            ids_of.setdefault(b, []).append(i)
+    return TokenTable(bytes_of, {b: tuple(v) for b, v in ids_of.items()}, max(map(len, ids_of), default=0))
+
+
+# == Which lines a frame can name ================================================================
+
+
+def nameable_lines(source: str) -> list[int]:
+    """Line numbers (1-based, ascending) that a frame of a trace of ``source`` can name."""
+    lines = source_lines(source)
+    n = len(lines)
+    found: set[int] = set()
+    try:
+        code = compile(source, "<source>", "exec", dont_inherit=True)
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return [i for i, ln in enumerate(lines, 1) if _norm(ln).strip()]
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        if c.co_name in SKIPPED_SCOPES:
+            continue
+        found.add(c.co_firstlineno)
+        found.update(ln for _, _, ln in c.co_lines() if ln is not None)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.update(range(min([node.lineno] + [d.lineno for d in node.decorator_list]), node.lineno + 1))
+    return sorted(ln for ln in found if 1 <= ln <= n and _norm(lines[ln - 1]).strip())
+
+
+def allowed_sources(source: str, context: str | None = None, lines: Iterable[int] | None = None) -> list[str]:
+    """The SOURCE strings a constrained frame may write (see the module docstring), sorted.
+
+    ``context`` is the source as the prompt shows it (with the START_OF_TRACE marker on the
+    entry's def line); ``lines`` overrides :func:`nameable_lines`.
+    """
+    src_lines = source_lines(source)
+    ctx_lines = source_lines(context) if context is not None else src_lines
+    if len(ctx_lines) != len(src_lines):
+        ctx_lines = src_lines
+    out: set[str] = set()
+    for n in nameable_lines(source) if lines is None else lines:
+        if not 1 <= n <= len(src_lines):
+            continue
+        raw, ctx = src_lines[n - 1], ctx_lines[n - 1]
+        base = strip_marker(raw.rstrip("\r\n"))
+        forms = {base, base.rstrip()}
+        if ctx != raw:  # the entry's def line, as the context shows it
+            forms.add(ctx.rstrip("\r\n"))
+        key = _norm(raw)
+        for f in forms:
+            if _norm(f) != key or not key.strip():  # never a string the parser reads otherwise
+                continue
+            out.add(f)
+            out.add(f + "\n")
+    return sorted(out)
+
+
+# == The constraint =================================================================================
+
+
+class SourceConstraint:
+    """The allowed SOURCE strings of one source file, for one codec (tokenizer); see the module
+    docstring. Build once per file; :meth:`for_frame` gives the hook of one generation call."""
+
+    def __init__(self, codec: Codec, source: str, entry: str | None = None, lines: Iterable[int] | None = None):
+        self.codec = codec
+        self.table = token_table(codec.tokenizer)
+        context = codec.context(source, entry)
+        table = self.table
+        strings = []
+        self._spell: dict[bytes, list[bool]] = {}
+        for s in allowed_sources(source, context, lines):
+            b = s.encode("utf-8")
+            ok = _spellable(b, table)
+            if ok[0]:  # the tokenizer can write it
+                strings.append(b)
+                self._spell[b] = ok
+        self._strings: list[bytes] = sorted(set(strings))
+        self.allowed_sources: list[str] = [b.decode("utf-8") for b in self._strings]
+        self._cache: dict[tuple[bytes, int], tuple[int, ...]] = {}
+        self._ends = {"call": codec.frame_sep_id, "line": codec.frame_sep_id,
+                      "return": codec.arg_sep_id, "exception": codec.arg_sep_id}
+
+    def __len__(self) -> int:
+        return len(self._strings)
+
+    def allows(self, text: str) -> bool:
+        """True when ``text`` is exactly an allowed SOURCE."""
+        b = text.encode("utf-8")
+        i = bisect.bisect_left(self._strings, b)
+        return i < len(self._strings) and self._strings[i] == b
+
+    def end_id(self, event: str) -> int:
+        """The token that ends SOURCE on a frame of this event."""
+        return self._ends.get(event, self.codec.frame_sep_id)
+
+    def next_ids(self, text: bytes, end_id: int) -> tuple[int, ...]:
+        """Ids allowed after SOURCE bytes ``text``: tokens that keep it a prefix of an allowed
+        SOURCE that can still be finished, and ``end_id`` when it is one. Empty when ``text``
+        is a prefix of none."""
+        key = (text, end_id)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        strings, ids_of, max_len = self._strings, self.table.ids_of, self.table.max_len
+        m = len(text)
+        out: set[int] = set()
+        i = bisect.bisect_left(strings, text)
+        while i < len(strings) and strings[i].startswith(text):
+            s = strings[i]
+            if len(s) == m:
+                out.add(end_id)
+            else:
+                spell = self._spell[s]
+                for k in range(m + 1, min(len(s), m + max_len) + 1):
+                    if spell[k]:
+                        ids = ids_of.get(s[m:k])
+                        if ids:
+                            out.update(ids)
+            i += 1
+        result = tuple(sorted(out))
+        if result:
+            if len(self._cache) >= MAX_CACHE:
+                self._cache.clear()
+            self._cache[key] = result
+        return result
+
+    def for_frame(self, prefix: Sequence[int] = ()) -> "FrameConstraint":
+        """The hook for one generation call whose frame starts with ``prefix`` (ids already in
+        the sequence, e.g. a forced event token)."""
+        return FrameConstraint(self, prefix)
+
+
+def _spellable(b: bytes, table: TokenTable) -> list[bool]:
+    """ok[j]: the bytes b[j:] can be written as a sequence of tokens (ok[len(b)] is True)."""
+    n = len(b)
+    ok = [False] * (n + 1)
+    ok[n] = True
+    for j in range(n - 1, -1, -1):
+        for k in range(j + 1, min(n, j + table.max_len) + 1):
+            if ok[k] and b[j:k] in table.ids_of:
+                ok[j] = True
+                break
+    return ok
+
+
+class FrameConstraint:
+    """The constraint hook of one generation call (see the module docstring).
+
+    Reads the ids as they come (the call's ``prefix``, then what it generated) with a small
+    state machine per frame: head (event, LOCALS) until ``<|action_sep|>``, then SOURCE
+    (constrained) until ``<|arg_sep|>`` or ``<|frame_sep|>``, then VALUE. ``generated`` must
+    only grow during the call (it is read incrementally); a shorter list starts over.
+    """
+
+    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = ()):
+        self.sc = source
+        c = source.codec
+        self._frame_sep = c.frame_sep_id
+        self._action_sep = c.action_sep_id
+        self._arg_sep = c.arg_sep_id
+        self._end_ids = set(c.end_ids)
+        self._events = dict(c.event_of_id)
+        self._bytes_of = source.table.bytes_of
+        self._prefix = [int(t) for t in prefix]
+        self.steps = 0  # steps asked
+        self.constrained_steps = 0  # steps answered with a restricted set
+        self.fallbacks = 0  # SOURCE steps left unconstrained because nothing was allowed
+        self._reset_stream()
+
+    def _reset_stream(self) -> None:
+        self._seen = 0
+        self._frame_reset()
+        for t in self._prefix:
+            self._read(t)
+
+    def _frame_reset(self) -> None:
+        self._event: str | None = None
+        self._phase = "head"  # head | source | value | off
+        self._text = b""
+
+    def _read(self, t: int) -> None:
+        if t == self._frame_sep or t in self._end_ids:
+            self._frame_reset()
+        elif self._phase == "head":
+            if t == self._action_sep:
+                self._phase = "source"
+                self._text = b""
+            elif self._event is None and t in self._events:
+                self._event = self._events[t]
+        elif self._phase == "source":
+            if t == self._arg_sep:
+                self._phase = "value"
+            else:
+                b = self._bytes_of[t] if 0 <= t < len(self._bytes_of) else None
+                if b is None:  # a special token or unknown id in SOURCE: no longer ours to steer
+                    self._phase = "off"
+                else:
+                    self._text += b
+
+    def allowed(self, generated: Sequence[int]) -> tuple[int, ...] | None:
+        """The ids the next token may be, or None (unconstrained). Never raises."""
+        try:
+            self.steps += 1
+            if len(generated) < self._seen:
+                self._reset_stream()
+            for t in generated[self._seen:]:
+                self._read(int(t))
+            self._seen = len(generated)
+            if self._phase != "source" or self._event is None:
+                return None
+            ids = self.sc.next_ids(self._text, self.sc.end_id(self._event))
+            if not ids:  # the text left the allowed strings (it cannot come back): stop steering
+                self.fallbacks += 1
+                self._phase = "off"
+                return None
+            self.constrained_steps += 1
+            return ids
+        except Exception:  # noqa: BLE001 - a constraint must never take generation down
+            return None
+
+    __call__ = allowed

@@ -1,0 +1,346 @@
+"""Grammar-constrained SOURCE (neurodebug/constrain.py): predicted frames name lines of the file.
+
+The model-level tests run the bundled model (neurodebug/bundled/, skipped when it is not
+installed) on a function written for these tests in the style of HumanEval problems (typing
+import, type hints, a docstring with doctests, a helper): the small model writes lines that
+are not in the file there unless it is constrained.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from neurodebug.codec import Codec, START_MARKER, _norm, source_lines, wire_source
+from neurodebug.constrain import SourceConstraint, allowed_sources, nameable_lines, token_table
+from neurodebug.tracer import trace_source
+
+PROGRAM = '''from typing import List, Tuple
+
+
+def _weight(ch: str) -> int:
+    """Weight of one letter: vowels count twice."""
+    return 2 if ch in "aeiou" else 1
+
+
+def heaviest_words(words: List[str], k: int) -> List[Tuple[str, int]]:
+    """ Return the k words with the largest total letter weight, heaviest first.
+    Ties keep the order of the input.
+    >>> heaviest_words(["ab", "ee", "c"], 2)
+    [('ee', 4), ('ab', 3)]
+    """
+    scored = []
+    for w in words:
+        total = 0
+        for ch in w:
+            total += _weight(ch)
+        scored.append((w, total))
+
+    # a stable sort keeps ties in input order
+    scored.sort(key=lambda p: -p[1])
+    return scored[:k]
+'''
+ENTRY = "heaviest_words"
+CALL = "['ab', 'ee', 'c'], 2"
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from neurodebug.backends import bundled_model, make_predictor
+
+    if bundled_model() is None:
+        pytest.skip("the bundled model is not installed")
+    return make_predictor(None)
+
+
+@pytest.fixture(scope="module")
+def codec(bundled):
+    return Codec(bundled.tokenizer)
+
+
+# -- the allowed strings -------------------------------------------------------------------------------
+
+
+def test_nameable_lines_are_the_code_lines_of_traced_scopes():
+    lines = source_lines(PROGRAM)
+    got = nameable_lines(PROGRAM)
+    text = {n: lines[n - 1].strip() for n in got}
+    assert "def heaviest_words(words: List[str], k: int) -> List[Tuple[str, int]]:" in text.values()
+    assert 'return 2 if ch in "aeiou" else 1' in text.values()
+    assert "scored.sort(key=lambda p: -p[1])" in text.values()
+    # module level, blank lines, comments and docstrings are never a frame's line
+    for never in ("from typing import List, Tuple", "", "# a stable sort keeps ties in input order",
+                  "Ties keep the order of the input.", '"""Weight of one letter: vowels count twice."""'):
+        assert never not in text.values()
+    # every line of a real trace is nameable
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    assert real.end.reason == "returned" and {f.line for f in real.frames} <= set(got)
+
+
+def test_a_source_that_does_not_compile_allows_every_line():
+    src = "def f(x):\n    return x\nreturn 3\n"
+    assert nameable_lines(src) == [1, 2, 3]
+
+
+def test_allowed_strings_are_what_the_parser_maps_back_to_their_line(codec):
+    context = codec.context(PROGRAM, ENTRY)
+    allowed = allowed_sources(PROGRAM, context)
+    lines = source_lines(PROGRAM)
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    # the tracer's frames, written as the codec writes them, are all allowed
+    assert {wire_source(f.source) for f in real.frames} <= set(allowed)
+    # the entry's def line as the context shows it (with the marker) too, with or without "\n"
+    def_line = next(ln for ln in lines if ln.startswith("def heaviest_words"))
+    assert def_line + START_MARKER + "\n" in allowed and def_line in allowed
+    # and every allowed string is read back as a nameable line with the same text
+    nameable = set(nameable_lines(PROGRAM))
+    for s in allowed:
+        parser = codec.parser(PROGRAM, ENTRY)
+        n = parser._find(s, None, inclusive=True)
+        assert n in nameable and _norm(lines[n - 1]) == _norm(s), s
+
+
+def test_token_bytes_spell_what_decode_reads(codec):
+    tok = codec.tokenizer
+    table = token_table(tok)
+    assert token_table(tok) is table  # computed once per tokenizer
+    text = 'naïve = "日本" + x  # ok\n'
+    ids = tok.encode(text)
+    assert b"".join(table.bytes_of[i] for i in ids).decode("utf-8") == tok.decode(ids) == text
+    assert all(table.bytes_of[i] is None for i in tok.specials.values())
+
+
+def test_the_real_cwm_vocabulary_is_read_once_and_exactly(cwm_model):
+    """Llama 3's 128k tokens (the tiny random checkpoint carries the real tokenizer.model)."""
+    tok = cwm_model.tokenizer
+    table = token_table(tok)
+    assert len(table.bytes_of) == tok.vocab_size == 128_256
+    text = "    for idx, elem in enumerate(numbers):  # é\n"
+    ids = tok.encode(text)
+    assert b"".join(table.bytes_of[i] for i in ids) == text.encode()
+    sc = SourceConstraint(Codec(tok), PROGRAM, ENTRY)
+    assert sc.allows("    scored = []\n") and not sc.allows("    scored = [] \n")
+
+
+# -- the per-token check -----------------------------------------------------------------------------
+
+
+def _walk(sc: SourceConstraint, codec: Codec, frame_ids: list[int], prefix: int = 0):
+    """allowed() before each token of an encoded frame; the first ``prefix`` ids are the call's prefix."""
+    hook = sc.for_frame(frame_ids[:prefix])
+    out = []
+    for k in range(prefix, len(frame_ids)):
+        out.append((frame_ids[k], hook.allowed(frame_ids[prefix:k])))
+    return out
+
+
+def test_only_source_is_constrained_and_it_ends_on_the_right_token(codec):
+    sc = SourceConstraint(codec, PROGRAM, ENTRY)
+    table = token_table(codec.tokenizer)
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    ids, spans = codec.frames_ids(real.frames)
+    events = set()
+    for (s, e), frame in zip(spans, real.frames):
+        fids = ids[s:e]
+        lo, hi = (k - s for k in codec.frame_parts(ids, (s, e))["source"])
+        end = codec.arg_sep_id if frame.event in ("return", "exception") else codec.frame_sep_id
+        other = codec.frame_sep_id if end == codec.arg_sep_id else codec.arg_sep_id
+        for prefix in (0, 1):  # generated from scratch, or with the event token forced
+            for k, (tok, allowed) in enumerate(_walk(sc, codec, fids, prefix), prefix):
+                if not lo <= k <= hi:  # event, LOCALS, <|action_sep|>, VALUE: free
+                    assert allowed is None, (frame, k)
+                    continue
+                assert allowed is not None and tok in allowed  # the real frame is always allowed
+                text = b"".join(table.bytes_of[t] for t in fids[lo:k]).decode()
+                assert (end in allowed) == sc.allows(text) and other not in allowed
+                assert (k == hi) == (tok == end)
+        events.add(frame.event)
+    assert {"call", "line", "return"} <= events
+
+
+def test_text_outside_the_file_is_never_offered(codec):
+    sc = SourceConstraint(codec, PROGRAM, ENTRY)
+    tok = codec.tokenizer
+    table = token_table(tok)
+    hook = sc.for_frame([codec.event_ids["line"], *tok.encode('{"w": "\'ab\'"}'), codec.action_sep_id])
+    text = b""
+    generated: list[int] = []
+    for _ in range(200):  # walk greedily by the *last* allowed id: an adversarial "model"
+        allowed = hook.allowed(generated)
+        assert allowed, text
+        t = allowed[-1] if codec.frame_sep_id not in allowed else codec.frame_sep_id
+        generated.append(t)
+        if t == codec.frame_sep_id:
+            break
+        text += table.bytes_of[t]
+    assert sc.allows(text.decode())
+
+
+def test_nothing_allowed_falls_back_to_unconstrained(codec):
+    empty = SourceConstraint(codec, PROGRAM, ENTRY, lines=[])
+    assert len(empty) == 0
+    hook = empty.for_frame([codec.event_ids["line"], codec.action_sep_id])
+    assert hook.allowed([]) is None and hook.fallbacks == 1
+    # text that left the allowed strings stays unconstrained until the frame ends
+    sc = SourceConstraint(codec, PROGRAM, ENTRY)
+    hook = sc.for_frame([codec.event_ids["line"], codec.action_sep_id])
+    off = codec.tokenizer.encode("zzz")
+    assert hook.allowed(off) is None and hook.allowed(off + off) is None
+    assert hook.allowed(off + off + [codec.frame_sep_id, codec.event_ids["line"], codec.action_sep_id])
+    assert hook.allowed(["junk"]) is None  # never raises
+
+
+# -- sessions on the bundled model ------------------------------------------------------------------
+
+
+def _session(predictor, **kw):
+    from neurodebug.session import Session
+
+    kw.setdefault("max_frames", 12)
+    kw.setdefault("run_real", False)  # the call frame comes from the literal arguments
+    return Session(PROGRAM, ENTRY, CALL, predictor, **kw)
+
+
+def _lines_ok(s) -> None:
+    lines = source_lines(PROGRAM)
+    nameable = set(nameable_lines(PROGRAM))
+    for f in s.frames:
+        if "cut off" in (f.malformed or ""):
+            continue
+        assert f.line in nameable and "unknown line" not in (f.malformed or ""), f
+        assert f.source == lines[f.line - 1]
+
+
+def test_constrained_frames_name_lines_of_the_file(bundled):
+    s = _session(bundled)
+    assert s.constrained
+    s.cont()
+    assert len(s.frames) > 3
+    _lines_ok(s)
+
+
+def test_constrained_sampling_is_reproducible(bundled):
+    a = _session(bundled, temperature=0.9, top_p=0.95, seed=11, max_frames=8)
+    b = _session(bundled, temperature=0.9, top_p=0.95, seed=11, max_frames=8)
+    a.cont()
+    b.cont()
+    assert a.state.ids == b.state.ids
+    _lines_ok(a)
+
+
+class _NoConstraintState:
+    """A local state whose generate has the old signature (as third-party states do)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    applies_constraint = True  # claims support, but generate takes no constraint: not used
+
+    def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None, on_token=None,
+                 should_stop=None):
+        return self.inner.generate(max_new_tokens, stop_ids, temperature, top_p, seed, on_token, should_stop)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __len__(self):
+        return len(self.inner)
+
+
+class _OldPredictor:
+    def __init__(self, base):
+        self.base = base
+        self.tokenizer = base.tokenizer
+        self.context_limit = base.context_limit
+
+    def open(self, ids):
+        return _NoConstraintState(self.base.open(ids))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_unconstrained_decoding_is_unchanged(bundled, temperature):
+    kw = dict(temperature=temperature, top_p=0.9, seed=3, max_frames=6)
+    off = _session(bundled, constrain_source=False, **kw)
+    old = _session(_OldPredictor(bundled), **kw)  # a state without the keyword: the code path before
+    assert not off.constrained and not old.constrained
+    off.cont()
+    old.cont()
+    assert off.state.ids == old.state.ids
+
+
+def test_a_constraint_that_allows_nothing_changes_nothing(bundled, monkeypatch):
+    import neurodebug.constrain as C
+
+    real_init = C.SourceConstraint.__init__
+    monkeypatch.setattr(C.SourceConstraint, "__init__", lambda self, codec, source, entry=None, lines=None:
+                        real_init(self, codec, source, entry, lines=[]))
+    empty = _session(bundled, max_frames=6)
+    assert empty.constrained
+    empty.cont()
+    monkeypatch.undo()
+    free = _session(bundled, constrain_source=False, max_frames=6)
+    free.cont()
+    assert empty.state.ids == free.state.ids
+
+
+def test_backends_that_cannot_constrain_are_not_asked(bundled):
+    from neurodebug.backends.http import HttpState
+    from neurodebug.session import _applies_constraint
+
+    assert not _applies_constraint(HttpState(None, [1]))
+    assert _applies_constraint(bundled.open([1]))
+    assert not _applies_constraint(_OldPredictor(bundled).open([1]))
+
+
+def test_the_cli_option(tmp_path, bundled):
+    import argparse
+
+    from neurodebug.cli import _session_args, eval as eval_cli
+
+    p = argparse.ArgumentParser()
+    _session_args.add_session_arguments(p)
+    assert p.parse_args(["x.py"]).no_constrain is False
+    assert p.parse_args(["x.py", "--no-constrain"]).no_constrain is True
+    e = argparse.ArgumentParser()
+    eval_cli.add_arguments(e)
+    assert e.parse_args(["s.jsonl", "--no-constrain"]).no_constrain is True
+    f = tmp_path / "prog.py"
+    f.write_text(PROGRAM)
+    args = p.parse_args([str(f), "--call", CALL, "--entry", ENTRY, "--no-constrain", "--max-frames", "2"])
+    assert _session_args.session_from_args(args).constrained is False
+
+
+# -- the CWM vocabulary, a random model, both local backends ---------------------------------------
+
+
+def test_a_random_model_on_the_cwm_vocabulary_writes_lines_of_the_file(local):
+    """Forced up to a frame's <|action_sep|>, the tiny random checkpoint (which writes noise
+    unconstrained) finishes SOURCE with a line of the file and the right end token."""
+    codec = Codec(local.tokenizer)
+    sc = SourceConstraint(codec, PROGRAM, ENTRY)
+    table = token_table(local.tokenizer)
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    ids, spans = codec.encode_trace(real, close=False)
+    for i in (1, len(real.frames) - 1):  # a line frame and the final return frame
+        s, _ = spans[i]
+        a = ids.index(codec.action_sep_id, s)
+        head = ids[s : a + 1]
+        state = local.open(ids[:s] + head)
+        new = state.generate(60, stop_ids=codec.stop_ids, constraint=sc.for_frame(head))
+        end = codec.arg_sep_id if real.frames[i].event == "return" else codec.frame_sep_id
+        assert end in new, new
+        text = b"".join(table.bytes_of[t] for t in new[: new.index(end)]).decode()
+        assert sc.allows(text)
+
+
+def test_the_transformers_backend_applies_the_constraint_as_the_local_one(cwm_checkpoint, local):
+    pytest.importorskip("transformers")
+    from neurodebug.backends import make_predictor
+
+    hf = make_predictor(str(cwm_checkpoint), backend="transformers")
+    codec = Codec(local.tokenizer)
+    sc = SourceConstraint(codec, PROGRAM, ENTRY)
+    prompt = codec.prompt_ids(PROGRAM, ENTRY) + [codec.event_ids["line"], codec.action_sep_id]
+    got = []
+    for p in (local, hf):
+        got.append(p.open(prompt).generate(80, stop_ids=codec.stop_ids, constraint=sc.for_frame(prompt[-2:])))
+    assert got[0] == got[1] and codec.frame_sep_id in got[0]
