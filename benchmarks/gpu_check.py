@@ -28,12 +28,12 @@ ROW_TAG = "@@ROW "
 # name, share of the time budget, what it measures. Time a section leaves unused passes on to the
 # next ones; a section's limit is what its share allows by the plan, never past the budget.
 SECTIONS = [
-    ("device", 0.05, "device, versions, device-to-device copy bandwidth"),
-    ("correctness", 0.20, "bf16 kernels against the reference at 48 q / 8 kv heads, head_dim 128"),
-    ("prefill", 0.23, "prefill TFLOP/s, ours against torch SDPA"),
-    ("decode", 0.09, "decode attention GB/s against the copy bandwidth"),
-    ("model-bf16", 0.25, "CWM-32B-shaped model, random bf16 weights"),
-    ("model-int8", 0.18, "CWM-32B-shaped model, random int8 weights"),
+    ("device", 0.04, "device, versions, device-to-device copy bandwidth"),
+    ("correctness", 0.14, "bf16 kernels against the reference at 48 q / 8 kv heads, head_dim 128"),
+    ("prefill", 0.22, "prefill TFLOP/s, ours against torch SDPA"),
+    ("decode", 0.14, "decode attention GB/s against the copy bandwidth"),
+    ("model-bf16", 0.24, "CWM-32B-shaped model, random bf16 weights"),
+    ("model-int8", 0.22, "CWM-32B-shaped model, random int8 weights"),
 ]
 DEFAULT_BUDGET_S = 300  # whole run; the GPU tool's device time also pays for the machine's start
 
@@ -264,7 +264,39 @@ def section_prefill(args, shp):
                 emit("prefill", label, note=f"ERROR {type(e).__name__}: {e}"[:300])
 
 
+def graph_ms(calls, dev):
+    """GPU milliseconds per call, with no launch overhead: one CUDA graph replays all of ``calls``
+    (each on its own buffers, together larger than L2, so every call reads from memory)."""
+    import torch
+
+    for c in calls:  # compiles, and leaves nothing lazy for the capture
+        c()
+    sync(dev)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for c in calls:
+            c()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for c in calls:
+            c()
+    graph.replay()
+    sync(dev)
+    reps = 10
+    t0, t1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    t0.record()
+    for _ in range(reps):
+        graph.replay()
+    t1.record()
+    sync(dev)
+    return t0.elapsed_time(t1) / (reps * len(calls))
+
+
 def section_decode(args, shp):
+    """Decode attention: GPU time per call (CUDA graph, cold L2) as the kernel's bandwidth; the eager
+    time of one Python call (launch overhead included) in the note, with a sweep of split counts."""
     import torch
 
     from model import triton_attention as ta
@@ -281,19 +313,42 @@ def section_decode(args, shp):
         label = f"context {ctx} " + ("global" if window is None else f"W={window} ring")
         try:
             g = torch.Generator(device=dev).manual_seed(ctx)
-            q = torch.randn(1, Hq, 1, D, generator=g, device=dev, dtype=dtype)
-            k_cache = torch.randn(1, Hkv, S, D, generator=g, device=dev, dtype=dtype)
-            v_cache = torch.randn(1, Hkv, S, D, generator=g, device=dev, dtype=dtype)
             start = ctx - 1  # the new token's position: it sees ctx keys (or the window)
             seen = ctx if window is None else min(ctx, window)
-            nbytes = 2 * seen * Hkv * D * k_cache.element_size()
-            ms = bench_ms(lambda: ta.decode(q, k_cache, v_cache, start, window), dev)
-            gbps = nbytes / (ms * 1e-3) / 1e9
+            nbytes = 2 * seen * Hkv * D * dtype.itemsize
+            cache_bytes = 2 * S * Hkv * D * dtype.itemsize
+            n_sets = max(2, math.ceil((512 << 20) / cache_bytes)) if dev.type == "cuda" else 1
+            sets = [(torch.randn(1, Hq, 1, D, generator=g, device=dev, dtype=dtype),
+                     torch.randn(1, Hkv, S, D, generator=g, device=dev, dtype=dtype),
+                     torch.randn(1, Hkv, S, D, generator=g, device=dev, dtype=dtype)) for _ in range(n_sets)]
+            q, k_cache, v_cache = sets[0]
+            eager_ms = bench_ms(lambda: ta.decode(q, k_cache, v_cache, start, window), dev)
             ref_ms = bench_ms(lambda: ref(q, k_cache, v_cache, start, window), dev)
+            if dev.type != "cuda":
+                gbps = nbytes / (eager_ms * 1e-3) / 1e9
+                emit("decode", label, fmt(gbps, "GB/s"), fmt(bw, "GB/s copy"), f"{gbps / bw:.0%}",
+                     f"eager {eager_ms * 1e3:.1f} us; torch reference {ref_ms * 1e3:.1f} us")
+                continue
+
+            def timed(n_splits):
+                return graph_ms([lambda s=s: ta.decode(*s, start, window, n_splits=n_splits) for s in sets], dev)
+
+            ms = timed(None)
+            gbps = nbytes / (ms * 1e-3) / 1e9
+            sweep = []
+            for n in (8, 16, 32, 64, 128):
+                if n * ta.MIN_SPLIT_KEYS // 4 <= seen:
+                    try:
+                        sweep.append(f"{n}:{nbytes / (timed(n) * 1e-3) / 1e12:.2f}")
+                    except Exception as e:  # noqa: BLE001
+                        sweep.append(f"{n}:{type(e).__name__}")
             goal = "" if shp.dry else ("goal met" if gbps >= 0.7 * bw else "below goal (>= 70% of copy)")
             emit("decode", label, fmt(gbps, "GB/s"), fmt(bw, "GB/s copy"), f"{gbps / bw:.0%}",
-                 f"{ms * 1e3:.1f} us for {nbytes / 1e6:.0f} MB of K+V; torch reference {ref_ms * 1e3:.1f} us; "
-                 f"{goal}".strip("; "))
+                 f"{ms * 1e3:.1f} us GPU time (CUDA graph, cold L2) for {nbytes / 1e6:.0f} MB of K+V; "
+                 f"eager call {eager_ms * 1e3:.1f} us; torch reference eager {ref_ms * 1e3:.1f} us; "
+                 f"splits:TB/s {' '.join(sweep)}; {goal}".strip("; "))
+            del sets, q, k_cache, v_cache
+            torch.cuda.empty_cache()
         except Exception as e:  # noqa: BLE001
             emit("decode", label, note=f"ERROR {type(e).__name__}: {e}"[:300])
 
@@ -361,7 +416,8 @@ def section_model(args, shp, quantize):
     model = _random_model(config, dev, quantize)
     name, fn = select_attention("triton", dev)
     model.attention_fn = fn
-    rt = CWM(model, None, attention=name)
+    # Prefill in chunks of 2048 on a GPU (the runtime's default of 512 is sized for a CPU).
+    rt = CWM(model, None, attention=name, chunk_size=2048 if dev.type == "cuda" else 512)
     sync(dev)
     wbytes = rt.weight_bytes()
     emb = model.tok_embeddings
@@ -422,6 +478,27 @@ def section_model(args, shp, quantize):
         dt = time.perf_counter() - t
         emit(sec, f"prefill {n_prompt}-token prompt", fmt(n_prompt / dt, "tok/s"),
              note=f"{dt:.2f} s in chunks of {rt.chunk_size}")
+        del seq
+    if quantize and dev.type == "cuda":
+        del model, rt
+        torch.cuda.empty_cache()
+        gemv_rows(sec)
+
+
+def gemv_rows(sec):
+    """The int8 weight-only matrix-vector products of one decode step, at CWM-32B's shapes."""
+    try:
+        from model.triton_int8 import bench_int8_gemv
+    except Exception as e:  # noqa: BLE001
+        emit(sec, "int8 gemv", note=f"SKIPPED: model.triton_int8 not importable ({type(e).__name__}: {e})"[:300])
+        return
+    for r in bench_int8_gemv(device()):
+        if r.get("error"):
+            emit(sec, f"int8 gemv {r.get('shape')}", note=f"ERROR {r['error']}"[:300])
+            continue
+        emit(sec, f"int8 gemv {r['shape']}", f"{r['ours_us']:.1f} us", f"bf16 {r['bf16_us']:.1f} us",
+             f"{r['bf16_us'] / r['ours_us']:.2f}x", f"{r['ours_gbps']:,.0f} GB/s; dequantize-then-matmul "
+             f"{r['dequant_us']:.1f} us")
 
 
 SECTION_FNS = {

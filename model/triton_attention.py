@@ -45,6 +45,8 @@ INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 # Decode path when at most this many query positions arrive and their rows fit one tile.
 DECODE_MAX_POSITIONS = 16
 DECODE_MAX_ROWS = 128
+# Shortest run of keys one decode program reads on a GPU (see decode()).
+MIN_SPLIT_KEYS = 256
 LOG2E = 1.4426950408889634
 
 
@@ -290,6 +292,7 @@ def _inner(t):
 # process (a few seconds of compiling at first use); all of these fit an H100's shared memory.
 _PREFILL_CONFIGS = [
     triton.Config({"BLOCK_M": 128, "BLOCK_N": 128}, num_warps=8, num_stages=2),
+    triton.Config({"BLOCK_M": 128, "BLOCK_N": 128}, num_warps=8, num_stages=3),
     triton.Config({"BLOCK_M": 128, "BLOCK_N": 64}, num_warps=8, num_stages=3),
     triton.Config({"BLOCK_M": 64, "BLOCK_N": 64}, num_warps=4, num_stages=3),
 ]
@@ -361,7 +364,11 @@ def decode(q, k_cache, v_cache, start_pos, window, *, block_n=None, n_splits=Non
     n_keys = start_pos + C - key_lo
     n_blocks = triton.cdiv(n_keys, block_n)
     if n_splits is None:
+        # Enough programs to keep every SM streaming, but no split shorter than MIN_SPLIT_KEYS on a
+        # GPU: each split also loads its queries and writes a partial result that the merge reads.
         n_splits = triton.cdiv(_programs_wanted(q.device), B * Hkv)
+        if q.device.type == "cuda" and not INTERPRET:
+            n_splits = min(n_splits, triton.cdiv(n_keys, MIN_SPLIT_KEYS))
     n_splits = max(1, min(n_splits, n_blocks))
     chunk = triton.cdiv(n_blocks, n_splits) * block_n
     n_splits = triton.cdiv(n_keys, chunk)  # no empty chunk
