@@ -3,10 +3,13 @@
 Weights are stored as int8 and dequantized inside each matmul, halving weight memory against
 bf16 so that CWM's 32B parameters fit one 80 GB GPU with room for the KV cache. Modules are
 swapped before the weights are loaded (on the meta device), and the loader quantizes each tensor
-as it reads it, so the full-precision model never exists in memory.
+as it reads it, so the full-precision model never exists in memory. On CUDA, a few rows (decoding)
+go through the Triton kernel of model/triton_int8.py, which reads each int8 weight once.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 import torch.nn as nn
@@ -19,6 +22,31 @@ def quantize_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-10)
     q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
     return q, scale
+
+
+# The Triton decode kernel, imported at its first use on CUDA: triton is a dev extra, and CPU runs
+# never import it. None until then; False when it is unavailable (the dequantizing path runs instead).
+_int8_matmul = None
+_KERNEL_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
+
+
+def _cuda_int8_matmul():
+    global _int8_matmul
+    if _int8_matmul is None:
+        try:
+            from model.triton_int8 import int8_matmul
+        except Exception:  # noqa: BLE001 - triton missing or broken
+            _int8_matmul = False
+        else:
+            _int8_matmul = int8_matmul
+    return _int8_matmul or None
+
+
+def _disable_cuda_int8_matmul(error):
+    global _int8_matmul
+    _int8_matmul = False
+    warnings.warn(f"the Triton int8 decode kernel failed ({type(error).__name__}: {error}); "
+                  "int8 layers dequantize their weights instead from now on", RuntimeWarning, stacklevel=3)
 
 
 class Int8Linear(nn.Module):
@@ -38,8 +66,17 @@ class Int8Linear(nn.Module):
             xb = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
             y = torch.ops.aten._weight_int8pack_mm(xb, self.weight, self.scales.to(torch.bfloat16))
             return y.view(*x.shape[:-1], self.out_features).to(x.dtype)
-        # On CUDA the packed kernel is the slow one (H200, 6144 x 21504, one token: 1.3 ms against
-        # 0.42 ms for this dequantize-then-matmul and 0.07 ms for bf16): int8 there buys memory, not speed.
+        if x.device.type == "cuda" and x.numel() <= 16 * x.shape[-1] and x.dtype in _KERNEL_DTYPES:
+            # On CUDA the packed kernel is slow (H200, 6144 x 21504, one token: 1.3 ms against 0.42 ms
+            # for the dequantize-then-matmul below, which reads 1 byte, writes 2 and reads 2 per weight,
+            # and 0.07 ms for bf16). model/triton_int8.py reads each int8 weight once.
+            matmul = _cuda_int8_matmul()
+            if matmul is not None:
+                try:
+                    y = matmul(x.reshape(-1, x.shape[-1]), self.weight, self.scales)
+                    return y.view(*x.shape[:-1], self.out_features)
+                except Exception as e:  # noqa: BLE001 - a GPU or triton the kernel does not compile for
+                    _disable_cuda_int8_matmul(e)
         return F.linear(x, self.weight.to(x.dtype)) * self.scales
 
 
