@@ -453,6 +453,8 @@ def section_model(args, shp, quantize):
              f"{tok_s / bound:.0%}", f"{dt / n_new * 1e3:.1f} ms/token; bound = {step_bytes / 1e9:.3g} GB "
              f"(weights without embedding + KV) / {bw:.3g} GB/s; {goal}".strip("; "))
 
+        graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp)
+
         # Triton against the reference on the same state: one more token through each backend.
         fork = seq.fork()
         tok = [int(torch.randint(0, V, (1,), generator=g))]
@@ -483,6 +485,49 @@ def section_model(args, shp, quantize):
         del model, rt
         torch.cuda.empty_cache()
         gemv_rows(sec)
+
+
+def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
+    """The same decode with CUDA graphs (CWM(cuda_graphs=True)): the logits of 8 fed tokens against
+    eager decoding from the same state, then greedy tok/s."""
+    import torch
+
+    dev = rt.device
+    # Without CUDA (--dry-run) the same step runs eagerly with the position in a tensor.
+    flag = "cuda_graphs" if dev.type == "cuda" else "tensor_positions"
+    try:
+        toks = torch.randint(0, V, (8,), generator=g).tolist()
+        eager, graphed = seq.fork(), seq.fork()
+        want = [eager.extend([t], logits="last") for t in toks]
+        setattr(rt, flag, True)
+        sync(dev)
+        t = time.perf_counter()
+        got = [graphed.extend([t], logits="last") for t in toks]  # the first step captures
+        sync(dev)
+        first_s = time.perf_counter() - t
+        diff = max((a - b).abs().max().item() for a, b in zip(got, want))
+        same = sum(int(a.argmax()) == int(b.argmax()) for a, b in zip(got, want))
+        emit(sec, "CUDA graph vs eager logits", f"max diff {diff:.3g}", note=f"same argmax {same}/8 for 8 fed "
+             f"tokens (split counts differ, so sums differ in order); the 8 steps with the capture took {first_s:.2f} s")
+        graphed.generate(3)
+        sync(dev)
+        t = time.perf_counter()
+        graphed.generate(n_new)
+        sync(dev)
+        dt = time.perf_counter() - t
+        tok_s = n_new / dt
+        goal = "" if shp.dry else ("goal met" if tok_s >= 0.75 * bound else "below goal (>= 75% of bound)")
+        emit(sec, f"decode at {shp.model_context} context, CUDA graph", fmt(tok_s, "tok/s"), fmt(bound, "tok/s bound"),
+             f"{tok_s / bound:.0%}", f"{dt / n_new * 1e3:.1f} ms/token; bound = {step_bytes / 1e9:.3g} GB / "
+             f"{bw:.3g} GB/s; {goal}".strip("; "))
+        del eager, graphed
+    except Exception as e:  # noqa: BLE001
+        emit(sec, "CUDA graph decode", note=f"ERROR {type(e).__name__}: {e}"[:300])
+        traceback.print_exc()
+    finally:
+        setattr(rt, flag, False)
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 def gemv_rows(sec):
@@ -542,7 +587,7 @@ def compile_only(arch):
     from model import triton_attention as ta
 
     target = GPUTarget("cuda", arch, 32)
-    ptr_args = ("Q", "K", "V", "O", "Op", "Lp")
+    ptr_args = ("Q", "K", "V", "O", "Op", "Lp", "POS")
 
     def build(fn, dtype, consts, **opts):
         sig, attrs = {}, {}
@@ -550,7 +595,7 @@ def compile_only(arch):
             if a in consts:
                 sig[a] = "constexpr"
             elif a in ptr_args:
-                sig[a] = "*fp32" if a in ("Op", "Lp") else dtype
+                sig[a] = "*fp32" if a in ("Op", "Lp") else "*i64" if a == "POS" else dtype
             else:
                 sig[a] = "fp32" if a == "qk_scale" else "i32"
             # What the launcher specialises on at run time: 16-aligned pointers, strides % 16 == 0.
@@ -577,9 +622,11 @@ def compile_only(arch):
                     ok &= build(ta._prefill_kernel, dtype, dict(G=G, HEAD_D=D, HAS_WINDOW=window, IEEE=False,
                                                                 **c.kwargs),
                                 num_warps=c.num_warps, num_stages=c.num_stages)
-                ok &= build(ta._decode_split_kernel, dtype, dict(G=G, HEAD_D=D, BLOCK_M=16, BLOCK_N=64,
-                                                                 HAS_WINDOW=window, IEEE=False),
-                            num_warps=4, num_stages=3)
+                for in_memory in (False, True):
+                    ok &= build(ta._decode_split_kernel, dtype, dict(G=G, HEAD_D=D, BLOCK_M=16, BLOCK_N=64,
+                                                                     HAS_WINDOW=window, IEEE=False,
+                                                                     POS_IN_MEMORY=in_memory),
+                                num_warps=4, num_stages=3)
         ok &= build(ta._decode_merge_kernel, dtype, dict(G=6, HEAD_D=128, BLOCK_S=64), num_warps=4)
     return 0 if ok else 1
 

@@ -38,10 +38,19 @@ class KVCache:
         v[:, :, : self.size] = self.v
         self.k, self.v = k, v
 
-    def update(self, start_pos: int, k: torch.Tensor, v: torch.Tensor):
-        """Write keys/values [B, Hkv, C, D] of positions start_pos.. and return the buffers."""
+    def update(self, start_pos, k: torch.Tensor, v: torch.Tensor):
+        """Write keys/values [B, Hkv, C, D] of positions start_pos.. and return the buffers.
+
+        start_pos may be an integer tensor of one element on the cache's device (the CUDA-graph
+        decode step): the slots are then computed on the device, and high_water is the caller's
+        to update."""
         C = k.shape[2]
         S = self.size
+        if isinstance(start_pos, torch.Tensor):
+            slots = (start_pos.reshape(1) + torch.arange(C, device=k.device)) % S
+            self.k.index_copy_(2, slots, k)
+            self.v.index_copy_(2, slots, v)
+            return self.k, self.v
         first = start_pos % S
         if first + C <= S:
             self.k[:, :, first : first + C] = k

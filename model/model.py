@@ -32,6 +32,10 @@ class Transformer(nn.Module):
     def forward(self, idx: torch.Tensor, caches=None, start_pos: int = 0, logits: str = "all"):
         """Logits [B, T, V] for tokens idx [B, T] at positions start_pos.. .
 
+        start_pos may be an integer tensor of one element, read on the device (with caches and
+        an attention backend that accepts it: the Triton one), so that one captured CUDA graph
+        serves every decode position.
+
         Without caches this is the plain training forward (causal + sliding-window masks per layer).
         With caches (one KVCache per layer) only the new tokens are computed; the caches must hold
         every earlier position these tokens can see. logits="last" gives [B, 1, V]; "none" only
@@ -133,8 +137,12 @@ def rope_frequencies(config: ModelConfig, device=None) -> torch.Tensor:
     return torch.where(medium, smoothed, scaled)
 
 
-def rope_cos_sin(inv_freq: torch.Tensor, start_pos: int, T: int, dtype):
-    pos = torch.arange(start_pos, start_pos + T, device=inv_freq.device, dtype=torch.float32)
+def rope_cos_sin(inv_freq: torch.Tensor, start_pos, T: int, dtype):
+    """start_pos: an int, or an integer tensor of one element (the CUDA-graph decode step)."""
+    if isinstance(start_pos, torch.Tensor):
+        pos = start_pos.reshape(1).to(torch.float32) + torch.arange(T, device=inv_freq.device, dtype=torch.float32)
+    else:
+        pos = torch.arange(start_pos, start_pos + T, device=inv_freq.device, dtype=torch.float32)
     freqs = torch.outer(pos, inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos().to(dtype), emb.sin().to(dtype)

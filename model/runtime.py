@@ -41,24 +41,26 @@ DEFAULT_CHUNK = 512
 
 
 def load_model(path_or_repo_id, device="cpu", dtype=None, attention="auto", quantize=None,
-               chunk_size: int = DEFAULT_CHUNK) -> "CWM":
+               chunk_size: int = DEFAULT_CHUNK, cuda_graphs: bool = False) -> "CWM":
     """Load a checkpoint directory or a repo id from the local Hugging Face cache.
 
     dtype: None (the checkpoint's, float32 on CPU when it names none), or float32/bfloat16/float16.
     attention: "auto" (Triton on CUDA when importable, else the PyTorch reference), "reference", "triton".
     quantize: None or "int8" (weight-only, per output channel).
     chunk_size: the longest piece a prompt is prefilled in; also the slack of sliding-window rings.
+    cuda_graphs: on CUDA with Triton attention, decode one token at a time by replaying a captured
+    CUDA graph (see Sequence); ignored elsewhere.
     """
     directory = resolve(path_or_repo_id)
     name, fn = select_attention(attention, device)
     model = load_transformer(directory, device=device, dtype=dtype, quantize=quantize)
     model.attention_fn = fn
-    return CWM(model, directory, attention=name, chunk_size=chunk_size)
+    return CWM(model, directory, attention=name, chunk_size=chunk_size, cuda_graphs=cuda_graphs)
 
 
 class CWM:
     def __init__(self, model: Transformer, directory: Path | None = None, attention: str = "reference",
-                 chunk_size: int = DEFAULT_CHUNK):
+                 chunk_size: int = DEFAULT_CHUNK, cuda_graphs: bool = False):
         self.model = model
         self.config = model.config
         self.directory = directory
@@ -66,6 +68,10 @@ class CWM:
         self.chunk_size = chunk_size
         self.device = model.norm.weight.device
         self.dtype = model.norm.weight.dtype
+        # One-token decode steps replay a CUDA graph (needs the Triton attention, which reads the
+        # position from device memory); tensor_positions runs that same step eagerly (tests, CPU).
+        self.cuda_graphs = bool(cuda_graphs) and self.device.type == "cuda" and attention == "triton"
+        self.tensor_positions = False
         self._tokenizer = None
 
     @property
@@ -136,6 +142,7 @@ class Sequence:
         self.ids: list[int] = []
         self.computed = 0  # ids[:computed] have their keys and values in the caches
         self._last: torch.Tensor | None = None  # logits after ids[computed-1], when known
+        self._graph: _DecodeGraph | None = None
         self.caches = self._fresh_caches()
         ids = list(ids)
         if ids:
@@ -173,6 +180,10 @@ class Sequence:
                 return torch.empty((0, rt.config.vocab_size) if logits == "all" else (0,),
                                    dtype=torch.float32 if logits == "all" else torch.long)
             return self._last if logits == "last" else None
+        if len(todo) == 1 and logits == "last" and (rt.cuda_graphs or rt.tensor_positions):
+            self._last = self._decode_step(todo[0], start)
+            self.computed = start + 1
+            return self._last
         outs = []
         n_pending = len(todo) - len(new)
         for off in range(0, len(todo), rt.chunk_size):
@@ -194,6 +205,31 @@ class Sequence:
         if per_row:
             return torch.cat(outs)
         return self._last if logits == "last" else None
+
+    def _decode_step(self, tok: int, pos: int) -> torch.Tensor:
+        """Logits [vocab] after token `tok` at position `pos`, with the position held in a device
+        tensor: by replaying this sequence's CUDA graph (captured at the first step, again when a
+        cache buffer moves), or eagerly with tensor_positions."""
+        rt = self.runtime
+        for cache in self.caches:
+            cache.reserve(pos + 1)
+        if not rt.cuda_graphs:
+            idx = torch.tensor([[tok]], dtype=torch.long, device=rt.device)
+            at = torch.tensor([pos], dtype=torch.long, device=rt.device)
+            out = rt.model(idx, self.caches, at, logits="last")
+        else:
+            g = self._graph
+            if g is None or not g.fits(self.caches):
+                # Room ahead, so that the buffers (whose addresses the graph holds) stay put for a while.
+                for cache in self.caches:
+                    cache.reserve(pos + 1 + GRAPH_HEADROOM)
+                g, out = _DecodeGraph.capture(rt.model, self.caches, tok, pos)
+                self._graph = g
+            else:
+                out = g.replay(tok, pos)
+        for cache in self.caches:
+            cache.high_water = max(cache.high_water, pos)
+        return out[0, -1].float()
 
     def truncate(self, n: int) -> None:
         """Cut the sequence back to its first n tokens.
@@ -224,6 +260,7 @@ class Sequence:
         s = Sequence.__new__(Sequence)
         s.runtime, s.ids, s.computed = self.runtime, list(self.ids), self.computed
         s._last = self._last
+        s._graph = None  # a fork's caches are new buffers: it captures its own graph
         with torch.inference_mode():
             s.caches = [c.clone() for c in self.caches]
         return s
@@ -268,6 +305,48 @@ class Sequence:
             yield tok
             if tok in stop:
                 return
+
+
+#: Cache positions reserved past the current one when a decode graph is captured (global caches
+#: grow by reallocation, and a graph holds the buffers' addresses).
+GRAPH_HEADROOM = 1024
+
+
+class _DecodeGraph:
+    """A captured one-token decode step of the model on one set of cache buffers."""
+
+    def __init__(self, graph, idx, pos, out, buffers):
+        self.graph, self.idx, self.pos, self.out, self.buffers = graph, idx, pos, out, buffers
+
+    @staticmethod
+    def _buffers(caches) -> tuple:
+        return tuple((c.k.data_ptr(), c.v.data_ptr(), c.size) for c in caches)
+
+    def fits(self, caches) -> bool:
+        return self._buffers(caches) == self.buffers
+
+    @classmethod
+    def capture(cls, model, caches, tok: int, pos: int):
+        """Run the step for (tok, pos) once on a side stream (this also compiles and autotunes the
+        kernels, outside the capture), then capture it. Returns (graph, that step's logits)."""
+        device = caches[0].k.device
+        idx = torch.full((1, 1), tok, dtype=torch.long, device=device)
+        at = torch.full((1,), pos, dtype=torch.long, device=device)
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            first = model(idx, caches, at, logits="last")
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = model(idx, caches, at, logits="last")
+        return cls(graph, idx, at, out, cls._buffers(caches)), first
+
+    def replay(self, tok: int, pos: int) -> torch.Tensor:
+        self.idx.fill_(tok)
+        self.pos.fill_(pos)
+        self.graph.replay()
+        return self.out
 
 
 def restrict_logits(logits: torch.Tensor, allowed) -> torch.Tensor:

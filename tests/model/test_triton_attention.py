@@ -110,6 +110,10 @@ def test_decode_token_by_token_across_ring_wrap(Hq, Hkv, D, window, dtype):
             continue
         out = ta.attention(q_all[:, :, p:p + 1], k_cache, v_cache, p, window)
         assert_close(out, ref[:, :, p:p + 1], dtype)
+        # The CUDA-graph step's form: the position in device memory, splits over the whole cache
+        # (those past the position read nothing: the NaN slots never reach the result).
+        at = torch.tensor([p], device=DEVICE)
+        assert_close(ta.attention(q_all[:, :, p:p + 1], k_cache, v_cache, at, window), ref[:, :, p:p + 1], dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -225,6 +229,51 @@ def test_whole_model_triton_matches_reference(cwm_checkpoint):
     s_tri.truncate(40)
     torch.testing.assert_close(s_tri.extend([5, 6, 8]), s_ref.extend([5, 6, 8]), atol=1e-4, rtol=1e-4)
     assert s_tri.generate(4) == s_ref.generate(4)
+
+
+def test_decode_steps_with_the_position_in_device_memory(cwm_checkpoint):
+    """The runtime's CUDA-graph decode step run eagerly (tensor_positions): rope, the cache write
+    and the attention read the position from a tensor. Its tokens and logits match the plain
+    path's, past the ring's wrap, after a truncate and in a fork."""
+    from model import load_model
+
+    plain = load_model(cwm_checkpoint, device=DEVICE, attention="triton", chunk_size=16)
+    tensor = load_model(cwm_checkpoint, device=DEVICE, attention="triton", chunk_size=16)
+    tensor.tensor_positions = True
+    prompt = [128000] + [(7 * i + 3) % 5000 + 100 for i in range(20)]
+    a, b = plain.sequence(prompt), tensor.sequence(prompt)
+    assert b.generate(16) == a.generate(16)  # 37 positions: the 32-slot rings wrap
+    torch.testing.assert_close(b.extend([9]), a.extend([9]), atol=1e-4, rtol=1e-4)
+    a.truncate(30)
+    b.truncate(30)
+    fa, fb = a.fork(), b.fork()
+    assert fb.generate(6) == fa.generate(6)
+    torch.testing.assert_close(b.extend([5]), a.extend([5]), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="decode steps only"):
+        ta.attention(torch.zeros(1, 2, 40, 16, device=DEVICE), torch.zeros(1, 1, 64, 16, device=DEVICE),
+                     torch.zeros(1, 1, 64, 16, device=DEVICE), torch.tensor([0], device=DEVICE), None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs CUDA")
+def test_cuda_graph_decode_matches_eager(cwm_checkpoint):
+    """Decode by replaying a captured CUDA graph: the same greedy tokens as eager decoding, a new
+    capture when the global cache grows past the graph's headroom, and in a fork."""
+    from model import load_model
+    from model import runtime
+
+    eager = load_model(cwm_checkpoint, device="cuda", attention="triton", chunk_size=16)
+    graphed = load_model(cwm_checkpoint, device="cuda", attention="triton", chunk_size=16, cuda_graphs=True)
+    assert graphed.cuda_graphs
+    prompt = [128000] + [(7 * i + 3) % 5000 + 100 for i in range(20)]
+    a, b = eager.sequence(prompt), graphed.sequence(prompt)
+    old = runtime.GRAPH_HEADROOM
+    runtime.GRAPH_HEADROOM = 8  # recapture every few tokens
+    try:
+        assert b.generate(40) == a.generate(40)
+    finally:
+        runtime.GRAPH_HEADROOM = old
+    assert b.fork().generate(8) == a.fork().generate(8)
 
 
 @pytest.mark.skipif(CUDA, reason="the interpreter is only chosen without CUDA")
