@@ -416,8 +416,9 @@ def section_model(args, shp, quantize):
     model = _random_model(config, dev, quantize)
     name, fn = select_attention("triton", dev)
     model.attention_fn = fn
-    # Prefill in chunks of 2048 on a GPU (the runtime's default of 512 is sized for a CPU).
-    rt = CWM(model, None, attention=name, chunk_size=2048 if dev.type == "cuda" else 512)
+    # The runtime's defaults (prefill chunks of 2048 on a GPU), decoding eagerly first: the CUDA
+    # graph rows come after (graph_rows).
+    rt = CWM(model, None, attention=name, cuda_graphs=False)
     sync(dev)
     wbytes = rt.weight_bytes()
     emb = model.tok_embeddings
