@@ -25,6 +25,7 @@ with the next extend or generate, so no forward pass is spent on a token nobody 
 from __future__ import annotations
 
 import operator
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -230,6 +231,8 @@ class Sequence:
                     cache.reserve(pos + 1 + GRAPH_HEADROOM)
                 g, out = _DecodeGraph.capture(rt.model, self.caches, tok, pos)
                 self._graph = g
+                if g is None:
+                    rt.cuda_graphs = False
             else:
                 out = g.replay(tok, pos)
         for cache in self.caches:
@@ -343,8 +346,13 @@ class _DecodeGraph:
             first = model(idx, caches, at, logits="last")
         torch.cuda.current_stream(device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            out = model(idx, caches, at, logits="last")
+        try:
+            # thread_local: a server thread using CUDA meanwhile does not spoil this capture.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                out = model(idx, caches, at, logits="last")
+        except Exception as e:  # noqa: BLE001 - decode on eagerly rather than fail the user's request
+            warnings.warn(f"CUDA graph capture failed ({type(e).__name__}: {e}); decoding without graphs.")
+            return None, first
         return cls(graph, idx, at, out, cls._buffers(caches)), first
 
     def replay(self, tok: int, pos: int) -> torch.Tensor:
