@@ -19,7 +19,8 @@ State a front end reads: ``source, entry, path, call`` (argument expression; the
 proposal when none was given), ``real`` (Trace or None) and ``real_note`` (why there is no
 real trace, or how it ended), ``frames`` (predicted, locals resolved), ``index`` (current
 frame, -1 before the first), ``current``, ``ended``, ``end`` (frames.End), ``depth``,
-``last_tokens_per_s``, ``tokens_computed`` (cost counter of the backend state).
+``last_tokens_per_s``, ``tokens_computed`` (cost counter of the backend state), ``constrained``
+(whether predicted SOURCE is constrained to lines of the file).
 
 Every operation returns the new current Frame (or None before the first frame), may raise
 UserError with one sentence, and is serialised by a lock; ``cancel()`` may be called from any
@@ -296,6 +297,7 @@ class Session:
             "tokens": len(self.state),
             "tokens_computed": self.tokens_computed,
             "last_tokens_per_s": self.last_tokens_per_s,
+            "constrained": self.constrained,
         }
 
     # -- the engine: one frame --------------------------------------------------------------------
