@@ -10,6 +10,8 @@ ORDER = 40
 
 
 def add_arguments(p) -> None:
+    from neurodebug.cli._session_args import add_constrain_argument
+
     p.add_argument("file", help="Python file to debug")
     p.add_argument("--entry", help="function to trace (default: the one marked '# << START_OF_TRACE')")
     p.add_argument("--call", help="arguments or call, e.g. \"'strawberry', 'r'\" or \"f('strawberry', 'r')\"; "
@@ -23,6 +25,7 @@ def add_arguments(p) -> None:
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
     p.add_argument("--seed", type=int, default=None, help="sampling seed")
     p.add_argument("--max-frames", type=int, default=500, help="most steps the model predicts")
+    add_constrain_argument(p)
 
 
 def run(args) -> int:
@@ -38,7 +41,7 @@ def run(args) -> int:
         device=args.device,
         run_real=not args.no_run,
         session_kw={"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
-                    "max_frames": args.max_frames},
+                    "max_frames": args.max_frames, "constrain_source": not args.no_constrain},
     )
     app = NeuroDebugApp(spec)
     app.run()

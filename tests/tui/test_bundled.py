@@ -35,3 +35,20 @@ async def test_steps_with_the_bundled_model(programs):
             assert f.malformed or f.line is not None
         await press(app, pilot, "b", "q")
         assert not app.is_running
+
+
+async def test_no_constrain_reaches_the_session(programs):
+    import argparse
+
+    from neurodebug.cli import tui as tui_cli
+
+    parser = argparse.ArgumentParser()
+    tui_cli.add_arguments(parser)
+    assert parser.parse_args(["x.py", "--no-constrain"]).no_constrain
+    assert not parser.parse_args(["x.py"]).no_constrain
+    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3",
+                                    session_kw={"max_frames": 4, "constrain_source": False}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.session is not None and app.session.constrained is False
+        await press(app, pilot, "q")
