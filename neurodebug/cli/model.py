@@ -11,7 +11,7 @@ HELP = "Describe a CWM checkpoint: architecture, parameters, layer pattern, KV c
 ORDER = 60
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-DEFAULT_SLACK = 512  # the runtime's default prefill chunk, which is also each ring's slack
+DEFAULT_SLACK = 512  # the runtime's default prefill chunk on a CPU (2048 on CUDA), which is also each ring's slack
 
 
 def add_arguments(parser) -> None:
