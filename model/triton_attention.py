@@ -359,25 +359,28 @@ def _programs_wanted(device):
     return 2 * _SM_COUNT[idx]
 
 
-def decode(q, k_cache, v_cache, start_pos, window, *, block_n=None, n_splits=None):
-    """Split-K attention for a few positions (C*G <= DECODE_MAX_ROWS). Checks nothing: use attention()."""
-    B, Hq, C, D = q.shape
-    Hkv = k_cache.shape[1]
-    q, k_cache, v_cache = _inner(q), _inner(k_cache), _inner(v_cache)
+def _chunking(q, n_programs_per_split: int, n_keys: int, block_n, n_splits) -> tuple[int, int, int]:
+    """(block_n, chunk, n_splits) for split-K decode over n_keys keys: enough programs to keep every
+    SM streaming, but no split shorter than MIN_SPLIT_KEYS on a GPU (each split also loads its
+    queries and writes a partial result that the merge reads), and no empty chunk."""
     if block_n is None:
-        block_n = 16 if INTERPRET or q.device.type != "cuda" else 32 if D > 128 else 64
-    key_lo = 0 if window is None else max(0, start_pos - window + 1)
-    n_keys = start_pos + C - key_lo
+        block_n = 16 if INTERPRET or q.device.type != "cuda" else 32 if q.shape[-1] > 128 else 64
     n_blocks = triton.cdiv(n_keys, block_n)
     if n_splits is None:
-        # Enough programs to keep every SM streaming, but no split shorter than MIN_SPLIT_KEYS on a
-        # GPU: each split also loads its queries and writes a partial result that the merge reads.
-        n_splits = triton.cdiv(_programs_wanted(q.device), B * Hkv)
+        n_splits = triton.cdiv(_programs_wanted(q.device), n_programs_per_split)
         if q.device.type == "cuda" and not INTERPRET:
             n_splits = min(n_splits, triton.cdiv(n_keys, MIN_SPLIT_KEYS))
     n_splits = max(1, min(n_splits, n_blocks))
     chunk = triton.cdiv(n_blocks, n_splits) * block_n
-    n_splits = triton.cdiv(n_keys, chunk)  # no empty chunk
+    return block_n, chunk, triton.cdiv(n_keys, chunk)
+
+
+def decode(q, k_cache, v_cache, start_pos, window, *, block_n=None, n_splits=None):
+    """Split-K attention for a few positions (C*G <= DECODE_MAX_ROWS). Checks nothing: use attention()."""
+    B, C = q.shape[0], q.shape[2]
+    q, k_cache, v_cache = _inner(q), _inner(k_cache), _inner(v_cache)
+    key_lo = 0 if window is None else max(0, start_pos - window + 1)
+    block_n, chunk, n_splits = _chunking(q, B * k_cache.shape[1], start_pos + C - key_lo, block_n, n_splits)
     return _split_and_merge(q, k_cache, v_cache, start_pos, window, key_lo, chunk, n_splits, block_n, None)
 
 
@@ -386,20 +389,11 @@ def decode_at(q, k_cache, v_cache, pos: torch.Tensor, window, *, block_n=None, n
     element): the launch is the same whatever the position, so a CUDA graph can replay it. The
     splits cover every key the cache could hold (S for a global layer, W + C - 1 for a window);
     those past the current position find nothing to read and cost little. Checks nothing."""
-    B, Hq, C, D = q.shape
-    Hkv, S = k_cache.shape[1], k_cache.shape[2]
+    B, C = q.shape[0], q.shape[2]
+    S = k_cache.shape[2]
     q, k_cache, v_cache = _inner(q), _inner(k_cache), _inner(v_cache)
-    if block_n is None:
-        block_n = 16 if INTERPRET or q.device.type != "cuda" else 32 if D > 128 else 64
     max_keys = S if window is None else min(S, window + C - 1)
-    n_blocks = triton.cdiv(max_keys, block_n)
-    if n_splits is None:
-        n_splits = triton.cdiv(_programs_wanted(q.device), B * Hkv)
-        if q.device.type == "cuda" and not INTERPRET:
-            n_splits = min(n_splits, triton.cdiv(max_keys, MIN_SPLIT_KEYS))
-    n_splits = max(1, min(n_splits, n_blocks))
-    chunk = triton.cdiv(n_blocks, n_splits) * block_n
-    n_splits = triton.cdiv(max_keys, chunk)
+    block_n, chunk, n_splits = _chunking(q, B * k_cache.shape[1], max_keys, block_n, n_splits)
     return _split_and_merge(q, k_cache, v_cache, 0, window, 0, chunk, n_splits, block_n, pos)
 
 
