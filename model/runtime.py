@@ -237,7 +237,8 @@ class Sequence:
                 out = g.replay(tok, pos)
         for cache in self.caches:
             cache.high_water = max(cache.high_water, pos)
-        return out[0, -1].float()
+        # A copy: a replayed graph's output buffer is overwritten by the next replay.
+        return out[0, -1].to(torch.float32, copy=True)
 
     def truncate(self, n: int) -> None:
         """Cut the sequence back to its first n tokens.
