@@ -1,4 +1,5 @@
-"""Grammar-constrained decoding of SOURCE: a predicted frame can only name a line of the file.
+"""Grammar-constrained decoding of SOURCE and of LOCALS keys: a predicted frame can only name a
+line of the file, and (``constrain_locals``) only local names of the file's functions.
 
 In a frame (shared/design/TRACE_FORMAT.md)
 
@@ -45,6 +46,24 @@ prefix of the rest of one of them (looked up by the rest's prefixes, each at mos
 token long) and the rest after it can still be spelled by tokens. The answer is cached per
 (text so far, end token), so the common beginnings of SOURCE are computed once per file.
 Matching is on bytes, so a token holding part of a multi-byte character is handled exactly.
+
+LOCALS keys (``SourceConstraint(..., constrain_locals=True)``). On a call/line frame, before
+``<|action_sep|>``, a :class:`LocalsReader` follows the LOCALS text byte by byte as a JSON lexer
+does (string and escape state, so a quote, comma, colon or brace inside a value string is never
+taken for structure). While the next token falls in a *key region* (from the start of LOCALS
+through the first key's closing quote, or from just after a ``,`` between entries through the
+next key's closing quote), it must keep the region's text a prefix of ``{"name"`` (or ``{}``
+where some traced scope has no parameters), respectively ``"name"`` / `` "name"``, for a name
+of :func:`local_names` not yet written in this LOCALS where one fits (the tracer never writes a
+key twice; a small model that has started a name it cannot finish, ``"t`` for an invented
+``table``, is then not pushed into repeating ``t2``; once every name is written, a repeated one
+rather than an invented one): the locals of every traced code object of the file (``co_varnames``,
+``co_cellvars``, ``co_freevars``; comprehensions, lambdas and module level excluded as for the
+lines). A token may run past the key's closing quote (``":``) when what follows can continue
+the object; so the closing quote comes only on an exact name. Values are free. Whatever does not
+read as the expected JSON (or a region whose text no longer fits, e.g. after a free token that
+ran from a value into a key) leaves the rest of that frame's LOCALS unconstrained: the hook
+answers None rather than block.
 """
 
 from __future__ import annotations
@@ -56,7 +75,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .codec import SKIPPED_SCOPES, Codec, _norm, source_lines, strip_marker
+from .codec import SKIPPED_SCOPES, Codec, _norm, dump_json, source_lines, strip_marker
 
 #: The (text, end token) -> allowed ids cache of one SourceConstraint is cleared past this size.
 MAX_CACHE = 50_000
@@ -75,6 +94,14 @@ class TokenTable:
     bytes_of: list[bytes | None]
     ids_of: dict[bytes, tuple[int, ...]]
     max_len: int
+    _sorted: list[bytes] | None = None
+
+    @property
+    def sorted_bytes(self) -> list[bytes]:
+        """The distinct token bytes, sorted (for "tokens that start with" range queries)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.ids_of)
+        return self._sorted
 
 
 _TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -216,40 +243,178 @@ def allowed_sources(source: str, context: str | None = None, lines: Iterable[int
     return sorted(out)
 
 
+# == Which names a frame's LOCALS can hold ======================================================
+
+
+#: Flags of a code object whose locals are fast locals (a function, not a class body).
+_CO_OPTIMIZED = 0x0001
+
+
+def local_names(source: str) -> tuple[list[str], bool] | None:
+    """(names, empty_ok): the names a LOCALS key of a trace of ``source`` can be, sorted, and
+    whether an empty LOCALS (``{}``) can occur; None when the source does not compile.
+
+    The names are the locals of every code object of the file that gets frames (the scopes
+    :func:`nameable_lines` takes lines from: not module level, comprehensions or lambdas):
+    ``co_varnames`` (parameters and assigned names), ``co_cellvars`` and ``co_freevars``; for a
+    class body, which keeps its names in a dict, ``co_names`` and ``__module__``/``__qualname__``.
+    ``{}`` is possible where a scope has no parameters."""
+    try:
+        code = compile(source, "<source>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    names: set[str] = set()
+    empty_ok = False
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        if c.co_name in SKIPPED_SCOPES:
+            continue
+        names.update(c.co_varnames, c.co_cellvars, c.co_freevars)
+        if not c.co_flags & _CO_OPTIMIZED:  # a class body
+            names.update(c.co_names)
+            names.update(("__module__", "__qualname__"))
+        n_params = c.co_argcount + c.co_kwonlyargcount + bool(c.co_flags & 0x04) + bool(c.co_flags & 0x08)
+        if n_params == 0:
+            empty_ok = True
+    return sorted(names), empty_ok
+
+
+def key_strings(names: Iterable[str], empty_ok: bool) -> dict[str, list[str]]:
+    """The text a constrained LOCALS may have from the start of a key region up to and including
+    the key's closing quote, per region: "open" runs from the start of LOCALS (``{"name"``, and
+    ``{}`` when ``empty_ok``), "next" from just after a ``,`` between entries (``"name"`` and
+    `` "name"``). A name is written as JSON writes it (``codec.dump_json``: non-ASCII escaped)."""
+    quoted = [dump_json(str(n)) for n in names]
+    return {
+        "open": ["{" + q for q in quoted] + (["{}"] if empty_ok else []),
+        "next": [q for q in quoted] + [" " + q for q in quoted],
+    }
+
+
 # == The constraint =================================================================================
 
 
-class SourceConstraint:
-    """The allowed SOURCE strings of one source file, for one codec (tokenizer); see the module
-    docstring. Build once per file; :meth:`for_frame` gives the hook of one generation call."""
+class _Prefixes:
+    """Sorted allowed byte strings and the token ids that keep a text a prefix of one of them.
 
-    def __init__(self, codec: Codec, source: str, entry: str | None = None, lines: Iterable[int] | None = None):
-        self.codec = codec
-        self.table = token_table(codec.tokenizer)
-        context = codec.context(source, entry)
-        table = self.table
-        strings = []
+    ``open_tail``: a token may also run past the end of an allowed string (the string is then
+    finished), when ``tail_ok`` (if given) accepts the string and what the token has after it."""
+
+    def __init__(self, strings: Iterable[str], table: TokenTable, open_tail: bool = False, tail_ok=None):
+        self.table = table
+        self.open_tail = open_tail
+        self.tail_ok = tail_ok
         self._spell: dict[bytes, list[bool]] = {}
-        for s in allowed_sources(source, context, lines):
+        kept = []
+        for s in strings:
             b = s.encode("utf-8")
             ok = _spellable(b, table)
-            if ok[0]:  # the tokenizer can write it
-                strings.append(b)
+            if ok[0] or (open_tail and b):  # the tokenizer can write it
+                kept.append(b)
                 self._spell[b] = ok
-        self._strings: list[bytes] = sorted(set(strings))
+        self.strings: list[bytes] = sorted(set(kept))
+        self._cache: dict[tuple[bytes, int | None, frozenset], tuple[int, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def has(self, b: bytes) -> bool:
+        i = bisect.bisect_left(self.strings, b)
+        return i < len(self.strings) and self.strings[i] == b
+
+    def next_ids(self, text: bytes, end_id: int | None = None, exclude: frozenset = frozenset()) -> tuple[int, ...]:
+        """Ids allowed after ``text``: tokens that keep it a prefix of an allowed string (not
+        one of ``exclude``) that can still be finished, ``end_id`` (if given) when it is one,
+        and with ``open_tail`` the tokens that finish one and go on. Empty when ``text`` is a
+        prefix of none."""
+        key = (text, end_id, exclude)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        strings, ids_of, max_len = self.strings, self.table.ids_of, self.table.max_len
+        m = len(text)
+        out: set[int] = set()
+        i = bisect.bisect_left(strings, text)
+        while i < len(strings) and strings[i].startswith(text):
+            s = strings[i]
+            if s in exclude:
+                pass
+            elif len(s) == m:
+                if end_id is not None:
+                    out.add(end_id)
+            else:
+                spell = self._spell[s]
+                for k in range(m + 1, min(len(s), m + max_len) + 1):
+                    if spell[k]:
+                        ids = ids_of.get(s[m:k])
+                        if ids:
+                            out.update(ids)
+                if self.open_tail:  # tokens that hold the whole rest and more
+                    rest = s[m:]
+                    toks = self.table.sorted_bytes
+                    j = bisect.bisect_right(toks, rest)
+                    while j < len(toks) and toks[j].startswith(rest):
+                        if self.tail_ok is None or self.tail_ok(s, toks[j][len(rest):]):
+                            out.update(ids_of[toks[j]])
+                        j += 1
+            i += 1
+        result = tuple(sorted(out))
+        if result:
+            if len(self._cache) >= MAX_CACHE:
+                self._cache.clear()
+            self._cache[key] = result
+        return result
+
+
+class SourceConstraint:
+    """The allowed SOURCE strings (and LOCALS keys) of one source file, for one codec (tokenizer);
+    see the module docstring. Build once per file; :meth:`for_frame` gives the hook of one
+    generation call.
+
+    ``constrain_source``: constrain SOURCE (default). ``constrain_locals``: constrain the keys
+    of LOCALS on call/line frames to :func:`local_names` (``names`` overrides them; with
+    ``names`` the empty object ``{}`` is always allowed)."""
+
+    def __init__(self, codec: Codec, source: str, entry: str | None = None, lines: Iterable[int] | None = None,
+                 *, constrain_source: bool = True, constrain_locals: bool = False,
+                 names: Iterable[str] | None = None):
+        self.codec = codec
+        self.table = token_table(codec.tokenizer)
+        self.constrain_source = bool(constrain_source)
+        context = codec.context(source, entry)
+        self._src = _Prefixes(allowed_sources(source, context, lines) if self.constrain_source else [], self.table)
+        self._strings = self._src.strings
         self.allowed_sources: list[str] = [b.decode("utf-8") for b in self._strings]
-        self._cache: dict[tuple[bytes, int], tuple[int, ...]] = {}
         self._ends = {"call": codec.frame_sep_id, "line": codec.frame_sep_id,
                       "return": codec.arg_sep_id, "exception": codec.arg_sep_id}
+        self.local_names: list[str] | None = None
+        self._keys: dict[str, _Prefixes] = {}
+        if constrain_locals:
+            found = (sorted(set(map(str, names))), True) if names is not None else local_names(source)
+            if found is not None and found[0]:
+                self.local_names = found[0]
+                self._keys = {kind: _Prefixes(strings, self.table, open_tail=True, tail_ok=_json_goes_on)
+                              for kind, strings in key_strings(*found).items()}
+                if not all(self._keys.values()):  # the tokenizer cannot write them: leave keys free
+                    self.local_names, self._keys = None, {}
+
+    @property
+    def constrains_locals(self) -> bool:
+        """True when LOCALS keys are constrained (asked for, and the file has names to allow)."""
+        return bool(self._keys)
 
     def __len__(self) -> int:
         return len(self._strings)
 
     def allows(self, text: str) -> bool:
         """True when ``text`` is exactly an allowed SOURCE."""
-        b = text.encode("utf-8")
-        i = bisect.bisect_left(self._strings, b)
-        return i < len(self._strings) and self._strings[i] == b
+        return self._src.has(text.encode("utf-8"))
+
+    def allows_key(self, name: str) -> bool:
+        """True when ``name`` is an allowed LOCALS key (always when keys are not constrained)."""
+        return self.local_names is None or name in self.local_names
 
     def end_id(self, event: str) -> int:
         """The token that ends SOURCE on a frame of this event."""
@@ -259,32 +424,19 @@ class SourceConstraint:
         """Ids allowed after SOURCE bytes ``text``: tokens that keep it a prefix of an allowed
         SOURCE that can still be finished, and ``end_id`` when it is one. Empty when ``text``
         is a prefix of none."""
-        key = (text, end_id)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        strings, ids_of, max_len = self._strings, self.table.ids_of, self.table.max_len
-        m = len(text)
-        out: set[int] = set()
-        i = bisect.bisect_left(strings, text)
-        while i < len(strings) and strings[i].startswith(text):
-            s = strings[i]
-            if len(s) == m:
-                out.add(end_id)
-            else:
-                spell = self._spell[s]
-                for k in range(m + 1, min(len(s), m + max_len) + 1):
-                    if spell[k]:
-                        ids = ids_of.get(s[m:k])
-                        if ids:
-                            out.update(ids)
-            i += 1
-        result = tuple(sorted(out))
-        if result:
-            if len(self._cache) >= MAX_CACHE:
-                self._cache.clear()
-            self._cache[key] = result
-        return result
+        return self._src.next_ids(text, end_id)
+
+    def key_ids(self, region: str, text: bytes, written: Iterable[bytes] = ()) -> tuple[int, ...]:
+        """Ids allowed in a key region of LOCALS (:class:`LocalsReader`): ``region`` "open" or
+        "next", ``text`` the bytes since the region started, ``written`` the keys (JSON text
+        between the quotes) already in this LOCALS, which are not offered again unless no other
+        name fits (every name written: a repeated name rather than an invented one). Empty when
+        none."""
+        p = self._keys.get(region)
+        if p is None:
+            return ()
+        exclude = frozenset(x for k in written for x in (b'"' + k + b'"', b' "' + k + b'"'))
+        return (exclude and p.next_ids(text, None, exclude)) or p.next_ids(text)
 
     def for_frame(self, prefix: Sequence[int] = ()) -> "FrameConstraint":
         """The hook for one generation call whose frame starts with ``prefix`` (ids already in
@@ -305,13 +457,107 @@ def _spellable(b: bytes, table: TokenTable) -> list[bool]:
     return ok
 
 
+_WS = frozenset(b" \t\n\r")
+
+
+def _json_goes_on(key_text: bytes, tail: bytes) -> bool:
+    """True when ``tail`` can follow the key region ``key_text`` (a key with its closing quote,
+    or ``{}``) in a JSON object: ``": "``, ``":``, ...; after ``{}`` only whitespace."""
+    r = LocalsReader()
+    r.state = "done" if key_text.endswith(b"}") else "colon"
+    r.feed(tail)
+    return r.state != "off"
+
+
+_QUOTE, _BACKSLASH, _COLON, _COMMA, _LBRACE, _RBRACE = b'"\\:,{}'
+
+
+class LocalsReader:
+    """Where the LOCALS text of a call/line frame is, read byte by byte as a JSON lexer would:
+    which tells keys from values (a value string may hold quotes, commas, colons and braces).
+
+    ``state``: "start" (before ``{``), "key0" (after ``{`` or ``,``, before a key), "key" /
+    "keyesc" (in a key string), "colon", "val0", "val" / "valesc" (in a value string), "after"
+    (after a value), "done" (after the closing ``}``), "off" (not JSON of the expected shape:
+    unconstrained until the frame ends). A *key region* runs from the start of LOCALS ("open")
+    or from just after a ``,`` ("next") through the key's closing quote; ``region`` holds its
+    bytes so far and ``in_key_region`` says whether the next token falls in one. ``keys``: the
+    keys read so far."""
+
+    __slots__ = ("state", "kind", "region", "keys")
+
+    def __init__(self):
+        self.state = "start"
+        self.kind = "open"
+        self.region = b""
+        self.keys: list[bytes] = []  # the keys read so far (their JSON text between the quotes)
+
+    @property
+    def in_key_region(self) -> bool:
+        return self.state in ("start", "key0", "key", "keyesc")
+
+    def feed(self, data: bytes) -> None:
+        for c in data:
+            st = self.state
+            if st == "off":
+                return
+            if st in ("start", "key0", "key", "keyesc"):
+                self.region += bytes((c,))
+            if st == "start":
+                self.state = "key0" if c == _LBRACE else "off"  # no whitespace before "{" on the wire
+            elif st == "key0":
+                if c == _QUOTE:
+                    self.state = "key"
+                elif c == _RBRACE and self.kind == "open" and self.region == b"{}":
+                    self.state = "done"
+                elif c not in _WS:
+                    self.state = "off"
+            elif st == "key":
+                if c == _BACKSLASH:
+                    self.state = "keyesc"
+                elif c == _QUOTE:
+                    self.state = "colon"
+                    self.keys.append(self.region[self.region.index(b'"') + 1 : -1])
+            elif st == "keyesc":
+                self.state = "key"
+            elif st == "colon":
+                if c == _COLON:
+                    self.state = "val0"
+                elif c not in _WS:
+                    self.state = "off"
+            elif st == "val0":
+                if c == _QUOTE:
+                    self.state = "val"
+                elif c not in _WS:
+                    self.state = "off"  # values are strings on the wire
+            elif st == "val":
+                if c == _BACKSLASH:
+                    self.state = "valesc"
+                elif c == _QUOTE:
+                    self.state = "after"
+            elif st == "valesc":
+                self.state = "val"
+            elif st == "after":
+                if c == _COMMA:
+                    self.state, self.kind, self.region = "key0", "next", b""
+                elif c == _RBRACE:
+                    self.state = "done"
+                elif c not in _WS:
+                    self.state = "off"
+            elif st == "done":
+                if c not in _WS:
+                    self.state = "off"
+
+
 class FrameConstraint:
     """The constraint hook of one generation call (see the module docstring).
 
     Reads the ids as they come (the call's ``prefix``, then what it generated) with a small
     state machine per frame: head (event, LOCALS) until ``<|action_sep|>``, then SOURCE
-    (constrained) until ``<|arg_sep|>`` or ``<|frame_sep|>``, then VALUE. ``generated`` must
-    only grow during the call (it is read incrementally); a shorter list starts over.
+    (constrained) until ``<|arg_sep|>`` or ``<|frame_sep|>``, then VALUE. In the head of a
+    call/line frame a :class:`LocalsReader` follows the LOCALS text when keys are constrained.
+    ``generated`` must only grow during the call (it is read incrementally); a shorter list
+    starts over.
     """
 
     def __init__(self, source: SourceConstraint, prefix: Sequence[int] = ()):
@@ -327,6 +573,8 @@ class FrameConstraint:
         self.steps = 0  # steps asked
         self.constrained_steps = 0  # steps answered with a restricted set
         self.fallbacks = 0  # SOURCE steps left unconstrained because nothing was allowed
+        self.key_steps = 0  # LOCALS key steps answered with a restricted set
+        self.key_fallbacks = 0  # LOCALS left unconstrained because nothing was allowed
         self._reset_stream()
 
     def _reset_stream(self) -> None:
@@ -339,6 +587,7 @@ class FrameConstraint:
         self._event: str | None = None
         self._phase = "head"  # head | source | value | off
         self._text = b""
+        self._locals: LocalsReader | None = None
 
     def _read(self, t: int) -> None:
         if t == self._frame_sep or t in self._end_ids:
@@ -347,8 +596,17 @@ class FrameConstraint:
             if t == self._action_sep:
                 self._phase = "source"
                 self._text = b""
+                self._locals = None
             elif self._event is None and t in self._events:
                 self._event = self._events[t]
+                if self.sc.constrains_locals and self._event in ("call", "line"):
+                    self._locals = LocalsReader()
+            elif self._locals is not None:
+                b = self._bytes_of[t] if 0 <= t < len(self._bytes_of) else None
+                if b is None:  # a special token or unknown id in LOCALS
+                    self._locals.state = "off"
+                else:
+                    self._locals.feed(b)
         elif self._phase == "source":
             if t == self._arg_sep:
                 self._phase = "value"
@@ -368,7 +626,21 @@ class FrameConstraint:
             for t in generated[self._seen:]:
                 self._read(int(t))
             self._seen = len(generated)
-            if self._phase != "source" or self._event is None:
+            if self._event is None:
+                return None
+            if self._phase == "head":
+                lr = self._locals
+                if lr is None or not lr.in_key_region:
+                    return None
+                ids = self.sc.key_ids(lr.kind, lr.region, lr.keys)
+                if not ids:  # not a key we can steer (a token ran past it, or odd JSON): let go
+                    self.key_fallbacks += 1
+                    lr.state = "off"
+                    return None
+                self.key_steps += 1
+                self.constrained_steps += 1
+                return ids
+            if self._phase != "source" or not self.sc.constrain_source:
                 return None
             ids = self.sc.next_ids(self._text, self.sc.end_id(self._event))
             if not ids:  # the text left the allowed strings (it cannot come back): stop steering

@@ -188,13 +188,14 @@ def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
     return valid, round((m.state_exact or 0.0) * counted), round((m.action_exact or 0.0) * counted), counted
 
 
-def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bool = True) -> RecordResult:
+def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bool = True,
+                constrain_locals: bool | None = None) -> RecordResult:
     from neurodebug import compare as C
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
     s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES,
-                max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain)
+                max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain, constrain_locals=constrain_locals)
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
@@ -296,23 +297,25 @@ def _make(model, device):
 
 
 def _eval_in_worker(args):
-    rec, teacher, constrain = args
-    return _safe_eval(rec, *_PRED, teacher, constrain)
+    rec, teacher, constrain, constrain_locals = args
+    return _safe_eval(rec, *_PRED, teacher, constrain, constrain_locals)
 
 
-def _safe_eval(rec, predictor, codec, teacher, constrain=True) -> RecordResult:
+def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=None) -> RecordResult:
     try:
-        return eval_record(rec, predictor, codec, teacher, constrain)
+        return eval_record(rec, predictor, codec, teacher, constrain, constrain_locals)
     except UserError as e:
         return RecordResult(str(rec.get("id")), "error", 0, error=str(e))
 
 
 def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
               teacher: bool = True, progress=None, time_limit: float | None = None,
-              threads: int | None = None, constrain: bool = True) -> list[RecordResult]:
+              threads: int | None = None, constrain: bool = True,
+              constrain_locals: bool | None = None) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
+    ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
 
     With ``time_limit`` (seconds), no record is started after the limit: the results are those
     of the records finished by then (a prefix of the suite).
@@ -328,7 +331,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
-            results.append(_safe_eval(rec, predictor, codec, teacher, constrain))
+            results.append(_safe_eval(rec, predictor, codec, teacher, constrain, constrain_locals))
             if progress:
                 progress(i + 1, results[-1])
         return results
@@ -338,7 +341,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads))
     try:
-        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain) for rec in records])
+        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals) for rec in records])
         for i in range(len(records)):
             if deadline is None:
                 r = it.next()
@@ -386,6 +389,9 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
     if "constrained" in summary:
         console.print("free-running SOURCE: " + ("constrained to lines of the file" if summary["constrained"]
                                                  else "unconstrained (--no-constrain)"))
+    if "constrained_locals" in summary:
+        console.print("free-running LOCALS keys: " + ("constrained to local names of the file"
+                                                      if summary["constrained_locals"] else "unconstrained"))
     fps = summary["model"]["frames_per_s"]
     if fps:
         console.print(f"free-running prediction: {fps:.1f} frames/s")

@@ -53,6 +53,10 @@ Choices (each in one place below):
   (``State.applies_constraint``: local and transformers, not http) and ``constrained`` says
   whether it is in effect. Frames we write (the call frame, edits, forced events) and
   teacher-forced scoring are not affected.
+* Constrained LOCALS keys (``constrain_locals``; by default on exactly when SOURCE is
+  constrained, see ``CONSTRAIN_LOCALS``): each key the model writes in a call/line frame's
+  LOCALS is a local name of a function of the file (values stay free);
+  ``constrained_locals`` says whether it is in effect.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ from neurodebug.frames import End, Frame, Trace, wire_locals
 #: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
 FORCE_LINE_AFTER_CALL = True
 STEP_OVER_MODES = ("force_return", "generate")
+#: Whether LOCALS keys are constrained to local names of the file when a Session is not told
+#: (``constrain_locals=None``: then only together with constrain_source).
+CONSTRAIN_LOCALS = True
 #: Most tokens one frame may take before it counts as cut off.
 MAX_FRAME_TOKENS = 2048
 
@@ -87,7 +94,8 @@ class Session:
     def __init__(self, source: str, entry: str | None, call: str | None, predictor, *, path=None,
                  run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
-                 max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True):
+                 max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True,
+                 constrain_locals: bool | None = None):
         if step_over not in STEP_OVER_MODES:
             raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
         self.source = source
@@ -119,6 +127,8 @@ class Session:
             raise UserError(f"The source is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
         self.state = predictor.open(self.prompt_ids)
         self.constrain_source = bool(constrain_source)
+        self.constrain_locals = (CONSTRAIN_LOCALS and self.constrain_source) if constrain_locals is None \
+            else bool(constrain_locals)
         self._source_constraint = None  # built on the first generated frame
         self._clear()
         with self._lock:
@@ -218,14 +228,22 @@ class Session:
         the backend applies it)."""
         return self.constrain_source and _applies_constraint(self.state)
 
+    @property
+    def constrained_locals(self) -> bool:
+        """True when the keys of generated frames' LOCALS are constrained to local names of the
+        file (asked for, and the backend applies it)."""
+        return self.constrain_locals and _applies_constraint(self.state)
+
     def _constraint(self, prefix: list[int]):
         """The constraint hook of one frame's generation (None when unconstrained)."""
-        if not self.constrained:
+        if not (self.constrain_source or self.constrain_locals) or not _applies_constraint(self.state):
             return None
         if self._source_constraint is None:
             from neurodebug.constrain import SourceConstraint
 
-            self._source_constraint = SourceConstraint(self.codec, self.source, self.entry)
+            self._source_constraint = SourceConstraint(self.codec, self.source, self.entry,
+                                                       constrain_source=self.constrain_source,
+                                                       constrain_locals=self.constrain_locals)
         return self._source_constraint.for_frame(prefix)
 
     @property
@@ -298,6 +316,7 @@ class Session:
             "tokens_computed": self.tokens_computed,
             "last_tokens_per_s": self.last_tokens_per_s,
             "constrained": self.constrained,
+            "constrained_locals": self.constrained_locals,
         }
 
     # -- the engine: one frame --------------------------------------------------------------------

@@ -35,12 +35,15 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     g.add_argument("--max-frame-tokens", type=int, default=2048,
                    help="a frame longer than this many tokens is cut off and ends the prediction (default 2048)")
     add_constrain_argument(g)
+    g.add_argument("--no-constrain-locals", action="store_true",
+                   help="constrain SOURCE only: LOCALS keys may be any text")
 
 
 def add_constrain_argument(p) -> None:
     p.add_argument("--no-constrain", action="store_true",
-                   help="let the model write any SOURCE text (by default a predicted frame can only name a line of "
-                        "the file; the http backend is never constrained)")
+                   help="let the model write any SOURCE text and any LOCALS keys (by default a predicted frame can "
+                        "only name a line of the file, and its locals only local names of the file's functions; the "
+                        "http backend is never constrained)")
 
 
 def call_from_comment(args) -> str | None:
@@ -82,7 +85,8 @@ def session_from_args(args, run_real: bool = True):
     return Session.from_file(args.file, entry=args.entry, call=call, predictor=predictor, run_real=run_real,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                              max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens,
-                             constrain_source=not getattr(args, "no_constrain", False))
+                             constrain_source=not getattr(args, "no_constrain", False),
+                             constrain_locals=False if getattr(args, "no_constrain_locals", False) else None)
 
 
 def short_locals(locals_: dict[str, str], width: int = 80) -> str:

@@ -29,7 +29,10 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads per process (default: cores / jobs)")
     p.add_argument("--no-teacher-forced", action="store_true", help="skip the teacher-forced scores")
     p.add_argument("--no-constrain", action="store_true",
-                   help="free-running prediction without constraining SOURCE to lines of the file")
+                   help="free-running prediction without constraining SOURCE to lines of the file "
+                        "and LOCALS keys to local names of the file")
+    p.add_argument("--no-constrain-locals", action="store_true",
+                   help="constrain SOURCE only: LOCALS keys may be any text")
     p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
     p.add_argument("--json", action="store_true", help="print the summary and per-record results as JSON")
 
@@ -51,7 +54,8 @@ def run(args) -> int:
         results = evaluate.run_suite(records, model=model, device=args.device, jobs=args.jobs,
                                      teacher=not args.no_teacher_forced, progress=progress,
                                      time_limit=args.time_limit, threads=args.threads,
-                                     constrain=not args.no_constrain)
+                                     constrain=not args.no_constrain,
+                                     constrain_locals=_constrain_locals(args))
     finally:
         finish()
     summary = evaluate.summarize(results)
@@ -59,12 +63,19 @@ def run(args) -> int:
     summary["not_reached"] = len(records) - len(results)  # records left out by --time-limit
     summary["model_path"] = model
     summary["constrained"] = not args.no_constrain
+    summary["constrained_locals"] = _constrain_locals(args)
     if args.json:
         json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)
         print()
     else:
         evaluate.render(summary, results, args.suite, worst=args.worst)
     return 0
+
+
+def _constrain_locals(args) -> bool:
+    from neurodebug.session import CONSTRAIN_LOCALS
+
+    return CONSTRAIN_LOCALS and not (args.no_constrain or args.no_constrain_locals)
 
 
 def _progress(total: int, quiet: bool):

@@ -1,4 +1,5 @@
-"""Grammar-constrained SOURCE (neurodebug/constrain.py): predicted frames name lines of the file.
+"""Grammar-constrained SOURCE and LOCALS keys (neurodebug/constrain.py): predicted frames name
+lines of the file, and their locals only local names of the file's functions.
 
 The model-level tests run the bundled model (neurodebug/bundled/, skipped when it is not
 installed) on a function written for these tests in the style of HumanEval problems (typing
@@ -8,10 +9,13 @@ are not in the file there unless it is constrained.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from neurodebug.codec import Codec, START_MARKER, _norm, source_lines, wire_source
-from neurodebug.constrain import SourceConstraint, allowed_sources, nameable_lines, token_table
+from neurodebug.constrain import (LocalsReader, SourceConstraint, allowed_sources, local_names, nameable_lines,
+                                  token_table)
 from neurodebug.tracer import trace_source
 
 PROGRAM = '''from typing import List, Tuple
@@ -271,9 +275,9 @@ def test_a_constraint_that_allows_nothing_changes_nothing(bundled, monkeypatch):
     import neurodebug.constrain as C
 
     real_init = C.SourceConstraint.__init__
-    monkeypatch.setattr(C.SourceConstraint, "__init__", lambda self, codec, source, entry=None, lines=None:
-                        real_init(self, codec, source, entry, lines=[]))
-    empty = _session(bundled, max_frames=6)
+    monkeypatch.setattr(C.SourceConstraint, "__init__", lambda self, codec, source, entry=None, lines=None, **kw:
+                        real_init(self, codec, source, entry, lines=[], **kw))
+    empty = _session(bundled, max_frames=6, constrain_locals=False)
     assert empty.constrained
     empty.cont()
     monkeypatch.undo()
@@ -289,6 +293,27 @@ def test_backends_that_cannot_constrain_are_not_asked(bundled):
     assert not _applies_constraint(HttpState(None, [1]))
     assert _applies_constraint(bundled.open([1]))
     assert not _applies_constraint(_OldPredictor(bundled).open([1]))
+
+
+def test_the_cli_option_for_locals(tmp_path, bundled):
+    import argparse
+
+    from neurodebug.cli import _session_args, eval as eval_cli
+
+    p = argparse.ArgumentParser()
+    _session_args.add_session_arguments(p)
+    assert p.parse_args(["x.py"]).no_constrain_locals is False
+    e = argparse.ArgumentParser()
+    eval_cli.add_arguments(e)
+    assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain-locals"])) is False
+    assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain"])) is False
+    f = tmp_path / "prog.py"
+    f.write_text(PROGRAM)
+    base = [str(f), "--call", CALL, "--entry", ENTRY, "--max-frames", "2"]
+    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain-locals"]))
+    assert s.constrained and not s.constrained_locals
+    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain"]))
+    assert not s.constrained and not s.constrained_locals
 
 
 def test_the_cli_option(tmp_path, bundled):
@@ -344,3 +369,273 @@ def test_the_transformers_backend_applies_the_constraint_as_the_local_one(cwm_ch
     for p in (local, hf):
         got.append(p.open(prompt).generate(80, stop_ids=codec.stop_ids, constraint=sc.for_frame(prompt[-2:])))
     assert got[0] == got[1] and codec.frame_sep_id in got[0]
+
+
+# -- LOCALS keys ---------------------------------------------------------------------------------------
+
+# Written for these tests: a closure, a nested helper, a default argument, a class with a method.
+KEYS_PROGRAM = """def _tally(pairs, scale=1):
+    counts = {}
+    for name, n in pairs:
+        counts[name] = counts.get(name, 0) + n * scale
+    return counts
+
+
+class Shelf:
+    def __init__(self, label):
+        self.label = label
+
+    def tag(self, item):
+        return f"{self.label}:{item}"
+
+
+def busiest(log: str, top: int) -> list:
+    \"\"\"The `top` most frequent words of a comma-separated log, as "word:count" tags.\"\"\"
+    shelf = Shelf("w")
+    words = [w.strip() for w in log.split(",") if w.strip()]
+    pairs = [(w, 1) for w in words]
+    table = _tally(pairs)
+
+    def rank(item):
+        return (-table[item], item)
+
+    best = sorted(table, key=rank)[:top]
+    return [shelf.tag(f"{b}={table[b]}") for b in best]
+"""
+KEYS_ENTRY = "busiest"
+KEYS_CALL = "'ant, bee, ant, cat, bee, ant', 2"
+
+
+def test_local_names_are_the_locals_of_traced_functions():
+    names, empty_ok = local_names(KEYS_PROGRAM)
+    functions = {"pairs", "scale", "counts", "name", "n", "self", "label", "item", "log", "top", "shelf", "words",
+                 "table", "rank", "best"}
+    class_body = {"__module__", "__qualname__", "__init__", "tag", "__name__"}  # the names a class body uses
+    assert functions <= set(names) <= functions | class_body
+    assert "w" not in names and "b" not in names  # comprehension variables are not a frame's locals
+    assert empty_ok  # a class body starts with no names: "{}" can be a frame's LOCALS
+    assert not local_names("def f(a, *b):\n    return [b for b in a]\n")[1]  # every scope takes parameters
+    assert local_names("def f():\n    x = 1\n") == (["x"], True) and local_names("def f(:\n") is None
+    # every local of a real trace is a name
+    real = trace_source(KEYS_PROGRAM, KEYS_ENTRY, KEYS_CALL)
+    assert real.end.reason == "returned"
+    assert {k for f in real.frames for k in f.locals} <= set(names)
+
+
+def _feed_all(chunks):
+    """(in_key_region, kind, region) before each chunk, and the reader after all."""
+    r = LocalsReader()
+    out = []
+    for c in chunks:
+        out.append((r.in_key_region, r.kind, r.region))
+        r.feed(c)
+    return out, r
+
+
+def test_the_locals_reader_tells_keys_from_values():
+    # a value holding quotes, commas, colons and braces, split across tokens (\\ and " apart too)
+    value = json.dumps("{'a\", \"b\": 1}, \\\\ \"c\":")
+    chunks = [b'{"', b"x", b'":', b" "] + [bytes([c]) for c in value.encode()] + [b', "', b"y", b'": "', b'..', b'"}']
+    states, r = _feed_all(chunks)
+    assert r.state == "done" and r.keys == [b"x", b"y"]
+    in_key = [c for c, (k, _, _) in zip(chunks, states) if k]
+    assert in_key == [b'{"', b"x", b'":', b"y", b'": "']  # the tokens that write keys, never the value's
+    assert states[1] == (True, "open", b'{"') and states[-4] == (True, "next", b' "')
+    # a whole frame's LOCALS as json writes it, in one piece: done, no region left open
+    r = LocalsReader()
+    r.feed(json.dumps({"s": "'a, \"b\": {c}'", "t": "'\\\\'", "u": '":{,}'}).encode())
+    assert r.state == "done"
+    # what is not the expected JSON switches the reader off (the hook then lets go)
+    for bad in (b"[", b' {"', b'{"x": 1', b'{"x" "', b'{"x": "1" "', b'{"x": "1"}x', b'{,'):
+        r = LocalsReader()
+        r.feed(bad)
+        assert r.state == "off", bad
+    r = LocalsReader()
+    r.feed(b"{}")
+    assert r.state == "done"
+
+
+class _ToyTokenizer:
+    """A tokenizer with a hand-picked vocabulary (every single byte, plus merges) and CWM's
+    special tokens, for unit tests of the hook on hand-written token sequences."""
+
+    MERGES = [b'{"', b'":', b' "', b'",', b'"}', b' ".."', b' ".."}', b' "..",', b'x', b'xs', b'total', b'tot',
+              b'al', b'\\"', b'", "', b"': ", b'_":', b'{}']
+
+    def __init__(self):
+        from neurodebug.codec import END_TOKENS, EVENT_TOKENS, TRACE_TOKENS
+
+        self.vocab = [bytes([i]) for i in range(256)] + [m for m in self.MERGES if len(m) > 1]
+        names = list(dict.fromkeys([*TRACE_TOKENS, *END_TOKENS, *EVENT_TOKENS.values()]))
+        self.specials = {n: len(self.vocab) + i for i, n in enumerate(names)}
+        self.vocab_size = len(self.vocab) + len(names)
+
+    def special_id(self, name):
+        return self.specials[name]
+
+    def has_special(self, name):
+        return name in self.specials
+
+    def decode_bytes(self, ids):
+        return b"".join(self.vocab[i] for i in ids if i < len(self.vocab))
+
+    def decode(self, ids):
+        return self.decode_bytes(ids).decode("utf-8", "replace")
+
+    def ids(self, *pieces):
+        return [self.vocab.index(p) for p in pieces]
+
+    def encode(self, text):
+        b, out, i = text.encode(), [], 0
+        while i < len(b):
+            k = max(k for k in range(i + 1, len(b) + 1) if b[i:k] in self.vocab)
+            out.append(self.vocab.index(b[i:k]))
+            i = k
+        return out
+
+
+def test_the_hook_constrains_keys_only_on_hand_written_tokens():
+    tok = _ToyTokenizer()
+    codec = Codec(tok)
+    src = "def f(xs, total):\n    return total\n"
+    sc = SourceConstraint(codec, src, "f", constrain_locals=True)
+    assert sc.local_names == ["total", "xs"] and sc.constrains_locals
+    vocab = tok.vocab
+    # {"xs": "[\"a\", {'b': 1}]", "total": ".."}  with the value's quotes, colons, commas, braces
+    pieces = [b'{"', b'xs', b'":', b' "', b'[', b'\\"', b'a', b'\\"', b',', b' ', b'{', b"'", b'b', b"'", b':',
+              b' ', b'1', b'}', b']', b'", "', b'tot', b'al', b'":', b' ".."}']
+    frame = tok.ids(*pieces)
+    hook = sc.for_frame([codec.event_ids["line"]])
+    keyed = []
+    for k, t in enumerate(frame):
+        allowed = hook.allowed(frame[:k])
+        if allowed is not None:
+            assert t in allowed, (k, pieces[k])  # the real text is always allowed
+            keyed.append(pieces[k])
+            got = {vocab[i] for i in allowed}
+            if pieces[k] == b"xs":  # right after {": the first bytes of the names, nothing else
+                assert got == {b"x", b"xs", b"t", b"tot", b"total"}
+            if pieces[k] == b'":':  # an exact name: the closing quote, alone or with what can follow
+                assert {b'"', b'":'} <= got and not got & {b'",', b'"}', b'_":', b'l'}
+    assert keyed == [b'{"', b'xs', b'":', b'tot', b'al', b'":']
+    assert hook.key_fallbacks == 0
+    # a key already written is not offered again (the tracer never writes one twice)
+    hook = sc.for_frame([codec.event_ids["line"]])
+    assert {vocab[i] for i in hook.allowed(tok.ids(b'{"', b'xs', b'":', b' "', b'1', b'", "'))} == {b"t", b"tot", b"total"}
+    # unless every name is written: a repeated name then, never an invented one (nor a fallback)
+    hook = sc.for_frame([codec.event_ids["line"]])
+    both = tok.ids(b'{"', b'xs', b'":', b' "', b'1', b'", "', b'total', b'":', b' "', b'2', b'", "')
+    assert {vocab[i] for i in hook.allowed(both)} == {b"x", b"xs", b"t", b"tot", b"total"}
+    assert hook.key_fallbacks == 0
+    # then <|action_sep|> and SOURCE as before
+    rest = frame + [codec.action_sep_id]
+    assert {vocab[i] for i in hook.allowed(rest)} == {b"d", b" "}
+    assert hook.allowed(rest + tok.ids(b"q")) is None and hook.fallbacks == 1
+    # the start of LOCALS: "{" only (no "{}" here, every function takes parameters)
+    hook = sc.for_frame([codec.event_ids["call"]])
+    assert {vocab[i] for i in hook.allowed([])} == {b"{", b'{"'}
+    # a name that is not a local is never offered: an adversarial walk by the last allowed id
+    hook = sc.for_frame([codec.event_ids["line"]])
+    gen = []
+    for _ in range(12):
+        allowed = hook.allowed(gen)
+        if allowed is None:
+            break
+        gen.append(allowed[-1])
+    text = tok.decode(gen)
+    assert text.startswith('{"') and text[2:].split('"')[0] in sc.local_names, text
+    # return frames and the unconstrained path are not touched
+    hook = sc.for_frame([codec.event_ids["return"]])
+    assert hook.allowed([]) is None
+    free = SourceConstraint(codec, src, "f")
+    assert not free.constrains_locals
+    hook = free.for_frame([codec.event_ids["line"]])
+    assert all(hook.allowed(frame[:k]) is None for k in range(len(frame)))
+
+
+def test_a_token_that_leaves_the_key_lets_go_of_the_frame():
+    tok = _ToyTokenizer()
+    codec = Codec(tok)
+    sc = SourceConstraint(codec, "def f(xs, total):\n    return total\n", "f", constrain_locals=True)
+    hook = sc.for_frame([codec.event_ids["line"]])
+    # a free token after a value runs into a key that is no name: no more steering in this frame
+    gen = tok.ids(b'{"', b'xs', b'":', b' "', b'1', b'", "', b'q')
+    assert hook.allowed(gen) is None and hook.key_fallbacks == 1
+    assert hook.allowed(gen + tok.ids(b'":', b' ".."', b",", b" ", b'"')) is None
+    # the next frame is steered again
+    nxt = gen + [codec.frame_sep_id, codec.event_ids["line"]]
+    assert hook.allowed(nxt) is not None
+    # odd JSON: unconstrained, never an exception
+    hook = sc.for_frame([codec.event_ids["line"]])
+    assert hook.allowed(tok.ids(b"[")) is None and hook.allowed(["junk"]) is None
+
+
+def test_the_real_locals_are_always_allowed(codec):
+    sc = SourceConstraint(codec, KEYS_PROGRAM, KEYS_ENTRY, constrain_locals=True)
+    real = trace_source(KEYS_PROGRAM, KEYS_ENTRY, KEYS_CALL)
+    ids, spans = codec.frames_ids(real.frames)
+    n_keyed = 0
+    for (s, e), frame in zip(spans, real.frames):
+        fids = ids[s:e]
+        parts = codec.frame_parts(ids, (s, e))
+        for k, (tok, allowed) in enumerate(_walk(sc, codec, fids, 1), 1):
+            if allowed is not None:
+                assert tok in allowed, (frame, k)
+                if "locals" in parts and parts["locals"][0] <= s + k < parts["locals"][1]:
+                    n_keyed += 1
+    assert n_keyed > len(real.frames)
+
+
+def _keys_session(predictor, **kw):
+    from neurodebug.session import Session
+
+    kw.setdefault("max_frames", 14)
+    return Session(KEYS_PROGRAM, KEYS_ENTRY, KEYS_CALL, predictor, run_real=False, **kw)
+
+
+def test_constrained_locals_are_names_of_the_file(bundled):
+    names = set(local_names(KEYS_PROGRAM)[0])
+    s = _keys_session(bundled, constrain_locals=True)
+    assert s.constrained and s.constrained_locals and s.to_json()["constrained_locals"]
+    s.cont()
+    frames = [f for f in s.frames[1:] if f.event in ("call", "line") and "cut off" not in (f.malformed or "")]
+    assert len(frames) > 3
+    for f in frames:
+        assert set(f.locals) <= names, f
+
+
+def test_constrain_locals_defaults(bundled):
+    from neurodebug.session import CONSTRAIN_LOCALS
+
+    assert _keys_session(bundled).constrained_locals is CONSTRAIN_LOCALS
+    assert not _keys_session(bundled, constrain_source=False).constrained_locals  # --no-constrain: both off
+    s = _keys_session(bundled, constrain_source=False, constrain_locals=True)
+    assert not s.constrained and s.constrained_locals
+
+
+def test_keys_off_decodes_as_source_only(bundled, monkeypatch):
+    """constrain_locals=False: the hook is the SOURCE-only one (same ids as a constraint built
+    without the keyword)."""
+    import neurodebug.constrain as C
+
+    off = _keys_session(bundled, constrain_locals=False, max_frames=5)
+    off.cont()
+    real_init = C.SourceConstraint.__init__
+    monkeypatch.setattr(C.SourceConstraint, "__init__", lambda self, codec, source, entry=None, **kw:
+                        real_init(self, codec, source, entry))
+    plain = _keys_session(bundled, constrain_locals=True, max_frames=5)
+    plain.cont()
+    assert off.state.ids == plain.state.ids
+
+
+def test_a_random_model_on_the_cwm_vocabulary_writes_keys_of_the_file(local):
+    """The tiny random checkpoint (noise unconstrained) on Llama 3's 128k tokens: after a forced
+    <|line_sep|>, LOCALS starts with a key that is a name of the file."""
+    codec = Codec(local.tokenizer)
+    sc = SourceConstraint(codec, PROGRAM, ENTRY, constrain_locals=True)  # no "{}": every function takes arguments
+    prompt = codec.prompt_ids(PROGRAM, ENTRY) + [codec.event_ids["line"]]
+    hook = sc.for_frame(prompt[-1:])
+    new = local.open(prompt).generate(12, stop_ids=codec.stop_ids, constraint=hook)
+    text = local.tokenizer.decode(new)
+    assert text.startswith('{"') and text[2:].split('"')[0] in sc.local_names, text
+    assert hook.key_steps >= 2 and hook.key_fallbacks == 0
