@@ -146,18 +146,7 @@ class Session:
         """A session on a Python file; a bad path, entry or call raises UserError."""
         if predictor is None:
             raise UserError("A session needs a predictor (see neurodebug.backends.make_predictor).")
-        p = Path(path)
-        if not p.exists():
-            raise UserError(f"There is no file {str(path)!r}.")
-        if p.is_dir():
-            raise UserError(f"{str(path)!r} is a directory, not a Python file.")
-        try:
-            source = p.read_bytes().decode("utf-8-sig")
-        except OSError as e:
-            raise UserError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{str(path)!r} is not UTF-8 text.") from None
-        return cls(source, entry, call, predictor, path=str(p), **kw)
+        return cls(read_source(path), entry, call, predictor, path=str(Path(path)), **kw)
 
     def _clear(self) -> None:
         self.frames: list[Frame] = []
@@ -604,6 +593,27 @@ def _closed(ids: list[int], frame_sep: int) -> list[int]:
 
 
 # -- the call: entry, arguments, literals -------------------------------------------------------
+
+
+def read_source(path) -> str:
+    """The text of a Python file; a bad path raises UserError with one sentence."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"There is no file {str(path)!r}.")
+    if p.is_dir():
+        raise UserError(f"{str(path)!r} is a directory, not a Python file.")
+    try:
+        return p.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise UserError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{str(path)!r} is not UTF-8 text.") from None
+
+
+def resolve_target(path, entry: str | None) -> tuple[str, str | None]:
+    """(entry, argument expression from its ``# neurodebug:`` comment, "" when it takes no
+    arguments, else None) of a file; a bad path or entry raises UserError, as a Session would."""
+    return _resolve(read_source(path), entry, None)
 
 
 def _resolve(source: str, entry: str | None, call: str | None) -> tuple[str, str | None]:

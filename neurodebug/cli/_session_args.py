@@ -79,8 +79,13 @@ def session_from_args(args, run_real: bool = True):
         raise UserError("--top-p must be in (0, 1].")
     call = args.call if args.call is not None else call_from_comment(args)
     if call is None and getattr(args, "_call_required", False):
-        raise UserError(f"No call given: pass --call \"f(...)\" or put a '# neurodebug: f(...)' comment "
-                        f"above the entry's def in {args.file}.")
+        from neurodebug.session import resolve_target
+
+        # A wrong path or function name is the first thing to say (one sentence each); an entry
+        # without parameters needs no call.
+        if resolve_target(args.file, args.entry)[1] is None:
+            raise UserError(f"No call given: pass --call \"f(...)\" or put a '# neurodebug: f(...)' comment "
+                            f"above the entry's def in {args.file}.")
     predictor = predictor_from_args(args)
     return Session.from_file(args.file, entry=args.entry, call=call, predictor=predictor, run_real=run_real,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,

@@ -160,3 +160,21 @@ def test_compare_takes_the_call_from_the_comment_or_says_what_is_missing(tmp_pat
     src.write_text("# neurodebug: f(2)\ndef f(n):  # << START_OF_TRACE\n    return n + 1\n")
     assert main(["compare", str(src), "--model", str(tmp_path / "no-model")]) == 2
     assert "no model" in capsys.readouterr().err.lower()
+
+
+def test_compare_names_a_bad_path_or_function_before_asking_for_a_call(tmp_path, capsys):
+    from neurodebug.cli import main
+
+    def error(*argv) -> str:
+        assert main(["compare", *argv, "--model", str(tmp_path / "no-model")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err
+        return err
+
+    assert error(str(tmp_path / "nope.py")) == f"neurodebug: There is no file {str(tmp_path / 'nope.py')!r}."
+    src = tmp_path / "prog.py"
+    src.write_text("def g():\n    return 1\n\ndef f(n):\n    return n + 1\n")
+    assert error(str(src), "--entry", "nothere") == "neurodebug: There is no function 'nothere' in the source."
+    assert error(str(src), "--entry", "f").startswith("neurodebug: No call given")
+    # an entry without parameters needs no call: the next problem is the missing model
+    assert "no model" in error(str(src), "--entry", "g").lower()
