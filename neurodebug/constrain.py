@@ -191,22 +191,35 @@ def _build_table(tokenizer) -> TokenTable:
 # == Which lines a frame can name ================================================================
 
 
+
+def _traced_code(source: str) -> list | None:
+    """The code objects of ``source`` whose frames a trace records (the module and every function or
+    class body, not comprehensions or lambdas: SKIPPED_SCOPES); None when it does not compile."""
+    try:
+        code = compile(source, "<source>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    out, todo = [], [code]
+    while todo:
+        c = todo.pop()
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        if c.co_name not in SKIPPED_SCOPES:
+            out.append(c)
+    return out
+
 def nameable_lines(source: str) -> list[int]:
     """Line numbers (1-based, ascending) that a frame of a trace of ``source`` can name."""
     lines = source_lines(source)
     n = len(lines)
     found: set[int] = set()
+    codes = _traced_code(source)
     try:
-        code = compile(source, "<source>", "exec", dont_inherit=True)
-        tree = ast.parse(source)
+        tree = ast.parse(source) if codes is not None else None
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        tree = None
+    if tree is None:
         return [i for i, ln in enumerate(lines, 1) if _norm(ln).strip()]
-    todo = [code]
-    while todo:
-        c = todo.pop()
-        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        if c.co_name in SKIPPED_SCOPES:
-            continue
+    for c in codes:
         found.add(c.co_firstlineno)
         found.update(ln for _, _, ln in c.co_lines() if ln is not None)
     for node in ast.walk(tree):
@@ -259,18 +272,12 @@ def local_names(source: str) -> tuple[list[str], bool] | None:
     ``co_varnames`` (parameters and assigned names), ``co_cellvars`` and ``co_freevars``; for a
     class body, which keeps its names in a dict, ``co_names`` and ``__module__``/``__qualname__``.
     ``{}`` is possible where a scope has no parameters."""
-    try:
-        code = compile(source, "<source>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+    codes = _traced_code(source)
+    if codes is None:
         return None
     names: set[str] = set()
     empty_ok = False
-    todo = [code]
-    while todo:
-        c = todo.pop()
-        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        if c.co_name in SKIPPED_SCOPES:
-            continue
+    for c in codes:
         names.update(c.co_varnames, c.co_cellvars, c.co_freevars)
         if not c.co_flags & _CO_OPTIMIZED:  # a class body
             names.update(c.co_names)
