@@ -439,12 +439,7 @@ def section_model(args, shp, quantize):
              note=f"chunks of {rt.chunk_size}; includes first-call compilation")
 
         # Decode at this context: the runtime's own generate loop (greedy, one token per forward).
-        seq.generate(3)  # compiles the decode kernels for these shapes
-        sync(dev)
-        t = time.perf_counter()
-        seq.generate(n_new)
-        sync(dev)
-        dt = time.perf_counter() - t
+        dt = timed_decode(seq, n_new, dev)
         tok_s = n_new / dt
         kv_bytes = config.kv_bytes(ctx, 2 if dev.type == "cuda" else 4)
         step_bytes = wbytes - emb_bytes + kv_bytes  # what one decode step must read at least
@@ -488,6 +483,16 @@ def section_model(args, shp, quantize):
         gemv_rows(sec)
 
 
+def timed_decode(seq, n_new, dev) -> float:
+    """Seconds for n_new greedy tokens of seq.generate, after 3 that compile (or capture) first."""
+    seq.generate(3)
+    sync(dev)
+    t = time.perf_counter()
+    seq.generate(n_new)
+    sync(dev)
+    return time.perf_counter() - t
+
+
 def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
     """The same decode with CUDA graphs (CWM(cuda_graphs=True)): the logits of 8 fed tokens against
     eager decoding from the same state, then greedy tok/s."""
@@ -510,12 +515,7 @@ def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
         same = sum(int(a.argmax()) == int(b.argmax()) for a, b in zip(got, want))
         emit(sec, "CUDA graph vs eager logits", f"max diff {diff:.3g}", note=f"same argmax {same}/8 for 8 fed "
              f"tokens (split counts differ, so sums differ in order); the 8 steps with the capture took {first_s:.2f} s")
-        graphed.generate(3)
-        sync(dev)
-        t = time.perf_counter()
-        graphed.generate(n_new)
-        sync(dev)
-        dt = time.perf_counter() - t
+        dt = timed_decode(graphed, n_new, dev)
         tok_s = n_new / dt
         goal = "" if shp.dry else ("goal met" if tok_s >= 0.75 * bound else "below goal (>= 75% of bound)")
         emit(sec, f"decode at {shp.model_context} context, CUDA graph", fmt(tok_s, "tok/s"), fmt(bound, "tok/s bound"),
