@@ -1,0 +1,268 @@
+"""Which frame can follow which: the static control flow of a source file, line by line, as the
+tracer (``sys.settrace``) reports it.
+
+A trace's frames are not free: after a ``line`` frame at line L of a function, the next ``line``
+frame of the same function visit can only be a line that control can reach from L's code
+without passing through another line (or L again, by a backward jump: a loop on one line); a
+``return`` or ``exception`` frame is at the line the function is on; a ``call`` frame enters a
+function at its ``def`` line (or a generator where it left off). :class:`Flow` computes these
+sets once per file from its bytecode, compiled by this Python, which is the one that runs the
+real trace, so the sets are exactly this interpreter's control flow, over-approximated: every
+instruction of L may have been the one running, every instruction inside a ``try`` may raise.
+
+    flow = Flow.of(source)              # cached per source; None when it does not compile
+    flow.after_line(7)                  # lines a line frame may name after a frame at line 7
+    flow.after_call(3)                  # ... after the call frame at def line 3
+    flow.call_lines                     # lines a call frame may name
+
+A line L's successors: from every instruction placed on L, follow the bytecode's edges (fall
+through unless the instruction is an unconditional jump, a return or a raise; jump targets;
+the handler of every instruction in an exception-table range). An instruction on another line
+M ends the path and M is a successor. An instruction on no line (``None``) and, on Pythons that
+inline comprehensions (PEP 709), an instruction inside a comprehension's loop (whose line events
+the tracer drops, ``tracer.INLINE_COMPREHENSIONS``) is passed through. Reaching L again by a
+backward jump, or after an instruction on no line, makes L its own successor (CPython reports a
+new line event then).
+
+``tests/neurodebug/test_flow.py`` checks the sets against real traces: every frame of every
+trace of the generator's programs, the examples and the HumanEval suite is one the sets allow.
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import functools
+import types
+from collections import deque
+
+#: Opcodes after which control does not fall through to the next instruction.
+_NO_FALL_THROUGH = frozenset(
+    dis.opmap[name]
+    for name in ("RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE", "JUMP_FORWARD", "JUMP_BACKWARD",
+                 "JUMP_BACKWARD_NO_INTERRUPT", "JUMP_ABSOLUTE", "JUMP", "JUMP_NO_INTERRUPT")
+    if name in dis.opmap
+)
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs) | frozenset(getattr(dis, "hasjump", ()))
+_RESUME = dis.opmap.get("RESUME")
+#: Code flags of generators, coroutines and async generators (resumed by a ``call`` frame).
+_RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
+
+
+def _traced_code(source: str) -> list[types.CodeType] | None:
+    """The code objects of ``source`` whose frames a trace records (every function and class body,
+    not the module, comprehensions or lambdas); None when it does not compile."""
+    from .codec import SKIPPED_SCOPES
+
+    try:
+        code = compile(source, "<source>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    out, todo = [], [code]
+    while todo:
+        c = todo.pop()
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        if c.co_name not in SKIPPED_SCOPES:
+            out.append(c)
+    return out
+
+
+class _Graph:
+    """One code object's instructions as a graph: line (None when the tracer sees none), edges."""
+
+    def __init__(self, code: types.CodeType, hidden: frozenset):
+        ins = list(dis.get_instructions(code))
+        self.offsets = [i.offset for i in ins]
+        index = {off: k for k, off in enumerate(self.offsets)}
+        self.lines: list[int | None] = []
+        for i in ins:
+            line = i.positions.lineno if i.positions is not None else None
+            self.lines.append(None if i.offset in hidden else line)
+        self.edges: list[list[int]] = [[] for _ in ins]
+        for k, i in enumerate(ins):
+            if i.opcode not in _NO_FALL_THROUGH and k + 1 < len(ins):
+                self.edges[k].append(k + 1)
+            if i.opcode in _JUMPS and isinstance(i.argval, int) and i.argval in index:
+                self.edges[k].append(index[i.argval])
+        for entry in dis.Bytecode(code).exception_entries:
+            target = index.get(entry.target)
+            if target is None:
+                continue
+            for k, off in enumerate(self.offsets):
+                if entry.start <= off < entry.end:
+                    self.edges[k].append(target)
+        self.resume = next((k for k, i in enumerate(ins) if i.opcode == _RESUME), None)
+
+    def successors(self, line: int) -> set[int]:
+        """Lines whose line event can come next after one at ``line`` in this code."""
+        starts = [k for k, ln in enumerate(self.lines) if ln == line]
+        return self._walk(starts, line)
+
+    def entry(self) -> set[int]:
+        """Lines of the first line event after the call event."""
+        if self.resume is None:
+            return set()
+        return self._walk([self.resume], None, first=True)
+
+    def _walk(self, starts: list[int], line: int | None, first: bool = False) -> set[int]:
+        out: set[int] = set()
+        seen = set(starts)
+        todo = deque(starts)
+        while todo:
+            a = todo.popleft()
+            for b in self.edges[a]:
+                lb = self.lines[b]
+                if lb is not None and (lb != line or first):
+                    out.add(lb)
+                    continue
+                if lb is not None and (self.offsets[b] <= self.offsets[a] or self.lines[a] is None):
+                    out.add(lb)  # back to the same line: a backward jump, or after a line-less instruction
+                if b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return out
+
+
+class Flow:
+    """The static successor sets of one source file (see the module docstring)."""
+
+    def __init__(self, source: str, codes: list[types.CodeType]):
+        hidden_spans = ()
+        from . import tracer
+
+        if tracer.INLINE_COMPREHENSIONS:
+            hidden_spans = tracer._comprehension_spans(source)
+        self._after_line: dict[int, set[int]] = {}
+        self._after_call: dict[int, set[int]] = {}
+        call_lines: set[int] = set()
+        header_end = _header_ends(source)
+        for code in codes:
+            hidden = tracer._offsets_in_spans(code, hidden_spans) if hidden_spans else frozenset()
+            g = _Graph(code, hidden)
+            for line in {ln for ln in g.lines if ln is not None}:
+                self._after_line.setdefault(line, set()).update(g.successors(line))
+            first = code.co_firstlineno
+            last = max(header_end.get((code.co_name, first), first), first)
+            header = range(first, last + 1)
+            entry = g.entry()
+            for line in header:
+                self._after_call.setdefault(line, set()).update(entry)
+            call_lines.update(header)
+            if code.co_flags & _RESUMABLE:  # resumed where it yielded: a call frame at that line
+                resumed = {ln for ln in g.lines if ln is not None}
+                call_lines.update(resumed)
+                for line in resumed:
+                    self._after_call.setdefault(line, set()).update(self._after_line.get(line, ()))
+        self.call_lines: frozenset[int] = frozenset(call_lines)
+
+    @staticmethod
+    def of(source: str) -> "Flow | None":
+        """The flow of ``source`` (cached), or None when it does not compile or cannot be read."""
+        return _flow_of(source)
+
+    def after_line(self, line: int) -> frozenset[int]:
+        """Lines a ``line`` frame can name right after a ``line`` frame at ``line`` of the same
+        function visit, or after the function got back to ``line`` (a callee returned; an
+        exception was raised there)."""
+        return frozenset(self._after_line.get(line, ()))
+
+    def after_call(self, line: int) -> frozenset[int]:
+        """Lines the first ``line`` frame after a ``call`` frame at ``line`` can name."""
+        return frozenset(self._after_call.get(line, ()) | self._after_line.get(line, set()))
+
+
+@functools.lru_cache(maxsize=64)
+def _flow_of(source: str) -> Flow | None:
+    codes = _traced_code(source)
+    if codes is None:
+        return None
+    try:
+        return Flow(source, codes)
+    except Exception:  # noqa: BLE001 - an unexpected code shape: no flow, never a crash
+        return None
+
+
+def _header_ends(source: str) -> dict[tuple[str, int], int]:
+    """(name, first line with decorators) -> the line of ``def``/``class`` for every function and
+    class of ``source`` (a call frame may name any line from the first decorator to it)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            out[(node.name, first)] = node.lineno
+    return out
+
+
+#: What :meth:`Cursor.allowed` answers: event -> the lines a frame of that event may name (an event
+#: missing from the dict may not come next), or None when the flow does not restrict the frame.
+Allowed = "dict[str, frozenset[int]] | None"
+
+
+class Cursor:
+    """Where a trace is in the flow, frame by frame: feed it each frame's event and line
+    (:meth:`feed`), ask what the next frame may be (:meth:`allowed`).
+
+    It keeps a stack of function visits with the line each is on and the event that put it
+    there. The next frame of a visit at line L after a ``line`` frame (or after a callee returned
+    to it): a ``line`` frame at a successor of L (none: no ``line`` frame), a ``return`` or an
+    ``exception`` frame at L, a ``call`` frame at a function's first line; after its ``call``
+    frame, a ``line`` frame at the function's first line(s). After the entry function returned,
+    only the end of the trace. Where the position is unknown (a frame named no line, an
+    exception was just raised, the trace has not started) the flow restricts nothing."""
+
+    def __init__(self, flow: Flow):
+        self.flow = flow
+        self._stack: list[list] = []  # [line or None, event]
+        self._started = False
+        self.ended = False
+
+    def feed(self, event: str, line: int | None) -> None:
+        stack = self._stack
+        if event == "call":
+            stack.append([line, "call"])
+        elif not stack:
+            stack.append([line, event])
+        if event in ("line", "exception"):
+            stack[-1][0] = line
+            stack[-1][1] = event
+        elif event == "return":
+            stack.pop()
+            self.ended = not stack
+        self._started = True
+
+    def allowed(self) -> "dict[str, frozenset[int]] | None":
+        if not self._stack:
+            return {} if self._started and self.ended else None
+        line, event = self._stack[-1]
+        if line is None or event == "exception":
+            return None
+        flow = self.flow
+        nxt = flow.after_call(line) if event == "call" else flow.after_line(line)
+        out = {"call": flow.call_lines, "return": frozenset((line,)), "exception": frozenset((line,))}
+        if nxt:
+            out["line"] = nxt
+        return out
+
+
+def check(source: str, frames) -> list[str]:
+    """The frames of a real trace of ``source`` that :class:`Cursor` would not allow (one
+    sentence each); empty when the flow holds. ``frames``: objects with ``event`` and ``line``."""
+    flow = Flow.of(source)
+    if flow is None:
+        return ["the source does not compile"]
+    cur = Cursor(flow)
+    out = []
+    for i, f in enumerate(frames):
+        allowed = cur.allowed()
+        if allowed is not None:
+            lines = allowed.get(f.event)
+            if lines is None:
+                out.append(f"frame {i}: a {f.event} frame is not allowed here (allowed: {sorted(allowed)})")
+            elif f.line not in lines:
+                out.append(f"frame {i}: {f.event} at line {f.line} is not allowed (allowed: {sorted(lines)})")
+        cur.feed(f.event, f.line)
+    return out
