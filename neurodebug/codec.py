@@ -141,6 +141,7 @@ class _Scope:
     lo: int  # first line of the scope's code (1-based, inclusive)
     hi: int  # last line
     cur: int | None = None  # line of the scope's latest frame
+    last: str | None = None  # event of the scope's latest frame (for the flow)
 
 
 class _Layout:
@@ -375,6 +376,31 @@ class FrameParser:
         self.end = End("open", "The predicted trace is not finished.")
         self._buf: list[int] = []
         self._stack: list[_Scope] = []
+        self._flow: "Flow | None | bool" = False  # computed on first use
+
+    @property
+    def flow(self) -> "Flow | None":
+        """The static control flow of the source (:mod:`neurodebug.flow`), None when it has none."""
+        if self._flow is False:
+            from .flow import Flow
+
+            self._flow = Flow.of(self.source)
+        return self._flow
+
+    def next_allowed(self) -> "dict[str, frozenset[int]] | None":
+        """What the next frame may be by the flow (:func:`neurodebug.flow.allowed_at`): event ->
+        the lines it may name ({} once the entry function returned: only the end of the trace),
+        or None where the flow restricts nothing."""
+        from .flow import allowed_at
+
+        flow = self.flow
+        if flow is None or self.ended:
+            return None
+        if not self._stack:
+            last = self.frames[-1] if self.frames else None
+            return {} if last is not None and last.event == "return" and last.depth == 0 else None
+        top = self._stack[-1]
+        return allowed_at(flow, top.cur, top.last)
 
     def fork(self) -> "FrameParser":
         """An independent copy of the parse state (to try a branch); shares codec and source."""
@@ -506,11 +532,14 @@ class FrameParser:
     # -- where a frame is ------------------------------------------------------------------
     def _place(self, event: str, text: str) -> tuple[int | None, int, str | None]:
         """(line, depth, func) of a frame, updating the scope stack."""
+        allowed = self.next_allowed() or {}
+        prefer = allowed.get(event)
         stack = self._stack
         top = stack[-1] if stack else None
         if event == "call":
-            line = self._find(text, top, inclusive=True)
+            line = self._find(text, top, inclusive=True, prefer=prefer)
             scope = self.layout.scope_of_call(line)
+            scope.last = "call"
             stack.append(scope)
             return line, len(stack) - 1, scope.func
         if top is None:  # a frame before any call: the model skipped the entry's call frame
@@ -518,7 +547,7 @@ class FrameParser:
             top = self.layout.scope_of_call(line)
             top.func = self.layout.func_of(line) if line else None
             stack.append(top)
-        line = self._find(text, top, inclusive=event != "line")
+        line = self._find(text, top, inclusive=event != "line", prefer=prefer)
         prev = self.frames[-1] if self.frames else None
         if (
             line is not None
@@ -538,14 +567,18 @@ class FrameParser:
                     break
         if line is not None:
             top.cur = line
+            top.last = event
+        else:  # a frame that names no line: where the scope is, the flow no longer knows
+            top.last = None
         depth = len(stack) - 1
         func = top.func
         if event == "return":
             stack.pop()
         return line, depth, func
 
-    def _find(self, text: str, scope: _Scope | None, inclusive: bool) -> int | None:
-        """Line number of a predicted SOURCE: in ``scope`` forward from its current line
+    def _find(self, text: str, scope: _Scope | None, inclusive: bool, prefer=None) -> int | None:
+        """Line number of a predicted SOURCE: among the lines with that text, those the flow
+        allows here (``prefer``) first; then in ``scope`` forward from its current line
         (wrapping to its start), then anywhere in the file; exact text first, then ignoring
         indentation."""
         key = _norm(text)
@@ -553,6 +586,8 @@ class FrameParser:
             return None
         for candidates in (self._exact.get(key), self._loose.get(key.strip())):
             if candidates:
+                if prefer:
+                    candidates = [c for c in candidates if c in prefer] or candidates
                 return _pick(candidates, scope, inclusive, len(self.lines))
         return None
 

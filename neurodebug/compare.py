@@ -340,7 +340,8 @@ class Cancelled(Exception):
 
 
 def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
-                   max_frame_tokens: int = 1024, on_progress=None, should_stop=None) -> TeacherForced:
+                   max_frame_tokens: int = 1024, on_progress=None, should_stop=None,
+                   constraint=None) -> TeacherForced:
     """Score every real frame under teacher forcing with one forward pass; generate only the wrong ones.
 
     predictor: a backends.Predictor (``greedy_argmax`` and ``open``); codec: a codec.Codec for
@@ -348,6 +349,10 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     history, greedily, one KV state walking forward through the trace); beyond that a wrong
     frame counts as wrong in both state and action. ``should_stop`` (a callable) is checked
     before and during each generation; when it returns True, Cancelled is raised.
+    ``constraint``: a callable (parser of the real history so far, prefix) -> constraint hook or
+    None (``Session.frame_constraint``), applied to the generated frames as in free-running
+    prediction; a frame the greedy argmax gets right is right under any constraint that allows
+    the real frame, which the debugger's constraints always do.
     """
     ids, spans = codec.encode_trace(real, close=True)
     n = len(real.frames)
@@ -373,8 +378,9 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
                 state = predictor.open(ids[:s])
             else:
                 state.extend(ids[len(state):s])
+            hook = constraint(parser, ()) if constraint is not None else None
             new = state.generate(max_frame_tokens, stop_ids=codec.stop_ids, temperature=0.0,
-                                 should_stop=should_stop)
+                                 should_stop=should_stop, **({} if hook is None else {"constraint": hook}))
             if should_stop is not None and should_stop():
                 raise Cancelled
             generated += len(new)

@@ -391,7 +391,10 @@ class SourceConstraint:
         self.table = token_table(codec.tokenizer)
         self.constrain_source = bool(constrain_source)
         context = codec.context(source, entry)
+        self._source, self._context = source, context
+        self._lines = None if lines is None else frozenset(lines)
         self._src = _Prefixes(allowed_sources(source, context, lines) if self.constrain_source else [], self.table)
+        self._by_lines: dict[frozenset, _Prefixes | None] = {}
         self._strings = self._src.strings
         self.allowed_sources: list[str] = [b.decode("utf-8") for b in self._strings]
         self._ends = {"call": codec.frame_sep_id, "line": codec.frame_sep_id,
@@ -427,11 +430,23 @@ class SourceConstraint:
         """The token that ends SOURCE on a frame of this event."""
         return self._ends.get(event, self.codec.frame_sep_id)
 
-    def next_ids(self, text: bytes, end_id: int) -> tuple[int, ...]:
+    def next_ids(self, text: bytes, end_id: int, lines: frozenset | None = None) -> tuple[int, ...]:
         """Ids allowed after SOURCE bytes ``text``: tokens that keep it a prefix of an allowed
         SOURCE that can still be finished, and ``end_id`` when it is one. Empty when ``text``
-        is a prefix of none."""
-        return self._src.next_ids(text, end_id)
+        is a prefix of none. ``lines`` (the flow's lines for this frame) narrows the allowed
+        SOURCEs to those lines' strings, unless none of them can be written."""
+        p = self._src if lines is None else (self._narrowed(lines) or self._src)
+        return p.next_ids(text, end_id)
+
+    def _narrowed(self, lines: frozenset) -> "_Prefixes | None":
+        """The allowed SOURCEs of ``lines`` only (cached per set; None when there are none)."""
+        if lines not in self._by_lines:
+            if len(self._by_lines) >= MAX_CACHE // 100:
+                self._by_lines.clear()
+            keep = lines if self._lines is None else lines & self._lines
+            p = _Prefixes(allowed_sources(self._source, self._context, sorted(keep)), self.table) if keep else None
+            self._by_lines[lines] = p if p else None
+        return self._by_lines[lines]
 
     def key_ids(self, region: str, text: bytes, written: Iterable[bytes] = ()) -> tuple[int, ...]:
         """Ids allowed in a key region of LOCALS (:class:`LocalsReader`): ``region`` "open" or
@@ -445,10 +460,13 @@ class SourceConstraint:
         exclude = frozenset(x for k in written for x in (b'"' + k + b'"', b' "' + k + b'"'))
         return (exclude and p.next_ids(text, None, exclude)) or p.next_ids(text)
 
-    def for_frame(self, prefix: Sequence[int] = ()) -> "FrameConstraint":
+    def for_frame(self, prefix: Sequence[int] = (), flow: "dict[str, frozenset[int]] | None" = None) -> "FrameConstraint":
         """The hook for one generation call whose frame starts with ``prefix`` (ids already in
-        the sequence, e.g. a forced event token)."""
-        return FrameConstraint(self, prefix)
+        the sequence, e.g. a forced event token). ``flow``: what the frame may be by the file's
+        control flow (``FrameParser.next_allowed``, :mod:`neurodebug.flow`): the event token is
+        then one of its events (an end token when it is empty) and SOURCE one of that event's
+        lines; None leaves both to the other constraints."""
+        return FrameConstraint(self, prefix, flow)
 
 
 def _spellable(b: bytes, table: TokenTable) -> list[bool]:
@@ -567,9 +585,15 @@ class FrameConstraint:
     starts over.
     """
 
-    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = ()):
+    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = (), flow=None):
         self.sc = source
+        self.flow = flow
         c = source.codec
+        self._event_ids = dict(c.event_ids)
+        self._flow_events: tuple[int, ...] | None = None
+        if flow is not None:
+            ids = [self._event_ids[e] for e in flow if e in self._event_ids] if flow else list(c.end_ids)
+            self._flow_events = tuple(sorted(ids)) or None
         self._frame_sep = c.frame_sep_id
         self._action_sep = c.action_sep_id
         self._arg_sep = c.arg_sep_id
@@ -582,6 +606,7 @@ class FrameConstraint:
         self.fallbacks = 0  # SOURCE steps left unconstrained because nothing was allowed
         self.key_steps = 0  # LOCALS key steps answered with a restricted set
         self.key_fallbacks = 0  # LOCALS left unconstrained because nothing was allowed
+        self.flow_steps = 0  # steps narrowed by the flow (event token or SOURCE)
         self._reset_stream()
 
     def _reset_stream(self) -> None:
@@ -591,6 +616,7 @@ class FrameConstraint:
             self._read(t)
 
     def _frame_reset(self) -> None:
+        self._fresh = True  # no token of this frame read yet
         self._event: str | None = None
         self._phase = "head"  # head | source | value | off
         self._text = b""
@@ -599,7 +625,9 @@ class FrameConstraint:
     def _read(self, t: int) -> None:
         if t == self._frame_sep or t in self._end_ids:
             self._frame_reset()
-        elif self._phase == "head":
+            return
+        self._fresh = False
+        if self._phase == "head":
             if t == self._action_sep:
                 self._phase = "source"
                 self._text = b""
@@ -634,6 +662,10 @@ class FrameConstraint:
                 self._read(int(t))
             self._seen = len(generated)
             if self._event is None:
+                if self._fresh and self._flow_events is not None and self._seen == 0:
+                    self.flow_steps += 1
+                    self.constrained_steps += 1
+                    return self._flow_events
                 return None
             if self._phase == "head":
                 lr = self._locals
@@ -649,7 +681,10 @@ class FrameConstraint:
                 return ids
             if self._phase != "source" or not self.sc.constrain_source:
                 return None
-            ids = self.sc.next_ids(self._text, self.sc.end_id(self._event))
+            lines = self.flow.get(self._event) if self.flow else None
+            ids = self.sc.next_ids(self._text, self.sc.end_id(self._event), lines)
+            if lines is not None and ids:
+                self.flow_steps += 1
             if not ids:  # the text left the allowed strings (it cannot come back): stop steering
                 self.fallbacks += 1
                 self._phase = "off"

@@ -189,13 +189,14 @@ def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
 
 
 def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bool = True,
-                constrain_locals: bool | None = None) -> RecordResult:
+                constrain_locals: bool | None = None, constrain_flow: bool | None = None) -> RecordResult:
     from neurodebug import compare as C
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
     s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES,
-                max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain, constrain_locals=constrain_locals)
+                max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain, constrain_locals=constrain_locals,
+                constrain_flow=constrain_flow)
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
@@ -224,7 +225,8 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bo
     res.divergence = comp.first_divergence.message if comp.first_divergence else None
 
     if teacher:
-        tf = C.teacher_forced(real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS)
+        tf = C.teacher_forced(real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
+                              constraint=s.frame_constraint)
         tm = tf.metrics
         counted = max(0, len(real.frames) - C.SCORE_FROM)
         res.tf_state = round((tm.state_exact or 0.0) * counted)
@@ -297,13 +299,13 @@ def _make(model, device):
 
 
 def _eval_in_worker(args):
-    rec, teacher, constrain, constrain_locals = args
-    return _safe_eval(rec, *_PRED, teacher, constrain, constrain_locals)
+    rec, teacher, constrain, constrain_locals, constrain_flow = args
+    return _safe_eval(rec, *_PRED, teacher, constrain, constrain_locals, constrain_flow)
 
 
-def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=None) -> RecordResult:
+def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=None, constrain_flow=None) -> RecordResult:
     try:
-        return eval_record(rec, predictor, codec, teacher, constrain, constrain_locals)
+        return eval_record(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow)
     except UserError as e:
         return RecordResult(str(rec.get("id")), "error", 0, error=str(e))
 
@@ -311,11 +313,12 @@ def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=
 def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
               teacher: bool = True, progress=None, time_limit: float | None = None,
               threads: int | None = None, constrain: bool = True,
-              constrain_locals: bool | None = None) -> list[RecordResult]:
+              constrain_locals: bool | None = None, constrain_flow: bool | None = None) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
     ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
+    ``constrain_flow``: they follow the file's control flow (neurodebug.flow; None: the Session default).
 
     With ``time_limit`` (seconds), no record is started after the limit: the results are those
     of the records finished by then (a prefix of the suite).
@@ -331,7 +334,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
-            results.append(_safe_eval(rec, predictor, codec, teacher, constrain, constrain_locals))
+            results.append(_safe_eval(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow))
             if progress:
                 progress(i + 1, results[-1])
         return results
@@ -341,7 +344,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads))
     try:
-        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals) for rec in records])
+        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals, constrain_flow) for rec in records])
         for i in range(len(records)):
             if deadline is None:
                 r = it.next()

@@ -237,15 +237,19 @@ class Cursor:
     def allowed(self) -> "dict[str, frozenset[int]] | None":
         if not self._stack:
             return {} if self._started and self.ended else None
-        line, event = self._stack[-1]
-        if line is None or event == "exception":
-            return None
-        flow = self.flow
-        nxt = flow.after_call(line) if event == "call" else flow.after_line(line)
-        out = {"call": flow.call_lines, "return": frozenset((line,)), "exception": frozenset((line,))}
-        if nxt:
-            out["line"] = nxt
-        return out
+        return allowed_at(self.flow, *self._stack[-1])
+
+
+def allowed_at(flow: Flow, line: int | None, event: str | None) -> "dict[str, frozenset[int]] | None":
+    """What the next frame may be when the innermost function visit is at ``line`` after a frame
+    of ``event`` there (see :class:`Cursor`): event -> lines, or None when nothing is known."""
+    if line is None or event not in ("call", "line"):
+        return None
+    nxt = flow.after_call(line) if event == "call" else flow.after_line(line)
+    out = {"call": flow.call_lines, "return": frozenset((line,)), "exception": frozenset((line,))}
+    if nxt:
+        out["line"] = nxt
+    return out
 
 
 def check(source: str, frames) -> list[str]:

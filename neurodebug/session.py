@@ -51,12 +51,19 @@ Choices (each in one place below):
   can only name a line of the file (:mod:`neurodebug.constrain`: after ``<|action_sep|>`` the
   text must stay a prefix of an allowed SOURCE). It applies where the backend's state does
   (``State.applies_constraint``: local and transformers, not http) and ``constrained`` says
-  whether it is in effect. Frames we write (the call frame, edits, forced events) and
-  teacher-forced scoring are not affected.
+  whether it is in effect. Frames we write (the call frame, edits, forced events) are not
+  affected; teacher-forced scoring generates its frames under the same constraints.
 * Constrained LOCALS keys (``constrain_locals``; by default on exactly when SOURCE is
   constrained, see ``CONSTRAIN_LOCALS``): each key the model writes in a call/line frame's
   LOCALS is a local name of a function of the file (values stay free);
   ``constrained_locals`` says whether it is in effect.
+* Control flow (``constrain_flow``; by default on exactly when SOURCE is constrained): a
+  generated frame is one the file's control flow allows after the frames before it
+  (:mod:`neurodebug.flow`, from the bytecode): a ``line`` frame names a line that can run next,
+  a ``return``/``exception`` frame the line the function is on, a ``call`` frame a function's
+  first line, and after the entry's return only the end of the trace can come; its line is
+  also what the parser picks among lines with the same text. ``constrained_flow`` says whether
+  it is in effect.
 """
 
 from __future__ import annotations
@@ -95,7 +102,7 @@ class Session:
                  run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
                  max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True,
-                 constrain_locals: bool | None = None):
+                 constrain_locals: bool | None = None, constrain_flow: bool | None = None):
         if step_over not in STEP_OVER_MODES:
             raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
         self.source = source
@@ -129,6 +136,7 @@ class Session:
         self.constrain_source = bool(constrain_source)
         self.constrain_locals = (CONSTRAIN_LOCALS and self.constrain_source) if constrain_locals is None \
             else bool(constrain_locals)
+        self.constrain_flow = self.constrain_source if constrain_flow is None else bool(constrain_flow)
         self._source_constraint = None  # built on the first generated frame
         self._clear()
         with self._lock:
@@ -223,9 +231,22 @@ class Session:
         file (asked for, and the backend applies it)."""
         return self.constrain_locals and _applies_constraint(self.state)
 
+    @property
+    def constrained_flow(self) -> bool:
+        """True when generated frames follow the file's control flow (asked for, the source
+        compiles, and the backend applies constraints)."""
+        return self.constrain_flow and self._parser.flow is not None and _applies_constraint(self.state)
+
     def _constraint(self, prefix: list[int]):
         """The constraint hook of one frame's generation (None when unconstrained)."""
-        if not (self.constrain_source or self.constrain_locals) or not _applies_constraint(self.state):
+        return self.frame_constraint(self._parser, prefix)
+
+    def frame_constraint(self, parser, prefix=()):
+        """The constraint hook (None when unconstrained) of a frame generated after the frames
+        ``parser`` (a codec.FrameParser of this source) has read, starting with ``prefix``: the
+        session's own frames, or a real history under teacher forcing."""
+        if not (self.constrain_source or self.constrain_locals or self.constrain_flow) \
+                or not _applies_constraint(self.state):
             return None
         if self._source_constraint is None:
             from neurodebug.constrain import SourceConstraint
@@ -233,7 +254,8 @@ class Session:
             self._source_constraint = SourceConstraint(self.codec, self.source, self.entry,
                                                        constrain_source=self.constrain_source,
                                                        constrain_locals=self.constrain_locals)
-        return self._source_constraint.for_frame(prefix)
+        flow = parser.next_allowed() if self.constrain_flow else None
+        return self._source_constraint.for_frame(prefix, flow)
 
     @property
     def tokens_computed(self) -> int:
@@ -268,7 +290,8 @@ class Session:
                 try:
                     return _compare.teacher_forced(self.real, self.predictor, self.codec,
                                                    max_frame_tokens=self.max_frame_tokens,
-                                                   should_stop=self._cancel.is_set)
+                                                   should_stop=self._cancel.is_set,
+                                                   constraint=self.frame_constraint)
                 except _compare.Cancelled:
                     return None
                 finally:
@@ -306,6 +329,7 @@ class Session:
             "last_tokens_per_s": self.last_tokens_per_s,
             "constrained": self.constrained,
             "constrained_locals": self.constrained_locals,
+            "constrained_flow": self.constrained_flow,
         }
 
     # -- the engine: one frame --------------------------------------------------------------------

@@ -33,6 +33,8 @@ def add_arguments(p) -> None:
                         "and LOCALS keys to local names of the file")
     p.add_argument("--no-constrain-locals", action="store_true",
                    help="constrain SOURCE only: LOCALS keys may be any text")
+    p.add_argument("--no-constrain-flow", action="store_true",
+                   help="let a frame name any line of the file, not only one the control flow can reach next")
     p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
     p.add_argument("--json", action="store_true", help="print the summary and per-record results as JSON")
 
@@ -55,7 +57,8 @@ def run(args) -> int:
                                      teacher=not args.no_teacher_forced, progress=progress,
                                      time_limit=args.time_limit, threads=args.threads,
                                      constrain=not args.no_constrain,
-                                     constrain_locals=_constrain_locals(args))
+                                     constrain_locals=_constrain_locals(args),
+                                     constrain_flow=_constrain_flow(args))
     finally:
         finish()
     summary = evaluate.summarize(results)
@@ -64,6 +67,7 @@ def run(args) -> int:
     summary["model_path"] = model
     summary["constrained"] = not args.no_constrain
     summary["constrained_locals"] = _constrain_locals(args)
+    summary["constrained_flow"] = _constrain_flow(args)
     if args.json:
         json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)
         print()
@@ -93,3 +97,7 @@ def _progress(total: int, quiet: bool):
         p.update(task, completed=n, info=r.id)
 
     return update, p.stop
+
+
+def _constrain_flow(args) -> bool:
+    return not (args.no_constrain or args.no_constrain_flow)

@@ -368,3 +368,25 @@ def test_tracer_follows_the_codecs_open_point_decisions():
     t = tracer.trace_source(src, "f", "0")
     exc = next(fr for fr in t.frames if fr.event == "exception")
     assert exc.arg == codec_mod.exception_value(ZeroDivisionError("integer division or modulo by zero"))
+
+
+def test_the_parser_picks_the_line_the_flow_allows_among_equal_texts(codec):
+    source = """\
+def f(odds):
+    n = 0
+    for x in odds:
+        n += x
+    m = 1
+    for x in odds:
+        m *= x
+    return n, m
+"""
+    parser = codec.parser(source, "f")
+    frames = [Frame("call", 1, "def f(odds):", {"odds": "[1, 3]"}), Frame("line", 2, "    n = 0", {"odds": ".."}),
+              Frame("line", 3, "    for x in odds:", {"odds": "..", "n": "0"}),
+              Frame("line", 4, "    n += x", {"odds": "..", "n": "..", "x": "1"}),
+              Frame("line", 3, "    for x in odds:", {"odds": "..", "n": "1", "x": ".."})]
+    ids, _ = codec.frames_ids(frames)
+    got = parser.feed(ids)
+    # after line 4 the loop goes back to line 3; searching forward from line 4 would find line 6
+    assert [f.line for f in got] == [1, 2, 3, 4, 3]

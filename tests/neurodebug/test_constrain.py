@@ -639,3 +639,93 @@ def test_a_random_model_on_the_cwm_vocabulary_writes_keys_of_the_file(local):
     text = local.tokenizer.decode(new)
     assert text.startswith('{"') and text[2:].split('"')[0] in sc.local_names, text
     assert hook.key_steps >= 2 and hook.key_fallbacks == 0
+
+
+# -- the control flow (neurodebug.flow) -----------------------------------------------------------
+
+
+def _hook_walk(hook, ids):
+    """(token, allowed) at each step of generating ``ids`` under ``hook``."""
+    return [(t, hook.allowed(ids[:k])) for k, t in enumerate(ids)]
+
+
+def test_the_flow_narrows_the_event_and_source_and_allows_the_real_frame(codec):
+    sc = SourceConstraint(codec, PROGRAM, ENTRY, constrain_locals=True)
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    ids, spans = codec.frames_ids(real.frames)
+    parser = codec.parser(PROGRAM, ENTRY)
+    lines = source_lines(PROGRAM)
+    narrowed = 0
+    for (s, e), frame in zip(spans, real.frames):
+        flow = parser.next_allowed()
+        fids = ids[s:e]
+        if flow is not None:
+            hook = sc.for_frame((), flow)
+            steps = _hook_walk(hook, fids)
+            first = steps[0][1]
+            assert set(first) == {codec.event_ids[ev] for ev in flow}  # the event token: only the flow's
+            for tok, allowed in steps:
+                assert allowed is None or tok in allowed, frame  # the real frame is always allowed
+            # SOURCE: only the flow's lines for this event can be written
+            lo, _hi = (k - s for k in codec.frame_parts(ids, (s, e))["source"])
+            allowed = steps[lo][1]
+            free = sc.for_frame(fids[:1]).allowed(fids[1:lo])
+            assert set(allowed) <= set(free)
+            texts = {wire_source(lines[n - 1]) for n in flow[frame.event]}
+            table = token_table(codec.tokenizer)
+            assert all(any(t.encode().startswith(table.bytes_of[i]) for t in texts) for i in allowed)
+            narrowed += set(allowed) < set(free)
+        parser.feed(fids)
+    assert narrowed >= 3
+    # after the entry's return only the end of the trace may come
+    assert parser.next_allowed() == {}
+    end_hook = sc.for_frame((), parser.next_allowed())
+    assert set(end_hook.allowed([])) == set(codec.end_ids)
+
+
+def test_a_return_line_is_followed_by_a_return_not_a_line(codec):
+    sc = SourceConstraint(codec, PROGRAM, ENTRY)
+    parser = codec.parser(PROGRAM, ENTRY)
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    ret = next(i for i, f in enumerate(real.frames) if f.event == "line" and "return 2 if" in f.source)
+    ids, spans = codec.frames_ids(real.frames[: ret + 1])
+    parser.feed(ids)
+    flow = parser.next_allowed()
+    assert "line" not in flow and flow["return"] == {real.frames[ret].line}
+    allowed = sc.for_frame((), flow).allowed([])
+    assert codec.event_ids["line"] not in allowed and codec.event_ids["return"] in allowed
+
+
+def test_sessions_follow_the_flow(bundled):
+    from neurodebug.flow import check
+
+    s = _session(bundled, max_frames=30)
+    assert s.constrained_flow and s.to_json()["constrained_flow"]
+    s.cont()
+    bad = [i for i, f in enumerate(s.frames) if f.line is None]
+    known = s.frames[: bad[0]] if bad else s.frames  # the flow lets go after a frame it cannot place
+    assert len(known) > 8
+    assert check(PROGRAM, known) == []
+    off = _session(bundled, constrain_flow=False)
+    assert not off.constrained_flow and off.constrained
+
+
+def test_the_cli_option_for_flow(tmp_path, bundled):
+    import argparse
+
+    from neurodebug.cli import _session_args, eval as eval_cli
+
+    p = argparse.ArgumentParser()
+    _session_args.add_session_arguments(p)
+    e = argparse.ArgumentParser()
+    eval_cli.add_arguments(e)
+    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl"])) is True
+    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain-flow"])) is False
+    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain"])) is False
+    f = tmp_path / "prog.py"
+    f.write_text(PROGRAM)
+    base = [str(f), "--call", CALL, "--entry", ENTRY, "--max-frames", "2"]
+    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain-flow"]))
+    assert s.constrained and not s.constrained_flow
+    s = _session_args.session_from_args(p.parse_args(base))
+    assert s.constrained_flow
