@@ -142,6 +142,7 @@ class _Scope:
     hi: int  # last line
     cur: int | None = None  # line of the scope's latest frame
     last: str | None = None  # event of the scope's latest frame (for the flow)
+    keys: tuple | None = None  # LOCALS keys of its latest call/line frame (None: not known)
 
 
 class _Layout:
@@ -402,6 +403,17 @@ class FrameParser:
         top = self._stack[-1]
         return allowed_at(flow, top.cur, top.last)
 
+    def next_keys(self) -> "tuple[frozenset[str], frozenset[str]] | None":
+        """(required, possible) LOCALS keys of the next frame if it is a ``line`` frame, by the
+        flow (:meth:`neurodebug.flow.Flow.next_keys`), or None where not known."""
+        flow = self.flow
+        if flow is None or self.ended or not self._stack:
+            return None
+        top = self._stack[-1]
+        if top.cur is None or top.keys is None or top.last not in ("call", "line"):
+            return None
+        return flow.next_keys(top.keys, top.cur)
+
     def fork(self) -> "FrameParser":
         """An independent copy of the parse state (to try a branch); shares codec and source."""
         new = copy.copy(self)
@@ -517,6 +529,9 @@ class FrameParser:
 
         text = self._text(src)
         line, depth, func = self._place(event, text)
+        if event in ("call", "line") and self._stack:
+            ok = not any(p in problems for p in ("bad JSON locals", "locals are not a JSON object", "no <|action_sep|>"))
+            self._stack[-1].keys = tuple(locals_) if ok and line is not None else None
         if line is None and not cut:
             problems.append("unknown line")
         source = self.lines[line - 1] if line is not None else text.rstrip("\r\n")

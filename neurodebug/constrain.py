@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import json
 import types
 import weakref
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class TokenTable:
     ids_of: dict[bytes, tuple[int, ...]]
     max_len: int
     _sorted: list[bytes] | None = None
+    _structure: dict | None = None  # _structure_sets, computed on first use
 
     @property
     def sorted_bytes(self) -> list[bytes]:
@@ -401,6 +403,7 @@ class SourceConstraint:
                       "return": codec.arg_sep_id, "exception": codec.arg_sep_id}
         self.local_names: list[str] | None = None
         self._keys: dict[str, _Prefixes] = {}
+        self._key_cache: dict = {}
         if constrain_locals:
             found = (sorted(set(map(str, names))), True) if names is not None else local_names(source)
             if found is not None and found[0]:
@@ -448,25 +451,62 @@ class SourceConstraint:
             self._by_lines[lines] = p if p else None
         return self._by_lines[lines]
 
-    def key_ids(self, region: str, text: bytes, written: Iterable[bytes] = ()) -> tuple[int, ...]:
+    def key_ids(self, region: str, text: bytes, written: Iterable[bytes] = (),
+                names: frozenset | None = None, empty_ok: bool = True) -> tuple[int, ...]:
         """Ids allowed in a key region of LOCALS (:class:`LocalsReader`): ``region`` "open" or
         "next", ``text`` the bytes since the region started, ``written`` the keys (JSON text
         between the quotes) already in this LOCALS, which are not offered again unless no other
         name fits (every name written: a repeated name rather than an invented one). Empty when
-        none."""
+        none. ``names`` (the flow's possible keys of this frame) narrows the names, ``empty_ok``
+        False rules out ``{}``."""
         p = self._keys.get(region)
         if p is None:
             return ()
+        if names is not None or not empty_ok:
+            p = self._key_subset(region, names, empty_ok) or p
         exclude = frozenset(x for k in written for x in (b'"' + k + b'"', b' "' + k + b'"'))
         return (exclude and p.next_ids(text, None, exclude)) or p.next_ids(text)
 
-    def for_frame(self, prefix: Sequence[int] = (), flow: "dict[str, frozenset[int]] | None" = None) -> "FrameConstraint":
+    def _key_subset(self, region: str, names: frozenset | None, empty_ok: bool) -> "_Prefixes | None":
+        """The key strings of ``names`` (all local names when None) for ``region`` (cached); None
+        when the tokenizer can write none of them."""
+        keep = sorted(set(self.local_names) & names) if names is not None else self.local_names
+        key = (region, frozenset(keep), empty_ok)
+        if key not in self._key_cache:
+            if len(self._key_cache) >= MAX_CACHE // 100:
+                self._key_cache.clear()
+            strings = key_strings(keep, empty_ok)[region]
+            p = _Prefixes(strings, self.table, open_tail=True, tail_ok=_json_goes_on) if strings else None
+            self._key_cache[key] = p if p else None
+        return self._key_cache[key]
+
+    def structure_ids(self, state: str, may_close: bool) -> tuple[int, ...]:
+        """Ids that keep LOCALS well-formed JSON from lexer ``state`` (outside key regions): a
+        value is a string, entries are separated by commas, a token may run into the next key
+        region only as far as its opening quote; with ``may_close`` False none that closes the
+        object; after the closing brace only ``<|action_sep|>``."""
+        if state == "done":
+            return (self.codec.action_sep_id,)
+        ok, close = _structure_sets(self.table).get(state, ((), ()))
+        if not may_close:
+            return ok
+        key = (state, "close")
+        hit = self._key_cache.get(key)
+        if hit is None:
+            hit = self._key_cache[key] = tuple(sorted(set(ok) | set(close)))
+        return hit
+
+    def for_frame(self, prefix: Sequence[int] = (), flow: "dict[str, frozenset[int]] | None" = None,
+                  keys: "tuple[frozenset[str], frozenset[str]] | None" = None) -> "FrameConstraint":
         """The hook for one generation call whose frame starts with ``prefix`` (ids already in
         the sequence, e.g. a forced event token). ``flow``: what the frame may be by the file's
         control flow (``FrameParser.next_allowed``, :mod:`neurodebug.flow`): the event token is
         then one of its events (an end token when it is empty) and SOURCE one of that event's
-        lines; None leaves both to the other constraints."""
-        return FrameConstraint(self, prefix, flow)
+        lines; None leaves both to the other constraints. ``keys``: (required, possible) LOCALS
+        keys of the frame if it is a ``line`` frame (``FrameParser.next_keys``): with LOCALS keys
+        constrained, its keys are names of ``possible``, and it cannot close before every name
+        of ``required`` is written."""
+        return FrameConstraint(self, prefix, flow, keys)
 
 
 def _spellable(b: bytes, table: TokenTable) -> list[bool]:
@@ -483,6 +523,48 @@ def _spellable(b: bytes, table: TokenTable) -> list[bool]:
 
 
 _WS = frozenset(b" \t\n\r")
+
+#: Where a token may leave LOCALS text in a key region: at most the opening quote of the next key.
+_KEY_OPENINGS = (b"", b" ", b'"', b' "')
+
+
+def _structure_sets(table: TokenTable) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Per lexer state outside key regions ("colon", "val0", "val", "valesc", "after"): (ids of
+    the tokens that keep LOCALS well-formed without closing it, ids of those that close it).
+    Computed once per tokenizer (a pass over its text tokens per state)."""
+    got = table._structure
+    if got is not None:
+        return got
+    out = {}
+    for state in ("colon", "val0", "val", "valesc", "after"):
+        ok, close = [], []
+        for i, b in enumerate(table.bytes_of):
+            if not b:
+                continue
+            r = LocalsReader()
+            r.state = state
+            closed = False
+            for c in b:
+                r.feed(bytes((c,)))
+                closed = closed or r.state == "done"
+                if r.state == "off":
+                    break
+            if r.state == "off":
+                continue
+            if r.in_key_region and r.region not in _KEY_OPENINGS:
+                continue
+            (close if closed else ok).append(i)
+        out[state] = (tuple(ok), tuple(close))
+    table._structure = out
+    return out
+
+
+def _key_name(key: bytes) -> str:
+    """A key as LocalsReader records it (JSON text between the quotes) -> the name."""
+    try:
+        return json.loads(b'"' + key + b'"')
+    except ValueError:
+        return key.decode("utf-8", "replace")
 
 
 def _json_goes_on(key_text: bytes, tail: bytes) -> bool:
@@ -585,9 +667,10 @@ class FrameConstraint:
     starts over.
     """
 
-    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = (), flow=None):
+    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = (), flow=None, keys=None):
         self.sc = source
         self.flow = flow
+        self.keys = keys
         c = source.codec
         self._event_ids = dict(c.event_ids)
         self._flow_events: tuple[int, ...] | None = None
@@ -669,9 +752,18 @@ class FrameConstraint:
                 return None
             if self._phase == "head":
                 lr = self._locals
-                if lr is None or not lr.in_key_region:
+                if lr is None or lr.state == "off":
                     return None
-                ids = self.sc.key_ids(lr.kind, lr.region, lr.keys)
+                names, required = None, frozenset()
+                if self.keys is not None and self._event == "line":
+                    required, names = self.keys
+                    if required:
+                        required = required - {_key_name(k) for k in lr.keys}
+                if not lr.in_key_region:
+                    self.key_steps += 1
+                    self.constrained_steps += 1
+                    return self.sc.structure_ids(lr.state, may_close=not required)
+                ids = self.sc.key_ids(lr.kind, lr.region, lr.keys, names, empty_ok=not required)
                 if not ids:  # not a key we can steer (a token ran past it, or odd JSON): let go
                     self.key_fallbacks += 1
                     lr.state = "off"

@@ -45,6 +45,10 @@ _NO_FALL_THROUGH = frozenset(
 )
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs) | frozenset(getattr(dis, "hasjump", ()))
 _RESUME = dis.opmap.get("RESUME")
+#: Opcodes that bind or unbind a local name of the frame.
+_STORES = frozenset(("STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST",
+                     "STORE_FAST_MAYBE_NULL", "IMPORT_NAME", "IMPORT_FROM"))
+_DELETES = frozenset(("DELETE_FAST", "DELETE_NAME", "DELETE_DEREF"))
 #: Code flags of generators, coroutines and async generators (resumed by a ``call`` frame).
 _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
 
@@ -92,6 +96,9 @@ class _Graph:
                 if entry.start <= off < entry.end:
                     self.edges[k].append(target)
         self.resume = next((k for k, i in enumerate(ins) if i.opcode == _RESUME), None)
+        self.stores: list[str | None] = [i.argval if i.opname in _STORES and isinstance(i.argval, str) else None
+                                         for i in ins]
+        self.deletes = frozenset(i.argval for i in ins if i.opname in _DELETES and isinstance(i.argval, str))
 
     def successors(self, line: int) -> set[int]:
         """Lines whose line event can come next after one at ``line`` in this code."""
@@ -134,6 +141,8 @@ class Flow:
             hidden_spans = tracer._comprehension_spans(source)
         self._after_line: dict[int, set[int]] = {}
         self._after_call: dict[int, set[int]] = {}
+        self._stores: dict[int, set[str]] = {}
+        deleted: set[str] = set(tracer._comprehension_names(source)) if hidden_spans else set()
         call_lines: set[int] = set()
         header_end = _header_ends(source)
         for code in codes:
@@ -141,6 +150,17 @@ class Flow:
             g = _Graph(code, hidden)
             for line in {ln for ln in g.lines if ln is not None}:
                 self._after_line.setdefault(line, set()).update(g.successors(line))
+            # names a line frame can have that the frame before it had not: what the line before
+            # stored, or an instruction on no line (or hidden) of the same code
+            loose = {n for n, ln in zip(g.stores, g.lines) if n is not None and ln is None}
+            for n, ln in zip(g.stores, g.lines):
+                if n is not None and ln is not None:
+                    self._stores.setdefault(ln, set()).add(n)
+            for ln in {ln for ln in g.lines if ln is not None}:
+                self._stores.setdefault(ln, set()).update(loose)
+            deleted.update(g.deletes)
+            if not code.co_flags & 0x0001:  # a class body: the names the class statement sets up
+                deleted.update(code.co_names)
             first = code.co_firstlineno
             last = max(header_end.get((code.co_name, first), first), first)
             header = range(first, last + 1)
@@ -154,6 +174,8 @@ class Flow:
                 for line in resumed:
                     self._after_call.setdefault(line, set()).update(self._after_line.get(line, ()))
         self.call_lines: frozenset[int] = frozenset(call_lines)
+        #: Names a frame can lose between two line frames (``del``, an ``except ... as`` name).
+        self.deleted: frozenset[str] = frozenset(deleted)
 
     @staticmethod
     def of(source: str) -> "Flow | None":
@@ -165,6 +187,17 @@ class Flow:
         function visit, or after the function got back to ``line`` (a callee returned; an
         exception was raised there)."""
         return frozenset(self._after_line.get(line, ()))
+
+    def stores(self, line: int) -> frozenset[str]:
+        """Local names the code of ``line`` can bind: new keys of the next ``line`` frame's LOCALS."""
+        return frozenset(self._stores.get(line, ()))
+
+    def next_keys(self, keys, line: int) -> tuple[frozenset[str], frozenset[str]]:
+        """(required, possible): the LOCALS keys of a ``line`` frame after a frame with ``keys``
+        at ``line`` of the same function visit (or after a callee returned there). Every key it
+        had stays, unless the file can delete it; new keys are names ``line`` stores."""
+        keys = frozenset(keys)
+        return keys - self.deleted, keys | self.stores(line)
 
     def after_call(self, line: int) -> frozenset[int]:
         """Lines the first ``line`` frame after a ``call`` frame at ``line`` can name."""
@@ -216,19 +249,21 @@ class Cursor:
 
     def __init__(self, flow: Flow):
         self.flow = flow
-        self._stack: list[list] = []  # [line or None, event]
+        self._stack: list[list] = []  # [line or None, event, keys or None]
         self._started = False
         self.ended = False
 
-    def feed(self, event: str, line: int | None) -> None:
+    def feed(self, event: str, line: int | None, keys=None) -> None:
         stack = self._stack
         if event == "call":
-            stack.append([line, "call"])
+            stack.append([line, "call", keys])
         elif not stack:
-            stack.append([line, event])
+            stack.append([line, event, None])
         if event in ("line", "exception"):
             stack[-1][0] = line
             stack[-1][1] = event
+            if event == "line":
+                stack[-1][2] = keys
         elif event == "return":
             stack.pop()
             self.ended = not stack
@@ -237,7 +272,17 @@ class Cursor:
     def allowed(self) -> "dict[str, frozenset[int]] | None":
         if not self._stack:
             return {} if self._started and self.ended else None
-        return allowed_at(self.flow, *self._stack[-1])
+        return allowed_at(self.flow, *self._stack[-1][:2])
+
+    def keys(self) -> tuple[frozenset[str], frozenset[str]] | None:
+        """(required, possible) LOCALS keys of the next frame if it is a ``line`` frame (see
+        :meth:`Flow.next_keys`), or None when not known."""
+        if not self._stack:
+            return None
+        line, event, keys = self._stack[-1]
+        if line is None or keys is None or event not in ("call", "line"):
+            return None
+        return self.flow.next_keys(keys, line)
 
 
 def allowed_at(flow: Flow, line: int | None, event: str | None) -> "dict[str, frozenset[int]] | None":
@@ -268,5 +313,13 @@ def check(source: str, frames) -> list[str]:
                 out.append(f"frame {i}: a {f.event} frame is not allowed here (allowed: {sorted(allowed)})")
             elif f.line not in lines:
                 out.append(f"frame {i}: {f.event} at line {f.line} is not allowed (allowed: {sorted(lines)})")
-        cur.feed(f.event, f.line)
+        keys = cur.keys()
+        if keys is not None and f.event == "line":
+            required, possible = keys
+            have = set(f.locals)
+            if not required <= have:
+                out.append(f"frame {i}: line {f.line} lost the locals {sorted(required - have)}")
+            if not have <= possible:
+                out.append(f"frame {i}: line {f.line} has the unexpected locals {sorted(have - possible)}")
+        cur.feed(f.event, f.line, tuple(f.locals) if f.event in ("call", "line") else None)
     return out

@@ -255,7 +255,8 @@ class Session:
                                                        constrain_source=self.constrain_source,
                                                        constrain_locals=self.constrain_locals)
         flow = parser.next_allowed() if self.constrain_flow else None
-        return self._source_constraint.for_frame(prefix, flow)
+        keys = parser.next_keys() if self.constrain_flow else None
+        return self._source_constraint.for_frame(prefix, flow, keys)
 
     @property
     def tokens_computed(self) -> int:

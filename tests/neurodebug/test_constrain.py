@@ -494,7 +494,7 @@ class _ToyTokenizer:
         return out
 
 
-def test_the_hook_constrains_keys_only_on_hand_written_tokens():
+def test_the_hook_constrains_keys_and_json_structure_on_hand_written_tokens():
     tok = _ToyTokenizer()
     codec = Codec(tok)
     src = "def f(xs, total):\n    return total\n"
@@ -506,18 +506,19 @@ def test_the_hook_constrains_keys_only_on_hand_written_tokens():
               b' ', b'1', b'}', b']', b'", "', b'tot', b'al', b'":', b' ".."}']
     frame = tok.ids(*pieces)
     hook = sc.for_frame([codec.event_ids["line"]])
-    keyed = []
     for k, t in enumerate(frame):
         allowed = hook.allowed(frame[:k])
-        if allowed is not None:
-            assert t in allowed, (k, pieces[k])  # the real text is always allowed
-            keyed.append(pieces[k])
-            got = {vocab[i] for i in allowed}
-            if pieces[k] == b"xs":  # right after {": the first bytes of the names, nothing else
-                assert got == {b"x", b"xs", b"t", b"tot", b"total"}
-            if pieces[k] == b'":':  # an exact name: the closing quote, alone or with what can follow
-                assert {b'"', b'":'} <= got and not got & {b'",', b'"}', b'_":', b'l'}
-    assert keyed == [b'{"', b'xs', b'":', b'tot', b'al', b'":']
+        assert allowed is not None and t in allowed, (k, pieces[k])  # every step steered; the real text allowed
+        got = {vocab[i] for i in allowed}
+        if pieces[k] == b"xs":  # right after {": the first bytes of the names, nothing else
+            assert got == {b"x", b"xs", b"t", b"tot", b"total"}
+        if pieces[k] == b'":':  # an exact name: the closing quote, alone or with what can follow
+            assert {b'"', b'":'} <= got and not got & {b'",', b'"}', b'_":', b'l'}
+        if pieces[k] == b' "':  # a value starts: a string, never a bare number or a brace
+            assert b"1" not in got and b"}" not in got and b'"' in got
+        if pieces[k] in (b"[", b"a", b":"):  # inside a value string: any text, but no key after a quote
+            assert {b"[", b"{", b"}", b":", b",", b"1"} <= got and b'", "tot' not in got
+    assert hook.allowed(frame) == (codec.action_sep_id,)  # after the closing brace: SOURCE comes
     assert hook.key_fallbacks == 0
     # a key already written is not offered again (the tracer never writes one twice)
     hook = sc.for_frame([codec.event_ids["line"]])
@@ -539,7 +540,7 @@ def test_the_hook_constrains_keys_only_on_hand_written_tokens():
     gen = []
     for _ in range(12):
         allowed = hook.allowed(gen)
-        if allowed is None:
+        if allowed is None or codec.action_sep_id in allowed:
             break
         gen.append(allowed[-1])
     text = tok.decode(gen)
@@ -660,7 +661,7 @@ def test_the_flow_narrows_the_event_and_source_and_allows_the_real_frame(codec):
         flow = parser.next_allowed()
         fids = ids[s:e]
         if flow is not None:
-            hook = sc.for_frame((), flow)
+            hook = sc.for_frame((), flow, parser.next_keys())
             steps = _hook_walk(hook, fids)
             first = steps[0][1]
             assert set(first) == {codec.event_ids[ev] for ev in flow}  # the event token: only the flow's
