@@ -71,6 +71,20 @@ def _traced_code(source: str) -> list[types.CodeType] | None:
     return out
 
 
+def _stored(ins: dis.Instruction) -> tuple[str, ...]:
+    """The local names an instruction binds (STORE_FAST_STORE_FAST binds two, STORE_FAST_LOAD_FAST
+    the first of its pair)."""
+    if ins.opname not in _STORES:
+        return ()
+    v = ins.argval
+    if isinstance(v, str):
+        return (v,)
+    if isinstance(v, tuple):
+        names = tuple(x for x in v if isinstance(x, str))
+        return names[:1] if ins.opname == "STORE_FAST_LOAD_FAST" else names
+    return ()
+
+
 class _Graph:
     """One code object's instructions as a graph: line (None when the tracer sees none), edges."""
 
@@ -96,8 +110,7 @@ class _Graph:
                 if entry.start <= off < entry.end:
                     self.edges[k].append(target)
         self.resume = next((k for k, i in enumerate(ins) if i.opcode == _RESUME), None)
-        self.stores: list[str | None] = [i.argval if i.opname in _STORES and isinstance(i.argval, str) else None
-                                         for i in ins]
+        self.stores: list[tuple[str, ...]] = [_stored(i) for i in ins]
         self.deletes = frozenset(i.argval for i in ins if i.opname in _DELETES and isinstance(i.argval, str))
 
     def successors(self, line: int) -> set[int]:
@@ -152,10 +165,10 @@ class Flow:
                 self._after_line.setdefault(line, set()).update(g.successors(line))
             # names a line frame can have that the frame before it had not: what the line before
             # stored, or an instruction on no line (or hidden) of the same code
-            loose = {n for n, ln in zip(g.stores, g.lines) if n is not None and ln is None}
-            for n, ln in zip(g.stores, g.lines):
-                if n is not None and ln is not None:
-                    self._stores.setdefault(ln, set()).add(n)
+            loose = {n for ns, ln in zip(g.stores, g.lines) if ln is None for n in ns}
+            for ns, ln in zip(g.stores, g.lines):
+                if ns and ln is not None:
+                    self._stores.setdefault(ln, set()).update(ns)
             for ln in {ln for ln in g.lines if ln is not None}:
                 self._stores.setdefault(ln, set()).update(loose)
             deleted.update(g.deletes)
@@ -174,6 +187,10 @@ class Flow:
                 for line in resumed:
                     self._after_call.setdefault(line, set()).update(self._after_line.get(line, ()))
         self.call_lines: frozenset[int] = frozenset(call_lines)
+        #: line -> the call lines a call frame may name while the function is at that line, when
+        #: every call into the file's code is written out as ``name(...)`` (see _direct_calls);
+        #: None when calls can come from anywhere.
+        self._callees: dict[int, frozenset[int]] | None = _direct_calls(source, codes)
         #: Names a frame can lose between two line frames (``del``, an ``except ... as`` name).
         self.deleted: frozenset[str] = frozenset(deleted)
 
@@ -187,6 +204,12 @@ class Flow:
         function visit, or after the function got back to ``line`` (a callee returned; an
         exception was raised there)."""
         return frozenset(self._after_line.get(line, ()))
+
+    def callees(self, line: int) -> frozenset[int]:
+        """Lines a ``call`` frame may name while the function it is called from is at ``line``."""
+        if self._callees is None:
+            return self.call_lines
+        return self._callees.get(line, frozenset())
 
     def stores(self, line: int) -> frozenset[str]:
         """Local names the code of ``line`` can bind: new keys of the next ``line`` frame's LOCALS."""
@@ -291,7 +314,10 @@ def allowed_at(flow: Flow, line: int | None, event: str | None) -> "dict[str, fr
     if line is None or event not in ("call", "line"):
         return None
     nxt = flow.after_call(line) if event == "call" else flow.after_line(line)
-    out = {"call": flow.call_lines, "return": frozenset((line,)), "exception": frozenset((line,))}
+    out = {"return": frozenset((line,)), "exception": frozenset((line,))}
+    callees = flow.callees(line)
+    if callees:
+        out["call"] = callees
     if nxt:
         out["line"] = nxt
     return out
@@ -323,3 +349,74 @@ def check(source: str, frames) -> list[str]:
                 out.append(f"frame {i}: line {f.line} has the unexpected locals {sorted(have - possible)}")
         cur.feed(f.event, f.line, tuple(f.locals) if f.event in ("call", "line") else None)
     return out
+
+
+#: Names whose use can reach a function without naming it in a call.
+_INDIRECT = frozenset(("eval", "exec", "globals", "locals", "vars", "getattr", "__import__", "compile"))
+
+
+def _header_end(stmt: ast.stmt) -> int:
+    """The last line of a statement's own code: all of a simple statement, the header of a
+    compound one (up to its first inner statement)."""
+    body = getattr(stmt, "body", None)
+    if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+        return max(body[0].lineno - 1, stmt.lineno)
+    return stmt.end_lineno or stmt.lineno
+
+
+def _direct_calls(source: str, codes: list[types.CodeType]) -> "dict[int, frozenset[int]] | None":
+    """line -> def lines of the file's functions that a statement on that line calls by name, when
+    that is the only way the file's code is entered: no classes (methods, operators, properties),
+    no generators or coroutines (resumed from anywhere), no decorators, no function of the file
+    used other than by calling it by name (passed on, stored, returned) or shadowed by a local,
+    no eval/exec/getattr/globals. A call inside a lambda may run wherever the lambda is called:
+    its function may then be called from any line. None when the file does not qualify."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    funcs: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) or isinstance(node, ast.AsyncFunctionDef):
+            return None
+        if isinstance(node, ast.FunctionDef):
+            if node.decorator_list:
+                return None
+            funcs.setdefault(node.name, []).append(node.lineno)
+        if isinstance(node, ast.Name) and node.id in _INDIRECT:
+            return None
+    if any(c.co_flags & _RESUMABLE for c in codes):
+        return None
+    local = set()
+    for c in codes:
+        local.update(c.co_varnames, c.co_cellvars, c.co_freevars)
+    if local & set(funcs):
+        return None
+    called: set[int] = set()  # ids of the Name nodes that are called
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called.add(id(node.func))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in funcs and id(node) not in called:
+            return None  # a function used as a value
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and set(node.names) & set(funcs):
+            return None
+    out: dict[int, set[int]] = {}
+    anywhere: set[int] = set()
+
+    def visit(node: ast.AST, stmt: ast.stmt | None, in_lambda: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.stmt) else stmt
+            lam = in_lambda or isinstance(child, ast.Lambda)
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id in funcs:
+                targets = funcs[child.func.id]
+                if lam or stmt is None:
+                    anywhere.update(targets)
+                else:
+                    for ln in range(stmt.lineno, max(_header_end(stmt), child.end_lineno or child.lineno) + 1):
+                        out.setdefault(ln, set()).update(targets)
+            visit(child, inner, lam)
+
+    visit(tree, None, False)
+    lines = set(out) | {ln for c in codes for _, _, ln in c.co_lines() if ln is not None}
+    return {ln: frozenset(out.get(ln, set()) | anywhere) for ln in lines}

@@ -240,11 +240,11 @@ def f(x):
     assert cur.allowed()["line"] == {5}
     cur.feed("line", 5)
     a = cur.allowed()
-    assert a["line"] == {6} and a["return"] == {5} and a["call"] == {1, 4}
+    assert a["line"] == {6} and a["return"] == {5} and a["call"] == {1}  # only g is called there
     cur.feed("call", 1)
     cur.feed("line", 2)
     a = cur.allowed()
-    assert "line" not in a and a["return"] == {2}
+    assert "line" not in a and "call" not in a and a["return"] == {2}  # `return x + 1` calls nothing of the file
     cur.feed("return", 2)
     assert cur.allowed()["line"] == {6}  # back in f, after the line that called
     cur.feed("line", 6)
@@ -258,3 +258,34 @@ def f(x):
 
 def test_no_flow_for_source_that_does_not_compile():
     assert Flow.of("def f(:\n    pass\n") is None
+
+
+def test_calls_come_only_from_lines_that_call_the_function_by_name():
+    source = """\
+def sq(v):
+    return v * v
+
+def total(xs):
+    s = 0
+    for x in xs:
+        s += sq(x)
+    return s + len(
+        [sq(y)
+         for y in xs])
+"""
+    flow = Flow.of(source)
+    assert flow.callees(7) == {1}
+    assert flow.callees(5) == frozenset() and flow.callees(6) == frozenset()
+    assert flow.callees(8) == {1} and flow.callees(9) == {1}  # a multi-line statement: any of its lines
+    assert check(source, trace_source(source, "total", "total([1, 2])", limits=LIMITS).frames) == []
+
+
+@pytest.mark.parametrize("extra", [
+    "k = lambda v: sq(v)",  # a lambda calls it: from anywhere
+    "k = sq",  # the function is a value
+    "class C:\n    pass",  # classes: methods and operators
+])
+def test_files_where_calls_can_come_from_anywhere(extra):
+    source = f"def sq(v):\n    return v * v\n\n{extra}\n\ndef f(xs):\n    return len(xs)\n"
+    flow = Flow.of(source)
+    assert 1 in flow.callees(7)
