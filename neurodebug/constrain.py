@@ -1,5 +1,6 @@
-"""Grammar-constrained decoding of SOURCE and of LOCALS keys: a predicted frame can only name a
-line of the file, and (``constrain_locals``) only local names of the file's functions.
+"""Grammar-constrained decoding of trace frames: a predicted frame can only name a line of the
+file, (``constrain_locals``) only local names of the file's functions in well-formed LOCALS, and
+(``flow``) only what the file's control flow allows after the frames before it.
 
 In a frame (shared/design/TRACE_FORMAT.md)
 
@@ -64,6 +65,23 @@ the object; so the closing quote comes only on an exact name. Values are free. W
 read as the expected JSON (or a region whose text no longer fits, e.g. after a free token that
 ran from a value into a key) leaves the rest of that frame's LOCALS unconstrained: the hook
 answers None rather than block.
+
+LOCALS structure (with the keys). Outside key regions the tokens must keep LOCALS well-formed as
+the wire has it: after a key ``:``, every value a JSON string, entries separated by ``,``, a token
+that ends a value may run into the next key only as far as its opening quote, and after the
+closing ``}`` only ``<|action_sep|>`` (per lexer state, the allowed tokens are computed once per
+tokenizer). So a constrained frame never has "bad JSON locals" or "no <|action_sep|>".
+
+The control flow (``for_frame(flow=..., keys=...)``, from ``FrameParser.next_allowed`` and
+``next_keys``; :mod:`neurodebug.flow`). With ``flow``, the event token is one the file's control
+flow allows after the frames so far (a ``line`` frame only where a line can run next, a ``call``
+frame only where the current statement calls a function of the file, only an end token after the
+entry returned) and SOURCE one of that event's lines. With ``keys`` (required, possible), a
+``line`` frame's LOCALS keys are names of ``possible`` (the keys of the frame before and the
+names its line stores), and the object cannot close before every name of ``required`` (the keys
+of the frame before that nothing in the file deletes) is written. Both are exact for the real
+trace (checked against thousands of real traces on Python 3.11 and 3.13), so a constraint never
+rules out what really happens; they only rule out what cannot.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ instruction of L may have been the one running, every instruction inside a ``try
     flow = Flow.of(source)              # cached per source; None when it does not compile
     flow.after_line(7)                  # lines a line frame may name after a frame at line 7
     flow.after_call(3)                  # ... after the call frame at def line 3
-    flow.call_lines                     # lines a call frame may name
+    flow.callees(7)                     # lines a call frame may name while at line 7
+    flow.next_keys(keys, 7)             # (required, possible) LOCALS keys of the next line frame
 
 A line L's successors: from every instruction placed on L, follow the bytecode's edges (fall
 through unless the instruction is an unconditional jump, a return or a raise; jump targets;
@@ -23,6 +24,13 @@ inline comprehensions (PEP 709), an instruction inside a comprehension's loop (w
 the tracer drops, ``tracer.INLINE_COMPREHENSIONS``) is passed through. Reaching L again by a
 backward jump, or after an instruction on no line, makes L its own successor (CPython reports a
 new line event then).
+
+Calls: where every way into the file's code is a call by name (no classes, generators,
+decorators, functions passed around: ``_direct_calls``), a ``call`` frame can only come while the
+caller is on a statement that calls that function (a multi-line statement: any of its lines);
+elsewhere from any line. Locals: between two ``line`` frames of one visit, a frame keeps its
+names (unless the file can delete them: ``del``, ``except ... as``) and gains only names the
+line before binds (``STORE_*``, imports).
 
 ``tests/neurodebug/test_flow.py`` checks the sets against real traces: every frame of every
 trace of the generator's programs, the examples and the HumanEval suite is one the sets allow.
