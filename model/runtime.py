@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import operator
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -149,6 +150,7 @@ class Sequence:
         self.computed = 0  # ids[:computed] have their keys and values in the caches
         self._last: torch.Tensor | None = None  # logits after ids[computed-1], when known
         self._graph: _DecodeGraph | None = None
+        self._eager = False  # never capture a CUDA graph (a short-lived beam hypothesis)
         self.caches = self._fresh_caches()
         ids = list(ids)
         if ids:
@@ -219,7 +221,7 @@ class Sequence:
         rt = self.runtime
         for cache in self.caches:
             cache.reserve(pos + 1)
-        if not rt.cuda_graphs:
+        if not rt.cuda_graphs or self._eager:
             idx = torch.tensor([[tok]], dtype=torch.long, device=rt.device)
             at = torch.tensor([pos], dtype=torch.long, device=rt.device)
             out = rt.model(idx, self.caches, at, logits="last")
@@ -270,6 +272,7 @@ class Sequence:
         s.runtime, s.ids, s.computed = self.runtime, list(self.ids), self.computed
         s._last = self._last
         s._graph = None  # a fork's caches are new buffers: it captures its own graph
+        s._eager = self._eager
         with torch.inference_mode():
             s.caches = [c.clone() for c in self.caches]
         return s
@@ -289,6 +292,79 @@ class Sequence:
             if on_token is not None:
                 on_token(tok)
         return out
+
+    def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop: Callable[[], bool] | None = None, *,
+             constraint: Callable[[], object] | None = None) -> list[int]:
+        """The most likely continuation up to a stop token (included), by beam search of ``width``
+        hypotheses, appended to this sequence and returned: greedy decoding looks one token ahead,
+        this keeps the ``width`` best prefixes by total log-probability and ends when the best
+        finished one is at least as likely as every prefix still open (a prefix only loses
+        probability as it grows: the open ones less likely are dropped), or at ``max_new_tokens``.
+
+        ``constraint``: a factory of constraint hooks (see the module docstring); each hypothesis
+        gets its own. Each hypothesis holds its own KV cache (a fork of this one); the winner's
+        becomes this sequence's. ``should_stop`` ends the search early, keeping the best so far.
+        """
+        if not self.ids:
+            raise ModelError("Generation needs at least one prompt token.")
+        width = max(1, int(width))
+        stop = set(stop_ids)
+        with torch.inference_mode():
+            if not (self.computed == len(self.ids) and self._last is not None):
+                self.extend((), logits="last")
+        first = self.fork()
+        first._eager = True  # hypotheses come and go every step: a CUDA graph each would cost more than it saves
+        live = [_Hyp(0.0, [], first, constraint() if constraint is not None else None)]
+        done: list[_Hyp] = []
+        for _ in range(max_new_tokens):
+            if should_stop is not None and should_stop():
+                break
+            cands = []
+            with torch.inference_mode():
+                for h in live:
+                    logits = h.seq._last if h.seq.computed == len(h.seq.ids) and h.seq._last is not None \
+                        else h.seq.extend((), logits="last")
+                    if h.hook is not None:
+                        logits = restrict_logits(logits, h.hook.allowed(h.toks))
+                    logp = torch.log_softmax(logits.float(), dim=-1)
+                    top = torch.topk(logp, min(width, logp.numel()))
+                    for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
+                        if lp != float("-inf"):
+                            cands.append((h.score + lp, h, tok))
+            cands.sort(key=lambda c: -c[0])
+            chosen = cands[:width]
+            taken: set[int] = set()
+            seqs = []
+            for _score, h, _tok in chosen:  # fork before any hypothesis takes over its parent's cache
+                if id(h) in taken:
+                    seqs.append((h.seq.fork(), None))
+                else:
+                    taken.add(id(h))
+                    seqs.append((None, h.hook))
+            nxt = []
+            for (score, h, tok), (forked, hook) in zip(chosen, seqs):
+                seq = forked if forked is not None else h.seq
+                if forked is not None and constraint is not None:
+                    hook = constraint()
+                seq.ids.append(tok)  # pending until computed
+                seq._last = None
+                hyp = _Hyp(score, h.toks + [tok], seq, hook)
+                (done if tok in stop else nxt).append(hyp)
+            if done:  # an open prefix less likely than a finished frame can never win
+                best_done = max(d.score for d in done)
+                nxt = [h for h in nxt if h.score > best_done]
+            live = nxt
+            if not live:
+                break
+        pool = done or live
+        if not pool:
+            return []
+        best = max(pool, key=lambda h: h.score)
+        # this sequence becomes the winner's (its cache already holds the new tokens)
+        self.ids = best.seq.ids
+        self.caches, self.computed, self._last = best.seq.caches, best.seq.computed, best.seq._last
+        self._graph = None  # new cache buffers
+        return list(best.toks)
 
     def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                seed: int | None = None, should_stop: Callable[[], bool] | None = None, *,
@@ -314,6 +390,16 @@ class Sequence:
             yield tok
             if tok in stop:
                 return
+
+
+@dataclass
+class _Hyp:
+    """One hypothesis of :meth:`Sequence.beam`: its log-probability, tokens, cache and hook."""
+
+    score: float
+    toks: list
+    seq: "Sequence"
+    hook: object = None
 
 
 #: Cache positions reserved past the current one when a decode graph is captured (global caches

@@ -189,14 +189,14 @@ def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
 
 
 def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bool = True,
-                constrain_locals: bool | None = None, constrain_flow: bool | None = None) -> RecordResult:
+                constrain_locals: bool | None = None, constrain_flow: bool | None = None, beam: int = 1) -> RecordResult:
     from neurodebug import compare as C
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
     s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES,
                 max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain, constrain_locals=constrain_locals,
-                constrain_flow=constrain_flow)
+                constrain_flow=constrain_flow, beam=beam)
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
@@ -299,13 +299,14 @@ def _make(model, device):
 
 
 def _eval_in_worker(args):
-    rec, teacher, constrain, constrain_locals, constrain_flow = args
-    return _safe_eval(rec, *_PRED, teacher, constrain, constrain_locals, constrain_flow)
+    rec, teacher, constrain, constrain_locals, constrain_flow, beam = args
+    return _safe_eval(rec, *_PRED, teacher, constrain, constrain_locals, constrain_flow, beam)
 
 
-def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=None, constrain_flow=None) -> RecordResult:
+def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=None, constrain_flow=None,
+               beam=1) -> RecordResult:
     try:
-        return eval_record(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow)
+        return eval_record(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow, beam)
     except UserError as e:
         return RecordResult(str(rec.get("id")), "error", 0, error=str(e))
 
@@ -313,12 +314,14 @@ def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=
 def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
               teacher: bool = True, progress=None, time_limit: float | None = None,
               threads: int | None = None, constrain: bool = True,
-              constrain_locals: bool | None = None, constrain_flow: bool | None = None) -> list[RecordResult]:
+              constrain_locals: bool | None = None, constrain_flow: bool | None = None,
+              beam: int = 1) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
     ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
     ``constrain_flow``: they follow the file's control flow (neurodebug.flow; None: the Session default).
+    ``beam``: free-running frames by beam search of this width (1: greedy).
 
     With ``time_limit`` (seconds), no record is started after the limit: the results are those
     of the records finished by then (a prefix of the suite).
@@ -334,7 +337,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
-            results.append(_safe_eval(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow))
+            results.append(_safe_eval(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow, beam))
             if progress:
                 progress(i + 1, results[-1])
         return results
@@ -344,7 +347,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads))
     try:
-        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals, constrain_flow) for rec in records])
+        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals, constrain_flow, beam) for rec in records])
         for i in range(len(records)):
             if deadline is None:
                 r = it.next()

@@ -57,6 +57,10 @@ Choices (each in one place below):
   constrained, see ``CONSTRAIN_LOCALS``): each key the model writes in a call/line frame's
   LOCALS is a local name of a function of the file (values stay free);
   ``constrained_locals`` says whether it is in effect.
+* Beam search (``beam``, a width over 1, at temperature 0 on a backend that supports it: the
+  local one): each frame is the most likely one the beam finds rather than the greedy one, at
+  about ``beam`` times the cost; ``beaming`` says whether it is in effect. Teacher-forced scoring
+  stays greedy.
 * Control flow (``constrain_flow``; by default on exactly when SOURCE is constrained): a
   generated frame is one the file's control flow allows after the frames before it
   (:mod:`neurodebug.flow`, from the bytecode): a ``line`` frame names a line that can run next,
@@ -102,7 +106,7 @@ class Session:
                  run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
                  max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True,
-                 constrain_locals: bool | None = None, constrain_flow: bool | None = None):
+                 constrain_locals: bool | None = None, constrain_flow: bool | None = None, beam: int = 1):
         if step_over not in STEP_OVER_MODES:
             raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
         self.source = source
@@ -112,6 +116,9 @@ class Session:
         self.run_real = run_real
         self.limits = limits
         self.temperature = float(temperature)
+        if int(beam) < 1:
+            raise UserError("The beam width must be at least 1.")
+        self.beam = int(beam)
         self.top_p = float(top_p)
         self.max_frames = int(max_frames)
         self.max_frame_tokens = int(max_frame_tokens)
@@ -232,6 +239,12 @@ class Session:
         return self.constrain_locals and _applies_constraint(self.state)
 
     @property
+    def beaming(self) -> bool:
+        """True when frames are predicted by beam search (a width over 1, greedy decoding, and a
+        backend that supports it); otherwise token by token."""
+        return self.beam > 1 and self.temperature == 0 and getattr(self.state, "supports_beam", False)
+
+    @property
     def constrained_flow(self) -> bool:
         """True when generated frames follow the file's control flow (asked for, the source
         compiles, and the backend applies constraints)."""
@@ -331,6 +344,7 @@ class Session:
             "constrained": self.constrained,
             "constrained_locals": self.constrained_locals,
             "constrained_flow": self.constrained_flow,
+            "beam": self.beam if self.beaming else 1,
         }
 
     # -- the engine: one frame --------------------------------------------------------------------
@@ -361,9 +375,14 @@ class Session:
         try:
             if prefix:
                 self.state.extend(prefix)
-            new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
-                                      top_p=self.top_p, seed=self._seed(len(self.frames)),
-                                      should_stop=self._cancel.is_set, **extra)
+            if self.beaming:
+                factory = (lambda: self._constraint(prefix)) if constraint is not None else None
+                new = self.state.beam(self.beam, budget, self.codec.stop_ids, should_stop=self._cancel.is_set,
+                                      constraint=factory)
+            else:
+                new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
+                                          top_p=self.top_p, seed=self._seed(len(self.frames)),
+                                          should_stop=self._cancel.is_set, **extra)
         except BaseException:  # Ctrl-C, a server gone away: drop the partial frame, keep the session
             self.state.truncate(min(start, len(self.state)))
             raise

@@ -34,6 +34,9 @@ class State(ABC):
     tokens_computed: int = 0
     #: True when generate(constraint=...) restricts the tokens (see the module docstring)
     applies_constraint: bool = False
+    #: True when ``beam(width, max_new_tokens, stop_ids, should_stop, constraint=factory)`` finds the
+    #: most likely continuation by beam search (the local backend); elsewhere decoding is greedy
+    supports_beam: bool = False
 
     @property
     @abstractmethod

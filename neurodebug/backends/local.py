@@ -52,6 +52,17 @@ class LocalState(State):
         self.tokens_computed += self.seq.computed - before
         return list(new)
 
+    supports_beam = True
+
+    def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop=None, *, constraint=None) -> list[int]:
+        """The most likely continuation by beam search (``model.runtime.Sequence.beam``), appended;
+        ``constraint``: a factory of constraint hooks, one per hypothesis."""
+        before = self.seq.computed
+        new = self.seq.beam(width, max_new_tokens, stop_ids=tuple(stop_ids), should_stop=should_stop,
+                            constraint=constraint)
+        self.tokens_computed += max(0, self.seq.computed - before)
+        return list(new)
+
 
 #: Below this hidden size, decoding on a CPU runs one token's small matmuls faster on one thread
 #: than on several (thread start-up dominates; under load, several threads thrash: measured

@@ -37,6 +37,9 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     add_constrain_argument(g)
     g.add_argument("--no-constrain-locals", action="store_true",
                    help="constrain SOURCE only: LOCALS keys may be any text")
+    g.add_argument("--beam", type=int, default=1, metavar="N",
+                   help="predict each frame by beam search of N hypotheses at temperature 0 (default 1: greedy; "
+                        "about N times slower)")
     g.add_argument("--no-constrain-flow", action="store_true",
                    help="let a frame name any line of the file, not only one the control flow can reach next")
 
@@ -94,7 +97,8 @@ def session_from_args(args, run_real: bool = True):
                              max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens,
                              constrain_source=not getattr(args, "no_constrain", False),
                              constrain_locals=False if getattr(args, "no_constrain_locals", False) else None,
-                             constrain_flow=False if getattr(args, "no_constrain_flow", False) else None)
+                             constrain_flow=False if getattr(args, "no_constrain_flow", False) else None,
+                             beam=getattr(args, "beam", 1))
 
 
 def short_locals(locals_: dict[str, str], width: int = 80) -> str:

@@ -33,6 +33,9 @@ def add_arguments(p) -> None:
                         "and LOCALS keys to local names of the file")
     p.add_argument("--no-constrain-locals", action="store_true",
                    help="constrain SOURCE only: LOCALS keys may be any text")
+    p.add_argument("--beam", type=int, default=1, metavar="N",
+                   help="predict each free-running frame by beam search of N hypotheses (default 1: greedy; "
+                        "about N times slower)")
     p.add_argument("--no-constrain-flow", action="store_true",
                    help="let a frame name any line of the file, not only one the control flow can reach next")
     p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
@@ -46,6 +49,8 @@ def run(args) -> int:
         raise UserError("--limit must be at least 1.")
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1.")
+    if args.beam < 1:
+        raise UserError("--beam must be at least 1.")
     records = evaluate.load_suite(args.suite, args.limit)
     # fail early, with one sentence, on a bad model
     from neurodebug.backends import resolve_model
@@ -58,7 +63,7 @@ def run(args) -> int:
                                      time_limit=args.time_limit, threads=args.threads,
                                      constrain=not args.no_constrain,
                                      constrain_locals=_constrain_locals(args),
-                                     constrain_flow=_constrain_flow(args))
+                                     constrain_flow=_constrain_flow(args), beam=args.beam)
     finally:
         finish()
     summary = evaluate.summarize(results)
@@ -68,6 +73,7 @@ def run(args) -> int:
     summary["constrained"] = not args.no_constrain
     summary["constrained_locals"] = _constrain_locals(args)
     summary["constrained_flow"] = _constrain_flow(args)
+    summary["beam"] = args.beam
     if args.json:
         json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)
         print()

@@ -730,3 +730,18 @@ def test_the_cli_option_for_flow(tmp_path, bundled):
     assert s.constrained and not s.constrained_flow
     s = _session_args.session_from_args(p.parse_args(base))
     assert s.constrained_flow
+
+
+def test_beam_search_sessions(bundled):
+    from neurodebug.errors import UserError
+    from neurodebug.flow import check
+
+    s = _session(bundled, max_frames=10, beam=3)
+    assert s.beaming and s.to_json()["beam"] == 3
+    s.cont()
+    assert len(s.frames) > 3
+    bad = [i for i, f in enumerate(s.frames) if f.line is None]
+    assert check(PROGRAM, s.frames[: bad[0]] if bad else s.frames) == []  # under the same constraints
+    assert not _session(bundled, beam=3, temperature=0.7).beaming  # sampling stays token by token
+    with pytest.raises(UserError, match="beam width"):
+        _session(bundled, beam=0)
