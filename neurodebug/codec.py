@@ -27,9 +27,12 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 from .frames import End, Frame, Trace, resolve_locals, wire_locals
+
+if TYPE_CHECKING:  # imported where used: flow imports the codec
+    from .flow import Flow
 
 # == The open points of TRACE_FORMAT.md, each decided here and nowhere else ==================
 

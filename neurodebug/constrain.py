@@ -89,12 +89,12 @@ from __future__ import annotations
 import ast
 import bisect
 import json
-import types
 import weakref
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .codec import SKIPPED_SCOPES, Codec, _norm, dump_json, source_lines, strip_marker
+from .codec import Codec, _norm, dump_json, source_lines, strip_marker
+from .flow import traced_code as _traced_code
 
 #: The (text, end token) -> allowed ids cache of one SourceConstraint is cleared past this size.
 MAX_CACHE = 50_000
@@ -211,21 +211,6 @@ def _build_table(tokenizer) -> TokenTable:
 # == Which lines a frame can name ================================================================
 
 
-
-def _traced_code(source: str) -> list | None:
-    """The code objects of ``source`` whose frames a trace records (the module and every function or
-    class body, not comprehensions or lambdas: SKIPPED_SCOPES); None when it does not compile."""
-    try:
-        code = compile(source, "<source>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
-    out, todo = [], [code]
-    while todo:
-        c = todo.pop()
-        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        if c.co_name not in SKIPPED_SCOPES:
-            out.append(c)
-    return out
 
 def nameable_lines(source: str) -> list[int]:
     """Line numbers (1-based, ascending) that a frame of a trace of ``source`` can name."""

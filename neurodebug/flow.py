@@ -61,7 +61,7 @@ _DELETES = frozenset(("DELETE_FAST", "DELETE_NAME", "DELETE_DEREF"))
 _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
 
 
-def _traced_code(source: str) -> list[types.CodeType] | None:
+def traced_code(source: str) -> list[types.CodeType] | None:
     """The code objects of ``source`` whose frames a trace records (every function and class body,
     not the module, comprehensions or lambdas); None when it does not compile."""
     from .codec import SKIPPED_SCOPES
@@ -237,7 +237,7 @@ class Flow:
 
 @functools.lru_cache(maxsize=64)
 def _flow_of(source: str) -> Flow | None:
-    codes = _traced_code(source)
+    codes = traced_code(source)
     if codes is None:
         return None
     try:

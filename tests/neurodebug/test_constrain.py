@@ -712,6 +712,25 @@ def test_sessions_follow_the_flow(bundled):
 
 
 def test_the_cli_option_for_flow(tmp_path, bundled):
+    from neurodebug.cli import eval as eval_cli
+
+    p, e = _parsers()
+    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl"])) is True
+    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain-flow"])) is False
+    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain"])) is False
+    f = tmp_path / "prog.py"
+    f.write_text(PROGRAM)
+    base = [str(f), "--call", CALL, "--entry", ENTRY, "--max-frames", "2"]
+    from neurodebug.cli import _session_args
+
+    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain-flow"]))
+    assert s.constrained and not s.constrained_flow
+    s = _session_args.session_from_args(p.parse_args(base + ["--beam", "2"]))
+    assert s.constrained_flow and s.beaming and s.beam == 2
+
+
+def _parsers():
+    """The argument parsers of the debugger commands and of eval."""
     import argparse
 
     from neurodebug.cli import _session_args, eval as eval_cli
@@ -720,16 +739,7 @@ def test_the_cli_option_for_flow(tmp_path, bundled):
     _session_args.add_session_arguments(p)
     e = argparse.ArgumentParser()
     eval_cli.add_arguments(e)
-    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl"])) is True
-    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain-flow"])) is False
-    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain"])) is False
-    f = tmp_path / "prog.py"
-    f.write_text(PROGRAM)
-    base = [str(f), "--call", CALL, "--entry", ENTRY, "--max-frames", "2"]
-    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain-flow"]))
-    assert s.constrained and not s.constrained_flow
-    s = _session_args.session_from_args(p.parse_args(base))
-    assert s.constrained_flow
+    return p, e
 
 
 def test_beam_search_sessions(bundled):
