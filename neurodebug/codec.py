@@ -406,6 +406,18 @@ class FrameParser:
         top = self._stack[-1]
         return allowed_at(flow, top.cur, top.last)
 
+    def next_dots(self) -> "frozenset[str] | None":
+        """The keys whose value the next frame, if it is a ``line`` frame, may write as ``".."``
+        (the diff rule, as :func:`neurodebug.frames.resolve_locals` reads it): those of the frame
+        right before when that one is a call/line frame of the same function visit, else none;
+        None before the trace starts."""
+        if self.ended or not self._stack or not self.frames:
+            return None
+        prev = self.frames[-1]
+        if prev.event in ("call", "line") and prev.depth == len(self._stack) - 1:
+            return frozenset(k for k, v in prev.locals.items() if v != "..")
+        return frozenset()
+
     def next_keys(self) -> "tuple[frozenset[str], frozenset[str]] | None":
         """(required, possible) LOCALS keys of the next frame if it is a ``line`` frame, by the
         flow (:meth:`neurodebug.flow.Flow.next_keys`), or None where not known."""

@@ -115,6 +115,7 @@ class TokenTable:
     max_len: int
     _sorted: list[bytes] | None = None
     _structure: dict | None = None  # _structure_sets, computed on first use
+    _dots: dict | None = None  # _dots_sets, computed on first use
 
     @property
     def sorted_bytes(self) -> list[bytes]:
@@ -483,6 +484,19 @@ class SourceConstraint:
             self._key_cache[key] = p if p else None
         return self._key_cache[key]
 
+    def value_ids(self, state: str, value: bytes, may_close: bool, dots_ok: bool) -> tuple[int, ...]:
+        """:meth:`structure_ids`, without the tokens that complete a ``".."`` value when
+        ``dots_ok`` is False (the key had no value in the frame before: the diff rule)."""
+        ids = self.structure_ids(state, may_close)
+        if dots_ok or (state, value) not in _DOT_STARTS:
+            return ids
+        key = (state, value, may_close, "nodots")
+        hit = self._key_cache.get(key)
+        if hit is None:
+            ban = _dots_sets(self.table)[(state, value)]
+            hit = self._key_cache[key] = tuple(i for i in ids if i not in ban)
+        return hit
+
     def structure_ids(self, state: str, may_close: bool) -> tuple[int, ...]:
         """Ids that keep LOCALS well-formed JSON from lexer ``state`` (outside key regions): a
         value is a string, entries are separated by commas, a token may run into the next key
@@ -500,7 +514,8 @@ class SourceConstraint:
         return hit
 
     def for_frame(self, prefix: Sequence[int] = (), flow: "dict[str, frozenset[int]] | None" = None,
-                  keys: "tuple[frozenset[str], frozenset[str]] | None" = None) -> "FrameConstraint":
+                  keys: "tuple[frozenset[str], frozenset[str]] | None" = None,
+                  dots: "frozenset[str] | None" = None) -> "FrameConstraint":
         """The hook for one generation call whose frame starts with ``prefix`` (ids already in
         the sequence, e.g. a forced event token). ``flow``: what the frame may be by the file's
         control flow (``FrameParser.next_allowed``, :mod:`neurodebug.flow`): the event token is
@@ -508,8 +523,10 @@ class SourceConstraint:
         lines; None leaves both to the other constraints. ``keys``: (required, possible) LOCALS
         keys of the frame if it is a ``line`` frame (``FrameParser.next_keys``): with LOCALS keys
         constrained, its keys are names of ``possible``, and it cannot close before every name
-        of ``required`` is written."""
-        return FrameConstraint(self, prefix, flow, keys)
+        of ``required`` is written. ``dots``: the keys whose value a ``line`` frame may write as
+        ``".."`` (``FrameParser.next_dots``: those the frame right before had, when it is of the
+        same function visit; none after a scope change)."""
+        return FrameConstraint(self, prefix, flow, keys, dots)
 
 
 def _spellable(b: bytes, table: TokenTable) -> list[bool]:
@@ -529,6 +546,32 @@ _WS = frozenset(b" \t\n\r")
 
 #: Where a token may leave LOCALS text in a key region: at most the opening quote of the next key.
 _KEY_OPENINGS = (b"", b" ", b'"', b' "')
+
+
+#: Where a ".." value can still be completed by one token: (lexer state, value text so far).
+_DOT_STARTS = (("colon", b""), ("val0", b""), ("val", b""), ("val", b"."), ("val", b".."))
+
+
+def _dots_sets(table: TokenTable) -> dict[tuple[str, bytes], frozenset[int]]:
+    """Per start of :data:`_DOT_STARTS`: the ids of the tokens that complete a value ``".."`` (the
+    diff rule's "unchanged"). Computed once per tokenizer."""
+    got = table._dots
+    if got is not None:
+        return got
+    out = {}
+    for state, value in _DOT_STARTS:
+        ids = []
+        for i, b in enumerate(table.bytes_of):
+            if not b or b'"' not in b:  # a ".." value ends with a quote
+                continue
+            r = LocalsReader()
+            r.state, r.value = state, value
+            r.feed(b)
+            if r.dots:
+                ids.append(i)
+        out[(state, value)] = frozenset(ids)
+    table._dots = out
+    return out
 
 
 def _structure_sets(table: TokenTable) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -594,13 +637,15 @@ class LocalsReader:
     bytes so far and ``in_key_region`` says whether the next token falls in one. ``keys``: the
     keys read so far."""
 
-    __slots__ = ("state", "kind", "region", "keys")
+    __slots__ = ("state", "kind", "region", "keys", "value", "dots")
 
     def __init__(self):
         self.state = "start"
         self.kind = "open"
         self.region = b""
         self.keys: list[bytes] = []  # the keys read so far (their JSON text between the quotes)
+        self.value = b""  # the current value's text so far (up to a few bytes: enough to tell "..")
+        self.dots = 0  # values read so far that are exactly ".."
 
     @property
     def in_key_region(self) -> bool:
@@ -638,13 +683,18 @@ class LocalsReader:
             elif st == "val0":
                 if c == _QUOTE:
                     self.state = "val"
+                    self.value = b""
                 elif c not in _WS:
                     self.state = "off"  # values are strings on the wire
             elif st == "val":
                 if c == _BACKSLASH:
                     self.state = "valesc"
+                    self.value = b"\\"  # not ".." any more
                 elif c == _QUOTE:
                     self.state = "after"
+                    self.dots += self.value == b".."
+                elif len(self.value) < 3:
+                    self.value += bytes((c,))
             elif st == "valesc":
                 self.state = "val"
             elif st == "after":
@@ -670,10 +720,11 @@ class FrameConstraint:
     starts over.
     """
 
-    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = (), flow=None, keys=None):
+    def __init__(self, source: SourceConstraint, prefix: Sequence[int] = (), flow=None, keys=None, dots=None):
         self.sc = source
         self.flow = flow
         self.keys = keys
+        self.dots = dots
         c = source.codec
         self._event_ids = dict(c.event_ids)
         self._flow_events: tuple[int, ...] | None = None
@@ -765,7 +816,11 @@ class FrameConstraint:
                 if not lr.in_key_region:
                     self.key_steps += 1
                     self.constrained_steps += 1
-                    return self.sc.structure_ids(lr.state, may_close=not required)
+                    dots_ok = True
+                    if self.dots is not None and self._event == "line" and lr.keys and lr.state in ("colon", "val0", "val"):
+                        dots_ok = _key_name(lr.keys[-1]) in self.dots
+                    value = lr.value if lr.state == "val" else b""
+                    return self.sc.value_ids(lr.state, value, may_close=not required, dots_ok=dots_ok)
                 ids = self.sc.key_ids(lr.kind, lr.region, lr.keys, names, empty_ok=not required)
                 if not ids:  # not a key we can steer (a token ran past it, or odd JSON): let go
                     self.key_fallbacks += 1

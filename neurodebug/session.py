@@ -269,7 +269,8 @@ class Session:
                                                        constrain_locals=self.constrain_locals)
         flow = parser.next_allowed() if self.constrain_flow else None
         keys = parser.next_keys() if self.constrain_flow else None
-        return self._source_constraint.for_frame(prefix, flow, keys)
+        dots = parser.next_dots() if self.constrain_locals else None
+        return self._source_constraint.for_frame(prefix, flow, keys, dots)
 
     @property
     def tokens_computed(self) -> int:

@@ -661,7 +661,7 @@ def test_the_flow_narrows_the_event_and_source_and_allows_the_real_frame(codec):
         flow = parser.next_allowed()
         fids = ids[s:e]
         if flow is not None:
-            hook = sc.for_frame((), flow, parser.next_keys())
+            hook = sc.for_frame((), flow, parser.next_keys(), parser.next_dots())
             steps = _hook_walk(hook, fids)
             first = steps[0][1]
             assert set(first) == {codec.event_ids[ev] for ev in flow}  # the event token: only the flow's
@@ -755,3 +755,31 @@ def test_beam_search_sessions(bundled):
     assert not _session(bundled, beam=3, temperature=0.7).beaming  # sampling stays token by token
     with pytest.raises(UserError, match="beam width"):
         _session(bundled, beam=0)
+
+
+def test_unchanged_values_only_where_the_frame_before_had_the_key(codec):
+    from neurodebug.constrain import _dots_sets, _key_name
+
+    sc = SourceConstraint(codec, PROGRAM, ENTRY, constrain_locals=True)
+    real = trace_source(PROGRAM, ENTRY, CALL)
+    ids, spans = codec.frames_ids(real.frames)
+    parser = codec.parser(PROGRAM, ENTRY)
+    completes_dots = _dots_sets(token_table(codec.tokenizer))[("val0", b"")]
+    seen = {"after a return": 0, "in a visit": 0}
+    for (s, e), frame, before in zip(spans, real.frames, [None] + real.frames[:-1]):
+        dots = parser.next_dots()
+        if frame.event == "line" and dots is not None:
+            hook = sc.for_frame((), None, None, dots)
+            fids = ids[s:e]
+            for k in range(len(fids)):
+                allowed = hook.allowed(fids[:k])
+                assert allowed is None or fids[k] in allowed  # the real frame is always allowed
+                lr = hook._locals
+                if lr is not None and lr.state == "val0":  # a value starts: ".." only for a key the frame before had
+                    offered = bool(set(allowed) & completes_dots)
+                    assert offered == (_key_name(lr.keys[-1]) in dots)
+                    seen["after a return" if before.event == "return" else "in a visit"] += 1
+                    if before.event == "return":
+                        assert not offered  # back in the caller: every value in full
+        parser.feed(ids[s:e])
+    assert seen["after a return"] and seen["in a visit"]
