@@ -55,7 +55,8 @@ Choices (each in one place below):
   affected; teacher-forced scoring generates its frames under the same constraints.
 * Constrained LOCALS keys (``constrain_locals``; by default on exactly when SOURCE is
   constrained, see ``CONSTRAIN_LOCALS``): each key the model writes in a call/line frame's
-  LOCALS is a local name of a function of the file (values stay free);
+  LOCALS is a local name of a function of the file, LOCALS stays well-formed JSON, and a value
+  is ``".."`` only where the diff rule allows it (values are otherwise free);
   ``constrained_locals`` says whether it is in effect.
 * Beam search (``beam``, a width over 1, at temperature 0 on a backend that supports it: the
   local one): each frame is the most likely one the beam finds rather than the greedy one, at
