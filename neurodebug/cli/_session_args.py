@@ -35,20 +35,25 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     g.add_argument("--max-frame-tokens", type=int, default=2048,
                    help="a frame longer than this many tokens is cut off and ends the prediction (default 2048)")
     add_constrain_argument(g)
-    g.add_argument("--no-constrain-locals", action="store_true",
-                   help="constrain SOURCE only: LOCALS keys may be any text")
-    g.add_argument("--beam", type=int, default=1, metavar="N",
-                   help="predict each frame by beam search of N hypotheses at temperature 0 (default 1: greedy; "
-                        "about N times slower)")
-    g.add_argument("--no-constrain-flow", action="store_true",
-                   help="let a frame name any line of the file, not only one the control flow can reach next")
+    add_decoding_arguments(g)
 
 
 def add_constrain_argument(p) -> None:
     p.add_argument("--no-constrain", action="store_true",
-                   help="let the model write any SOURCE text and any LOCALS keys (by default a predicted frame can "
-                        "only name a line of the file, and its locals only local names of the file's functions; the "
-                        "http backend is never constrained)")
+                   help="let the model write any frame (by default a predicted frame can only name a line of the "
+                        "file that the control flow allows, and its locals only local names of the file's functions "
+                        "in well-formed JSON; the http backend is never constrained)")
+
+
+def add_decoding_arguments(p) -> None:
+    """The finer decoding options (the debugger commands and eval): each constraint on its own, beam search."""
+    p.add_argument("--no-constrain-locals", action="store_true",
+                   help="constrain SOURCE only: LOCALS may be any text")
+    p.add_argument("--no-constrain-flow", action="store_true",
+                   help="let a frame name any line of the file, not only one the control flow can reach next")
+    p.add_argument("--beam", type=int, default=1, metavar="N",
+                   help="predict each frame by beam search of N hypotheses at temperature 0 (default 1: greedy; "
+                        "about N times slower)")
 
 
 def call_from_comment(args) -> str | None:

@@ -19,6 +19,8 @@ ORDER = 40
 
 
 def add_arguments(p) -> None:
+    from neurodebug.cli._session_args import add_decoding_arguments
+
     p.add_argument("suite", metavar="SUITE.jsonl", help="the suite: one JSON record per line")
     p.add_argument("--model", metavar="PATH", help="checkpoint directory (default: the bundled model)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
@@ -29,15 +31,9 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads per process (default: cores / jobs)")
     p.add_argument("--no-teacher-forced", action="store_true", help="skip the teacher-forced scores")
     p.add_argument("--no-constrain", action="store_true",
-                   help="free-running prediction without constraining SOURCE to lines of the file "
-                        "and LOCALS keys to local names of the file")
-    p.add_argument("--no-constrain-locals", action="store_true",
-                   help="constrain SOURCE only: LOCALS keys may be any text")
-    p.add_argument("--beam", type=int, default=1, metavar="N",
-                   help="predict each free-running frame by beam search of N hypotheses (default 1: greedy; "
-                        "about N times slower)")
-    p.add_argument("--no-constrain-flow", action="store_true",
-                   help="let a frame name any line of the file, not only one the control flow can reach next")
+                   help="free-running prediction without any constraint (lines of the file, the control flow, "
+                        "local names in well-formed LOCALS)")
+    add_decoding_arguments(p)
     p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
     p.add_argument("--json", action="store_true", help="print the summary and per-record results as JSON")
 

@@ -296,15 +296,10 @@ def test_backends_that_cannot_constrain_are_not_asked(bundled):
 
 
 def test_the_cli_option_for_locals(tmp_path, bundled):
-    import argparse
-
     from neurodebug.cli import _session_args, eval as eval_cli
 
-    p = argparse.ArgumentParser()
-    _session_args.add_session_arguments(p)
+    p, e = _parsers()
     assert p.parse_args(["x.py"]).no_constrain_locals is False
-    e = argparse.ArgumentParser()
-    eval_cli.add_arguments(e)
     assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain-locals"])) is False
     assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain"])) is False
     f = tmp_path / "prog.py"
