@@ -8,7 +8,9 @@
 #
 # 1. the tracer on this machine's Python gives the traces 3.11 gives (the training data depends
 #    on it: Python 3.12+ runs comprehensions inline);
-# 2. benchmarks/train_gpu.sh: trains the bundled model, fine-tuning the shipped one (INIT), no
+# 2. benchmarks/train_gpu.sh: trains the bundled model, fine-tuning the shipped one (INIT) on data
+#    style STYLE (default 2: style 1 plus 30% exercise-style programs with traces up to 120
+#    frames, so sequences up to MAX_LEN=2048 tokens), no
 #    evaluation here (the evaluation runs on a CPU afterwards, where users run the model);
 # 3. benchmarks/gpu_check.sh: the Triton kernels and the runtime at CWM-32B's shapes.
 # Output: $OUT/ckpt/ (the new checkpoint + train_log.txt) and $OUT/gpu_check.txt.
@@ -33,7 +35,7 @@ sys.exit(0 if ok else 1)
 PY
 if [ "${SKIP_TRAIN:-0}" != "1" ]; then
     OUT="$OUT" MINUTES="${TRAIN_MINUTES:-5}" EVAL_SECONDS=0 \
-        EXTRA="--init ${INIT:-neurodebug/bundled} --warmup ${WARMUP:-200} --eval-every 500 ${TRAIN_EXTRA:-}" \
+        EXTRA="--init ${INIT:-neurodebug/bundled} --warmup ${WARMUP:-200} --eval-every 500 --style ${STYLE:-2} --max-len ${MAX_LEN:-2048} ${TRAIN_EXTRA:-}" \
         LR="${LR:-1e-3}" timeout "$(python -c "print(int(${TRAIN_MINUTES:-5} * 60 + 90))")" bash benchmarks/train_gpu.sh 2>&1 \
         | grep -v "^\s*$" | tail -40 || echo "training failed or timed out"
     cp /tmp/neurodebug_gpu_work/train_info.json "$OUT/ckpt/" 2>/dev/null || true

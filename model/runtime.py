@@ -279,15 +279,18 @@ class Sequence:
 
     def generate(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, on_token: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, *, constraint=None) -> list[int]:
+                 should_stop: Callable[[], bool] | None = None, *, constraint=None,
+                 on_logits: Callable[[torch.Tensor, int], None] | None = None) -> list[int]:
         """Generate up to max_new_tokens, appending them (a stop token included) to this sequence.
 
         on_token(id) is called as each token comes; should_stop() is asked before each step and
         ends generation early (the sequence stays consistent). constraint: restricts each step's
-        choice (see the module docstring); None decodes freely.
+        choice (see the module docstring); None decodes freely. on_logits(logits, id): each step's
+        float logits [V] as the model gave them (before any constraint) and the token chosen.
         """
         out = []
-        for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop, constraint=constraint):
+        for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop, constraint=constraint,
+                               on_logits=on_logits):
             out.append(tok)
             if on_token is not None:
                 on_token(tok)
@@ -368,7 +371,7 @@ class Sequence:
 
     def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                seed: int | None = None, should_stop: Callable[[], bool] | None = None, *,
-               constraint=None) -> Iterator[int]:
+               constraint=None, on_logits: Callable[[torch.Tensor, int], None] | None = None) -> Iterator[int]:
         """Like generate, as an iterator: each token is appended to the sequence as it is yielded."""
         if not self.ids:
             raise ModelError("Generation needs at least one prompt token.")
@@ -381,9 +384,12 @@ class Sequence:
             with torch.inference_mode():
                 logits = self._last if self.computed == len(self.ids) and self._last is not None \
                     else self.extend((), logits="last")
+                raw = logits
                 if constraint is not None:
                     logits = restrict_logits(logits, constraint.allowed(new))
                 tok = sample(logits, temperature, top_p, gen)
+                if on_logits is not None:
+                    on_logits(raw, tok)
             self.ids.append(tok)  # pending until the next step computes it
             self._last = None
             new.append(tok)

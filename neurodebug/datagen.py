@@ -840,8 +840,12 @@ FAMILIES: list[tuple[float, Callable[[random.Random], tuple[str, str, list[str]]
 #: The default surface style of generated code: 0 = plain code (the data of the shipped model),
 #: 1 = plain code plus docstrings, comments, type hints, blank lines and header lines (as
 #: user code has them), drawn from a separate random stream so the programs themselves are
-#: the same as with style 0.
+#: the same as with style 0; 2 = style 1 with a share (TASK_SHARE) of exercise-style programs
+#: (:mod:`neurodebug.datagen_tasks`: descriptive names, prose docstrings with an example, nested
+#: loops, strings built piece by piece, traces up to TASK_MAX_FRAMES long), nearer to user code.
 STYLE = 1
+#: Under style 2, this share of programs comes from :mod:`neurodebug.datagen_tasks`.
+TASK_SHARE = 0.3
 
 _DEF_LINE = re.compile(r"^(\s*)def (\w+)\((.*)\):$")
 _COMMENTS = ["check the edge case", "main loop", "accumulate", "keep the best so far", "base case", "update state",
@@ -911,6 +915,18 @@ def stylize(source: str, entry: str, calls: list[str], rng: random.Random) -> st
 
 def program(seed: int, index: int, style: int | None = None) -> tuple[str, str, list[str]]:
     """Program ``index`` of ``seed``: (source, entry, candidate argument expressions)."""
+    return _program(seed, index, style)[:3]
+
+
+def _program(seed: int, index: int, style: int | None = None) -> tuple[str, str, list[str], int]:
+    """:func:`program` and the longest trace kept for it."""
+    style = STYLE if style is None else style
+    if style >= 2:
+        trng = random.Random(f"{seed}:{index}:task")
+        if trng.random() < TASK_SHARE:
+            from neurodebug import datagen_tasks
+
+            return (*datagen_tasks.task_program(trng), datagen_tasks.TASK_MAX_FRAMES)
     rng = random.Random(f"{seed}:{index}")
     x = rng.random()
     for w, fam in FAMILIES:
@@ -920,9 +936,9 @@ def program(seed: int, index: int, style: int | None = None) -> tuple[str, str, 
         x -= w
     else:
         src, entry, calls = composed(rng)
-    if (STYLE if style is None else style) >= 1:
+    if style >= 1:
         src = stylize(src, entry, calls, random.Random(f"{seed}:{index}:style"))
-    return src, entry, calls
+    return src, entry, calls, MAX_FRAMES
 
 
 # -- tracing ---------------------------------------------------------------------------------
@@ -934,25 +950,26 @@ class Sample:
     source: str
     entry: str
     call: str
+    max_frames: int = MAX_FRAMES
 
 
 def samples(seed: int, start: int, stop: int, calls_per_program: int = 2, style: int | None = None) -> Iterator[Sample]:
     """The (untraced) samples of programs ``start .. stop-1``: up to ``calls_per_program`` inputs each."""
     for i in range(start, stop):
-        src, entry, calls = program(seed, i, style)
+        src, entry, calls, max_frames = _program(seed, i, style)
         seen = set()
         for j, c in enumerate(calls):
             if c in seen or len(seen) >= calls_per_program:
                 continue
             seen.add(c)
-            yield Sample(f"s{seed}-{i}-{j}", src, entry, c)
+            yield Sample(f"s{seed}-{i}-{j}", src, entry, c, max_frames)
 
 
-def keep(trace) -> bool:
+def keep(trace, max_frames: int = MAX_FRAMES) -> bool:
     """Whether a real trace is a good training example."""
     if trace.end.reason not in ("returned", "raised"):
         return False
-    if not trace.frames or len(trace.frames) > MAX_FRAMES:
+    if not trace.frames or len(trace.frames) > max_frames:
         return False
     for f in trace.frames:
         if f.arg is not None and len(f.arg) > MAX_REPR:
@@ -1049,13 +1066,13 @@ def trace_samples(batch: list[Sample], fast: bool = True):
     """Trace a batch with the real tracer; yields (sample, trace) for the traces worth keeping."""
     from neurodebug.tracer import Limits, trace_source
 
-    limits = Limits(**LIMITS)
     import contextlib
 
     with fast_tracer() if fast else contextlib.nullcontext():
         for s in batch:
+            limits = Limits(**{**LIMITS, "max_frames": s.max_frames + 1})
             tr = trace_source(s.source, s.entry, s.call, limits=limits)
-            if keep(tr):
+            if keep(tr, s.max_frames):
                 yield s, tr
 
 

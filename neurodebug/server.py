@@ -6,7 +6,8 @@
   "created", "model", "choices": [{"index", "text", "tokens": [ids, stop token included],
   "logprobs": null, "finish_reason"}], "usage", "system_fingerprint"}``.
 * ``POST /v1/completions`` -- vLLM's OpenAI-style completions with a token-id prompt:
-  ``stop`` / ``stop_token_ids`` / ``return_token_ids`` / ``prompt_logprobs`` / ``seed`` ...;
+  ``stop`` / ``stop_token_ids`` / ``return_token_ids`` / ``prompt_logprobs`` / ``logprobs`` (with
+  ``return_tokens_as_token_ids``) / ``allowed_token_ids`` / ``seed`` ...;
   choices carry ``token_ids``, ``prompt_token_ids``, ``stop_reason`` as vLLM writes them.
 * ``GET /health``, ``GET /v1/models``, ``GET /stats`` (the cache counters below).
 
@@ -40,7 +41,10 @@ VLLM_FIELDS = {
     "stop_token_ids", "seed", "stream", "echo", "logprobs", "prompt_logprobs", "return_token_ids",
     "skip_special_tokens", "include_stop_str_in_output", "ignore_eos", "user", "best_of",
     "presence_penalty", "frequency_penalty", "repetition_penalty", "spaces_between_special_tokens",
+    "return_tokens_as_token_ids", "allowed_token_ids",
 }
+#: The most ``logprobs`` a request may ask for (vLLM's default ``max_logprobs``).
+MAX_LOGPROBS = 20
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_N = 8
 
@@ -72,6 +76,18 @@ class _Gen:
     tokens: list[int]
     finish_reason: str  # "stop" | "length"
     stop_reason: int | str | None = None
+    #: per token, when logprobs were asked for: (its logprob, [(id, logprob)] of the top tokens)
+    logprobs: list[tuple[float, list[tuple[int, float]]]] | None = None
+
+
+@dataclass
+class _Allowed:
+    """vLLM's ``allowed_token_ids`` as a runtime constraint: every token is one of them."""
+
+    ids: list[int]
+
+    def allowed(self, generated) -> list[int]:
+        return self.ids
 
 
 @dataclass
@@ -120,9 +136,12 @@ class Engine:
         return state
 
     def generate(self, prompt: list[int], max_tokens: int, temperature: float, top_p: float,
-                 stop_ids: list[int], stop_texts: list[str], seed: int | None) -> _Gen:
+                 stop_ids: list[int], stop_texts: list[str], seed: int | None, logprobs: int | None = None,
+                 allowed: list[int] | None = None) -> _Gen:
         with self.lock:
             state = self._state_for(prompt)
+            if logprobs is not None and not hasattr(state, "generate_logprobs"):
+                raise RequestError("This backend cannot report logprobs.", 400, "logprobs")
             tok = self.predictor.tokenizer
             hit: list[str | None] = [None]
             text_stop = None
@@ -143,14 +162,23 @@ class Engine:
                     generated.append(t)
             else:
                 on_token = None
-            new = state.generate(max_tokens, stop_ids=stop_ids, temperature=temperature, top_p=top_p,
-                                 seed=seed, on_token=on_token, should_stop=text_stop)
+            lps = None
+            extra = {} if allowed is None else {"constraint": _Allowed(allowed)}
+            if allowed is not None and not getattr(state, "applies_constraint", False):
+                raise RequestError("This backend cannot restrict tokens (allowed_token_ids).", 400, "allowed_token_ids")
+            if logprobs is not None:
+                new, lps = state.generate_logprobs(max_tokens, logprobs, stop_ids=stop_ids, temperature=temperature,
+                                                   top_p=top_p, seed=seed, on_token=on_token, should_stop=text_stop,
+                                                   **extra)
+            else:
+                new = state.generate(max_tokens, stop_ids=stop_ids, temperature=temperature, top_p=top_p,
+                                     seed=seed, on_token=on_token, should_stop=text_stop, **extra)
             self.stats.generated_tokens += len(new)
             if new and new[-1] in stop_ids:
-                return _Gen(new, "stop", new[-1])
+                return _Gen(new, "stop", new[-1], lps)
             if hit[0] is not None:
-                return _Gen(new, "stop", hit[0])
-            return _Gen(new, "length", None)
+                return _Gen(new, "stop", hit[0], lps)
+            return _Gen(new, "length", None, lps)
 
     def prompt_logprobs(self, prompt: list[int]) -> list[dict[str, Any] | None]:
         """vLLM's prompt_logprobs=1 entries: per position, the actual token and the top token."""
@@ -170,6 +198,24 @@ class Engine:
 
 
 # -- request validation ---------------------------------------------------------------------
+
+
+def _logprobs(tok, ids: list[int], steps, as_ids: bool) -> dict[str, Any]:
+    """The OpenAI completions ``logprobs`` object as vLLM writes it: per generated token its
+    text, logprob, text offset and the top tokens (the chosen one included); tokens are
+    ``"token_id:N"`` with ``return_tokens_as_token_ids``, else their text."""
+    name = (lambda t: f"token_id:{t}") if as_ids else (lambda t: tok.decode([t]))  # noqa: E731
+    out: dict[str, Any] = {"text_offset": [], "token_logprobs": [], "tokens": [], "top_logprobs": []}
+    offset = 0
+    for t, (lp, top) in zip(ids, steps):
+        out["tokens"].append(name(t))
+        out["token_logprobs"].append(lp)
+        out["text_offset"].append(offset)
+        offset += len(tok.decode([t]))
+        entry = {name(i): v for i, v in top}
+        entry.setdefault(name(t), lp)
+        out["top_logprobs"].append(entry)
+    return out
 
 
 def _number(body: dict, name: str, default, lo=None, hi=None, integer=False):
@@ -359,7 +405,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(f"Unknown field {unknown[0]!r} for /v1/completions.", 400, unknown[0])
         if body.get("stream"):
             raise RequestError("Streaming is not supported; send stream: false.", 400, "stream")
-        for name in ("echo", "logprobs", "best_of"):
+        for name in ("echo", "best_of"):
             if body.get(name):
                 raise RequestError(f"{name} is not supported by this server.", 400, name)
         prompt = self._prompt(body)
@@ -370,18 +416,27 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(extra, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in extra):
             raise RequestError("stop_token_ids must be a list of token ids.", 400, "stop_token_ids")
         stop_ids = list(dict.fromkeys(stop_ids + extra + ([] if body.get("ignore_eos") else self.engine.default_stop_ids)))
-        plp = _number(body, "prompt_logprobs", None, 0, 20, integer=True)
+        plp = _number(body, "prompt_logprobs", None, 0, MAX_LOGPROBS, integer=True)
+        lp_k = _number(body, "logprobs", None, 0, MAX_LOGPROBS, integer=True)
+        allowed = body.get("allowed_token_ids")
+        if allowed is not None and (not isinstance(allowed, list) or not allowed or not all(
+                isinstance(t, int) and not isinstance(t, bool) and 0 <= t < (self.engine.vocab_size or 2**31)
+                for t in allowed)):
+            raise RequestError("allowed_token_ids must be a non-empty list of token ids of this model's vocabulary.",
+                               400, "allowed_token_ids")
         skip = body.get("skip_special_tokens", True)
         tok = self.engine.predictor.tokenizer
         choices, completion = [], 0
         for ix in range(n):
             g = self.engine.generate(prompt, max_tokens, temperature, top_p, stop_ids, stop_texts,
-                                     None if seed is None else seed + ix)
+                                     None if seed is None else seed + ix, lp_k, allowed)
             completion += len(g.tokens)
             shown = [t for t in g.tokens if not (skip and tok.is_special(t))]
             if g.finish_reason == "stop" and isinstance(g.stop_reason, int) and not body.get("include_stop_str_in_output"):
                 shown = [t for t in shown if t != g.stop_reason] if shown[-1:] == [g.stop_reason] else shown
-            choice: dict[str, Any] = {"index": ix, "text": tok.decode(shown), "logprobs": None,
+            choice: dict[str, Any] = {"index": ix, "text": tok.decode(shown),
+                                      "logprobs": None if g.logprobs is None else _logprobs(
+                                          tok, g.tokens, g.logprobs, bool(body.get("return_tokens_as_token_ids"))),
                                       "finish_reason": g.finish_reason, "stop_reason": g.stop_reason}
             if body.get("return_token_ids"):
                 choice["token_ids"] = g.tokens

@@ -50,7 +50,8 @@ Choices (each in one place below):
 * Constrained SOURCE (``constrain_source=True``, the default): a frame the model generates
   can only name a line of the file (:mod:`neurodebug.constrain`: after ``<|action_sep|>`` the
   text must stay a prefix of an allowed SOURCE). It applies where the backend's state does
-  (``State.applies_constraint``: local and transformers, not http) and ``constrained`` says
+  (``State.applies_constraint``: local, transformers, and http over vLLM's contract, by
+  repairing free text with ``allowed_token_ids``; not Meta's) and ``constrained`` says
   whether it is in effect. Frames we write (the call frame, edits, forced events) are not
   affected; teacher-forced scoring generates its frames under the same constraints.
 * Constrained LOCALS keys (``constrain_locals``; by default on exactly when SOURCE is

@@ -569,8 +569,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="data generator processes (0: inline)")
     p.add_argument("--seed", type=int, default=0, help="data seed (held-out data uses seed+1)")
     p.add_argument("--programs", type=int, default=400_000, help="how many programs to generate (2 inputs each)")
-    p.add_argument("--style", type=int, default=1, help="surface style of generated code: 0 plain (the shipped "
-                   "model's data), 1 with comments, docstrings, type hints (default; see datagen.STYLE)")
+    p.add_argument("--style", type=int, default=1, help="surface style of generated code: 0 plain, 1 with comments, "
+                   "docstrings, type hints (default; the shipped model's data), 2 style 1 plus exercise-style programs "
+                   "(neurodebug/datagen_tasks.py; see datagen.STYLE)")
     p.add_argument("--data", nargs="*", help="use these traces (JSONL from neurodebug.datagen) instead of generating")
     p.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
     p.add_argument("--tokenizer-traces", type=int, default=4000, help="traces the tokenizer is trained on")

@@ -17,8 +17,9 @@ for position p+1 (teacher forcing: one forward pass scores a whole real trace).
 ``constraint`` (keyword-only, default None) restricts each generated token: an object with
 ``allowed(generated) -> Sequence[int] | None`` (the protocol of ``model/runtime.py``; the
 debugger's is ``neurodebug.constrain``). A state whose ``applies_constraint`` is True honours it
-(local, transformers); the http backend accepts the keyword and ignores it (a server decodes
-freely), and says so with ``applies_constraint = False``.
+(local, transformers, and http over vLLM's contract, which repairs free text with
+``allowed_token_ids``); over Meta's contract the http backend accepts the keyword and ignores
+it (the server decodes freely), and says so with ``applies_constraint = False``.
 """
 
 from __future__ import annotations

@@ -16,9 +16,15 @@ The server holds the model (and, for `neurodebug serve` and vLLM, reuses the KV 
 common prefix), so a state here is just the token ids; each generation sends all of them.
 One frame is one request: a cancel takes effect between requests, not inside one.
 
-Decoding is the server's: ``generate(constraint=...)`` is accepted and ignored, so frames
-predicted over HTTP are not constrained to name a line of the file (``neurodebug.constrain``);
-``HttpState.applies_constraint`` is False.
+Constraints (``generate(constraint=...)``, :mod:`neurodebug.constrain`) need a server that
+can restrict a token to a set, which vLLM's contract does (``allowed_token_ids``). There a
+frame is generated freely, checked token by token against the constraint, and *repaired* at
+the first token it rules out: one request of one token with ``allowed_token_ids`` set to what
+the constraint allows there (the model's most likely allowed token at temperature 0, a draw
+among the allowed ones above it), and generation goes on freely from there. So a frame over
+HTTP is what the local backend's constrained decoding gives, at the cost of two requests per
+repaired token. Meta's contract has no such field: there ``applies_constraint`` is False and a
+constraint is accepted and ignored (the server decodes freely).
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from neurodebug.backends.base import Predictor, State
 from neurodebug.errors import UserError
 
 DEFAULT_TIMEOUT_S = 120.0
+#: After a repair, the next free tokens are asked for in chunks of this many, doubling while
+#: none needs repair (a long free continuation after a wrong token is mostly thrown away).
+REPAIR_CHUNK = 8
+#: One generation call repairs at most this many tokens; after that the frame goes on freely.
+MAX_REPAIRS = 64
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -131,25 +142,74 @@ class HttpState(State):
     def truncate(self, n: int) -> None:
         del self._ids[n:]
 
-    applies_constraint = False  # the server decodes: a constraint is accepted and ignored
+    #: tokens a constraint ruled out and a repair replaced (see the module docstring)
+    repairs: int = 0
+
+    @property
+    def applies_constraint(self) -> bool:
+        """True over vLLM's contract (constraints by repair, see the module docstring)."""
+        return getattr(getattr(self.p, "client", None), "contract", None) == "vllm"
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
                  on_token=None, should_stop=None, *, constraint=None) -> list[int]:
         if should_stop is not None and should_stop():
             return []
-        new = self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed)
-        # the server may go on past a stop id it does not know of: cut there
-        for k, t in enumerate(new):
-            if t in stop_ids:
-                new = new[: k + 1]
-                break
-        new = new[:max_new_tokens]
+        if constraint is not None and self.applies_constraint:
+            new = self._constrained(max_new_tokens, list(stop_ids), temperature, top_p, seed, should_stop, constraint)
+        else:
+            new = _cut(self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed),
+                       stop_ids, max_new_tokens)
         self._ids.extend(new)
         self.tokens_computed += len(new)
         if on_token is not None:
             for t in new:
                 on_token(t)
         return new
+
+    def _constrained(self, max_new_tokens: int, stop_ids: list[int], temperature: float, top_p: float,
+                     seed: int | None, should_stop, constraint) -> list[int]:
+        """Free generation, checked against ``constraint`` and repaired where it rules a token out."""
+        gen: list[int] = []
+        repairs = 0
+        chunk = max_new_tokens  # after a repair, free text is asked for in short, growing chunks
+        while len(gen) < max_new_tokens:
+            if gen and should_stop is not None and should_stop():
+                break
+            left = max_new_tokens - len(gen)
+            ask = min(left, chunk)
+            sub_seed = None if seed is None else seed + 2 * repairs + len(gen)
+            free = _cut(self.p.complete(self._ids + gen, ask, stop_ids, temperature, top_p, sub_seed), stop_ids, ask)
+            bad, allowed = None, None
+            for k, t in enumerate(free):
+                allowed = constraint.allowed(gen + free[:k])
+                if allowed and t not in set(allowed):
+                    bad = k
+                    break
+            if bad is None or repairs >= MAX_REPAIRS:
+                gen += free
+                if len(free) < ask or (free and free[-1] in stop_ids) or repairs >= MAX_REPAIRS:
+                    break  # the frame ended (or the server stopped early)
+                chunk *= 2
+                continue
+            gen += free[:bad]
+            chunk = REPAIR_CHUNK
+            repairs += 1
+            self.repairs += 1
+            tok = self.p.choose(self._ids + gen, sorted(set(allowed)), temperature, top_p,
+                                None if seed is None else seed + 2 * repairs - 1)
+            gen.append(tok)
+            if tok in stop_ids:
+                break
+        return gen[:max_new_tokens]
+
+
+def _cut(new: list[int], stop_ids, max_new_tokens: int) -> list[int]:
+    """The server may go on past a stop id it does not know of: cut there (and at the limit)."""
+    for k, t in enumerate(new):
+        if t in stop_ids:
+            new = new[: k + 1]
+            break
+    return new[:max_new_tokens]
 
 
 class HttpPredictor(Predictor):
@@ -196,6 +256,33 @@ class HttpPredictor(Predictor):
         if isinstance(stop, int) and not isinstance(stop, bool) and (not tokens or tokens[-1] != stop):
             tokens.append(stop)
         return tokens
+
+    def choose(self, ids: Sequence[int], allowed: list[int], temperature: float, top_p: float,
+               seed: int | None) -> int:
+        """The next token after ``ids`` among ``allowed`` (vLLM's ``allowed_token_ids``; one request)."""
+        endpoint = self.client.endpoint
+        if self.client.contract == "meta":
+            raise UserError("Restricting the model's next token needs vLLM's allowed_token_ids, which Meta's "
+                            "/completions contract does not have; use a /v1 (vLLM) URL or --backend local.")
+        body: dict[str, Any] = {"prompt": list(ids), "max_tokens": 1, "temperature": temperature, "top_p": top_p,
+                                "allowed_token_ids": list(allowed), "return_token_ids": True,
+                                "skip_special_tokens": False, "ignore_eos": True}
+        if self.model_name:
+            body["model"] = self.model_name
+        if seed is not None:
+            body["seed"] = seed
+        choice = _choice(self.client.post(body), endpoint)
+        tokens = _int_list(choice.get("token_ids"))
+        if not tokens:
+            stop = choice.get("stop_reason")
+            tokens = [stop] if isinstance(stop, int) and not isinstance(stop, bool) else None
+        if not tokens:
+            raise UserError(f"The model server at {endpoint} replied without choices[0].token_ids; "
+                            "it needs vLLM 0.10.2 or later (return_token_ids).")
+        if tokens[0] not in set(allowed):
+            raise UserError(f"The model server at {endpoint} ignored allowed_token_ids (it chose token {tokens[0]}); "
+                            "constrained decoding needs vLLM's allowed_token_ids, or pass --no-constrain.")
+        return tokens[0]
 
     def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
         """The top token after every prefix, from vLLM's prompt_logprobs (one request)."""

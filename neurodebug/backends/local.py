@@ -52,6 +52,29 @@ class LocalState(State):
         self.tokens_computed += self.seq.computed - before
         return list(new)
 
+    def generate_logprobs(self, max_new_tokens, k: int, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
+                          on_token=None, should_stop=None, *, constraint=None
+                          ) -> tuple[list[int], list[tuple[float, list[tuple[int, float]]]]]:
+        """Like generate, and for every new token its logprob and the ``k`` most likely tokens
+        with theirs (vLLM's ``logprobs``; from the model's distribution, before temperature and
+        any constraint)."""
+        import torch
+
+        steps: list[tuple[float, list[tuple[int, float]]]] = []
+
+        def on_logits(logits, tok: int) -> None:
+            lp = torch.log_softmax(logits.float(), -1)
+            top = torch.topk(lp, min(max(k, 0), lp.shape[-1])) if k > 0 else None
+            pairs = [] if top is None else [(int(i), float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist())]
+            steps.append((float(lp[tok]), pairs))
+
+        before = self.seq.computed
+        new = self.seq.generate(max_new_tokens, stop_ids=tuple(stop_ids), temperature=temperature, top_p=top_p,
+                                seed=seed, on_token=on_token, should_stop=should_stop, on_logits=on_logits,
+                                constraint=constraint)
+        self.tokens_computed += self.seq.computed - before
+        return list(new), steps
+
     supports_beam = True
 
     def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop=None, *, constraint=None) -> list[int]:

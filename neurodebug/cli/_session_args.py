@@ -42,7 +42,7 @@ def add_constrain_argument(p) -> None:
     p.add_argument("--no-constrain", action="store_true",
                    help="let the model write any frame (by default a predicted frame can only name a line of the "
                         "file that the control flow allows, and its locals only local names of the file's functions "
-                        "in well-formed JSON; the http backend is never constrained)")
+                        "in well-formed JSON; over http only vLLM's contract can be constrained)")
 
 
 def add_decoding_arguments(p) -> None:

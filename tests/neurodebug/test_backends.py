@@ -111,6 +111,39 @@ def test_http_teacher_forcing_over_vllm_prompt_logprobs(served, local, real):
         HttpPredictor(served.url, local.tokenizer).greedy_argmax(ids)
 
 
+def test_constrained_decoding_over_vllm_repairs_to_the_local_result(local):
+    """The tiny random model writes nonsense, so most of its frames need repairs: over vLLM's
+    contract the http backend still predicts exactly what the local backend predicts."""
+    from neurodebug.backends.local import LocalPredictor
+
+    srv = make_server(LocalPredictor.from_runtime(local.model), "127.0.0.1", 0)
+    srv.start()
+    try:
+        http = HttpPredictor(srv.url + "/v1", local.tokenizer)
+        a = Session(SOURCE, "f", "1", local, max_frame_tokens=40, max_frames=4, run_real=False)
+        b = Session(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False)
+        for s in (a, b):
+            s.step(), s.step(), s.step()
+        assert b.constrained and a._frame_ids == b._frame_ids and a.state.ids == b.state.ids
+        assert b.state.repairs > 3
+        # sampling is repaired too (a draw among the allowed tokens), reproducibly from the seed
+        sampled = []
+        for _ in range(2):
+            c = Session(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False, temperature=1.0,
+                        seed=3)
+            c.step(), c.step()
+            sampled.append((c._frame_ids, c.state.repairs))
+        assert sampled[0] == sampled[1] and sampled[0][1] > 0
+        # Meta's contract cannot restrict a token: the session says it is unconstrained
+        m = Session(SOURCE, "f", "1", HttpPredictor(srv.url, local.tokenizer), max_frame_tokens=40, max_frames=4,
+                    run_real=False)
+        assert not m.constrained
+        m.step()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -133,6 +166,7 @@ class _Odd(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(1.5)
         data = {"garbage": b"<html>nope</html>", "nochoices": b'{"id": 1}', "notokens": b'{"choices": [{"text": "x"}]}',
+                "ignores": b'{"choices": [{"text": "x", "token_ids": [5]}]}',
                 "error": b'{"error": {"message": "model overloaded"}}', "slow": b"{}"}[mode]
         self.send_response(503 if mode == "error" else 200)
         self.send_header("Content-Length", str(len(data)))
@@ -159,6 +193,29 @@ def test_unexpected_replies_are_one_sentence(local, mode, match):
         p = HttpPredictor(f"http://127.0.0.1:{srv.server_address[1]}", local.tokenizer, timeout=0.5)
         with pytest.raises(UserError, match=match):
             p.open([1, 2]).generate(3)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+class _Only:
+    def __init__(self, ids):
+        self.ids = ids
+
+    def allowed(self, generated):
+        return self.ids
+
+
+def test_a_server_that_ignores_allowed_token_ids_is_one_sentence(local):
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    srv.daemon_threads = True
+    srv.mode = "ignores"
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        p = HttpPredictor(f"http://127.0.0.1:{srv.server_address[1]}/v1", local.tokenizer, timeout=5)
+        with pytest.raises(UserError, match="ignored allowed_token_ids .* --no-constrain"):
+            p.open([1, 2]).generate(3, constraint=_Only([6]))
+        assert p.open([1, 2]).generate(3, constraint=_Only([5])) == [5]
     finally:
         srv.shutdown()
         srv.server_close()

@@ -10,6 +10,7 @@ are not in the file there unless it is constrained.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from neurodebug.codec import Codec, START_MARKER, _norm, source_lines, wire_sour
 from neurodebug.constrain import (LocalsReader, SourceConstraint, allowed_sources, local_names, nameable_lines,
                                   token_table)
 from neurodebug.tracer import trace_source
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PROGRAM = '''from typing import List, Tuple
 
@@ -290,9 +293,39 @@ def test_backends_that_cannot_constrain_are_not_asked(bundled):
     from neurodebug.backends.http import HttpState
     from neurodebug.session import _applies_constraint
 
+    from neurodebug.backends.http import HttpPredictor
+
     assert not _applies_constraint(HttpState(None, [1]))
+    # Meta's contract has no way to restrict a token; vLLM's has allowed_token_ids
+    assert not _applies_constraint(HttpPredictor("http://127.0.0.1:1", bundled.tokenizer).open([1]))
+    assert _applies_constraint(HttpPredictor("http://127.0.0.1:1/v1", bundled.tokenizer).open([1]))
     assert _applies_constraint(bundled.open([1]))
     assert not _applies_constraint(_OldPredictor(bundled).open([1]))
+
+
+def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(bundled):
+    """Constrained decoding over HTTP: free text, repaired with allowed_token_ids where the
+    constraint rules a token out. On a HumanEval record the small model needs many repairs."""
+    from neurodebug.backends.http import HttpPredictor
+    from neurodebug.server import make_server
+    from neurodebug.session import Session
+
+    rec = json.loads((ROOT / "examples" / "suites" / "humaneval.jsonl").read_text().splitlines()[1])
+    srv = make_server(bundled, "127.0.0.1", 0)
+    srv.start()
+    try:
+        http = HttpPredictor(srv.url + "/v1", bundled.tokenizer)
+        got = []
+        for p in (bundled, http):
+            s = Session(rec["code"], rec["entry"], rec["input"], p, run_real=False)
+            s.cont(max_frames=6)
+            assert s.constrained and s.constrained_locals and s.constrained_flow
+            got.append((s._frame_ids, [(f.event, f.line, f.locals, f.arg) for f in s.frames], s.state))
+        assert got[0][:2] == got[1][:2] and len(got[0][1]) >= 4
+        assert got[1][2].repairs >= 5 and http.client.requests >= 2 * got[1][2].repairs
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 def test_the_cli_option_for_locals(tmp_path, bundled):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 from neurodebug import datagen
 from neurodebug.tracer import Limits, trace_source
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_programs_are_reproducible_from_the_seed():
@@ -92,3 +95,73 @@ def test_the_style_of_real_code_changes_the_text_but_not_the_execution():
             assert [(f.event, f.locals, f.arg) for f in a.frames] == [(f.event, f.locals, f.arg) for f in b.frames]
             assert a.end.value == b.end.value
     assert changed >= 3
+
+
+# -- style 2: exercise-style programs (neurodebug.datagen_tasks) -----------------------------------
+
+
+def test_style_2_mixes_exercise_programs_into_style_1_and_leaves_the_rest_unchanged():
+    from neurodebug import datagen_tasks
+
+    tasks = 0
+    for i in range(200):
+        src, entry, calls, max_frames = datagen._program(6, i, style=2)
+        if max_frames == datagen_tasks.TASK_MAX_FRAMES:
+            tasks += 1
+            tree = ast.parse(src)
+            fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == entry)
+            assert ast.get_docstring(fn), src  # a prose docstring, as user code has
+            assert len(calls) == 3
+        else:  # every other program is exactly the style 1 one
+            assert (src, entry, calls) == datagen.program(6, i, style=1)
+    assert 0.2 * 200 <= tasks <= 0.4 * 200
+    assert datagen._program(6, 3, style=2) == datagen._program(6, 3, style=2)
+
+
+def test_every_exercise_template_traces_within_its_limits_and_its_example_is_not_a_traced_input():
+    import random
+
+    from neurodebug import datagen_tasks
+    from neurodebug.codec import Codec
+    from neurodebug.flow import check
+    from model.tokenizer import load_tokenizer
+
+    codec = Codec(load_tokenizer(str(ROOT / "neurodebug" / "bundled" / "tokenizer.json")))
+    longest = 0
+    for t in datagen_tasks.TASKS:
+        batch = []
+        for i in range(6):
+            rng = random.Random(f"t:{t.__name__}:{i}")
+            src, entry, calls, example, description = t(rng)
+            assert example not in calls or len(set(calls)) == 1, (t.__name__, example, calls)
+            src = datagen_tasks.dress(rng, src, entry, example, description)
+            compile(src, t.__name__, "exec")
+            batch += [datagen.Sample(f"{t.__name__}-{i}-{j}", src, entry, c, datagen_tasks.TASK_MAX_FRAMES)
+                      for j, c in enumerate(calls[:2])]
+        traced = list(datagen.trace_samples(batch))
+        assert len(traced) >= 0.75 * len(batch), t.__name__
+        for s, tr in traced:
+            longest = max(longest, len(tr.frames))
+            assert tr.frames[0].event == "call" and tr.end.reason in ("returned", "raised")
+            # the control-flow constraint allows every real frame of these programs too
+            assert check(s.source, tr.frames) == [], s.id
+            # and the codec reads back what it wrote
+            ids, _ = codec.encode_trace(tr)
+            frames, end = codec.parse(s.source, s.entry, ids[len(codec.prompt_ids(s.source, s.entry)):])
+            assert [(f.event, f.line, f.locals, f.arg) for f in frames] == \
+                   [(f.event, f.line, f.locals, f.arg) for f in tr.frames], s.id
+    assert longest > datagen.MAX_FRAMES // 2
+
+
+def test_the_docstring_example_shows_the_result_of_the_template_itself():
+    import random
+
+    from neurodebug import datagen_tasks
+
+    rng = random.Random(1)
+    src, entry, calls, example, description = datagen_tasks.t_merge(rng)
+    ns: dict = {}
+    exec(src, ns)
+    doc = datagen_tasks.dress(random.Random(3), src, entry, example, description)
+    assert f">>> {entry}({example})" in doc
+    assert f"    {eval(f'{entry}({example})', ns)!r}" in doc

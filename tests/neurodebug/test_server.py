@@ -186,7 +186,55 @@ def test_vllm_contract_with_token_ids(server, real):
     assert all(any(v["rank"] == 1 for v in plp[p].values()) for p in range(1, 20))
 
 
+@pytest.fixture(scope="module")
+def plain(cwm_model):
+    """The server over the tiny model itself (not steered): its logprobs are the model's."""
+    srv = make_server(LocalPredictor.from_runtime(cwm_model), "127.0.0.1", 0)
+    srv.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_vllm_logprobs_and_allowed_token_ids(plain, cwm_model, real):
+    import torch
+
+    codec = Codec(plain.engine.predictor.tokenizer)
+    ids = codec.encode_trace(real)[0][:40]
+    lp_model = torch.log_softmax(cwm_model.sequence().extend(ids, logits="last"), -1)
+    ranked = torch.argsort(lp_model, descending=True).tolist()
+    status, rep = post(plain.url + "/v1/completions", {
+        "prompt": ids, "max_tokens": 3, "temperature": 0, "logprobs": 5, "return_tokens_as_token_ids": True,
+        "return_token_ids": True, "ignore_eos": True})
+    ch = rep["choices"][0]
+    lp = ch["logprobs"]
+    assert status == 200 and lp["tokens"] == [f"token_id:{t}" for t in ch["token_ids"]] and len(ch["token_ids"]) == 3
+    assert len(lp["top_logprobs"]) == 3 and len(lp["top_logprobs"][0]) == 5
+    top = sorted(lp["top_logprobs"][0].items(), key=lambda kv: -kv[1])
+    assert [k for k, _ in top] == [f"token_id:{t}" for t in ranked[:5]]  # greedy: the chosen one is first
+    assert abs(top[0][1] - float(lp_model[ranked[0]])) < 1e-4 and lp["token_logprobs"][0] == top[0][1]
+    # without return_tokens_as_token_ids, tokens are their text (as vLLM writes them)
+    status, rep = post(plain.url + "/v1/completions", {"prompt": ids, "max_tokens": 1, "temperature": 0, "logprobs": 1})
+    assert rep["choices"][0]["logprobs"]["tokens"] == [codec.tokenizer.decode([ranked[0]])]
+    # allowed_token_ids: the most likely of them, at temperature 0
+    allowed = sorted(ranked[5:10])
+    status, rep = post(plain.url + "/v1/completions", {
+        "prompt": ids, "max_tokens": 1, "temperature": 0, "allowed_token_ids": allowed, "return_token_ids": True,
+        "ignore_eos": True})
+    assert status == 200 and rep["choices"][0]["token_ids"] == [ranked[5]]
+    # ... and drawn among them at a temperature
+    for seed in range(4):
+        status, rep = post(plain.url + "/v1/completions", {
+            "prompt": ids, "max_tokens": 2, "temperature": 1.0, "seed": seed, "allowed_token_ids": allowed,
+            "return_token_ids": True, "ignore_eos": True})
+        assert set(rep["choices"][0]["token_ids"]) <= set(allowed)
+
+
 @pytest.mark.parametrize("path,body,raw,status,word", [
+    ("/v1/completions", {"prompt": [1, 2], "logprobs": 21}, None, 400, "logprobs must be between 0 and 20"),
+    ("/v1/completions", {"prompt": [1, 2], "allowed_token_ids": []}, None, 400, "allowed_token_ids"),
+    ("/v1/completions", {"prompt": [1, 2], "allowed_token_ids": [10**9]}, None, 400, "allowed_token_ids"),
+    ("/v1/completions", {"prompt": [1, 2], "echo": True}, None, 400, "echo"),
     ("/completions", None, b"{not json", 400, "not valid JSON"),
     ("/completions", {"prompt": [1, 2], "max_tokens": 2, "frobnicate": 1}, None, 400, "frobnicate"),
     ("/v1/completions", {"prompt": [1, 2], "wat": 1}, None, 400, "wat"),
