@@ -282,19 +282,19 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
 _PRED = None  # per worker process: (predictor, codec)
 
 
-def _init_worker(model, device, threads):
+def _init_worker(model, device, threads, backend="local", url=None):
     global _PRED
     import torch
 
     torch.set_num_threads(threads)
-    _PRED = _make(model, device)
+    _PRED = _make(model, device, backend, url)
 
 
-def _make(model, device):
+def _make(model, device, backend="local", url=None):
     from neurodebug.backends import make_predictor
     from neurodebug.codec import Codec
 
-    p = make_predictor(model, device=device)
+    p = make_predictor(model, backend=backend, url=url, device=device)
     return p, Codec(p.tokenizer)
 
 
@@ -315,8 +315,11 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
               teacher: bool = True, progress=None, time_limit: float | None = None,
               threads: int | None = None, constrain: bool = True,
               constrain_locals: bool | None = None, constrain_flow: bool | None = None,
-              beam: int = 1) -> list[RecordResult]:
+              beam: int = 1, backend: str = "local", url: str | None = None) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
+
+    ``backend``/``url``: how the model runs (:func:`neurodebug.backends.make_predictor`); over
+    http, ``model`` only gives the tokenizer and each of the ``jobs`` processes is one client.
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
     ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
@@ -333,7 +336,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
             import torch
 
             torch.set_num_threads(threads)
-        predictor, codec = _make(model, device)
+        predictor, codec = _make(model, device, backend, url)
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
@@ -345,7 +348,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads))
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads, backend, url))
     try:
         it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals, constrain_flow, beam) for rec in records])
         for i in range(len(records)):

@@ -19,11 +19,10 @@ ORDER = 40
 
 
 def add_arguments(p) -> None:
-    from neurodebug.cli._session_args import add_decoding_arguments
+    from neurodebug.cli._session_args import add_decoding_arguments, add_model_arguments
 
     p.add_argument("suite", metavar="SUITE.jsonl", help="the suite: one JSON record per line")
-    p.add_argument("--model", metavar="PATH", help="checkpoint directory (default: the bundled model)")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    add_model_arguments(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N records")
     p.add_argument("--jobs", type=int, default=1, help="records evaluated in parallel processes (default 1)")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
@@ -48,10 +47,17 @@ def run(args) -> int:
     if args.beam < 1:
         raise UserError("--beam must be at least 1.")
     records = evaluate.load_suite(args.suite, args.limit)
-    # fail early, with one sentence, on a bad model
-    from neurodebug.backends import resolve_model
+    # fail early, with one sentence, on a bad model or backend
+    from neurodebug.backends import make_predictor, resolve_model
+    from neurodebug.backends.http import parse_url
 
-    model = resolve_model(args.model)
+    if args.backend == "http":
+        make_predictor(args.model, backend="http", url=args.url)
+        model = resolve_model(args.model) if args.model is not None else None
+    else:
+        if args.url:
+            raise UserError("--url only applies to the http backend; add --backend http.")
+        model = resolve_model(args.model)
     progress, finish = _progress(len(records), quiet=args.json)
     try:
         results = evaluate.run_suite(records, model=model, device=args.device, jobs=args.jobs,
@@ -59,16 +65,22 @@ def run(args) -> int:
                                      time_limit=args.time_limit, threads=args.threads,
                                      constrain=not args.no_constrain,
                                      constrain_locals=_constrain_locals(args),
-                                     constrain_flow=_constrain_flow(args), beam=args.beam)
+                                     constrain_flow=_constrain_flow(args), beam=args.beam,
+                                     backend=args.backend, url=args.url)
     finally:
         finish()
     summary = evaluate.summarize(results)
     summary["suite"] = args.suite
     summary["not_reached"] = len(records) - len(results)  # records left out by --time-limit
     summary["model_path"] = model
-    summary["constrained"] = not args.no_constrain
-    summary["constrained_locals"] = _constrain_locals(args)
-    summary["constrained_flow"] = _constrain_flow(args)
+    summary["backend"] = args.backend
+    if args.url:
+        summary["url"] = args.url
+    # over http only vLLM's contract can restrict a token (neurodebug/backends/http.py)
+    applies = args.backend != "http" or parse_url(args.url)[1] == "vllm"
+    summary["constrained"] = not args.no_constrain and applies
+    summary["constrained_locals"] = _constrain_locals(args) and applies
+    summary["constrained_flow"] = _constrain_flow(args) and applies
     summary["beam"] = args.beam
     if args.json:
         json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)

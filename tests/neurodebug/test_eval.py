@@ -96,3 +96,38 @@ def test_eval_reports_a_missing_model_in_one_sentence(tmp_path, capsys):
     suite.write_text(json.dumps({"code": STRAIGHT, "input": "3"}) + "\n")
     assert main(["eval", str(suite), "--model", str(tmp_path / "nope")]) == 2
     assert "no model at" in capsys.readouterr().err
+
+
+def test_eval_over_http_scores_what_the_local_backend_scores(tmp_path, capsys):
+    """`neurodebug eval --backend http --url .../v1` (how a vLLM-served CWM is measured): against
+    `neurodebug serve` on the bundled model it gives the local backend's numbers, constraints
+    and teacher forcing included (two synthetic held-out records)."""
+    from pathlib import Path
+
+    from neurodebug.backends import bundled_model, make_predictor
+    from neurodebug.server import make_server
+
+    if bundled_model() is None:
+        pytest.skip("the bundled model is not installed")
+    suite = Path(__file__).resolve().parents[2] / "examples" / "suites" / "synthetic_heldout.jsonl"
+    srv = make_server(make_predictor(None), "127.0.0.1", 0)
+    srv.start()
+    try:
+        got = {}
+        for how in (["--backend", "http", "--url", srv.url + "/v1"], []):
+            assert main(["eval", str(suite), "--limit", "2", "--json", "--threads", "1", *how]) == 0
+            got[bool(how)] = json.loads(capsys.readouterr().out)
+        # Meta's contract cannot restrict a token, and the summary says so
+        assert main(["eval", str(suite), "--limit", "1", "--json", "--no-teacher-forced", "--backend", "http",
+                     "--url", srv.url]) == 0
+        meta = json.loads(capsys.readouterr().out)["summary"]
+        assert meta["constrained"] is False and meta["url"] == srv.url and meta["scored"] == 1
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    http, local = got[True], got[False]
+    assert http["summary"]["backend"] == "http" and http["summary"]["constrained_flow"] is True
+    for mode in ("free", "teacher_forced"):
+        assert http["summary"]["model"][mode] == local["summary"]["model"][mode]
+    keys = ("id", "state", "action", "valid", "output", "tf_state", "tf_action", "tf_valid", "n_predicted", "divergence")
+    assert [{k: r.get(k) for k in keys} for r in http["records"]] == [{k: r.get(k) for k in keys} for r in local["records"]]
