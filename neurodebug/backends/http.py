@@ -241,16 +241,21 @@ class HttpPredictor(Predictor):
             if tokens is None:
                 raise UserError(f"The model server at {endpoint} replied without a list of token ids in choices[0].tokens.")
             return tokens
-        body = {"prompt": list(ids), "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
-                "stop_token_ids": list(stop_ids), "return_token_ids": True, "skip_special_tokens": False}
+        return self._vllm_tokens({"prompt": list(ids), "max_tokens": max_tokens, "temperature": temperature,
+                                  "top_p": top_p, "stop_token_ids": list(stop_ids)}, seed)
+
+    def _vllm_tokens(self, body: dict[str, Any], seed: int | None) -> list[int]:
+        """POST a vLLM completion request; the generated ids, a stop token vLLM reports apart
+        (``stop_reason``) appended."""
+        body = {**body, "return_token_ids": True, "skip_special_tokens": False}
         if self.model_name:
             body["model"] = self.model_name
         if seed is not None:
             body["seed"] = seed
-        choice = _choice(self.client.post(body), endpoint)
+        choice = _choice(self.client.post(body), self.client.endpoint)
         tokens = _int_list(choice.get("token_ids"))
         if tokens is None:
-            raise UserError(f"The model server at {endpoint} replied without choices[0].token_ids; "
+            raise UserError(f"The model server at {self.client.endpoint} replied without choices[0].token_ids; "
                             "it needs vLLM 0.10.2 or later (return_token_ids).")
         stop = choice.get("stop_reason")
         if isinstance(stop, int) and not isinstance(stop, bool) and (not tokens or tokens[-1] != stop):
@@ -264,21 +269,10 @@ class HttpPredictor(Predictor):
         if self.client.contract == "meta":
             raise UserError("Restricting the model's next token needs vLLM's allowed_token_ids, which Meta's "
                             "/completions contract does not have; use a /v1 (vLLM) URL or --backend local.")
-        body: dict[str, Any] = {"prompt": list(ids), "max_tokens": 1, "temperature": temperature, "top_p": top_p,
-                                "allowed_token_ids": list(allowed), "return_token_ids": True,
-                                "skip_special_tokens": False, "ignore_eos": True}
-        if self.model_name:
-            body["model"] = self.model_name
-        if seed is not None:
-            body["seed"] = seed
-        choice = _choice(self.client.post(body), endpoint)
-        tokens = _int_list(choice.get("token_ids"))
+        tokens = self._vllm_tokens({"prompt": list(ids), "max_tokens": 1, "temperature": temperature, "top_p": top_p,
+                                    "allowed_token_ids": list(allowed), "ignore_eos": True}, seed)
         if not tokens:
-            stop = choice.get("stop_reason")
-            tokens = [stop] if isinstance(stop, int) and not isinstance(stop, bool) else None
-        if not tokens:
-            raise UserError(f"The model server at {endpoint} replied without choices[0].token_ids; "
-                            "it needs vLLM 0.10.2 or later (return_token_ids).")
+            raise UserError(f"The model server at {endpoint} replied with no token.")
         if tokens[0] not in set(allowed):
             raise UserError(f"The model server at {endpoint} ignored allowed_token_ids (it chose token {tokens[0]}); "
                             "constrained decoding needs vLLM's allowed_token_ids, or pass --no-constrain.")
