@@ -43,8 +43,6 @@ DEFAULT_TIMEOUT_S = 120.0
 #: After a repair, the next free tokens are asked for in chunks of this many, doubling while
 #: none needs repair (a long free continuation after a wrong token is mostly thrown away).
 REPAIR_CHUNK = 8
-#: One generation call repairs at most this many tokens; after that the frame goes on freely.
-MAX_REPAIRS = 64
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -185,9 +183,9 @@ class HttpState(State):
                 if allowed and t not in set(allowed):
                     bad = k
                     break
-            if bad is None or repairs >= MAX_REPAIRS:
+            if bad is None:
                 gen += free
-                if len(free) < ask or (free and free[-1] in stop_ids) or repairs >= MAX_REPAIRS:
+                if len(free) < ask or (free and free[-1] in stop_ids):
                     break  # the frame ended (or the server stopped early)
                 chunk *= 2
                 continue
