@@ -52,7 +52,10 @@ def run(args) -> int:
     from neurodebug.backends.http import parse_url
 
     if args.backend == "http":
-        make_predictor(args.model, backend="http", url=args.url)
+        # one token, so that a server that is down or speaks another contract is one sentence
+        # here rather than the same error for every record
+        probe = make_predictor(args.model, backend="http", url=args.url)
+        probe.open([probe.tokenizer.bos_id]).generate(1)
         model = resolve_model(args.model) if args.model is not None else None
     else:
         if args.url:

@@ -98,6 +98,19 @@ def test_eval_reports_a_missing_model_in_one_sentence(tmp_path, capsys):
     assert "no model at" in capsys.readouterr().err
 
 
+def test_eval_reports_a_server_that_is_down_once(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    suite = tmp_path / "s.jsonl"
+    suite.write_text(json.dumps({"code": STRAIGHT, "input": "3"}) + "\n")
+    assert main(["eval", str(suite), "--backend", "http", "--url", f"http://127.0.0.1:{port}/v1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Cannot reach the model server" in err and "is it running?" in err
+
+
 def test_eval_over_http_scores_what_the_local_backend_scores(tmp_path, capsys):
     """`neurodebug eval --backend http --url .../v1` (how a vLLM-served CWM is measured): against
     `neurodebug serve` on the bundled model it gives the local backend's numbers, constraints
