@@ -169,6 +169,16 @@ class HttpState(State):
         """Free generation, checked against ``constraint`` and repaired where it rules a token out."""
         gen: list[int] = []
         repairs = 0
+        sets: dict[int, tuple] = {}  # a constraint answers from a few cached sequences: their sets, once
+
+        def as_set(allowed):
+            if not allowed:
+                return None
+            hit = sets.get(id(allowed))
+            if hit is None or hit[0] is not allowed:
+                hit = sets[id(allowed)] = (allowed, frozenset(allowed))
+            return hit[1]
+
         chunk = max_new_tokens  # after a repair, free text is asked for in short, growing chunks
         while len(gen) < max_new_tokens:
             if gen and should_stop is not None and should_stop():
@@ -177,10 +187,10 @@ class HttpState(State):
             ask = min(left, chunk)
             sub_seed = None if seed is None else seed + 2 * repairs + len(gen)
             free = _cut(self.p.complete(self._ids + gen, ask, stop_ids, temperature, top_p, sub_seed), stop_ids, ask)
-            bad, allowed = None, None
+            bad, ok = None, None
             for k, t in enumerate(free):
-                allowed = constraint.allowed(gen + free[:k])
-                if allowed and t not in set(allowed):
+                ok = as_set(constraint.allowed(gen + free[:k]))
+                if ok and t not in ok:
                     bad = k
                     break
             if bad is None:
@@ -193,7 +203,7 @@ class HttpState(State):
             chunk = REPAIR_CHUNK
             repairs += 1
             self.repairs += 1
-            tok = self.p.choose(self._ids + gen, sorted(set(allowed)), temperature, top_p,
+            tok = self.p.choose(self._ids + gen, sorted(ok), temperature, top_p,
                                 None if seed is None else seed + 2 * repairs - 1)
             gen.append(tok)
             if tok in stop_ids:
