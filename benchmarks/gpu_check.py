@@ -135,7 +135,7 @@ def fill_cache(keys, values, S):
 def reference_fn():
     """The runtime's reference (model/attention.py) when present, else the definition written here."""
     try:
-        from model.attention import reference_attention
+        from neurodebug.model.attention import reference_attention
 
         return reference_attention, "model.attention.reference_attention"
     except Exception:  # noqa: BLE001 - the runtime may not be importable on this machine
@@ -173,8 +173,7 @@ def section_device(args, shp):
 
 def section_correctness(args, shp):
     import torch
-
-    from model import triton_attention as ta
+    from neurodebug.model import triton_attention as ta
 
     dev = device()
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float16  # the interpreter mishandles bf16
@@ -224,8 +223,7 @@ def visible_pairs(T, window):
 def section_prefill(args, shp):
     import torch
     import torch.nn.functional as F
-
-    from model import triton_attention as ta
+    from neurodebug.model import triton_attention as ta
 
     dev = device()
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float16
@@ -298,8 +296,7 @@ def section_decode(args, shp):
     """Decode attention: GPU time per call (CUDA graph, cold L2) as the kernel's bandwidth; the eager
     time of one Python call (launch overhead included) in the note, with a sweep of split counts."""
     import torch
-
-    from model import triton_attention as ta
+    from neurodebug.model import triton_attention as ta
 
     dev = device()
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float16
@@ -354,7 +351,7 @@ def section_decode(args, shp):
 
 
 def _model_config(shp):
-    from model.config import GLOBAL, SLIDING, ModelConfig
+    from neurodebug.model.config import GLOBAL, SLIDING, ModelConfig
 
     if shp.dry:
         cfg = dict(vocab_size=512, dim=128, n_layers=4, n_heads=shp.heads, n_kv_heads=shp.kv_heads,
@@ -370,9 +367,8 @@ def _model_config(shp):
 def _random_model(config, dev, quantize):
     """The runtime's Transformer with random weights made on the device (no checkpoint)."""
     import torch
-
-    from model.model import Transformer, rope_frequencies
-    from model.quantize import swap_for_int8
+    from neurodebug.model.model import Transformer, rope_frequencies
+    from neurodebug.model.quantize import swap_for_int8
 
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     with torch.device("meta"):
@@ -404,8 +400,8 @@ def section_model(args, shp, quantize):
 
     sec = "model-int8" if quantize else "model-bf16"
     try:
-        from model.attention import reference_attention, select_attention
-        from model.runtime import CWM
+        from neurodebug.model.attention import reference_attention, select_attention
+        from neurodebug.model.runtime import CWM
     except Exception as e:  # noqa: BLE001 - the runtime is another helper's part: report, go on
         emit(sec, "runtime", note=f"SKIPPED: model/ runtime not importable ({type(e).__name__}: {e})"[:300])
         return
@@ -534,7 +530,7 @@ def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
 def gemv_rows(sec):
     """The int8 weight-only matrix-vector products of one decode step, at CWM-32B's shapes."""
     try:
-        from model.triton_int8 import bench_int8_gemv
+        from neurodebug.model.triton_int8 import bench_int8_gemv
     except Exception as e:  # noqa: BLE001
         emit(sec, "int8 gemv", note=f"SKIPPED: model.triton_int8 not importable ({type(e).__name__}: {e})"[:300])
         return
@@ -582,10 +578,9 @@ def compile_only(arch):
     import re
 
     import triton
+    from neurodebug.model import triton_attention as ta
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-
-    from model import triton_attention as ta
 
     target = GPUTarget("cuda", arch, 32)
     ptr_args = ("Q", "K", "V", "O", "Op", "Lp", "POS")

@@ -41,7 +41,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from model import load_model
+    from neurodebug.model import load_model
+
     from tests.checkpoints import load_reference, make_checkpoint
 
     for item in filter(None, args.arch.split(",")):

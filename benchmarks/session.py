@@ -56,8 +56,8 @@ def main() -> int:
     from neurodebug.backends.local import LocalPredictor
     from neurodebug.codec import Codec
     from neurodebug.compare import teacher_forced
+    from neurodebug.real.tracer import trace_source
     from neurodebug.session import Session
-    from neurodebug.tracer import trace_source
     from tests.neurodebug.scripted import ScriptedPredictor
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

@@ -24,8 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pysnooper  # noqa: E402
 
-from neurodebug.sandbox import frame_writer  # noqa: E402
-from neurodebug.tracer import Limits, Recorder, trace_source  # noqa: E402
+from neurodebug.real.recorder import Recorder  # noqa: E402
+from neurodebug.real.sandbox import frame_writer  # noqa: E402
+from neurodebug.real.tracer import Limits, trace_source  # noqa: E402
 
 SOURCE = '''
 def bubble_sort(xs):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the bundled model on one GPU (the recipe of neurodebug/train.py, sized for ~6 minutes).
+# Train the bundled model on one GPU (the recipe of neurodebug/training/train.py, sized for ~6 minutes).
 #
 #   OUT=/some/dir bash benchmarks/train_gpu.sh        # checkpoint -> $OUT/ckpt
 #
@@ -23,7 +23,7 @@ rm -rf "$WORK" "$OUT/ckpt"
 mkdir -p "$OUT/ckpt"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
 python -c "import sys, torch, tokenizers, safetensors; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-python -m neurodebug.train --device "$DEVICE" --minutes "$MINUTES" --jobs "$JOBS" --size "$SIZE" \
+python -m neurodebug.training.train --device "$DEVICE" --minutes "$MINUTES" --jobs "$JOBS" --size "$SIZE" \
     --tokenizer neurodebug/bundled/tokenizer.json --out "$OUT/ckpt" --work "$WORK" \
     --batch-tokens "$BATCH_TOKENS" --lr "$LR" --warmup 300 --eval-every 500 --programs 3000000 --max-len 1536 \
     --threads 2 ${EXTRA:-}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from lsprotocol import types
+from neurodebug.lsp import views
 
-from lsp import calls, views
+from neurodebug.trace.source import Function
 
 SEVERITY = {"information": types.DiagnosticSeverity.Information, "warning": types.DiagnosticSeverity.Warning}
 
@@ -25,7 +26,7 @@ def inlay_hint(h: views.Hint, lines: list[str]) -> types.InlayHint:
     return types.InlayHint(position=types.Position(line=h.line - 1, character=end), label=h.label, padding_left=True, tooltip=h.tooltip)
 
 
-def code_lenses(uri: str, f: calls.Function) -> list[types.CodeLens]:
+def code_lenses(uri: str, f: Function) -> list[types.CodeLens]:
     """"Predict" and "Compare" over a function's def line, carrying the call found in the source."""
     where = types.Range(start=types.Position(line=f.line - 1, character=0), end=types.Position(line=f.line - 1, character=0))
     args = [uri, f.name, f.call]

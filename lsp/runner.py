@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from lsprotocol import types
+from neurodebug.lsp import views
+from neurodebug.lsp.documents import Cancelled, Job, Result, Store
+from neurodebug.lsp.settings import Settings
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
-from lsp import calls, views
-from lsp.documents import Cancelled, Job, Result, Store
-from lsp.settings import Settings
 from neurodebug.errors import UserError
-from neurodebug.frames import Frame
+from neurodebug.trace.format import source_lines
+from neurodebug.trace.frames import Frame
+from neurodebug.trace.source import call_for, functions
 
 #: How often the loop reports progress while a worker thread predicts.
 PROGRESS_EVERY_S = 0.2
@@ -152,9 +154,9 @@ class Runner:
     async def start(self, uri: str, function: str, call: str | None, compare: bool) -> dict:
         """Predict (and, with ``compare``, run for real and compare) ``function`` of ``uri``."""
         version, source = self._document(uri)
-        if function not in {f.name for f in calls.functions(source)}:
+        if function not in {f.name for f in functions(source)}:
             raise RequestFailed(f"There is no module-level function {function!r} in this document.")
-        call = calls.call_for(source, function, call)
+        call = call_for(source, function, call)
         settings = self.settings
         # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
@@ -299,11 +301,11 @@ class Runner:
             self._refresh_hints()
 
     def publish(self, uri: str, result: Result) -> None:
-        from lsp import convert
+        from neurodebug.lsp import convert
 
         snap = result.snapshot
         doc = self.ls.workspace.get_text_document(uri)
-        lines = doc.source.splitlines()
+        lines = source_lines(doc.source)
         self.ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=uri, version=result.version, diagnostics=[convert.diagnostic(d, lines) for d in snap.diagnostics]

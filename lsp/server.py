@@ -12,14 +12,16 @@ import logging
 from typing import Any, Callable
 
 from lsprotocol import types
-from pygls.exceptions import (JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams,
-                              JsonRpcRequestCancelled)
+from neurodebug.lsp import convert, views
+from neurodebug.lsp.runner import RequestFailed, Runner
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from lsp import calls, convert, views
-from lsp.runner import RequestFailed, Runner
 from neurodebug import __version__
+from neurodebug.trace.format import source_lines
+from neurodebug.trace.source import function_at, functions
+
 
 class _Answered:
     """A request that was answered with an error while it was being parsed."""
@@ -101,7 +103,7 @@ def build(predictor_factory: Callable | None = None) -> NeuroServer:
     def code_lens(ls: NeuroServer, params: types.CodeLensParams):
         uri = params.text_document.uri
         source = ls.workspace.get_text_document(uri).source
-        return [lens for f in calls.functions(source) for lens in convert.code_lenses(uri, f)]
+        return [lens for f in functions(source) for lens in convert.code_lenses(uri, f)]
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
     def inlay_hint(ls: NeuroServer, params: types.InlayHintParams):
@@ -109,7 +111,7 @@ def build(predictor_factory: Callable | None = None) -> NeuroServer:
         if result is None:
             return []
         snap = result.snapshot
-        lines = ls.workspace.get_text_document(params.text_document.uri).source.splitlines()
+        lines = source_lines(ls.workspace.get_text_document(params.text_document.uri).source)
         first, last = params.range.start.line + 1, params.range.end.line + 1
         return [convert.inlay_hint(h, lines) for h in views.inlay_hints(snap.frames, snap.index, snap.real)
                 if first <= h.line <= last]
@@ -120,13 +122,13 @@ def build(predictor_factory: Callable | None = None) -> NeuroServer:
         if result is None:
             return None
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        lines = doc.source.splitlines()
+        lines = source_lines(doc.source)
         pos = params.position
         name = views.word_at(lines[pos.line], pos.character) if pos.line < len(lines) else None
         if name is None:
             return None
         snap = result.snapshot
-        where = calls.function_at(doc.source, pos.line + 1)
+        where = function_at(doc.source, pos.line + 1)
         rows = views.history(snap.frames[: snap.index + 1], name, snap.real, where.name if where else None)
         text = views.hover_markdown(name, rows, snap.has_real, snap.index)
         if text is None:

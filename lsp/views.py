@@ -1,6 +1,6 @@
 """What the editor shows, computed from frames alone: inlay hints, hover history, diagnostics.
 
-Plain functions over :class:`neurodebug.frames.Frame` lists, tested without the protocol.
+Plain functions over :class:`neurodebug.trace.frames.Frame` lists, tested without the protocol.
 ``real`` is always the list aligned with the predicted frames (``real[i]`` is the real frame
 aligned with predicted frame ``i``, or None), as :meth:`Session.real_frame` gives it.
 Lines are 1-based here; the server converts to LSP's 0-based positions.
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from neurodebug.frames import Frame
+from neurodebug.trace.frames import Frame
 
 #: Longest value shown in an inlay hint before it is cut with an ellipsis.
 HINT_VALUE_CHARS = 40

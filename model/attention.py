@@ -20,8 +20,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-
-from model.errors import ModelError
+from neurodebug.model.errors import ModelError
 
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int, "int | None"], torch.Tensor]
 
@@ -75,7 +74,7 @@ def select_attention(name: str, device: torch.device | str) -> tuple[str, Attent
     if name == "auto" and device.type != "cuda":
         return "reference", reference_attention
     try:
-        from model.triton_attention import attention as triton_attention
+        from neurodebug.model.triton_attention import attention as triton_attention
     except Exception as e:  # noqa: BLE001 - any import failure means: no Triton here
         if name == "triton":
             raise ModelError(f"The Triton attention backend cannot be loaded ({e}).") from None

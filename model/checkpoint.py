@@ -13,12 +13,11 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-
-from model.config import ModelConfig
-from model.errors import ModelError
-from model.hub import resolve
-from model.model import Transformer, rope_frequencies
-from model.quantize import Int8Embedding, Int8Linear, quantize_rows, swap_for_int8
+from neurodebug.model.config import ModelConfig
+from neurodebug.model.errors import ModelError
+from neurodebug.model.hub import resolve
+from neurodebug.model.model import Transformer, rope_frequencies
+from neurodebug.model.quantize import Int8Embedding, Int8Linear, quantize_rows, swap_for_int8
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.errors import ModelError
+from neurodebug.model.errors import ModelError
 
 GLOBAL = "full_attention"
 SLIDING = "sliding_attention"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from model.errors import ModelError
+from neurodebug.model.errors import ModelError
 
 
 def resolve(path_or_repo_id: str | os.PathLike) -> Path:

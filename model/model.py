@@ -12,9 +12,8 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from model.attention import reference_attention
-from model.config import ModelConfig
+from neurodebug.model.attention import reference_attention
+from neurodebug.model.config import ModelConfig
 
 
 class Transformer(nn.Module):

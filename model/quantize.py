@@ -34,7 +34,7 @@ def _cuda_int8_matmul():
     global _int8_matmul
     if _int8_matmul is None:
         try:
-            from model.triton_int8 import int8_matmul
+            from neurodebug.model.triton_int8 import int8_matmul
         except Exception:  # noqa: BLE001 - triton missing or broken
             _int8_matmul = False
         else:

@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
-
-from model.attention import select_attention
-from model.cache import KVCache
-from model.checkpoint import load_transformer, resolve
-from model.errors import ModelError
-from model.generate import make_generator, sample
-from model.model import Transformer
+from neurodebug.model.attention import select_attention
+from neurodebug.model.cache import KVCache
+from neurodebug.model.checkpoint import load_transformer, resolve
+from neurodebug.model.errors import ModelError
+from neurodebug.model.generate import make_generator, sample
+from neurodebug.model.model import Transformer
 
 DEFAULT_CHUNK = 512
 CUDA_CHUNK = 2048
@@ -86,7 +85,7 @@ class CWM:
         """The checkpoint's tokenizer (tokenizer.model or tokenizer.json), else Llama 3's + CWM's specials."""
         if self._tokenizer is None:
             try:
-                from model.tokenizer import llama3_tokenizer, load_tokenizer
+                from neurodebug.model.tokenizer import llama3_tokenizer, load_tokenizer
             except ImportError as e:
                 raise ModelError(f"The tokenizer module cannot be imported ({e}).") from None
             d = self.directory

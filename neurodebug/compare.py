@@ -26,8 +26,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from neurodebug.codec import strip_marker
-from neurodebug.frames import Frame, Trace
+from neurodebug.trace.format import strip_marker
+from neurodebug.trace.frames import Frame, Trace
 
 #: Index of the first real frame counted by the metrics (frame 0 is the call: the input).
 SCORE_FROM = 1
@@ -341,7 +341,7 @@ class Cancelled(Exception):
 
 def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
                    max_frame_tokens: int = 1024, on_progress=None, should_stop=None,
-                   constraint=None) -> TeacherForced:
+                   constraint=None, parser=None) -> TeacherForced:
     """Score every real frame under teacher forcing with one forward pass; generate only the wrong ones.
 
     predictor: a backends.Predictor (``greedy_argmax`` and ``open``); codec: a codec.Codec for
@@ -352,48 +352,22 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     ``constraint``: a callable (parser of the real history so far, prefix) -> constraint hook or
     None (``Session.frame_constraint``), applied to the generated frames as in free-running
     prediction; a frame the greedy argmax gets right is right under any constraint that allows
-    the real frame, which the debugger's constraints always do.
+    the real frame, which the debugger's constraints always do. ``parser``: the parser that reads
+    the real history (``Session.new_parser()``, which follows the flow); by default the codec's.
     """
     ids, spans = codec.encode_trace(real, close=True)
     n = len(real.frames)
     argmax = predictor.greedy_argmax(ids)
-    scores: list[FrameScore] = []
     wrong = [first_wrong(ids, argmax, s, e) for s, e in spans[:n]]
-    end_ok = None
-    if len(spans) > n:  # the end_of_text span
-        s, e = spans[n]
-        end_ok = first_wrong(ids, argmax, s, e) is None
+    end_ok = first_wrong(ids, argmax, *spans[n]) is None if len(spans) > n else None
 
-    parser = codec.parser(real.source, real.entry)
-    state = None
-    generated = 0
-    n_alt = 0
+    parser = parser or codec.parser(real.source, real.entry)
+    gen = _Alternatives(predictor, codec, ids, max_frame_tokens, should_stop, constraint)
+    scores: list[FrameScore] = []
     for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
-        alt = None
-        differs: set[str] = set()
-        if wrong[i] is not None and i >= SCORE_FROM and n_alt < max_alternatives:
-            if should_stop is not None and should_stop():
-                raise Cancelled
-            if state is None:
-                state = predictor.open(ids[:s])
-            else:
-                state.extend(ids[len(state):s])
-            hook = constraint(parser, ()) if constraint is not None else None
-            new = state.generate(max_frame_tokens, stop_ids=codec.stop_ids, temperature=0.0,
-                                 should_stop=should_stop, **({} if hook is None else {"constraint": hook}))
-            if should_stop is not None and should_stop():
-                raise Cancelled
-            generated += len(new)
-            state.truncate(s)
-            branch = copy.deepcopy(parser, {id(codec): codec})  # share the codec (and its tokenizer)
-            got = branch.feed(new)
-            if got:
-                alt = got[0]
-            elif branch.ended:
-                alt = None
-            else:
-                alt = Frame(event="line", line=None, source=codec.tokenizer.decode(new), malformed="cut off")
-            n_alt += 1
+        alt, differs = None, set()
+        if wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
+            alt = gen.frame(parser, s)
             differs = frame_differences(f, alt) if alt is not None else {"event"}
         elif wrong[i] is not None:
             differs = {"event", "line"}  # not generated: counted wrong in both
@@ -401,43 +375,90 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
         parser.feed(ids[s:e])
         if on_progress:
             on_progress(i + 1, n)
+    first = _first_divergence(scores, end_ok, n)
+    return TeacherForced(scores, end_ok, first, _teacher_forced_metrics(scores, n), len(ids), gen.generated)
 
-    first: Divergence | None = None
+
+class _Alternatives:
+    """Generates, from the real history, the frame the model would write where it gets one wrong:
+    one KV state walks forward through the trace and is cut back after each frame."""
+
+    def __init__(self, predictor, codec, ids, max_frame_tokens, should_stop, constraint):
+        self.predictor, self.codec, self.ids = predictor, codec, ids
+        self.max_frame_tokens, self.should_stop, self.constraint = max_frame_tokens, should_stop, constraint
+        self.state = None
+        self.count = 0  # frames generated
+        self.generated = 0  # tokens generated
+
+    def frame(self, parser, start: int) -> Frame | None:
+        """The model's frame at ``start`` given the real frames ``parser`` has read; None: it ends."""
+        self._check()
+        if self.state is None:
+            self.state = self.predictor.open(self.ids[:start])
+        else:
+            self.state.extend(self.ids[len(self.state):start])
+        hook = self.constraint(parser, ()) if self.constraint is not None else None
+        new = self.state.generate(self.max_frame_tokens, stop_ids=self.codec.stop_ids, temperature=0.0,
+                                  should_stop=self.should_stop, **({} if hook is None else {"constraint": hook}))
+        self._check()
+        self.generated += len(new)
+        self.count += 1
+        self.state.truncate(start)
+        branch = copy.deepcopy(parser, {id(self.codec): self.codec})  # share the codec (and its tokenizer)
+        got = branch.feed(new)
+        if got:
+            return got[0]
+        if branch.ended:
+            return None
+        return Frame(event="line", line=None, source=self.codec.tokenizer.decode(new), malformed="cut off")
+
+    def _check(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Cancelled
+
+
+def _first_divergence(scores: list[FrameScore], end_ok: bool | None, n: int) -> Divergence | None:
+    """Where the teacher-forced model first parts from the real run (a frame, or the end)."""
     for sc in scores[SCORE_FROM:]:
-        if not sc.ok:
-            if sc.alternative is None and sc.differs == {"event"}:
-                first = Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
-                                   f"At step {sc.step + 1} the model would end the trace; the real run went on to {_describe(sc.real)}.")
-            else:
-                first = divergence_of(sc.step, sc.real, sc.alternative, sc.differs) if sc.alternative else None
-                if first is None:  # same frame after parsing: differs only in token spelling
-                    first = Divergence(sc.step, "locals", None, None, None, sc.real.line, sc.real.line,
-                                       f"At step {sc.step + 1} the model's frame differs from the real one only in how it is written.")
-            break
-    if first is None and end_ok is False:
-        first = Divergence(n, "length", None, "end", None, None, None,
-                           f"At step {n + 1} the real run ended but the model would go on.")
+        if sc.ok:
+            continue
+        if sc.alternative is None and sc.differs == {"event"}:
+            return Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
+                              f"At step {sc.step + 1} the model would end the trace; the real run went on to {_describe(sc.real)}.")
+        first = divergence_of(sc.step, sc.real, sc.alternative, sc.differs) if sc.alternative else None
+        if first is None:  # same frame after parsing: differs only in token spelling
+            first = Divergence(sc.step, "locals", None, None, None, sc.real.line, sc.real.line,
+                               f"At step {sc.step + 1} the model's frame differs from the real one only in how it is written.")
+        return first
+    if end_ok is False:
+        return Divergence(n, "length", None, "end", None, None, None,
+                          f"At step {n + 1} the real run ended but the model would go on.")
+    return None
 
+
+def _teacher_forced_metrics(scores: list[FrameScore], n: int) -> Metrics:
+    """CWM's metrics over the scored frames: a right frame counts, a wrong one by its alternative."""
     counted = scores[SCORE_FROM:]
     alts = [sc.alternative for sc in counted if sc.alternative is not None]
-    n_pred = sum(sc.ok for sc in counted) + len(alts)
-    valid = (sum(sc.ok for sc in counted) + sum(1 for a in alts if not a.malformed)) / n_pred if n_pred else None
-    state_n = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed and state_ok(sc.differs)))
-    action_n = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed and action_ok(sc.differs)))
-    # output: the entry's last return frame (else its last exception frame), given the history
-    ends = [sc for sc in scores[SCORE_FROM:] if sc.real.event == "return" and sc.real.depth == 0] or \
-        [sc for sc in scores[SCORE_FROM:] if sc.real.event == "exception" and sc.real.depth == 0]
-    out = None
-    if ends:
-        sc = ends[-1]
-        out = sc.ok or (sc.alternative is not None and sc.alternative.event == sc.real.event
-                        and same_value(sc.real.arg, sc.alternative.arg))
-    metrics = Metrics(
-        valid_format=valid,
-        state_exact=state_n / len(counted) if counted else None,
-        action_exact=action_n / len(counted) if counted else None,
-        output_match=out,
-        n_real=n,
-        n_predicted=n_pred,
-    )
-    return TeacherForced(scores, end_ok, first, metrics, len(ids), generated)
+    n_ok = sum(sc.ok for sc in counted)
+    n_pred = n_ok + len(alts)
+    valid = (n_ok + sum(1 for a in alts if not a.malformed)) / n_pred if n_pred else None
+
+    def share(ok) -> float | None:
+        hits = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed
+                                                    and ok(sc.differs)))
+        return hits / len(counted) if counted else None
+
+    return Metrics(valid_format=valid, state_exact=share(state_ok), action_exact=share(action_ok),
+                   output_match=_teacher_forced_output(counted), n_real=n, n_predicted=n_pred)
+
+
+def _teacher_forced_output(counted: list[FrameScore]) -> bool | None:
+    """The entry's last return frame (else its last exception frame), given the real history."""
+    ends = [sc for sc in counted if sc.real.event == "return" and sc.real.depth == 0] or \
+        [sc for sc in counted if sc.real.event == "exception" and sc.real.depth == 0]
+    if not ends:
+        return None
+    sc = ends[-1]
+    return sc.ok or (sc.alternative is not None and sc.alternative.event == sc.real.event
+                     and same_value(sc.real.arg, sc.alternative.arg))

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neurodebug.errors import UserError
-from neurodebug.frames import End, Frame, Trace
+from neurodebug.trace.format import source_lines
+from neurodebug.trace.frames import End, Frame, Trace
 
 #: The prediction of one record stops after this many frames more than the real trace has.
 EXTRA_FRAMES = 10
@@ -95,7 +96,7 @@ def _next_line(lines: list[int], line: int | None) -> int | None:
 
 
 def _source_line(source: str, n: int) -> str:
-    lines = source.splitlines()
+    lines = source_lines(source)
     return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
@@ -226,7 +227,7 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bo
 
     if teacher:
         tf = C.teacher_forced(real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
-                              constraint=s.frame_constraint)
+                              constraint=s.frame_constraint, parser=s.new_parser())
         tm = tf.metrics
         counted = max(0, len(real.frames) - C.SCORE_FROM)
         res.tf_state = round((tm.state_exact or 0.0) * counted)
@@ -323,7 +324,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
     ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
-    ``constrain_flow``: they follow the file's control flow (neurodebug.flow; None: the Session default).
+    ``constrain_flow``: they follow the file's control flow (neurodebug.constrain.flow; None: the Session default).
     ``beam``: free-running frames by beam search of this width (1: greedy).
 
     With ``time_limit`` (seconds), no record is started after the limit: the results are those

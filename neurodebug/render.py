@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from neurodebug.frames import Frame, Trace
+from neurodebug.trace.frames import Frame, Trace
 
 EVENT_STYLE = {"call": "bold cyan", "line": "", "return": "bold green", "exception": "bold red"}
 CHANGED_STYLE = "bold yellow"

@@ -1,80 +1,15 @@
-"""The neural debugger: a session steps through the execution a model predicts.
+"""The neural debugger: a Session steps through the execution a model predicts.
 
-A Session holds one source file, its entry function, the call, a Predictor (any backend) and
-the predicted frames so far, kept as token ids in the predictor's state (for the local
-backend: a KV cache). The TUI, the language server and `neurodebug debug` all drive this API.
-
-    s = Session.from_file("prog.py", call="f('strawberry', 'r')", predictor=make_predictor(...))
-    s.current          # the call frame, forced with the real arguments
-    s.step()           # the model's next frame (into calls)
-    s.next()           # over a call: the callee's return is forced, the model predicts its value
-    s.out()            # to the return of the current function
-    s.back()           # undo one frame (the KV cache is cut back, nothing is recomputed)
-    s.set_local("n", "5")   # edit the current frame; everything after it is re-predicted
-    s.cont(); s.run_to(12); s.reset(seed=3); s.cancel()
-    s.real_frame(i)    # the real frame aligned with predicted frame i
-    s.comparison()     # compare.Comparison against the real run
-
-State a front end reads: ``source, entry, path, call`` (argument expression; the model's
-proposal when none was given), ``real`` (Trace or None) and ``real_note`` (why there is no
-real trace, or how it ended), ``frames`` (predicted, locals resolved), ``index`` (current
-frame, -1 before the first), ``current``, ``ended``, ``end`` (frames.End), ``depth``,
-``last_tokens_per_s``, ``tokens_computed`` (cost counter of the backend state), ``constrained``
-(whether predicted SOURCE is constrained to lines of the file).
-
-Every operation returns the new current Frame (or None before the first frame), may raise
-UserError with one sentence, and is serialised by a lock; ``cancel()`` may be called from any
-thread and stops a running prediction at the next token, leaving the session as it was
-before the frame being generated.
-
-Choices (each in one place below):
-
-* The call frame. With a call, frame 0 is forced: its locals are the real call frame's reprs
-  (from the real run), else the arguments evaluated as Python literals (``ast.literal_eval``)
-  and bound to the entry's parameters; with neither, UserError. Without a call, the model
-  proposes frame 0 (``<|call_sep|>`` is forced, the model writes the locals); when every
-  proposed value is a Python literal, the real run is made on them.
-* After a call frame the next event is forced to ``line`` (``FORCE_LINE_AFTER_CALL``): a
-  Python function always runs a line before it returns, and CWM's own debugger demo does
-  the same.
-* ``next`` over a call (``step_over``): "force_return" (default, as CWM's cwmdbg demo does)
-  writes ``<|return_sep|>`` right after the callee's call frame, so the model predicts the
-  callee's return value directly: two frames instead of the whole callee. The callee's body
-  is then absent from the predicted trace; :func:`compare.align` skips the real callee frames
-  there (``elided``). "generate" predicts the callee's frames (kept in ``frames``) and stops
-  on the caller's next frame: exact, at the cost of the callee.
-* ``out`` stops on the return frame of the current function (calls inside are stepped over).
-* Sampling: frame i is sampled with seed ``base_seed * 1_000_003 + i`` (``base_seed`` from
-  ``seed`` or drawn once), so ``back`` then ``step`` gives the same frame again, and
-  ``reset`` draws a new base seed. At temperature 0 every choice is greedy.
-* Constrained SOURCE (``constrain_source=True``, the default): a frame the model generates
-  can only name a line of the file (:mod:`neurodebug.constrain`: after ``<|action_sep|>`` the
-  text must stay a prefix of an allowed SOURCE). It applies where the backend's state does
-  (``State.applies_constraint``: local, transformers, and http over vLLM's contract, by
-  repairing free text with ``allowed_token_ids``; not Meta's) and ``constrained`` says
-  whether it is in effect. Frames we write (the call frame, edits, forced events) are not
-  affected; teacher-forced scoring generates its frames under the same constraints.
-* Constrained LOCALS keys (``constrain_locals``; by default on exactly when SOURCE is
-  constrained, see ``CONSTRAIN_LOCALS``): each key the model writes in a call/line frame's
-  LOCALS is a local name of a function of the file, LOCALS stays well-formed JSON, and a value
-  is ``".."`` only where the diff rule allows it (values are otherwise free);
-  ``constrained_locals`` says whether it is in effect.
-* Beam search (``beam``, a width over 1, at temperature 0 on a backend that supports it: the
-  local one): each frame is the most likely one the beam finds rather than the greedy one, at
-  about ``beam`` times the cost; ``beaming`` says whether it is in effect. Teacher-forced scoring
-  stays greedy.
-* Control flow (``constrain_flow``; by default on exactly when SOURCE is constrained): a
-  generated frame is one the file's control flow allows after the frames before it
-  (:mod:`neurodebug.flow`, from the bytecode): a ``line`` frame names a line that can run next,
-  a ``return``/``exception`` frame the line the function is on, a ``call`` frame a function's
-  first line, and after the entry's return only the end of the trace can come; its line is
-  also what the parser picks among lines with the same text. ``constrained_flow`` says whether
-  it is in effect.
+One source file, its entry function and call, a Predictor (any backend) and the predicted frames
+so far, kept as token ids in the predictor's state (for the local backend, a KV cache that steps
+forward and back). The TUI, the language server, the debug adapter and `neurodebug debug` all drive
+this API; docs/session.md describes it and the choices it makes.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import random
 import threading
@@ -83,9 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from neurodebug import compare as _compare
-from neurodebug.codec import MAX_REPR_CHARS, REPR_CUT, Codec
+from neurodebug.codec import Codec
 from neurodebug.errors import UserError
-from neurodebug.frames import End, Frame, Trace, wire_locals
+from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT, source_lines
+from neurodebug.trace.frames import End, Frame, Trace, unchanged_keys, wire_locals
+from neurodebug.trace.source import call_expression, find_def, literal_arguments, read_source, resolve_entry
 
 #: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
 FORCE_LINE_AFTER_CALL = True
@@ -130,8 +67,8 @@ class Session:
         self._lock = threading.RLock()
         self._cancel = threading.Event()
 
-        self.entry, self.call = _resolve(source, entry, call)
-        self._def = _find_def(source, self.entry)
+        self.entry, self.call = resolve_entry(source, entry, call)
+        self._def = find_def(ast.parse(source), self.entry)
         self.real: Trace | None = None
         self.real_note: str | None = None
         if self.call is not None:
@@ -174,13 +111,13 @@ class Session:
         self.ended = False
         self.end = End("open", "The prediction is not finished.")
         self._end_start: int | None = None
-        self._parser = self.codec.parser(self.source, self.entry)
+        self._parser = self.new_parser()
 
     def _run_real(self) -> None:
         if not self.run_real:
             self.real, self.real_note = None, "The real run is off for this session."
             return
-        from neurodebug.tracer import Limits, trace_source
+        from neurodebug.real.tracer import Limits, trace_source
 
         trace = trace_source(self.source, self.entry, self.call, self.limits or Limits(),
                              filename=self.path or "<string>")
@@ -194,7 +131,7 @@ class Session:
         if self.real is not None and self.real.frames and self.real.frames[0].event == "call":
             f = self.real.frames[0]
             return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry)
-        values = _literal_arguments(self._def, self.call)
+        values = literal_arguments(self._def, self.call)
         if values is None:
             why = self.real_note or "there is no real run"
             raise UserError(f"The arguments {self.call!r} are not Python literals and the real run has no call frame to "
@@ -208,7 +145,7 @@ class Session:
         f = self._advance(force_event="call")
         if f is None:
             return
-        args = _call_expression(self._def, f)
+        args = call_expression(self._def, f)
         if args is None:
             self.real_note = "The model's proposed arguments are not all Python literals, so there is no real run."
             return
@@ -250,7 +187,21 @@ class Session:
     def constrained_flow(self) -> bool:
         """True when generated frames follow the file's control flow (asked for, the source
         compiles, and the backend applies constraints)."""
-        return self.constrain_flow and self._parser.flow is not None and _applies_constraint(self.state)
+        return self.constrain_flow and self.flow is not None and _applies_constraint(self.state)
+
+    @functools.cached_property
+    def flow(self):
+        """The file's static control flow (constrain.flow.Flow), None when it does not compile."""
+        from neurodebug.constrain.flow import Flow
+
+        return Flow.of(self.source)
+
+    def new_parser(self):
+        """A parser of this file's predicted frames that follows its control flow (a walker
+        through the flow also tells identical lines apart)."""
+        from neurodebug.constrain.flow import Cursor
+
+        return self.codec.parser(self.source, self.entry, Cursor(self.flow) if self.flow is not None else None)
 
     def _constraint(self, prefix: list[int]):
         """The constraint hook of one frame's generation (None when unconstrained)."""
@@ -264,14 +215,16 @@ class Session:
                 or not _applies_constraint(self.state):
             return None
         if self._source_constraint is None:
-            from neurodebug.constrain import SourceConstraint
+            from neurodebug.constrain.grammar import SourceConstraint
 
             self._source_constraint = SourceConstraint(self.codec, self.source, self.entry,
                                                        constrain_source=self.constrain_source,
                                                        constrain_locals=self.constrain_locals)
-        flow = parser.next_allowed() if self.constrain_flow else None
-        keys = parser.next_keys() if self.constrain_flow else None
-        dots = parser.next_dots() if self.constrain_locals else None
+        walker = parser.walker if self.constrain_flow and not parser.ended else None
+        flow = walker.allowed() if walker is not None else None
+        keys = walker.keys() if walker is not None else None
+        dots = unchanged_keys(parser.frames, parser.depth) \
+            if self.constrain_locals and not parser.ended and parser.frames and parser.depth >= 0 else None
         return self._source_constraint.for_frame(prefix, flow, keys, dots)
 
     @property
@@ -279,7 +232,7 @@ class Session:
         return getattr(self.state, "tokens_computed", 0)
 
     def source_line(self, line: int | None) -> str:
-        lines = self.source.splitlines()
+        lines = source_lines(self.source)
         return lines[line - 1] if line and 0 < line <= len(lines) else ""
 
     def predicted_trace(self) -> Trace:
@@ -308,7 +261,7 @@ class Session:
                     return _compare.teacher_forced(self.real, self.predictor, self.codec,
                                                    max_frame_tokens=self.max_frame_tokens,
                                                    should_stop=self._cancel.is_set,
-                                                   constraint=self.frame_constraint)
+                                                   constraint=self.frame_constraint, parser=self.new_parser())
                 except _compare.Cancelled:
                     return None
                 finally:
@@ -461,7 +414,7 @@ class Session:
         self.ended = False
         self.end = End("open", "The prediction is not finished.")
         self._end_start = None
-        self._parser = self.codec.parser(self.source, self.entry)
+        self._parser = self.new_parser()
         for ids in self._frame_ids:
             self._parser.feed(_closed(ids, self.codec.frame_sep_id))
 
@@ -548,7 +501,7 @@ class Session:
 
     def run_to(self, line: int) -> Frame | None:
         """Forward until a frame at ``line`` (or the end of the trace)."""
-        if not isinstance(line, int) or not 1 <= line <= len(self.source.splitlines()):
+        if not isinstance(line, int) or not 1 <= line <= len(source_lines(self.source)):
             raise UserError(f"Line {line} is not a line of {self.path or 'the source'}.")
 
         def run():
@@ -594,7 +547,7 @@ class Session:
             self._truncate_frames(i)
             self._force(edited)
             if i == 0:
-                args = _call_expression(self._def, edited)
+                args = call_expression(self._def, edited)
                 if args is not None:
                     self.call = args
                     self._run_real()
@@ -639,157 +592,7 @@ def _closed(ids: list[int], frame_sep: int) -> list[int]:
     return ids if ids and ids[-1] == frame_sep else ids + [frame_sep]
 
 
-# -- the call: entry, arguments, literals -------------------------------------------------------
-
-
-def read_source(path) -> str:
-    """The text of a Python file; a bad path raises UserError with one sentence."""
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"There is no file {str(path)!r}.")
-    if p.is_dir():
-        raise UserError(f"{str(path)!r} is a directory, not a Python file.")
-    try:
-        return p.read_bytes().decode("utf-8-sig")
-    except OSError as e:
-        raise UserError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{str(path)!r} is not UTF-8 text.") from None
-
-
-def resolve_target(path, entry: str | None) -> tuple[str, str | None]:
-    """(entry, argument expression from its ``# neurodebug:`` comment, "" when it takes no
-    arguments, else None) of a file; a bad path or entry raises UserError, as a Session would."""
-    return _resolve(read_source(path), entry, None)
-
-
-def _resolve(source: str, entry: str | None, call: str | None) -> tuple[str, str | None]:
-    """(entry, argument expression or None) from what the user gave; UserError on bad input."""
-    from neurodebug.tracer import find_call_comment, find_entry, resolve_call
-
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as e:
-        raise UserError(f"The source has a syntax error at line {e.lineno}: {(e.msg or 'invalid syntax').rstrip('.')}.") from None
-    except (ValueError, RecursionError, MemoryError) as e:
-        raise UserError(f"The source cannot be parsed ({type(e).__name__}).") from None
-    if call is not None and call.strip():
-        entry, args = resolve_call(source, entry, call)  # raises UserError subclasses
-    else:
-        entry = entry or find_entry(source)
-        if entry is None:
-            raise UserError("No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
-                            "or mark its def line with '# << START_OF_TRACE'.")
-        args = find_call_comment(source, entry)
-        if args is not None:
-            entry, args = resolve_call(source, entry, args)
-        elif call is not None:
-            args = ""  # an explicit empty call: no arguments
-    node = _find_def_in(tree, entry)
-    if node is None:
-        raise UserError(f"There is no function {entry!r} in the source.")
-    if args is None and not _has_parameters(node):
-        args = ""  # nothing for the model to propose
-    return entry, args
-
-
-def _find_def_in(tree: ast.AST, entry: str):
-    name = entry.rsplit(".", 1)[-1]
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            return node
-    return None
-
-
-def _find_def(source: str, entry: str):
-    return _find_def_in(ast.parse(source), entry)
-
-
-def _has_parameters(node) -> bool:
-    a = node.args
-    return bool(a.posonlyargs or a.args or a.vararg or a.kwonlyargs or a.kwarg)
-
-
-class _NotLiteral:
-    pass
-
-
-def _signature(node) -> inspect.Signature:
-    """The entry's signature from its AST; a default that is not a literal becomes _NotLiteral."""
-    P = inspect.Parameter
-
-    def default(d):
-        if d is None:
-            return P.empty
-        try:
-            return ast.literal_eval(d)
-        except Exception:
-            return _NotLiteral()
-
-    a = node.args
-    positional = a.posonlyargs + a.args
-    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
-    params = []
-    for i, (arg, d) in enumerate(zip(positional, defaults)):
-        kind = P.POSITIONAL_ONLY if i < len(a.posonlyargs) else P.POSITIONAL_OR_KEYWORD
-        params.append(P(arg.arg, kind, default=default(d)))
-    if a.vararg:
-        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
-    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
-        params.append(P(arg.arg, P.KEYWORD_ONLY, default=default(d)))
-    if a.kwarg:
-        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
-    return inspect.Signature(params)
-
-
-def _literal_arguments(node, args: str | None) -> dict | None:
-    """name -> value of the call's arguments bound to the entry's parameters, when all are literals."""
-    if node is None or args is None:
-        return None
-    try:
-        call = ast.parse(f"_({args})", mode="eval").body
-        pos = [ast.literal_eval(a) for a in call.args if not isinstance(a, ast.Starred)]
-        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
-            return None
-        kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-        bound = _signature(node).bind(*pos, **kw)
-    except Exception:
-        return None
-    bound.apply_defaults()
-    if any(isinstance(v, _NotLiteral) for v in bound.arguments.values()):
-        return None
-    return dict(bound.arguments)
-
-
-def _call_expression(node, frame: Frame) -> str | None:
-    """An argument expression from a call frame's locals, when every value is a Python literal."""
-    if node is None or frame.malformed:
-        return None
-    sig = _signature(node)
-    pos, kw = [], []
-    for name, p in sig.parameters.items():
-        if name not in frame.locals:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is not p.empty:
-                continue
-            return None
-        text = frame.locals[name]
-        try:
-            value = ast.literal_eval(text)
-        except Exception:
-            return None
-        if p.kind == p.VAR_POSITIONAL:
-            if not isinstance(value, tuple):
-                return None
-            pos += [repr(v) for v in value]
-        elif p.kind == p.VAR_KEYWORD:
-            if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
-                return None
-            kw += [f"{k}={v!r}" for k, v in value.items()]
-        elif p.kind == p.KEYWORD_ONLY:
-            kw.append(f"{name}={text}")
-        else:
-            pos.append(text)
-    return ", ".join(pos + kw)
+# -- editing a value ----------------------------------------------------------------------
 
 
 def _normalise_value(value_repr: str) -> str:

@@ -28,6 +28,6 @@ def cwm_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cwm_model(cwm_checkpoint):
     """`model.load_model` on the session checkpoint (CPU, float32, reference attention)."""
-    from model import load_model
+    from neurodebug.model import load_model
 
     return load_model(cwm_checkpoint, device="cpu", attention="reference")

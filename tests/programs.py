@@ -1,6 +1,6 @@
 """Programs shared by the tests."""
 
-#: The worked example of TRACE_FORMAT.md, exactly as written there (entry f, called as f(1)).
+#: The worked example of docs/trace-format.md, exactly as written there (entry f, called as f(1)).
 WORKED_EXAMPLE = """\
 def add(a, b):
     y = a

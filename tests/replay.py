@@ -19,7 +19,7 @@ from typing import Sequence
 
 from neurodebug.backends.base import Predictor, State
 from neurodebug.codec import Codec
-from neurodebug.frames import Trace
+from neurodebug.trace.frames import Trace
 
 
 class ReplayState(State):

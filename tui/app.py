@@ -12,6 +12,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from neurodebug.tui import present
+from neurodebug.tui.screens.edit import EditScreen
+from neurodebug.tui.screens.help import HelpScreen
+from neurodebug.tui.widgets import LocalsTable, Notice, SourceView, StatusBar, Timeline, ValueDetail, WhereBar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -20,11 +24,6 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Header
 
 from neurodebug.errors import UserError
-
-from tui import present
-from tui.screens.edit import EditScreen
-from tui.screens.help import HelpScreen
-from tui.widgets import LocalsTable, Notice, SourceView, StatusBar, Timeline, ValueDetail, WhereBar
 
 
 @dataclass

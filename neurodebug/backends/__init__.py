@@ -67,8 +67,8 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - the runtime's errors (ModelError, TokenizerError) carry a sentence
-        from model.errors import ModelError
-        from model.tokenizer import TokenizerError
+        from neurodebug.model.errors import ModelError
+        from neurodebug.model.tokenizer import TokenizerError
 
         if isinstance(e, (ModelError, TokenizerError, OSError)):
             raise UserError(_sentence(e, f"The model at {path} cannot be loaded")) from None
@@ -77,7 +77,7 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
 
 def _http_tokenizer(model: str | None):
     """The tokenizer a client needs to build token-id prompts: the model's, else CWM's own."""
-    from model.tokenizer import TokenizerError, llama3_tokenizer, load_tokenizer
+    from neurodebug.model.tokenizer import TokenizerError, llama3_tokenizer, load_tokenizer
 
     try:
         if model is not None:

@@ -107,7 +107,7 @@ def _pick_cpu_threads(config, device) -> None:
 
 class LocalPredictor(Predictor):
     def __init__(self, path: str, device: str = "cpu", dtype=None, attention: str = "auto"):
-        from model import load_model  # torch stays out of neurodebug's import path
+        from neurodebug.model import load_model  # torch stays out of neurodebug's import path
 
         self.model = load_model(path, device=device, dtype=dtype, attention=attention)
         _pick_cpu_threads(self.model.config, device)

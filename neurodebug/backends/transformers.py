@@ -77,7 +77,7 @@ class HFState(State):
                  on_token=None, should_stop=None, *, constraint=None) -> list[int]:
         import torch
 
-        from model.runtime import restrict_logits
+        from neurodebug.model.runtime import restrict_logits
 
         gen = torch.Generator(device="cpu")
         gen.manual_seed(seed if seed is not None else torch.seed() % (2**31))
@@ -126,7 +126,7 @@ class TransformersPredictor(Predictor):
             from transformers import AutoModelForCausalLM
         except ImportError:
             raise UserError("The transformers backend needs the transformers package (pip install 'neurodebug[hf]').") from None
-        from model.tokenizer import load_tokenizer
+        from neurodebug.model.tokenizer import load_tokenizer
 
         try:
             self.model = _load(path, AutoModelForCausalLM, torch).to(device).eval()

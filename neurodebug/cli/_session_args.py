@@ -60,7 +60,7 @@ def call_from_comment(args) -> str | None:
     """The `# neurodebug: f(...)` comment above the entry's def, as `neurodebug trace` reads it."""
     from pathlib import Path
 
-    from neurodebug.tracer import find_call_comment, find_entry
+    from neurodebug.trace.source import find_call_comment, find_entry
 
     try:
         source = Path(args.file).read_text(encoding="utf-8-sig")
@@ -89,7 +89,7 @@ def session_from_args(args, run_real: bool = True):
         raise UserError("--top-p must be in (0, 1].")
     call = args.call if args.call is not None else call_from_comment(args)
     if call is None and getattr(args, "_call_required", False):
-        from neurodebug.session import resolve_target
+        from neurodebug.trace.source import resolve_target
 
         # A wrong path or function name is the first thing to say (one sentence each); an entry
         # without parameters needs no call.
@@ -117,6 +117,6 @@ def frame_line(i: int, f, width: int = 80) -> str:
     where = f"{f.line:>4}" if f.line is not None else "   ?"
     what = f"-> {f.arg}" if f.event in ("return", "exception") else short_locals(f.locals, width)
     mark = f"  [malformed: {f.malformed}]" if f.malformed else ""
-    from neurodebug.codec import strip_marker
+    from neurodebug.trace.format import strip_marker
 
     return f"{i + 1:>4} {f.event:<9} {where}  {'  ' * f.depth}{strip_marker(f.source).strip()}    {what}{mark}"

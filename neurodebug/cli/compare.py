@@ -68,7 +68,7 @@ def _locals_cell(f, differs: set[str], changed: set[str]):
 def _line_cell(f, differs: set[str]):
     from rich.text import Text
 
-    from neurodebug.codec import strip_marker
+    from neurodebug.trace.format import strip_marker
 
     if f is None:
         return Text("")

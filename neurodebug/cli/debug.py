@@ -39,7 +39,7 @@ def show(s, out) -> None:
     if f is None:
         print("(no frame)", file=out)
         return
-    from neurodebug.codec import strip_marker
+    from neurodebug.trace.format import strip_marker
 
     where = f.line if f.line is not None else "?"
     print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)

@@ -27,7 +27,7 @@ def run(args) -> int:
     for value, var in ((args.model, "NEURODEBUG_MODEL"), (args.backend, "NEURODEBUG_BACKEND"), (args.url, "NEURODEBUG_URL")):
         if value:
             os.environ[var] = value
-    from lsp.server import main
+    from neurodebug.lsp.server import main
 
     main(tcp_port=args.tcp)
     return 0

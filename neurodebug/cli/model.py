@@ -30,8 +30,8 @@ def describe(path: str, context: int | None = None, kv_dtype: str | None = None)
     """The facts `model info` prints, as a dict (raises model.errors.ModelError)."""
     from pathlib import Path
 
-    from model.config import GLOBAL, ModelConfig
-    from model.hub import resolve
+    from neurodebug.model.config import GLOBAL, ModelConfig
+    from neurodebug.model.hub import resolve
 
     p = Path(path).expanduser()
     source = p if p.is_file() else resolve(path) / "config.json"
@@ -72,7 +72,7 @@ def _size(n: float) -> str:
 
 
 def run(args) -> int:
-    from model.errors import ModelError
+    from neurodebug.model.errors import ModelError
 
     try:
         d = describe(args.path, args.context, args.kv_dtype)

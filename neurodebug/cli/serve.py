@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from neurodebug.server import make_server
+    from neurodebug.serve.server import make_server
 
     if args.backend == "http":
         raise UserError("serve runs a model itself; use --backend local or transformers.")

@@ -10,7 +10,7 @@ ORDER = 10
 
 
 def add_arguments(p) -> None:
-    from neurodebug.tracer import Limits
+    from neurodebug.real.tracer import Limits
 
     d = Limits()
     p.add_argument("file", metavar="FILE", help="the Python file to trace")
@@ -31,8 +31,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from neurodebug.errors import UserError
-    from neurodebug.frames import RECORDED
-    from neurodebug.tracer import Limits, trace_file
+    from neurodebug.real.tracer import Limits, trace_file
+    from neurodebug.trace.frames import RECORDED
 
     for flag, value in (("--wall", args.wall), ("--cpu", args.cpu), ("--memory", args.memory),
                         ("--max-frames", args.max_frames), ("--max-repr", args.max_repr),

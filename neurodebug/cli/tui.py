@@ -29,7 +29,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from tui.app import NeuroDebugApp, SessionSpec
+    from neurodebug.tui.app import NeuroDebugApp, SessionSpec
 
     spec = SessionSpec(
         path=args.file,

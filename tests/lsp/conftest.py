@@ -41,6 +41,10 @@ def square(x):
 '''
 
 
+#: EXAMPLE with a form feed alone on the blank line after count (Python counts it as whitespace).
+FORM_FEED = EXAMPLE.replace("    return n\n\n\n", "    return n\n\x0c\n\n")
+
+
 def planted_traces() -> list:
     """The real traces of EXAMPLE with the mistakes the replayed "model" makes.
 
@@ -48,8 +52,8 @@ def planted_traces() -> list:
     ratio: the model believes 4 / 0 is inf (real: ZeroDivisionError on line 12).
     square: no call is written down; the model proposes square(3) and gets it right.
     """
-    from neurodebug.frames import End, Frame
-    from neurodebug.tracer import trace_source
+    from neurodebug.real.tracer import trace_source
+    from neurodebug.trace.frames import End, Frame
 
     count = trace_source(EXAMPLE, "count", None)
     assert count.end.reason == "returned", count.end
@@ -69,7 +73,8 @@ def planted_traces() -> list:
     ratio = replace(ratio, frames=frames, end=End("returned", value="inf"))
     square = trace_source(EXAMPLE, "square", "3")
     assert square.end.reason == "returned", square.end
-    return [count, ratio, square]
+    square_ff = trace_source(FORM_FEED, "square", "3")  # the model gets it right there too
+    return [count, ratio, square, square_ff]
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import sys
 
-from neurodebug.frames import Trace
+from neurodebug.trace.frames import Trace
 from tests.replay import ReplayPredictor
 
 __all__ = ["ReplayPredictor", "main"]
 
 
 def main(argv: list[str]) -> None:
-    from lsp.server import main as serve
-    from model.tokenizer import llama3_tokenizer
+    from neurodebug.lsp.server import main as serve
+    from neurodebug.model.tokenizer import llama3_tokenizer
 
     path, delay = argv[0], 0.0
     if "--delay" in argv:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from lsp.documents import Cancelled, Result, Store
-from lsp.settings import Settings
+from neurodebug.lsp.documents import Cancelled, Result, Store
+from neurodebug.lsp.settings import Settings
 
 
 def test_a_result_belongs_to_one_version():

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 import pytest
 from lsprotocol import types
 
-from tests.lsp.conftest import EXAMPLE
+from tests.lsp.conftest import EXAMPLE, FORM_FEED
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -223,3 +223,15 @@ async def test_set_local_edits_the_current_frame(lsp):
     assert "| 2 | 4 | `10` | `0` ✗ |" in hover.contents.value
     with pytest.raises(Exception, match="is not a variable name"):
         await execute(lsp, "neurodebug.setLocal", uri, "not a name", "1")
+
+
+async def test_a_form_feed_does_not_shift_line_numbers(lsp):
+    """Python and LSP end lines only at \\n, \\r\\n and \\r; str.splitlines would also split at the
+    form feed between the functions and put every hint and hover below it one line off."""
+    uri = open_doc(lsp, "formfeed", FORM_FEED)
+    result = await execute(lsp, "neurodebug.predict", uri, "square", "3")
+    assert result["ended"] and result["line"] == 17
+    got = await lsp.text_document_inlay_hint_async(types.InlayHintParams(types.TextDocumentIdentifier(uri), WHOLE))
+    assert [(h.position.line + 1, h.position.character) for h in got] == [(17, len("    return x * x"))]
+    hover = await lsp.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(16, 11)))
+    assert "**x**" in hover.contents.value

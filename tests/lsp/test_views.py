@@ -2,8 +2,9 @@
 
 from types import SimpleNamespace
 
-from lsp import views
-from neurodebug.frames import Frame
+from neurodebug.lsp import views
+
+from neurodebug.trace.frames import Frame
 
 
 def F(event, line, locals_=None, arg=None, depth=0, func="f"):

@@ -23,7 +23,8 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 def trace_notification() -> dict:
     """The params of a `neurodebug/trace` notification: a real session (replayed model), one step back."""
-    from model.tokenizer import llama3_tokenizer
+    from neurodebug.model.tokenizer import llama3_tokenizer
+
     from neurodebug.session import Session
     from tests.lsp.conftest import EXAMPLE, planted_traces
     from tests.lsp.replay import ReplayPredictor

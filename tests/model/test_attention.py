@@ -6,10 +6,9 @@ import math
 
 import pytest
 import torch
-
-from model.attention import reference_attention, select_attention
-from model.cache import KVCache
-from model.errors import ModelError
+from neurodebug.model.attention import reference_attention, select_attention
+from neurodebug.model.cache import KVCache
+from neurodebug.model.errors import ModelError
 
 
 def naive(q, k, v, start_pos, window):

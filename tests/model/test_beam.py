@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 
 import torch
-
-from model.runtime import restrict_logits
+from neurodebug.model.runtime import restrict_logits
 
 
 def ids(n, seed=0):

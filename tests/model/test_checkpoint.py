@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from neurodebug.model import ModelError, load_model
+from neurodebug.model.checkpoint import resolve, save_checkpoint
+from neurodebug.model.config import GLOBAL, SLIDING, ModelConfig
+from neurodebug.model.model import Transformer
 
-from model import ModelError, load_model
-from model.checkpoint import resolve, save_checkpoint
-from model.config import GLOBAL, SLIDING, ModelConfig
-from model.model import Transformer
 from tests.checkpoints import load_reference, make_checkpoint
 
 DATA = Path(__file__).parent.parent / "data"

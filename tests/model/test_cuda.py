@@ -8,7 +8,8 @@ import torch
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
-from model import load_model  # noqa: E402
+from neurodebug.model import load_model  # noqa: E402
+
 from tests.checkpoints import load_reference, make_checkpoint  # noqa: E402
 
 

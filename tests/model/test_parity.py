@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from neurodebug.model import load_model
 
-from model import load_model
 from tests.checkpoints import load_reference, make_checkpoint
 
 CONFIGS = {

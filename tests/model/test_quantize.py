@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
+from neurodebug.model import load_model
+from neurodebug.model.quantize import quantize_rows
 
-from model import load_model
-from model.quantize import quantize_rows
 from tests.checkpoints import make_checkpoint
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from model import ModelError, load_model
+from neurodebug.model import ModelError, load_model
 
 
 @pytest.fixture(scope="module")

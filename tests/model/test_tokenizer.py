@@ -6,8 +6,7 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from model.tokenizer import (
+from neurodebug.model.tokenizer import (
     CWM_NAMED_SPECIALS,
     HFTokenizer,
     TiktokenTokenizer,
@@ -19,7 +18,7 @@ from model.tokenizer import (
     train_bpe_tokenizer,
 )
 
-# TRACE_FORMAT.md's table, which is CWM's PROMPTING_GUIDE's.
+# docs/trace-format.md's table, which is CWM's PROMPTING_GUIDE's.
 CWM_IDS = {
     "<|begin_of_text|>": 128000,
     "<|end_of_text|>": 128001,

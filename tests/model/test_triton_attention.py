@@ -15,7 +15,7 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 pytest.importorskip("triton")
 
-from model import triton_attention as ta  # noqa: E402
+from neurodebug.model import triton_attention as ta  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
@@ -215,7 +215,7 @@ def test_whole_model_triton_matches_reference(cwm_checkpoint):
     """The tiny CWM checkpoint (sliding window 16 and global layers, GQA 2, head_dim 16) through the
     runtime with each backend: a prompt prefilled in chunks of 16 (the rings of 16 + 16 slots wrap),
     then tokens decoded one at a time, then a step back and a different continuation."""
-    from model import load_model
+    from neurodebug.model import load_model
 
     ref = load_model(cwm_checkpoint, device=DEVICE, attention="reference", chunk_size=16)
     tri = load_model(cwm_checkpoint, device=DEVICE, attention="triton", chunk_size=16)
@@ -235,7 +235,7 @@ def test_decode_steps_with_the_position_in_device_memory(cwm_checkpoint):
     """The runtime's CUDA-graph decode step run eagerly (tensor_positions): rope, the cache write
     and the attention read the position from a tensor. Its tokens and logits match the plain
     path's, past the ring's wrap, after a truncate and in a fork."""
-    from model import load_model
+    from neurodebug.model import load_model
 
     plain = load_model(cwm_checkpoint, device=DEVICE, attention="triton", chunk_size=16)
     tensor = load_model(cwm_checkpoint, device=DEVICE, attention="triton", chunk_size=16)
@@ -259,8 +259,7 @@ def test_decode_steps_with_the_position_in_device_memory(cwm_checkpoint):
 def test_cuda_graph_decode_matches_eager(cwm_checkpoint):
     """Decode by replaying a captured CUDA graph: the same greedy tokens as eager decoding, a new
     capture when the global cache grows past the graph's headroom, and in a fork."""
-    from model import load_model
-    from model import runtime
+    from neurodebug.model import load_model, runtime
 
     eager = load_model(cwm_checkpoint, device="cuda", attention="triton", chunk_size=16)
     graphed = load_model(cwm_checkpoint, device="cuda", attention="triton", chunk_size=16, cuda_graphs=True)
@@ -285,7 +284,7 @@ def test_interpreter_works_when_triton_was_imported_first():
     code = (
         "import os, triton, torch\n"
         "os.environ.pop('TRITON_INTERPRET', None)\n"
-        "from model.triton_attention import attention\n"
+        "from neurodebug.model.triton_attention import attention\n"
         "q = torch.randn(1, 2, 20, 16); k = torch.randn(1, 1, 20, 16)\n"
         "out = attention(q, k, k, 0, None)\n"
         "ref = torch.nn.functional.scaled_dot_product_attention(q, k.expand(1, 2, 20, 16),"

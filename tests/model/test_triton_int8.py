@@ -18,8 +18,8 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 pytest.importorskip("triton")
 
-from model import quantize  # noqa: E402
-from model import triton_int8 as ti  # noqa: E402
+from neurodebug.model import quantize  # noqa: E402
+from neurodebug.model import triton_int8 as ti  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
@@ -126,7 +126,7 @@ def test_int8_linear_import_falls_back_when_triton_is_unavailable(monkeypatch):
 
 def test_cpu_model_import_and_forward_never_import_triton():
     code = ("import sys, torch\n"
-            "from model.quantize import Int8Linear, quantize_rows\n"
+            "from neurodebug.model.quantize import Int8Linear, quantize_rows\n"
             "m = Int8Linear(64, 8, torch.float32)\n"
             "q, s = quantize_rows(torch.randn(8, 64))\n"
             "m.weight.copy_(q); m.scales.copy_(s)\n"
@@ -147,7 +147,7 @@ os.environ["TRITON_INTERPRET"] = "0"
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from model import triton_int8 as ti
+from neurodebug.model import triton_int8 as ti
 
 fn, target = ti._int8_mm_kernel, GPUTarget("cuda", 90, 32)
 ptrs = dict(X="*bf16", W="*i8", S="*bf16", Y="*bf16", P="*fp32")

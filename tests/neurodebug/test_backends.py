@@ -16,9 +16,9 @@ from neurodebug.backends.http import HttpPredictor, parse_url
 from neurodebug.codec import Codec
 from neurodebug.compare import teacher_forced
 from neurodebug.errors import UserError
-from neurodebug.server import make_server
+from neurodebug.real.tracer import trace_source
+from neurodebug.serve.server import make_server
 from neurodebug.session import Session
-from neurodebug.tracer import trace_source
 from tests.neurodebug.scripted import ScriptedPredictor
 from tests.programs import WORKED_EXAMPLE
 

@@ -18,7 +18,7 @@ import pytest
 from neurodebug import backends
 from neurodebug.cli import main
 from neurodebug.codec import Codec
-from neurodebug.tracer import trace_source
+from neurodebug.real.tracer import trace_source
 from tests.programs import WORKED_EXAMPLE
 
 SOURCE = WORKED_EXAMPLE
@@ -71,7 +71,7 @@ def test_compare_teacher_forced(capsys, prog, cwm_checkpoint):
     assert rc == 0, err
     d = json.loads(out)
     real = trace_source(SOURCE, "f", "1")
-    from model.tokenizer import load_tokenizer
+    from neurodebug.model.tokenizer import load_tokenizer
 
     ids, _ = Codec(load_tokenizer(cwm_checkpoint)).encode_trace(real)
     assert d["mode"] == "teacher_forced" and d["tokens_scored"] == len(ids)

@@ -105,8 +105,8 @@ def test_real_command_prints_no_traceback(tmp_path):
 def test_render_highlights_only_real_changes():
     from rich.console import Console
 
+    from neurodebug.real.tracer import trace_file
     from neurodebug.render import changed_names, trace_table
-    from neurodebug.tracer import trace_file
 
     trace = trace_file(HELPER, None, None)
     changed = changed_names(trace.frames)

@@ -1,16 +1,17 @@
 """The codec with CWM's real vocabulary (Llama 3 ranks + CWM's special tokens)."""
 
+import json
 from pathlib import Path
 
 import pytest
+from neurodebug.model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
 
-from model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
-from neurodebug import codec as codec_mod
 from neurodebug.codec import Codec
-from neurodebug.frames import EVENTS, End, Frame, Trace
+from neurodebug.trace import format as codec_mod
+from neurodebug.trace.frames import EVENTS, End, Frame, Trace
 from tests.programs import WORKED_EXAMPLE
 
-# CWM's ids (TRACE_FORMAT.md / CWM's PROMPTING_GUIDE)
+# CWM's ids (docs/trace-format.md / CWM's PROMPTING_GUIDE)
 BOS, EOT, EOM, EOT_ID = 128000, 128001, 128008, 128009
 FRAME, ACTION, RETURN, CALL, LINE, EXC, ARG, CONTEXT = range(128100, 128108)
 
@@ -304,7 +305,7 @@ def test_small_hf_tokenizer_uses_names_not_ids():
 
 
 def test_real_traced_example_round_trips(codec):
-    tracer = pytest.importorskip("neurodebug.tracer")
+    tracer = pytest.importorskip("neurodebug.real.tracer")
     src = (
         "def boom(v):\n"
         "    raise ValueError(len(v))\n"
@@ -333,7 +334,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_traced_examples_round_trip(codec, path):
     """Every shipped example, traced for real, encodes and parses back frame for frame."""
-    tracer = pytest.importorskip("neurodebug.tracer")
+    tracer = pytest.importorskip("neurodebug.real.tracer")
     trace = tracer.trace_file(str(path), None, None)
     assert trace.frames
     ids, spans = codec.encode_trace(trace)
@@ -357,12 +358,9 @@ def test_fork_is_independent_and_cheap(codec):
     assert p.feed(rest) == worked_frames()[3:]
 
 
-def test_tracer_follows_the_codecs_open_point_decisions():
-    """TRACE_FORMAT's open points are decided once, in codec; the tracer must agree."""
-    tracer = pytest.importorskip("neurodebug.tracer")
-    assert tracer.SKIPPED_SCOPES == codec_mod.SKIPPED_SCOPES
-    assert tracer.RETURN_AFTER_EXCEPTION == codec_mod.RETURN_AFTER_EXCEPTION
-    assert tracer.REPR_CUT == codec_mod.REPR_CUT
+def test_tracer_follows_the_formats_open_point_decisions():
+    """The format's open points are decided once, in trace.format; real traces follow them."""
+    tracer = pytest.importorskip("neurodebug.real.tracer")
     assert tracer.Limits().max_repr == codec_mod.MAX_REPR_CHARS
     src = "def f(x):  # << START_OF_TRACE\n    return 1 // x\n"
     t = tracer.trace_source(src, "f", "0")
@@ -381,7 +379,9 @@ def f(odds):
         m *= x
     return n, m
 """
-    parser = codec.parser(source, "f")
+    from neurodebug.constrain.flow import Cursor, Flow
+
+    parser = codec.parser(source, "f", Cursor(Flow.of(source)))
     frames = [Frame("call", 1, "def f(odds):", {"odds": "[1, 3]"}), Frame("line", 2, "    n = 0", {"odds": ".."}),
               Frame("line", 3, "    for x in odds:", {"odds": "..", "n": "0"}),
               Frame("line", 4, "    n += x", {"odds": "..", "n": "..", "x": "1"}),
@@ -390,3 +390,53 @@ def f(odds):
     got = parser.feed(ids)
     # after line 4 the loop goes back to line 3; searching forward from line 4 would find line 6
     assert [f.line for f in got] == [1, 2, 3, 4, 3]
+
+
+CAUGHT = """\
+def f(s):
+    n = 0
+    try:
+        n = int(s)
+    except ValueError:
+        n = -1
+    return n
+"""
+
+
+def test_a_value_after_an_exception_caught_in_the_same_function_is_written_as_unchanged(capsys, tmp_path):
+    """An exception caught in the frame that raised it is no scope change: the handler's first
+    line writes ".." for what did not change, and the codec reads it back (as Meta's cwmdbg does)."""
+    from neurodebug.cli import main
+
+    prog = tmp_path / "caught.py"
+    prog.write_text(CAUGHT)
+    assert main(["trace", str(prog), "--call", "f('x')", "--json"]) == 0
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    events = [f["event"] for f in frames]
+    k = events.index("exception")
+    handler = frames[k + 1]
+    assert handler["event"] == "line" and handler["locals"] == {"s": "..", "n": ".."}
+
+
+def test_the_reader_resolves_unchanged_values_as_metas_reader_does(codec):
+    """Walk back through the frames, past exception frames, until a call/return frame."""
+    frames = [
+        Frame("call", 1, "def f(s):", {"s": "'x'"}),
+        Frame("line", 2, "    n = 0", {"s": ".."}),
+        Frame("line", 3, "    try:", {"s": "..", "n": "0"}),
+        Frame("line", 4, "        n = int(s)", {"s": "..", "n": ".."}),
+        Frame("exception", 4, "        n = int(s)", arg="ValueError(\"invalid literal for int() with base 10: 'x'\")"),
+        Frame("line", 5, "    except ValueError:", {"s": "..", "n": ".."}),
+    ]
+    ids = []
+    for f in frames:  # the wire form exactly as written above (the writer would resolve first)
+        ids += codec.frame_ids(f, wire=f.locals) if f.event in ("call", "line") else codec.frame_ids(f)
+    parsed, _ = codec.parse(CAUGHT, "f", ids)
+    assert [p.malformed for p in parsed] == [None] * 6
+    assert parsed[-1].locals == {"s": "'x'", "n": "0"}
+    # after a callee's return a ".." does not resolve: the walk stops there
+    from neurodebug.trace.frames import resolve_locals
+
+    after_return = resolve_locals([Frame("call", 1, "def f(s):", {"s": "1"}), Frame("return", 9, "x", arg="1", depth=1),
+                                   Frame("line", 2, "    n = 0", {"s": ".."})])
+    assert after_return[-1].malformed == "unresolved '..'"

@@ -5,10 +5,11 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from neurodebug.model.tokenizer import llama3_tokenizer
 
-from model.tokenizer import llama3_tokenizer
-from neurodebug.codec import Codec, dump_json
-from neurodebug.frames import EVENTS, UNCHANGED, Frame, wire_locals
+from neurodebug.codec import Codec
+from neurodebug.trace.format import dump_json
+from neurodebug.trace.frames import EVENTS, UNCHANGED, Frame, wire_locals
 
 SRC = """\
 def helper(a, b):

@@ -6,8 +6,8 @@ import pytest
 
 from neurodebug.codec import Codec
 from neurodebug.compare import align, compare, same_value, teacher_forced
-from neurodebug.frames import End, Frame, Trace
-from neurodebug.tracer import trace_source
+from neurodebug.real.tracer import trace_source
+from neurodebug.trace.frames import End, Frame, Trace
 from tests.neurodebug.scripted import ScriptedPredictor
 
 SRC = "def f(n):\n    t = n + 1\n    return t * 2\n"
@@ -131,7 +131,7 @@ def test_teacher_forced_generates_only_the_wrong_frames(local, loop_trace):
     assert wrong_frame.event == "line" and wrong_frame.locals["x"] != "5"
     alt = Frame(wrong_frame.event, wrong_frame.line, wrong_frame.source, {**wrong_frame.locals, "x": "5"},
                 depth=0, func="f")
-    from neurodebug.frames import wire_locals
+    from neurodebug.trace.frames import wire_locals
 
     alt_ids = codec.frame_ids(alt, wire_locals(loop_trace.frames[:k] + [alt])[-1])
     s, e = spans[k]

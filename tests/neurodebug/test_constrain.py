@@ -14,12 +14,28 @@ from pathlib import Path
 
 import pytest
 
-from neurodebug.codec import Codec, START_MARKER, _norm, source_lines, wire_source
-from neurodebug.constrain import (LocalsReader, SourceConstraint, allowed_sources, local_names, nameable_lines,
-                                  token_table)
-from neurodebug.tracer import trace_source
+from neurodebug.codec import Codec
+from neurodebug.constrain.flow import Cursor, Flow
+from neurodebug.constrain.grammar import (
+    LocalsReader,
+    SourceConstraint,
+    allowed_sources,
+    local_names,
+    nameable_lines,
+    token_table,
+)
+from neurodebug.real.tracer import trace_source
+from neurodebug.trace.format import START_MARKER, source_lines, wire_source
+from neurodebug.trace.format import norm_line as _norm
+from neurodebug.trace.frames import unchanged_keys
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def flow_parser(codec, source=None, entry=None):
+    """A parser that follows the flow, as a Session makes it."""
+    source = source or PROGRAM
+    return codec.parser(source, entry or ENTRY, Cursor(Flow.of(source)))
 
 PROGRAM = '''from typing import List, Tuple
 
@@ -275,7 +291,7 @@ def test_unconstrained_decoding_is_unchanged(bundled, temperature):
 
 
 def test_a_constraint_that_allows_nothing_changes_nothing(bundled, monkeypatch):
-    import neurodebug.constrain as C
+    import neurodebug.constrain.grammar as C
 
     real_init = C.SourceConstraint.__init__
     monkeypatch.setattr(C.SourceConstraint, "__init__", lambda self, codec, source, entry=None, lines=None, **kw:
@@ -290,10 +306,8 @@ def test_a_constraint_that_allows_nothing_changes_nothing(bundled, monkeypatch):
 
 
 def test_backends_that_cannot_constrain_are_not_asked(bundled):
-    from neurodebug.backends.http import HttpState
+    from neurodebug.backends.http import HttpPredictor, HttpState
     from neurodebug.session import _applies_constraint
-
-    from neurodebug.backends.http import HttpPredictor
 
     assert not _applies_constraint(HttpState(None, [1]))
     # Meta's contract has no way to restrict a token; vLLM's has allowed_token_ids
@@ -307,7 +321,7 @@ def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(b
     """Constrained decoding over HTTP: free text, repaired with allowed_token_ids where the
     constraint rules a token out. On a HumanEval record the small model needs many repairs."""
     from neurodebug.backends.http import HttpPredictor
-    from neurodebug.server import make_server
+    from neurodebug.serve.server import make_server
     from neurodebug.session import Session
 
     rec = json.loads((ROOT / "examples" / "suites" / "humaneval.jsonl").read_text().splitlines()[1])
@@ -329,7 +343,8 @@ def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(b
 
 
 def test_the_cli_option_for_locals(tmp_path, bundled):
-    from neurodebug.cli import _session_args, eval as eval_cli
+    from neurodebug.cli import _session_args
+    from neurodebug.cli import eval as eval_cli
 
     p, e = _parsers()
     assert p.parse_args(["x.py"]).no_constrain_locals is False
@@ -347,7 +362,8 @@ def test_the_cli_option_for_locals(tmp_path, bundled):
 def test_the_cli_option(tmp_path, bundled):
     import argparse
 
-    from neurodebug.cli import _session_args, eval as eval_cli
+    from neurodebug.cli import _session_args
+    from neurodebug.cli import eval as eval_cli
 
     p = argparse.ArgumentParser()
     _session_args.add_session_arguments(p)
@@ -491,7 +507,7 @@ class _ToyTokenizer:
               b'al', b'\\"', b'", "', b"': ", b'_":', b'{}']
 
     def __init__(self):
-        from neurodebug.codec import END_TOKENS, EVENT_TOKENS, TRACE_TOKENS
+        from neurodebug.trace.format import END_TOKENS, EVENT_TOKENS, TRACE_TOKENS
 
         self.vocab = [bytes([i]) for i in range(256)] + [m for m in self.MERGES if len(m) > 1]
         names = list(dict.fromkeys([*TRACE_TOKENS, *END_TOKENS, *EVENT_TOKENS.values()]))
@@ -645,7 +661,7 @@ def test_constrain_locals_defaults(bundled):
 def test_keys_off_decodes_as_source_only(bundled, monkeypatch):
     """constrain_locals=False: the hook is the SOURCE-only one (same ids as a constraint built
     without the keyword)."""
-    import neurodebug.constrain as C
+    import neurodebug.constrain.grammar as C
 
     off = _keys_session(bundled, constrain_locals=False, max_frames=5)
     off.cont()
@@ -670,7 +686,7 @@ def test_a_random_model_on_the_cwm_vocabulary_writes_keys_of_the_file(local):
     assert hook.key_steps >= 2 and hook.key_fallbacks == 0
 
 
-# -- the control flow (neurodebug.flow) -----------------------------------------------------------
+# -- the control flow (neurodebug.constrain.flow) -----------------------------------------------------------
 
 
 def _hook_walk(hook, ids):
@@ -682,14 +698,14 @@ def test_the_flow_narrows_the_event_and_source_and_allows_the_real_frame(codec):
     sc = SourceConstraint(codec, PROGRAM, ENTRY, constrain_locals=True)
     real = trace_source(PROGRAM, ENTRY, CALL)
     ids, spans = codec.frames_ids(real.frames)
-    parser = codec.parser(PROGRAM, ENTRY)
+    parser = flow_parser(codec)
     lines = source_lines(PROGRAM)
     narrowed = 0
     for (s, e), frame in zip(spans, real.frames):
-        flow = parser.next_allowed()
+        flow = parser.walker.allowed()
         fids = ids[s:e]
         if flow is not None:
-            hook = sc.for_frame((), flow, parser.next_keys(), parser.next_dots())
+            hook = sc.for_frame((), flow, parser.walker.keys(), unchanged_keys(parser.frames, parser.depth))
             steps = _hook_walk(hook, fids)
             first = steps[0][1]
             assert set(first) == {codec.event_ids[ev] for ev in flow}  # the event token: only the flow's
@@ -707,26 +723,26 @@ def test_the_flow_narrows_the_event_and_source_and_allows_the_real_frame(codec):
         parser.feed(fids)
     assert narrowed >= 3
     # after the entry's return only the end of the trace may come
-    assert parser.next_allowed() == {}
-    end_hook = sc.for_frame((), parser.next_allowed())
+    assert parser.walker.allowed() == {}
+    end_hook = sc.for_frame((), parser.walker.allowed())
     assert set(end_hook.allowed([])) == set(codec.end_ids)
 
 
 def test_a_return_line_is_followed_by_a_return_not_a_line(codec):
     sc = SourceConstraint(codec, PROGRAM, ENTRY)
-    parser = codec.parser(PROGRAM, ENTRY)
+    parser = flow_parser(codec)
     real = trace_source(PROGRAM, ENTRY, CALL)
     ret = next(i for i, f in enumerate(real.frames) if f.event == "line" and "return 2 if" in f.source)
     ids, spans = codec.frames_ids(real.frames[: ret + 1])
     parser.feed(ids)
-    flow = parser.next_allowed()
+    flow = parser.walker.allowed()
     assert "line" not in flow and flow["return"] == {real.frames[ret].line}
     allowed = sc.for_frame((), flow).allowed([])
     assert codec.event_ids["line"] not in allowed and codec.event_ids["return"] in allowed
 
 
 def test_sessions_follow_the_flow(bundled):
-    from neurodebug.flow import check
+    from neurodebug.constrain.flow import check
 
     s = _session(bundled, max_frames=30)
     assert s.constrained_flow and s.to_json()["constrained_flow"]
@@ -761,7 +777,8 @@ def _parsers():
     """The argument parsers of the debugger commands and of eval."""
     import argparse
 
-    from neurodebug.cli import _session_args, eval as eval_cli
+    from neurodebug.cli import _session_args
+    from neurodebug.cli import eval as eval_cli
 
     p = argparse.ArgumentParser()
     _session_args.add_session_arguments(p)
@@ -771,8 +788,8 @@ def _parsers():
 
 
 def test_beam_search_sessions(bundled):
+    from neurodebug.constrain.flow import check
     from neurodebug.errors import UserError
-    from neurodebug.flow import check
 
     s = _session(bundled, max_frames=10, beam=3)
     assert s.beaming and s.to_json()["beam"] == 3
@@ -786,16 +803,16 @@ def test_beam_search_sessions(bundled):
 
 
 def test_unchanged_values_only_where_the_frame_before_had_the_key(codec):
-    from neurodebug.constrain import _dots_sets, _key_name
+    from neurodebug.constrain.grammar import _dots_sets, _key_name
 
     sc = SourceConstraint(codec, PROGRAM, ENTRY, constrain_locals=True)
     real = trace_source(PROGRAM, ENTRY, CALL)
     ids, spans = codec.frames_ids(real.frames)
-    parser = codec.parser(PROGRAM, ENTRY)
+    parser = flow_parser(codec)
     completes_dots = _dots_sets(token_table(codec.tokenizer))[("val0", b"")]
     seen = {"after a return": 0, "in a visit": 0}
     for (s, e), frame, before in zip(spans, real.frames, [None] + real.frames[:-1]):
-        dots = parser.next_dots()
+        dots = unchanged_keys(parser.frames, parser.depth) if parser.frames else None
         if frame.event == "line" and dots is not None:
             hook = sc.for_frame((), None, None, dots)
             fids = ids[s:e]

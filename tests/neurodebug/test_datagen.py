@@ -6,8 +6,9 @@ import ast
 import re
 from pathlib import Path
 
-from neurodebug import datagen
-from neurodebug.tracer import Limits, trace_source
+from neurodebug.real import sandbox
+from neurodebug.real.tracer import Limits, trace_source
+from neurodebug.training import datagen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,8 +69,7 @@ def test_generated_traces_come_from_the_real_tracer_and_are_kept_short():
     # the fork-based runner gives exactly what the tracer's own child process gives
     s = next(datagen.samples(5, 0, 1))
     plain = trace_source(s.source, s.entry, s.call, Limits(**datagen.LIMITS))
-    with datagen.fast_tracer():
-        fast = trace_source(s.source, s.entry, s.call, Limits(**datagen.LIMITS))
+    fast = trace_source(s.source, s.entry, s.call, Limits(**datagen.LIMITS), runner=sandbox.run_forked)
     assert fast.to_json_dict()["frames"] == plain.to_json_dict()["frames"]
     assert fast.end.reason == plain.end.reason and fast.end.value == plain.end.value
 
@@ -84,24 +84,23 @@ def test_generation_does_not_depend_on_the_number_of_jobs():
 def test_the_style_of_real_code_changes_the_text_but_not_the_execution():
 
     changed = 0
-    with datagen.fast_tracer():
-        for i in range(12):
-            plain, entry, calls = datagen.program(2, i, style=0)
-            styled, entry2, calls2 = datagen.program(2, i, style=1)
-            assert (entry, calls) == (entry2, calls2)
-            changed += plain != styled
-            a = trace_source(plain, entry, calls[0], Limits(**datagen.LIMITS))
-            b = trace_source(styled, entry, calls[0], Limits(**datagen.LIMITS))
-            assert [(f.event, f.locals, f.arg) for f in a.frames] == [(f.event, f.locals, f.arg) for f in b.frames]
-            assert a.end.value == b.end.value
+    for i in range(12):
+        plain, entry, calls = datagen.program(2, i, style=0)
+        styled, entry2, calls2 = datagen.program(2, i, style=1)
+        assert (entry, calls) == (entry2, calls2)
+        changed += plain != styled
+        a = trace_source(plain, entry, calls[0], Limits(**datagen.LIMITS), runner=sandbox.run_forked)
+        b = trace_source(styled, entry, calls[0], Limits(**datagen.LIMITS), runner=sandbox.run_forked)
+        assert [(f.event, f.locals, f.arg) for f in a.frames] == [(f.event, f.locals, f.arg) for f in b.frames]
+        assert a.end.value == b.end.value
     assert changed >= 3
 
 
-# -- style 2: exercise-style programs (neurodebug.datagen_tasks) -----------------------------------
+# -- style 2: exercise-style programs (neurodebug.training.tasks) -----------------------------------
 
 
 def test_style_2_mixes_exercise_programs_into_style_1_and_leaves_the_rest_unchanged():
-    from neurodebug import datagen_tasks
+    from neurodebug.training import tasks as datagen_tasks
 
     tasks = 0
     for i in range(200):
@@ -121,10 +120,11 @@ def test_style_2_mixes_exercise_programs_into_style_1_and_leaves_the_rest_unchan
 def test_every_exercise_template_traces_within_its_limits_and_its_example_is_not_a_traced_input():
     import random
 
-    from neurodebug import datagen_tasks
+    from neurodebug.model.tokenizer import load_tokenizer
+
     from neurodebug.codec import Codec
-    from neurodebug.flow import check
-    from model.tokenizer import load_tokenizer
+    from neurodebug.constrain.flow import check
+    from neurodebug.training import tasks as datagen_tasks
 
     codec = Codec(load_tokenizer(str(ROOT / "neurodebug" / "bundled" / "tokenizer.json")))
     longest = 0
@@ -156,7 +156,7 @@ def test_every_exercise_template_traces_within_its_limits_and_its_example_is_not
 def test_the_docstring_example_shows_the_result_of_the_template_itself():
     import random
 
-    from neurodebug import datagen_tasks
+    from neurodebug.training import tasks as datagen_tasks
 
     rng = random.Random(1)
     src, entry, calls, example, description = datagen_tasks.t_merge(rng)

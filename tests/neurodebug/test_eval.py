@@ -10,7 +10,7 @@ from neurodebug import evaluate
 from neurodebug.cli import main
 from neurodebug.compare import compare
 from neurodebug.errors import UserError
-from neurodebug.tracer import trace_source
+from neurodebug.real.tracer import trace_source
 
 STRAIGHT = "def f(a):\n    b = a + 1\n    c = b * 2\n    return c\n"
 
@@ -54,7 +54,7 @@ def test_the_shipped_suites_are_well_formed():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from neurodebug import train
+    from neurodebug.training import train
 
     out = tmp_path_factory.mktemp("evalckpt")
     assert train.main(["--out", str(out), "--work", str(tmp_path_factory.mktemp("w")), "--size", "test", "--steps", "2",
@@ -118,7 +118,7 @@ def test_eval_over_http_scores_what_the_local_backend_scores(tmp_path, capsys):
     from pathlib import Path
 
     from neurodebug.backends import bundled_model, make_predictor
-    from neurodebug.server import make_server
+    from neurodebug.serve.server import make_server
 
     if bundled_model() is None:
         pytest.skip("the bundled model is not installed")

@@ -1,4 +1,4 @@
-"""neurodebug.flow: the static successor sets hold on real traces (every frame of a real trace is one
+"""neurodebug.constrain.flow: the static successor sets hold on real traces (every frame of a real trace is one
 the flow allows), and they are narrow enough to matter."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from neurodebug import datagen
-from neurodebug.flow import Cursor, Flow, check
-from neurodebug.tracer import Limits, find_entry, trace_source
+from neurodebug.constrain.flow import Cursor, Flow, check
+from neurodebug.real import sandbox
+from neurodebug.real.tracer import Limits, trace_source
+from neurodebug.trace.source import find_entry
+from neurodebug.training import datagen
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = Limits(wall_s=10, cpu_s=8, max_frames=2000)
@@ -171,7 +173,7 @@ def test_every_frame_of_the_examples_is_allowed():
     for path in sorted((ROOT / "examples").glob("*.py")):
         source = path.read_text()
         entry = find_entry(source)
-        from neurodebug.tracer import find_call_comment
+        from neurodebug.trace.source import find_call_comment
 
         call = find_call_comment(source, entry) if entry else None
         if entry is None or call is None:
@@ -193,10 +195,9 @@ def test_every_frame_of_the_generators_programs_is_allowed():
 @pytest.mark.parametrize("suite", ["humaneval", "synthetic_heldout"])
 def test_every_frame_of_a_suite_is_allowed(suite):
     records = [json.loads(x) for x in (ROOT / "examples" / "suites" / f"{suite}.jsonl").read_text().splitlines()]
-    with datagen.fast_tracer():
-        for rec in records[::4]:
-            tr = trace_source(rec["code"], rec.get("entry", "f"), rec["input"], limits=LIMITS)
-            assert check(rec["code"], tr.frames) == [], rec["id"]
+    for rec in records[::4]:
+        tr = trace_source(rec["code"], rec.get("entry", "f"), rec["input"], limits=LIMITS, runner=sandbox.run_forked)
+        assert check(rec["code"], tr.frames) == [], rec["id"]
 
 
 def test_the_sets_are_what_the_code_says():

@@ -16,8 +16,8 @@ import pytest
 
 from neurodebug.backends.local import LocalPredictor
 from neurodebug.codec import Codec
-from neurodebug.server import make_server
-from neurodebug.tracer import trace_source
+from neurodebug.real.tracer import trace_source
+from neurodebug.serve.server import make_server
 from tests.neurodebug.scripted import ScriptedPredictor
 
 SOURCE = """\

@@ -13,9 +13,9 @@ import pytest
 
 from neurodebug.codec import Codec
 from neurodebug.errors import UserError
-from neurodebug.frames import Trace
+from neurodebug.real.tracer import trace_source
 from neurodebug.session import Session
-from neurodebug.tracer import trace_source
+from neurodebug.trace.frames import Trace
 from tests.neurodebug.scripted import ScriptedPredictor
 from tests.programs import WORKED_EXAMPLE
 

@@ -1,6 +1,6 @@
-"""The real tracer: TRACE_FORMAT.md's worked example, the call forms, and every hard case.
+"""The real tracer: docs/trace-format.md's worked example, the call forms, and every hard case.
 
-Every test runs real code in a real child process (neurodebug.sandbox).
+Every test runs real code in a real child process (neurodebug.real.sandbox).
 """
 
 from __future__ import annotations
@@ -12,20 +12,12 @@ from pathlib import Path
 import pytest
 
 from neurodebug.errors import UserError
-from neurodebug.frames import Trace, wire_locals
-from neurodebug.tracer import (
-    OUTPUT_CUT,
-    REPR_CUT,
-    BadCall,
-    Limits,
-    NoSuchFunction,
-    find_call_comment,
-    find_entry,
-    resolve_call,
-    safe_repr,
-    trace_file,
-    trace_source,
-)
+from neurodebug.real.recorder import safe_repr
+from neurodebug.real.sandbox import OUTPUT_CUT
+from neurodebug.real.tracer import Limits, trace_file, trace_source
+from neurodebug.trace.format import REPR_CUT
+from neurodebug.trace.frames import Trace, wire_locals
+from neurodebug.trace.source import BadCall, NoSuchFunction, find_call_comment, find_entry, resolve_call
 from tests.programs import WORKED_EXAMPLE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -368,7 +360,7 @@ def test_neighbour_module_is_importable_and_not_traced(tmp_path):
 
 def _record_in_process(code: str, call, **options):
     """Run the Recorder in this process (as the benchmark does) and decode its messages."""
-    from neurodebug.tracer import LocalsDecoder, Recorder
+    from neurodebug.real.recorder import LocalsDecoder, Recorder
 
     filename = "<neurodebug in-process test>"
     ns: dict = {}
@@ -469,7 +461,9 @@ def test_inline_comprehensions_read_as_on_python_311():
 
 
 def test_comprehension_offsets_skip_the_first_iterable():
-    from neurodebug.tracer import _comprehension_names, _comprehension_spans, _offsets_in_spans
+    from neurodebug.trace.source import comprehension_names as _comprehension_names
+    from neurodebug.trace.source import comprehension_spans as _comprehension_spans
+    from neurodebug.trace.source import offsets_in_spans as _offsets_in_spans
 
     src = "def f(xs):\n    return [y * 2 for y in xs if y]\n"
     spans = _comprehension_spans(src)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from neurodebug import train
+from neurodebug.training import train
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,9 @@ def test_the_recipe_writes_a_cwm_checkpoint_with_its_tokenizer(trained):
 
 
 def test_the_checkpoint_loads_in_our_runtime_and_in_transformers(trained):
+    from neurodebug.model import load_model
     from transformers import CwmForCausalLM
 
-    from model import load_model
     from neurodebug.codec import Codec
 
     out, _, _ = trained
@@ -66,10 +66,11 @@ def test_training_resumes_from_its_state(trained):
 
 
 def test_the_loss_covers_only_the_trace_after_the_prompt():
-    from model.tokenizer import load_tokenizer
-    from neurodebug.codec import Codec
-    from neurodebug.frames import End, Frame, Trace
+    from neurodebug.model.tokenizer import load_tokenizer
+
     from neurodebug.backends import BUNDLED_DIR
+    from neurodebug.codec import Codec
+    from neurodebug.trace.frames import End, Frame, Trace
 
     codec = Codec(load_tokenizer(BUNDLED_DIR / "tokenizer.json"))
     tr = Trace("def f(x):\n    return x\n", "f", "1",
@@ -84,7 +85,7 @@ def test_the_loss_covers_only_the_trace_after_the_prompt():
 
 
 def test_fine_tuning_starts_from_a_checkpoints_weights(trained, tmp_path):
-    from model import load_model
+    from neurodebug.model import load_model
 
     out, _, args = trained
     tok = str(out / "tokenizer.json")

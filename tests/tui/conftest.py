@@ -12,12 +12,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from neurodebug.tui.app import NeuroDebugApp, SessionSpec
 
-from neurodebug.frames import Trace
-from neurodebug.tracer import trace_file
-
+from neurodebug.real.tracer import trace_file
+from neurodebug.trace.frames import Trace
 from tests.replay import ReplayPredictor
-from tui.app import NeuroDebugApp, SessionSpec
 
 SIZE = (120, 36)
 
@@ -66,7 +65,7 @@ def write_program(directory: Path, name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from model.tokenizer import llama3_tokenizer
+    from neurodebug.model.tokenizer import llama3_tokenizer
 
     return llama3_tokenizer()
 
@@ -110,7 +109,7 @@ async def settle(app, pilot, timeout: float = 60.0) -> None:
     """Wait until the app has loaded (or failed to) and no worker runs, and the result is on screen."""
     import time
 
-    from tui.widgets import Notice
+    from neurodebug.tui.widgets import Notice
 
     deadline = time.monotonic() + timeout
     while True:

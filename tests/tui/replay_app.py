@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 
-from model.tokenizer import llama3_tokenizer
-from neurodebug.tracer import trace_file
+from neurodebug.model.tokenizer import llama3_tokenizer
+from neurodebug.tui.app import NeuroDebugApp, SessionSpec
+
+from neurodebug.real.tracer import trace_file
 from tests.replay import ReplayPredictor
-from tui.app import NeuroDebugApp, SessionSpec
 
 
 def main(argv: list[str]) -> int:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from neurodebug.tui.app import NeuroDebugApp, SessionSpec
+from neurodebug.tui.widgets import Notice, StatusBar, WhereBar
 
 from neurodebug.backends import bundled_model
 from tests.tui.conftest import SIZE, press, settle
-from tui.app import NeuroDebugApp, SessionSpec
-from tui.widgets import Notice, StatusBar, WhereBar
 
 pytestmark = [
     pytest.mark.asyncio,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from neurodebug.tui.app import NeuroDebugApp, SessionSpec
+from neurodebug.tui.widgets import Notice, StatusBar, WhereBar
 
-from neurodebug.tracer import Limits, trace_file
+from neurodebug.real.tracer import Limits, trace_file
 from tests.tui.conftest import SIZE, make_app, press, settle
-from tui.app import NeuroDebugApp, SessionSpec
-from tui.widgets import Notice, StatusBar, WhereBar
 
 pytestmark = pytest.mark.asyncio
 

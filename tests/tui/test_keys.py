@@ -8,12 +8,12 @@ and on what the widgets show.
 from __future__ import annotations
 
 import pytest
+from neurodebug.tui.screens.edit import EditScreen
+from neurodebug.tui.screens.help import HelpScreen
+from neurodebug.tui.widgets import LocalsTable, Notice, SourceView, StatusBar, Timeline, ValueDetail, WhereBar
+from neurodebug.tui.widgets.source_view import PREDICTED_MARK, REAL_MARK
 
 from tests.tui.conftest import SIZE, make_app, press, settle, with_mistake
-from tui.screens.edit import EditScreen
-from tui.screens.help import HelpScreen
-from tui.widgets import LocalsTable, Notice, SourceView, StatusBar, Timeline, ValueDetail, WhereBar
-from tui.widgets.source_view import PREDICTED_MARK, REAL_MARK
 
 pytestmark = pytest.mark.asyncio
 

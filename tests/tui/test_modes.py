@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from neurodebug.tui.screens.help import HelpScreen
+from neurodebug.tui.widgets import LocalsTable, Notice, SourceView, StatusBar, Timeline, WhereBar
 from rich.console import Console
 
-from neurodebug.tracer import trace_file
+from neurodebug.real.tracer import trace_file
 from tests.tui.conftest import SIZE, make_app, press, settle
-from tui.screens.help import HelpScreen
-from tui.widgets import LocalsTable, Notice, SourceView, StatusBar, Timeline, WhereBar
 
 pytestmark = pytest.mark.asyncio
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from neurodebug.tui import present
+from neurodebug.tui.widgets.locals_table import LocalRow, shorten
+
 from neurodebug.compare import compare
-from neurodebug.frames import End, Trace
+from neurodebug.trace.frames import End, Trace
 from tests.tui.conftest import with_mistake
-from tui import present
-from tui.widgets.locals_table import LocalRow, shorten
 
 
 def test_changed_names_follow_the_diff_rule(calls_trace):

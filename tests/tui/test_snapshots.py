@@ -8,9 +8,10 @@ the SVGs in tests/tui/__snapshots__/ before committing them.
 
 from __future__ import annotations
 
-from neurodebug.tracer import Limits, trace_file
+from neurodebug.tui.widgets import StatusBar
+
+from neurodebug.real.tracer import Limits, trace_file
 from tests.tui.conftest import SIZE, make_app, settle, with_mistake
-from tui.widgets import StatusBar
 
 
 def driven(*keys: str):

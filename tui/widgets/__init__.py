@@ -1,11 +1,11 @@
 """The widgets of the TUI, one per module."""
 
-from tui.widgets.locals_table import LocalRow, LocalsTable
-from tui.widgets.notice import Notice
-from tui.widgets.source_view import SourceView
-from tui.widgets.status_bar import StatusBar
-from tui.widgets.timeline import Timeline
-from tui.widgets.value_detail import ValueDetail
-from tui.widgets.where import Where, WhereBar
+from neurodebug.tui.widgets.locals_table import LocalRow, LocalsTable
+from neurodebug.tui.widgets.notice import Notice
+from neurodebug.tui.widgets.source_view import SourceView
+from neurodebug.tui.widgets.status_bar import StatusBar
+from neurodebug.tui.widgets.timeline import Timeline
+from neurodebug.tui.widgets.value_detail import ValueDetail
+from neurodebug.tui.widgets.where import Where, WhereBar
 
 __all__ = ["LocalRow", "LocalsTable", "Notice", "SourceView", "StatusBar", "Timeline", "ValueDetail", "Where", "WhereBar"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from neurodebug.tui.widgets.locals_table import ABSENT, LocalRow
 from rich.text import Text
 from textual.widgets import Static
-
-from tui.widgets.locals_table import ABSENT, LocalRow
 
 
 class ValueDetail(Static):

@@ -1,10 +1,10 @@
 """Train the bundled model: a small CWM-architecture transformer on real traces of generated code.
 
-    python -m neurodebug.train --out DIR [--minutes M] [--device cuda] [--jobs J] [--size small]
+    python -m neurodebug.training.train --out DIR [--minutes M] [--device cuda] [--jobs J] [--size small]
 
 The recipe, end to end:
 
-1. data: :mod:`neurodebug.datagen` programs of ``--seed``, traced by the real tracer in ``--jobs``
+1. data: :mod:`neurodebug.training.datagen` programs of ``--seed``, traced by the real tracer in ``--jobs``
    worker processes. Generation streams: training starts on the first traces while the workers
    keep producing new ones, so a short GPU run is not spent waiting for data. A held-out set comes
    from a different seed (``--seed + 1``).
@@ -57,8 +57,9 @@ PRETOKENIZE = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(
 
 def text_pieces(traces) -> "iter[str]":
     """The texts the codec encodes for each trace: context, wire-form locals, sources, values."""
-    from neurodebug.codec import Codec, dump_json, wire_source
-    from neurodebug.frames import wire_locals
+    from neurodebug.codec import Codec
+    from neurodebug.trace.format import dump_json, wire_source
+    from neurodebug.trace.frames import wire_locals
 
     for tr in traces:
         yield Codec.context(None, tr.source, tr.entry)  # context() uses no tokenizer state
@@ -74,7 +75,7 @@ def train_tokenizer(traces, vocab_size: int, path: Path) -> None:
     """Byte-level BPE over the traces' texts, plus CWM's 256 special tokens (ids after the BPE's)."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from model.tokenizer import cwm_special_tokens
+    from neurodebug.model.tokenizer import cwm_special_tokens
 
     specials = cwm_special_tokens()
     tok = Tokenizer(models.BPE())
@@ -142,13 +143,13 @@ _WORKER: dict = {}
 
 def _encode_work(task) -> list[tuple[bytes, int]]:
     """Worker: trace programs a..b of a seed and encode the kept traces (ids as uint16 bytes)."""
-    from neurodebug import datagen
-    from neurodebug.frames import Trace
+    from neurodebug.trace.frames import Trace
+    from neurodebug.training import datagen
 
     seed, a, b, calls, tok_path, max_len, loss, style = task
     if _WORKER.get("path") != tok_path:
-        from model.tokenizer import load_tokenizer
         from neurodebug.codec import Codec
+        from neurodebug.model.tokenizer import load_tokenizer
 
         _WORKER.update(path=tok_path, codec=Codec(load_tokenizer(tok_path)))
     codec = _WORKER["codec"]
@@ -233,7 +234,7 @@ def collate(batch: list[Example], pad_id: int, device):
 
 
 def make_config(size: str, vocab_size: int, bos_id: int, eos_ids: list[int], max_len: int):
-    from model.config import GLOBAL, SLIDING, ModelConfig
+    from neurodebug.model.config import GLOBAL, SLIDING, ModelConfig
 
     dim, layers, heads, kv, ffn, window = SIZES[size]
     types = [GLOBAL if i % 3 == 0 or i == layers - 1 else SLIDING for i in range(layers)]
@@ -292,8 +293,8 @@ def init_weights(model, n_layers: int) -> None:
 
 def init_from_checkpoint(model, directory: str, log) -> None:
     """Start from a checkpoint's weights (fine-tuning); its architecture must be the model's."""
-    from model import ModelError, load_model
     from neurodebug.errors import UserError
+    from neurodebug.model import ModelError, load_model
 
     try:
         trained = load_model(directory, dtype="float32").model
@@ -355,13 +356,13 @@ def run(args) -> int:
     import torch
     import torch.nn.functional as F
 
-    from model.checkpoint import save_checkpoint
-    from model.model import Transformer
-    from model.tokenizer import load_tokenizer
-    from neurodebug import datagen
     from neurodebug.codec import Codec
     from neurodebug.errors import UserError
-    from neurodebug.frames import Trace
+    from neurodebug.model.checkpoint import save_checkpoint
+    from neurodebug.model.model import Transformer
+    from neurodebug.model.tokenizer import load_tokenizer
+    from neurodebug.trace.frames import Trace
+    from neurodebug.training import datagen
 
     out = Path(args.out)
     work = Path(args.work) if args.work else out / "work"
@@ -572,7 +573,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", type=int, default=1, help="surface style of generated code: 0 plain, 1 with comments, "
                    "docstrings, type hints (default; the shipped model's data), 2 style 1 plus exercise-style programs "
                    "(neurodebug/datagen_tasks.py; see datagen.STYLE)")
-    p.add_argument("--data", nargs="*", help="use these traces (JSONL from neurodebug.datagen) instead of generating")
+    p.add_argument("--data", nargs="*", help="use these traces (JSONL from neurodebug.training.datagen) instead of generating")
     p.add_argument("--tokenizer", help="use this tokenizer.json instead of training one")
     p.add_argument("--tokenizer-traces", type=int, default=4000, help="traces the tokenizer is trained on")
     p.add_argument("--vocab", type=int, default=DEFAULT_VOCAB)
@@ -597,7 +598,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     from neurodebug.errors import UserError
 
-    p = argparse.ArgumentParser(prog="python -m neurodebug.train", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m neurodebug.training.train", description=__doc__.split("\n\n")[0])
     add_arguments(p)
     args = p.parse_args(argv)
     try:

@@ -21,7 +21,7 @@ through unless the instruction is an unconditional jump, a return or a raise; ju
 the handler of every instruction in an exception-table range). An instruction on another line
 M ends the path and M is a successor. An instruction on no line (``None``) and, on Pythons that
 inline comprehensions (PEP 709), an instruction inside a comprehension's loop (whose line events
-the tracer drops, ``tracer.INLINE_COMPREHENSIONS``) is passed through. Reaching L again by a
+the tracer drops, ``trace.source.INLINE_COMPREHENSIONS``) is passed through. Reaching L again by a
 backward jump, or after an instruction on no line, makes L its own successor (CPython reports a
 new line event then).
 
@@ -44,6 +44,9 @@ import functools
 import types
 from collections import deque
 
+from neurodebug.trace.format import SKIPPED_SCOPES
+from neurodebug.trace.source import INLINE_COMPREHENSIONS, comprehension_names, comprehension_spans, offsets_in_spans
+
 #: Opcodes after which control does not fall through to the next instruction.
 _NO_FALL_THROUGH = frozenset(
     dis.opmap[name]
@@ -64,7 +67,6 @@ _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
 def traced_code(source: str) -> list[types.CodeType] | None:
     """The code objects of ``source`` whose frames a trace records (every function and class body,
     not the module, comprehensions or lambdas); None when it does not compile."""
-    from .codec import SKIPPED_SCOPES
 
     try:
         code = compile(source, "<source>", "exec", dont_inherit=True)
@@ -155,19 +157,15 @@ class Flow:
     """The static successor sets of one source file (see the module docstring)."""
 
     def __init__(self, source: str, codes: list[types.CodeType]):
-        hidden_spans = ()
-        from . import tracer
-
-        if tracer.INLINE_COMPREHENSIONS:
-            hidden_spans = tracer._comprehension_spans(source)
+        hidden_spans = comprehension_spans(source) if INLINE_COMPREHENSIONS else ()
         self._after_line: dict[int, set[int]] = {}
         self._after_call: dict[int, set[int]] = {}
         self._stores: dict[int, set[str]] = {}
-        deleted: set[str] = set(tracer._comprehension_names(source)) if hidden_spans else set()
+        deleted: set[str] = set(comprehension_names(source)) if hidden_spans else set()
         call_lines: set[int] = set()
         header_end = _header_ends(source)
         for code in codes:
-            hidden = tracer._offsets_in_spans(code, hidden_spans) if hidden_spans else frozenset()
+            hidden = offsets_in_spans(code, hidden_spans) if hidden_spans else frozenset()
             g = _Graph(code, hidden)
             for line in {ln for ln in g.lines if ln is not None}:
                 self._after_line.setdefault(line, set()).update(g.successors(line))
@@ -284,8 +282,12 @@ class Cursor:
         self._started = False
         self.ended = False
 
-    def feed(self, event: str, line: int | None, keys=None) -> None:
+    def feed(self, event: str, line: int | None, keys=None, depth: int | None = None) -> None:
+        """Follow one frame. ``depth``, where the reader placed the frame, ends the visits an
+        exception left without a return frame (a model's trace may skip them)."""
         stack = self._stack
+        if depth is not None:
+            del stack[max(depth + (event != "call"), 0):]
         if event == "call":
             stack.append([line, "call", keys])
         elif not stack:
@@ -299,6 +301,12 @@ class Cursor:
             stack.pop()
             self.ended = not stack
         self._started = True
+
+    def fork(self) -> "Cursor":
+        new = Cursor(self.flow)
+        new._stack = [list(v) for v in self._stack]
+        new._started, new.ended = self._started, self.ended
+        return new
 
     def allowed(self) -> "dict[str, frozenset[int]] | None":
         if not self._stack:

@@ -1,87 +1,10 @@
-"""Grammar-constrained decoding of trace frames: a predicted frame can only name a line of the
-file, (``constrain_locals``) only local names of the file's functions in well-formed LOCALS, and
-(``flow``) only what the file's control flow allows after the frames before it.
+"""Constrained decoding: a hook that limits each next token to what a frame of this file can say.
 
-In a frame (shared/design/TRACE_FORMAT.md)
-
-    <|call_sep|>LOCALS<|action_sep|>SOURCE<|frame_sep|>
-    <|return_sep|><|action_sep|>SOURCE<|arg_sep|>VALUE<|frame_sep|>
-
-SOURCE is the text of the line about to run. A small model often writes a line that is not in
-the file, which the parser can only mark "unknown line". With a constraint, once
-``<|action_sep|>`` has been generated the text after it must stay a prefix of an *allowed
-SOURCE*, and the token that ends SOURCE (``<|frame_sep|>`` on call/line frames,
-``<|arg_sep|>`` on return/exception frames) is allowed only when the text is exactly one.
-Before ``<|action_sep|>`` (event, LOCALS) and after ``<|arg_sep|>`` (VALUE) nothing is
-constrained.
-
-    sc = SourceConstraint(codec, source, entry)      # once per source file (and tokenizer)
-    sc.allowed_sources                               # the allowed SOURCE strings
-    hook = sc.for_frame(prefix=[event_id])           # once per generation call
-    seq.generate(..., constraint=hook)               # model.runtime.Sequence / a backend State
-
-The hook protocol (what ``model.runtime.Sequence.stream`` and the backends take as
-``constraint=``): ``hook.allowed(generated)`` is asked before each step with the ids generated
-so far *in this call*; it returns the token ids the next token may be (the runtime masks the
-logits to them and then decodes as usual: greedy takes the best allowed token, sampling draws
-from the distribution restricted to them, temperature and top-p applied within it), or None to
-leave the step unconstrained. It never raises: on any surprise it answers None.
-
-The allowed SOURCE strings. A frame can name a line that holds code of a traced scope: every
-line of a code object of the file (``co_lines`` and ``co_firstlineno``) except those of the
-scopes the tracer skips (``codec.SKIPPED_SCOPES``: module level, comprehensions, lambdas), and
-every ``def`` line and decorator line; when the source does not compile, every non-blank line.
-For each such line the strings are its wire form (``codec.wire_source``: the line without the
-START_OF_TRACE marker, ending in a newline), the same without trailing whitespace, the entry's
-``def`` line with the marker as the context shows it, and each of these without the final
-newline. Each of them is a string :class:`neurodebug.codec.FrameParser` maps back to a line
-(``_norm`` of it equals ``_norm`` of the line); the constraint does not offer the parser's
-looser matches (other indentation, extra trailing whitespace or newlines), so what the
-model writes under it is in the canonical form.
-
-How the next allowed ids are found without a pass over the vocabulary: every token's bytes are
-computed once per tokenizer (:func:`token_table`, cached; 128k tokens for CWM's vocabulary,
-well under a second). At a step, the allowed strings that start with the text so far are a
-contiguous run of the sorted string list (bisect); a token is allowed when its bytes are a
-prefix of the rest of one of them (looked up by the rest's prefixes, each at most the longest
-token long) and the rest after it can still be spelled by tokens. The answer is cached per
-(text so far, end token), so the common beginnings of SOURCE are computed once per file.
-Matching is on bytes, so a token holding part of a multi-byte character is handled exactly.
-
-LOCALS keys (``SourceConstraint(..., constrain_locals=True)``). On a call/line frame, before
-``<|action_sep|>``, a :class:`LocalsReader` follows the LOCALS text byte by byte as a JSON lexer
-does (string and escape state, so a quote, comma, colon or brace inside a value string is never
-taken for structure). While the next token falls in a *key region* (from the start of LOCALS
-through the first key's closing quote, or from just after a ``,`` between entries through the
-next key's closing quote), it must keep the region's text a prefix of ``{"name"`` (or ``{}``
-where some traced scope has no parameters), respectively ``"name"`` / `` "name"``, for a name
-of :func:`local_names` not yet written in this LOCALS where one fits (the tracer never writes a
-key twice; a small model that has started a name it cannot finish, ``"t`` for an invented
-``table``, is then not pushed into repeating ``t2``; once every name is written, a repeated one
-rather than an invented one): the locals of every traced code object of the file (``co_varnames``,
-``co_cellvars``, ``co_freevars``; comprehensions, lambdas and module level excluded as for the
-lines). A token may run past the key's closing quote (``":``) when what follows can continue
-the object; so the closing quote comes only on an exact name. Values are free. Whatever does not
-read as the expected JSON (or a region whose text no longer fits, e.g. after a free token that
-ran from a value into a key) leaves the rest of that frame's LOCALS unconstrained: the hook
-answers None rather than block.
-
-LOCALS structure (with the keys). Outside key regions the tokens must keep LOCALS well-formed as
-the wire has it: after a key ``:``, every value a JSON string, entries separated by ``,``, a token
-that ends a value may run into the next key only as far as its opening quote, and after the
-closing ``}`` only ``<|action_sep|>`` (per lexer state, the allowed tokens are computed once per
-tokenizer). So a constrained frame never has "bad JSON locals" or "no <|action_sep|>".
-
-The control flow (``for_frame(flow=..., keys=...)``, from ``FrameParser.next_allowed`` and
-``next_keys``; :mod:`neurodebug.flow`). With ``flow``, the event token is one the file's control
-flow allows after the frames so far (a ``line`` frame only where a line can run next, a ``call``
-frame only where the current statement calls a function of the file, only an end token after the
-entry returned) and SOURCE one of that event's lines. With ``keys`` (required, possible), a
-``line`` frame's LOCALS keys are names of ``possible`` (the keys of the frame before and the
-names its line stores), and the object cannot close before every name of ``required`` (the keys
-of the frame before that nothing in the file deletes) is written. Both are exact for the real
-trace (checked against thousands of real traces on Python 3.11 and 3.13), so a constraint never
-rules out what really happens; they only rule out what cannot.
+Lines of the file after ``<|action_sep|>``, local names of its functions as LOCALS keys in
+well-formed JSON, ``".."`` only where the diff rule allows it, and the events and lines the
+control flow allows (:mod:`.flow`). Each rule only rules out what cannot happen in a real trace;
+docs/constraints.md explains each and how the next allowed ids are found without a pass over
+the vocabulary.
 """
 
 from __future__ import annotations
@@ -93,8 +16,10 @@ import weakref
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from .codec import Codec, _norm, dump_json, source_lines, strip_marker
-from .flow import traced_code as _traced_code
+from neurodebug.codec import Codec
+from neurodebug.constrain.flow import traced_code as _traced_code
+from neurodebug.trace.format import dump_json, source_lines, strip_marker
+from neurodebug.trace.format import norm_line as _norm
 
 #: The (text, end token) -> allowed ids cache of one SourceConstraint is cleared past this size.
 MAX_CACHE = 50_000
@@ -518,13 +443,13 @@ class SourceConstraint:
                   dots: "frozenset[str] | None" = None) -> "FrameConstraint":
         """The hook for one generation call whose frame starts with ``prefix`` (ids already in
         the sequence, e.g. a forced event token). ``flow``: what the frame may be by the file's
-        control flow (``FrameParser.next_allowed``, :mod:`neurodebug.flow`): the event token is
+        control flow (``Cursor.allowed``, :mod:`neurodebug.constrain.flow`): the event token is
         then one of its events (an end token when it is empty) and SOURCE one of that event's
         lines; None leaves both to the other constraints. ``keys``: (required, possible) LOCALS
-        keys of the frame if it is a ``line`` frame (``FrameParser.next_keys``): with LOCALS keys
+        keys of the frame if it is a ``line`` frame (``Cursor.keys``): with LOCALS keys
         constrained, its keys are names of ``possible``, and it cannot close before every name
         of ``required`` is written. ``dots``: the keys whose value a ``line`` frame may write as
-        ``".."`` (``FrameParser.next_dots``: those the frame right before had, when it is of the
+        ``".."`` (``trace.frames.unchanged_keys``: those of the frame it is diffed against, of the
         same function visit; none after a scope change)."""
         return FrameConstraint(self, prefix, flow, keys, dots)
 

@@ -1,6 +1,6 @@
 """Runs traced code in a child process under limits, and streams its frames back.
 
-Parent side: :func:`run` starts ``python -u -P -m neurodebug.sandbox FD`` in a new session,
+Parent side: :func:`run` starts ``python -u -P -m neurodebug.real.sandbox FD`` in a new session,
 writes the job (JSON) to the child's stdin, and then reads three pipes until the child is
 gone: the child's stdout and stderr (each kept up to ``Limits.max_output`` bytes, the rest
 counted and dropped) and the frame pipe FD. It kills the whole process group when the
@@ -9,7 +9,7 @@ on a busy machine does not eat into it).
 
 Child side: :func:`main` reads the job, points stdin at /dev/null (``input()`` sees end of
 file), sets RLIMIT_CPU, RLIMIT_AS and RLIMIT_CORE=0, executes the module, evaluates the
-arguments, and calls the entry under a :class:`neurodebug.tracer.Recorder`. Every frame is
+arguments, and calls the entry under a :class:`neurodebug.real.recorder.Recorder`. Every frame is
 written to the frame pipe as one JSON line the moment it is recorded, so the frames of a
 child that is later killed (timeout, CPU limit, a crash, ``os._exit``) are all kept. The
 last line is a JSON object ``{"reason": ...}`` when the child itself knows how the run ended.
@@ -27,7 +27,10 @@ import time
 import types
 from dataclasses import dataclass, field
 
-_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The folder that holds the neurodebug package, so the child imports this same neurodebug.
+_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: Appended to captured stdout/stderr cut at ``Limits.max_output`` bytes.
+OUTPUT_CUT = "\n...<output cut: {} more bytes>"
 _PIPE_SIZE = 1 << 20  # bytes of frames the child can write ahead of the parent
 _STARTUP_S = 10.0  # seconds a child may take to start before the wall-time limit begins
 _BATCH_S = 0.002  # the parent reads at most this often, so a busy child is not woken per frame
@@ -58,14 +61,12 @@ class _Capped:
         self.dropped += max(0, len(data) - max(room, 0))
 
     def text(self) -> str:
-        from neurodebug.tracer import OUTPUT_CUT
-
         out = b"".join(self.parts).decode("utf-8", errors="replace")
         return out + (OUTPUT_CUT.format(self.dropped) if self.dropped else "")
 
 
 def run(spec: dict, limits) -> ChildResult:
-    """Run one job (see neurodebug.tracer.trace_source) in a child; never raises for its faults."""
+    """Run one job (see neurodebug.real.tracer.trace_source) in a child; never raises for its faults."""
     import selectors  # parent-only imports: the child starts faster without them
     import subprocess
 
@@ -84,7 +85,7 @@ def run(spec: dict, limits) -> ChildResult:
     try:
         proc = subprocess.Popen(
             # -P: the current directory must not shadow modules that the sandbox itself imports
-            [sys.executable, "-u", "-P", "-m", "neurodebug.sandbox", str(w_fd)],
+            [sys.executable, "-u", "-P", "-m", "neurodebug.real.sandbox", str(w_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=(w_fd,), env=env, start_new_session=True,
         )
@@ -257,7 +258,7 @@ def _error_line(exc: BaseException, filename: str) -> int | None:
 
 def _run_job(spec: dict, fd: int) -> dict:
     """Execute the job; returns the end message. Frames are sent while it runs."""
-    from neurodebug.tracer import Recorder, safe_repr
+    from neurodebug.real.recorder import Recorder, safe_repr
 
     limits = spec["limits"]
     filename, max_repr = spec["filename"], limits["max_repr"]
@@ -321,7 +322,7 @@ def _flush_and_exit(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import neurodebug.tracer  # noqa: F401 - imported before the traced file's directory joins sys.path
+    import neurodebug.real.recorder  # noqa: F401 - imported before the traced file's directory joins sys.path
 
     argv = sys.argv[1:] if argv is None else argv
     fd = int(argv[0])
@@ -350,3 +351,60 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def run_forked(spec: dict, limits) -> ChildResult:
+    """:func:`run`'s job in a forked child of this process instead of a fresh interpreter.
+
+    Starting an interpreter per trace costs far more than tracing a tiny generated function; a
+    fork costs about a millisecond. For the training data's generated programs only, never user
+    code: the child shares this process's state and gets only a CPU-time limit.
+    """
+    import select
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run the job, send its end, vanish
+        try:
+            os.close(r)
+            cpu = max(1, int(limits.cpu_s))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            end = _run_job(spec, w)
+            _send(w, end)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(0)
+    os.close(w)
+    data = bytearray()
+    deadline = time.monotonic() + limits.wall_s
+    timed_out = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select([r], [], [], left)
+        if ready:
+            chunk = os.read(r, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    res = ChildResult()
+    for line in bytes(data).split(b"\n"):
+        if line:
+            try:
+                res.messages.append(json.loads(line))
+            except ValueError:
+                break
+    res.timed_out = timed_out
+    code = os.waitstatus_to_exitcode(status)
+    if not timed_out:
+        if code < 0:
+            res.signal = str(-code)
+            res.cpu_exceeded = code in (-signal.SIGXCPU, -signal.SIGKILL)
+        else:
+            res.returncode = code
+    return res

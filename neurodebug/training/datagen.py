@@ -10,7 +10,7 @@ Two kinds of programs are mixed:
 
 Everything is drawn from ``random.Random(f"{seed}:{index}")``, so program ``index`` of a seed
 is the same on every machine and every number of jobs. Each program is run by the real tracer
-(:func:`neurodebug.tracer.trace_source`); traces that are too long, or that did not end by
+(:func:`neurodebug.real.tracer.trace_source`); traces that are too long, or that did not end by
 returning or raising out of the entry, are dropped. Set elements are ints only: a set of strings
 prints in an order that depends on the process's hash seed.
 
@@ -28,6 +28,9 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from neurodebug.training import tasks
+from neurodebug.training.literals import CHARS, WORDS, rand_int
+
 # -- limits on what we keep -------------------------------------------------------------------
 
 #: Traces with more frames than this are dropped (a tiny model learns short traces best).
@@ -38,13 +41,6 @@ MAX_REPR = 60
 ENTRY_NAMES = ["f", "f", "f", "func", "solve", "compute", "process", "run", "main_fn", "calc", "transform", "check"]
 HELPER_NAMES = ["helper", "g", "step", "apply", "score", "combine", "is_ok", "fix", "update", "count_in", "shift", "pick"]
 
-WORDS = [
-    "apple", "banana", "cat", "dog", "egg", "fig", "grape", "hat", "ice", "jam", "kiwi", "lemon", "mango",
-    "net", "owl", "pear", "quiz", "rose", "sun", "tea", "up", "van", "wolf", "box", "yak", "zoo", "red",
-    "blue", "hello", "world", "abc", "xyz", "level", "noon", "code", "data", "tree", "node", "key", "map",
-    "a", "bb", "ccc", "ab", "ba", "aab", "racecar", "python", "test", "one", "two", "three", "hi", "go",
-]
-CHARS = "abcdexyz"
 
 VAR_NAMES = {
     "int": ["n", "k", "m", "x", "y", "z", "a", "b", "c", "i", "j", "total", "count", "acc", "res", "val", "num",
@@ -63,15 +59,6 @@ TYPES = list(VAR_NAMES)
 
 
 # -- values -------------------------------------------------------------------------------------
-
-
-def rand_int(rng: random.Random, lo: int = -5, hi: int = 20) -> int:
-    r = rng.random()
-    if r < 0.6:
-        return rng.randint(0, 9)
-    if r < 0.85:
-        return rng.randint(lo, hi)
-    return rng.randint(-50, 120)
 
 
 def rand_str(rng: random.Random) -> str:
@@ -841,10 +828,10 @@ FAMILIES: list[tuple[float, Callable[[random.Random], tuple[str, str, list[str]]
 #: 1 = plain code plus docstrings, comments, type hints, blank lines and header lines (as
 #: user code has them), drawn from a separate random stream so the programs themselves are
 #: the same as with style 0; 2 = style 1 with a share (TASK_SHARE) of exercise-style programs
-#: (:mod:`neurodebug.datagen_tasks`: descriptive names, prose docstrings with an example, nested
+#: (:mod:`neurodebug.training.tasks`: descriptive names, prose docstrings with an example, nested
 #: loops, strings built piece by piece, traces up to TASK_MAX_FRAMES long), nearer to user code.
 STYLE = 1
-#: Under style 2, this share of programs comes from :mod:`neurodebug.datagen_tasks`.
+#: Under style 2, this share of programs comes from :mod:`neurodebug.training.tasks`.
 TASK_SHARE = 0.3
 
 _DEF_LINE = re.compile(r"^(\s*)def (\w+)\((.*)\):$")
@@ -924,9 +911,7 @@ def _program(seed: int, index: int, style: int | None = None) -> tuple[str, str,
     if style >= 2:
         trng = random.Random(f"{seed}:{index}:task")
         if trng.random() < TASK_SHARE:
-            from neurodebug import datagen_tasks
-
-            return (*datagen_tasks.task_program(trng), datagen_tasks.TASK_MAX_FRAMES)
+            return (*tasks.task_program(trng), tasks.TASK_MAX_FRAMES)
     rng = random.Random(f"{seed}:{index}")
     x = rng.random()
     for w, fam in FAMILIES:
@@ -980,100 +965,20 @@ def keep(trace, max_frames: int = MAX_FRAMES) -> bool:
     return True
 
 
-def _fork_run(spec: dict, limits):
-    """The tracer's sandbox job, run in a forked child of this process instead of a fresh interpreter.
-
-    Starting ``python -m neurodebug.sandbox`` per trace costs far more than tracing one of these
-    tiny generated functions; a fork costs about a millisecond. Used only for generated code
-    (never user code), inside :func:`fast_tracer`; everything else is the tracer's own code.
-    """
-    import resource
-    import select
-    import signal
-    import time
-
-    from neurodebug import sandbox
-
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: run the job, send its end, vanish
-        try:
-            os.close(r)
-            cpu = max(1, int(limits.cpu_s))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-            end = sandbox._run_job(spec, w)
-            sandbox._send(w, end)
-        except BaseException:  # noqa: BLE001
-            pass
-        os._exit(0)
-    os.close(w)
-    data = bytearray()
-    deadline = time.monotonic() + limits.wall_s
-    timed_out = False
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            os.kill(pid, signal.SIGKILL)
-            break
-        ready, _, _ = select.select([r], [], [], left)
-        if ready:
-            chunk = os.read(r, 1 << 16)
-            if not chunk:
-                break
-            data += chunk
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    res = sandbox.ChildResult()
-    for line in bytes(data).split(b"\n"):
-        if line:
-            try:
-                res.messages.append(json.loads(line))
-            except ValueError:
-                break
-    res.timed_out = timed_out
-    code = os.waitstatus_to_exitcode(status)
-    if not timed_out:
-        if code < 0:
-            res.signal = str(-code)
-            res.cpu_exceeded = code in (-signal.SIGXCPU, -signal.SIGKILL)
-        else:
-            res.returncode = code
-    return res
-
-
-class fast_tracer:
-    """Context manager: while active, ``trace_source`` runs jobs via :func:`_fork_run`."""
-
-    def __enter__(self):
-        from neurodebug import sandbox
-
-        self._saved = sandbox.run
-        if hasattr(sandbox, "_run_job") and hasattr(sandbox, "_send") and hasattr(os, "fork"):
-            sandbox.run = _fork_run
-        return self
-
-    def __exit__(self, *exc):
-        from neurodebug import sandbox
-
-        sandbox.run = self._saved
-
-
 LIMITS = dict(wall_s=3.0, cpu_s=2.0, max_frames=MAX_FRAMES + 1, max_repr=MAX_REPR + 20)
 
 
 def trace_samples(batch: list[Sample], fast: bool = True):
     """Trace a batch with the real tracer; yields (sample, trace) for the traces worth keeping."""
-    from neurodebug.tracer import Limits, trace_source
+    from neurodebug.real import sandbox
+    from neurodebug.real.tracer import Limits, trace_source
 
-    import contextlib
-
-    with fast_tracer() if fast else contextlib.nullcontext():
-        for s in batch:
-            limits = Limits(**{**LIMITS, "max_frames": s.max_frames + 1})
-            tr = trace_source(s.source, s.entry, s.call, limits=limits)
-            if keep(tr, s.max_frames):
-                yield s, tr
+    runner = sandbox.run_forked if fast and hasattr(os, "fork") else sandbox.run
+    for s in batch:
+        limits = Limits(**{**LIMITS, "max_frames": s.max_frames + 1})
+        tr = trace_source(s.source, s.entry, s.call, limits=limits, runner=runner)
+        if keep(tr, s.max_frames):
+            yield s, tr
 
 
 def _work(args):

@@ -19,7 +19,7 @@ import ast
 import random
 from typing import Callable
 
-from neurodebug.datagen import CHARS, WORDS, rand_int
+from neurodebug.training.literals import CHARS, WORDS, rand_int
 
 #: Traces of these programs may be this long (the style 1 limit is datagen.MAX_FRAMES).
 TASK_MAX_FRAMES = 120

@@ -2,7 +2,7 @@
 
 Both the real tracer and the model's parsed predictions produce these. Locals are
 always stored *resolved* (every value written in full, as Python's repr string);
-the wire form with the ``".."`` placeholder (TRACE_FORMAT.md, "Diff rule") is
+the wire form with the ``".."`` placeholder (docs/trace-format.md, "The diff rule") is
 derived on demand by :func:`wire_locals`, never stored beside it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 EVENTS = ("call", "line", "return", "exception")
 
@@ -167,60 +167,78 @@ class Trace:
 # -- the diff rule ------------------------------------------------------------------------------
 
 
-def _same_scope(prev: Frame | None, f: Frame) -> bool:
-    """True when ``f`` continues the scope visit of the frame right before it.
+def diff_base(before: Sequence[Frame], depth: int) -> Frame | None:
+    """The frame whose locals a ``line`` frame at ``depth`` after ``before`` is diffed against.
 
-    A callee's frames always end with its return/exception frame, so the frame before the
-    caller's next line is that return: a scope change, after which values are written in full.
+    The latest frame before it, passing exception frames (an exception caught in the same
+    function is not a scope change), when that is a call/line frame of the same depth; None after
+    a scope change (a callee's return) or at the start: then every value is written in full.
     """
-    return prev is not None and prev.event in ("call", "line") and prev.depth == f.depth
+    for prev in reversed(before):
+        if prev.event != "exception":
+            return prev if prev.event in ("call", "line") and prev.depth == depth else None
+    return None
 
 
-def wire_locals(frames: Iterable[Frame]) -> list[dict[str, str]]:
-    """Each frame's locals in CWM's wire form (TRACE_FORMAT.md, "Diff rule").
+def wire_locals(frames: Sequence[Frame]) -> list[dict[str, str]]:
+    """Each frame's locals in CWM's wire form (docs/trace-format.md, "The diff rule").
 
     * call frames: every value in full;
-    * line frames: a value whose repr equals the one in the previous frame of the same scope
-      visit is ".."; the first frame after a scope change (a callee's return or an exception)
-      is written in full;
+    * line frames: a value whose repr equals the one in :func:`diff_base` is ".."; with no
+      base (the first frame back in a caller) every value is written in full;
     * return/exception frames: no locals.
     """
     out: list[dict[str, str]] = []
-    prev: Frame | None = None
-    for f in frames:
-        if f.event == "line" and _same_scope(prev, f):
-            out.append({k: (UNCHANGED if k in prev.locals and prev.locals[k] == v else v) for k, v in f.locals.items()})
-        elif f.event in ("call", "line"):
-            out.append(dict(f.locals))
+    for i, f in enumerate(frames):
+        base = diff_base(frames[:i], f.depth) if f.event == "line" else None
+        if base is not None:
+            out.append({k: (UNCHANGED if base.locals.get(k) == v else v) for k, v in f.locals.items()})
         else:
-            out.append({})
-        prev = f
+            out.append(dict(f.locals) if f.event in ("call", "line") else {})
     return out
 
 
-def resolve_locals(frames: list[Frame]) -> list[Frame]:
-    """Replace ".." placeholders by the value of the previous frame of the same scope visit.
+def unchanged_keys(before: Sequence[Frame], depth: int) -> frozenset[str]:
+    """The keys a ``line`` frame at ``depth`` after ``before`` may write as ".." (those of its
+    :func:`diff_base`): what a decoder may allow so that every ".." it writes resolves."""
+    base = diff_base(before, depth)
+    return frozenset(k for k, v in base.locals.items() if v != UNCHANGED) if base is not None else frozenset()
 
-    A ".." that cannot be resolved (after a scope change, or a name the previous frame did not
-    have) is kept as ".." and the frame is marked malformed; this never raises.
+
+def resolve_frame(frame: Frame, before: Sequence[Frame]) -> Frame:
+    """``frame`` with each ".." replaced as Meta's reader (``cwmdbg``) resolves it.
+
+    Walk back through the frames before it: the first that has the name gives its value;
+    exception frames are passed; the walk stops after a call frame and at a return frame (a
+    context change). A ".." that does not resolve is kept and marks the frame malformed.
     """
+    if UNCHANGED not in frame.locals.values():
+        return frame
+    resolved, bad = {}, False
+    for k, v in frame.locals.items():
+        if v == UNCHANGED:
+            v = _last_value(k, before)
+            bad = bad or v is None
+        resolved[k] = UNCHANGED if v is None else v
+    frame = Frame(**{**frame.__dict__, "locals": resolved})
+    if bad and not frame.malformed:
+        frame.malformed = "unresolved '..'"
+    return frame
+
+
+def _last_value(name: str, before: Sequence[Frame]) -> str | None:
+    for prev in reversed(before):
+        v = prev.locals.get(name, UNCHANGED)
+        if v != UNCHANGED:
+            return v
+        if prev.event in ("call", "return"):
+            return None
+    return None
+
+
+def resolve_locals(frames: list[Frame]) -> list[Frame]:
+    """Every frame with its ".." placeholders resolved (:func:`resolve_frame`); never raises."""
     resolved: list[Frame] = []
-    prev: Frame | None = None
     for f in frames:
-        if UNCHANGED in f.locals.values():
-            ok = _same_scope(prev, f)
-            loc = {}
-            bad = False
-            for k, v in f.locals.items():
-                if v == UNCHANGED:
-                    if ok and k in prev.locals and prev.locals[k] != UNCHANGED:
-                        v = prev.locals[k]
-                    else:
-                        bad = True
-                loc[k] = v
-            f = Frame(**{**f.__dict__, "locals": loc})
-            if bad and not f.malformed:
-                f.malformed = "unresolved '..'"
-        resolved.append(f)
-        prev = f
+        resolved.append(resolve_frame(f, resolved))
     return resolved

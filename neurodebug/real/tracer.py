@@ -1,0 +1,177 @@
+"""Real runs: run a Python function in a child process under limits and record its CWM trace.
+
+``trace_file`` / ``trace_source`` run the traced module (``__name__`` is the file's stem, never
+``"__main__"``) in a child (:mod:`.sandbox`), call the entry function there under the
+recorder's hooks (:mod:`.recorder`), and return a :class:`~neurodebug.trace.frames.Trace`.
+A crash, a timeout or an infinite loop ends the trace with a reason; it never takes the caller
+down. What the frames hold, and every choice the format leaves open: docs/trace-format.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import asdict, dataclass
+
+from neurodebug.errors import UserError
+from neurodebug.real import sandbox
+from neurodebug.real.recorder import RECURSION_NOTE, LocalsDecoder
+from neurodebug.trace.format import MAX_REPR_CHARS
+from neurodebug.trace.frames import End, Frame, Trace
+from neurodebug.trace.source import BadCall, NoSuchFunction, resolve_call, source_lines
+
+
+@dataclass
+class Limits:
+    """Resource limits of one traced run; each has a CLI flag in `neurodebug trace`."""
+
+    wall_s: float = 10.0  # wall-clock time, enforced by the parent (kills the child)
+    cpu_s: float = 10.0  # CPU time (RLIMIT_CPU in the child)
+    memory_mb: int = 1024  # address space (RLIMIT_AS in the child)
+    max_frames: int = 10_000  # frames recorded before the trace is ended
+    max_repr: int = MAX_REPR_CHARS  # characters of one repr before it is cut
+    max_output: int = 65536  # bytes of captured stdout and of stderr, each
+
+
+# -- the parent side: run, then turn the child's messages into a Trace -----------------------------
+
+
+def _def_lines(tree: ast.Module) -> dict[int, int]:
+    """first-decorator line -> def line, for decorated functions (call frames show the def)."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+            out[min(d.lineno for d in node.decorator_list)] = node.lineno
+    return out
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str) -> str:
+    value, line = d.get("value"), d.get("line")
+    at = f" at line {line}" if line else ""
+    if reason == "returned":
+        return f"{call_text} returned {_short(value or '')}."
+    if reason == "raised":
+        return f"{call_text} raised {_short(value or '')}{at}."
+    if reason == "exited":
+        if d.get("how") == "sys.exit":
+            return f"{call_text} called sys.exit({_short(value or '')}){at}."
+        return f"The traced code ended the process with exit status {value}."
+    if reason == "memory_limit":
+        return f"The traced code ran out of memory (limit {limits.memory_mb} MB){at}."
+    if reason == "frame_limit":
+        return f"The trace reached the limit of {limits.max_frames} frames."
+    if reason == "timeout":
+        return f"The traced code ran longer than the wall-time limit of {limits.wall_s:g} s."
+    if reason == "cpu_limit":
+        return f"The traced code used more than the CPU-time limit of {limits.cpu_s:g} s."
+    if reason == "no_such_function":
+        return f"There is no function named {d.get('entry')!r} in {name}."
+    if reason == "bad_call":
+        return f"Evaluating the arguments of {call_text} raised {_short(value or '')}."
+    if reason == "import_error":
+        return f"Running the module {name} raised {_short(value or '')}{at}."
+    if reason == "crashed":
+        return d.get("message") or "The traced process crashed."
+    return d.get("message") or reason
+
+
+def trace_source(source: str, entry: str | None, call: str | None, limits: Limits = Limits(),
+                 filename: str = "<string>", runner=sandbox.run) -> Trace:
+    """Trace ``entry(call)`` from ``source`` in a child process; see the module docstring.
+
+    Never raises for problems of the traced code or the call: those end the Trace with a
+    reason and one sentence (``trace.end``). ``filename`` names the source in messages;
+    a real path also lets the traced module import its neighbours. ``runner`` runs the job
+    (:func:`.sandbox.run`; :func:`.sandbox.run_forked` for generated training programs).
+    """
+    limits = limits or Limits()
+    name = os.path.basename(filename) if not filename.startswith("<") else "the source"
+    try:
+        entry, args = resolve_call(source, entry, call)
+        bad = None
+    except (NoSuchFunction, BadCall) as e:
+        bad, args = e, call
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as e:
+        msg = (e.msg or "invalid syntax").rstrip(".")
+        end = End("syntax_error", f"{name} has a syntax error at line {e.lineno}: {msg}.", line=e.lineno)
+        return Trace(source, entry or "", args, end=end)
+    except (ValueError, RecursionError, MemoryError) as e:
+        return Trace(source, entry or "", args, end=End("syntax_error", f"{name} cannot be parsed ({type(e).__name__})."))
+    if bad is not None:
+        reason = "no_such_function" if isinstance(bad, NoSuchFunction) else "bad_call"
+        return Trace(source, entry or "", call, end=End(reason, str(bad)))
+
+    # a pseudo file name must not collide with code that exec() makes, such as dataclass methods
+    code_name = filename if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"
+    stem = os.path.splitext(os.path.basename(filename))[0] if not filename.startswith("<") else ""
+    spec = {
+        "source": source,
+        "filename": code_name,
+        "module": stem if stem.isidentifier() else "__traced__",
+        "path_dir": os.path.dirname(os.path.abspath(filename)) if not filename.startswith("<") else None,
+        "entry": entry,
+        "args": args,
+        "limits": asdict(limits),
+    }
+    result = runner(spec, limits)
+
+    lines = source_lines(source)
+    def_lines = _def_lines(tree)
+    frames: list[Frame] = []
+    end_msg = None
+    decoder = LocalsDecoder()
+    for msg in result.messages:
+        if isinstance(msg, dict):
+            end_msg = msg
+            continue
+        event, line, depth, func, loc, arg = decoder.decode(msg)
+        if event == "call":
+            line = def_lines.get(line, line)
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        frames.append(Frame(event, line, text, loc, arg, depth, func))
+
+    call_text = _short(f"{entry}({args})")
+    if result.timed_out:
+        d = {"reason": "timeout"}
+    elif result.cpu_exceeded:
+        d = {"reason": "cpu_limit"}
+    elif end_msg is not None:
+        d = end_msg
+    elif result.signal is not None:
+        d = {"reason": "crashed", "message": f"The traced process was killed by signal {result.signal}."}
+    elif result.returncode is not None:
+        d = {"reason": "exited", "value": str(result.returncode)}
+    else:
+        d = {"reason": "crashed"}
+    reason = d["reason"]
+    message = _end_message(reason, d, call_text, limits, name)
+    if d.get("lost") == "recursion":
+        message = message[:-1] + RECURSION_NOTE + "."
+    end = End(reason, message, d.get("value"), d.get("line"))
+    return Trace(source, entry, args, frames, end, result.stdout, result.stderr)
+
+
+def trace_file(path: str | os.PathLike, entry: str | None, call: str | None, limits: Limits = Limits()) -> Trace:
+    """Trace ``entry(call)`` from the Python file at ``path``; a bad path raises UserError."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"There is no file {path!r}.")
+    if os.path.isdir(path):
+        raise UserError(f"{path!r} is a directory, not a Python file.")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise UserError(f"Cannot read {path!r}: {e.strerror or e}.") from None
+    try:
+        source = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path!r} is not UTF-8 text.") from None
+    return trace_source(source, entry, call, limits, filename=os.path.abspath(path))
+

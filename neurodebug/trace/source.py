@@ -1,0 +1,476 @@
+"""Where things are in a traced file: its lines, the entry function, the call, the functions by line.
+
+Every layer that reads a user's file (the tracer, the codec, the session, the language server)
+finds the entry function and resolves the call here, so they agree on what a file means.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurodebug.errors import UserError
+from neurodebug.trace.format import START_OF_TRACE_RE, source_lines
+from neurodebug.trace.frames import Frame
+
+_DEF_RE = re.compile(r"^\s*(?:async\s+)?def\s+([^\W\d]\w*)\s*\(")
+#: A ``# neurodebug: f(...)`` comment above a def gives the call to trace when none is passed.
+CALL_COMMENT_RE = re.compile(r"^\s*#\s*neurodebug:\s*(.+?)\s*$")
+
+
+
+# -- user errors that become a Trace end ---------------------------------------------------------
+
+
+class NoSuchFunction(UserError):
+    """The entry function is missing (End reason 'no_such_function')."""
+
+
+class BadCall(UserError):
+    """The call expression is not usable (End reason 'bad_call')."""
+
+
+# -- entry and call --------------------------------------------------------------------------------
+
+
+def find_entry(source: str) -> str | None:
+    """The function whose ``def`` line carries ``# << START_OF_TRACE``, or None."""
+    for text in source_lines(source):
+        m = _DEF_RE.match(text)
+        if m and START_OF_TRACE_RE.search(text):
+            return m.group(1)
+    return None
+
+
+def find_call_comment(source: str, entry: str) -> str | None:
+    """The call written as ``# neurodebug: f(...)`` in the comment lines right above ``def entry``."""
+    lines = source_lines(source)
+    for i, text in enumerate(lines):
+        m = _DEF_RE.match(text)
+        if m and m.group(1) == entry:
+            return _call_comment_above(lines, i)
+    return None
+
+
+def _call_comment_above(lines: list[str], index: int) -> str | None:
+    """The ``# neurodebug:`` call in the comment and decorator lines right above ``lines[index]``."""
+    j = index - 1
+    while j >= 0 and lines[j].lstrip().startswith(("@", "#")):
+        c = CALL_COMMENT_RE.match(lines[j])
+        if c:
+            return c.group(1)
+        j -= 1
+    return None
+
+
+def _top_level_functions(tree: ast.Module) -> set[str]:
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _parse_call(text: str) -> ast.Call | None:
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return node if isinstance(node, ast.Call) else None
+
+
+def _args_text(text: str, call: ast.Call) -> str:
+    """The text between the parentheses of a call expression."""
+    text = text.strip()
+    lines = text.split("\n")
+    # offset of the end of the callee (AST columns are UTF-8 byte offsets)
+    line = lines[call.func.end_lineno - 1].encode()[: call.func.end_col_offset].decode(errors="replace")
+    end = sum(len(s) + 1 for s in lines[: call.func.end_lineno - 1]) + len(line)
+    inner = text[end:].strip()
+    return inner[1:-1].strip()  # drop "(" and ")"
+
+
+def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str, str]:
+    """(entry, argument expression) for a run.
+
+    ``call`` is an argument expression (``"'strawberry', 'r'"``) or a call expression
+    (``"f('strawberry', 'r')"``). It counts as a call expression when it calls the given
+    entry by name, or, with no entry given, a function defined at the top of ``source``.
+    Without an entry the ``# << START_OF_TRACE`` marker names it. Without a call, the
+    ``# neurodebug: f(...)`` comment above the entry's def gives it, else no arguments.
+    Raises NoSuchFunction / BadCall (both UserError) with one sentence.
+    """
+    node = _parse_call(call) if call and call.strip() else None
+    callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
+    if entry is None:
+        try:
+            defined = _top_level_functions(ast.parse(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            defined = {m.group(1) for m in map(_DEF_RE.match, source_lines(source)) if m and m.group(0)[0] != " "}
+        if callee is not None and callee in defined:
+            entry = callee
+        elif callee is not None and not hasattr(builtins, callee):
+            # `--call "g(1)"` names a function; treating it as f's argument would only confuse
+            raise NoSuchFunction(f"There is no function {callee!r} at the top level of the file.")
+        else:
+            entry = find_entry(source)
+        if entry is None:
+            raise NoSuchFunction(
+                "No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
+                "or mark its def line with '# << START_OF_TRACE'."
+            )
+    if call is None or not call.strip():
+        call = find_call_comment(source, entry) or ""
+        node = _parse_call(call) if call.strip() else None
+        callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
+    if callee == entry:
+        return entry, _args_text(call, node)
+    args = call.strip()
+    check = _parse_call(f"_({args})")
+    if check is None or not isinstance(check.func, ast.Name) or check.func.id != "_":
+        raise BadCall(f"The call {call.strip()!r} is neither an argument list nor a call of {entry}(...).")
+    return entry, args
+
+
+
+# -- functions by line ----------------------------------------------------------------------
+
+
+class Layout:
+    """Functions of the source by line, from its AST (empty when the source does not parse)."""
+
+    def __init__(self, source: str, n_lines: int):
+        self.n = n_lines
+        self.defs: dict[int, tuple[str, int, int]] = {}  # def/decorator line -> (name, lo, hi)
+        self.functions: list[tuple[str, int, int]] = []  # (name, lo, hi), outer before inner
+        self.def_lines: dict[str, int] = {}  # dotted name ("C.m", "f") -> def line
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return
+        self._walk(tree, "")
+
+    def _walk(self, node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            dotted = prefix
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lo = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                hi = child.end_lineno or child.lineno
+                entry = (child.name, lo, hi)
+                self.functions.append(entry)
+                for line in range(lo, child.lineno + 1):
+                    self.defs.setdefault(line, entry)
+                dotted = f"{prefix}{child.name}"
+                self.def_lines.setdefault(dotted, child.lineno)
+                dotted += "."
+            elif isinstance(child, ast.ClassDef):
+                dotted = f"{prefix}{child.name}."
+            self._walk(child, dotted)
+
+    def def_line(self, entry: str) -> int | None:
+        return self.def_lines.get(entry) or next(
+            (ln for name, ln in self.def_lines.items() if name.rsplit(".", 1)[-1] == entry), None
+        )
+
+    def enclosing(self, line: int) -> tuple[str, int, int] | None:
+        best = None
+        for f in self.functions:
+            if f[1] <= line <= f[2] and (best is None or f[1] >= best[1]):
+                best = f
+        return best
+
+    def func_of(self, line: int) -> str | None:
+        f = self.enclosing(line)
+        return f[0] if f else None
+
+
+# -- comprehensions, which run inline on Python 3.12+ ---------------------------------------------
+
+#: Whether this Python runs list/set/dict comprehensions inline in the enclosing frame (PEP 709).
+INLINE_COMPREHENSIONS = sys.version_info >= (3, 12)
+
+
+def comprehension_spans(source: str) -> tuple:
+    """((start, end, iter_start, iter_end), ...) of every list/set/dict comprehension in source, as
+    (line, column) pairs; the iterable of the first ``for`` is evaluated outside the comprehension."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return ()
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
+            it = node.generators[0].iter
+            spans.append(((node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset),
+                          (it.lineno, it.col_offset), (it.end_lineno, it.end_col_offset)))
+    return tuple(spans)
+
+
+def comprehension_names(source: str) -> frozenset:
+    """Names bound by the ``for`` targets of list/set/dict comprehensions in source."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return frozenset()
+    return frozenset(n.id for node in ast.walk(tree) if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp))
+                     for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name))
+
+
+def offsets_in_spans(code, spans) -> frozenset:
+    """Byte offsets of code's instructions that run inside an inlined comprehension's loop.
+
+    Python evaluates a comprehension's first iterable before the comprehension starts; after that,
+    every instruction placed in the comprehension's span (its iterable's span included: the loop's
+    GET_ITER, FOR_ITER and END_FOR sit there) belongs to the loop."""
+    positions = list(code.co_positions())
+    inside = set()
+    for start, end, it_start, it_end in spans:
+        begun = False
+        for i, (line, _end_line, col, _end_col) in enumerate(positions):
+            if line is None or col is None:
+                continue
+            pos = (line, col)
+            if not start <= pos < end:
+                continue
+            if not begun and it_start <= pos < it_end:
+                continue  # the first iterable, evaluated before the comprehension
+            begun = True
+            inside.add(2 * i)
+    return frozenset(inside)
+
+
+# -- the entry's signature and its arguments as literals -------------------------------------------------------
+
+
+def read_source(path) -> str:
+    """The text of a Python file; a bad path raises UserError with one sentence."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"There is no file {str(path)!r}.")
+    if p.is_dir():
+        raise UserError(f"{str(path)!r} is a directory, not a Python file.")
+    try:
+        return p.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise UserError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{str(path)!r} is not UTF-8 text.") from None
+
+
+def resolve_target(path, entry: str | None) -> tuple[str, str | None]:
+    """(entry, argument expression from its ``# neurodebug:`` comment, "" when it takes no
+    arguments, else None) of a file; a bad path or entry raises UserError, as a Session would."""
+    return resolve_entry(read_source(path), entry, None)
+
+
+def resolve_entry(source: str, entry: str | None, call: str | None) -> tuple[str, str | None]:
+    """(entry, argument expression or None) from what the user gave; UserError on bad input."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise UserError(f"The source has a syntax error at line {e.lineno}: {(e.msg or 'invalid syntax').rstrip('.')}.") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise UserError(f"The source cannot be parsed ({type(e).__name__}).") from None
+    if call is not None and call.strip():
+        entry, args = resolve_call(source, entry, call)  # raises UserError subclasses
+    else:
+        entry = entry or find_entry(source)
+        if entry is None:
+            raise UserError("No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
+                            "or mark its def line with '# << START_OF_TRACE'.")
+        args = find_call_comment(source, entry)
+        if args is not None:
+            entry, args = resolve_call(source, entry, args)
+        elif call is not None:
+            args = ""  # an explicit empty call: no arguments
+    node = find_def(tree, entry)
+    if node is None:
+        raise UserError(f"There is no function {entry!r} in the source.")
+    if args is None and not has_parameters(node):
+        args = ""  # nothing for the model to propose
+    return entry, args
+
+
+def find_def(tree: ast.AST, entry: str):
+    name = entry.rsplit(".", 1)[-1]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return node
+    return None
+
+
+def has_parameters(node) -> bool:
+    a = node.args
+    return bool(a.posonlyargs or a.args or a.vararg or a.kwonlyargs or a.kwarg)
+
+
+class NotLiteral:
+    pass
+
+
+def signature(node) -> inspect.Signature:
+    """The entry's signature from its AST; a default that is not a literal becomes NotLiteral."""
+    P = inspect.Parameter
+
+    def default(d):
+        if d is None:
+            return P.empty
+        try:
+            return ast.literal_eval(d)
+        except Exception:
+            return NotLiteral()
+
+    a = node.args
+    positional = a.posonlyargs + a.args
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    params = []
+    for i, (arg, d) in enumerate(zip(positional, defaults)):
+        kind = P.POSITIONAL_ONLY if i < len(a.posonlyargs) else P.POSITIONAL_OR_KEYWORD
+        params.append(P(arg.arg, kind, default=default(d)))
+    if a.vararg:
+        params.append(P(a.vararg.arg, P.VAR_POSITIONAL))
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+        params.append(P(arg.arg, P.KEYWORD_ONLY, default=default(d)))
+    if a.kwarg:
+        params.append(P(a.kwarg.arg, P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def literal_arguments(node, args: str | None) -> dict | None:
+    """name -> value of the call's arguments bound to the entry's parameters, when all are literals."""
+    if node is None or args is None:
+        return None
+    try:
+        call = ast.parse(f"_({args})", mode="eval").body
+        pos = [ast.literal_eval(a) for a in call.args if not isinstance(a, ast.Starred)]
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return None
+        kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        bound = signature(node).bind(*pos, **kw)
+    except Exception:
+        return None
+    bound.apply_defaults()
+    if any(isinstance(v, NotLiteral) for v in bound.arguments.values()):
+        return None
+    return dict(bound.arguments)
+
+
+def call_expression(node, frame: Frame) -> str | None:
+    """An argument expression from a call frame's locals, when every value is a Python literal."""
+    if node is None or frame.malformed:
+        return None
+    sig = signature(node)
+    pos, kw = [], []
+    for name, p in sig.parameters.items():
+        if name not in frame.locals:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is not p.empty:
+                continue
+            return None
+        text = frame.locals[name]
+        try:
+            value = ast.literal_eval(text)
+        except Exception:
+            return None
+        if p.kind == p.VAR_POSITIONAL:
+            if not isinstance(value, tuple):
+                return None
+            pos += [repr(v) for v in value]
+        elif p.kind == p.VAR_KEYWORD:
+            if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
+                return None
+            kw += [f"{k}={v!r}" for k, v in value.items()]
+        elif p.kind == p.KEYWORD_ONLY:
+            kw.append(f"{name}={text}")
+        else:
+            pos.append(text)
+    return ", ".join(pos + kw)
+
+
+# -- the functions a file offers to debug, each with its call ------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    line: int  # 1-based line of the ``def``
+    end_line: int  # 1-based last line of the body
+    first_line: int  # 1-based line of the first decorator (== line without decorators)
+    call: str | None  # the call found in the source, None when there is none
+    origin: str | None  # 'comment' | 'doctest' | None
+
+
+def functions(source: str) -> list[Function]:
+    """Module-level functions of ``source``; [] when it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    lines = source_lines(source)
+    found = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        call, origin = _call_comment_above(lines, node.lineno - 1), "comment"
+        if call is None:
+            call, origin = _doctest_call(node), "doctest"
+        if call is None:
+            origin = None
+        found.append(Function(node.name, node.lineno, node.end_lineno or node.lineno, first, call, origin))
+    return found
+
+
+def call_for(source: str, name: str, explicit: str | None = None) -> str | None:
+    """The call to trace ``name`` with: ``explicit`` when given, else the source's, else None."""
+    if explicit is not None and explicit.strip():
+        return explicit.strip()
+    for f in functions(source):
+        if f.name == name:
+            return f.call
+    return None
+
+
+def function_at(source: str, line: int) -> Function | None:
+    """The module-level function whose lines (decorators included) contain 1-based ``line``."""
+    for f in functions(source):
+        if f.first_line <= line <= f.end_line:
+            return f
+    return None
+
+
+def _doctest_call(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The first doctest example of the docstring that is a call of the function itself."""
+    doc = ast.get_docstring(node, clean=True)
+    for example in _examples(doc or ""):
+        if _calls(example, node.name):
+            return ast.unparse(ast.parse(example, mode="eval"))
+    return None
+
+
+def _examples(doc: str):
+    """Each ``>>>`` example of a docstring, its ``...`` continuation lines joined."""
+    current: list[str] | None = None
+    for raw in doc.splitlines():
+        text = raw.strip()
+        if text.startswith(">>>"):
+            if current is not None:
+                yield "\n".join(current)
+            current = [text[3:].lstrip()]
+        elif current is not None and text.startswith("..."):
+            current.append(text[3:].lstrip())
+        elif current is not None:
+            yield "\n".join(current)
+            current = None
+    if current is not None:
+        yield "\n".join(current)
+
+
+def _calls(code: str, name: str) -> bool:
+    """True when ``code`` is one expression calling ``name`` (possibly multi-line)."""
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
+        return False
+    body = tree.body
+    return isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id == name

@@ -1,0 +1,2 @@
+"""How the bundled model is made: generated programs (:mod:`.datagen`, :mod:`.tasks`), their real
+traces, and the training loop (:mod:`.train`). The debugger never imports this package."""
