@@ -1,39 +1,9 @@
-"""Which frame can follow which: the static control flow of a source file, line by line, as the
-tracer (``sys.settrace``) reports it.
+"""The control flow of a file from its bytecode, without running it: which frame can come next.
 
-A trace's frames are not free: after a ``line`` frame at line L of a function, the next ``line``
-frame of the same function visit can only be a line that control can reach from L's code
-without passing through another line (or L again, by a backward jump: a loop on one line); a
-``return`` or ``exception`` frame is at the line the function is on; a ``call`` frame enters a
-function at its ``def`` line (or a generator where it left off). :class:`Flow` computes these
-sets once per file from its bytecode, compiled by this Python, which is the one that runs the
-real trace, so the sets are exactly this interpreter's control flow, over-approximated: every
-instruction of L may have been the one running, every instruction inside a ``try`` may raise.
-
-    flow = Flow.of(source)              # cached per source; None when it does not compile
-    flow.after_line(7)                  # lines a line frame may name after a frame at line 7
-    flow.after_call(3)                  # ... after the call frame at def line 3
-    flow.callees(7)                     # lines a call frame may name while at line 7
-    flow.next_keys(keys, 7)             # (required, possible) LOCALS keys of the next line frame
-
-A line L's successors: from every instruction placed on L, follow the bytecode's edges (fall
-through unless the instruction is an unconditional jump, a return or a raise; jump targets;
-the handler of every instruction in an exception-table range). An instruction on another line
-M ends the path and M is a successor. An instruction on no line (``None``) and, on Pythons that
-inline comprehensions (PEP 709), an instruction inside a comprehension's loop (whose line events
-the tracer drops, ``trace.source.INLINE_COMPREHENSIONS``) is passed through. Reaching L again by a
-backward jump, or after an instruction on no line, makes L its own successor (CPython reports a
-new line event then).
-
-Calls: where every way into the file's code is a call by name (no classes, generators,
-decorators, functions passed around: ``_direct_calls``), a ``call`` frame can only come while the
-caller is on a statement that calls that function (a multi-line statement: any of its lines);
-elsewhere from any line. Locals: between two ``line`` frames of one visit, a frame keeps its
-names (unless the file can delete them: ``del``, ``except ... as``) and gains only names the
-line before binds (``STORE_*``, imports).
-
-``tests/neurodebug/test_flow.py`` checks the sets against real traces: every frame of every
-trace of the generator's programs, the examples and the HumanEval suite is one the sets allow.
+:class:`Flow` holds the static successor sets (a line's possible next lines, a call's first
+lines, the functions a line can call, the names a line can bind); :class:`Cursor` walks a trace
+through them. The parser uses the walker to tell identical lines apart, the grammar to rule out
+frames that cannot happen; docs/constraints.md gives the rules and how they were checked.
 """
 
 from __future__ import annotations
