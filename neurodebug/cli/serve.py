@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from neurodebug.cli._session_args import add_model_arguments
@@ -16,6 +17,11 @@ def add_arguments(p) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=5678, help="port (default 5678, as Meta's fgserve; 0 picks a free one)")
     p.add_argument("--cache-size", type=int, default=4, help="KV caches of recent requests kept for prefix reuse (default 4)")
+    p.add_argument("--served-model-name", metavar="NAME",
+                   help="the model's name in /v1/models; a /v1 request naming another is refused (as vLLM's option)")
+    p.add_argument("--api-key", metavar="KEY", default=os.environ.get("NEURODEBUG_API_KEY"),
+                   help="require 'Authorization: Bearer KEY' on every path but /health (default: $NEURODEBUG_API_KEY; "
+                        "the environment keeps it out of the process list)")
     p.add_argument("--verbose", action="store_true", help="log every request")
     add_model_arguments(p)
 
@@ -31,7 +37,8 @@ def run(args) -> int:
 
     predictor = predictor_from_args(args)
     try:
-        server = make_server(predictor, args.host, args.port, cache_size=args.cache_size, verbose=args.verbose)
+        server = make_server(predictor, args.host, args.port, cache_size=args.cache_size, verbose=args.verbose,
+                             model_name=args.served_model_name, api_key=args.api_key or None)
     except OSError as e:
         raise UserError(f"Cannot listen on {args.host}:{args.port} ({e.strerror or e}).") from None
     print(f"neurodebug: serving {predictor.name} on {server.url} (POST /completions, /v1/completions; Ctrl-C stops)",

@@ -8,12 +8,20 @@
 * ``POST /v1/completions`` -- vLLM's OpenAI-style completions with a token-id prompt:
   ``stop`` / ``stop_token_ids`` / ``return_token_ids`` / ``prompt_logprobs`` / ``logprobs`` (with
   ``return_tokens_as_token_ids``) / ``allowed_token_ids`` / ``seed`` ...;
-  choices carry ``token_ids``, ``prompt_token_ids``, ``stop_reason`` as vLLM writes them.
+  choices carry ``token_ids``, ``prompt_token_ids``, ``stop_reason`` as vLLM writes them;
+  ``stream: true`` answers in server-sent events, as the OpenAI client libraries read them.
 * ``GET /health``, ``GET /v1/models``, ``GET /stats`` (the cache counters below).
 
-Bad JSON, unknown fields, a prompt over the context limit, or bad values give a 4xx with
-``{"error": {"message", "type", "code"}}``; an exception inside a request gives a 500 with a
-sentence; the server keeps serving either way.
+Requests are validated by the pydantic models of :mod:`neurodebug.server_schema`. Bad JSON,
+unknown fields, a prompt over the context limit, or bad values give a 4xx with one sentence in
+``{"error": {"message", "type", "param", "code"}}``; a method a path does not take is a 405 with
+``Allow``; only a failure inside the server is a 5xx; the server keeps serving either way. As
+vLLM's ``--served-model-name`` and ``--api-key``: ``model_name`` makes a /v1 request naming
+another model a 404, ``api_key`` makes every path but /health a 401 without
+``Authorization: Bearer KEY``.
+
+The http server is the standard library's threading one: the model runs one request at a time
+(one lock, one device), so an asynchronous stack would add a dependency and no throughput.
 
 Prefix reuse: the server keeps the model states (KV caches) of the last ``cache_size``
 requests. A new request continues the state sharing the longest common token prefix with its
@@ -24,6 +32,7 @@ prompt tokens computed and reused.
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -32,30 +41,23 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from neurodebug.backends.base import Predictor, State
+from pydantic import ValidationError
 
-#: Fields each contract accepts (anything else is a 400: a misspelt option must not be ignored).
-META_FIELDS = {"prompt", "temperature", "top_p", "max_tokens", "min_tokens", "model", "n", "stop", "seed"}
-VLLM_FIELDS = {
-    "prompt", "model", "max_tokens", "temperature", "top_p", "top_k", "min_tokens", "n", "stop",
-    "stop_token_ids", "seed", "stream", "echo", "logprobs", "prompt_logprobs", "return_token_ids",
-    "skip_special_tokens", "include_stop_str_in_output", "ignore_eos", "user", "best_of",
-    "presence_penalty", "frequency_penalty", "repetition_penalty", "spaces_between_special_tokens",
-    "return_tokens_as_token_ids", "allowed_token_ids",
-}
-#: The most ``logprobs`` a request may ask for (vLLM's default ``max_logprobs``).
-MAX_LOGPROBS = 20
+from neurodebug.backends.base import Predictor, State
+from neurodebug.server_schema import MetaRequest, VllmRequest, error_sentence
+
 MAX_BODY_BYTES = 64 * 1024 * 1024
-MAX_N = 8
 
 
 class RequestError(Exception):
     """A client mistake: becomes a 4xx JSON error."""
 
-    def __init__(self, message: str, status: int = 400, field_: str | None = None):
+    def __init__(self, message: str, status: int = 400, field_: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.field = field_
+        self.headers = headers
 
 
 @dataclass
@@ -137,7 +139,8 @@ class Engine:
 
     def generate(self, prompt: list[int], max_tokens: int, temperature: float, top_p: float,
                  stop_ids: list[int], stop_texts: list[str], seed: int | None, logprobs: int | None = None,
-                 allowed: list[int] | None = None) -> _Gen:
+                 allowed: list[int] | None = None, on_token=None) -> _Gen:
+        """Generate from ``prompt``; ``on_token(id)`` sees each token as it comes (streaming)."""
         with self.lock:
             state = self._state_for(prompt)
             if logprobs is not None and not hasattr(state, "generate_logprobs"):
@@ -147,6 +150,7 @@ class Engine:
             text_stop = None
             if stop_texts:
                 generated: list[int] = []
+                stream = on_token
 
                 def text_stop() -> bool:  # noqa: F811 - checked per token by the state
                     if not generated:
@@ -160,19 +164,23 @@ class Engine:
 
                 def on_token(t: int) -> None:
                     generated.append(t)
-            else:
-                on_token = None
+                    if stream is not None:
+                        stream(t)
             lps = None
             extra = {} if allowed is None else {"constraint": _Allowed(allowed)}
             if allowed is not None and not getattr(state, "applies_constraint", False):
                 raise RequestError("This backend cannot restrict tokens (allowed_token_ids).", 400, "allowed_token_ids")
-            if logprobs is not None:
-                new, lps = state.generate_logprobs(max_tokens, logprobs, stop_ids=stop_ids, temperature=temperature,
-                                                   top_p=top_p, seed=seed, on_token=on_token, should_stop=text_stop,
-                                                   **extra)
-            else:
-                new = state.generate(max_tokens, stop_ids=stop_ids, temperature=temperature, top_p=top_p,
-                                     seed=seed, on_token=on_token, should_stop=text_stop, **extra)
+            try:
+                if logprobs is not None:
+                    new, lps = state.generate_logprobs(max_tokens, logprobs, stop_ids=stop_ids, temperature=temperature,
+                                                       top_p=top_p, seed=seed, on_token=on_token, should_stop=text_stop,
+                                                       **extra)
+                else:
+                    new = state.generate(max_tokens, stop_ids=stop_ids, temperature=temperature, top_p=top_p,
+                                         seed=seed, on_token=on_token, should_stop=text_stop, **extra)
+            except BaseException:
+                self.states.remove(state)  # a generation cut off (a streaming client gone) leaves it half-made
+                raise
             self.stats.generated_tokens += len(new)
             if new and new[-1] in stop_ids:
                 return _Gen(new, "stop", new[-1], lps)
@@ -197,7 +205,7 @@ class Engine:
         return out
 
 
-# -- request validation ---------------------------------------------------------------------
+# -- replies ---------------------------------------------------------------------------------
 
 
 def _logprobs(tok, ids: list[int], steps, as_ids: bool) -> dict[str, Any]:
@@ -218,16 +226,35 @@ def _logprobs(tok, ids: list[int], steps, as_ids: bool) -> dict[str, Any]:
     return out
 
 
-def _number(body: dict, name: str, default, lo=None, hi=None, integer=False):
-    v = body.get(name, default)
-    if v is None:
-        return default
-    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-    if not ok or isinstance(v, bool):
-        raise RequestError(f"{name} must be {'an integer' if integer else 'a number'}.", 400, name)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise RequestError(f"{name} must be between {lo} and {hi}.", 400, name)
-    return v
+class _TextDelta:
+    """Streamed text: each token's new characters, held back while they end inside a character
+    (a byte-level token can split one)."""
+
+    def __init__(self, tok):
+        self.tok, self.ids, self.sent = tok, [], ""
+
+    def push(self, t: int) -> str:
+        self.ids.append(t)
+        full = self.tok.decode(self.ids)
+        if full.endswith("\ufffd"):
+            return ""
+        delta, self.sent = full[len(self.sent):], full
+        return delta
+
+    def rest(self) -> str:
+        full = self.tok.decode(self.ids)
+        delta, self.sent = full[len(self.sent):], full
+        return delta
+
+
+#: The paths this server answers, and the methods each takes (anything else: 404 or 405).
+ROUTES: dict[str, tuple[str, ...]] = {
+    "": ("GET",), "/health": ("GET",), "/v1/models": ("GET",), "/stats": ("GET",),
+    "/completions": ("POST",), "/v1/completions": ("POST",),
+}
+#: Paths that answer without the API key (a load balancer's health check).
+OPEN_PATHS = {"", "/health"}
+WHERE = "POST /completions or /v1/completions"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -242,148 +269,155 @@ class Handler(BaseHTTPRequestHandler):
         if getattr(self.server, "verbose", False):
             super().log_message(fmt, *args)
 
+    def __getattr__(self, name: str):
+        # BaseHTTPRequestHandler calls do_<METHOD>: every method lands in _dispatch, so one the
+        # server does not take is a 405 with Allow (not http.server's 501)
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     # -- plumbing --------------------------------------------------------------------------
-    def _send(self, status: int, obj: Any) -> None:
+    def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         try:
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout): nothing to do
             self.close_connection = True
 
-    def _error(self, status: int, message: str, field_: str | None = None) -> None:
+    def _error(self, status: int, message: str, field_: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.engine.stats.errors += 1
         self.close_connection = True  # the body may be unread: do not reuse this connection
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        self._send(status, {"error": {"message": message, "type": kind, "param": field_, "code": status}})
+        self._send(status, _error_body(status, message, field_), headers)
 
-    def do_GET(self):
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (a malformed request line or header) as a JSON 4xx with a
+        status line (http.server writes none while it takes the client for HTTP/0.9)."""
+        if code >= 500:  # 505 for HTTP/2.0 on this port: the client's request is at fault
+            code = 400
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        self._error(code, (message or "The request is malformed").rstrip(".") + ".")
+
+    def _dispatch(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
+        try:
+            methods = ROUTES.get(path)
+            if methods is None:
+                raise RequestError(f"There is no {self.path} here; {WHERE}.", 404)
+            if self.command not in methods:
+                raise RequestError(f"{self.command} is not allowed on {path or '/'}; use {', '.join(methods)}.", 405,
+                                   headers={"Allow": ", ".join(methods)})
+            self._authorize(path)
+            if self.command == "GET":
+                self._get(path)
+            else:
+                self._post(path)
+        except RequestError as e:
+            self._error(e.status, str(e), e.field, e.headers)
+        except Exception as e:  # noqa: BLE001 - a request must never take the server down
+            self._error(500, f"The server failed on this request ({type(e).__name__}: {e}).")
+
+    def _authorize(self, path: str) -> None:
+        key = getattr(self.server, "api_key", None)
+        if not key or path in OPEN_PATHS:
+            return
+        got = self.headers.get("Authorization", "")
+        if not hmac.compare_digest(got.encode(), f"Bearer {key}".encode()):
+            raise RequestError("Unauthorized: send the server's API key as the header 'Authorization: Bearer KEY'.", 401,
+                               headers={"WWW-Authenticate": "Bearer"})
+
+    def _get(self, path: str) -> None:
         if path in ("/health", ""):
             self._send(200, {"status": "ok", "model": self.engine.predictor.name})
         elif path == "/v1/models":
             self._send(200, {"object": "list", "data": [{"id": self._model_name(), "object": "model", "owned_by": "neurodebug"}]})
-        elif path == "/stats":
-            self._send(200, self.engine.stats.to_dict())
         else:
-            self._error(404, f"There is no {self.path} here; POST /completions or /v1/completions.")
+            self._send(200, self.engine.stats.to_dict())
 
-    def do_POST(self):
-        path = self.path.split("?")[0].rstrip("/")
+    def _post(self, path: str) -> None:
+        schema = MetaRequest if path == "/completions" else VllmRequest
+        raw = self._read_body()
+        tok = self.engine.predictor.tokenizer
         try:
-            if path not in ("/completions", "/v1/completions"):
-                raise RequestError(f"There is no {self.path} here; POST /completions or /v1/completions.", 404)
-            body = self._read_json()
-            self.engine.stats.requests += 1
-            reply = self._meta(body) if path == "/completions" else self._vllm(body)
-            self._send(200, reply)
-        except RequestError as e:
-            self._error(e.status, str(e), e.field)
-        except Exception as e:  # noqa: BLE001 - a request must never take the server down
-            self._error(500, f"The server failed on this request ({type(e).__name__}: {e}).")
+            req = schema.model_validate_json(raw, context={"vocab_size": self.engine.vocab_size})
+        except ValidationError as e:
+            message, name = error_sentence(e, path)
+            raise RequestError(message, 400, name) from None
+        self.engine.stats.requests += 1
+        if path == "/completions":
+            self._send(200, self._meta(req, tok))
+            return
+        served = getattr(self.server, "model_name", None)
+        if served and req.model not in (None, served):
+            raise RequestError(f"The model `{req.model}` does not exist.", 404, "model")
+        if req.stream:
+            self._stream(req, tok)
+        else:
+            self._send(200, self._vllm(req, tok))
 
-    def _read_json(self) -> dict:
+    def _read_body(self) -> bytes:
         try:
             n = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             raise RequestError("Content-Length is not a number.") from None
         if n <= 0:
-            raise RequestError("The request has no JSON body.")
+            raise RequestError("The request has no JSON body (or no Content-Length).", 411 if self.headers.get(
+                "Transfer-Encoding") else 400)
         if n > MAX_BODY_BYTES:
             raise RequestError("The request body is too large.", 413)
-        raw = self.rfile.read(n)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise RequestError("The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise RequestError("The request body must be a JSON object.")
-        return body
+        return self.rfile.read(n)
 
     def _model_name(self) -> str:
         return getattr(self.server, "model_name", None) or self.engine.predictor.name
 
-    # -- shared validation -------------------------------------------------------------------
-    def _prompt(self, body: dict) -> list[int]:
-        if "prompt" not in body:
-            raise RequestError("prompt is required.", 400, "prompt")
-        p = body["prompt"]
+    # -- shared by both contracts --------------------------------------------------------------
+    def _prompt_ids(self, prompt: str | list[int]) -> list[int]:
+        """Token ids of a validated prompt (text is encoded after BOS), inside the context."""
         tok = self.engine.predictor.tokenizer
-        if isinstance(p, str):
-            ids = [tok.bos_id, *tok.encode(p)]
-        elif isinstance(p, list) and p and isinstance(p[0], list) and len(p) == 1:
-            ids = p[0]  # a batch of one token-id prompt
-        elif isinstance(p, list):
-            ids = p
-        else:
-            raise RequestError("prompt must be a list of token ids or a string.", 400, "prompt")
-        if not ids:
-            raise RequestError("prompt is empty.", 400, "prompt")
-        vocab = self.engine.vocab_size
-        for t in ids:
-            if not isinstance(t, int) or isinstance(t, bool) or t < 0 or (vocab and t >= vocab):
-                raise RequestError(f"prompt holds {t!r}, which is not a token id of this model (0..{vocab - 1}).", 400, "prompt")
+        ids = [tok.bos_id, *tok.encode(prompt)] if isinstance(prompt, str) else list(prompt)
         limit = self.engine.predictor.context_limit
         if limit and len(ids) >= limit:
             raise RequestError(f"The prompt has {len(ids)} tokens; this model's context limit is {limit}.", 400, "prompt")
-        return list(ids)
+        return ids
 
-    def _max_tokens(self, body: dict, prompt: list[int], default: int) -> int:
-        n = _number(body, "max_tokens", default, 1, None, integer=True)
+    def _max_tokens(self, n: int | None, prompt: list[int], default: int) -> int:
+        n = default if n is None else n
         limit = self.engine.predictor.context_limit
         return min(n, limit - len(prompt)) if limit else n
 
-    def _stops(self, stop: Any) -> tuple[list[int], list[str]]:
+    def _stops(self, stop: str | list[str | int] | None) -> tuple[list[int], list[str]]:
         """Stop strings: a special token's name stops on that id, other text on the text."""
-        if stop is None:
-            return [], []
-        items = [stop] if isinstance(stop, (str, int)) else stop
-        if not isinstance(items, list):
-            raise RequestError("stop must be a string or a list of strings.", 400, "stop")
+        items = [] if stop is None else [stop] if isinstance(stop, str) else stop
         tok = self.engine.predictor.tokenizer
         ids, texts = [], []
         for s in items:
-            if isinstance(s, int) and not isinstance(s, bool):
+            if isinstance(s, int):
                 ids.append(s)  # some clients send the id itself
-            elif isinstance(s, str):
-                if getattr(tok, "has_special", lambda n: False)(s):
-                    ids.append(tok.special_id(s))
-                elif s:
-                    texts.append(s)
-            else:
-                raise RequestError("stop must be a string or a list of strings.", 400, "stop")
+            elif getattr(tok, "has_special", lambda n: False)(s):
+                ids.append(tok.special_id(s))
+            elif s:
+                texts.append(s)
         return ids, texts
 
-    def _sampling(self, body: dict, default_temp: float) -> tuple[float, float, int | None, int]:
-        temperature = _number(body, "temperature", default_temp, 0.0, 100.0)
-        top_p = _number(body, "top_p", 1.0, 0.0, 1.0)
-        if top_p == 0:
-            raise RequestError("top_p must be above 0.", 400, "top_p")
-        seed = _number(body, "seed", None, integer=True)
-        n = _number(body, "n", 1, 1, MAX_N, integer=True)
-        return float(temperature), float(top_p), seed, n
-
     # -- Meta's /completions -----------------------------------------------------------------
-    def _meta(self, body: dict) -> dict:
-        unknown = sorted(set(body) - META_FIELDS)
-        if unknown:
-            raise RequestError(f"Unknown field {unknown[0]!r} for /completions.", 400, unknown[0])
-        prompt = self._prompt(body)
-        max_tokens = self._max_tokens(body, prompt, 8192)
+    def _meta(self, req: MetaRequest, tok) -> dict:
+        prompt = self._prompt_ids(req.prompt)
+        max_tokens = self._max_tokens(req.max_tokens, prompt, 8192)
         # Meta's server uses its configured defaults (temperature 0.6, top_p 0.95) when unset
-        temperature, top_p, seed, n = self._sampling(body, 0.6)
-        if body.get("top_p") is None:
-            top_p = 0.95
-        stop_ids, stop_texts = self._stops(body.get("stop"))
+        temperature = 0.6 if req.temperature is None else req.temperature
+        top_p = 0.95 if req.top_p is None else req.top_p
+        stop_ids, stop_texts = self._stops(req.stop)
         stop_ids = list(dict.fromkeys(stop_ids + self.engine.default_stop_ids))
-        tok = self.engine.predictor.tokenizer
         choices, completion = [], 0
-        for ix in range(n):
+        for ix in range(req.n):
             g = self.engine.generate(prompt, max_tokens, temperature, top_p, stop_ids, stop_texts,
-                                     None if seed is None else seed + ix)
+                                     None if req.seed is None else req.seed + ix)
             completion += len(g.tokens)
             choices.append({"index": ix, "text": tok.decode(g.tokens), "tokens": g.tokens,
                             "logprobs": None, "finish_reason": g.finish_reason})
@@ -391,68 +425,121 @@ class Handler(BaseHTTPRequestHandler):
             "id": uuid.uuid4().hex,
             "choices": choices,
             "created": int(time.time()),
-            "model": body.get("model"),
+            "model": req.model,
             "object": "text_completion",
-            "usage": {"completion_tokens": completion, "prompt_tokens": len(prompt),
-                      "total_tokens": len(prompt) + completion},
+            "usage": _usage(len(prompt), completion),
             "system_fingerprint": self._model_name(),
         }
 
     # -- vLLM's /v1/completions ----------------------------------------------------------------
-    def _vllm(self, body: dict) -> dict:
-        unknown = sorted(set(body) - VLLM_FIELDS)
-        if unknown:
-            raise RequestError(f"Unknown field {unknown[0]!r} for /v1/completions.", 400, unknown[0])
-        if body.get("stream"):
-            raise RequestError("Streaming is not supported; send stream: false.", 400, "stream")
-        for name in ("echo", "best_of"):
-            if body.get(name):
-                raise RequestError(f"{name} is not supported by this server.", 400, name)
-        prompt = self._prompt(body)
-        max_tokens = self._max_tokens(body, prompt, 16)
-        temperature, top_p, seed, n = self._sampling(body, 1.0)
-        stop_ids, stop_texts = self._stops(body.get("stop"))
-        extra = body.get("stop_token_ids") or []
-        if not isinstance(extra, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in extra):
-            raise RequestError("stop_token_ids must be a list of token ids.", 400, "stop_token_ids")
-        stop_ids = list(dict.fromkeys(stop_ids + extra + ([] if body.get("ignore_eos") else self.engine.default_stop_ids)))
-        plp = _number(body, "prompt_logprobs", None, 0, MAX_LOGPROBS, integer=True)
-        lp_k = _number(body, "logprobs", None, 0, MAX_LOGPROBS, integer=True)
-        allowed = body.get("allowed_token_ids")
-        if allowed is not None and (not isinstance(allowed, list) or not allowed or not all(
-                isinstance(t, int) and not isinstance(t, bool) and 0 <= t < (self.engine.vocab_size or 2**31)
-                for t in allowed)):
-            raise RequestError("allowed_token_ids must be a non-empty list of token ids of this model's vocabulary.",
-                               400, "allowed_token_ids")
-        skip = body.get("skip_special_tokens", True)
-        tok = self.engine.predictor.tokenizer
+    def _vllm_run(self, req: VllmRequest):
+        """(prompt ids, stop ids, generate(choice index, on_token) -> _Gen) of a vLLM request."""
+        prompt = self._prompt_ids(req.prompt)
+        max_tokens = self._max_tokens(req.max_tokens, prompt, 16)
+        temperature = 1.0 if req.temperature is None else req.temperature
+        top_p = 1.0 if req.top_p is None else req.top_p
+        stop_ids, stop_texts = self._stops(req.stop)
+        eos = [] if req.ignore_eos else self.engine.default_stop_ids
+        stop_ids = list(dict.fromkeys(stop_ids + (req.stop_token_ids or []) + eos))
+
+        def generate(ix: int, on_token=None) -> _Gen:
+            return self.engine.generate(prompt, max_tokens, temperature, top_p, stop_ids, stop_texts,
+                                        None if req.seed is None else req.seed + ix, req.logprobs,
+                                        req.allowed_token_ids, on_token=on_token)
+
+        return prompt, stop_ids, generate
+
+    @staticmethod
+    def _shown(req: VllmRequest, tok, stop_ids: list[int]):
+        """Whether a generated token is part of the reply's text (vLLM's skip_special_tokens and
+        include_stop_str_in_output)."""
+        def shown(t: int) -> bool:
+            if t in stop_ids and not req.include_stop_str_in_output:
+                return False
+            return not (req.skip_special_tokens and tok.is_special(t))
+        return shown
+
+    def _vllm(self, req: VllmRequest, tok) -> dict:
+        prompt, stop_ids, generate = self._vllm_run(req)
+        shown = self._shown(req, tok, stop_ids)
         choices, completion = [], 0
-        for ix in range(n):
-            g = self.engine.generate(prompt, max_tokens, temperature, top_p, stop_ids, stop_texts,
-                                     None if seed is None else seed + ix, lp_k, allowed)
+        for ix in range(req.n):
+            g = generate(ix)
             completion += len(g.tokens)
-            shown = [t for t in g.tokens if not (skip and tok.is_special(t))]
-            if g.finish_reason == "stop" and isinstance(g.stop_reason, int) and not body.get("include_stop_str_in_output"):
-                shown = [t for t in shown if t != g.stop_reason] if shown[-1:] == [g.stop_reason] else shown
-            choice: dict[str, Any] = {"index": ix, "text": tok.decode(shown),
+            choice: dict[str, Any] = {"index": ix, "text": tok.decode([t for t in g.tokens if shown(t)]),
                                       "logprobs": None if g.logprobs is None else _logprobs(
-                                          tok, g.tokens, g.logprobs, bool(body.get("return_tokens_as_token_ids"))),
+                                          tok, g.tokens, g.logprobs, req.return_tokens_as_token_ids),
                                       "finish_reason": g.finish_reason, "stop_reason": g.stop_reason}
-            if body.get("return_token_ids"):
+            if req.return_token_ids:
                 choice["token_ids"] = g.tokens
                 choice["prompt_token_ids"] = prompt
-            if plp is not None:
+            if req.prompt_logprobs is not None:
                 choice["prompt_logprobs"] = self.engine.prompt_logprobs(prompt)
             choices.append(choice)
-        return {
-            "id": f"cmpl-{uuid.uuid4().hex}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": body.get("model") or self._model_name(),
-            "choices": choices,
-            "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion,
-                      "total_tokens": len(prompt) + completion},
-        }
+        return {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
+                "model": req.model or self._model_name(), "choices": choices,
+                "usage": _usage(len(prompt), completion)}
+
+    def _stream(self, req: VllmRequest, tok) -> None:
+        """``stream: true``: server-sent events as vLLM and OpenAI send them -- a chunk per token
+        (its new text; its id with ``return_token_ids``), a last chunk per choice with the finish
+        reason, the usage with ``stream_options.include_usage``, then ``data: [DONE]``."""
+        prompt, stop_ids, generate = self._vllm_run(req)  # a 4xx here still comes as JSON
+        shown = self._shown(req, tok, stop_ids)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")  # the stream's end is the connection's
+        self.end_headers()
+        self.close_connection = True
+        head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
+                "model": req.model or self._model_name()}
+
+        def event(obj: Any) -> None:
+            self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
+            self.wfile.flush()
+
+        def chunk(ix: int, text: str, **more) -> dict:
+            return {**head, "choices": [{"index": ix, "text": text, "logprobs": None, "finish_reason": None,
+                                         "stop_reason": None, **more}]}
+
+        completion = 0
+        try:
+            for ix in range(req.n):
+                text = _TextDelta(tok)
+
+                def on_token(t: int, ix=ix, text=text) -> None:
+                    delta = text.push(t) if shown(t) else ""
+                    if req.return_token_ids:
+                        event(chunk(ix, delta, token_ids=[t]))
+                    elif delta:
+                        event(chunk(ix, delta))
+
+                g = generate(ix, on_token)
+                completion += len(g.tokens)
+                event(chunk(ix, text.rest(), finish_reason=g.finish_reason, stop_reason=g.stop_reason))
+            if req.stream_options and req.stream_options.include_usage:
+                event({**head, "choices": [], "usage": _usage(len(prompt), completion)})
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client went away: the generation stopped at its next token
+        except RequestError as e:
+            event({"error": _error_body(e.status, str(e), e.field)["error"]})
+        except Exception as e:  # noqa: BLE001 - the headers are sent: the failure goes in the stream
+            event({"error": _error_body(500, f"The server failed on this request ({type(e).__name__}: {e}).")["error"]})
+        try:
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _error_body(status: int, message: str, field_: str | None = None) -> dict:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"error": {"message": message, "type": kind, "param": field_, "code": status}}
 
 
 class Server(ThreadingHTTPServer):
@@ -460,11 +547,12 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 5678, verbose: bool = False,
-                 model_name: str | None = None):
+                 model_name: str | None = None, api_key: str | None = None):
         super().__init__((host, port), Handler)
         self.engine = engine
         self.verbose = verbose
-        self.model_name = model_name
+        self.model_name = model_name  # as vLLM's --served-model-name: /v1 requests naming another are a 404
+        self.api_key = api_key  # as vLLM's --api-key: every path but /health wants "Authorization: Bearer KEY"
 
     def handle_error(self, request, client_address):
         """A client that vanished mid-request is not worth a traceback; anything else is logged."""
@@ -488,5 +576,6 @@ class Server(ThreadingHTTPServer):
 
 
 def make_server(predictor: Predictor, host: str = "127.0.0.1", port: int = 5678, cache_size: int = 4,
-                verbose: bool = False, model_name: str | None = None) -> Server:
-    return Server(Engine(predictor, cache_size=cache_size), host, port, verbose=verbose, model_name=model_name)
+                verbose: bool = False, model_name: str | None = None, api_key: str | None = None) -> Server:
+    return Server(Engine(predictor, cache_size=cache_size), host, port, verbose=verbose, model_name=model_name,
+                  api_key=api_key)

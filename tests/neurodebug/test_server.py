@@ -231,7 +231,7 @@ def test_vllm_logprobs_and_allowed_token_ids(plain, cwm_model, real):
 
 
 @pytest.mark.parametrize("path,body,raw,status,word", [
-    ("/v1/completions", {"prompt": [1, 2], "logprobs": 21}, None, 400, "logprobs must be between 0 and 20"),
+    ("/v1/completions", {"prompt": [1, 2], "logprobs": 21}, None, 400, "logprobs: input should be less than or equal to 20"),
     ("/v1/completions", {"prompt": [1, 2], "allowed_token_ids": []}, None, 400, "allowed_token_ids"),
     ("/v1/completions", {"prompt": [1, 2], "allowed_token_ids": [10**9]}, None, 400, "allowed_token_ids"),
     ("/v1/completions", {"prompt": [1, 2], "echo": True}, None, 400, "echo"),
@@ -241,7 +241,13 @@ def test_vllm_logprobs_and_allowed_token_ids(plain, cwm_model, real):
     ("/completions", {"prompt": [1, "x"]}, None, 400, "token id"),
     ("/completions", {"prompt": [1, 2], "max_tokens": 0}, None, 400, "max_tokens"),
     ("/completions", {"prompt": [10**9]}, None, 400, "token id"),
-    ("/v1/completions", {"prompt": [1, 2], "stream": True}, None, 400, "Streaming"),
+    ("/v1/completions", {"prompt": [1, 2], "stream": True, "logprobs": 1}, None, 400, "not streamed"),
+    ("/v1/completions", {"prompt": [1, 2], "temperature": True}, None, 400, "temperature: input should be a valid number"),
+    ("/v1/completions", {"prompt": [[1], [2]]}, None, 400, "not a batch"),
+    ("/v1/completions", {"prompt": [1, 2], "presence_penalty": 0.5}, None, 400, "presence_penalty is not supported"),
+    ("/v1/completions", {"prompt": [1, 2], "stream_options": {"include_usage": 1}}, None, 400, "stream_options.include_usage"),
+    ("/completions", None, b"[1, 2]", 400, "must be a JSON object"),
+    ("/completions", {"max_tokens": 2}, None, 400, "prompt is required"),
     ("/nowhere", {"prompt": [1]}, None, 404, "no /nowhere"),
 ])
 def test_bad_requests_get_a_json_error_and_the_server_lives(server, path, body, raw, status, word):
@@ -262,3 +268,83 @@ def test_prompt_over_the_context_limit(server):
     finally:
         p.context_limit = old
     assert get(server.url + "/health")["status"] == "ok"
+
+
+def test_the_openai_client_completes_and_streams(plain, real):
+    """The official `openai` client, as vLLM users call it, against /v1: the streamed text is the
+    plain reply's text, token by token."""
+    openai = pytest.importorskip("openai")
+    codec = Codec(plain.engine.predictor.tokenizer)
+    ids = codec.encode_trace(real)[0][:40]
+    client = openai.OpenAI(base_url=plain.url + "/v1", api_key="unused", max_retries=0)
+    extra = {"return_token_ids": True, "ignore_eos": True, "skip_special_tokens": False}
+    whole = client.completions.create(model="m", prompt=ids, max_tokens=12, temperature=0, extra_body=extra)
+    assert whole.choices[0].finish_reason == "length" and whole.usage.completion_tokens == 12
+    chunks = list(client.completions.create(model="m", prompt=ids, max_tokens=12, temperature=0, stream=True,
+                                            stream_options={"include_usage": True}, extra_body=extra))
+    pieces = [c for c in chunks if c.choices]
+    assert "".join(c.choices[0].text for c in pieces) == whole.choices[0].text
+    streamed_ids = [t for c in pieces for t in (c.choices[0].model_extra.get("token_ids") or [])]
+    assert streamed_ids == whole.choices[0].model_extra["token_ids"]
+    assert pieces[-1].choices[0].finish_reason == "length" and chunks[-1].usage.completion_tokens == 12
+
+
+def test_a_stream_with_a_bad_request_is_a_json_4xx(plain):
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=plain.url + "/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="not a token id"):
+        list(client.completions.create(model="m", prompt=[10**9], max_tokens=2, stream=True))
+
+
+def request(url, method, body=None, headers=None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", "/v1/completions", "POST"), ("PUT", "/completions", "POST"), ("DELETE", "/v1/completions", "POST"),
+    ("POST", "/health", "GET"), ("PATCH", "/v1/models", "GET"), ("BREW", "/completions", "POST"),
+])
+def test_a_wrong_method_is_a_405_with_allow(server, method, path, allow):
+    code, headers, body = request(server.url + path, method, b"{}" if method != "GET" else None)
+    assert code == 405 and headers["Allow"] == allow
+    assert f"use {allow}" in json.loads(body)["error"]["message"]
+    assert get(server.url + "/health")["status"] == "ok"
+
+
+def test_a_malformed_request_line_is_a_4xx(server):
+    import socket
+
+    host, port = server.server_address[:2]
+    for line in (b"GET /health HTTP/2.0\r\n\r\n", b"NONSENSE\r\n\r\n", b"GET /health HTTP/1.x\r\n\r\n"):
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(line)
+            reply = b"".join(iter(lambda: s.recv(4096), b""))  # the server closes after an error
+        status, body = reply.split(b"\r\n")[0], reply.split(b"\r\n\r\n", 1)[1]
+        assert status.split()[1] == b"400", status
+        assert json.loads(body)["error"]["message"].endswith("."), body
+    assert get(server.url + "/health")["status"] == "ok"
+
+
+def test_api_key_and_served_model_name_as_vllm_has_them(cwm_model):
+    srv = make_server(LocalPredictor.from_runtime(cwm_model), "127.0.0.1", 0, model_name="tiny", api_key="sesame")
+    srv.start()
+    try:
+        body = json.dumps({"prompt": [1, 2, 3], "max_tokens": 1}).encode()
+        ok = {"Content-Type": "application/json", "Authorization": "Bearer sesame"}
+        code, headers, raw = request(srv.url + "/v1/completions", "POST", body, {"Content-Type": "application/json"})
+        assert code == 401 and "Authorization: Bearer" in json.loads(raw)["error"]["message"]
+        assert request(srv.url + "/health", "GET")[0] == 200  # a health check needs no key
+        assert request(srv.url + "/v1/completions", "POST", body, ok)[0] == 200
+        code, _, raw = request(srv.url + "/v1/models", "GET", None, ok)
+        assert code == 200 and json.loads(raw)["data"][0]["id"] == "tiny"
+        wrong = json.dumps({"prompt": [1, 2, 3], "max_tokens": 1, "model": "other"}).encode()
+        code, _, raw = request(srv.url + "/v1/completions", "POST", wrong, ok)
+        assert code == 404 and json.loads(raw)["error"]["message"] == "The model `other` does not exist."
+    finally:
+        srv.shutdown()
+        srv.server_close()
