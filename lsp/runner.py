@@ -89,7 +89,8 @@ def default_predictor(settings: Settings):
     """The predictor the settings name (import kept here: it loads torch)."""
     from neurodebug.backends import make_predictor
 
-    return make_predictor(model=settings.model, backend=settings.backend, url=settings.url, device=settings.device)
+    return make_predictor(model=settings.model, backend=settings.backend, url=settings.url, device=settings.device,
+                          model_name=settings.served_model_name)
 
 
 class Progress:

@@ -13,6 +13,7 @@ ENV = {
     "backend": "NEURODEBUG_BACKEND",
     "url": "NEURODEBUG_URL",
     "device": "NEURODEBUG_DEVICE",
+    "served_model_name": "NEURODEBUG_SERVED_MODEL_NAME",
 }
 
 
@@ -21,6 +22,7 @@ class Settings:
     model: str | None = None  # checkpoint dir or HF repo id; None -> the bundled model
     backend: str = "local"  # local | transformers | http
     url: str | None = None  # model server URL for the http backend
+    served_model_name: str | None = None  # the name a vLLM server serves the model under (its --served-model-name)
     device: str = "cpu"
     max_frames: int = 200  # cap on predicted frames per session
     max_frame_tokens: int = MAX_FRAME_TOKENS  # a frame longer than this counts as cut off
@@ -38,7 +40,8 @@ class Settings:
         if not isinstance(options, dict):
             return self
         known = {f.name: f.type for f in fields(self)}
-        aliases = {"maxFrames": "max_frames", "maxFrameTokens": "max_frame_tokens", "modelPath": "model", "serverUrl": "url"}
+        aliases = {"maxFrames": "max_frames", "maxFrameTokens": "max_frame_tokens", "modelPath": "model", "serverUrl": "url",
+                   "servedModelName": "served_model_name"}
         change = {}
         for key, value in options.items():
             key = aliases.get(key, key)
@@ -53,4 +56,4 @@ class Settings:
 
     def predictor_key(self) -> tuple:
         """The fields that decide which predictor to load (a change reloads it)."""
-        return (self.model, self.backend, self.url, self.device)
+        return (self.model, self.backend, self.url, self.device, self.served_model_name)

@@ -283,19 +283,19 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
 _PRED = None  # per worker process: (predictor, codec)
 
 
-def _init_worker(model, device, threads, backend="local", url=None):
+def _init_worker(model, device, threads, backend="local", url=None, http=None):
     global _PRED
     import torch
 
     torch.set_num_threads(threads)
-    _PRED = _make(model, device, backend, url)
+    _PRED = _make(model, device, backend, url, http)
 
 
-def _make(model, device, backend="local", url=None):
+def _make(model, device, backend="local", url=None, http=None):
     from neurodebug.backends import make_predictor
     from neurodebug.codec import Codec
 
-    p = make_predictor(model, backend=backend, url=url, device=device)
+    p = make_predictor(model, backend=backend, url=url, device=device, **(http or {}))
     return p, Codec(p.tokenizer)
 
 
@@ -316,11 +316,14 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
               teacher: bool = True, progress=None, time_limit: float | None = None,
               threads: int | None = None, constrain: bool = True,
               constrain_locals: bool | None = None, constrain_flow: bool | None = None,
-              beam: int = 1, backend: str = "local", url: str | None = None) -> list[RecordResult]:
+              beam: int = 1, backend: str = "local", url: str | None = None,
+              http: dict | None = None) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
 
     ``backend``/``url``: how the model runs (:func:`neurodebug.backends.make_predictor`); over
-    http, ``model`` only gives the tokenizer and each of the ``jobs`` processes is one client.
+    http, ``model`` only gives the tokenizer, ``http`` holds make_predictor's http options
+    (model_name, api_key, timeout), and each of the ``jobs`` processes is one client: a server
+    that batches (vLLM) runs their requests together.
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
     ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
@@ -337,7 +340,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
             import torch
 
             torch.set_num_threads(threads)
-        predictor, codec = _make(model, device, backend, url)
+        predictor, codec = _make(model, device, backend, url, http)
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
@@ -349,7 +352,7 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads, backend, url))
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads, backend, url, http))
     try:
         it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals, constrain_flow, beam) for rec in records])
         for i in range(len(records)):

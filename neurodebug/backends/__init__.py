@@ -9,6 +9,7 @@ cause is a UserError with one sentence. See ``base.py`` for the interface.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from neurodebug.backends.base import Predictor, State
@@ -42,17 +43,32 @@ def resolve_model(model: str | None) -> str:
     raise UserError(f"There is no model at {model}.")
 
 
+#: Where the http backend reads the server's API key and served model name when not given
+#: (every front end -- CLI, TUI, language server, debug adapter -- inherits them).
+API_KEY_ENV = "NEURODEBUG_API_KEY"
+MODEL_NAME_ENV = "NEURODEBUG_SERVED_MODEL_NAME"
+
+
 def make_predictor(model: str | None = None, backend: str = "local", url: str | None = None,
-                   device: str = "cpu", timeout: float | None = None) -> Predictor:
-    """The Predictor for a backend name; raises UserError with one sentence on bad input."""
+                   device: str = "cpu", timeout: float | None = None, model_name: str | None = None,
+                   api_key: str | None = None) -> Predictor:
+    """The Predictor for a backend name; raises UserError with one sentence on bad input.
+
+    For the http backend: ``model_name`` (the server's served model name) and ``api_key``
+    default to $NEURODEBUG_SERVED_MODEL_NAME and $NEURODEBUG_API_KEY.
+    """
     if backend not in BACKENDS:
         raise UserError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
     if backend == "http":
         if not url:
             raise UserError("The http backend needs --url (for example http://127.0.0.1:5678).")
+        if timeout is not None and timeout <= 0:
+            raise UserError("--timeout must be above 0 seconds.")
         from neurodebug.backends.http import DEFAULT_TIMEOUT_S, HttpPredictor
 
-        return HttpPredictor(url, _http_tokenizer(model), timeout=timeout or DEFAULT_TIMEOUT_S)
+        return HttpPredictor(url, _http_tokenizer(model), timeout=timeout or DEFAULT_TIMEOUT_S,
+                             model_name=model_name or os.environ.get(MODEL_NAME_ENV) or None,
+                             api_key=api_key or os.environ.get(API_KEY_ENV) or None)
     if url:
         raise UserError("--url only applies to the http backend; add --backend http.")
     path = resolve_model(model)

@@ -12,9 +12,19 @@ Two contracts:
   the ids lack it). Teacher forcing asks for ``"prompt_logprobs": 1`` (the top token at every
   prompt position).
 
-The server holds the model (and, for `neurodebug serve` and vLLM, reuses the KV cache of a
-common prefix), so a state here is just the token ids; each generation sends all of them.
-One frame is one request: a cancel takes effect between requests, not inside one.
+The server holds the model, so a state here is just the token ids; each generation sends all
+of them. One frame is one request: a cancel takes effect between requests, not inside one.
+The prompt of each request is the previous one plus the tokens since (the frame the server
+generated, a forced frame, a repair), so the server's prefix cache computes only those:
+`neurodebug serve` continues the cached state with the longest common prefix, and vLLM's
+automatic prefix caching (on by default in its V1 engine) reuses every full KV block of it
+(tests/vllm/ measures the hit rate from vLLM's /metrics). Stepping back truncates the ids: the
+next request is a prefix of an earlier one, again a cache hit.
+
+Deployment: ``model_name`` is sent as ``"model"`` (vLLM refuses a name other than its
+``--served-model-name``; None leaves the field out, which vLLM takes for its one model);
+``api_key`` is sent as ``Authorization: Bearer`` (vLLM's ``--api-key``); a 429 or 503 is
+asked again with exponential back-off (``RETRIES``), honouring ``Retry-After``.
 
 Constraints (``generate(constraint=...)``, :mod:`neurodebug.constrain`) need a server that
 can restrict a token to a set, which vLLM's contract does (``allowed_token_ids``). There a
@@ -30,16 +40,24 @@ constraint is accepted and ignored (the server decodes freely).
 from __future__ import annotations
 
 import json
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Sequence
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.util import Retry, Timeout
 
 from neurodebug.backends.base import Predictor, State
 from neurodebug.errors import UserError
 
 DEFAULT_TIMEOUT_S = 120.0
+#: A server that is busy (429 Too Many Requests, 503 Service Unavailable: vLLM behind a load
+#: balancer, a server still loading) is asked again this many times, after 0.5, 1, 2, 4, 8 s
+#: (or what its Retry-After says).
+RETRIES = 5
+RETRY_STATUSES = (429, 503)
+BACKOFF_S = 0.5
 #: After a repair, the next free tokens are asked for in chunks of this many, doubling while
 #: none needs repair (a long free continuation after a wrong token is mostly thrown away).
 REPAIR_CHUNK = 8
@@ -69,35 +87,59 @@ def parse_url(url: str) -> tuple[str, str]:
 
 
 class HttpClient:
-    """POSTs JSON and turns every failure into one UserError sentence."""
+    """POSTs JSON over kept-alive connections (urllib3: thread-safe, one pool per client), asks a
+    busy server again with back-off, and turns every failure into one UserError sentence.
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S):
+    ``api_key`` goes in ``Authorization: Bearer`` (vLLM's and OpenAI's ``--api-key``). A server
+    that is down is not asked again (that is one sentence at once), nor one that timed out (the
+    request may still be running there).
+    """
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_S, api_key: str | None = None,
+                 retries: int = RETRIES, backoff: float = BACKOFF_S):
         self.endpoint, self.contract = parse_url(url)
         self.timeout = timeout
+        self.retries = retries
+        self.headers = {"Content-Type": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        retry = Retry(total=retries, connect=0, read=0, redirect=0, other=0, status=retries,
+                      status_forcelist=RETRY_STATUSES, allowed_methods=None, backoff_factor=backoff,
+                      respect_retry_after_header=True, raise_on_status=False)
+        self.pool = urllib3.PoolManager(retries=retry, timeout=Timeout(connect=min(timeout, 10.0), read=timeout))
         self.requests = 0
 
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = json.dumps(body).encode()
-        req = urllib.request.Request(self.endpoint, data=data, headers={"Content-Type": "application/json"})
         self.requests += 1
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            detail = _error_detail(e.read())
-            raise UserError(f"The model server at {self.endpoint} refused the request (HTTP {e.code}{': ' + detail if detail else ''}).") from None
-        except (socket.timeout, TimeoutError):
-            raise UserError(f"The model server at {self.endpoint} did not answer within {self.timeout:g} s.") from None
-        except (urllib.error.URLError, ConnectionError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise UserError(f"Cannot reach the model server at {self.endpoint} ({reason}); is it running?") from None
+            resp = self.pool.request("POST", self.endpoint, body=json.dumps(body).encode(), headers=self.headers)
+        except (MaxRetryError, Urllib3Error, OSError) as e:
+            raise UserError(self._failure(getattr(e, "reason", None) or e)) from None
+        if resp.status >= 400:
+            detail = _error_detail(resp.data)
+            again = f" after {self.retries} retries" if resp.status in RETRY_STATUSES and self.retries else ""
+            hint = "; the server wants an API key: pass --api-key or set NEURODEBUG_API_KEY" if resp.status == 401 else ""
+            raise UserError(f"The model server at {self.endpoint} refused the request{again} "
+                            f"(HTTP {resp.status}{': ' + detail if detail else ''}){hint}.")
         try:
-            reply = json.loads(raw)
+            reply = json.loads(resp.data)
         except ValueError:
             raise UserError(f"The model server at {self.endpoint} replied with something that is not JSON.") from None
         if not isinstance(reply, dict):
             raise UserError(f"The model server at {self.endpoint} replied with unexpected JSON (not an object).")
         return reply
+
+    def _failure(self, reason: BaseException) -> str:
+        if isinstance(reason, (ReadTimeoutError, TimeoutError)):
+            return f"The model server at {self.endpoint} did not answer within {self.timeout:g} s."
+        if isinstance(reason, ProtocolError):
+            return f"The model server at {self.endpoint} closed the connection before it answered (did it stop?)."
+        if isinstance(reason, NewConnectionError):
+            reason = reason.__context__ or reason  # the OSError under urllib3's wording
+        return f"Cannot reach the model server at {self.endpoint} ({reason}); is it running?"
+
+    def close(self) -> None:
+        self.pool.clear()
 
 
 def _error_detail(raw: bytes) -> str:
@@ -223,11 +265,15 @@ def _cut(new: list[int], stop_ids, max_new_tokens: int) -> list[int]:
 class HttpPredictor(Predictor):
     """A model served over HTTP (Meta's /completions or vLLM's /v1/completions)."""
 
-    def __init__(self, url: str, tokenizer, timeout: float = DEFAULT_TIMEOUT_S, model_name: str | None = None):
-        self.client = HttpClient(url, timeout)
+    def __init__(self, url: str, tokenizer, timeout: float = DEFAULT_TIMEOUT_S, model_name: str | None = None,
+                 api_key: str | None = None, retries: int = RETRIES, backoff: float = BACKOFF_S):
+        self.client = HttpClient(url, timeout, api_key=api_key, retries=retries, backoff=backoff)
         self.tokenizer = tokenizer
-        self.model_name = model_name
+        self.model_name = model_name  # vLLM's --served-model-name; None leaves "model" out (vLLM then serves its one model)
         self.name = f"http ({self.client.contract}) {self.client.endpoint}"
+
+    def close(self) -> None:
+        self.client.close()
 
     def open(self, prompt_ids: Sequence[int]) -> HttpState:
         return HttpState(self, prompt_ids)

@@ -7,7 +7,9 @@ import argparse
 from neurodebug.errors import UserError
 
 
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
+def add_model_arguments(p: argparse.ArgumentParser, http_client: bool = True) -> None:
+    """--model, --backend, --url, --device; with ``http_client``, the http backend's
+    --served-model-name, --api-key and --timeout (`serve` has its own, for the server side)."""
     g = p.add_argument_group("model")
     g.add_argument("--model", metavar="PATH",
                    help="checkpoint directory or Hugging Face repo id in the local cache (default: the bundled model)")
@@ -16,6 +18,16 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--url", help="model server for --backend http: http://HOST:PORT (Meta's /completions) "
                                  "or http://HOST:PORT/v1 (vLLM)")
     g.add_argument("--device", default="cpu", help="torch device for local/transformers (default: cpu)")
+    if not http_client:
+        return
+    g.add_argument("--served-model-name", metavar="NAME",
+                   help="for --backend http: the name the server serves the model under (vLLM's --served-model-name; "
+                        "default $NEURODEBUG_SERVED_MODEL_NAME, else none is sent)")
+    g.add_argument("--api-key", metavar="KEY",
+                   help="for --backend http: the server's API key, sent as 'Authorization: Bearer KEY' "
+                        "(default $NEURODEBUG_API_KEY, which keeps it out of the process list)")
+    g.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="for --backend http: how long one request may take (default 120)")
 
 
 def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = False) -> None:
@@ -73,7 +85,13 @@ def call_from_comment(args) -> str | None:
 def predictor_from_args(args):
     from neurodebug.backends import make_predictor
 
-    return make_predictor(args.model, backend=args.backend, url=args.url, device=args.device)
+    return make_predictor(args.model, backend=args.backend, url=args.url, device=args.device, **http_options(args))
+
+
+def http_options(args) -> dict:
+    """The http backend's options of a command line, as make_predictor takes them."""
+    return {"model_name": getattr(args, "served_model_name", None), "api_key": getattr(args, "api_key", None),
+            "timeout": getattr(args, "timeout", None)}
 
 
 def session_from_args(args, run_real: bool = True):

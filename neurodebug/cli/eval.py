@@ -24,7 +24,9 @@ def add_arguments(p) -> None:
     p.add_argument("suite", metavar="SUITE.jsonl", help="the suite: one JSON record per line")
     add_model_arguments(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N records")
-    p.add_argument("--jobs", type=int, default=1, help="records evaluated in parallel processes (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="records evaluated in parallel processes (default 1); over http each is one client, "
+                        "so a batching server (vLLM) serves N at once")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="start no record after this many seconds; report the records finished by then")
     p.add_argument("--threads", type=int, help="torch CPU threads per process (default: cores / jobs)")
@@ -50,11 +52,12 @@ def run(args) -> int:
     # fail early, with one sentence, on a bad model or backend
     from neurodebug.backends import make_predictor, resolve_model
     from neurodebug.backends.http import parse_url
+    from neurodebug.cli._session_args import http_options
 
     if args.backend == "http":
         # one token, so that a server that is down or speaks another contract is one sentence
         # here rather than the same error for every record
-        probe = make_predictor(args.model, backend="http", url=args.url)
+        probe = make_predictor(args.model, backend="http", url=args.url, **http_options(args))
         probe.open([probe.tokenizer.bos_id]).generate(1)
         model = resolve_model(args.model) if args.model is not None else None
     else:
@@ -69,7 +72,7 @@ def run(args) -> int:
                                      constrain=not args.no_constrain,
                                      constrain_locals=_constrain_locals(args),
                                      constrain_flow=_constrain_flow(args), beam=args.beam,
-                                     backend=args.backend, url=args.url)
+                                     backend=args.backend, url=args.url, http=http_options(args))
     finally:
         finish()
     summary = evaluate.summarize(results)

@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
                    help="require 'Authorization: Bearer KEY' on every path but /health (default: $NEURODEBUG_API_KEY; "
                         "the environment keeps it out of the process list)")
     p.add_argument("--verbose", action="store_true", help="log every request")
-    add_model_arguments(p)
+    add_model_arguments(p, http_client=False)
 
 
 def run(args) -> int:

@@ -163,11 +163,24 @@ class _Odd(BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
         mode = self.server.mode
+        self.server.seen.append(dict(self.headers))
         if mode == "slow":
             time.sleep(1.5)
+        if mode == "hangup":  # a server that stops mid-request
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode == "busy" and len(self.server.seen) <= 2:  # 429, then 503, then an answer
+            self.send_response(429 if len(self.server.seen) == 1 else 503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            return
         data = {"garbage": b"<html>nope</html>", "nochoices": b'{"id": 1}', "notokens": b'{"choices": [{"text": "x"}]}',
                 "ignores": b'{"choices": [{"text": "x", "token_ids": [5]}]}',
-                "error": b'{"error": {"message": "model overloaded"}}', "slow": b"{}"}[mode]
+                "error": b'{"error": {"message": "model overloaded"}}', "slow": b"{}",
+                "busy": b'{"choices": [{"text": "x", "token_ids": [5, 7]}]}'}[mode]
         self.send_response(503 if mode == "error" else 200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -177,22 +190,56 @@ class _Odd(BaseHTTPRequestHandler):
             pass
 
 
+@pytest.fixture
+def odd():
+    """A server that answers POSTs badly in the way its ``mode`` says; ``seen`` holds each request's headers."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    srv.daemon_threads = True
+    srv.seen = []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
 @pytest.mark.parametrize("mode,match", [
     ("garbage", "not JSON"),
     ("nochoices", "without choices"),
     ("notokens", "choices\\[0\\].tokens"),
-    ("error", "HTTP 503: model overloaded"),
+    ("error", "refused the request after 2 retries \\(HTTP 503: model overloaded\\)"),
     ("slow", "did not answer within 0.5 s"),
+    ("hangup", "closed the connection before it answered"),
 ])
-def test_unexpected_replies_are_one_sentence(local, mode, match):
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
-    srv.daemon_threads = True
-    srv.mode = mode
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+def test_unexpected_replies_are_one_sentence(local, odd, mode, match):
+    odd.mode = mode
+    p = HttpPredictor(f"http://127.0.0.1:{odd.server_address[1]}", local.tokenizer, timeout=0.5, retries=2, backoff=0.01)
+    with pytest.raises(UserError, match=match):
+        p.open([1, 2]).generate(3)
+    assert len(odd.seen) == (3 if mode == "error" else 1)  # only a busy server is asked again
+
+
+def test_a_busy_server_is_asked_again_with_the_key_and_model_name(local, odd):
+    odd.mode = "busy"
+    p = HttpPredictor(f"http://127.0.0.1:{odd.server_address[1]}/v1", local.tokenizer, timeout=5, backoff=0.01,
+                      api_key="sesame", model_name="cwm")
+    assert p.open([1, 2]).generate(3, stop_ids=[7]) == [5, 7]
+    assert len(odd.seen) == 3 and all(h["Authorization"] == "Bearer sesame" for h in odd.seen)
+
+
+def test_api_key_and_served_model_name_against_serve(local, monkeypatch):
+    srv = make_server(local, "127.0.0.1", 0, model_name="tiny-cwm", api_key="sesame")
+    srv.start()
     try:
-        p = HttpPredictor(f"http://127.0.0.1:{srv.server_address[1]}", local.tokenizer, timeout=0.5)
-        with pytest.raises(UserError, match=match):
-            p.open([1, 2]).generate(3)
+        url = srv.url + "/v1"
+        monkeypatch.delenv("NEURODEBUG_API_KEY", raising=False)
+        monkeypatch.delenv("NEURODEBUG_SERVED_MODEL_NAME", raising=False)
+        with pytest.raises(UserError, match="HTTP 401.*pass --api-key or set NEURODEBUG_API_KEY"):
+            make_predictor(None, backend="http", url=url).open([1, 2]).generate(2)
+        with pytest.raises(UserError, match="HTTP 404: The model `other` does not exist"):
+            make_predictor(None, backend="http", url=url, api_key="sesame", model_name="other").open([1, 2]).generate(2)
+        monkeypatch.setenv("NEURODEBUG_API_KEY", "sesame")
+        monkeypatch.setenv("NEURODEBUG_SERVED_MODEL_NAME", "tiny-cwm")
+        assert len(make_predictor(None, backend="http", url=url).open([1, 2]).generate(2)) == 2
     finally:
         srv.shutdown()
         srv.server_close()
@@ -206,19 +253,12 @@ class _Only:
         return self.ids
 
 
-def test_a_server_that_ignores_allowed_token_ids_is_one_sentence(local):
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
-    srv.daemon_threads = True
-    srv.mode = "ignores"
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        p = HttpPredictor(f"http://127.0.0.1:{srv.server_address[1]}/v1", local.tokenizer, timeout=5)
-        with pytest.raises(UserError, match="ignored allowed_token_ids .* --no-constrain"):
-            p.open([1, 2]).generate(3, constraint=_Only([6]))
-        assert p.open([1, 2]).generate(3, constraint=_Only([5])) == [5]
-    finally:
-        srv.shutdown()
-        srv.server_close()
+def test_a_server_that_ignores_allowed_token_ids_is_one_sentence(local, odd):
+    odd.mode = "ignores"
+    p = HttpPredictor(f"http://127.0.0.1:{odd.server_address[1]}/v1", local.tokenizer, timeout=5)
+    with pytest.raises(UserError, match="ignored allowed_token_ids .* --no-constrain"):
+        p.open([1, 2]).generate(3, constraint=_Only([6]))
+    assert p.open([1, 2]).generate(3, constraint=_Only([5])) == [5]
 
 
 # -- transformers backend: the reference ----------------------------------------------------------
