@@ -12,7 +12,7 @@
   ``stream: true`` answers in server-sent events, as the OpenAI client libraries read them.
 * ``GET /health``, ``GET /v1/models``, ``GET /stats`` (the cache counters below).
 
-Requests are validated by the pydantic models of :mod:`neurodebug.server_schema`. Bad JSON,
+Requests are validated by the pydantic models of :mod:`neurodebug.serve.schema`. Bad JSON,
 unknown fields, a prompt over the context limit, or bad values give a 4xx with one sentence in
 ``{"error": {"message", "type", "param", "code"}}``; a method a path does not take is a 405 with
 ``Allow``; only a failure inside the server is a 5xx; the server keeps serving either way. As
@@ -44,7 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from neurodebug.backends.base import Predictor, State
-from neurodebug.server_schema import MetaRequest, VllmRequest, error_sentence
+from neurodebug.serve.schema import MetaRequest, VllmRequest, error_sentence
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
