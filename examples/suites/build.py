@@ -2,6 +2,7 @@
 
     python examples/suites/build.py synthetic   # -> examples/suites/synthetic_heldout.jsonl
     python examples/suites/build.py humaneval   # -> examples/suites/humaneval.jsonl
+    python examples/suites/build.py real        # -> examples/suites/real_heldout.jsonl (pip install -e ".[train]")
 
 synthetic: programs of neurodebug.training.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
 style 0 (plain code, as the shipped model's training data), one input each, kept by the same filter as training data (datagen.keep): a held-out split of the
@@ -12,6 +13,11 @@ canonical solution, entry = the problem's entry point. The input is taken from t
 ``candidate(...)`` in the problem's test asserts: the first one (in test order) whose real trace
 returns within MAX_HE_FRAMES frames, else the one with the shortest trace. "output" is the real
 return value's repr. Problems whose asserts have no literal call are skipped (and listed).
+
+real: the held-out packages of `neurodebug corpus` (its defaults: inflection, boltons and
+python-string-utils, at the versions of the `train` extra): real functions of packages that no
+training trace comes from, run on inputs from their doctests and generated around them, kept by
+the corpus's filter (neurodebug/training/corpus.py); each record keeps its provenance.
 """
 
 from __future__ import annotations
@@ -106,11 +112,30 @@ def humaneval() -> int:
     return 0
 
 
+def real() -> int:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from neurodebug.cli import main as cli_main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rc = cli_main(["corpus", "--out", tmp, "--jobs", "1"])
+        if rc:
+            return rc
+        out = os.path.join(HERE, "real_heldout.jsonl")
+        shutil.copyfile(Path(tmp) / "real_heldout.jsonl", out)
+    print(f"-> {out}")
+    return 0
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which == "synthetic":
         sys.exit(synthetic())
     if which == "humaneval":
         sys.exit(humaneval())
+    if which == "real":
+        sys.exit(real())
     print(__doc__)
     sys.exit(2)

@@ -413,7 +413,8 @@ def run(args) -> int:
     train_ex = ExamplePool()
     train_ex.add(encode_rows(rows))
     held_ex = encode_rows(held)[: args.heldout_max]
-    log(f"sequences: {len(train_ex)} training, {len(held_ex)} held-out")
+    extra_held = encode_rows(json.loads(line) for line in open(args.heldout_data))[: args.heldout_max] if args.heldout_data else []
+    log(f"sequences: {len(train_ex)} training, {len(held_ex)} held-out" + (f", {len(extra_held)} from {args.heldout_data}" if extra_held else ""))
 
     # 3. model
     config = make_config(args.size, tokenizer.vocab_size, tokenizer.bos_id,
@@ -506,7 +507,7 @@ def run(args) -> int:
                     best = {"loss": hl, "frame_acc": fa, "step": step}
                 log(f"step {step}: train loss {loss.item():.4f}, held-out loss {hl:.4f}, teacher-forced frame acc "
                     f"{fa:.3f}, {tokens_seen / max(1e-9, trained_s):.0f} target tok/s, {len(train_ex)} seqs, "
-                    f"{(now - t_start) / 60:.1f} min")
+                    f"{(now - t_start) / 60:.1f} min" + _extra_heldout(model, extra_held, pad_id, device, autocast, args))
                 save("periodic")
                 t_last = time.monotonic()
     except KeyboardInterrupt:
@@ -517,11 +518,20 @@ def run(args) -> int:
             stream.close()
     hl, fa = evaluate_batchwise(model, held_ex, pad_id, device, autocast, args.batch_tokens)
     log(f"final step {step}: held-out loss {hl:.4f}, teacher-forced frame acc {fa:.3f}, "
-        f"{len(train_ex)} training sequences, {(time.monotonic() - t_start) / 60:.1f} min")
+        f"{len(train_ex)} training sequences, {(time.monotonic() - t_start) / 60:.1f} min"
+        + _extra_heldout(model, extra_held, pad_id, device, autocast, args))
     best = best or {"loss": hl, "frame_acc": fa, "step": step}
     save("final")
     log(f"checkpoint: {out}")
     return 0
+
+
+def _extra_heldout(model, examples, pad_id, device, autocast, args) -> str:
+    """The log's words for the ``--heldout-data`` set (empty without one)."""
+    if not examples:
+        return ""
+    loss, acc = evaluate_batchwise(model, examples, pad_id, device, autocast, args.batch_tokens)
+    return f"; {args.heldout_data}: loss {loss:.4f}, frame acc {acc:.3f}"
 
 
 class _Logger:
@@ -585,6 +595,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-tokens", type=int, default=16384, help="padded tokens per batch")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--heldout-programs", type=int, default=150)
+    p.add_argument("--heldout-data", metavar="FILE", help="also report loss and frame accuracy on these traces (JSONL), "
+                   "e.g. the held-out packages of `neurodebug corpus`")
     p.add_argument("--heldout-max", type=int, default=200)
     p.add_argument("--save-dtype", choices=["float32", "float16", "bfloat16"], default="float16")
     p.add_argument("--shard-mb", type=float, default=15.0, help="split model.safetensors into shards of at most this many MiB")

@@ -1,0 +1,25 @@
+"""`neurodebug corpus --out DIR`: the training corpus of real functions run on generated inputs.
+
+Functions of pip-installable packages (the `train` extra) and of the standard library, each made
+a self-contained program and traced by the real tracer on inputs from its doctests, hints and
+parameter names, plus generated programs over the built-in types; split by package into training
+traces and the held-out suite (see neurodebug/training/corpus.py).
+"""
+
+from __future__ import annotations
+
+NAME = "corpus"
+HELP = "build the training corpus of real functions traced on generated inputs (CWM's recipe)"
+ORDER = 44
+
+
+def add_arguments(p) -> None:
+    from neurodebug.training.corpus import add_arguments as corpus_arguments
+
+    corpus_arguments(p)
+
+
+def run(args) -> int:
+    from neurodebug.training.corpus import run as corpus_run
+
+    return corpus_run(args)

@@ -1,0 +1,885 @@
+"""A CWM-style training corpus: real functions from pip-installable packages and the standard library,
+run on generated inputs by the real tracer.
+
+    neurodebug corpus --out DIR [--packages ...] [--heldout ...] [--builtins N] [--jobs J]
+
+CWM's trace data came from running real functions of real repositories on generated inputs; this
+is the same recipe on code anyone can reproduce from the package registries (the ``train`` extra):
+
+1. programs (:func:`extract_programs`): every top-level function of a module becomes a small
+   self-contained program: the function, the same-module functions and constants it reaches, and
+   the standard-library imports they use. A function that needs anything else (a class, a
+   relative import, a third-party module) is skipped, as are generators and decorated functions.
+2. inputs (:func:`candidate_inputs`): the calls in its doctest examples first, then values of the
+   types its hints, defaults, doctest values or parameter names suggest: mutations of the doctest
+   values, then random ones (sizes, edge cases, strings with mixed case and punctuation).
+3. filter (:func:`useful`): an input is kept only if the real run ends within the limits (a return,
+   or an exception the function raises on purpose), does no I/O (an audit hook in the traced child
+   ends it on any file, socket, process or sleep event), writes nothing, gives the same trace twice,
+   shows no memory address or hash-ordered set of strings, and gives a trace of a useful length.
+4. built-in types (:func:`builtin_programs`): generated functions that call every public method of
+   ``str``, ``list``, ``dict``, ``set`` and ``tuple``, slicing and the common built-in functions with
+   varied arguments, with calls into a helper of the same file and caught exceptions.
+
+Every record carries its provenance (package, version, license, module, function). The split is by
+package: the ``--heldout`` packages never reach the training file and become the suite
+``real_heldout.jsonl`` (the record format of ``neurodebug eval``).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import doctest
+import importlib
+import importlib.metadata
+import inspect
+import json
+import os
+import random
+import re
+import sys
+import textwrap
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: Packages of the corpus: import name -> (distribution on PyPI, modules whose functions are used).
+#: Pure Python, small functions, permissive licenses; see the README for the license summary.
+PACKAGES = {
+    "algorithms": ("algorithms", None),  # None: every module of the package
+    "more_itertools": ("more-itertools", ["more_itertools.more", "more_itertools.recipes"]),
+    "toolz": ("toolz", ["toolz.itertoolz", "toolz.dicttoolz", "toolz.functoolz"]),
+    "boltons": ("boltons", ["boltons.strutils", "boltons.iterutils", "boltons.mathutils", "boltons.listutils",
+                            "boltons.dictutils", "boltons.setutils", "boltons.timeutils", "boltons.formatutils"]),
+    "pydash": ("pydash", ["pydash.strings", "pydash.arrays", "pydash.numerical", "pydash.predicates"]),
+    "inflection": ("inflection", ["inflection"]),
+    "string_utils": ("python-string-utils", ["string_utils.manipulation", "string_utils.validation",
+                                              "string_utils.generation"]),
+}
+#: Pure-Python standard-library modules (license: the PSF License).
+STDLIB = ["textwrap", "fnmatch", "colorsys", "statistics", "fractions", "shlex", "calendar", "difflib", "heapq",
+          "bisect", "string", "html", "keyword", "base64", "quopri", "glob", "posixpath", "urllib.parse",
+          "json.encoder", "json.decoder", "email.utils", "email.quoprimime", "email.header", "tokenize", "netrc",
+          "reprlib", "graphlib", "locale", "operator", "gettext", "_pydecimal", "ipaddress", "textwrap", "csv",
+          "pprint", "copy", "numbers", "codecs", "encodings.punycode", "encodings.idna", "stringprep"]
+#: Packages held out of training by default: they form ``real_heldout.jsonl``.
+HELDOUT = ["inflection", "boltons", "string_utils"]
+
+#: Modules a program may not import: I/O, processes, clocks, randomness, the interpreter itself.
+BANNED_IMPORTS = {"os", "sys", "io", "subprocess", "socket", "shutil", "tempfile", "pathlib", "random", "time",
+                  "threading", "multiprocessing", "asyncio", "logging", "warnings", "signal", "ctypes", "urllib.request",
+                  "http", "uuid", "secrets", "select", "selectors", "glob", "importlib", "inspect", "gc", "atexit",
+                  "weakref", "builtins", "locale", "gettext", "codecs", "tokenize", "netrc"}
+#: Built-in names a program may not use (I/O, dynamic code, the interpreter's state).
+BANNED_BUILTINS = {"open", "print", "input", "exec", "eval", "compile", "globals", "locals", "vars", "id", "hash",
+                   "breakpoint", "help", "exit", "quit", "__import__", "memoryview", "object", "super", "type"}
+#: Audit events that end a traced child at once (a prefix match): files, sockets, processes, sleeps.
+IO_EVENTS = ("open", "os.", "shutil.", "socket.", "subprocess.", "urllib.", "http.", "ftplib.", "smtplib.", "time.sleep",
+             "ctypes.", "webbrowser.", "sqlite3.", "mmap.", "glob.", "tempfile.", "pty.", "fcntl.", "msvcrt.")
+#: Exit status of a traced child stopped by the I/O guard.
+IO_EXIT = 77
+
+MIN_FRAMES = 3
+MAX_FRAMES = 150
+MAX_REPR = 200
+MAX_PROGRAM_LINES = 90
+#: Exceptions that mean the input did not fit the function, not that it raised on purpose.
+MISFIT = ("TypeError", "AttributeError", "NameError", "RecursionError", "NotImplementedError", "UnboundLocalError",
+          "AssertionError", "OverflowError", "MemoryError", "ZeroDivisionError")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+|<[\w.]+ object")
+_STR_SET = re.compile(r"""(?:^|[\[(,{ ])\{(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?:, |\})""")
+
+
+@dataclass
+class Program:
+    """A self-contained program around one real function, and where it came from."""
+
+    source: str
+    entry: str
+    params: list[inspect.Parameter] = field(repr=False)
+    doc_calls: list[str]  # argument texts of the docstring's calls of the entry
+    provenance: dict
+
+
+# -- 1. programs --------------------------------------------------------------------------------------------
+
+
+def _stdlib_names() -> frozenset:
+    return frozenset(sys.stdlib_module_names)
+
+
+def _module_defs(tree: ast.Module):
+    """Top-level functions, constants and imports of a module, each by the names it binds."""
+    funcs, consts, imports = {}, {}, {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            funcs[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    consts[t.id] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for a in node.names:
+                imports[(a.asname or a.name).split(".")[0]] = node
+        elif isinstance(node, ast.ClassDef):
+            funcs.setdefault(node.name, None)  # a class: known, but not usable
+    return funcs, consts, imports
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    """Names a definition reads that it does not bind itself (a coarse, safe over-approximation)."""
+    loads, stores = set(), set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (loads if isinstance(sub.ctx, ast.Load) else stores).add(sub.id)
+        elif isinstance(sub, ast.arg):
+            stores.add(sub.arg)
+        elif isinstance(sub, (ast.FunctionDef, ast.Lambda)) and sub is not node and isinstance(sub, ast.FunctionDef):
+            stores.add(sub.name)
+        elif isinstance(sub, ast.ExceptHandler) and sub.name:
+            stores.add(sub.name)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            return {"__import__"}  # an import inside a function: not followed
+    return loads - stores
+
+
+def _import_ok(node: ast.Import | ast.ImportFrom) -> bool:
+    stdlib = _stdlib_names()
+    if isinstance(node, ast.ImportFrom):
+        if node.level or not node.module:
+            return False
+        mods = [node.module]
+    else:
+        mods = [a.name for a in node.names]
+    return all(m.split(".")[0] in stdlib and m not in BANNED_IMPORTS and m.split(".")[0] not in BANNED_IMPORTS
+               and not m.startswith("_") for m in mods)
+
+
+def _is_generator(fn: ast.FunctionDef) -> bool:
+    for sub in ast.walk(fn):
+        if isinstance(sub, (ast.Yield, ast.YieldFrom)) and _owner(fn, sub) is fn:
+            return True
+    return False
+
+
+def _owner(fn: ast.FunctionDef, target: ast.AST) -> ast.AST:
+    """The innermost function definition in ``fn`` that contains ``target``."""
+    owner = fn
+    for sub in ast.walk(fn):
+        if isinstance(sub, (ast.FunctionDef, ast.Lambda)) and sub is not fn:
+            if any(s is target for s in ast.walk(sub)):
+                owner = sub
+    return owner
+
+
+def _closure(name: str, funcs, consts, imports) -> tuple[set[str], set[ast.AST]] | None:
+    """The same-module definitions ``name`` reaches (functions, constants, imports), or None if it
+    reaches something that cannot go into a self-contained program."""
+    seen, nodes, todo = set(), set(), [name]
+    allowed_builtins = set(dir(builtins)) - BANNED_BUILTINS
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n in funcs:
+            node = funcs[n]
+            if node is None or node.decorator_list or (n != name and _is_generator(node)):
+                return None
+        elif n in consts:
+            node = consts[n]
+        elif n in imports:
+            node = imports[n]
+            if not _import_ok(node):
+                return None
+            nodes.add(node)
+            continue
+        elif n in allowed_builtins:
+            continue
+        else:
+            return None
+        nodes.add(node)
+        todo.extend(_free_names(node))
+    return seen, nodes
+
+
+def extract_programs(module_name: str, provenance: dict) -> list[Program]:
+    """Every usable top-level function of a module as a self-contained :class:`Program`."""
+    try:
+        mod = importlib.import_module(module_name)
+        path = inspect.getsourcefile(mod)
+        text = Path(path).read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (ImportError, OSError, TypeError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    funcs, consts, imports = _module_defs(tree)
+    out = []
+    for name, fn in funcs.items():
+        if fn is None or name.startswith("_") or fn.decorator_list or _is_generator(fn):
+            continue
+        reach = _closure(name, funcs, consts, imports)
+        if reach is None:
+            continue
+        _, nodes = reach
+        body = [n for n in tree.body if n in nodes]  # the module's own order
+        parts = []
+        for n in body:
+            seg = ast.get_source_segment(text, n)
+            if seg is None:
+                break
+            parts.append(seg)
+        else:
+            source = "\n\n".join(_section(parts, body)) + "\n"
+            if source.count("\n") > MAX_PROGRAM_LINES:
+                continue
+            try:
+                params = list(inspect.signature(getattr(mod, name)).parameters.values())
+            except (TypeError, ValueError, AttributeError):
+                continue
+            if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) and len(params) == 1:
+                pass  # f(*args) is still callable with a few positional values
+            calls = doctest_calls(ast.get_docstring(fn) or "", name)
+            out.append(Program(source, name, params, calls, {**provenance, "module": module_name, "function": name}))
+    return out
+
+
+def _section(parts: list[str], nodes: list[ast.AST]) -> list[str]:
+    """Imports together at the top, then constants, then functions (blank lines between defs)."""
+    imp = [p for p, n in zip(parts, nodes) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    rest = [p for p, n in zip(parts, nodes) if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    return (["\n".join(imp)] if imp else []) + [p + "\n" if p.startswith("def ") else p for p in rest]
+
+
+def doctest_calls(doc: str, entry: str) -> list[str]:
+    """Argument texts of the calls of ``entry`` in a docstring's examples, where every argument is a literal."""
+    out = []
+    try:
+        examples = doctest.DocTestParser().get_examples(doc)
+    except ValueError:
+        return out
+    for ex in examples:
+        try:
+            tree = ast.parse(ex.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry:
+                args = [ast.get_source_segment(ex.source, a) for a in node.args]
+                kws = [f"{k.arg}={ast.get_source_segment(ex.source, k.value)}" for k in node.keywords if k.arg]
+                if len(kws) != len(node.keywords) or any(a is None for a in args):
+                    continue
+                try:
+                    for a in node.args + [k.value for k in node.keywords]:
+                        ast.literal_eval(a)
+                except (ValueError, SyntaxError, TypeError):
+                    continue
+                out.append(", ".join(args + kws))
+    return list(dict.fromkeys(out))
+
+
+# -- 2. inputs ------------------------------------------------------------------------------------------------
+
+WORDS = ["apple", "Banana", "cherry", "data", "Hello", "world", "python", "Code", "x", "test", "CamelCase", "snake_case",
+         "kebab-case", "ID", "HTTPServer", "naïve", "café", "zebra", "Mississippi", "level", "racecar", "foo", "bar",
+         "baz", "user_name", "firstName", "URL", "A", "b", "12", "3.5", "-7", "0", "abc123", "Über", "Tab\there",
+         "line\nbreak", "it's", "well-known", "e-mail", "don't", "OK", "yes", "NO", "True", "none"]
+PUNCT = [" ", " ", ", ", "-", "_", ".", "!", "? ", ": ", "/", " & ", "  ", "\t", "'"]
+STR_NAMES = {"s", "string", "text", "word", "name", "sentence", "input_string", "pattern", "sep", "char", "prefix",
+             "suffix", "phrase", "line", "txt", "msg", "message", "title", "value_str", "key", "delimiter", "pat",
+             "haystack", "needle", "chars", "substr", "sub", "st", "a_string", "camel_string", "underscore", "plural",
+             "singular", "dasherized", "word_list", "string_a", "string_b", "ch", "c", "source", "target", "fill"}
+INT_NAMES = {"n", "k", "num", "number", "i", "j", "m", "count", "size", "width", "length", "base", "index", "start",
+             "end", "stop", "step", "times", "precision", "limit", "low", "high", "lo", "hi", "max_len", "depth",
+             "pos", "offset", "amount", "x", "y", "a", "b", "p", "q", "r", "d", "num_rows", "rows", "cols", "target_sum",
+             "value", "val", "digits", "places", "ndigits", "gran", "mod", "exp", "power", "ordinal", "year", "month"}
+LIST_NAMES = {"arr", "array", "nums", "lst", "list", "seq", "sequence", "iterable", "items", "values", "data", "nums1",
+              "nums2", "collection", "l", "xs", "a_list", "numbers", "elements", "list1", "list2", "iterables",
+              "coins", "prices", "heights", "weights", "stones", "candidates", "vals", "iterable1", "iterable2", "it"}
+STRLIST_NAMES = {"words", "strings", "strs", "names", "tokens", "lines", "parts", "keys", "list_of_strings"}
+DICT_NAMES = {"d", "dict", "dct", "mapping", "dictionary", "obj", "counts", "freq", "table", "dicts"}
+GRID_NAMES = {"matrix", "grid", "board", "mat", "rows_list", "triangle"}
+FUNC_NAMES = {"func", "f", "fn", "pred", "predicate", "function", "callback", "key_func", "keyfunc", "transform",
+              "mapper", "binop", "op", "iteratee", "callback_fn", "func1"}
+FUNCS = ["len", "str", "abs", "bool", "str.upper", "lambda x: x * 2", "lambda x: x % 2 == 0", "lambda x: -x",
+         "lambda a, b: a + b", "lambda x: x > 2"]
+
+
+def rand_str(rng: random.Random) -> str:
+    """A string as user code meets them: words, mixed case, punctuation, sometimes empty or padded."""
+    r = rng.random()
+    if r < 0.06:
+        return rng.choice(["", " ", "a", "A1", "   "])
+    words = [rng.choice(WORDS) for _ in range(rng.randint(1, 4))]
+    if rng.random() < 0.3:
+        words = [w.upper() if rng.random() < 0.3 else w.lower() if rng.random() < 0.5 else w.title() for w in words]
+    out = words[0]
+    for w in words[1:]:
+        out += rng.choice(PUNCT) + w
+    if rng.random() < 0.15:
+        out = " " * rng.randint(1, 2) + out + rng.choice(["", " ", "!", ".", "?"])
+    return out
+
+
+def rand_int(rng: random.Random) -> int:
+    r = rng.random()
+    if r < 0.15:
+        return rng.choice([0, 1, -1, 2])
+    if r < 0.8:
+        return rng.randint(-3, 20)
+    return rng.choice([rng.randint(21, 200), rng.randint(1000, 99999), -rng.randint(10, 500)])
+
+
+def rand_value(kind: str, rng: random.Random):
+    if kind == "int":
+        return rand_int(rng)
+    if kind == "float":
+        return round(rng.uniform(-20, 200), rng.choice([0, 1, 2, 3]))
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "str":
+        return rand_str(rng)
+    if kind == "list[int]":
+        return [rand_int(rng) for _ in range(rng.choice([0, 1, 2, 3, 4, 5, 6, 8]))]
+    if kind == "list[str]":
+        return [rand_str(rng) for _ in range(rng.randint(0, 5))]
+    if kind == "dict":
+        return {rng.choice(WORDS).lower(): rand_int(rng) for _ in range(rng.randint(0, 4))}
+    if kind == "grid":
+        w = rng.randint(1, 4)
+        return [[rng.randint(0, 9) for _ in range(w)] for _ in range(rng.randint(1, 4))]
+    if kind == "tuple":
+        return tuple(rand_int(rng) for _ in range(rng.randint(0, 4)))
+    if kind == "none":
+        return None
+    return rand_value(rng.choice(["int", "str", "list[int]"]), rng)
+
+
+def mutate(value, rng: random.Random):
+    """A value near ``value``: the same type, a different size or content, or an edge case."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return rng.choice([value + rng.randint(1, 5), value - rng.randint(1, 5), value * 2, 0, -value, value // 2 + 1])
+    if isinstance(value, float):
+        return round(value * rng.choice([0.5, 2, -1, 10, 0.1]) + rng.randint(-3, 3), 3)
+    if isinstance(value, str):
+        if not value:
+            return rand_str(rng)
+        ops = [lambda v: v.upper(), lambda v: v.swapcase(), lambda v: v[::-1], lambda v: v + rng.choice(PUNCT) + rand_str(rng),
+               lambda v: v[: max(1, len(v) // 2)], lambda v: v.replace(" ", rng.choice(["_", "-", "  ", ""])),
+               lambda v: rand_str(rng), lambda v: v.title(), lambda v: "".join(rng.sample(v, len(v)))]
+        return rng.choice(ops)(value)
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+        r = rng.random()
+        if r < 0.25 and items:
+            items.pop(rng.randrange(len(items)))
+        elif r < 0.5:
+            items.append(mutate(items[rng.randrange(len(items))], rng) if items else rand_int(rng))
+        elif r < 0.7:
+            rng.shuffle(items)
+        elif r < 0.85 and items:
+            i = rng.randrange(len(items))
+            items[i] = mutate(items[i], rng)
+        else:
+            items = items + [mutate(v, rng) for v in items[:3]]
+        return type(value)(items) if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        d = dict(value)
+        if d and rng.random() < 0.4:
+            d.pop(rng.choice(list(d)))
+        else:
+            d[rng.choice(WORDS).lower()] = rand_int(rng)
+        return d
+    return value
+
+
+_HINTS = [("list[list", "grid"), ("list[str", "list[str]"), ("List[str", "list[str]"), ("list", "list[int]"),
+          ("List", "list[int]"), ("Sequence", "list[int]"), ("Iterable", "list[int]"), ("tuple", "tuple"),
+          ("Tuple", "tuple"), ("dict", "dict"), ("Dict", "dict"), ("Mapping", "dict"), ("str", "str"),
+          ("bool", "bool"), ("float", "float"), ("int", "int"), ("Callable", "func")]
+
+
+def param_kind(p: inspect.Parameter) -> str:
+    """The kind of value a parameter takes: from its hint, its default, then its name."""
+    ann = p.annotation
+    if ann is not p.empty:
+        text = ann if isinstance(ann, str) else getattr(ann, "__name__", None) or str(ann)
+        text = str(text).replace("typing.", "")
+        for prefix, kind in _HINTS:
+            if text.startswith(prefix):
+                return kind
+    d = p.default
+    if d is not p.empty and d is not None:
+        for t, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "list[int]"),
+                        (tuple, "tuple"), (dict, "dict")):
+            if isinstance(d, t):
+                return kind
+    name = p.name.lower()
+    for names, kind in ((FUNC_NAMES, "func"), (STRLIST_NAMES, "list[str]"), (GRID_NAMES, "grid"), (STR_NAMES, "str"),
+                        (LIST_NAMES, "list[int]"), (DICT_NAMES, "dict"), (INT_NAMES, "int")):
+        if name in names:
+            return kind
+    if name.endswith(("s", "_list", "list")):
+        return "list[int]"
+    if name.startswith(("is_", "use_", "allow", "keep", "strict")):
+        return "bool"
+    return "any"
+
+
+def _text(value) -> str:
+    return repr(value)
+
+
+def candidate_inputs(prog: Program, rng: random.Random, n: int) -> list[str]:
+    """Argument texts to try: the doctest calls, mutations of their values, then random values."""
+    out = list(prog.doc_calls)
+    seeds = []
+    for call in prog.doc_calls:
+        try:
+            tree = ast.parse(f"f({call})", mode="eval").body
+            seeds.append(([ast.literal_eval(a) for a in tree.args], {k.arg: ast.literal_eval(k.value) for k in tree.keywords}))
+        except (ValueError, SyntaxError, TypeError):
+            continue
+    required = [p for p in prog.params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is p.empty]
+    optional = [p for p in prog.params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is not p.empty]
+    star = any(p.kind == p.VAR_POSITIONAL for p in prog.params)
+    kinds = [param_kind(p) for p in required]
+    guard = 0
+    while len(out) < n and guard < n * 4:
+        guard += 1
+        if seeds and rng.random() < 0.5:
+            args, kws = rng.choice(seeds)
+            args = [mutate(a, rng) if rng.random() < 0.6 else a for a in args]
+            kws = {k: mutate(v, rng) if rng.random() < 0.5 else v for k, v in kws.items()}
+            text = ", ".join([_text(a) for a in args] + [f"{k}={_text(v)}" for k, v in kws.items()])
+        else:
+            parts = [_arg_text(k, rng) for k in kinds]
+            if star and not required:
+                kind = rng.choice(["int", "list[int]", "str"])
+                parts = [_arg_text(kind, rng) for _ in range(rng.randint(1, 3))]
+            for p in optional:
+                if rng.random() < 0.2:
+                    parts.append(f"{p.name}={_arg_text(param_kind(p), rng)}")
+            text = ", ".join(parts)
+        if text not in out:
+            out.append(text)
+    return out[:n]
+
+
+def _arg_text(kind: str, rng: random.Random) -> str:
+    if kind == "func":
+        return rng.choice(FUNCS)
+    return _text(rand_value(kind, rng))
+
+
+# -- 3. the filter ----------------------------------------------------------------------------------------------
+
+_GUARD = {"armed": False}
+
+
+def _io_guard(event: str, args) -> None:
+    """Audit hook: in an armed (traced) child, any I/O ends the process with IO_EXIT."""
+    if not _GUARD["armed"]:
+        return
+    if event == "open" and args and isinstance(args[0], int):
+        return  # an already open descriptor (the frame pipe)
+    if event.startswith(IO_EVENTS):
+        os._exit(IO_EXIT)
+
+
+class _NoOutput:
+    """stdout and stderr of a traced child: writing anything is I/O."""
+
+    def write(self, text: str) -> int:
+        os._exit(IO_EXIT)
+
+    def flush(self) -> None:
+        pass
+
+
+def _arm_guard() -> None:
+    """In a fresh traced child: a new random state (code that uses it is not deterministic), output
+    that counts as I/O, and the audit hook armed."""
+    random.seed()
+    sys.stdout = sys.stderr = _NoOutput()
+    _GUARD["armed"] = True
+
+
+def _install_guard() -> None:
+    """Arm the I/O guard in every child this process forks (audit hooks cannot be removed: call it
+    only in a worker process of its own)."""
+    if _GUARD.get("installed"):
+        return
+    _GUARD["installed"] = True
+    sys.addaudithook(_io_guard)
+    os.register_at_fork(after_in_child=_arm_guard)
+
+
+def limits():
+    from neurodebug.real.tracer import Limits
+
+    return Limits(wall_s=2.0, cpu_s=1.0, memory_mb=512, max_frames=MAX_FRAMES + 1, max_repr=MAX_REPR + 40,
+                  max_output=1024)
+
+
+def useful(trace, again) -> str | None:
+    """Why a traced input is not kept (None: it is kept); ``again`` is a second run of the same input."""
+    end = trace.end
+    if end.reason == "exited" and end.value == str(IO_EXIT):
+        return "io"
+    if end.reason == "raised":
+        if (end.value or "").startswith(MISFIT):
+            return "misfit"
+    elif end.reason != "returned":
+        return end.reason
+    if trace.stdout or trace.stderr:
+        return "io"
+    if not MIN_FRAMES <= len(trace.frames) <= MAX_FRAMES:
+        return "length"
+    texts = [end.value or ""]
+    for f in trace.frames:
+        texts.extend(f.locals.values())
+        if f.arg is not None:
+            texts.append(f.arg)
+    if any(len(t) > MAX_REPR for t in texts):
+        return "repr"
+    if any(_ADDRESS.search(t) or _STR_SET.search(t) for t in texts):
+        return "unstable"
+    if again.to_json_dict() != trace.to_json_dict():
+        return "nondeterministic"
+    return None
+
+
+def trace_program(prog: Program, inputs: list[str], keep: int) -> tuple[list[tuple[str, object]], dict]:
+    """Trace each input twice; the first ``keep`` useful (input, trace) pairs and the rejection counts."""
+    from neurodebug.real.sandbox import run_forked
+    from neurodebug.real.tracer import trace_source
+
+    kept, why = [], {}
+    seen = set()
+    for call in inputs:
+        tr = trace_source(prog.source, prog.entry, call, limits(), runner=run_forked)
+        again = trace_source(prog.source, prog.entry, call, limits(), runner=run_forked) if tr.end.reason in ("returned", "raised") else tr
+        reason = useful(tr, again)
+        if reason is None:
+            key = json.dumps([(f.line, f.locals) for f in tr.frames], sort_keys=True)
+            if key in seen:
+                reason = "duplicate"
+            seen.add(key)
+        why[reason or "kept"] = why.get(reason or "kept", 0) + 1
+        if reason is None:
+            kept.append((call, tr))
+            if len(kept) >= keep:
+                break
+    return kept, why
+
+
+def _preimport(source: str) -> None:
+    """Import the program's standard-library modules here, so the traced child never reads a file."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        else:
+            continue
+        for n in names:
+            try:
+                importlib.import_module(n)
+            except ImportError:
+                pass
+
+
+# -- 4. built-in types -------------------------------------------------------------------------------------------
+
+#: Method calls of the built-in types: (receiver type, call text with {a}/{b} placeholders, result type).
+#: {a} and {b} are filled with literals of the types named in ARGS (or left out).
+STR_OPS = [
+    ("capitalize()", "str"), ("casefold()", "str"), ("center({w})", "str"), ("center({w}, {ch})", "str"),
+    ("count({sub})", "int"), ("encode()", "bytes"), ("endswith({sub})", "bool"), ("endswith(({sub}, {sub2}))", "bool"),
+    ("expandtabs({k})", "str"), ("find({sub})", "int"), ("find({sub}, {k})", "int"), ("format({w})", "str"),
+    ("index({sub})", "int!"), ("isalnum()", "bool"), ("isalpha()", "bool"), ("isascii()", "bool"),
+    ("isdecimal()", "bool"), ("isdigit()", "bool"), ("isidentifier()", "bool"), ("islower()", "bool"),
+    ("isnumeric()", "bool"), ("isprintable()", "bool"), ("isspace()", "bool"), ("istitle()", "bool"),
+    ("isupper()", "bool"), ("ljust({w}, {ch})", "str"), ("lower()", "str"), ("lstrip()", "str"),
+    ("lstrip({chars})", "str"), ("partition({sep})", "tuple"), ("removeprefix({sub})", "str"),
+    ("removesuffix({sub})", "str"), ("replace({sub}, {sub2})", "str"), ("replace({sub}, {sub2}, 1)", "str"),
+    ("rfind({sub})", "int"), ("rindex({sub})", "int!"), ("rjust({w})", "str"), ("rpartition({sep})", "tuple"),
+    ("rsplit({sep}, 1)", "list"), ("rsplit()", "list"), ("rstrip()", "str"), ("rstrip({chars})", "str"),
+    ("split()", "list"), ("split({sep})", "list"), ("split({sep}, {k})", "list"), ("splitlines()", "list"),
+    ("startswith({sub})", "bool"), ("startswith({sub}, {k})", "bool"), ("strip()", "str"), ("strip({chars})", "str"),
+    ("swapcase()", "str"), ("title()", "str"), ("upper()", "str"), ("zfill({w})", "str"),
+    ("translate(str.maketrans({sub1c}, {sub2c}))", "str"), ("format_map({{}})", "str"),
+]
+LIST_OPS = [("append({x})", None), ("clear()", None), ("copy()", "list"), ("count({x})", "int"), ("extend({xs})", None),
+            ("index({x})", "int!"), ("insert({k}, {x})", None), ("pop()", "x!"), ("pop({k})", "x!"), ("remove({x})", "!"),
+            ("reverse()", None), ("sort()", None), ("sort(reverse=True)", None), ("sort(key=abs)", None)]
+DICT_OPS = [("clear()", None), ("copy()", "dict"), ("get({key})", "x"), ("get({key}, 0)", "x"), ("items()", "view"),
+            ("keys()", "view"), ("pop({key})", "x!"), ("pop({key}, None)", "x"), ("popitem()", "tuple!"),
+            ("setdefault({key}, {x})", "x"), ("update({dd})", None), ("values()", "view"),
+            ("fromkeys({keys}, 0)", "dict")]
+SET_OPS = [("add({x})", None), ("clear()", None), ("copy()", "set"), ("difference({ss})", "set"),
+           ("difference_update({ss})", None), ("discard({x})", None), ("intersection({ss})", "set"),
+           ("intersection_update({ss})", None), ("isdisjoint({ss})", "bool"), ("issubset({ss})", "bool"),
+           ("issuperset({ss})", "bool"), ("pop()", "x!"), ("remove({x})", "!"), ("symmetric_difference({ss})", "set"),
+           ("symmetric_difference_update({ss})", None), ("union({ss})", "set"), ("update({ss})", None)]
+TUPLE_OPS = [("count({x})", "int"), ("index({x})", "int!")]
+BUILTIN_CALLS = [  # (call text over a list of ints `{v}`, what it gives)
+    "len({v})", "sorted({v})", "sorted({v}, reverse=True)", "list(reversed({v}))", "min({v})", "max({v})", "sum({v})",
+    "sum({v}, {k})", "list(enumerate({v}))", "list(enumerate({v}, 1))", "list(zip({v}, {v}[1:]))", "list(map(abs, {v}))",
+    "list(filter(None, {v}))", "any({v})", "all({v})", "set({v})", "tuple({v})", "dict.fromkeys({v}, 0)",
+    "{v}[{k}:]", "{v}[:{k}]", "{v}[::-1]", "{v}[::2]", "{v}[1:-1]", "{v}[-{k}:]", "{v}[{k}]", "{v}[-1]",
+    "sorted({v}, key=lambda n: -n)", "max({v}, default=None)", "min({v}, key=abs)", "list(range(len({v})))",
+    "{v} + [{k}]", "{v} * 2", "{k} in {v}", "{v}.count({k})",
+]
+SCALAR_CALLS = ["abs({i})", "round({f}, 1)", "round({f})", "divmod({i}, {k})", "pow({i}, 2)", "int({f})", "float({i})",
+                "str({i})", "int(str({k}) + '1')", "bool({i})", "chr(97 + {k})", "ord({ch})", "hex({k})", "bin({k})",
+                "oct({k})", "{i} // {k}", "{i} % {k}", "-{i} // {k}", "{i} ** 2", "max({i}, {k})", "min({i}, {k}, 3)",
+                "isinstance({i}, int)", "str({f})", "format({f}, '.2f')", "str({i}).rjust(4)", "{i} / {k}"]
+STR_CALLS = ["len({s})", "{s}[{k}:]", "{s}[:{k}]", "{s}[::-1]", "{s}[-1]", "{s}[{k}]", "{s}[1:-1]", "{s}[::2]",
+             "sorted({s})", "list({s})", "set({s}.lower()) == set({s})", "{s} * 2", "{s} + {sub}", "{sub} in {s}",
+             "'-'.join({s})", "', '.join({s}.split())", "''.join(reversed({s}))", "ord({s}[0])", "{s}.split()[::-1]",
+             "str(len({s}))", "[c for c in {s} if c.isupper()]", "{s}.lower().count('a')", "max({s}.split() or [''], key=len)"]
+
+_VARS = {"str": ["text", "s", "word", "name", "line"], "list": ["items", "nums", "values", "xs", "data"],
+         "dict": ["counts", "table", "d", "scores"], "set": ["seen", "bag", "group"], "tuple": ["pair", "point", "t"]}
+
+
+def _fill(template: str, rng: random.Random, ints: list[int], keys: list[str], **names: str) -> str:
+    """Fill an operation's placeholders with literals of varied kinds and sizes (``names``: variables)."""
+    sub = rng.choice(["a", "e", " ", ", ", "-", "_", "an", "the", "Hello", "x", "ab", "is", "."])
+    frm, to = rng.choice([("ab", "xy"), ("ae", "AE"), ("-_", "_-"), (" .", "+,"), ("o", "0")])
+    return template.format(
+        w=rng.choice([5, 8, 10, 12, 3]), ch=repr(rng.choice(["*", "-", ".", "0", " "])), sub=repr(sub),
+        sub2=repr(rng.choice(["", "_", "X", "--", "ab", " "])), k=rng.choice([0, 1, 2, 3, -1, 5]),
+        chars=repr(rng.choice([" .", "!?", "ab", "-_", "x", "0"])), sep=repr(rng.choice([" ", ",", "-", ":", ", ", "="])),
+        sub1c=repr(frm), sub2c=repr(to),
+        x=rng.choice(ints) if ints and rng.random() < 0.6 else rand_int(rng),
+        xs=repr([rand_int(rng) for _ in range(rng.randint(0, 3))]),
+        key=repr(rng.choice(keys) if keys and rng.random() < 0.6 else rng.choice(WORDS).lower()),
+        dd=repr({rng.choice(WORDS).lower(): rand_int(rng) for _ in range(rng.randint(1, 3))}),
+        keys=repr([rng.choice(WORDS).lower() for _ in range(rng.randint(1, 3))]),
+        ss=repr(sorted({rng.randint(0, 9) for _ in range(rng.randint(0, 4))})),
+        i=str(rand_int(rng)), f=str(round(rng.uniform(-9, 99), 2)), **names,
+    )
+
+
+def builtin_program(rng: random.Random, index: int) -> tuple[str, str, list[str], str]:
+    """A short function over one built-in type: (source, entry, argument texts, kind).
+
+    Shapes: straight-line method calls; a loop that applies one to each item; a helper of the same
+    file called in a loop; a method that can raise, inside try/except; built-in functions and slicing.
+    """
+    shape = rng.choice(["straight", "loop", "helper", "catch", "builtins", "builtins"])
+    typ = rng.choice(["str", "str", "list", "dict", "set", "tuple"])
+    name = rng.choice(_VARS[typ])
+    entry = rng.choice(["process", "solve", "transform", "summarize", "clean", "analyze", "build", "check",
+                        "normalize", "run"]) + rng.choice(["", "_" + name, "_items", "_text", "_data"])
+    ints = [rand_int(rng) for _ in range(rng.randint(0, 6))]
+    keys = [rng.choice(WORDS).lower() for _ in range(rng.randint(0, 4))]
+    args = [_typ_value(typ, rng, ints, keys) for _ in range(3)]
+    ops = {"str": STR_OPS, "list": LIST_OPS, "dict": DICT_OPS, "set": SET_OPS, "tuple": TUPLE_OPS}[typ]
+    body: list[str] = []
+    helper = ""
+    if shape == "builtins":
+        if typ in ("dict", "set"):
+            typ, name = "list", "nums"
+            args = [repr([rand_int(rng) for _ in range(rng.randint(1, 6))]) for _ in range(3)]
+        pool = STR_CALLS if typ == "str" else BUILTIN_CALLS + SCALAR_CALLS
+        if typ == "tuple":
+            args = [repr(tuple(rand_int(rng) for _ in range(rng.randint(1, 5)))) for _ in range(3)]
+        for j in range(rng.randint(2, 5)):
+            body.append(f"r{j} = " + _fill(rng.choice(pool), rng, ints, keys, v=name, s=name))
+        body.append(f"return {rng.choice(['r0', f'r{j}', f'(r0, r{j})'])}")
+        if typ != "str" and rng.random() < 0.7:
+            body = ["if not " + name + ":", "    return None"] + body
+    elif shape == "straight":
+        last = None
+        for j in range(rng.randint(2, 4)):
+            op, res = rng.choice([o for o in ops if "!" not in (o[1] or "")])
+            call = _fill(op, rng, ints, keys)
+            if res is None or typ != "str" and res not in ("str", "list", "dict", "set", "tuple"):
+                body.append(f"{name}.{call}" if res is None else f"r{j} = {name}.{call}")
+                last = last if res is None else f"r{j}"
+            elif res == typ:
+                body.append(f"{name} = {name}.{call}")
+            else:
+                body.append(f"r{j} = {name}.{call}")
+                last = f"r{j}"
+        body.append(f"return {name}" if last is None or rng.random() < 0.3 else f"return {last}, {name}")
+    elif shape == "loop":
+        op, res = rng.choice(ops)
+        call = _fill(op, rng, ints, keys)
+        body += ["result = []", f"for item in {name}_list:", f"    {'cur = item' if typ != 'tuple' else 'cur = tuple(item)'}"]
+        if "!" in (res or ""):
+            body += ["    try:", f"        out = cur.{call}", "    except (ValueError, KeyError, IndexError) as err:",
+                     "        out = str(err)"]
+        else:
+            body += [f"    out = cur.{call}"]
+        body += ["    if out is None:", "        out = cur", "    result.append(out)", "return result"]
+        args = ["[" + ", ".join(_typ_value(typ, rng, ints, keys) for _ in range(rng.randint(1, 4))) + "]" for _ in range(3)]
+        name = f"{name}_list"
+    elif shape == "helper":
+        op, res = rng.choice(ops)
+        call = _fill(op, rng, ints, keys)
+        hname = rng.choice(["apply", "fix", "step", "convert", "tidy", "pick", "one"]) + "_" + rng.choice(["one", "item", "value", "part"])
+        helper = f"def {hname}(value):\n"
+        if "!" in (res or ""):
+            helper += f"    try:\n        got = value.{call}\n    except (ValueError, KeyError, IndexError):\n        return None\n"
+        else:
+            helper += f"    got = value.{call}\n"
+        helper += "    if got is None:\n        return value\n    return got\n\n\n"
+        body += ["out = []", f"for pos, item in enumerate({name}_all):", f"    got = {hname}(item)",
+                 "    if got is not None:", "        out.append((pos, got))", "return out"]
+        args = ["[" + ", ".join(_typ_value(typ, rng, ints, keys) for _ in range(rng.randint(1, 3))) + "]" for _ in range(3)]
+        name = f"{name}_all"
+    else:  # catch
+        op, res = rng.choice([o for o in ops if "!" in (o[1] or "")] or ops)
+        call = _fill(op, rng, ints, keys)
+        exc = rng.choice(["ValueError", "(ValueError, KeyError, IndexError)", "Exception", "LookupError" if typ != "str" else "ValueError"])
+        body += ["count = 0", "try:", f"    found = {name}.{call}", "    count += 1", f"except {exc} as err:",
+                 "    found = -1" if rng.random() < 0.5 else "    found = repr(err)", "finally:", "    count += 10",
+                 f"return found, count, {name}"]
+    params = name
+    source = helper + f"def {entry}({params}):\n" + textwrap.indent("\n".join(body), "    ") + "\n"
+    return source, entry, args, f"builtins:{typ}:{shape}"
+
+
+def _typ_value(typ: str, rng: random.Random, ints: list[int], keys: list[str]) -> str:
+    if typ == "str":
+        return repr(rand_str(rng))
+    if typ == "list":
+        return repr(list(ints) if rng.random() < 0.5 else [rand_int(rng) for _ in range(rng.randint(0, 6))])
+    if typ == "dict":
+        return repr({k: rand_int(rng) for k in (keys or [rng.choice(WORDS).lower()])})
+    if typ == "set":
+        return repr({abs(rand_int(rng)) % 10 for _ in range(rng.randint(0, 5))} or set())
+    return repr(tuple(ints[:4]))
+
+
+# -- the builder ----------------------------------------------------------------------------------------------
+
+
+def sources(packages: list[str], stdlib: list[str]) -> list[tuple[str, dict]]:
+    """(module, provenance) of every module to extract from; packages that are not installed are skipped."""
+    out = []
+    for pkg in packages:
+        dist, modules = PACKAGES[pkg]
+        try:
+            meta = importlib.metadata.metadata(dist)
+            version = meta["Version"]
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        lic = meta.get("License-Expression") or (meta.get("License") or "").split("\n")[0] or next(
+            (c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")), "unknown")
+        prov = {"package": pkg, "distribution": dist, "version": version, "license": lic}
+        if modules is None:
+            root = Path(importlib.import_module(pkg).__file__).parent
+            modules = sorted(f"{pkg}." + ".".join(p.relative_to(root).with_suffix("").parts)
+                             for p in root.rglob("*.py") if p.name != "__init__.py" and "test" not in p.as_posix())
+        out += [(m, prov) for m in modules]
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for m in stdlib:
+        out.append((m, {"package": "stdlib", "distribution": "python", "version": py, "license": "PSF-2.0"}))
+    return out
+
+
+def _build_work(task) -> list[dict]:
+    """Worker: trace the programs of one module (or one batch of built-in programs) into records."""
+    kind, what, prov, seed, per_function, tries = task
+    _install_guard()
+    rng = random.Random(f"{seed}:{what}")
+    rows = []
+    if kind == "module":
+        for prog in extract_programs(what, prov):
+            _preimport(prog.source)
+            kept, why = trace_program(prog, candidate_inputs(prog, rng, tries), per_function)
+            rows += [_row(prog.source, prog.entry, call, tr, prog.provenance, why) for call, tr in kept]
+    else:
+        start, stop = what
+        for i in range(start, stop):
+            r = random.Random(f"{seed}:builtins:{i}")
+            src, entry, args, sub = builtin_program(r, i)
+            prog = Program(src, entry, [], [], {**prov, "module": sub, "function": entry})
+            kept, why = trace_program(prog, list(dict.fromkeys(args)), 2)
+            rows += [_row(src, entry, call, tr, prog.provenance, why) for call, tr in kept]
+    return rows
+
+
+def _row(source, entry, call, trace, provenance, why) -> dict:
+    return {"id": f"{provenance['package']}:{provenance['module']}:{entry}:{zlib.crc32(call.encode()) % 10**8}",
+            "provenance": provenance, **trace.to_json_dict()}
+
+
+def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str], builtins_n: int, jobs: int = 1,
+          seed: int = 0, per_function: int = 6, tries: int = 24, log=print) -> dict:
+    """Build ``out/train.jsonl`` (traces), ``out/heldout.jsonl`` (the held-out packages' traces) and
+    ``out/real_heldout.jsonl`` (the held-out suite); returns counts by package."""
+    import multiprocessing as mp
+
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = [("module", m, prov, seed, per_function, tries) for m, prov in sources(packages, stdlib)]
+    bprov = {"package": "builtins", "distribution": "neurodebug", "version": "", "license": "MIT"}
+    step = 25
+    tasks += [("builtins", (a, min(a + step, builtins_n)), bprov, seed, 2, 3) for a in range(0, builtins_n, step)]
+    counts: dict[str, int] = {}
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    files = {name: open(out / name, "w", encoding="utf-8") for name in ("train.jsonl", "heldout.jsonl", "real_heldout.jsonl")}
+    try:
+        with ctx.Pool(max(1, jobs), maxtasksperchild=20) as pool:
+            for rows in pool.imap(_build_work, tasks):
+                for r in rows:
+                    pkg = r["provenance"]["package"]
+                    counts[pkg] = counts.get(pkg, 0) + 1
+                    line = json.dumps(r, ensure_ascii=False) + "\n"
+                    if pkg in heldout:
+                        files["heldout.jsonl"].write(line)
+                        files["real_heldout.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
+                    else:
+                        files["train.jsonl"].write(line)
+                if rows:
+                    log(f"{rows[0]['provenance']['module']}: {len(rows)} traces")
+    finally:
+        for fh in files.values():
+            fh.close()
+    (out / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
+    return counts
+
+
+def suite_record(row: dict) -> dict:
+    """The ``neurodebug eval`` record of a corpus trace (its provenance kept alongside)."""
+    return {"id": row["id"], "code": row["source"], "input": row["call"], "entry": row["entry"],
+            "output": (row.get("end") or {}).get("value"), "provenance": row["provenance"]}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--out", required=True, help="directory for train.jsonl, heldout.jsonl, real_heldout.jsonl, counts.json")
+    p.add_argument("--packages", nargs="*", default=sorted(PACKAGES), help=f"packages to use (default: {' '.join(sorted(PACKAGES))})")
+    p.add_argument("--stdlib", nargs="*", default=STDLIB, help="standard-library modules to use")
+    p.add_argument("--heldout", nargs="*", default=HELDOUT, help=f"packages kept out of training (default: {' '.join(HELDOUT)})")
+    p.add_argument("--builtins", type=int, default=3000, help="generated programs over the built-in types")
+    p.add_argument("--per-function", type=int, default=6, help="inputs kept per function")
+    p.add_argument("--tries", type=int, default=24, help="inputs tried per function")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    from neurodebug.errors import UserError
+
+    unknown = [p for p in list(args.packages) + list(args.heldout) if p not in PACKAGES]
+    if unknown:
+        raise UserError(f"Unknown package {unknown[0]!r}; the corpus knows {', '.join(sorted(PACKAGES))}.")
+    counts = build(Path(args.out), list(dict.fromkeys(list(args.packages) + list(args.heldout))), args.stdlib,
+                   args.heldout, args.builtins, args.jobs, args.seed, args.per_function, args.tries)
+    total = sum(counts.values())
+    held = sum(n for p, n in counts.items() if p in args.heldout)
+    print(f"{total - held} training traces, {held} held-out -> {args.out}")
+    for p, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {p}: {n}")
+    return 0
