@@ -113,9 +113,7 @@ def humaneval() -> int:
 
 
 def real() -> int:
-    import shutil
     import tempfile
-    from pathlib import Path
 
     from neurodebug.cli import main as cli_main
 
@@ -123,9 +121,19 @@ def real() -> int:
         rc = cli_main(["corpus", "--out", tmp, "--jobs", "1"])
         if rc:
             return rc
-        out = os.path.join(HERE, "real_heldout.jsonl")
-        shutil.copyfile(Path(tmp) / "real_heldout.jsonl", out)
-    print(f"-> {out}")
+        return interleave(os.path.join(tmp, "real_heldout.jsonl"), os.path.join(HERE, "real_heldout.jsonl"))
+
+
+def interleave(src: str, out: str) -> int:
+    """The records in a fixed order that mixes packages and functions, so `--limit N` is a fair sample."""
+    import zlib
+
+    with open(src) as fh:
+        lines = [line for line in fh if line.strip()]
+    lines.sort(key=lambda line: zlib.crc32(json.loads(line)["id"].encode()))
+    with open(out, "w") as fh:
+        fh.writelines(lines)
+    print(f"{len(lines)} records -> {out}")
     return 0
 
 
