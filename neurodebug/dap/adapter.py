@@ -1,0 +1,621 @@
+"""The debug adapter: DAP requests in, Session operations and DAP events out.
+
+Requests are read on one thread. Those that only read (threads, stackTrace, scopes, variables,
+evaluate) are answered there from the last :class:`~neurodebug.dap.views.Stop`; those that
+change the session (launch, the steps, setVariable, restart) run one at a time in a worker
+thread, so the reader keeps answering, and ``pause``/``cancel`` reach a running prediction
+through ``Session.cancel``. Steps are answered at once and end with a ``stopped`` event.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import dap_types as dap
+
+from neurodebug.dap import views
+from neurodebug.dap.launch import LaunchConfig, check_entry, default_predictor, open_session
+from neurodebug.dap.protocol import BadMessage, Writer, parse_request
+from neurodebug.dap.variables import (MISSING, References, child, child_evaluate_name, children, evaluate,
+                                      expandable, literal, type_name)
+from neurodebug.errors import UserError
+
+THREAD_ID = 1
+THREAD_NAME = "predicted execution"
+DIVERGENCE, EXCEPTION = "divergence", "exception"
+FILTERS = [
+    dap.ExceptionBreakpointsFilter(filter=DIVERGENCE, label="Where the model and the real run part", default=True,
+                                   description="Stop on the first frame where the prediction differs from the real run."),
+    dap.ExceptionBreakpointsFilter(filter=EXCEPTION, label="Predicted exception", default=True,
+                                   description="Stop where the model predicts that an exception is raised."),
+]
+CAPABILITIES = dap.Capabilities(
+    supportsConfigurationDoneRequest=True, supportsStepBack=True, supportsSetVariable=True,
+    supportsRestartRequest=True, supportsEvaluateForHovers=True, supportsTerminateRequest=True,
+    supportsCancelRequest=True, supportsExceptionInfoRequest=True, exceptionBreakpointFilters=FILTERS,
+    supportsConditionalBreakpoints=False, supportsHitConditionalBreakpoints=False, supportsLogPoints=False,
+)
+#: How long a launch waits for configurationDone before it runs without it.
+CONFIGURATION_TIMEOUT_S = 10.0
+NO_CONDITIONS = "Conditions are not evaluated: neurodebug runs no code in the adapter."
+
+
+class Predictors:
+    """Loaded predictors by (model, backend, url, device), shared by the sessions of one process."""
+
+    def __init__(self, factory: Callable[[LaunchConfig], Any] = default_predictor):
+        self.factory = factory
+        self._loaded: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, config: LaunchConfig):
+        with self._lock:
+            key = config.predictor_key()
+            if key not in self._loaded:
+                self._loaded[key] = self.factory(config)
+            return self._loaded[key]
+
+
+class Adapter:
+    """One debug session of one client (see the module docstring)."""
+
+    def __init__(self, out: Writer, predictors: Predictors | None = None):
+        self.out = out
+        self.predictors = predictors or Predictors()
+        self.client = dap.InitializeRequestArguments(adapterID="neurodebug")
+        self.config: LaunchConfig | None = None
+        self.source = ""
+        self.runnable: frozenset[int] = frozenset()
+        self.session = None
+        self.stop: views.Stop | None = None
+        self.refs = References()
+        self.breakpoints: dict[int, int] = {}  # line -> breakpoint id
+        self._next_breakpoint = 1
+        self.filters = {f.filter for f in FILTERS if f.default}
+        self.exception: dict | None = None  # the exceptionInfo body of the current stop
+        self.done = False
+        self._initialized_sent = False
+        self._configured = threading.Event()
+        self._halt = threading.Event()
+        self._running: int | None = None  # seq of the request the worker is carrying out
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurodebug-dap")
+        self._handlers: dict[str, Callable[[Any], Any]] = {
+            "initialize": self.initialize, "launch": self.launch, "attach": self.attach,
+            "setBreakpoints": self.set_breakpoints, "setExceptionBreakpoints": self.set_exception_breakpoints,
+            "configurationDone": self.configuration_done, "threads": self.threads,
+            "stackTrace": self.stack_trace, "scopes": self.scopes, "variables": self.variables,
+            "next": self.next, "stepIn": self.step_in, "stepOut": self.step_out, "stepBack": self.step_back,
+            "continue": self.continue_, "reverseContinue": self.reverse_continue, "pause": self.pause,
+            "cancel": self.cancel, "setVariable": self.set_variable, "evaluate": self.evaluate,
+            "exceptionInfo": self.exception_info, "restart": self.restart, "terminate": self.terminate,
+            "disconnect": self.disconnect,
+        }
+
+    # -- dispatch -----------------------------------------------------------------------------------
+
+    def handle(self, message: dict) -> None:
+        """Answer one message (a response now, or later from the worker for the long requests)."""
+        try:
+            request = parse_request(message)
+            handler = self._handlers.get(request.command)
+            if handler is None:
+                raise BadMessage(f"neurodebug does not support the {request.command!r} request.",
+                                 request.seq, request.command)
+            body = handler(request)
+        except BadMessage as e:
+            self.bad(e)
+            return
+        except UserError as e:
+            self.out.fail(request.seq, request.command, str(e))
+            return
+        except Exception as e:  # noqa: BLE001 - a bug must not take the adapter down; the traceback goes to stderr
+            traceback.print_exc(file=sys.stderr)
+            self.out.fail(request.seq, request.command, f"neurodebug failed unexpectedly ({type(e).__name__}: {e}).")
+            return
+        if body is not LATER:
+            self.out.respond(request.seq, request.command, body)
+
+    def bad(self, e: BadMessage) -> None:
+        """A message that cannot be carried out: an error response when it has a seq, else an output event."""
+        if e.seq is not None:
+            self.out.fail(e.seq, e.command or "unknown", str(e))
+        else:
+            self.out.event("output", dap.OutputEventBody(category="important", output=f"neurodebug: {e}\n"))
+
+    def close(self) -> None:
+        """The client is gone: stop what runs and let the worker end."""
+        self.done = True
+        self._interrupt()
+        self._configured.set()
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, request, work: Callable[[], None], answers: bool = False) -> None:
+        """Run ``work`` in the worker thread. ``answers``: the request is answered by ``work`` (an error
+        response on UserError); otherwise it was answered already and a failure is reported as output
+        and a stop, so the UI is never left running."""
+
+        def run():
+            self._running = request.seq
+            try:
+                work()
+            except UserError as e:
+                self._failed(request, str(e), answers)
+            except Exception as e:  # noqa: BLE001 - a bug must not take the adapter down; the traceback goes to stderr
+                traceback.print_exc(file=sys.stderr)
+                self._failed(request, f"neurodebug failed unexpectedly ({type(e).__name__}: {e}).", answers)
+            finally:
+                self._running = None
+                self._halt.clear()
+
+        self._worker.submit(run)
+
+    def _failed(self, request, sentence: str, answered_by_work: bool) -> None:
+        if answered_by_work:
+            self.out.fail(request.seq, request.command, sentence)
+            return
+        self.out.event("output", dap.OutputEventBody(category="important", output=f"neurodebug: {sentence}\n"))
+        if self.session is not None and self.session.current is not None:
+            self._stopped("pause", sentence)
+
+    # -- configuration --------------------------------------------------------------------------------
+
+    def initialize(self, request: dap.InitializeRequest):
+        self.client = request.arguments
+        return CAPABILITIES
+
+    def attach(self, request):
+        raise UserError("neurodebug cannot attach to a running program; use a launch configuration.")
+
+    def launch(self, request: dap.LaunchRequest):
+        from neurodebug.session import read_source
+
+        if self.config is not None:
+            raise UserError("This debug session has already launched a prediction; restart it instead.")
+        config = LaunchConfig.parse(request.arguments.model_dump(by_alias=True) if request.arguments else None)
+        program = os.path.abspath(config.program)
+        config = config.model_copy(update={"program": program})
+        self.source = read_source(program)
+        check_entry(config, self.source)
+        self.runnable = views.runnable_lines(self.source)
+        self.config = config
+        if not self._initialized_sent:  # now breakpoints can be verified against the program
+            self._initialized_sent = True
+            self.out.event("initialized")
+
+        def work():
+            try:
+                self.session = self._open(config)
+            except BaseException:
+                self.config = None  # a later launch may try again
+                raise
+            self.out.respond(request.seq, request.command)
+            self._announce()
+            self._configured.wait(CONFIGURATION_TIMEOUT_S)
+            self._begin()
+
+        self._submit(request, work, answers=True)
+        return LATER
+
+    def _open(self, config: LaunchConfig):
+        return open_session(config, self.predictors.get(config))
+
+    def _announce(self) -> None:
+        s = self.session
+        name = getattr(s.predictor, "name", type(s.predictor).__name__)
+        call = s.call if s.call is not None else "(the model proposes the arguments)"
+        lines = [f"neurodebug: predicting {s.entry}({call}) with {name}."]
+        if s.real_note:
+            lines.append(s.real_note)
+        self._output("\n".join(lines) + "\n")
+
+    def _begin(self) -> None:
+        """After launch or restart: stop on the call frame, or run to the first breakpoint."""
+        self.stop = views.Stop.of(self.session)
+        if self.config.stopOnEntry:
+            self._stopped("entry", "The call frame: the arguments of the prediction.")
+        else:
+            self._forward(self._run_to_breakpoint)
+
+    def set_breakpoints(self, request: dap.SetBreakpointsRequest):
+        args = request.arguments
+        wanted = args.breakpoints or [dap.SourceBreakpoint(line=line) for line in (args.lines or [])]
+        ours = self.config is not None and args.source.path is not None \
+            and os.path.realpath(args.source.path) == os.path.realpath(self.config.program)
+        result, lines = [], {}
+        for bp in wanted:
+            line = self._line_in(bp.line)
+            if not ours:
+                why = "Breakpoints apply only to the program being predicted."
+                result.append(dap.Breakpoint(verified=False, line=bp.line, message=why, reason="failed"))
+            elif bp.condition or bp.hitCondition or bp.logMessage:
+                result.append(dap.Breakpoint(verified=False, line=bp.line, message=NO_CONDITIONS, reason="failed"))
+            elif line not in self.runnable:
+                result.append(dap.Breakpoint(verified=False, line=bp.line, message=views.not_runnable(line), reason="failed"))
+            else:
+                lines[line] = self.breakpoints.get(line) or self._new_breakpoint_id()
+                result.append(dap.Breakpoint(id=lines[line], verified=True, line=bp.line, source=args.source))
+        if ours:
+            self.breakpoints = lines
+        return dap.SetBreakpointsResponseBody(breakpoints=result)
+
+    def _new_breakpoint_id(self) -> int:
+        self._next_breakpoint += 1
+        return self._next_breakpoint - 1
+
+    def set_exception_breakpoints(self, request: dap.SetExceptionBreakpointsRequest):
+        known = {f.filter for f in FILTERS}
+        asked = list(request.arguments.filters) + [o.filterId for o in request.arguments.filterOptions or []]
+        self.filters = {f for f in asked if f in known}
+        return dap.SetExceptionBreakpointsResponseBody(breakpoints=[
+            dap.Breakpoint(verified=f in known, message=None if f in known else f"There is no exception filter {f!r}.")
+            for f in asked])
+
+    def configuration_done(self, request):
+        self._configured.set()
+
+    # -- reading the stop -----------------------------------------------------------------------------
+
+    def threads(self, request):
+        return dap.ThreadsResponseBody(threads=[dap.Thread(id=THREAD_ID, name=THREAD_NAME)])
+
+    def stack_trace(self, request: dap.StackTraceRequest):
+        stop = self.stop
+        if stop is None:
+            return dap.StackTraceResponseBody(stackFrames=[], totalFrames=0)
+        stack = views.call_stack(stop.frames, stop.index)
+        start = request.arguments.startFrame or 0
+        levels = request.arguments.levels or len(stack)
+        frames = [self._stack_frame(stop, i) for i in stack[start:start + levels]]
+        return dap.StackTraceResponseBody(stackFrames=frames, totalFrames=len(stack))
+
+    def _stack_frame(self, stop: views.Stop, i: int) -> dap.StackFrame:
+        f = stop.frames[i]
+        hint = "subtle" if f.malformed else None
+        return dap.StackFrame(id=i + 1, name=views.frame_name(f, stop.entry), source=self._source(),
+                              line=self._line_out(f.line) if f.line else 0, column=1, presentationHint=hint)
+
+    def _source(self) -> dap.Source:
+        path = self.config.program
+        shown = path if self.client.pathFormat != "uri" else "file://" + path
+        return dap.Source(name=os.path.basename(path), path=shown)
+
+    def _frame_index(self, frame_id: int | None, stop: views.Stop) -> int:
+        i = stop.index if frame_id is None else frame_id - 1
+        if not 0 <= i < len(stop.frames):
+            raise UserError(f"There is no stack frame {frame_id} at this stop.")
+        return i
+
+    def scopes(self, request: dap.ScopesRequest):
+        stop = self._stopped_state()
+        i = self._frame_index(request.arguments.frameId, stop)
+        f = stop.frames[i]
+        scopes = [dap.Scope(name="Predicted", presentationHint="locals", variablesReference=self.refs.ref(("predicted", i)),
+                            namedVariables=len(f.locals), expensive=False),
+                  dap.Scope(name="Real run", variablesReference=self.refs.ref(("real", i)), expensive=False)]
+        if f.event in ("return", "exception"):
+            name = "Return value" if f.event == "return" else "Exception"
+            scopes.insert(0, dap.Scope(name=name, variablesReference=self.refs.ref(("value", i)), expensive=False))
+        return dap.ScopesResponseBody(scopes=scopes)
+
+    def variables(self, request: dap.VariablesRequest):
+        stop = self._stopped_state()
+        key = self.refs.key(request.arguments.variablesReference)
+        if key is None:
+            raise UserError(f"There is no variables reference {request.arguments.variablesReference}.")
+        if len(key) == 2:
+            shown = self._scope_variables(stop, *key)
+        else:
+            value = self._value(stop, key)
+            shown = [self._variable(key + (k,), name, v, child_evaluate_name(self._evaluate_name(key), value, k))
+                     for name, k, v in children(value)]
+        start = request.arguments.start or 0
+        count = request.arguments.count or len(shown)
+        return dap.VariablesResponseBody(variables=shown[start:start + count])
+
+    def _scope_variables(self, stop: views.Stop, scope: str, i: int) -> list[dap.Variable]:
+        if not 0 <= i < len(stop.frames):
+            return []
+        if scope == "real" and stop.real[i] is None:
+            return [dap.Variable(name="note", value=self._no_real_frame(stop), variablesReference=0)]
+        items = self._root_values(stop, scope, i)
+        return [self._variable((scope, i, name), name, text, name if scope == "predicted" else None)
+                for name, text in items.items()]
+
+    @staticmethod
+    def _no_real_frame(stop: views.Stop) -> str:
+        if not stop.has_real:
+            return stop.real_note or "There is no real run."
+        return "The real run has no frame at this step (it ended, or the steps do not line up here)."
+
+    @staticmethod
+    def _root_values(stop: views.Stop, scope: str, i: int) -> dict[str, str]:
+        f, r = stop.frames[i], stop.real[i]
+        if scope == "predicted":
+            return dict(f.locals)
+        if scope == "real":
+            return dict(r.locals) if r is not None else {}
+        values = {"predicted": f.arg}
+        if r is not None and r.event == f.event:
+            values["real"] = r.arg
+        return {k: v for k, v in values.items() if v is not None}
+
+    def _value(self, stop: views.Stop, key: tuple) -> Any:
+        """The Python value a child key names (a literal inside a local's repr)."""
+        scope, i, root, *path = key
+        if not 0 <= i < len(stop.frames):
+            raise UserError("That variable belongs to a frame that is no longer predicted.")
+        if scope == "eval":
+            value = evaluate(root, stop.frames[i].locals)[1]
+        else:
+            value = literal(self._root_values(stop, scope, i).get(root))
+        try:
+            for k in path:
+                value = child(value, k)
+        except (KeyError, IndexError, TypeError):
+            value = MISSING
+        if value is MISSING:
+            raise UserError("That variable is no longer there at this stop.")
+        return value
+
+    def _evaluate_name(self, key: tuple) -> str | None:
+        scope, _, root, *path = key
+        if scope not in ("predicted", "eval"):
+            return None
+        name = root
+        for k in path:
+            name = f"{name}[{k!r}]"
+        return name
+
+    def _variable(self, key: tuple, name: str, value: Any, evaluate_name: str | None) -> dap.Variable:
+        """A variable from a repr string (a root) or a Python value (a child)."""
+        text = value if isinstance(value, str) and len(key) == 3 else repr(value)
+        parsed = literal(text) if len(key) == 3 else value
+        ref = self.refs.ref(key) if expandable(parsed) else 0
+        kind = type(parsed).__name__ if parsed is not MISSING else None
+        return dap.Variable(name=name, value=text, type=kind, evaluateName=evaluate_name, variablesReference=ref,
+                            indexedVariables=len(parsed) if ref and not isinstance(parsed, dict) else None,
+                            namedVariables=len(parsed) if ref and isinstance(parsed, dict) else None)
+
+    def evaluate(self, request: dap.EvaluateRequest):
+        stop = self._stopped_state()
+        i = self._frame_index(request.arguments.frameId, stop)
+        expression = request.arguments.expression.strip()
+        shown, value = evaluate(expression, stop.frames[i].locals)
+        ref = self.refs.ref(("eval", i, expression)) if expandable(value) else 0
+        return dap.EvaluateResponseBody(result=shown, type=type_name(shown), variablesReference=ref)
+
+    def exception_info(self, request):
+        if self.exception is None:
+            raise UserError("The predicted execution is not stopped on an exception or a divergence.")
+        return self.exception
+
+    def _stopped_state(self) -> views.Stop:
+        if self.stop is None:
+            raise UserError("There is no prediction yet: launch one first.")
+        return self.stop
+
+    # -- moving ------------------------------------------------------------------------------------------
+
+    def next(self, request):
+        return self._move(request, lambda s: self._once(s.next))
+
+    def step_in(self, request):
+        return self._move(request, lambda s: self._once(s.step))
+
+    def step_out(self, request):
+        return self._move(request, lambda s: self._once(s.out))
+
+    def continue_(self, request):
+        self._move(request, self._run_to_breakpoint)
+        return dap.ContinueResponseBody(allThreadsContinued=True)
+
+    def step_back(self, request):
+        return self._move(request, lambda s: self._back(s, to_breakpoint=False), forward=False)
+
+    def reverse_continue(self, request):
+        return self._move(request, lambda s: self._back(s, to_breakpoint=True), forward=False)
+
+    def _move(self, request, action: Callable, forward: bool = True):
+        """Answer a step request now; carry it out in the worker; end with a stopped event."""
+        if self.session is None:
+            raise UserError("There is no prediction yet: launch one first.")
+        self.out.respond(request.seq, request.command,
+                         dap.ContinueResponseBody(allThreadsContinued=True) if request.command == "continue" else None)
+        self._submit(request, lambda: self._forward(action) if forward else self._backward(action))
+        return LATER
+
+    def _once(self, op: Callable) -> tuple[str, str | None, list[int] | None]:
+        op()
+        return "step", None, None
+
+    def _run_to_breakpoint(self, s) -> tuple[str, str | None, list[int] | None]:
+        """Predict frame by frame until a breakpoint's line, a filter's hit (reported by
+        :meth:`_forward`), a pause, or the end."""
+        while not s.ended and not self._halt.is_set():
+            before = len(s.frames)
+            f = s.step()
+            if f is None or len(s.frames) == before:
+                break
+            if f.event in ("call", "line") and f.line in self.breakpoints:
+                return "breakpoint", None, [self.breakpoints[f.line]]
+            if self._filter_hit(s, f) is not None:
+                break
+        return "step", None, None
+
+    def _back(self, s, to_breakpoint: bool) -> tuple[str, str | None, list[int] | None]:
+        """Undo frames: to the previous line of this function or a caller (step back, the reverse of
+        next: a callee's frames are undone with its call), or to a breakpoint's line or the start."""
+        depth = s.current.depth if s.current is not None else 0
+        while not self._halt.is_set():
+            before = len(s.frames)
+            f = s.back()
+            if len(s.frames) == before or f is None:
+                return "step", "The start of the predicted execution.", None
+            if f.event not in ("call", "line"):
+                continue
+            if to_breakpoint and f.line in self.breakpoints:
+                return "breakpoint", None, [self.breakpoints[f.line]]
+            if not to_breakpoint and f.depth <= depth:
+                return "step", None, None
+        return "pause", None, None
+
+    def _forward(self, action: Callable) -> None:
+        """Carry out a forward move; stop with the right reason, or end the debug session at the end."""
+        s = self.session
+        before = self.stop
+        if s.ended and before is not None and len(before.frames) == len(s.frames):
+            self._terminate()  # nothing left to predict: like a program that exits
+            return
+        self._divergence_before = before.divergence if before is not None else None
+        reason, description, hits = action(s)
+        stop = self.stop = views.Stop.of(s)
+        if stop.index < 0:
+            self._output(views.summary(stop))
+            self._terminate()
+            return
+        if self._halt.is_set():
+            reason, description, hits = "pause", "Paused: the prediction was cancelled.", None
+        else:
+            hit = self._filter_hit(s, stop.frames[-1], stop)
+            if hit is not None:
+                self._stop_on_exception(*hit)
+                if stop.ended:
+                    self._output(views.summary(stop))
+                return
+        if stop.ended:
+            self._output(views.summary(stop))
+            description = description or f"The end of the predicted execution: {stop.end.message or stop.end.reason}"
+        self._stopped(reason, description, hits)
+
+    def _backward(self, action: Callable) -> None:
+        reason, description, hits = action(self.session)
+        self.stop = views.Stop.of(self.session)
+        self._stopped(reason, description, hits)
+
+    def _filter_hit(self, s, frame, stop: views.Stop | None = None) -> tuple[str, str, str] | None:
+        """(exception id, description, text) when an exception filter stops on ``frame``."""
+        if EXCEPTION in self.filters and frame is not None and frame.event == "exception":
+            name, sentence = views.exception_of(frame)
+            return name, sentence, frame.arg or name
+        if DIVERGENCE in self.filters and s.real is not None and self._divergence_before is None:
+            d = stop.divergence if stop is not None else s.comparison().first_divergence
+            if d is not None:
+                return "Divergence", d.message, "The model and the real run part"
+        return None
+
+    def _stop_on_exception(self, exception_id: str, description: str, text: str) -> None:
+        self.exception = dap.ExceptionInfoResponseBody(
+            exceptionId=exception_id, description=description, breakMode="always",
+            details=dap.ExceptionDetails(message=description, typeName=exception_id))
+        self.out.event("stopped", dap.StoppedEventBody(reason="exception", description=description, text=text,
+                                                       threadId=THREAD_ID, allThreadsStopped=True))
+
+    def _stopped(self, reason: str, description: str | None = None, hits: list[int] | None = None) -> None:
+        self.exception = None
+        self.out.event("stopped", dap.StoppedEventBody(reason=reason, description=description, threadId=THREAD_ID,
+                                                       allThreadsStopped=True, hitBreakpointIds=hits))
+
+    def _terminate(self) -> None:
+        self.out.event("exited", dap.ExitedEventBody(exitCode=0))
+        self.out.event("terminated")
+
+    def _output(self, text: str, category: str = "console") -> None:
+        self.out.event("output", dap.OutputEventBody(category=category, output=text))
+
+    # -- interrupting ---------------------------------------------------------------------------------
+
+    def pause(self, request):
+        if self._running is not None:
+            self._interrupt()
+
+    def cancel(self, request: dap.CancelRequest):
+        args = request.arguments
+        if args is not None and args.requestId is not None and args.requestId == self._running:
+            self._interrupt()
+
+    def _interrupt(self) -> None:
+        self._halt.set()
+        if self.session is not None:
+            self.session.cancel()
+
+    # -- changing the prediction -------------------------------------------------------------------
+
+    def set_variable(self, request: dap.SetVariableRequest):
+        args = request.arguments
+        key = self.refs.key(args.variablesReference)
+        stop = self._stopped_state()
+        if key is None or key[0] not in ("predicted",):
+            raise UserError("Only a local of the predicted frame can be set; the real run's values are what ran.")
+        if len(key) != 2:
+            raise UserError("An item cannot be set on its own; set the whole local to a new value.")
+        if key[1] != stop.index:
+            raise UserError("Only the current frame's locals can be set; a caller's frame is in the past.")
+
+        def work():
+            s = self.session
+            s.set_local(args.name, args.value)
+            self.stop = views.Stop.of(s)
+            text = s.current.locals.get(args.name, args.value)
+            parsed = literal(text)
+            ref = self.refs.ref(("predicted", self.stop.index, args.name)) if expandable(parsed) else 0
+            self.out.respond(request.seq, request.command,
+                             dap.SetVariableResponseBody(value=text, type=type_name(text), variablesReference=ref))
+            if self.client.supportsInvalidatedEvent:  # the real run and the frames after it changed
+                self.out.event("invalidated", dap.InvalidatedEventBody(areas=["variables"], threadId=THREAD_ID))
+
+        self._submit(request, work, answers=True)
+        return LATER
+
+    def restart(self, request: dap.RestartRequest):
+        """A new sample (a new seed); with a changed launch configuration, a new session on it."""
+        if self.session is None:
+            raise UserError("There is no prediction to restart: launch one first.")
+        given = request.arguments.arguments if request.arguments is not None else None
+        config = self.config
+        if given is not None:
+            config = LaunchConfig.parse(given.model_dump(by_alias=True))
+            config = config.model_copy(update={"program": os.path.abspath(config.program)})
+        self._interrupt()
+
+        def work():
+            if config != self.config:
+                from neurodebug.session import read_source
+
+                self.session = self._open(config)
+                self.config, self.source = config, read_source(config.program)
+                self.runnable = views.runnable_lines(self.source)
+            else:
+                self.session.reset()
+            self.out.respond(request.seq, request.command)
+            self._announce()
+            self._begin()
+
+        self._submit(request, work, answers=True)
+        return LATER
+
+    def terminate(self, request):
+        self._interrupt()
+        self.out.respond(request.seq, request.command)
+        self.out.event("terminated")
+        return LATER
+
+    def disconnect(self, request):
+        self._interrupt()
+        self.done = True
+
+    # -- lines ----------------------------------------------------------------------------------------
+
+    def _line_in(self, line: int) -> int:
+        return line if self.client.linesStartAt1 is not False else line + 1
+
+    def _line_out(self, line: int) -> int:
+        return line if self.client.linesStartAt1 is not False else line - 1
+
+
+#: A handler's return value meaning "answered later, from the worker".
+LATER = object()

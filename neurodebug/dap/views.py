@@ -1,0 +1,115 @@
+"""What the debugger UI shows of a session, as pure functions of a snapshot (no protocol state).
+
+A :class:`Stop` is copied out of the Session when an operation ends, in the thread that ran it,
+so that stack, scopes and variables requests read one consistent state while the next
+prediction runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurodebug import compare
+from neurodebug.frames import End, Frame
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A session's state after an operation: its frames, the aligned real frames, how it ended."""
+
+    frames: tuple[Frame, ...]
+    real: tuple[Frame | None, ...]  # the real frame aligned with each predicted frame
+    has_real: bool
+    real_note: str | None
+    real_end: End | None
+    call: str | None
+    entry: str
+    ended: bool
+    end: End
+    divergence: compare.Divergence | None
+    metrics: compare.Metrics | None
+
+    @property
+    def index(self) -> int:
+        return len(self.frames) - 1
+
+    @classmethod
+    def of(cls, session) -> "Stop":
+        frames = tuple(session.frames)
+        real: list[Frame | None] = [None] * len(frames)
+        divergence = metrics = None
+        if session.real is not None:
+            for ri, pi in compare.align(session.real.frames, list(frames), session.elided):
+                if pi is not None and ri is not None:
+                    real[pi] = session.real.frames[ri]
+            comparison = session.comparison()
+            divergence, metrics = comparison.first_divergence, comparison.metrics
+        return cls(frames, tuple(real), session.real is not None, session.real_note,
+                   session.real.end if session.real is not None else None, session.call, session.entry,
+                   session.ended, session.end, divergence, metrics)
+
+
+def call_stack(frames: tuple[Frame, ...] | list[Frame], index: int) -> list[int]:
+    """Indices of the frames on the predicted call stack at ``index``, innermost first: the frame
+    itself, then for each caller the last frame it had before the call (the line that called)."""
+    if not 0 <= index < len(frames):
+        return []
+    stack = [index]
+    depth = frames[index].depth
+    for j in range(index - 1, -1, -1):
+        if depth <= 0:
+            break
+        if frames[j].depth < depth and frames[j].event in ("call", "line"):
+            stack.append(j)
+            depth = frames[j].depth
+    return stack
+
+
+def frame_name(frame: Frame, entry: str) -> str:
+    name = frame.func or entry
+    if frame.malformed:
+        return f"{name} (malformed frame: {frame.malformed})"
+    if frame.event in ("return", "exception"):
+        return f"{name} ({frame.event} {frame.arg})"
+    return name
+
+
+def runnable_lines(source: str) -> frozenset[int]:
+    """Lines of ``source`` a trace can stop on: every line with code in a function or class body
+    (the def line included: the call frame names it); empty when the source does not compile."""
+    from neurodebug.flow import traced_code
+
+    codes = traced_code(source) or []
+    return frozenset(line for code in codes for _, _, line in code.co_lines() if line is not None)
+
+
+def not_runnable(line: int) -> str:
+    return (f"Line {line} runs no code in a trace (a blank line, a comment, or code outside the "
+            f"functions); put the breakpoint on a line of a function.")
+
+
+def exception_of(frame: Frame) -> tuple[str, str]:
+    """(type name, sentence) of a predicted exception frame: ``ZeroDivisionError('x')`` -> the name."""
+    value = frame.arg or ""
+    name = value.split("(", 1)[0].strip() or "Exception"
+    return name, f"The model predicts that line {frame.line} raises {value}."
+
+
+def summary(stop: Stop) -> str:
+    """What the prediction came to, in a few lines for the debug console."""
+    shown = stop.call if stop.call and stop.call.startswith(f"{stop.entry}(") else f"{stop.entry}({stop.call or ''})"
+    lines = [f"Predicted {len(stop.frames)} frames of {shown}: {stop.end.message or stop.end.reason}"]
+    if stop.has_real:
+        real = stop.real_end
+        lines.append(f"The real run: {real.message or real.reason}" if real is not None else "The real run: none.")
+        if stop.divergence is not None:
+            lines.append(f"First divergence: {stop.divergence.message}")
+        else:
+            lines.append("The prediction agrees with the real run.")
+        m = stop.metrics
+        if m is not None and m.state_exact is not None:
+            lines.append(f"State exact {100 * m.state_exact:.1f}%, action exact {100 * (m.action_exact or 0):.1f}% "
+                         f"over {m.n_real} real frames.")
+    elif stop.real_note:
+        lines.append(stop.real_note)
+    return "\n".join(lines) + "\n"

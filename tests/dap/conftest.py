@@ -1,0 +1,113 @@
+"""Fixtures for the debug adapter's tests: a program, the traces its "model" replays, adapters on it.
+
+The adapter is the real `neurodebug.dap` over its real stdio, spoken to by tests/dap/client.py.
+Its model is tests/replay.py's ReplayPredictor fed real traces of PROGRAM (made by the real
+tracer) with planted mistakes, so what the debugger shows is known exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.dap.client import DapClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROGRAM = '''\
+# neurodebug: total([3, 4], {'a': 1})
+def total(xs, weights):
+    s = 0
+    for x in xs:
+        s = add(s, x)
+    k = weights['a']
+    return s + k
+
+
+def add(a, b):
+    c = a + b
+    return c
+
+
+# neurodebug: ratio(4, 0)
+def ratio(a, b):
+    q = a / b
+    return q
+'''
+
+
+def planted_traces() -> list:
+    """total: the model believes weights['a'] is 2 (real 1), so total returns 9 (real 8);
+    total([5], {'a': 1}): right (what the session follows after xs is set to [5]);
+    ratio: right, including the ZeroDivisionError."""
+    from neurodebug.frames import End
+    from neurodebug.tracer import trace_source
+
+    total = trace_source(PROGRAM, "total", None)
+    assert total.end.reason == "returned", total.end
+    frames = [replace(f, locals={**f.locals, "k": "2"}) if "k" in f.locals else f for f in total.frames]
+    frames[-1] = replace(frames[-1], arg="9")
+    total = replace(total, frames=frames, end=End("returned", value="9"))
+    edited = trace_source(PROGRAM, "total", "[5], {'a': 1}")
+    ratio = trace_source(PROGRAM, "ratio", None)
+    assert ratio.end.reason == "raised", ratio.end
+    return [total, edited, ratio]
+
+
+@pytest.fixture(scope="session")
+def program(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dap") / "program.py"
+    path.write_text(PROGRAM, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def replay_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dap-replay") / "traces.json"
+    path.write_text(json.dumps([t.to_json_dict(wire=False) for t in planted_traces()]), encoding="utf-8")
+    return path
+
+
+def adapter_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def spawn_replay(replay_file: Path, delay: float = 0.0) -> DapClient:
+    command = [sys.executable, "-m", "tests.dap.replay", str(replay_file)] + (["--delay", str(delay)] if delay else [])
+    return DapClient.spawn(command, cwd=str(ROOT), env=adapter_env())
+
+
+@pytest.fixture
+def client(replay_file):
+    """A replaying adapter over stdio, not yet initialized."""
+    c = spawn_replay(replay_file)
+    yield c
+    c.close()
+
+
+INITIALIZE = {"clientID": "tests", "adapterID": "neurodebug", "linesStartAt1": True, "columnsStartAt1": True,
+              "pathFormat": "path", "supportsVariableType": True, "supportsInvalidatedEvent": True}
+
+
+def start(client: DapClient, program: Path, breakpoints=(), filters=None, entry="total", **config) -> dict:
+    """Initialize, launch and configure as VS Code does; returns the first stopped event."""
+    client.ok("initialize", INITIALIZE)
+    launch = client.start("launch", {"type": "neurodebug", "request": "launch", "name": "test",
+                                     "program": str(program), "entry": entry, **config})
+    client.event("initialized")
+    if breakpoints:
+        client.ok("setBreakpoints", {"source": {"path": str(program)},
+                                     "breakpoints": [{"line": line} for line in breakpoints]})
+    if filters is not None:
+        client.ok("setExceptionBreakpoints", {"filters": list(filters)})
+    client.ok("configurationDone")
+    response = client.response(launch)
+    assert response["success"], response.get("message")
+    return client.event("stopped")
