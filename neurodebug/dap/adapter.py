@@ -82,7 +82,7 @@ class Adapter:
         self._initialized_sent = False
         self._configured = threading.Event()
         self._halt = threading.Event()
-        self._running: int | None = None  # seq of the request the worker is carrying out
+        self._pending: set[int] = set()  # seqs of the requests the worker is carrying out or will
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurodebug-dap")
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "initialize": self.initialize, "launch": self.launch, "attach": self.attach,
@@ -140,7 +140,6 @@ class Adapter:
         and a stop, so the UI is never left running."""
 
         def run():
-            self._running = request.seq
             try:
                 work()
             except UserError as e:
@@ -149,9 +148,11 @@ class Adapter:
                 traceback.print_exc(file=sys.stderr)
                 self._failed(request, f"neurodebug failed unexpectedly ({type(e).__name__}: {e}).", answers)
             finally:
-                self._running = None
-                self._halt.clear()
+                self._pending.discard(request.seq)
+                if not self._pending:
+                    self._halt.clear()
 
+        self._pending.add(request.seq)
         self._worker.submit(run)
 
     def _failed(self, request, sentence: str, answered_by_work: bool) -> None:
@@ -530,18 +531,19 @@ class Adapter:
     # -- interrupting ---------------------------------------------------------------------------------
 
     def pause(self, request):
-        if self._running is not None:
-            self._interrupt()
+        self._interrupt()
 
     def cancel(self, request: dap.CancelRequest):
         args = request.arguments
-        if args is not None and args.requestId is not None and args.requestId == self._running:
+        if args is not None and args.requestId in self._pending:
             self._interrupt()
 
     def _interrupt(self) -> None:
-        self._halt.set()
-        if self.session is not None:
-            self.session.cancel()
+        """Stop the work under way or queued (a running prediction at its next token)."""
+        if self._pending:
+            self._halt.set()
+            if self.session is not None:
+                self.session.cancel()
 
     # -- changing the prediction -------------------------------------------------------------------
 
