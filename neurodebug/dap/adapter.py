@@ -14,7 +14,10 @@ import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import dap_types as dap
 
@@ -217,7 +220,10 @@ class Adapter:
     def _begin(self) -> None:
         """After launch or restart: stop on the call frame, or run to the first breakpoint."""
         self.stop = views.Stop.of(self.session)
-        if self.config.stopOnEntry:
+        if self.stop.index < 0:  # the model wrote no call frame: there is nothing to show
+            self._output(views.summary(self.stop))
+            self._terminate()
+        elif self.config.stopOnEntry:
             self._stopped("entry", "The call frame: the arguments of the prediction.")
         else:
             self._forward(self._run_to_breakpoint)
@@ -226,7 +232,7 @@ class Adapter:
         args = request.arguments
         wanted = args.breakpoints or [dap.SourceBreakpoint(line=line) for line in (args.lines or [])]
         ours = self.config is not None and args.source.path is not None \
-            and os.path.realpath(args.source.path) == os.path.realpath(self.config.program)
+            and os.path.realpath(self._path_in(args.source.path)) == os.path.realpath(self.config.program)
         result, lines = [], {}
         for bp in wanted:
             line = self._line_in(bp.line)
@@ -282,8 +288,14 @@ class Adapter:
 
     def _source(self) -> dap.Source:
         path = self.config.program
-        shown = path if self.client.pathFormat != "uri" else "file://" + path
+        shown = Path(path).as_uri() if self.client.pathFormat == "uri" else path
         return dap.Source(name=os.path.basename(path), path=shown)
+
+    def _path_in(self, path: str) -> str:
+        """A path the client sent: a file URI when it asked for pathFormat "uri"."""
+        if self.client.pathFormat == "uri" and path.startswith("file:"):
+            return url2pathname(urlparse(path).path)
+        return path
 
     def _frame_index(self, frame_id: int | None, stop: views.Stop) -> int:
         i = stop.index if frame_id is None else frame_id - 1

@@ -9,6 +9,7 @@ console) accepts a local's name followed by literal indexes, keys or slices (``x
 from __future__ import annotations
 
 import ast
+import threading
 from typing import Any, Hashable
 
 from neurodebug.errors import UserError
@@ -118,12 +119,14 @@ class References:
     def __init__(self):
         self._by_key: dict[tuple, int] = {}
         self._keys: list[tuple] = []
+        self._lock = threading.Lock()  # the reader thread and the worker (setVariable) both hand out refs
 
     def ref(self, key: tuple) -> int:
-        if key not in self._by_key:
-            self._keys.append(key)
-            self._by_key[key] = len(self._keys)
-        return self._by_key[key]
+        with self._lock:
+            if key not in self._by_key:
+                self._keys.append(key)
+                self._by_key[key] = len(self._keys)
+            return self._by_key[key]
 
     def key(self, ref: int) -> tuple | None:
         return self._keys[ref - 1] if 0 < ref <= len(self._keys) else None
