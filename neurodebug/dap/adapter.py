@@ -176,7 +176,7 @@ class Adapter:
         raise UserError("neurodebug cannot attach to a running program; use a launch configuration.")
 
     def launch(self, request: dap.LaunchRequest):
-        from neurodebug.session import read_source
+        from neurodebug.trace.source import read_source
 
         if self.config is not None:
             raise UserError("This debug session has already launched a prediction; restart it instead.")
@@ -598,7 +598,7 @@ class Adapter:
 
         def work():
             if config != self.config:
-                from neurodebug.session import read_source
+                from neurodebug.trace.source import read_source
 
                 self.session = self._open(config)
                 self.config, self.source = config, read_source(config.program)

@@ -64,7 +64,7 @@ def default_predictor(config: LaunchConfig):
 
 def check_entry(config: LaunchConfig, source: str) -> None:
     """Say in launch.json's terms (not the CLI's) that the function to debug is not named."""
-    from neurodebug.tracer import find_entry
+    from neurodebug.trace.source import find_entry
 
     if not config.entry and not (config.call or "").strip() and find_entry(source) is None:
         raise UserError("Name the function to debug: add \"entry\" (or \"call\": \"f(...)\") to the launch "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurodebug import compare
-from neurodebug.frames import End, Frame
+from neurodebug.trace.frames import End, Frame
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def frame_name(frame: Frame, entry: str) -> str:
 def runnable_lines(source: str) -> frozenset[int]:
     """Lines of ``source`` a trace can stop on: every line with code in a function or class body
     (the def line included: the call frame names it); empty when the source does not compile."""
-    from neurodebug.flow import traced_code
+    from neurodebug.constrain.flow import traced_code
 
     codes = traced_code(source) or []
     return frozenset(line for code in codes for _, _, line in code.co_lines() if line is not None)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import sys
 
-from neurodebug.frames import Trace
+from neurodebug.trace.frames import Trace
 from tests.replay import ReplayPredictor
 
 
 def main(argv: list[str]) -> None:
-    from model.tokenizer import llama3_tokenizer
+    from neurodebug.model.tokenizer import llama3_tokenizer
     from neurodebug.dap.adapter import Predictors
     from neurodebug.dap.server import serve_stdio
 

@@ -10,8 +10,8 @@ import pytest
 from neurodebug.dap import protocol, variables, views
 from neurodebug.dap.launch import LaunchConfig
 from neurodebug.errors import UserError
-from neurodebug.frames import Frame
-from neurodebug.tracer import trace_source
+from neurodebug.trace.frames import Frame
+from neurodebug.real.tracer import trace_source
 
 RECURSIVE = '''\
 def fact(n):
