@@ -14,6 +14,7 @@ import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
@@ -86,6 +87,8 @@ class Adapter:
         self._configured = threading.Event()
         self._halt = threading.Event()
         self._pending: set[int] = set()  # seqs of the requests the worker is carrying out or will
+        self._cancellable: dict[str, int] = {}  # progress id -> request seq, while it runs
+        self._divergence_before = None  # the first divergence when the current forward move began
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurodebug-dap")
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "initialize": self.initialize, "launch": self.launch, "attach": self.attach,
@@ -193,14 +196,16 @@ class Adapter:
 
         def work():
             try:
-                self.session = self._open(config)
+                title = "Loading the model" + (" and running the program" if config.compare else "")
+                with self._progress(request, title, cancellable=False):
+                    self.session = self._open(config)
             except BaseException:
                 self.config = None  # a later launch may try again
                 raise
             self.out.respond(request.seq, request.command)
             self._announce()
             self._configured.wait(CONFIGURATION_TIMEOUT_S)
-            self._begin()
+            self._begin(request)
 
         self._submit(request, work, answers=True)
         return LATER
@@ -217,7 +222,7 @@ class Adapter:
             lines.append(s.real_note)
         self._output("\n".join(lines) + "\n")
 
-    def _begin(self) -> None:
+    def _begin(self, request) -> None:
         """After launch or restart: stop on the call frame, or run to the first breakpoint."""
         self.stop = views.Stop.of(self.session)
         if self.stop.index < 0:  # the model wrote no call frame: there is nothing to show
@@ -226,7 +231,7 @@ class Adapter:
         elif self.config.stopOnEntry:
             self._stopped("entry", "The call frame: the arguments of the prediction.")
         else:
-            self._forward(self._run_to_breakpoint)
+            self._forward(lambda s: self._run_to_breakpoint(s, request))
 
     def set_breakpoints(self, request: dap.SetBreakpointsRequest):
         args = request.arguments
@@ -424,7 +429,7 @@ class Adapter:
         return self._move(request, lambda s: self._once(s.out))
 
     def continue_(self, request):
-        self._move(request, self._run_to_breakpoint)
+        self._move(request, lambda s: self._run_to_breakpoint(s, request))
         return dap.ContinueResponseBody(allThreadsContinued=True)
 
     def step_back(self, request):
@@ -446,18 +451,22 @@ class Adapter:
         op()
         return "step", None, None
 
-    def _run_to_breakpoint(self, s) -> tuple[str, str | None, list[int] | None]:
+    def _run_to_breakpoint(self, s, request) -> tuple[str, str | None, list[int] | None]:
         """Predict frame by frame until a breakpoint's line, a filter's hit (reported by
         :meth:`_forward`), a pause, or the end."""
-        while not s.ended and not self._halt.is_set():
-            before = len(s.frames)
-            f = s.step()
-            if f is None or len(s.frames) == before:
-                break
-            if f.event in ("call", "line") and f.line in self.breakpoints:
-                return "breakpoint", None, [self.breakpoints[f.line]]
-            if self._filter_hit(s, f) is not None:
-                break
+        with self._progress(request, "Predicting", cancellable=True) as progress:
+            start = len(s.frames)
+            while not s.ended and not self._halt.is_set():
+                before = len(s.frames)
+                f = s.step()
+                if f is None or len(s.frames) == before:
+                    break
+                n = len(s.frames) - start
+                progress(f"{n} frame{'s' if n != 1 else ''} predicted")
+                if f.event in ("call", "line") and f.line in self.breakpoints:
+                    return "breakpoint", None, [self.breakpoints[f.line]]
+                if self._filter_hit(s, f) is not None:
+                    break
         return "step", None, None
 
     def _back(self, s, to_breakpoint: bool) -> tuple[str, str | None, list[int] | None]:
@@ -521,6 +530,25 @@ class Adapter:
                 return "Divergence", d.message, "The model and the real run part"
         return None
 
+    @contextmanager
+    def _progress(self, request, title: str, cancellable: bool):
+        """progressStart and progressEnd around long work, when the client shows progress (a
+        ``cancel`` of a cancellable one pauses); yields a function that sends a progressUpdate."""
+        if not self.client.supportsProgressReporting:
+            yield lambda message: None
+            return
+        progress_id = f"neurodebug-{request.seq}"
+        if cancellable:
+            self._cancellable[progress_id] = request.seq
+        self.out.event("progressStart", dap.ProgressStartEventBody(
+            progressId=progress_id, title=title, requestId=request.seq, cancellable=cancellable))
+        try:
+            yield lambda message: self.out.event("progressUpdate", dap.ProgressUpdateEventBody(
+                progressId=progress_id, message=message))
+        finally:
+            self._cancellable.pop(progress_id, None)
+            self.out.event("progressEnd", dap.ProgressEndEventBody(progressId=progress_id))
+
     def _stop_on_exception(self, exception_id: str, description: str, text: str) -> None:
         self.exception = dap.ExceptionInfoResponseBody(
             exceptionId=exception_id, description=description, breakMode="always",
@@ -547,7 +575,7 @@ class Adapter:
 
     def cancel(self, request: dap.CancelRequest):
         args = request.arguments
-        if args is not None and args.requestId in self._pending:
+        if args is not None and (args.requestId in self._pending or args.progressId in self._cancellable):
             self._interrupt()
 
     def _interrupt(self) -> None:
@@ -607,7 +635,7 @@ class Adapter:
                 self.session.reset()
             self.out.respond(request.seq, request.command)
             self._announce()
-            self._begin()
+            self._begin(request)
 
         self._submit(request, work, answers=True)
         return LATER

@@ -92,6 +92,30 @@ def test_pause_and_cancel_stop_a_running_prediction(replay_file, program):
         client.close()
 
 
+def test_progress_of_a_launch_and_a_continue_and_cancelling_it_by_its_progress_id(replay_file, program):
+    client = spawn_replay(replay_file, delay=0.05)
+    try:
+        client.ok("initialize", {**INITIALIZE, "supportsProgressReporting": True})
+        launch = client.start("launch", {"program": str(program), "entry": "total"})
+        started = client.event("progressStart")["body"]
+        assert (started["title"], started["requestId"], started["cancellable"]) == \
+            ("Loading the model and running the program", launch, False)
+        client.event("initialized")
+        client.ok("configurationDone")
+        assert client.response(launch)["success"]
+        assert client.event("progressEnd")["body"]["progressId"] == started["progressId"]
+        client.event("stopped")
+        seq = client.start("continue", {"threadId": 1})
+        started = client.event("progressStart")["body"]
+        assert (started["title"], started["requestId"], started["cancellable"]) == ("Predicting", seq, True)
+        assert client.event("progressUpdate")["body"]["message"] == "1 frame predicted"
+        client.ok("cancel", {"progressId": started["progressId"]})
+        assert client.event("stopped")["body"]["reason"] == "pause"
+        assert client.event("progressEnd")["body"]["progressId"] == started["progressId"]
+    finally:
+        client.close()
+
+
 def test_restart_samples_again_from_the_call_frame(client, program):
     start(client, program)
     for _ in range(3):
