@@ -26,8 +26,14 @@ def inlay_hint(h: views.Hint, lines: list[str]) -> types.InlayHint:
     return types.InlayHint(position=types.Position(line=h.line - 1, character=end), label=h.label, padding_left=True, tooltip=h.tooltip)
 
 
-def code_lenses(uri: str, f: Function) -> list[types.CodeLens]:
-    """"Predict" and "Compare" over a function's def line, carrying the call found in the source."""
+#: The client-side command of the "Debug predicted execution" lens (VS Code: a `neurodebug` debug session).
+DEBUG_COMMAND = "neurodebug.debug"
+
+
+def code_lenses(uri: str, f: Function, debug: bool = False) -> list[types.CodeLens]:
+    """"Predict" and "Compare" over a function's def line, carrying the call found in the source;
+    with ``debug`` (VS Code's extension, which runs DEBUG_COMMAND) also "Debug predicted execution",
+    its icon in VS Code's $(codicon) syntax."""
     where = types.Range(start=types.Position(line=f.line - 1, character=0), end=types.Position(line=f.line - 1, character=0))
     args = [uri, f.name, f.call]
     return [
@@ -35,4 +41,5 @@ def code_lenses(uri: str, f: Function) -> list[types.CodeLens]:
             title=f"▶ Predict {f.call or f.name + '(…)'}", command="neurodebug.predict", arguments=args)),
         types.CodeLens(range=where, command=types.Command(
             title="⇄ Compare with real run", command="neurodebug.compare", arguments=args)),
-    ]
+    ] + ([types.CodeLens(range=where, command=types.Command(
+        title="$(debug-alt) Debug predicted execution", command=DEBUG_COMMAND, arguments=args))] if debug else [])

@@ -103,7 +103,8 @@ def build(predictor_factory: Callable | None = None) -> NeuroServer:
     def code_lens(ls: NeuroServer, params: types.CodeLensParams):
         uri = params.text_document.uri
         source = ls.workspace.get_text_document(uri).source
-        return [lens for f in functions(source) for lens in convert.code_lenses(uri, f)]
+        debug = ls.runner.settings.debug_lens
+        return [lens for f in functions(source) for lens in convert.code_lenses(uri, f, debug)]
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
     def inlay_hint(ls: NeuroServer, params: types.InlayHintParams):

@@ -27,6 +27,7 @@ class Settings:
     max_frames: int = 200  # cap on predicted frames per session
     max_frame_tokens: int = MAX_FRAME_TOKENS  # a frame longer than this counts as cut off
     temperature: float = 0.0
+    debug_lens: bool = False  # the client can start a debug session from a lens (neurodebug.debug)
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -41,7 +42,8 @@ class Settings:
             return self
         known = {f.name: f.type for f in fields(self)}
         aliases = {"maxFrames": "max_frames", "maxFrameTokens": "max_frame_tokens", "modelPath": "model", "serverUrl": "url",
-                   "servedModelName": "served_model_name"}
+                   "servedModelName": "served_model_name",
+                   "debugLens": "debug_lens"}
         change = {}
         for key, value in options.items():
             key = aliases.get(key, key)

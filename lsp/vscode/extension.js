@@ -1,6 +1,7 @@
 'use strict';
 // VS Code client for `neurodebug lsp`: starts the server, forwards commands, and shows the
 // session the server sends in `neurodebug/trace` (current lines as decorations, a status item).
+// It also contributes the `neurodebug` debugger type, whose adapter is `neurodebug dap`.
 
 const vscode = require('vscode');
 const { LanguageClient } = require('vscode-languageclient/node');
@@ -82,6 +83,35 @@ async function editLocal() {
   await run('neurodebug.setLocal', [editor.document.uri.toString(), name, value]);
 }
 
+// "Debug predicted execution" (a code lens the server makes): a `neurodebug` debug session.
+async function debugFunction(uri, entry, call) {
+  const target = vscode.Uri.parse(uri);
+  const config = core.lensConfiguration(target.fsPath, entry, call);
+  await vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(target), config);
+}
+
+// F5 without a launch.json, and unset model options: see core.resolveConfiguration.
+const configurationProvider = {
+  resolveDebugConfiguration(folder, config) {
+    const file = vscode.window.activeTextEditor?.document.uri;
+    const result = core.resolveConfiguration(config, settings(), file && file.scheme === 'file' ? file.fsPath : undefined);
+    if (result.error) {
+      vscode.window.showErrorMessage(`neurodebug: ${result.error}`);
+      return undefined; // do not start
+    }
+    return result.config;
+  },
+};
+
+// Starts `python -P -m neurodebug dap` over stdio for each debug session, in the workspace folder.
+const adapterFactory = {
+  async createDebugAdapterDescriptor(session) {
+    const { command, args } = core.adapterCommand(settings(), await pythonFromPythonExtension());
+    const cwd = session.workspaceFolder?.uri.fsPath;
+    return new vscode.DebugAdapterExecutable(command, args, cwd ? { cwd } : {});
+  },
+};
+
 function render() {
   const editor = vscode.window.activeTextEditor;
   const view = editor && views.get(editor.document.uri.toString());
@@ -120,10 +150,15 @@ async function activate(context) {
     'neurodebug.predictHere': () => startHere(false),
     'neurodebug.compareHere': () => startHere(true),
     'neurodebug.editLocal': editLocal,
+    'neurodebug.debug': debugFunction,
   };
   for (const id of [...Object.keys(core.ACTIONS), 'neurodebug.runToCursor']) commands[id] = () => step(id);
   for (const [id, fn] of Object.entries(commands)) context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor(render));
+  // The debugger first: it must work even when the language server cannot start.
+  context.subscriptions.push(
+    vscode.debug.registerDebugAdapterDescriptorFactory('neurodebug', adapterFactory),
+    vscode.debug.registerDebugConfigurationProvider('neurodebug', configurationProvider));
 
   await client.start();
   context.subscriptions.push(client.onNotification('neurodebug/trace', (params) => {

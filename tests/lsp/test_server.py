@@ -65,6 +65,28 @@ async def test_code_lenses_over_every_function(lsp):
     assert lenses[4].command.title == "▶ Predict square(…)"
 
 
+async def test_a_client_that_starts_debug_sessions_gets_a_debug_lens(lsp):
+    """VS Code's extension says `debugLens`; other clients (Neovim) keep the two lenses they can run."""
+    uri = open_doc(lsp, "debug-lens")
+
+    def configure(value: bool) -> None:
+        lsp.workspace_did_change_configuration(types.DidChangeConfigurationParams({"neurodebug": {"debugLens": value}}))
+
+    configure(True)
+    try:
+        lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    finally:
+        configure(False)
+    got = [(lens.range.start.line + 1, lens.command.title, lens.command.command, list(lens.command.arguments))
+           for lens in lenses if lens.command.command == "neurodebug.debug"]
+    assert got == [(2, "⏵ Debug predicted execution", "neurodebug.debug", [uri, "count", "count('berry', 'r')"]),
+                   (11, "⏵ Debug predicted execution", "neurodebug.debug", [uri, "ratio", "ratio(4, 0)"]),
+                   (16, "⏵ Debug predicted execution", "neurodebug.debug", [uri, "square", None])]
+    assert len(lenses) == 9
+    after = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    assert len(after) == 6
+
+
 async def test_without_a_call_the_model_proposes_one(lsp):
     uri = open_doc(lsp, "propose")
     result = await execute(lsp, "neurodebug.compare", uri, "square", None)

@@ -56,7 +56,7 @@ def test_editor_free_parts_pass_node_test(tmp_path):
     proc = subprocess.run([NODE, "--test", "test/"], cwd=EXTENSION, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "NEURODEBUG_TRACE_JSON": str(payload)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "# fail 0" in proc.stdout and "# pass 8" in proc.stdout
+    assert "# fail 0" in proc.stdout and "# pass 12" in proc.stdout
 
 
 @pytest.mark.slow

@@ -39,15 +39,31 @@ function callComment(text, name) {
   return null;
 }
 
-// How to start the server: the configured interpreter running `neurodebug lsp` over stdio.
-function serverCommand(settings, fallbackPython) {
-  const python = (settings.pythonPath || '').trim() || fallbackPython || 'python3';
-  return { command: python, args: ['-m', 'neurodebug', 'lsp'] };
+// The interpreter that runs neurodebug: the setting, else the Python extension's, else python3.
+function python(settings, fallbackPython) {
+  return (settings.pythonPath || '').trim() || fallbackPython || 'python3';
 }
 
-// What the server reads at initialize (lsp/settings.py): empty settings are left out.
+// `python -P -m neurodebug SUBCOMMAND`: -P keeps the current folder (the workspace) off sys.path,
+// so a workspace file named like a module neurodebug imports is never imported instead.
+function neurodebugCommand(subcommand, settings, fallbackPython) {
+  return { command: python(settings, fallbackPython), args: ['-P', '-m', 'neurodebug', subcommand] };
+}
+
+// How to start the language server: `neurodebug lsp` over stdio.
+function serverCommand(settings, fallbackPython) {
+  return neurodebugCommand('lsp', settings, fallbackPython);
+}
+
+// How to start the debug adapter: `neurodebug dap` over stdio.
+function adapterCommand(settings, fallbackPython) {
+  return neurodebugCommand('dap', settings, fallbackPython);
+}
+
+// What the server reads at initialize (lsp/settings.py): empty settings are left out. `debugLens`:
+// this client runs `neurodebug.debug`, so the server adds the "Debug predicted execution" lens.
 function initializationOptions(settings) {
-  const out = {};
+  const out = { debugLens: true };
   const pairs = [['model', settings.model], ['backend', settings.backend], ['url', settings.serverUrl],
     ['device', settings.device], ['maxFrames', settings.maxFrames]];
   for (const [key, value] of pairs) {
@@ -95,5 +111,38 @@ function traceView(params) {
   return { uri: params.uri, active: true, predictedLine: line(current), realLine: line(realFrame), status, tooltip };
 }
 
+// The launch configuration of the "Debug predicted execution" lens: `program` is the file's path,
+// `entry` the function, `call` the call found in the source (none: the adapter's own default).
+function lensConfiguration(program, entry, call) {
+  const config = { type: 'neurodebug', request: 'launch', name: `Debug ${entry}`, program, entry };
+  if (call !== null && call !== undefined) config.call = call;
+  return config;
+}
+
+// The launch attributes that default to the extension's settings (settings key -> attribute).
+const FROM_SETTINGS = [['model', 'model'], ['backend', 'backend'], ['serverUrl', 'url'], ['device', 'device'],
+  ['maxFrames', 'maxFrames']];
+
+// A launch configuration made complete before the session starts: F5 without a launch.json
+// (an empty configuration) debugs the active Python file; unset model options take the
+// extension's settings. Returns {config} or {error: one sentence}.
+function resolveConfiguration(config, settings, activeFile) {
+  let out = { ...config };
+  if (!out.type && !out.request && !out.name) {
+    if (!activeFile || !activeFile.endsWith('.py')) {
+      return { error: 'Open a Python file to debug its predicted execution, or add a neurodebug launch configuration.' };
+    }
+    out = { type: 'neurodebug', request: 'launch', name: 'Debug predicted execution', program: activeFile, ...out };
+  }
+  if (out.request !== 'launch') return { error: `neurodebug debug sessions are launched (request "launch"), not "${out.request}".` };
+  if (!out.program) return { error: 'The launch configuration needs "program", the Python file to debug.' };
+  for (const [key, attribute] of FROM_SETTINGS) {
+    const value = settings[key];
+    if (out[attribute] === undefined && value !== undefined && value !== null && value !== '') out[attribute] = value;
+  }
+  return { config: out };
+}
+
 module.exports = {
-  traceView, ACTIONS, functionAt, callComment, serverCommand, initializationOptions, stepArguments, callOrNull };
+  traceView, ACTIONS, functionAt, callComment, serverCommand, adapterCommand, initializationOptions, stepArguments,
+  callOrNull, lensConfiguration, resolveConfiguration };

@@ -39,17 +39,61 @@ test('callComment reads the call above the def, through decorators', () => {
   assert.equal(core.callComment(SOURCE, 'missing'), null);
 });
 
-test('serverCommand runs `neurodebug lsp` with the configured interpreter', () => {
+test('serverCommand runs `neurodebug lsp` with the configured interpreter, the workspace off sys.path', () => {
   assert.deepEqual(core.serverCommand({ pythonPath: '/venv/bin/python' }, '/usr/bin/python3'),
-    { command: '/venv/bin/python', args: ['-m', 'neurodebug', 'lsp'] });
+    { command: '/venv/bin/python', args: ['-P', '-m', 'neurodebug', 'lsp'] });
   assert.equal(core.serverCommand({ pythonPath: '  ' }, '/usr/bin/python3').command, '/usr/bin/python3');
   assert.equal(core.serverCommand({}, undefined).command, 'python3');
 });
 
-test('initializationOptions names what lsp/settings.py reads and drops empty values', () => {
+test('adapterCommand runs `neurodebug dap` with the same interpreter', () => {
+  assert.deepEqual(core.adapterCommand({ pythonPath: '/venv/bin/python' }, '/usr/bin/python3'),
+    { command: '/venv/bin/python', args: ['-P', '-m', 'neurodebug', 'dap'] });
+  assert.deepEqual(core.adapterCommand({}, '/usr/bin/python3'),
+    { command: '/usr/bin/python3', args: ['-P', '-m', 'neurodebug', 'dap'] });
+});
+
+test('initializationOptions names what lsp/settings.py reads, drops empty values, asks for the debug lens', () => {
   assert.deepEqual(
     core.initializationOptions({ model: '', backend: 'http', serverUrl: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50 }),
-    { backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50 });
+    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50 });
+});
+
+test('lensConfiguration launches the lens\'s function with the call found in the source', () => {
+  assert.deepEqual(core.lensConfiguration('/w/count.py', 'count', "count('berry', 'r')"),
+    { type: 'neurodebug', request: 'launch', name: 'Debug count', program: '/w/count.py', entry: 'count',
+      call: "count('berry', 'r')" });
+  assert.equal('call' in core.lensConfiguration('/w/sq.py', 'square', null), false); // the adapter decides
+});
+
+test('resolveConfiguration: F5 without launch.json debugs the active file; settings fill unset options', () => {
+  const settings = { model: '/models/cwm', backend: 'local', serverUrl: '', device: 'cpu', maxFrames: 200 };
+  assert.deepEqual(core.resolveConfiguration({}, settings, '/w/a.py').config,
+    { type: 'neurodebug', request: 'launch', name: 'Debug predicted execution', program: '/w/a.py',
+      model: '/models/cwm', backend: 'local', device: 'cpu', maxFrames: 200 });
+  const given = { type: 'neurodebug', request: 'launch', name: 'x', program: '/w/b.py', backend: 'http',
+    url: 'http://127.0.0.1:8000', maxFrames: 30 };
+  assert.deepEqual(core.resolveConfiguration(given, settings, '/w/a.py').config,
+    { ...given, model: '/models/cwm', device: 'cpu' });
+  assert.match(core.resolveConfiguration({}, settings, '/w/notes.txt').error, /Open a Python file/);
+  assert.match(core.resolveConfiguration({}, settings, undefined).error, /Open a Python file/);
+  assert.match(core.resolveConfiguration({ type: 'neurodebug', request: 'attach', name: 'x' }, settings).error, /launched/);
+  assert.match(core.resolveConfiguration({ type: 'neurodebug', request: 'launch', name: 'x' }, settings).error, /"program"/);
+});
+
+test('package.json: the neurodebug debugger\'s launch attributes, initial configuration and snippets', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+  const [debuggerType] = manifest.contributes.debuggers;
+  assert.equal(debuggerType.type, 'neurodebug');
+  const attributes = Object.keys(debuggerType.configurationAttributes.launch.properties).sort();
+  assert.deepEqual(attributes, ['backend', 'call', 'compare', 'device', 'entry', 'maxFrames', 'model', 'noConstrain',
+    'program', 'seed', 'stopOnEntry', 'temperature', 'url']);
+  for (const config of [...debuggerType.initialConfigurations, ...debuggerType.configurationSnippets.map((s) => s.body)]) {
+    assert.equal(config.type, 'neurodebug');
+    assert.equal(config.request, 'launch');
+    for (const key of Object.keys(config)) assert.ok(['type', 'request', 'name', ...attributes].includes(key), key);
+  }
+  assert.ok(manifest.activationEvents.includes('onDebugResolve:neurodebug'));
 });
 
 test('step commands map to the server actions; run to cursor is 1-based', () => {
