@@ -79,9 +79,9 @@ async def test_a_client_that_starts_debug_sessions_gets_a_debug_lens(lsp):
         configure(False)
     got = [(lens.range.start.line + 1, lens.command.title, lens.command.command, list(lens.command.arguments))
            for lens in lenses if lens.command.command == "neurodebug.debug"]
-    assert got == [(2, "⏵ Debug predicted execution", "neurodebug.debug", [uri, "count", "count('berry', 'r')"]),
-                   (11, "⏵ Debug predicted execution", "neurodebug.debug", [uri, "ratio", "ratio(4, 0)"]),
-                   (16, "⏵ Debug predicted execution", "neurodebug.debug", [uri, "square", None])]
+    assert got == [(2, "$(debug-alt) Debug predicted execution", "neurodebug.debug", [uri, "count", "count('berry', 'r')"]),
+                   (11, "$(debug-alt) Debug predicted execution", "neurodebug.debug", [uri, "ratio", "ratio(4, 0)"]),
+                   (16, "$(debug-alt) Debug predicted execution", "neurodebug.debug", [uri, "square", None])]
     assert len(lenses) == 9
     after = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
     assert len(after) == 6
