@@ -223,6 +223,15 @@ class Workbench:
             return out;
         }""").items()}
 
+    def wait_for_inlay_hints(self, accept, timeout: float = 30) -> dict[int, str]:
+        """The inlay hints once ``accept(hints)`` holds (the editor asks for them after a change)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hints = self.inlay_hints()
+            if accept(hints) or time.monotonic() > deadline:
+                return hints
+            time.sleep(0.5)
+
     def keep_evidence(self, name: str) -> Path:
         """A screenshot and the logs of a failing test, under ARTIFACTS."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
