@@ -147,12 +147,8 @@ class Adapter:
 
         def run():
             try:
-                work()
-            except UserError as e:
-                self._failed(request, str(e), answers)
-            except Exception as e:  # noqa: BLE001 - a bug must not take the adapter down; the traceback goes to stderr
-                traceback.print_exc(file=sys.stderr)
-                self._failed(request, f"neurodebug failed unexpectedly ({type(e).__name__}: {e}).", answers)
+                with self._failures(request, answered=not answers):
+                    work()
             finally:
                 self._pending.discard(request.seq)
                 if not self._pending:
@@ -161,8 +157,20 @@ class Adapter:
         self._pending.add(request.seq)
         self._worker.submit(run)
 
-    def _failed(self, request, sentence: str, answered_by_work: bool) -> None:
-        if answered_by_work:
+    @contextmanager
+    def _failures(self, request, answered: bool):
+        """A UserError (or a bug) in session work: an error response when the request is not
+        answered yet; else the sentence as output and a stop, so the UI is never left running."""
+        try:
+            yield
+        except UserError as e:
+            sentence = str(e)
+        except Exception as e:  # noqa: BLE001 - a bug must not take the adapter down; the traceback goes to stderr
+            traceback.print_exc(file=sys.stderr)
+            sentence = f"neurodebug failed unexpectedly ({type(e).__name__}: {e})."
+        else:
+            return
+        if not answered:
             self.out.fail(request.seq, request.command, sentence)
             return
         self.out.event("output", dap.OutputEventBody(category="important", output=f"neurodebug: {sentence}\n"))
@@ -203,9 +211,10 @@ class Adapter:
                 self.config = None  # a later launch may try again
                 raise
             self.out.respond(request.seq, request.command)
-            self._announce()
-            self._configured.wait(CONFIGURATION_TIMEOUT_S)
-            self._begin(request)
+            with self._failures(request, answered=True):
+                self._announce()
+                self._configured.wait(CONFIGURATION_TIMEOUT_S)
+                self._begin(request)
 
         self._submit(request, work, answers=True)
         return LATER
@@ -429,8 +438,7 @@ class Adapter:
         return self._move(request, lambda s: self._once(s.out))
 
     def continue_(self, request):
-        self._move(request, lambda s: self._run_to_breakpoint(s, request))
-        return dap.ContinueResponseBody(allThreadsContinued=True)
+        return self._move(request, lambda s: self._run_to_breakpoint(s, request))
 
     def step_back(self, request):
         return self._move(request, lambda s: self._back(s, to_breakpoint=False), forward=False)
@@ -502,7 +510,7 @@ class Adapter:
             return
         if self._halt.is_set():
             reason, description, hits = "pause", "Paused: the prediction was cancelled.", None
-        else:
+        elif before is None or len(stop.frames) != len(before.frames) or stop.ended != before.ended:
             hit = self._filter_hit(s, stop.frames[-1], stop)
             if hit is not None:
                 self._stop_on_exception(*hit)
@@ -634,8 +642,9 @@ class Adapter:
             else:
                 self.session.reset()
             self.out.respond(request.seq, request.command)
-            self._announce()
-            self._begin(request)
+            with self._failures(request, answered=True):
+                self._announce()
+                self._begin(request)
 
         self._submit(request, work, answers=True)
         return LATER

@@ -86,10 +86,19 @@ def spawn_replay(replay_file: Path, delay: float = 0.0) -> DapClient:
 
 @pytest.fixture
 def client(replay_file):
-    """A replaying adapter over stdio, not yet initialized."""
+    """A replaying adapter over stdio, not yet initialized; at the end, every request it answered
+    was answered once."""
     c = spawn_replay(replay_file)
     yield c
     c.close()
+    assert_answered_once(c)
+
+
+def assert_answered_once(client: DapClient) -> None:
+    seqs = [m["request_seq"] for m in client.messages if m.get("type") == "response"]
+    assert len(seqs) == len(set(seqs)), f"requests answered twice: {sorted(s for s in set(seqs) if seqs.count(s) > 1)}"
+    sent = [m["seq"] for m in client.messages if m.get("type") in ("response", "event")]
+    assert sent == list(range(1, len(sent) + 1)), "the adapter's seq must count from 1 without gaps"
 
 
 INITIALIZE = {"clientID": "tests", "adapterID": "neurodebug", "linesStartAt1": True, "columnsStartAt1": True,

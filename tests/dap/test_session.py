@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.dap.conftest import INITIALIZE, spawn_replay, start
+from tests.dap.conftest import INITIALIZE, assert_answered_once, spawn_replay, start
 from tests.dap.test_adapter import stack
 
 
@@ -90,6 +90,7 @@ def test_pause_and_cancel_stop_a_running_prediction(replay_file, program):
         assert client.event("stopped")["body"]["reason"] == "step"
     finally:
         client.close()
+    assert_answered_once(client)
 
 
 def test_progress_of_a_launch_and_a_continue_and_cancelling_it_by_its_progress_id(replay_file, program):
@@ -114,6 +115,7 @@ def test_progress_of_a_launch_and_a_continue_and_cancelling_it_by_its_progress_i
         assert client.event("progressEnd")["body"]["progressId"] == started["progressId"]
     finally:
         client.close()
+    assert_answered_once(client)
 
 
 def test_restart_samples_again_from_the_call_frame(client, program):
