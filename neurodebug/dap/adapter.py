@@ -225,8 +225,8 @@ class Adapter:
     def _announce(self) -> None:
         s = self.session
         name = getattr(s.predictor, "name", type(s.predictor).__name__)
-        call = s.call if s.call is not None else "(the model proposes the arguments)"
-        lines = [f"neurodebug: predicting {s.entry}({call}) with {name}."]
+        call = f"{s.entry}({s.call})" if s.call is not None else f"{s.entry} (the model proposes its arguments)"
+        lines = [f"neurodebug: predicting {call} with {name}."]
         if s.real_note:
             lines.append(s.real_note)
         self._output("\n".join(lines) + "\n")
@@ -234,8 +234,9 @@ class Adapter:
     def _begin(self, request) -> None:
         """After launch or restart: stop on the call frame, or run to the first breakpoint."""
         self.stop = views.Stop.of(self.session)
-        if self.stop.index < 0:  # the model wrote no call frame: there is nothing to show
+        if self.stop.ended:  # the model ended the trace at once
             self._output(views.summary(self.stop))
+        if self.stop.index < 0:  # no call frame (its prediction was cancelled): nothing to show
             self._terminate()
         elif self.config.stopOnEntry:
             self._stopped("entry", "The call frame: the arguments of the prediction.")

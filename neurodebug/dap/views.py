@@ -97,8 +97,12 @@ def exception_of(frame: Frame) -> tuple[str, str]:
 
 def summary(stop: Stop) -> str:
     """What the prediction came to, in a few lines for the debug console."""
-    shown = stop.call if stop.call and stop.call.startswith(f"{stop.entry}(") else f"{stop.entry}({stop.call or ''})"
-    lines = [f"Predicted {len(stop.frames)} frames of {shown}: {stop.end.message or stop.end.reason}"]
+    if stop.call is None:  # the model proposed no arguments
+        shown = stop.entry
+    else:
+        shown = stop.call if stop.call.startswith(f"{stop.entry}(") else f"{stop.entry}({stop.call})"
+    n = len(stop.frames)
+    lines = [f"Predicted {n} frame{'s' if n != 1 else ''} of {shown}: {stop.end.message or stop.end.reason}"]
     if stop.has_real:
         real = stop.real_end
         lines.append(f"The real run: {real.message or real.reason}" if real is not None else "The real run: none.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_stdio_on_the_bundled_model(program, tmp_path):
         client.close()
 
 
-def test_port_serves_one_session_per_connection(program):
+def test_port_serves_one_session_per_connection(program, tmp_path):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "neurodebug", "dap", "--port", str(port)], cwd=ROOT,
                             env=adapter_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -56,6 +57,11 @@ def test_port_serves_one_session_per_connection(program):
         response = first.request("launch", {"program": str(program), "entry": "total", "backend": "nope"})
         assert not response["success"]
         assert response["message"].startswith("The launch attribute 'backend' cannot be 'nope'")
+        missing = tmp_path / "missing"
+        response = first.request("launch", {"program": str(program), "entry": "total", "model": str(missing)})
+        assert not response["success"]
+        assert re.fullmatch(r"There is no model at .*missing\.", response["message"]), response["message"]
+        assert first.ok("threads")["threads"][0]["id"] == 1  # still up
         first.ok("disconnect", {})
         first.wait_closed()
         second = DapClient.connect(port)  # the server is still up for the next debug session

@@ -134,6 +134,21 @@ def test_restart_samples_again_from_the_call_frame(client, program):
     assert stack(client)[0][1] == 17
 
 
+def test_a_call_the_model_cannot_propose_is_a_malformed_frame_and_the_end(client, program):
+    # the replayed model knows no trace of add: after the forced call event it ends the trace
+    stopped = start(client, program, entry="add")
+    assert stopped["body"]["reason"] == "entry"
+    [(name, line)] = stack(client)
+    assert name.startswith("add (malformed frame: cut off")
+    output = "".join(e["body"]["output"] for e in client.events("output"))
+    assert "neurodebug: predicting add (the model proposes its arguments) with replay." in output
+    assert "The model's proposed arguments are not all Python literals, so there is no real run." in output
+    assert "Predicted 1 frame of add: The model ended the trace (<|end_of_text|>)." in output
+    client.ok("next", {"threadId": 1})
+    client.event("exited")
+    client.event("terminated")
+
+
 def test_terminate_then_disconnect_ends_the_adapter(client, program):
     start(client, program)
     client.ok("terminate", {})
