@@ -9,7 +9,7 @@
 The adapter is the real command editors start (``python -P -m neurodebug dap``) over stdio; the
 model is the bundled one (or --model).
 
-    python benchmarks/dap.py [--model PATH] [--steps 12]
+    python benchmarks/dap.py [--model PATH] [--steps 8]
 """
 
 from __future__ import annotations
@@ -26,17 +26,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PROGRAM = """\
-def total(xs):  # << START_OF_TRACE
-    s = 0
-    for i, x in enumerate(xs):
-        if x % 3 == 0:
-            s += x * i
-        else:
-            s -= 1
-    return s
-"""
-CALL = "total([3, 1, 6, 2, 9, 4])"
+CALL = "total([3, 4], {'a': 1})"
 
 
 def direct_steps(path: str, model: str | None, steps: int) -> list[float]:
@@ -86,9 +76,11 @@ def dap_steps(path: str, model: str | None, steps: int) -> tuple[list[float], li
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="checkpoint directory (default: the bundled model)")
-    ap.add_argument("--steps", type=int, default=12, help="steps timed each way")
+    ap.add_argument("--steps", type=int, default=8, help="steps timed each way")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        from tests.dap.conftest import PROGRAM  # a loop and a callee: stepIn enters it
+
         path = str(Path(tmp) / "total.py")
         Path(path).write_text(PROGRAM, encoding="utf-8")
         direct = direct_steps(path, args.model, args.steps)

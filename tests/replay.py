@@ -83,6 +83,20 @@ class ReplayPredictor(Predictor):
         return [self.next_token(ids[: p + 1]) for p in range(len(ids))]
 
 
+def replay_from_argv(argv: list[str]) -> "ReplayPredictor":
+    """The predictor of a replaying server script's command line: ``TRACES.json [--delay S]``,
+    TRACES.json a list of Trace JSON dicts (Trace.to_json_dict()), on CWM's tokenizer."""
+    import json
+
+    from neurodebug.model.tokenizer import llama3_tokenizer
+
+    path, delay = argv[0], 0.0
+    if "--delay" in argv:
+        delay = float(argv[argv.index("--delay") + 1])
+    traces = [Trace.from_json_dict(d) for d in json.loads(open(path, encoding="utf-8").read())]
+    return ReplayPredictor(llama3_tokenizer(), traces, delay_s=delay)
+
+
 def stepped_over(trace: Trace, limit: int = 64) -> list[Trace]:
     """``trace`` and its variants with any combination of callee bodies left out (at most ``limit``)."""
     frames = trace.frames

@@ -8,7 +8,6 @@ tracer) with planted mistakes, so what the debugger shows is known exactly.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.dap.client import DapClient
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.lsp.conftest import ROOT
+from tests.lsp.conftest import server_env as adapter_env  # the repository on PYTHONPATH
 
 PROGRAM = '''\
 # neurodebug: total([3, 4], {'a': 1})
@@ -71,12 +70,6 @@ def replay_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("dap-replay") / "traces.json"
     path.write_text(json.dumps([t.to_json_dict(wire=False) for t in planted_traces()]), encoding="utf-8")
     return path
-
-
-def adapter_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 
 def spawn_replay(replay_file: Path, delay: float = 0.0) -> DapClient:

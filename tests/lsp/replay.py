@@ -12,25 +12,18 @@ where TRACES.json is a list of Trace JSON dicts (Trace.to_json_dict()).
 
 from __future__ import annotations
 
-import json
 import sys
 
-from neurodebug.trace.frames import Trace
-from tests.replay import ReplayPredictor
+from tests.replay import ReplayPredictor, replay_from_argv
 
 __all__ = ["ReplayPredictor", "main"]
 
 
 def main(argv: list[str]) -> None:
     from neurodebug.lsp.server import main as serve
-    from neurodebug.model.tokenizer import llama3_tokenizer
 
-    path, delay = argv[0], 0.0
-    if "--delay" in argv:
-        delay = float(argv[argv.index("--delay") + 1])
-    traces = [Trace.from_json_dict(d) for d in json.loads(open(path, encoding="utf-8").read())]
-    tokenizer = llama3_tokenizer()
-    serve(predictor_factory=lambda settings: ReplayPredictor(tokenizer, traces, delay_s=delay))
+    predictor = replay_from_argv(argv)
+    serve(predictor_factory=lambda settings: predictor)
 
 
 if __name__ == "__main__":
