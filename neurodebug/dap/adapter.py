@@ -13,10 +13,11 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -24,9 +25,8 @@ import dap_types as dap
 
 from neurodebug.dap import views
 from neurodebug.dap.launch import LaunchConfig, check_entry, default_predictor, open_session
+from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
-from neurodebug.dap.variables import (MISSING, References, child, child_evaluate_name, children, evaluate,
-                                      expandable, literal, type_name)
 from neurodebug.errors import UserError
 
 THREAD_ID = 1
@@ -77,7 +77,7 @@ class Adapter:
         self.runnable: frozenset[int] = frozenset()
         self.session = None
         self.stop: views.Stop | None = None
-        self.refs = References()
+        self.panes = Panes()
         self.breakpoints: dict[int, int] = {}  # line -> breakpoint id
         self._next_breakpoint = 1
         self.filters = {f.filter for f in FILTERS if f.default}
@@ -320,102 +320,17 @@ class Adapter:
 
     def scopes(self, request: dap.ScopesRequest):
         stop = self._stopped_state()
-        i = self._frame_index(request.arguments.frameId, stop)
-        f = stop.frames[i]
-        scopes = [dap.Scope(name="Predicted", presentationHint="locals", variablesReference=self.refs.ref(("predicted", i)),
-                            namedVariables=len(f.locals), expensive=False),
-                  dap.Scope(name="Real run", variablesReference=self.refs.ref(("real", i)), expensive=False)]
-        if f.event in ("return", "exception"):
-            name = "Return value" if f.event == "return" else "Exception"
-            scopes.insert(0, dap.Scope(name=name, variablesReference=self.refs.ref(("value", i)), expensive=False))
-        return dap.ScopesResponseBody(scopes=scopes)
+        return dap.ScopesResponseBody(scopes=self.panes.scopes(stop, self._frame_index(request.arguments.frameId, stop)))
 
     def variables(self, request: dap.VariablesRequest):
-        stop = self._stopped_state()
-        key = self.refs.key(request.arguments.variablesReference)
-        if key is None:
-            raise UserError(f"There is no variables reference {request.arguments.variablesReference}.")
-        if len(key) == 2:
-            shown = self._scope_variables(stop, *key)
-        else:
-            value = self._value(stop, key)
-            shown = [self._variable(key + (k,), name, v, child_evaluate_name(self._evaluate_name(key), value, k))
-                     for name, k, v in children(value)]
-        start = request.arguments.start or 0
-        count = request.arguments.count or len(shown)
-        return dap.VariablesResponseBody(variables=shown[start:start + count])
-
-    def _scope_variables(self, stop: views.Stop, scope: str, i: int) -> list[dap.Variable]:
-        if not 0 <= i < len(stop.frames):
-            return []
-        if scope == "real" and stop.real[i] is None:
-            return [dap.Variable(name="note", value=self._no_real_frame(stop), variablesReference=0)]
-        items = self._root_values(stop, scope, i)
-        return [self._variable((scope, i, name), name, text, name if scope == "predicted" else None)
-                for name, text in items.items()]
-
-    @staticmethod
-    def _no_real_frame(stop: views.Stop) -> str:
-        if not stop.has_real:
-            return stop.real_note or "There is no real run."
-        return "The real run has no frame at this step (it ended, or the steps do not line up here)."
-
-    @staticmethod
-    def _root_values(stop: views.Stop, scope: str, i: int) -> dict[str, str]:
-        f, r = stop.frames[i], stop.real[i]
-        if scope == "predicted":
-            return dict(f.locals)
-        if scope == "real":
-            return dict(r.locals) if r is not None else {}
-        values = {"predicted": f.arg}
-        if r is not None and r.event == f.event:
-            values["real"] = r.arg
-        return {k: v for k, v in values.items() if v is not None}
-
-    def _value(self, stop: views.Stop, key: tuple) -> Any:
-        """The Python value a child key names (a literal inside a local's repr)."""
-        scope, i, root, *path = key
-        if not 0 <= i < len(stop.frames):
-            raise UserError("That variable belongs to a frame that is no longer predicted.")
-        if scope == "eval":
-            value = evaluate(root, stop.frames[i].locals)[1]
-        else:
-            value = literal(self._root_values(stop, scope, i).get(root))
-        try:
-            for k in path:
-                value = child(value, k)
-        except (KeyError, IndexError, TypeError):
-            value = MISSING
-        if value is MISSING:
-            raise UserError("That variable is no longer there at this stop.")
-        return value
-
-    def _evaluate_name(self, key: tuple) -> str | None:
-        scope, _, root, *path = key
-        if scope not in ("predicted", "eval"):
-            return None
-        name = root
-        for k in path:
-            name = f"{name}[{k!r}]"
-        return name
-
-    def _variable(self, key: tuple, name: str, value: Any, evaluate_name: str | None) -> dap.Variable:
-        """A variable from a repr string (a root) or a Python value (a child)."""
-        text = value if isinstance(value, str) and len(key) == 3 else repr(value)
-        parsed = literal(text) if len(key) == 3 else value
-        ref = self.refs.ref(key) if expandable(parsed) else 0
-        kind = type(parsed).__name__ if parsed is not MISSING else None
-        return dap.Variable(name=name, value=text, type=kind, evaluateName=evaluate_name, variablesReference=ref,
-                            indexedVariables=len(parsed) if ref and not isinstance(parsed, dict) else None,
-                            namedVariables=len(parsed) if ref and isinstance(parsed, dict) else None)
+        args = request.arguments
+        shown = self.panes.variables(self._stopped_state(), args.variablesReference)
+        start = args.start or 0
+        return dap.VariablesResponseBody(variables=shown[start:start + (args.count or len(shown))])
 
     def evaluate(self, request: dap.EvaluateRequest):
         stop = self._stopped_state()
-        i = self._frame_index(request.arguments.frameId, stop)
-        expression = request.arguments.expression.strip()
-        shown, value = evaluate(expression, stop.frames[i].locals)
-        ref = self.refs.ref(("eval", i, expression)) if expandable(value) else 0
-        return dap.EvaluateResponseBody(result=shown, type=type_name(shown), variablesReference=ref)
+        return self.panes.evaluate(stop, self._frame_index(request.arguments.frameId, stop), request.arguments.expression)
 
     def exception_info(self, request):
         if self.exception is None:
@@ -598,24 +513,12 @@ class Adapter:
 
     def set_variable(self, request: dap.SetVariableRequest):
         args = request.arguments
-        key = self.refs.key(args.variablesReference)
-        stop = self._stopped_state()
-        if key is None or key[0] not in ("predicted",):
-            raise UserError("Only a local of the predicted frame can be set; the real run's values are what ran.")
-        if len(key) != 2:
-            raise UserError("An item cannot be set on its own; set the whole local to a new value.")
-        if key[1] != stop.index:
-            raise UserError("Only the current frame's locals can be set; a caller's frame is in the past.")
+        self.panes.settable(self._stopped_state(), args.variablesReference)
 
         def work():
-            s = self.session
-            s.set_local(args.name, args.value)
-            self.stop = views.Stop.of(s)
-            text = s.current.locals.get(args.name, args.value)
-            parsed = literal(text)
-            ref = self.refs.ref(("predicted", self.stop.index, args.name)) if expandable(parsed) else 0
-            self.out.respond(request.seq, request.command,
-                             dap.SetVariableResponseBody(value=text, type=type_name(text), variablesReference=ref))
+            self.session.set_local(args.name, args.value)
+            self.stop = views.Stop.of(self.session)
+            self.out.respond(request.seq, request.command, self.panes.local(self.stop, args.name))
             if self.client.supportsInvalidatedEvent:  # the real run and the frames after it changed
                 self.out.event("invalidated", dap.InvalidatedEventBody(areas=["variables"], threadId=THREAD_ID))
 

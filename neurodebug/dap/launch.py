@@ -34,7 +34,7 @@ class LaunchConfig(BaseModel):
     noConstrain: StrictBool = False
 
     @classmethod
-    def parse(cls, arguments: dict | None) -> "LaunchConfig":
+    def parse(cls, arguments: dict | None) -> LaunchConfig:
         """The config of a launch request's arguments; UserError with one sentence when one is bad."""
         try:
             return cls.model_validate(arguments or {})

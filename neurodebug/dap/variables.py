@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ast
 import threading
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from neurodebug.errors import UserError
 

@@ -34,7 +34,7 @@ class Stop:
         return len(self.frames) - 1
 
     @classmethod
-    def of(cls, session) -> "Stop":
+    def of(cls, session) -> Stop:
         frames = tuple(session.frames)
         real: list[Frame | None] = [None] * len(frames)
         divergence = metrics = None

@@ -9,7 +9,6 @@ answers with ``type: "response"`` (``request_seq``, ``success``, ``message``, ``
 from __future__ import annotations
 
 import json
-import queue
 import socket
 import subprocess
 import threading
@@ -32,7 +31,7 @@ class DapClient:
         self._reader.start()
 
     @classmethod
-    def spawn(cls, command: list[str], **popen) -> "DapClient":
+    def spawn(cls, command: list[str], **popen) -> DapClient:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
         client = cls(proc.stdout, proc.stdin, closer=proc)
         client.proc = proc
@@ -41,7 +40,7 @@ class DapClient:
         return client
 
     @classmethod
-    def connect(cls, port: int) -> "DapClient":
+    def connect(cls, port: int) -> DapClient:
         sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
         sock.settimeout(None)
         return cls(sock.makefile("rb"), sock.makefile("wb"), closer=sock)

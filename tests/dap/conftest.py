@@ -44,8 +44,8 @@ def planted_traces() -> list:
     """total: the model believes weights['a'] is 2 (real 1), so total returns 9 (real 8);
     total([5], {'a': 1}): right (what the session follows after xs is set to [5]);
     ratio: right, including the ZeroDivisionError."""
-    from neurodebug.trace.frames import End
     from neurodebug.real.tracer import trace_source
+    from neurodebug.trace.frames import End
 
     total = trace_source(PROGRAM, "total", None)
     assert total.end.reason == "returned", total.end

@@ -14,8 +14,8 @@ def test_breakpoints_are_verified_only_on_lines_that_run(client, program):
         {"line": 6}, {"line": 1}, {"line": 9}, {"line": 11, "condition": "c > 3"}, {"line": 3, "hitCondition": "2"}]})
     got = [(b["line"], b["verified"], b.get("message", "")) for b in body["breakpoints"]]
     assert got[0][:2] == (6, True)
-    assert got[1] == (1, False, "Line 1 runs no code in a trace (a blank line, a comment, or code outside the "
-                                "functions); put the breakpoint on a line of a function.")
+    assert got[1] == (1, False, ("Line 1 runs no code in a trace (a blank line, a comment, or code outside the "
+                                 "functions); put the breakpoint on a line of a function."))
     assert got[2][:2] == (9, False)
     assert got[3] == (11, False, "Conditions are not evaluated: neurodebug runs no code in the adapter.")
     assert got[4][1] is False

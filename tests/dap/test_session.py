@@ -40,15 +40,15 @@ def test_bad_launch_arguments_are_one_sentence_and_a_good_launch_follows(client,
     cases = [
         ({}, "The launch configuration needs 'program' (the Python file to debug)."),
         ({"program": str(program), "entry": "total", "maxFrames": "many"},
-         "The launch attribute 'maxFrames' cannot be 'many': input should be a valid integer, unable to parse "
-         "string as an integer."),
+         ("The launch attribute 'maxFrames' cannot be 'many': input should be a valid integer, unable to parse "
+          "string as an integer.")),
         ({"program": str(program), "entry": "total", "temperature": -1},
          "The launch attribute 'temperature' cannot be -1: input should be greater than or equal to 0."),
         ({"program": str(program), "entry": "total", "compare": "yes"},
          "The launch attribute 'compare' cannot be 'yes': input should be a valid boolean."),
         ({"program": str(tmp_path / "missing.py")}, f"There is no file {str(tmp_path / 'missing.py')!r}."),
-        ({"program": str(program)}, "Name the function to debug: add \"entry\" (or \"call\": \"f(...)\") to the "
-                                    "launch configuration, or mark its def line with '# << START_OF_TRACE'."),
+        ({"program": str(program)}, ("Name the function to debug: add \"entry\" (or \"call\": \"f(...)\") to the "
+                                     "launch configuration, or mark its def line with '# << START_OF_TRACE'.")),
         ({"program": str(program), "entry": "nope"}, "There is no function 'nope' in the source."),
         ({"program": str(program), "call": "total(1, 2, 3, 4)"}, None),
     ]
@@ -138,7 +138,7 @@ def test_a_call_the_model_cannot_propose_is_a_malformed_frame_and_the_end(client
     # the replayed model knows no trace of add: after the forced call event it ends the trace
     stopped = start(client, program, entry="add")
     assert stopped["body"]["reason"] == "entry"
-    [(name, line)] = stack(client)
+    [(name, _)] = stack(client)
     assert name.startswith("add (malformed frame: cut off")
     output = "".join(e["body"]["output"] for e in client.events("output"))
     assert "neurodebug: predicting add (the model proposes its arguments) with replay." in output

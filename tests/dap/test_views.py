@@ -10,8 +10,8 @@ import pytest
 from neurodebug.dap import protocol, variables, views
 from neurodebug.dap.launch import LaunchConfig
 from neurodebug.errors import UserError
-from neurodebug.trace.frames import Frame
 from neurodebug.real.tracer import trace_source
+from neurodebug.trace.frames import Frame
 
 RECURSIVE = '''\
 def fact(n):
@@ -57,8 +57,8 @@ def test_evaluate_reads_names_and_literal_keys(expression, result):
 
 @pytest.mark.parametrize("expression, sentence", [
     ("grid.pop()", variables.NO_CODE), ("grid[n]", variables.NO_CODE), ("f(1)", variables.NO_CODE),
-    ("", variables.NO_CODE), ("obj[0]", "The predicted value of obj, <Thing at 0x7f>, is not a Python literal, so it "
-                                        "cannot be indexed."),
+    ("", variables.NO_CODE),
+    ("obj[0]", "The predicted value of obj, <Thing at 0x7f>, is not a Python literal, so it cannot be indexed."),
     ("grid[5]", "grid[5] has no value: the predicted value has no index or key 5."),
 ])
 def test_evaluate_refuses_in_one_sentence(expression, sentence):
