@@ -109,3 +109,17 @@ def test_continue_runs_to_the_end_and_then_ends_the_session(client, program):
     client.ok("disconnect", {})
     client.wait_closed()
     assert client.proc.wait(30) == 0
+
+
+def test_zero_based_lines_and_file_uris_when_the_client_asks_for_them(client, program):
+    client.ok("initialize", {**INITIALIZE, "linesStartAt1": False, "pathFormat": "uri"})
+    launch = client.start("launch", {"program": str(program), "entry": "total", "stopOnEntry": False})
+    client.event("initialized")
+    body = client.ok("setBreakpoints", {"source": {"path": program.as_uri()}, "breakpoints": [{"line": 5}]})
+    assert body["breakpoints"][0]["verified"] is True  # 0-based line 5 is line 6, `k = weights['a']`
+    client.ok("setExceptionBreakpoints", {"filters": []})
+    client.ok("configurationDone")
+    assert client.response(launch)["success"]
+    assert client.event("stopped")["body"]["reason"] == "breakpoint"
+    [frame] = client.ok("stackTrace", {"threadId": 1})["stackFrames"]
+    assert (frame["line"], frame["source"]["path"]) == (5, program.as_uri())

@@ -32,6 +32,8 @@ def test_malformed_and_unknown_messages_are_answered_and_the_adapter_stays_up(cl
     assert client.event("output")["body"]["output"] == "neurodebug: A message's body was JSON but not an object.\n"
     assert client.request("goto", {"threadId": 1, "targetId": 1})["message"] == \
         "neurodebug does not support the 'goto' request."
+    assert client.request("attach", {})["message"] == \
+        "neurodebug cannot attach to a running program; use a launch configuration."
     assert client.ok("threads")["threads"][0]["name"] == "predicted execution"
 
 
