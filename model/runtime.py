@@ -5,11 +5,14 @@
     m.generate(ids, 32, stop_ids=m.tokenizer.stop_ids)
     seq = m.sequence(prompt)          # owns a KV cache
     seq.extend(ids); seq.truncate(n); seq.fork(); seq.generate(...); seq.stream(...)
+    seq.generate(..., lookahead=Lookahead())   # the same tokens in fewer forwards (model/lookahead.py)
 
 Constrained decoding: `generate` and `stream` (on CWM and Sequence) take a keyword-only
 `constraint`, an object with a method `allowed(generated) -> Sequence[int] | None`. Before each
-step it is given the ids generated so far in this call (a list that only grows; do not modify
-it) and answers the token ids the next token may be, or None for no restriction. The logits are
+step it is given the ids generated so far in this call (do not modify the list; it only grows,
+except with a `lookahead` after a rejected draft, when it is cut back: then it is shorter than
+the one before, or as long with another last id, and a hook that reads it incrementally starts
+over) and answers the token ids the next token may be, or None for no restriction. The logits are
 masked to those ids (`restrict_logits`) and decoding goes on as usual: greedy takes the best
 allowed token, sampling draws from the distribution restricted to them (temperature and top-p
 applied within it, the same seeded generator). An empty answer, or one whose logits are all
@@ -108,10 +111,11 @@ class CWM:
 
     def generate(self, ids, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, on_token: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, *, constraint=None) -> list[int]:
-        """The new tokens (a stop token included) after prompt `ids` (`constraint`: see the module docstring)."""
+                 should_stop: Callable[[], bool] | None = None, *, constraint=None, lookahead=None) -> list[int]:
+        """The new tokens (a stop token included) after prompt `ids` (`constraint`: see the module
+        docstring; `lookahead`: see Sequence.generate)."""
         return self.sequence(ids).generate(max_new_tokens, stop_ids, temperature, top_p, seed, on_token, should_stop,
-                                           constraint=constraint)
+                                           constraint=constraint, lookahead=lookahead)
 
     def weight_bytes(self) -> int:
         seen, total = set(), 0
@@ -147,6 +151,8 @@ class Sequence:
         self.runtime = runtime
         self.ids: list[int] = []
         self.computed = 0  # ids[:computed] have their keys and values in the caches
+        self.forwards = 0  # forward passes run for this sequence (a cost counter)
+        self.tokens_run = 0  # positions those passes computed (drafts rejected afterwards included)
         self._last: torch.Tensor | None = None  # logits after ids[computed-1], when known
         self._graph: _DecodeGraph | None = None
         self._eager = False  # never capture a CUDA graph (a short-lived beam hypothesis)
@@ -173,40 +179,50 @@ class Sequence:
 
         logits="all": float32 logits [len(ids), vocab] of the new positions; "argmax": the most likely
         next token after each new position, [len(ids)] (teacher forcing without holding all logits);
-        "last": [vocab] after the last token; "none": None.
+        "last": [vocab] after the last token; "none": None; "from_last": [1 + len(ids), vocab], the
+        logits after the token before ids, then after each of ids (a speculative verify step: one
+        forward scores a whole draft).
         """
-        if logits not in ("all", "argmax", "last", "none"):
-            raise ValueError(f"logits must be all, argmax, last or none, not {logits!r}")
+        if logits not in ("all", "argmax", "last", "none", "from_last"):
+            raise ValueError(f"logits must be all, argmax, last, none or from_last, not {logits!r}")
         rt = self.runtime
         new = rt._check(ids)
+        if logits == "from_last" and self.ids and self.computed == len(self.ids) and self._last is None:
+            self._uncompute_last()  # its logits are needed and not known: compute it again
         self.ids += new
         start = self.computed
         todo = self.ids[start:]
+        n_pending = len(todo) - len(new)
+        # the first row wanted; -1: the row after the last computed token (self._last)
+        first = n_pending - 1 if logits == "from_last" else n_pending
         if not todo:
             if logits in ("all", "argmax"):
                 return torch.empty((0, rt.config.vocab_size) if logits == "all" else (0,),
                                    dtype=torch.float32 if logits == "all" else torch.long)
+            if logits == "from_last":
+                return self._last[None] if self._last is not None else torch.empty(0, rt.config.vocab_size)
             return self._last if logits == "last" else None
         if len(todo) == 1 and logits == "last" and (rt.cuda_graphs or rt.tensor_positions):
             self._last = self._decode_step(todo[0], start)
             self.computed = start + 1
             return self._last
-        outs = []
-        n_pending = len(todo) - len(new)
+        outs = [self._last[None]] if first < 0 else []
+        per_row = logits in ("all", "argmax", "from_last")
         for off in range(0, len(todo), rt.chunk_size):
             chunk = todo[off : off + rt.chunk_size]
             pos = start + off
             for cache in self.caches:
                 cache.reserve(pos + len(chunk))
             final = off + len(chunk) == len(todo)
-            per_row = logits in ("all", "argmax")
-            mode = "all" if per_row and off + len(chunk) > n_pending else "last" if final else "none"
+            mode = "all" if per_row and off + len(chunk) > first else "last" if final else "none"
             idx = torch.tensor([chunk], dtype=torch.long, device=rt.device)
             h = rt.model(idx, self.caches, pos, logits=mode)
+            self.forwards += 1
+            self.tokens_run += len(chunk)
             self.computed = pos + len(chunk)
             if mode == "all":
-                rows = h[0, max(0, n_pending - off) :]
-                outs.append(rows.float() if logits == "all" else rows.argmax(-1).cpu())
+                rows = h[0, max(0, first - off) :]
+                outs.append(rows.argmax(-1).cpu() if logits == "argmax" else rows.float())
             if final:
                 self._last = h[0, -1].float()
         if per_row:
@@ -236,13 +252,19 @@ class Sequence:
                     rt.cuda_graphs = False
             else:
                 out = g.replay(tok, pos)
+        self.forwards += 1
+        self.tokens_run += 1
         for cache in self.caches:
             cache.high_water = max(cache.high_water, pos)
         # A copy: a replayed graph's output buffer is overwritten by the next replay.
         return out[0, -1].to(torch.float32, copy=True)
 
-    def truncate(self, n: int) -> None:
+    def truncate(self, n: int, last_logits: torch.Tensor | None = None) -> None:
         """Cut the sequence back to its first n tokens.
+
+        ``last_logits``: the logits after token n-1 when the caller has them (a speculative verify
+        step computed the tokens past n too): the first n tokens then stay computed, nothing is
+        recomputed, and the keys past n are overwritten by the next forward.
 
         Global layers keep everything, so only sliding-window rings can lose keys: when the ring
         still holds the window before position n-1 this is free (the last kept token is recomputed
@@ -256,10 +278,24 @@ class Sequence:
         del self.ids[n:]
         if n >= self.computed:
             return
+        if last_logits is not None and n > 0 and self._keeps(n):
+            self.computed, self._last = n, last_logits
+            return
         self._last = None
-        target = max(n - 1, 0)
+        self.computed = n
+        self._uncompute_last()
+
+    def _keeps(self, n: int) -> bool:
+        """Whether every cache still holds the keys a query at position n sees."""
         config = self.runtime.config
-        if all(c.keeps(target, config.window(i) or 0) for i, c in enumerate(self.caches)):
+        return all(c.keeps(n, config.window(i) or 0) for i, c in enumerate(self.caches))
+
+    def _uncompute_last(self) -> None:
+        """Mark the last computed token pending again (its logits are then recomputed), or, when a
+        ring has lost the keys it needs, every token (a re-prefill from the start)."""
+        self._last = None
+        target = max(self.computed - 1, 0)
+        if self._keeps(target):
             self.computed = target
         else:
             self.caches = self._fresh_caches()
@@ -269,6 +305,7 @@ class Sequence:
         """An independent copy (caches cloned): try a branch, keep the original."""
         s = Sequence.__new__(Sequence)
         s.runtime, s.ids, s.computed = self.runtime, list(self.ids), self.computed
+        s.forwards = s.tokens_run = 0
         s._last = self._last
         s._graph = None  # a fork's caches are new buffers: it captures its own graph
         s._eager = self._eager
@@ -279,17 +316,20 @@ class Sequence:
     def generate(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, on_token: Callable[[int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, *, constraint=None,
-                 on_logits: Callable[[torch.Tensor, int], None] | None = None) -> list[int]:
+                 on_logits: Callable[[torch.Tensor, int], None] | None = None, lookahead=None) -> list[int]:
         """Generate up to max_new_tokens, appending them (a stop token included) to this sequence.
 
         on_token(id) is called as each token comes; should_stop() is asked before each step and
         ends generation early (the sequence stays consistent). constraint: restricts each step's
         choice (see the module docstring); None decodes freely. on_logits(logits, id): each step's
         float logits [V] as the model gave them (before any constraint) and the token chosen.
+        lookahead: a ``model.lookahead.Lookahead`` (jump-forward of forced tokens, prompt-lookup
+        drafts): the same greedy tokens in fewer forwards; None (default) runs one forward per
+        token. Not with on_logits (a forced token has no forward of its own).
         """
         out = []
         for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop, constraint=constraint,
-                               on_logits=on_logits):
+                               on_logits=on_logits, lookahead=lookahead):
             out.append(tok)
             if on_token is not None:
                 on_token(tok)
@@ -324,8 +364,11 @@ class Sequence:
             cands = []
             with torch.inference_mode():
                 for h in live:
+                    before = h.seq.forwards, h.seq.tokens_run
                     logits = h.seq._last if h.seq.computed == len(h.seq.ids) and h.seq._last is not None \
                         else h.seq.extend((), logits="last")
+                    self.forwards += h.seq.forwards - before[0]
+                    self.tokens_run += h.seq.tokens_run - before[1]
                     if h.hook is not None:
                         logits = restrict_logits(logits, h.hook.allowed(h.toks))
                     logp = torch.log_softmax(logits.float(), dim=-1)
@@ -370,12 +413,18 @@ class Sequence:
 
     def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                seed: int | None = None, should_stop: Callable[[], bool] | None = None, *,
-               constraint=None, on_logits: Callable[[torch.Tensor, int], None] | None = None) -> Iterator[int]:
+               constraint=None, on_logits: Callable[[torch.Tensor, int], None] | None = None,
+               lookahead=None) -> Iterator[int]:
         """Like generate, as an iterator: each token is appended to the sequence as it is yielded."""
         if not self.ids:
             raise ModelError("Generation needs at least one prompt token.")
         stop = set(stop_ids)
         gen = make_generator(seed, self.runtime.device)
+        if lookahead is not None and on_logits is None:
+            from neurodebug.model.lookahead import stream
+
+            yield from stream(self, max_new_tokens, stop, temperature, top_p, gen, should_stop, constraint, lookahead)
+            return
         new: list[int] = []  # what the constraint is shown: this call's tokens so far
         for _ in range(max_new_tokens):
             if should_stop is not None and should_stop():

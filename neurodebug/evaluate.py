@@ -175,6 +175,8 @@ class RecordResult:
     bt_action: int = 0
     bt_output: bool | None = None
     seconds: float = 0.0
+    forwards: int = 0  # forward passes (or requests) of the free-running prediction
+    generated: int = 0  # frames the model generated for it (the forced call frame not counted)
     divergence: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -214,8 +216,10 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bo
     # free-running prediction (the session's frame 0 is the real call frame)
     t0 = time.perf_counter()
     s.max_frames = min(MAX_FRAMES, len(real.frames) + EXTRA_FRAMES)
+    forwards, generated = s.speed.forwards, s.speed.frames
     s.cont()
     res.seconds = time.perf_counter() - t0
+    res.forwards, res.generated = s.speed.forwards - forwards, s.speed.frames - generated
     res.extra["real_s"] = round(t_real, 3)
     predicted = Trace(real.source, real.entry, real.call, list(s.frames), s.end)
     comp = C.compare(real, predicted)
@@ -269,6 +273,7 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
                                "action_exact": _ratio(S("tf_action"), S("counted")) if tf else None,
                                "output_match": _share([r.tf_output for r in ok])},
             "frames_per_s": S("n_predicted") / secs if secs else None,
+            "forwards_per_frame": _ratio(S("forwards"), S("generated")),
         },
         "baseline": {
             "free": {"valid_format": _ratio(S("b_valid"), S("b_predicted")), "state_exact": _ratio(S("b_state"), S("counted")),
@@ -405,9 +410,10 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
     if "constrained_locals" in summary:
         console.print("free-running LOCALS keys: " + ("constrained to local names of the file"
                                                       if summary["constrained_locals"] else "unconstrained"))
-    fps = summary["model"]["frames_per_s"]
+    fps, fpf = summary["model"]["frames_per_s"], summary["model"].get("forwards_per_frame")
     if fps:
-        console.print(f"free-running prediction: {fps:.1f} frames/s")
+        console.print(f"free-running prediction: {fps:.1f} frames/s"
+                      + (f", {fpf:.1f} forwards/frame" if fpf is not None else ""))
     ok = [r for r in results if r.error is None and r.counted]
     ok.sort(key=lambda r: (r.state / r.counted, r.action / r.counted, r.output is not False))
     if ok and worst:

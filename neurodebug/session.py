@@ -14,7 +14,7 @@ import inspect
 import random
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from neurodebug import compare as _compare
@@ -64,6 +64,7 @@ class Session:
         self.step_over = step_over
         self.base_seed = seed if seed is not None else random.randrange(2**31)
         self.last_tokens_per_s: float | None = None
+        self.speed = Speed()
         self._lock = threading.RLock()
         self._cancel = threading.Event()
 
@@ -297,6 +298,7 @@ class Session:
             "tokens": len(self.state),
             "tokens_computed": self.tokens_computed,
             "last_tokens_per_s": self.last_tokens_per_s,
+            "speed": self.speed.to_dict(),
             "constrained": self.constrained,
             "constrained_locals": self.constrained_locals,
             "constrained_flow": self.constrained_flow,
@@ -328,6 +330,7 @@ class Session:
         constraint = self._constraint(prefix)
         extra = {} if constraint is None else {"constraint": constraint}
         t0 = time.perf_counter()
+        forwards = getattr(self.state, "forwards", 0)
         try:
             if prefix:
                 self.state.extend(prefix)
@@ -348,6 +351,7 @@ class Session:
         if self._cancel.is_set():
             self.state.truncate(start)
             raise _Cancelled()
+        self.speed.add(dt, len(prefix) + len(new), getattr(self.state, "forwards", 0) - forwards)
         ids = prefix + new
         end_ids = set(self.codec.end_ids)
         if new and new[-1] in end_ids:
@@ -570,6 +574,49 @@ class Session:
                 self._propose_call()
 
         return self._op(run)
+
+
+@dataclass
+class Speed:
+    """What predicting frames cost so far: model-predicted frames, their seconds, tokens and the
+    forward passes (or requests) the backend ran for them. With jump-forward and speculation
+    (``model/lookahead.py``) a frame takes fewer forwards than tokens."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    tokens: int = 0
+    forwards: int = 0
+
+    def add(self, seconds: float, tokens: int, forwards: int) -> None:
+        self.frames += 1
+        self.seconds += seconds
+        self.tokens += tokens
+        self.forwards += forwards
+
+    @property
+    def frames_per_s(self) -> float | None:
+        return self.frames / self.seconds if self.seconds > 0 else None
+
+    @property
+    def forwards_per_frame(self) -> float | None:
+        return self.forwards / self.frames if self.frames else None
+
+    @property
+    def tokens_per_frame(self) -> float | None:
+        return self.tokens / self.frames if self.frames else None
+
+    def to_dict(self) -> dict:
+        return {"frames": self.frames, "seconds": round(self.seconds, 4), "tokens": self.tokens,
+                "forwards": self.forwards, "frames_per_s": self.frames_per_s,
+                "forwards_per_frame": self.forwards_per_frame, "tokens_per_frame": self.tokens_per_frame}
+
+    def line(self) -> str:
+        """``12.3 frames/s, 4.1 forwards/frame (25.4 tokens/frame)``, or "" before any frame."""
+        if not self.frames:
+            return ""
+        fps = self.frames_per_s
+        return (f"{fps:.1f} frames/s, " if fps else "") + \
+            f"{self.forwards_per_frame:.1f} forwards/frame ({self.tokens_per_frame:.1f} tokens/frame)"
 
 
 def _applies_constraint(state) -> bool:

@@ -421,6 +421,9 @@ class NeuroDebugApp(App):
             status.mode = ""
         status.model = getattr(s.predictor, "name", "") if hasattr(s, "predictor") else status.model
         status.tokens_per_s = s.last_tokens_per_s
+        speed = getattr(s, "speed", None)
+        status.frames_per_s = speed.frames_per_s if speed is not None else None
+        status.forwards_per_frame = speed.forwards_per_frame if speed is not None else None
         status.real, status.real_ok = present.real_outcome(s.real, s.real_note, self.spec.run_real)
         if cur is not None and cur.malformed and not keep_notice and not self._main.query_one(Notice).message:
             self._main.query_one(Notice).say(f"The model's output for step {index + 1} is malformed ({cur.malformed}).", error=True)

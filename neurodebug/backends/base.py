@@ -9,7 +9,8 @@ per session (the prompt and every frame so far) and moves it forward and backwar
                          on_token=..., should_stop=...,
                          constraint=...)  # appended to the state, stop token included
     state.truncate(n)                # back to the first n tokens (step back, edit a frame)
-    len(state); state.ids; state.tokens_computed (tokens the model actually ran, a cost counter)
+    len(state); state.ids; state.tokens_computed (tokens the model actually ran, a cost counter);
+    state.forwards (forward passes, or requests, it took)
 
 and ``predictor.greedy_argmax(ids)`` returns, for every position p, the model's greedy choice
 for position p+1 (teacher forcing: one forward pass scores a whole real trace).
@@ -33,6 +34,9 @@ class State(ABC):
 
     #: tokens the model computed for this state (prefill + decode), the cost of a session
     tokens_computed: int = 0
+    #: forward passes (or requests) the model ran for this state: with jump-forward and
+    #: speculation, fewer than the tokens it generated
+    forwards: int = 0
     #: True when generate(constraint=...) restricts the tokens (see the module docstring)
     applies_constraint: bool = False
     #: True when ``beam(width, max_new_tokens, stop_ids, should_stop, constraint=factory)`` finds the

@@ -33,7 +33,9 @@ the first token it rules out: one request of one token with ``allowed_token_ids`
 the constraint allows there (the model's most likely allowed token at temperature 0, a draw
 among the allowed ones above it), and generation goes on freely from there. So a frame over
 HTTP is what the local backend's constrained decoding gives, at the cost of two requests per
-repaired token. Meta's contract has no such field: there ``applies_constraint`` is False and a
+repaired token. Where the constraint allows exactly one token (jump-forward,
+:func:`neurodebug.model.lookahead.forced_run`), the token is appended without a request and goes into the
+next request's prompt (the server's prefix cache makes that cheap). Meta's contract has no such field: there ``applies_constraint`` is False and a
 constraint is accepted and ignored (the server decodes freely).
 """
 
@@ -50,6 +52,7 @@ from urllib3.util import Retry, Timeout
 
 from neurodebug.backends.base import Predictor, State
 from neurodebug.errors import UserError
+from neurodebug.model.lookahead import forced_run
 
 DEFAULT_TIMEOUT_S = 120.0
 #: A server that is busy (429 Too Many Requests, 503 Service Unavailable: vLLM behind a load
@@ -171,6 +174,7 @@ class HttpState(State):
         self.p = predictor
         self._ids = list(ids)
         self.tokens_computed = 0
+        self.forwards = 0
 
     @property
     def ids(self) -> list[int]:
@@ -194,6 +198,7 @@ class HttpState(State):
                  on_token=None, should_stop=None, *, constraint=None) -> list[int]:
         if should_stop is not None and should_stop():
             return []
+        requests = self.p.client.requests
         if constraint is not None and self.applies_constraint:
             new = self._constrained(max_new_tokens, list(stop_ids), temperature, top_p, seed, should_stop, constraint)
         else:
@@ -201,6 +206,7 @@ class HttpState(State):
                        stop_ids, max_new_tokens)
         self._ids.extend(new)
         self.tokens_computed += len(new)
+        self.forwards += self.p.client.requests - requests  # a request is the server's forwards
         if on_token is not None:
             for t in new:
                 on_token(t)
@@ -222,8 +228,13 @@ class HttpState(State):
             return hit[1]
 
         chunk = max_new_tokens  # after a repair, free text is asked for in short, growing chunks
+        stop = set(stop_ids)
         while len(gen) < max_new_tokens:
             if gen and should_stop is not None and should_stop():
+                break
+            # tokens the constraint forces go into the next request's prompt, not asked for
+            gen += forced_run(constraint, gen, stop, max_new_tokens - len(gen))
+            if len(gen) >= max_new_tokens or (gen and gen[-1] in stop):
                 break
             left = max_new_tokens - len(gen)
             ask = min(left, chunk)

@@ -16,7 +16,8 @@ ARGMAX_CHUNK = 512
 
 
 class LocalState(State):
-    """A runtime Sequence; ``tokens_computed`` counts the positions the model actually ran."""
+    """A runtime Sequence; ``tokens_computed`` counts the positions the model actually ran,
+    ``forwards`` the forward passes it took (fewer than the tokens: ``model.lookahead``)."""
 
     def __init__(self, predictor: "LocalPredictor", prompt_ids: Sequence[int]):
         self.p = predictor
@@ -29,13 +30,17 @@ class LocalState(State):
     def ids(self) -> list[int]:
         return self.seq.ids
 
+    @property
+    def forwards(self) -> int:
+        return self.seq.forwards
+
     def __len__(self) -> int:
         return len(self.seq)
 
     def extend(self, ids: Sequence[int]) -> None:
-        before = self.seq.computed
+        before = self.seq.tokens_run
         self.seq.extend(list(ids), logits="none")
-        self.tokens_computed += self.seq.computed - before
+        self.tokens_computed += self.seq.tokens_run - before
 
     def truncate(self, n: int) -> None:
         self.seq.truncate(n)
@@ -44,12 +49,13 @@ class LocalState(State):
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
                  on_token=None, should_stop=None, *, constraint=None) -> list[int]:
-        before = self.seq.computed
+        before = self.seq.tokens_run
         new = self.seq.generate(max_new_tokens, stop_ids=tuple(stop_ids), temperature=temperature, top_p=top_p,
-                                seed=seed, on_token=on_token, should_stop=should_stop, constraint=constraint)
+                                seed=seed, on_token=on_token, should_stop=should_stop, constraint=constraint,
+                                lookahead=self.p.lookahead)
         # the runtime computes a token when it is needed: the last generated one stays pending
         # and is paid for by the next extend/generate, which counts it then
-        self.tokens_computed += self.seq.computed - before
+        self.tokens_computed += self.seq.tokens_run - before
         return list(new)
 
     def generate_logprobs(self, max_new_tokens, k: int, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
@@ -68,11 +74,11 @@ class LocalState(State):
             pairs = [] if top is None else [(int(i), float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist())]
             steps.append((float(lp[tok]), pairs))
 
-        before = self.seq.computed
+        before = self.seq.tokens_run
         new = self.seq.generate(max_new_tokens, stop_ids=tuple(stop_ids), temperature=temperature, top_p=top_p,
                                 seed=seed, on_token=on_token, should_stop=should_stop, on_logits=on_logits,
                                 constraint=constraint)
-        self.tokens_computed += self.seq.computed - before
+        self.tokens_computed += self.seq.tokens_run - before
         return list(new), steps
 
     supports_beam = True
@@ -80,11 +86,20 @@ class LocalState(State):
     def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop=None, *, constraint=None) -> list[int]:
         """The most likely continuation by beam search (``model.runtime.Sequence.beam``), appended;
         ``constraint``: a factory of constraint hooks, one per hypothesis."""
-        before = self.seq.computed
+        before = self.seq.tokens_run
         new = self.seq.beam(width, max_new_tokens, stop_ids=tuple(stop_ids), should_stop=should_stop,
                             constraint=constraint)
-        self.tokens_computed += max(0, self.seq.computed - before)
+        self.tokens_computed += self.seq.tokens_run - before
         return list(new)
+
+
+def _lookahead(choice):
+    """The Lookahead a predictor uses: "default" -> model.lookahead.DEFAULT, else as given."""
+    if isinstance(choice, str) and choice == "default":
+        from neurodebug.model.lookahead import DEFAULT
+
+        return DEFAULT
+    return choice
 
 
 #: Below this hidden size, decoding on a CPU runs one token's small matmuls faster on one thread
@@ -106,10 +121,15 @@ def _pick_cpu_threads(config, device) -> None:
 
 
 class LocalPredictor(Predictor):
-    def __init__(self, path: str, device: str = "cpu", dtype=None, attention: str = "auto"):
+    """The runtime of ``model/``. ``lookahead``: a ``model.lookahead.Lookahead`` (jump-forward of
+    forced tokens and prompt-lookup drafts: the same greedy frames in fewer forwards; the default
+    one unless given), or None for one forward per token."""
+
+    def __init__(self, path: str, device: str = "cpu", dtype=None, attention: str = "auto", lookahead="default"):
         from neurodebug.model import load_model  # torch stays out of neurodebug's import path
 
         self.model = load_model(path, device=device, dtype=dtype, attention=attention)
+        self.lookahead = _lookahead(lookahead)
         _pick_cpu_threads(self.model.config, device)
         self.tokenizer = self.model.tokenizer
         self.path = str(path)
@@ -117,10 +137,11 @@ class LocalPredictor(Predictor):
         self.context_limit = getattr(self.model.config, "max_position_embeddings", None)
 
     @classmethod
-    def from_runtime(cls, runtime, name: str | None = None) -> "LocalPredictor":
+    def from_runtime(cls, runtime, name: str | None = None, lookahead="default") -> "LocalPredictor":
         """Wrap an already loaded runtime (model.CWM) without loading it again."""
         p = cls.__new__(cls)
         p.model = runtime
+        p.lookahead = _lookahead(lookahead)
         p.tokenizer = runtime.tokenizer
         p.path = str(runtime.directory)
         p.name = name or f"local {runtime.directory}"

@@ -173,12 +173,15 @@ def run(args) -> int:
         cmp = s.comparison()
         if args.json:
             d = {"mode": "free_running", "model": s.predictor.name, "entry": s.entry, "call": s.call,
-                 "real_end": s.real.end.to_dict(), "predicted_end": s.end.to_dict(), **cmp.to_dict()}
+                 "real_end": s.real.end.to_dict(), "predicted_end": s.end.to_dict(), "speed": s.speed.to_dict(),
+                 **cmp.to_dict()}
             json.dump(d, sys.stdout, ensure_ascii=False, indent=1)
             print()
             return 0
         render_rows(cmp.rows, console, args.rows)
         console.print(f"real: {s.real.end.message}   predicted: {s.end.message}")
+        if s.speed.frames:
+            console.print(f"prediction: {s.speed.line()}")
         div, m = cmp.first_divergence, cmp.metrics
     console.print("[bold]first divergence:[/] " + (div.message if div else "none, the prediction matches the real run."))
     for line in metrics_lines(m):

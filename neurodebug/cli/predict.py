@@ -38,8 +38,11 @@ def run(args) -> int:
     if args.json:
         d = s.predicted_trace().to_json_dict(wire=False)
         d["model"] = s.predictor.name
+        d["speed"] = s.speed.to_dict()
         json.dump(d, out, ensure_ascii=False, indent=1)
         print(file=out)
     else:
         print(f"# {s.end.reason}: {s.end.message}", file=out)
+        if s.speed.frames:
+            print(f"# {s.speed.line()}", file=out)
     return 0

@@ -641,8 +641,8 @@ class FrameConstraint:
     state machine per frame: head (event, LOCALS) until ``<|action_sep|>``, then SOURCE
     (constrained) until ``<|arg_sep|>`` or ``<|frame_sep|>``, then VALUE. In the head of a
     call/line frame a :class:`LocalsReader` follows the LOCALS text when keys are constrained.
-    ``generated`` must only grow during the call (it is read incrementally); a shorter list
-    starts over.
+    ``generated`` is read incrementally: it grows during the call, and a list cut back (shorter,
+    or as long with another last id: a rejected speculative draft) starts over.
     """
 
     def __init__(self, source: SourceConstraint, prefix: Sequence[int] = (), flow=None, keys=None, dots=None):
@@ -673,6 +673,7 @@ class FrameConstraint:
 
     def _reset_stream(self) -> None:
         self._seen = 0
+        self._last_read = None
         self._frame_reset()
         for t in self._prefix:
             self._read(t)
@@ -718,11 +719,12 @@ class FrameConstraint:
         """The ids the next token may be, or None (unconstrained). Never raises."""
         try:
             self.steps += 1
-            if len(generated) < self._seen:
-                self._reset_stream()
+            if len(generated) < self._seen or (self._seen and generated[self._seen - 1] != self._last_read):
+                self._reset_stream()  # cut back (a rejected speculative draft): read it again
             for t in generated[self._seen:]:
                 self._read(int(t))
             self._seen = len(generated)
+            self._last_read = generated[-1] if generated else None
             if self._event is None:
                 if self._fresh and self._flow_events is not None and self._seen == 0:
                     self.flow_steps += 1

@@ -44,6 +44,7 @@ class ScriptedPredictor(Predictor):
     def __init__(self, base: LocalPredictor, scripts: list[list[int]]):
         self.base = base
         self.model = base.model
+        self.lookahead = base.lookahead  # off the script, the model decodes as the base would
         self.scripts = [list(s) for s in scripts]
         self.tokenizer = base.tokenizer
         self.context_limit = base.context_limit

@@ -144,6 +144,31 @@ def test_constrained_decoding_over_vllm_repairs_to_the_local_result(local):
         srv.server_close()
 
 
+def test_forced_tokens_go_into_the_next_request_over_vllm(local, monkeypatch):
+    """Where the constraint allows one token, the http backend appends it without a request:
+    the same frames as asking the server for it, in fewer requests (counted as forwards)."""
+    from neurodebug.backends import http as http_backend
+    from neurodebug.backends.local import LocalPredictor
+
+    srv = make_server(LocalPredictor.from_runtime(local.model), "127.0.0.1", 0)
+    srv.start()
+    try:
+        runs = []
+        for jump in (True, False):
+            if not jump:
+                monkeypatch.setattr(http_backend, "forced_run", lambda *a, **k: [])
+            http = HttpPredictor(srv.url + "/v1", local.tokenizer)
+            s = Session(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False)
+            s.step(), s.step(), s.step()
+            assert s.state.forwards == http.client.requests and s.speed.forwards == s.state.forwards
+            runs.append((s._frame_ids, http.client.requests))
+        (with_jump, n_jump), (without, n_without) = runs
+        assert with_jump == without and n_jump < n_without
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,8 +1,8 @@
 """Snapshots (pytest-textual-snapshot) of the main screens, at a fixed terminal size.
 
 Deterministic: the predictor replays known traces, the programs live at a path given relative
-to the working directory, and the one timing number (tokens per second) is masked before the
-screenshot. Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at
+to the working directory, and the status bar's speed (tokens/s, frames/s, forwards per frame)
+is masked before the screenshot. Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at
 the SVGs in tests/tui/__snapshots__/ before committing them.
 """
 
@@ -23,7 +23,8 @@ def driven(*keys: str):
         for k in keys:
             await pilot.press(k)
             await settle(app, pilot)
-        app.query_one(StatusBar).tokens_per_s = None
+        bar = app.query_one(StatusBar)
+        bar.tokens_per_s = bar.frames_per_s = bar.forwards_per_frame = None
         await pilot.pause()
 
     return run_before

@@ -8,12 +8,16 @@ from textual.widgets import Static
 
 
 class StatusBar(Static):
-    """``model NAME · 12.3 tok/s · real run: returned 6``, plus a busy line while a worker runs."""
+    """``model NAME · 12.3 tok/s · 4.2 frames/s · 3.9 fwd/frame · real run: returned 6``, plus a
+    busy line while a worker runs (frames/s and forwards per frame: the session's predicted frames
+    so far; fewer forwards than tokens with jump-forward and speculation)."""
 
     COMPONENT_CLASSES = {"status-bar--label", "status-bar--ok", "status-bar--bad", "status-bar--busy"}
 
     model: reactive[str] = reactive("")
     tokens_per_s: reactive[float | None] = reactive(None)
+    frames_per_s: reactive[float | None] = reactive(None)
+    forwards_per_frame: reactive[float | None] = reactive(None)
     real: reactive[str] = reactive("")
     real_ok: reactive[bool] = reactive(True)
     busy: reactive[str] = reactive("", layout=True)  # one more line while work runs
@@ -27,6 +31,14 @@ class StatusBar(Static):
         t.append("  ·  ", label)
         t.append("—" if self.tokens_per_s is None else f"{self.tokens_per_s:.1f}")
         t.append(" tok/s", label)
+        if self.frames_per_s is not None:
+            t.append("  ·  ", label)
+            t.append(f"{self.frames_per_s:.1f}")
+            t.append(" frames/s", label)
+        if self.forwards_per_frame is not None:
+            t.append("  ·  ", label)
+            t.append(f"{self.forwards_per_frame:.1f}")
+            t.append(" fwd/frame", label)
         t.append("  ·  real run: ", label)
         style = "status-bar--ok" if self.real_ok else "status-bar--bad"
         t.append(self.real or "pending", self.get_component_rich_style(style, partial=True))

@@ -1,0 +1,111 @@
+"""Predicted frames per forward: one forward per token against jump-forward + prompt lookup.
+
+For a sample of records of both example suites (``examples/suites/*.jsonl``), a debugger session
+on the bundled model predicts up to ``--frames`` frames twice, greedy with every constraint on:
+once with one forward per token (``LocalPredictor(lookahead=None)``, what every earlier version
+did) and once with the default lookahead (``model/lookahead.py``). The two runs of a record
+come one after the other on one loaded runtime, so a busy machine slows both alike. The frames
+must be identical token for token (the script stops with an error otherwise); reported per
+suite and overall: ms per frame, forwards per frame, tokens per frame, and the ratios.
+
+    python benchmarks/frame_speed.py [--records 8] [--frames 30] [--suite PATH ...]
+
+``--records N`` takes N records spread evenly over each suite (0: all of them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def sample(records: list[dict], n: int) -> list[dict]:
+    """n records spread evenly over the list (all when n is 0 or more than there are)."""
+    if n <= 0 or n >= len(records):
+        return records
+    return [records[i * len(records) // n] for i in range(n)]
+
+
+def predict(runtime, rec: dict, lookahead, frames: int):
+    """(frame token ids, seconds, forwards, tokens) of up to ``frames`` predicted frames of one
+    record, or None when the debugger cannot open it."""
+    from neurodebug.backends.local import LocalPredictor
+    from neurodebug.errors import UserError
+    from neurodebug.session import Session
+
+    p = LocalPredictor.from_runtime(runtime, lookahead=lookahead)
+    try:
+        s = Session(rec["code"], rec.get("entry"), rec.get("input"), p, run_real=False)
+    except UserError:
+        return None
+    n0, f0, t0 = len(s.frames), s.state.forwards, len(s.state)
+    start = time.perf_counter()
+    s.cont(max_frames=frames)
+    seconds = time.perf_counter() - start
+    got = [list(ids) for ids, i in zip(s._frame_ids[n0:], range(n0, len(s.frames))) if i not in s._forced]
+    return got, seconds, s.state.forwards - f0, len(s.state) - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--suite", nargs="*", default=sorted(str(p) for p in (ROOT / "examples" / "suites").glob("*.jsonl")))
+    ap.add_argument("--records", type=int, default=8, help="records per suite, spread evenly (0: all)")
+    ap.add_argument("--frames", type=int, default=30, help="frames predicted per record")
+    args = ap.parse_args()
+
+    import torch
+
+    from neurodebug.model import load_model
+    from neurodebug.model.lookahead import DEFAULT
+    from neurodebug.backends import bundled_model
+
+    torch.set_num_threads(1)
+    runtime = load_model(bundled_model())
+    print(f"bundled model; torch threads {torch.get_num_threads()}; {args.records or 'all'} records per suite, "
+          f"up to {args.frames} frames each; new = {DEFAULT}")
+    total = {"old": [0, 0.0, 0, 0], "new": [0, 0.0, 0, 0]}  # frames, seconds, forwards, tokens
+    for suite in args.suite:
+        records = [json.loads(line) for line in Path(suite).read_text().splitlines() if line.strip()]
+        chosen = sample(records, args.records)
+        acc = {"old": [0, 0.0, 0, 0], "new": [0, 0.0, 0, 0]}
+        for rec in chosen:
+            old = predict(runtime, rec, None, args.frames)
+            new = predict(runtime, rec, DEFAULT, args.frames)
+            if old is None or new is None:
+                continue
+            if old[0] != new[0]:
+                raise SystemExit(f"{rec.get('id')}: the frames differ between the two decoding loops")
+            for key, (frames, seconds, forwards, tokens) in (("old", old), ("new", new)):
+                for a in (acc[key], total[key]):
+                    a[0] += len(frames)
+                    a[1] += seconds
+                    a[2] += forwards
+                    a[3] += tokens
+        report(Path(suite).name, len(chosen), acc)
+    report("both suites", None, total)
+    return 0
+
+
+def report(name: str, n_records: int | None, acc: dict) -> None:
+    (fo, so, wo, to), (fn, sn, wn, tn) = acc["old"], acc["new"]
+    if not fo or not fn:
+        print(f"{name}: no frames")
+        return
+    head = f"{name}" + (f" ({n_records} records)" if n_records is not None else "") + f": {fo} frames, identical token for token"
+    print(head)
+    print(f"  {'':24s} {'ms/frame':>9s} {'forwards/frame':>15s} {'tokens/frame':>13s} {'forwards/token':>15s}")
+    for label, (f, s, w, t) in (("one forward per token", (fo, so, wo, to)), ("lookahead", (fn, sn, wn, tn))):
+        print(f"  {label:24s} {1000 * s / f:9.1f} {w / f:15.2f} {t / f:13.1f} {w / t:15.3f}")
+    print(f"  ratio old/new: time x{so / sn:.2f}, forwards x{wo / wn:.2f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
