@@ -62,9 +62,9 @@ def main() -> int:
     args = ap.parse_args()
 
     import torch
-
     from neurodebug.model import load_model
     from neurodebug.model.lookahead import DEFAULT
+
     from neurodebug.backends import bundled_model
 
     torch.set_num_threads(1)

@@ -77,8 +77,8 @@ def main() -> int:
     args = ap.parse_args()
 
     import torch
-
     from neurodebug.model import load_model
+
     from neurodebug.backends import bundled_model
     from neurodebug.backends.local import LocalPredictor
 

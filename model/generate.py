@@ -1,4 +1,5 @@
-"""Choosing the next token from logits: greedy, or temperature + top-p with a seeded generator."""
+"""Choosing the next token from logits: greedy, or temperature + top-p with a seeded generator, among
+the ids a constraint allows (``restrict_logits``)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,40 @@ def probabilities(logits: torch.Tensor, temperature: float, top_p: float = 1.0) 
         probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
         probs = probs / probs.sum()
     return probs
+
+
+def restrict_logits(logits: torch.Tensor, allowed) -> torch.Tensor:
+    """``logits`` [V] with every id outside ``allowed`` set to -inf (a new tensor; the input is
+    not changed). ``allowed`` None, empty, or with no finite logit among its ids in range leaves
+    the logits as they are: a constraint never leaves nothing to choose."""
+    if allowed is None:
+        return logits
+    idx = _index(allowed, logits.shape[-1], logits.device)
+    if idx.numel() == 0:
+        return logits
+    vals = logits[idx]
+    if not bool(torch.isfinite(vals).any()):
+        return logits
+    out = torch.full_like(logits, float("-inf"))
+    out[idx] = vals
+    return out
+
+
+#: Index tensors of recent immutable answers of a constraint, by identity (the answer kept alive
+#: with its tensor): a constraint answers from a few cached tuples, and turning a tuple of 128k
+#: ids into a tensor at every step costs more than the rest of the step on a small model.
+_INDEX: dict[int, tuple[object, int, object, torch.Tensor]] = {}
+
+
+def _index(allowed, vocab: int, device) -> torch.Tensor:
+    """The ids of ``allowed`` inside the vocabulary, as a long tensor on ``device``."""
+    hit = _INDEX.get(id(allowed))
+    if hit is not None and hit[0] is allowed and hit[1] == vocab and hit[2] == device:
+        return hit[3]
+    idx = torch.as_tensor(allowed, dtype=torch.long).reshape(-1)
+    idx = idx[(idx >= 0) & (idx < vocab)].to(device)
+    if isinstance(allowed, tuple):
+        if len(_INDEX) >= 64:
+            _INDEX.clear()
+        _INDEX[id(allowed)] = (allowed, vocab, device, idx)
+    return idx

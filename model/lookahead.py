@@ -40,8 +40,8 @@ speculation is a server option (see the README).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def stream(seq, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_
                 return
 
 
-def _round(seq, chain: list[_Link], free_allowed, decide: "_Decide", lookup, ended: bool) -> list[int]:
+def _round(seq, chain: list[_Link], free_allowed, decide: _Decide, lookup, ended: bool) -> list[int]:
     """Settle a chain with at most one forward; the tokens it gives (appended to ``seq``, the last
     one pending): the chain's kept prefix and the token decided after it (a rejected draft's
     replacement, or the free position's choice; none when the chain ``ended`` the generation)."""
@@ -246,18 +246,15 @@ class _Decide:
 
     def choose(self, logits, allowed) -> int:
         """The token at a free position, as ``Sequence.stream`` decides it."""
-        from neurodebug.model.generate import sample
-        from neurodebug.model.runtime import restrict_logits
+        from neurodebug.model.generate import restrict_logits, sample
 
         return sample(restrict_logits(logits, allowed), self.temperature, self.top_p, self.generator)
 
-    def verify(self, logits, link: "_Link") -> tuple[bool, int]:
+    def verify(self, logits, link: _Link) -> tuple[bool, int]:
         """(kept, the token instead): whether a drafted token survives at its position, and if
         not, the token decoding puts there (see the module docstring)."""
         import torch
-
-        from neurodebug.model.generate import probabilities
-        from neurodebug.model.runtime import restrict_logits
+        from neurodebug.model.generate import probabilities, restrict_logits
 
         if self.temperature <= 0.0:
             best = self.choose(logits, link.allowed)

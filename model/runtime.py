@@ -38,7 +38,7 @@ from neurodebug.model.attention import select_attention
 from neurodebug.model.cache import KVCache
 from neurodebug.model.checkpoint import load_transformer, resolve
 from neurodebug.model.errors import ModelError
-from neurodebug.model.generate import make_generator, sample
+from neurodebug.model.generate import make_generator, restrict_logits, sample  # noqa: F401 - restrict_logits: re-exported
 from neurodebug.model.model import Transformer
 
 DEFAULT_CHUNK = 512
@@ -501,23 +501,3 @@ class _DecodeGraph:
         self.pos.fill_(pos)
         self.graph.replay()
         return self.out
-
-
-def restrict_logits(logits: torch.Tensor, allowed) -> torch.Tensor:
-    """``logits`` [V] with every id outside ``allowed`` set to -inf (a new tensor; the input is
-    not changed). ``allowed`` None, empty, or with no finite logit among its ids in range leaves
-    the logits as they are: a constraint never leaves nothing to choose."""
-    if allowed is None:
-        return logits
-    idx = torch.as_tensor(allowed, dtype=torch.long).reshape(-1)
-    if idx.numel() == 0:
-        return logits
-    idx = idx[(idx >= 0) & (idx < logits.shape[-1])].to(logits.device)
-    if idx.numel() == 0:
-        return logits
-    vals = logits[idx]
-    if not bool(torch.isfinite(vals).any()):
-        return logits
-    out = torch.full_like(logits, float("-inf"))
-    out[idx] = vals
-    return out

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from neurodebug.model.generate import probabilities
-from neurodebug.model.lookahead import Lookahead, PromptLookup, _Decide, _Link, forced_run
+from neurodebug.model.lookahead import (
+    Lookahead,
+    PromptLookup,
+    _Decide,
+    _Link,
+    forced_run,
+)
 from neurodebug.model.runtime import restrict_logits
 
 LA = Lookahead()
@@ -143,7 +148,7 @@ def test_the_acceptance_rule_keeps_the_distribution():
     counts = torch.zeros(8)
     decide = _Decide(0.8, 0.95, g)
     for _ in range(n):
-        ok, tok = decide.verify(logits, _Link(draft, False, allowed))
+        _, tok = decide.verify(logits, _Link(draft, False, allowed))
         counts[tok] += 1
     support = p > 0
     assert counts[~support].sum() == 0
@@ -153,6 +158,7 @@ def test_the_acceptance_rule_keeps_the_distribution():
 @pytest.fixture(scope="module")
 def tiny_vocab(tmp_path_factory):
     from neurodebug.model import load_model
+
     from tests.checkpoints import make_checkpoint
 
     path = make_checkpoint(tmp_path_factory.mktemp("spec") / "ckpt", hidden=32, layers=2, heads=2, kv_heads=1,

@@ -282,8 +282,11 @@ def test_a_server_that_ignores_allowed_token_ids_is_one_sentence(local, odd):
     odd.mode = "ignores"
     p = HttpPredictor(f"http://127.0.0.1:{odd.server_address[1]}/v1", local.tokenizer, timeout=5)
     with pytest.raises(UserError, match="ignored allowed_token_ids .* --no-constrain"):
-        p.open([1, 2]).generate(3, constraint=_Only([6]))
-    assert p.open([1, 2]).generate(3, constraint=_Only([5])) == [5]
+        p.open([1, 2]).generate(3, constraint=_Only([6, 7]))
+    assert p.open([1, 2]).generate(3, constraint=_Only([5, 7])) == [5]
+    # one allowed token is forced without asking the server (jump-forward)
+    before = p.client.requests
+    assert p.open([1, 2]).generate(3, constraint=_Only([6])) == [6, 6, 6] and p.client.requests == before
 
 
 # -- transformers backend: the reference ----------------------------------------------------------
