@@ -223,19 +223,68 @@ class Workbench:
             return out;
         }""").items()}
 
-    def wait_for_inlay_hints(self, accept, timeout: float = 30) -> dict[int, str]:
-        """The inlay hints once ``accept(hints)`` holds (the editor asks for them after a change)."""
+    # -- the debugger ----------------------------------------------------------------------------
+
+    def debug_actions(self, timeout: float = 240_000) -> list[str]:
+        """The debug toolbar's buttons (their accessible names), once it is shown."""
+        self.page.wait_for_selector(".debug-toolbar .action-label", timeout=timeout)
+        return [a.get_attribute("aria-label") for a in self.page.query_selector_all(".debug-toolbar .action-label")]
+
+    def debug_action(self, name: str) -> None:
+        """Click the debug toolbar button whose accessible name starts with ``name`` ("Step Over", ...)."""
+        self.page.locator(f".debug-toolbar .action-label[aria-label^='{name}']").click()
+
+    def _rows(self, pane: str) -> list[str]:
+        return [r.get_attribute("aria-label") for r in self.page.query_selector_all(f".{pane} .monaco-list-row")]
+
+    def call_stack(self) -> list[str]:
+        """The Call Stack pane's rows, top first, e.g. "Stack Frame f, line 7, helper_call.py"."""
+        return self._rows("debug-call-stack")
+
+    def variables(self) -> list[str]:
+        """The Variables pane's rows: "Scope Predicted", "n, value 1", ..."""
+        return self._rows("debug-variables")
+
+    def expand_scope(self, name: str) -> None:
+        row = self.page.locator(f".debug-variables .monaco-list-row[aria-label='Scope {name}']")
+        if row.get_attribute("aria-expanded") != "true":
+            row.click()
+
+    def wait_until(self, read, accept, timeout: float = 120, what: str = "the UI"):
+        """``read()`` once ``accept`` holds of it; AssertionError with the last value after ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while True:
-            hints = self.inlay_hints()
-            if accept(hints) or time.monotonic() > deadline:
-                return hints
-            time.sleep(0.5)
+            value = read()
+            if accept(value):
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not change as expected in {timeout} s; last: {value!r}")
+            time.sleep(0.3)
+
+    def stopped_line(self) -> int | None:
+        """The 1-based line the editor marks as where the debuggee is stopped (the stack frame glyph)."""
+        return self.page.evaluate("""() => {
+            const editor = document.querySelector('.editor-instance .monaco-editor');
+            const glyph = editor && editor.querySelector('.glyph-margin-widgets .codicon-debug-stackframe');
+            if (!glyph) return null;
+            for (const n of editor.querySelectorAll('.margin-view-overlays .line-numbers')) {
+                if (parseFloat(n.parentElement.style.top) === parseFloat(glyph.style.top)) return parseInt(n.textContent);
+            }
+            return null;
+        }""")
+
+    def keep_screenshot(self, name: str) -> Path:
+        """A screenshot of the window in ARTIFACTS (the README's picture of the debugger comes from here)."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / f"{name}.png"
+        self.page.mouse.move(900, 400)  # no button's tooltip in the picture
+        self.page.keyboard.press("Escape")
+        self.page.wait_for_selector(".monaco-hover, .workbench-hover", state="hidden")
+        self.page.screenshot(path=str(shot))
+        return shot
 
     def keep_evidence(self, name: str) -> Path:
         """A screenshot and the logs of a failing test, under ARTIFACTS."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(shot))
+        shot = self.keep_screenshot(name)
         (ARTIFACTS / f"{name}.log").write_text(self.server.log_tail() + "\n" + self.server.extension_host_logs())
         return shot

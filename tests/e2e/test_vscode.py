@@ -30,17 +30,78 @@ def test_language_server_lenses_predict_compare_and_inlay_hints(workbench):
     status = workbench.wait_for_status(STATUS, r"step \d+/\d+ · ended")
     steps = int(re.search(r"step (\d+)/", status).group(1))
     assert steps > 2 and "real run" not in status and "diverges" not in status
-    hints = workbench.wait_for_inlay_hints(bool)
+    hints = workbench.wait_until(workbench.inlay_hints, bool, 30, "inlay hints")
     assert hints and set(hints) <= {3, 4, 5, 6, 7}, hints  # lines of count's body
     assert all(HINT.match(text) for text in hints.values()), hints
     assert "real" not in " ".join(hints.values())
 
     workbench.click_lens("Compare")
     status = workbench.wait_for_status(STATUS, r"matches the real run|diverges at step \d+")
-    hints = workbench.wait_for_inlay_hints(bool)
+    hints = workbench.wait_until(workbench.inlay_hints, bool, 30, "inlay hints")
     assert hints and all(HINT.match(text) for text in hints.values()), hints
     if "diverges" in status:  # the model got a value or a line wrong: an Information diagnostic says where
         problems = workbench.status("status.problems").split()
         assert int(problems[-1]) >= 1, problems  # errors, warnings, infos
     else:
         assert "real" not in " ".join(hints.values()), hints
+
+
+def frame(function: str, line: int, file: str = "recursion.py") -> str:
+    """A Call Stack row as VS Code names it for screen readers."""
+    return f"Stack Frame {function}, line {line}, {file}"
+
+
+def test_debugger_toolbar_variables_step_over_and_step_back(workbench):
+    """The "Debug predicted execution" lens starts `neurodebug dap` on fact(4) of examples/recursion.py
+    (the bundled model predicts its recursive calls): step over to the recursive call, step into it
+    (a second frame on the call stack), step back out of it and back to the start."""
+    workbench.open_file("recursion.py")
+    assert "Debug predicted execution" in workbench.lenses()
+    workbench.click_lens("Debug predicted execution")
+
+    workbench.debug_actions()  # the toolbar shows up while the adapter loads the model
+    stack = workbench.wait_until(workbench.call_stack, bool, what="the call stack")
+    assert stack == [frame("fact", 2)]  # stopped on entry: fact's call frame
+    assert workbench.stopped_line() == 2
+    actions = workbench.debug_actions()
+    for button in ("Continue", "Step Over", "Step Into", "Step Out", "Step Back", "Reverse", "Restart", "Stop"):
+        assert any(a.startswith(button) for a in actions), (button, actions)
+
+    # Variables: the predicted locals, and the real run's (expanded by a click) beside them
+    rows = workbench.wait_until(workbench.variables, lambda r: "Scope Real run" in r, what="the Variables pane")
+    assert rows[0] == "Scope Predicted" and rows[1].startswith("n, value "), rows
+    workbench.expand_scope("Real run")
+    rows = workbench.wait_until(workbench.variables, lambda r: r[-1] != "Scope Real run", what="the Real run scope")
+    assert rows[rows.index("Scope Real run") + 1:] == ["n, value 4"], rows  # the real run of fact(4)
+
+    lines = [2]
+    for _ in range(2):  # line 3 (the test), then line 5 (the recursive call)
+        workbench.debug_action("Step Over")
+        stack = workbench.wait_until(workbench.call_stack, lambda s: s and s != [frame("fact", lines[-1])],
+                                     what="the call stack after Step Over")
+        assert len(stack) == 1, stack
+        lines.append(int(re.search(r"line (\d+)", stack[0]).group(1)))
+        assert workbench.wait_until(workbench.stopped_line, lambda n: n == lines[-1], 10, "the stopped line")
+    assert lines == [2, 3, 5]
+
+    workbench.debug_action("Step Into")
+    stack = workbench.wait_until(workbench.call_stack, lambda s: len(s) == 2, what="the call stack after Step Into")
+    assert stack == [frame("fact", 2), frame("fact", 5)]  # fact(3) above fact(4)
+    workbench.wait_until(workbench.stopped_line, lambda n: n == 2, 10, "the stopped line")
+    rows = workbench.wait_until(workbench.variables, lambda r: "Scope Real run" in r and r[-1] != "Scope Real run",
+                                what="the Variables pane of fact(3)")
+    assert rows[rows.index("Scope Real run") + 1:] == ["n, value 3"], rows
+    workbench.keep_screenshot("vscode-debugger")
+
+    workbench.debug_action("Step Back")
+    stack = workbench.wait_until(workbench.call_stack, lambda s: len(s) == 1, what="the call stack after Step Back")
+    assert stack == [frame("fact", 5)]
+    assert workbench.wait_until(workbench.stopped_line, lambda n: n == 5, 10, "the stopped line")
+    for line in (3, 2):
+        workbench.debug_action("Step Back")
+        stack = workbench.wait_until(workbench.call_stack, lambda s: s == [frame("fact", line)],
+                                     what=f"the call stack after Step Back to line {line}")
+        assert workbench.wait_until(workbench.stopped_line, lambda n: n == line, 10, "the stopped line")
+
+    workbench.debug_action("Stop")
+    workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
