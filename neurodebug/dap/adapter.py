@@ -81,7 +81,7 @@ class Adapter:
         self.breakpoints: dict[int, int] = {}  # line -> breakpoint id
         self._next_breakpoint = 1
         self.filters = {f.filter for f in FILTERS if f.default}
-        self.exception: dict | None = None  # the exceptionInfo body of the current stop
+        self.exception: dap.ExceptionInfoResponseBody | None = None  # of the current stop, when it is one
         self.done = False
         self._initialized_sent = False
         self._configured = threading.Event()
