@@ -92,6 +92,24 @@ def assert_answered_once(client: DapClient) -> None:
     assert len(seqs) == len(set(seqs)), f"requests answered twice: {sorted(s for s in set(seqs) if seqs.count(s) > 1)}"
     sent = [m["seq"] for m in client.messages if m.get("type") in ("response", "event")]
     assert sent == list(range(1, len(sent) + 1)), "the adapter's seq must count from 1 without gaps"
+    assert_conforms(client.messages)
+
+
+def assert_conforms(messages: list[dict]) -> None:
+    """Every response and event has the shape the specification gives it (its debugProtocol.json,
+    as dap_types' models): e.g. a stackTrace response's body has stackFrames with id, name, line."""
+    import dap_types
+    from pydantic import TypeAdapter
+
+    events = TypeAdapter(dap_types.DiscriminatedEvent)
+    for m in messages:
+        if m.get("type") == "event":
+            events.validate_python(m)
+        elif m.get("type") == "response":
+            name = m["command"][0].upper() + m["command"][1:] + "Response"
+            model = getattr(dap_types, name, None) if m["success"] else dap_types.ErrorResponse
+            if model is not None:  # a command the specification does not define has no model
+                model.model_validate(m)
 
 
 INITIALIZE = {"clientID": "tests", "adapterID": "neurodebug", "linesStartAt1": True, "columnsStartAt1": True,
