@@ -20,14 +20,16 @@ from typing import Any, Callable
 from lsprotocol import types
 from neurodebug.lsp import views
 from neurodebug.lsp.documents import Cancelled, Job, Result, Store
+from neurodebug.lsp.protocol import Action, RequestFailed
 from neurodebug.lsp.settings import Settings
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcContentModified, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
 from neurodebug.errors import UserError
 from neurodebug.trace.format import source_lines
 from neurodebug.trace.frames import Frame
 from neurodebug.trace.source import call_for, functions
+from neurodebug.view import SessionView
 
 #: How often the loop reports progress while a worker thread predicts.
 PROGRESS_EVERY_S = 0.2
@@ -35,54 +37,38 @@ PROGRESS_EVERY_S = 0.2
 #: The custom notification carrying the current session of a document.
 TRACE_NOTIFICATION = "neurodebug/trace"
 
-#: step actions -> the Session method that performs them
-ACTIONS = {"step": "step", "next": "next", "out": "out", "back": "back", "continue": "cont", "reset": "reset"}
-
-
-class RequestFailed(JsonRpcException):
-    """LSP's RequestFailed: a valid request that could not be carried out (a UserError)."""
-
-    CODE = -32803
-    MESSAGE = "Request Failed"
-
 
 @dataclass(frozen=True)
 class Snapshot:
     """What the editor shows of a session, copied out of it when a job ends."""
 
-    frames: list[Frame]
-    index: int
-    real: list[Frame | None]  # aligned with frames
-    has_real: bool
+    view: SessionView
+    real: list[Frame | None]  # the real frame aligned with each predicted frame
     diagnostics: list[views.Diagnostic]
-    trace: dict
-    summary: dict = field(default_factory=dict)
+    trace: dict  # the neurodebug/trace notification's session
+    summary: dict = field(default_factory=dict)  # the command's result
 
 
 def snapshot(session, function: str, compared: bool) -> Snapshot:
     """Copy what the views need out of ``session`` (called in the worker thread)."""
-    trace = session.to_json()
-    frames = list(session.frames)
-    real_frames = session.real.frames if session.real is not None else []
-    real = [real_frames[ri] if ri is not None else None for ri in trace["aligned_real"]]
+    view = SessionView.of(session)
     diagnostics: list[views.Diagnostic] = []
-    if compared and session.real is not None:
-        comparison = session.comparison()
-        first = views.divergence_diagnostic(comparison.first_divergence, [row.real for row in comparison.rows])
-        diagnostics = ([first] if first else []) + views.exception_diagnostics(frames, real_frames)
-    current = session.current
+    if compared and view.comparison is not None:
+        first = views.divergence_diagnostic(view.divergence, [row.real for row in view.comparison.rows])
+        diagnostics = ([first] if first else []) + views.exception_diagnostics(view.frames, view.real_frames)
+    current = view.current
     summary = {
         "function": function,
-        "call": session.call,
-        "frames": len(frames),
-        "index": session.index,
+        "call": view.call,
+        "frames": len(view.frames),
+        "index": view.index,
         "line": current.line if current is not None else None,
-        "ended": bool(session.ended),
-        "end": session.end.reason,
-        "real": session.real_note,
-        "divergence": trace["divergence"]["message"] if trace.get("divergence") else None,
+        "ended": bool(view.ended),
+        "end": view.end.reason,
+        "real": view.real_note,
+        "divergence": view.divergence.message if view.divergence else None,
     }
-    return Snapshot(frames, session.index, real, session.real is not None, diagnostics, trace, summary)
+    return Snapshot(view, view.aligned_real(), diagnostics, session.to_json(view), summary)
 
 
 def default_predictor(settings: Settings):
@@ -201,19 +187,9 @@ class Runner:
         except (OSError, ValueError):
             raise RequestFailed(f"{uri} is neither open in the editor nor a readable file.") from None
 
-    async def act(self, uri: str, action: str) -> dict:
+    async def act(self, uri: str, action: Action) -> dict:
         """One debugger action (step, next, out, back, continue, reset, run_to:LINE) on ``uri``'s session."""
-        if action.startswith("run_to:"):
-            try:
-                line = int(action.split(":", 1)[1])
-            except ValueError:
-                raise JsonRpcInvalidParams(f"Bad action {action!r}: run_to needs a line number, e.g. run_to:12.")
-            method, args = "run_to", (line,)
-        elif action in ACTIONS:
-            method, args = ACTIONS[action], ()
-        else:
-            raise JsonRpcInvalidParams(f"Unknown action {action!r}; use one of {', '.join(ACTIONS)}, run_to:LINE.")
-        return await self._on_session(uri, action, lambda s: getattr(s, method)(*args))
+        return await self._on_session(uri, action.name, lambda s: getattr(s, action.method)(*action.args))
 
     async def set_local(self, uri: str, name: str, value_repr: str) -> dict:
         return await self._on_session(uri, f"set {name}", lambda s: s.set_local(name, value_repr))

@@ -2,7 +2,8 @@
 
 Plain functions over :class:`neurodebug.trace.frames.Frame` lists, tested without the protocol.
 ``real`` is always the list aligned with the predicted frames (``real[i]`` is the real frame
-aligned with predicted frame ``i``, or None), as :meth:`Session.real_frame` gives it.
+aligned with predicted frame ``i``, or None), as :meth:`neurodebug.view.SessionView.aligned_real`
+gives it. What a step changed is ``trace.frames.changed_names``, as everywhere.
 Lines are 1-based here; the server converts to LSP's 0-based positions.
 """
 
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from neurodebug.trace.frames import Frame
+from neurodebug.trace.frames import Frame, changed_names, changed_since
 
 #: Longest value shown in an inlay hint before it is cut with an ellipsis.
 HINT_VALUE_CHARS = 40
@@ -54,13 +55,6 @@ def _after(frames: Sequence[Frame], k: int) -> int | None:
     return None
 
 
-def _changed(before: Frame, after: Frame) -> dict[str, str]:
-    """The locals that ``after`` holds differently from ``before`` (new names included)."""
-    if after.event not in ("line",):
-        return {}
-    return {n: v for n, v in after.locals.items() if before.locals.get(n) != v}
-
-
 def _short(value: str | None) -> str:
     if value is None:
         return "?"
@@ -99,18 +93,20 @@ def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None
         j = _after(frames, k)
         if j is None or j > last:
             continue
-        pred = _changed(f, frames[j])
-        real_changed: dict[str, str] = {}
+        changed = changed_names(frames, j)
+        pred = {n: v for n, v in frames[j].locals.items() if n in changed}
         real_after: Frame | None = None
+        real_only: list[str] = []  # what only the real run's line changed
         real_raised: str | None = None
         if _same_line(f, real[k]) and real[j] is not None and real[j].depth == real[k].depth:
             if real[j].event == "line":
                 real_after = real[j]
-                real_changed = _changed(real[k], real_after)
+                real_changed = changed_since(real[k], real_after)
+                real_only = [n for n in real_after.locals if n in real_changed and n not in pred]
             elif real[j].event == "exception" and real[j].line == f.line:
                 real_raised = real[j].arg
         parts = []
-        for name in list(pred) + [n for n in real_changed if n not in pred]:
+        for name in list(pred) + real_only:
             text = f"{name} = {_short(pred.get(name))}"
             if real_after is not None:
                 rv = real_after.locals.get(name)

@@ -10,40 +10,16 @@ from rich.table import Table
 from rich.text import Text
 
 from neurodebug.trace.frames import Frame, Trace
+from neurodebug.trace.frames import changed_names as step_changed
 
 EVENT_STYLE = {"call": "bold cyan", "line": "", "return": "bold green", "exception": "bold red"}
 CHANGED_STYLE = "bold yellow"
 UNCHANGED_STYLE = "dim"
 
 
-def changed_names(frames: list[Frame]) -> list[set[str]]:
-    """For each frame, the locals whose value differs from the previous frame of the same scope.
-
-    A call frame's locals are all new (changed); after a callee returns, the caller's values
-    are compared with what they were before the call, so only real changes stand out.
-    """
-    out: list[set[str]] = []
-    stack: list[dict[str, str]] = []  # last locals seen per active scope, innermost last
-    for f in frames:
-        if f.event == "call":
-            del stack[f.depth:]
-            stack.append(dict(f.locals))
-            out.append(set(f.locals))
-        elif f.event == "line":
-            if len(stack) > f.depth:
-                before = stack[f.depth]
-                del stack[f.depth + 1:]
-            else:
-                before = {}
-            out.append({k for k, v in f.locals.items() if before.get(k) != v})
-            while len(stack) <= f.depth:
-                stack.append({})
-            stack[f.depth] = dict(f.locals)
-        else:
-            out.append(set())
-            if f.event == "return":
-                del stack[f.depth + 1:]
-    return out
+def changed_names(frames: list[Frame]) -> list[frozenset[str]]:
+    """What each step changed (:func:`neurodebug.trace.frames.changed_names`), for a whole table."""
+    return [step_changed(frames, i) for i in range(len(frames))]
 
 
 def _locals_text(f: Frame, changed: set[str], width: int) -> Text:

@@ -23,6 +23,7 @@ from neurodebug.errors import UserError
 from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT, source_lines
 from neurodebug.trace.frames import End, Frame, Trace, unchanged_keys, wire_locals
 from neurodebug.trace.source import call_expression, find_def, literal_arguments, read_source, resolve_entry
+from neurodebug.view import SessionView
 
 #: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
 FORCE_LINE_AFTER_CALL = True
@@ -241,12 +242,8 @@ class Session:
 
     def real_frame(self, i: int) -> Frame | None:
         """The real frame aligned with predicted frame i (None when there is none)."""
-        if self.real is None or not 0 <= i < len(self.frames):
-            return None
-        for ri, pi in _compare.align(self.real.frames, self.frames, self.elided):
-            if pi == i:
-                return self.real.frames[ri] if ri is not None else None
-        return None
+        real = SessionView.of(self).aligned_real()
+        return real[i] if 0 <= i < len(real) else None
 
     def comparison(self, teacher_forced: bool = False):
         """compare.Comparison of the predicted frames so far (or compare.TeacherForced) against the real run.
@@ -269,16 +266,11 @@ class Session:
                     self._cancel.clear()
         return _compare.compare(self.real, self.predicted_trace(), self.elided)
 
-    def to_json(self) -> dict:
-        """Everything a front end shows, as JSON-ready data."""
-        aligned: list[int | None] = [None] * len(self.frames)
-        divergence = None
-        if self.real is not None:
-            for ri, pi in _compare.align(self.real.frames, self.frames, self.elided):
-                if pi is not None:
-                    aligned[pi] = ri
-            d = _compare.compare(self.real, self.predicted_trace(), self.elided).first_divergence
-            divergence = d.to_dict() if d else None
+    def to_json(self, view: SessionView | None = None) -> dict:
+        """Everything a front end shows, as JSON-ready data (``view``: this session's view, when
+        the caller has taken it already)."""
+        view = view or SessionView.of(self)
+        divergence = view.divergence
         return {
             "source": self.source,
             "path": self.path,
@@ -293,8 +285,8 @@ class Session:
             "elided": sorted(self.elided),
             "real": self.real.to_json_dict(wire=False) if self.real is not None else None,
             "real_note": self.real_note,
-            "aligned_real": aligned,
-            "divergence": divergence,
+            "aligned_real": list(view.aligned),
+            "divergence": divergence.to_dict() if divergence else None,
             "tokens": len(self.state),
             "tokens_computed": self.tokens_computed,
             "last_tokens_per_s": self.last_tokens_per_s,

@@ -167,16 +167,25 @@ class Trace:
 # -- the diff rule ------------------------------------------------------------------------------
 
 
-def diff_base(before: Sequence[Frame], depth: int) -> Frame | None:
+def diff_base(before: Sequence[Frame], depth: int, *, past_callees: bool = False) -> Frame | None:
     """The frame whose locals a ``line`` frame at ``depth`` after ``before`` is diffed against.
 
     The latest frame before it, passing exception frames (an exception caught in the same
     function is not a scope change), when that is a call/line frame of the same depth; None after
     a scope change (a callee's return) or at the start: then every value is written in full.
+    With ``past_callees`` a callee's frames are passed too: the previous step of the same call,
+    which :func:`changed_names` measures a step's changes against.
     """
-    for prev in reversed(before):
-        if prev.event != "exception":
-            return prev if prev.event in ("call", "line") and prev.depth == depth else None
+    return _base(before, len(before), depth, past_callees)
+
+
+def _base(frames: Sequence[Frame], end: int, depth: int, past_callees: bool) -> Frame | None:
+    """:func:`diff_base` of ``frames[:end]``, without copying it."""
+    for k in range(end - 1, -1, -1):
+        prev = frames[k]
+        if prev.event == "exception" or (past_callees and prev.depth > depth):
+            continue
+        return prev if prev.event in ("call", "line") and prev.depth == depth else None
     return None
 
 
@@ -242,3 +251,27 @@ def resolve_locals(frames: list[Frame]) -> list[Frame]:
     for f in frames:
         resolved.append(resolve_frame(f, resolved))
     return resolved
+
+
+# -- what a step changed ------------------------------------------------------------------------
+
+
+def changed_since(before: Frame | None, after: Frame) -> frozenset[str]:
+    """The locals ``after`` holds differently from ``before`` (all of them without one); a return
+    or exception frame holds none."""
+    if after.event not in ("call", "line"):
+        return frozenset()
+    old = before.locals if before is not None else {}
+    return frozenset(k for k, v in after.locals.items() if before is None or old.get(k) != v)
+
+
+def changed_names(frames: Sequence[Frame], i: int) -> frozenset[str]:
+    """The locals that step ``i`` changed: new, or different from the previous step of the same call.
+
+    What the front ends emphasise. Unlike the diff rule, a callee's frames are passed, so that
+    once a callee returns only the values the caller's line changed stand out (the wire writes
+    them all in full there). A call frame's locals are all new.
+    """
+    f = frames[i]
+    base = _base(frames, i, f.depth, past_callees=True) if f.event == "line" else None
+    return changed_since(base, f)

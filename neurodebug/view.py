@@ -1,0 +1,89 @@
+"""What a front end shows of a session at one moment, computed once for the TUI and the language server.
+
+A :class:`SessionView` is a snapshot taken after each change, in the thread that made it: the
+frames so far and the current step, the real run and the real frame aligned with each predicted
+frame, the comparison, and what each step changed. Front ends read it; they align nothing and
+diff nothing themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from neurodebug.compare import Comparison, Divergence, align, compare
+from neurodebug.trace.frames import End, Frame, Trace, changed_names
+
+if TYPE_CHECKING:
+    from neurodebug.session import Session
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session's state, copied out of it: nothing here changes when the session moves on."""
+
+    source: str
+    path: str | None
+    entry: str
+    call: str | None
+    frames: tuple[Frame, ...]
+    index: int  # the current step: the session's last frame (-1 before the first)
+    ended: bool
+    end: End
+    real: Trace | None  # None without a real run
+    real_note: str | None  # why the real run is missing or did not end normally
+    aligned: tuple[int | None, ...]  # aligned[i]: the real frame's index aligned with predicted frame i
+    comparison: Comparison | None  # the predicted frames so far against the real run
+    tokens_per_s: float | None  # the speed of the last prediction
+
+    @classmethod
+    def of(cls, session: Session) -> SessionView:
+        """The view of ``session`` now (take it in the thread that changes the session)."""
+        frames = tuple(session.frames)
+        real = session.real
+        aligned: list[int | None] = [None] * len(frames)
+        comparison = None
+        if real is not None:
+            for ri, pi in align(real.frames, list(frames), session.elided):
+                if pi is not None:
+                    aligned[pi] = ri
+            predicted = Trace(session.source, session.entry, session.call, list(frames), session.end)
+            comparison = compare(real, predicted, session.elided)
+        return cls(source=session.source, path=session.path, entry=session.entry, call=session.call, frames=frames,
+                   index=len(frames) - 1, ended=session.ended, end=session.end, real=real,
+                   real_note=session.real_note, aligned=tuple(aligned), comparison=comparison,
+                   tokens_per_s=session.last_tokens_per_s)
+
+    # -- the predicted side ---------------------------------------------------------------------
+    @property
+    def current(self) -> Frame | None:
+        return self.frames[self.index] if self.frames else None
+
+    def changed(self, i: int) -> frozenset[str]:
+        """The locals predicted step ``i`` changed (``trace.frames.changed_names``)."""
+        return changed_names(self.frames, i) if 0 <= i < len(self.frames) else frozenset()
+
+    # -- the real side --------------------------------------------------------------------------
+    @property
+    def real_frames(self) -> list[Frame]:
+        return self.real.frames if self.real is not None else []
+
+    @property
+    def real_index(self) -> int | None:
+        """The real frame aligned with the current step, None when there is none."""
+        return self.aligned[-1] if self.aligned else None
+
+    def aligned_real(self) -> list[Frame | None]:
+        """The real frame aligned with each predicted frame (None where there is none)."""
+        real = self.real_frames
+        return [real[ri] if ri is not None else None for ri in self.aligned]
+
+    def real_changed(self, ri: int) -> frozenset[str]:
+        """The locals real step ``ri`` changed."""
+        real = self.real_frames
+        return changed_names(real, ri) if 0 <= ri < len(real) else frozenset()
+
+    @property
+    def divergence(self) -> Divergence | None:
+        """The first divergence from the real run so far (None without one, or without a real run)."""
+        return self.comparison.first_divergence if self.comparison is not None else None
