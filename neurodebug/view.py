@@ -8,6 +8,7 @@ diff nothing themselves.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from neurodebug.compare import Comparison, Divergence, align, compare
 from neurodebug.trace.frames import End, Frame, Trace, changed_names
 
 if TYPE_CHECKING:
-    from neurodebug.session import Session
+    from neurodebug.session import Session, Speed
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class SessionView:
     aligned: tuple[int | None, ...]  # aligned[i]: the real frame's index aligned with predicted frame i
     comparison: Comparison | None  # the predicted frames so far against the real run
     tokens_per_s: float | None  # the speed of the last prediction
+    speed: Speed  # what predicting the frames cost so far
 
     @classmethod
     def of(cls, session: Session) -> SessionView:
@@ -52,7 +54,7 @@ class SessionView:
         return cls(source=session.source, path=session.path, entry=session.entry, call=session.call, frames=frames,
                    index=len(frames) - 1, ended=session.ended, end=session.end, real=real,
                    real_note=session.real_note, aligned=tuple(aligned), comparison=comparison,
-                   tokens_per_s=session.last_tokens_per_s)
+                   tokens_per_s=session.last_tokens_per_s, speed=copy.copy(session.speed))
 
     # -- the predicted side ---------------------------------------------------------------------
     @property

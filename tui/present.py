@@ -1,31 +1,92 @@
-"""Session state -> what the widgets show. Pure functions, no Textual.
+"""A session's view -> what the widgets show. Pure functions, no Textual.
 
-The TUI computes nothing about execution: frames, alignment and divergences come from the
-session and compare layers. What lives here is presentation: which rows a table has, which
-values to emphasise, which mark each timeline cell gets, how a run's end reads in one line.
+The TUI computes nothing about execution: frames, alignment, divergences and what each step
+changed come from :class:`neurodebug.view.SessionView`. What lives here is presentation: which
+rows a table has, which mark each timeline cell gets, how a run's end reads in one line.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from neurodebug.tui.widgets.locals_table import LocalRow
 from neurodebug.tui.widgets.where import Where
 
-from neurodebug import render
+from neurodebug.compare import TeacherForced
 from neurodebug.trace.frames import End, Frame, Trace
+from neurodebug.view import SessionView
 
 
-def changed_names(frames: list[Frame], i: int) -> set[str]:
-    """Locals of frame ``i`` that are new or changed since the same scope's previous frame.
+@dataclass(frozen=True)
+class Shown:
+    """Everything the main screen shows of a session at one moment, one field per widget."""
 
-    The rule is the trace table's (``neurodebug.render.changed_names``): one definition of
-    "changed" for every view.
-    """
-    if not 0 <= i < len(frames):
-        return set()
-    return render.changed_names(frames[: i + 1])[-1]
+    source: str
+    predicted_line: int | None  # the source view's two markers
+    real_line: int | None
+    where: Where
+    rows: tuple[LocalRow, ...]  # the locals table
+    teacher_forced: bool
+    marks: tuple[str, ...]  # the timeline: one mark per step, the current cell, the real cursor's
+    current: int
+    real_cell: int | None
+    mode: str  # the status line: the teacher-forced scores, how the real run went, the speed
+    real: str
+    real_ok: bool
+    tokens_per_s: float | None
+    frames_per_s: float | None
+    forwards_per_frame: float | None
 
 
-def local_rows(predicted: Frame | None, real: Frame | None, p_changed: set[str], r_changed: set[str]) -> list[LocalRow]:
+def shown(view: SessionView, real_cursor: int | None, teacher: TeacherForced | None, run_real: bool) -> Shown:
+    """What the screen shows of ``view``: the real side at ``real_cursor`` when the user moved it
+    apart with [ / ] (else the aligned real step), and, with ``teacher``, each real step as the
+    model predicts it from the real past."""
+    frames, index, cur = list(view.frames), view.index, view.current
+    real_frames = view.real_frames if view.real is not None else None
+    n_real = len(real_frames) if real_frames else None
+    detached = real_cursor is not None
+    real_index = real_cursor if detached else view.real_index
+    real = real_frames[real_index] if real_frames is not None and real_index is not None else None
+    predicted, predicted_changed = cur, view.changed(index)
+    if teacher is not None and real_index is not None and real_index < len(teacher.frames):
+        score = teacher.frames[real_index]
+        predicted = score.real if score.ok else score.alternative
+        predicted_changed = view.real_changed(real_index) if score.ok else frozenset()
+    real_changed = view.real_changed(real_index) if real is not None else frozenset()
+    if teacher is not None:
+        marks, current, real_cell = teacher_marks(teacher.ok), real_index if real_index is not None else -1, None
+        m = teacher.metrics
+        mode = f"teacher-forced: state {_pct(m.state_exact)}, action {_pct(m.action_exact)}"
+    else:
+        rows = view.comparison.rows if view.comparison is not None else None
+        marks = timeline_marks(len(frames), frames, rows, view.ended, n_real)
+        current, real_cell, mode = index, real_index if detached else None, ""
+    real_text, real_ok = real_outcome(view.real, view.real_note, run_real)
+    return Shown(
+        source=view.source,
+        predicted_line=predicted.line if predicted else None,
+        real_line=real.line if real else None,
+        where=where(frames, index, view.ended, view.end, real_index, n_real, detached),
+        rows=tuple(local_rows(predicted, real, predicted_changed, real_changed)),
+        teacher_forced=teacher is not None,
+        marks=tuple(marks),
+        current=current,
+        real_cell=real_cell,
+        mode=mode,
+        real=real_text,
+        real_ok=real_ok,
+        tokens_per_s=view.tokens_per_s,
+        frames_per_s=view.speed.frames_per_s,
+        forwards_per_frame=view.speed.forwards_per_frame,
+    )
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def local_rows(predicted: Frame | None, real: Frame | None, p_changed: frozenset[str], r_changed: frozenset[str]) -> list[LocalRow]:
     """One row per name in either frame: predicted order first, then names only the real run has."""
     p = predicted.locals if predicted is not None else {}
     r = real.locals if real is not None else {}

@@ -115,8 +115,8 @@ async def settle(app, pilot, timeout: float = 60.0) -> None:
     while True:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        loaded = app.session is not None or bool(app.query_one(Notice).message)
-        if (loaded and not app.busy) or time.monotonic() > deadline:
+        loaded = app.main.session is not None or bool(app.query_one(Notice).message)
+        if (loaded and not app.main.busy) or time.monotonic() > deadline:
             return
         await pilot.pause(0.05)
 

@@ -20,7 +20,7 @@ async def test_steps_with_the_bundled_model(programs):
     app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", session_kw={"max_frames": 12}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        s = app.session
+        s = app.main.session
         assert s is not None, app.query_one(Notice).message
         assert s.current.event == "call" and s.current.locals == {"n": "3"}
         await press(app, pilot, "s")
@@ -50,5 +50,5 @@ async def test_no_constrain_reaches_the_session(programs):
                                     session_kw={"max_frames": 4, "constrain_source": False}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.session is not None and app.session.constrained is False
+        assert app.main.session is not None and app.main.session.constrained is False
         await press(app, pilot, "q")

@@ -33,7 +33,7 @@ async def test_file_not_found(tmp_path, replay, calls_trace):
     app = make_app(tmp_path / "nope.py", replay(calls_trace), call="3")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.session is None
+        assert app.main.session is None
         await assert_failure_shown(app, pilot, "nope.py")
         assert "real run: not run" in str(app.query_one(StatusBar).render())
 
@@ -42,7 +42,7 @@ async def test_function_not_found(programs, replay, calls_trace):
     app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), entry="nosuch", call="3", predictor=replay(calls_trace)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.session is None
+        assert app.main.session is None
         await assert_failure_shown(app, pilot, "nosuch")
         # the file itself is still shown, without markers
         assert "def add(a, b):" in str(app.query_one("#source-text").content)
@@ -52,7 +52,7 @@ async def test_model_missing(programs, tmp_path):
     app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", model=str(tmp_path / "no-model")))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert app.session is None
+        assert app.main.session is None
         await assert_failure_shown(app, pilot, "no-model")
 
 
@@ -70,7 +70,7 @@ async def test_real_run_crashed(tmp_path, replay):
     app = make_app(path, replay(real), call="1")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        s = app.session
+        s = app.main.session
         assert s is not None and s.real is not None
         status = app.query_one(StatusBar)
         assert not status.real_ok and "killed" in status.real
@@ -96,7 +96,7 @@ async def test_malformed_model_output(programs, cwm_checkpoint):
                                     session_kw={"max_frame_tokens": 24}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        s = app.session
+        s = app.main.session
         assert s is not None, app.query_one(Notice).message
         assert "local" in str(app.query_one(StatusBar).render())
         await press(app, pilot, "s")
@@ -124,11 +124,11 @@ async def test_loading_shows_progress_and_keys_wait(programs, calls_trace, repla
     app = make_app(programs / "calls.py", predictor, call="3")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.3)
-        assert app.busy == "Loading" and "Loading" in str(app.query_one(StatusBar).render())
+        assert app.main.busy == "Loading" and "Loading" in str(app.query_one(StatusBar).render())
         await pilot.press("s")
         assert "Loading is under way" in app.query_one(Notice).message
         await pilot.press("escape")
         assert "cannot be interrupted" in app.query_one(Notice).message
         gate.set()
         await settle(app, pilot)
-        assert app.session is not None and app.session.index == 0 and not app.query_one(Notice).message
+        assert app.main.session is not None and app.main.session.index == 0 and not app.query_one(Notice).message

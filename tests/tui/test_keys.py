@@ -42,7 +42,7 @@ async def test_loads_and_shows_the_call_frame(programs, calls_trace, replay):
     app = make_app(programs / "calls.py", replay(calls_trace), call="3")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        s = app.session
+        s = app.main.session
         assert s is not None and s.index == 0 and s.current.event == "call"
         assert "step 1 of" in shown(app, WhereBar)
         assert "call" in shown(app, WhereBar)
@@ -59,16 +59,16 @@ async def test_step_and_back(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "s")
-        assert app.session.index == 1 and app.session.current.line == 8
+        assert app.main.session.index == 1 and app.main.session.current.line == 8
         assert source_line(app, 8).startswith(PREDICTED_MARK + REAL_MARK)
         assert not source_line(app, 7).startswith(PREDICTED_MARK)
         await press(app, pilot, "s")  # into add()
-        cur = app.session.current
+        cur = app.main.session.current
         assert (cur.event, cur.func, cur.depth) == ("call", "add", 1)
         assert "in add()" in shown(app, WhereBar) and "depth 1" in shown(app, WhereBar)
         assert table_rows(app) == {"a": ("3", "3"), "b": ("2", "2")}
         await press(app, pilot, "b")
-        assert app.session.index == 1 and app.session.current.line == 8
+        assert app.main.session.index == 1 and app.main.session.current.line == 8
         assert "step 2 of" in shown(app, WhereBar)
 
 
@@ -78,7 +78,7 @@ async def test_next_steps_over_the_call(programs, calls_trace, replay):
         await settle(app, pilot)
         await press(app, pilot, "s")  # line 8: t = add(n, 2)
         await press(app, pilot, "n")
-        cur = app.session.current
+        cur = app.main.session.current
         assert cur.depth == 0 and cur.line == 9 and cur.locals["t"] == "5"
         assert table_rows(app)["t"] == ("5", "5")
 
@@ -88,9 +88,9 @@ async def test_out_leaves_the_function(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "s", "s", "s")  # inside add(), line 2
-        assert app.session.current.func == "add"
+        assert app.main.session.current.func == "add"
         await press(app, pilot, "o")
-        cur = app.session.current
+        cur = app.main.session.current
         # out stops on the return frame of the current function, with the value it returns
         assert (cur.event, cur.func, cur.depth, cur.arg) == ("return", "add", 1, "5")
         where = shown(app, WhereBar)
@@ -103,7 +103,7 @@ async def test_continue_predicts_to_the_end(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "c")
-        s = app.session
+        s = app.main.session
         assert s.ended and len(s.frames) == len(calls_trace.frames)
         assert s.current.event == "return" and s.current.arg == "12"
         where = shown(app, WhereBar)
@@ -120,7 +120,7 @@ async def test_run_to_the_line_under_the_cursor(programs, calls_trace, replay):
         await press(app, pilot, "down", "down", "down", "down")  # line 11: t = t + i
         assert app.query_one(SourceView).cursor_line == 11
         await press(app, pilot, "u")
-        cur = app.session.current
+        cur = app.main.session.current
         assert cur.line == 11 and cur.locals["i"] == "0"
         assert source_line(app, 11).startswith(PREDICTED_MARK + REAL_MARK)
 
@@ -130,9 +130,9 @@ async def test_reset_starts_over(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "s", "s", "s")
-        assert app.session.index == 3
+        assert app.main.session.index == 3
         await press(app, pilot, "r")
-        s = app.session
+        s = app.main.session
         assert s.index <= 0
         assert "step 4" not in shown(app, WhereBar)
 
@@ -163,7 +163,7 @@ async def test_divergence_is_coloured_and_d_jumps_to_it(programs, calls_trace, r
         await press(app, pilot, "c")
         assert "✗" in shown(app, Timeline)
         await press(app, pilot, "d")
-        s = app.session
+        s = app.main.session
         assert s.index == 4 and s.current.locals["y"] == "4"
         rows = {r.name: r for r in app.query_one(LocalsTable).rows_shown}
         assert rows["y"].differs and (rows["y"].predicted, rows["y"].real) == ("4", "3")
@@ -176,17 +176,17 @@ async def test_real_trace_moves_independently(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "right_square_bracket", "right_square_bracket")
-        assert app.session.index == 0  # the prediction did not move
-        assert app.real_cursor == 2
+        assert app.main.session.index == 0  # the prediction did not move
+        assert app.main.real_cursor == 2
         where = shown(app, WhereBar)
         assert "real step 3 of 15" in where and "moved with" in where
         assert source_line(app, 1).startswith(" " + REAL_MARK)  # real is in add()'s def line
         assert source_line(app, 7).startswith(PREDICTED_MARK + " ")
         assert table_rows(app)["n"] == ("3", "—")
         await press(app, pilot, "left_square_bracket")
-        assert app.real_cursor == 1
+        assert app.main.real_cursor == 1
         await press(app, pilot, "s")  # moving the prediction re-aligns the real cursor
-        assert app.real_cursor is None and "moved with" not in shown(app, WhereBar)
+        assert app.main.real_cursor is None and "moved with" not in shown(app, WhereBar)
 
 
 async def test_teacher_forced_toggle(programs, calls_trace, replay):
@@ -195,13 +195,13 @@ async def test_teacher_forced_toggle(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "t")
-        assert app.teacher and app.teacher_result is not None
-        ok = app.teacher_result.ok
+        assert app.main.teacher and app.main.teacher_result is not None
+        ok = app.main.teacher_result.ok
         assert ok[4] is False and all(ok[:4])
         assert "teacher-forced" in shown(app, StatusBar)
         assert shown(app, Timeline)[4] == "✗"
         await press(app, pilot, "d")
-        assert app.real_cursor == 4 and "step 5" in app.query_one(Notice).message
+        assert app.main.real_cursor == 4 and "step 5" in app.query_one(Notice).message
         # teacher-forced, the locals compare the real step with what the model says given the
         # real past: this predictor, having memorised the mistake, says y = 4
         assert "teacher-forced" in app.query_one(LocalsTable).border_title
@@ -209,7 +209,7 @@ async def test_teacher_forced_toggle(programs, calls_trace, replay):
         await press(app, pilot, "left_square_bracket")  # a step the model gets right
         assert table_rows(app) == {"a": ("3", "3"), "b": ("2", "2")}
         await press(app, pilot, "t")
-        assert not app.teacher and "teacher-forced" not in shown(app, StatusBar)
+        assert not app.main.teacher and "teacher-forced" not in shown(app, StatusBar)
 
 
 async def test_escape_cancels_a_teacher_forced_comparison(programs, calls_trace, replay):
@@ -219,14 +219,14 @@ async def test_escape_cancels_a_teacher_forced_comparison(programs, calls_trace,
         await settle(app, pilot)
         await pilot.press("t")
         await pilot.pause(0.3)
-        assert app.busy == "Teacher-forced comparison"
+        assert app.main.busy == "Teacher-forced comparison"
         await pilot.press("escape")
         await settle(app, pilot)
-        assert not app.busy and not app.teacher and app.teacher_result is None
+        assert not app.main.busy and not app.main.teacher and app.main.teacher_result is None
         assert "cancelled" in app.query_one(Notice).message
         assert "teacher-forced" not in shown(app, StatusBar)
         await press(app, pilot, "s")  # the session goes on
-        assert app.session.index == 1
+        assert app.main.session.index == 1
 
 
 async def test_help_and_quit(programs, calls_trace, replay):
@@ -245,7 +245,7 @@ async def test_footer_shows_the_keys(programs, calls_trace, replay):
     app = make_app(programs / "calls.py", replay(calls_trace), call="3")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        keys = {b.key_display or b.key for b in app.BINDINGS if b.show}
+        keys = {b.key_display or b.key for b in app.main.BINDINGS if b.show}
         assert keys == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "?", "q"}
         footer_text = " ".join(str(k.render()) for k in app.query("FooterKey"))
         for word in ("step", "next", "out", "back", "continue", "edit", "reset", "teacher", "quit"):
@@ -263,7 +263,7 @@ async def test_edit_a_variable_end_to_end(programs, calls_trace, calls_trace_5, 
         assert app.screen.query_one("#edit-value").value == "3"
         await press(app, pilot, *"5", "enter")  # the value is selected: typing replaces it
         assert not isinstance(app.screen, EditScreen)
-        s = app.session
+        s = app.main.session
         # an edited argument re-runs the real code too
         assert s.current.locals["n"] == "5" and s.call == "5"
         assert table_rows(app)["n"] == ("5", "5")
@@ -294,7 +294,7 @@ async def test_edit_escape_changes_nothing(programs, calls_trace, replay):
         await settle(app, pilot)
         await press(app, pilot, "e", "9", "escape")
         assert not isinstance(app.screen, EditScreen)
-        assert app.session.current.locals["n"] == "3"
+        assert app.main.session.current.locals["n"] == "3"
 
 
 async def test_edit_a_bad_value_is_one_sentence(programs, calls_trace, replay):
@@ -305,7 +305,7 @@ async def test_edit_a_bad_value_is_one_sentence(programs, calls_trace, replay):
         msg = app.query_one(Notice).message
         assert msg and "\n" not in msg and "Traceback" not in msg
         assert app.query_one(Notice).has_class("-error")
-        assert app.session.current.locals["n"] == "3"
+        assert app.main.session.current.locals["n"] == "3"
 
 
 async def test_escape_cancels_a_prediction(programs, calls_trace, replay):
@@ -315,14 +315,14 @@ async def test_escape_cancels_a_prediction(programs, calls_trace, replay):
         await settle(app, pilot)
         await pilot.press("c")
         await pilot.pause(0.3)
-        assert app.busy  # still predicting: the interface answered the next key
+        assert app.main.busy  # still predicting: the interface answered the next key
         assert "Escape cancels" in shown(app, StatusBar)
         await pilot.press("s")  # one command at a time
         assert "Continue is under way" in app.query_one(Notice).message
         await pilot.press("escape")
         await settle(app, pilot)
-        s = app.session
-        assert not app.busy and not s.ended
+        s = app.main.session
+        assert not app.main.busy and not s.ended
         assert 0 < len(s.frames) < len(calls_trace.frames)
         assert "cancelled" in app.query_one(Notice).message
         # the session is still usable after the cancel
@@ -337,9 +337,9 @@ async def test_work_finishing_under_the_help_screen(programs, calls_trace, repla
         await settle(app, pilot)
         await pilot.press("c")
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen) and app.busy
+        assert isinstance(app.screen, HelpScreen) and app.main.busy
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.is_running and app.session.ended
+        assert app.is_running and app.main.session.ended
         await press(app, pilot, "escape")
         assert f"step {len(calls_trace.frames)} of {len(calls_trace.frames)}" in shown(app, WhereBar)

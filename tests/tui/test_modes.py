@@ -19,7 +19,7 @@ async def test_without_a_call_the_model_proposes_the_arguments(programs, calls_t
     app = make_app(programs / "calls.py", replay(calls_trace), call=None)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        s = app.session
+        s = app.main.session
         assert s.call == "3" and s.current.event == "call" and s.current.locals == {"n": "3"}
         # the proposal is a literal, so the real run is made on it
         assert s.real is not None and "real run: returned 12" in str(app.query_one(StatusBar).render())
@@ -31,7 +31,7 @@ async def test_no_run_shows_the_prediction_only(programs, calls_trace, replay):
     app = make_app(programs / "calls.py", replay(calls_trace), call="3", run_real=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        s = app.session
+        s = app.main.session
         assert s.real is None
         status = app.query_one(StatusBar)
         assert status.real_ok and "off" in status.real
@@ -72,7 +72,7 @@ async def test_edit_on_a_return_frame_says_why_not(programs, calls_trace, replay
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "c", "e")
-        assert app.session.current.event == "return"
+        assert app.main.session.current.event == "return"
         assert "no variables to edit" in app.query_one(Notice).message
 
 

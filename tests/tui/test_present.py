@@ -6,18 +6,18 @@ from neurodebug.tui import present
 from neurodebug.tui.widgets.locals_table import LocalRow, shorten
 
 from neurodebug.compare import compare
-from neurodebug.trace.frames import End, Trace
+from neurodebug.trace.frames import End, Trace, changed_names
 from tests.tui.conftest import with_mistake
 
 
-def test_changed_names_follow_the_diff_rule(calls_trace):
+def test_changed_values_are_what_each_step_changed(calls_trace):
     fr = calls_trace.frames
-    assert present.changed_names(fr, 0) == {"n"}  # the call frame: the arguments are new
-    assert present.changed_names(fr, 4) == {"y"}  # y = a ran
-    assert present.changed_names(fr, 3) == set()  # first line of add(): same as its call frame
+    assert changed_names(fr, 0) == {"n"}  # the call frame: the arguments are new
+    assert changed_names(fr, 4) == {"y"}  # y = a ran
+    assert changed_names(fr, 3) == set()  # first line of add(): same as its call frame
     # back in f() after add() returned: t is new, n is unchanged since f's frame before the call
-    assert present.changed_names(fr, 7) == {"t"}
-    assert present.changed_names(fr, 6) == set()  # a return frame has no locals
+    assert changed_names(fr, 7) == {"t"}
+    assert changed_names(fr, 6) == set()  # a return frame has no locals
 
 
 def test_local_rows_pair_names_and_mark_differences(calls_trace):

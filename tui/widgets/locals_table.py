@@ -8,10 +8,15 @@ selected.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import DataTable
+
+if TYPE_CHECKING:
+    from neurodebug.tui.present import Shown
 
 #: Longest value shown in a cell before the table knows its width; longer ones end in an ellipsis.
 MAX_CELL = 28
@@ -40,6 +45,7 @@ def shorten(value: str, limit: int = MAX_CELL) -> str:
 class LocalsTable(DataTable):
     """Name / predicted / real, with differing rows coloured and changed values emphasised."""
 
+    BORDER_TITLE = "locals"
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
         "locals-table--differs",
         "locals-table--changed",
@@ -47,11 +53,13 @@ class LocalsTable(DataTable):
     }
 
     class ValueSelected(Message):
-        """A row was selected: the whole values, for the detail pane."""
+        """A row was selected: the whole values, for the detail pane (None: the table is empty)."""
 
-        def __init__(self, row: LocalRow) -> None:
+        def __init__(self, row: LocalRow | None) -> None:
             self.row = row
             super().__init__()
+
+    shown: reactive[Shown | None] = reactive(None, init=False)
 
     def __init__(self, **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
@@ -66,6 +74,11 @@ class LocalsTable(DataTable):
         if not self._rows:
             return None
         return self._rows[max(0, min(self.cursor_row, len(self._rows) - 1))]
+
+    def watch_shown(self, shown: Shown | None) -> None:
+        if shown is not None:
+            self.border_title = "locals · teacher-forced" if shown.teacher_forced else "locals"
+            self.show(list(shown.rows))
 
     def show(self, rows: list[LocalRow]) -> None:
         keep = self.selected.name if self.selected else None
@@ -106,8 +119,7 @@ class LocalsTable(DataTable):
             self.move_cursor(row=names.index(keep), animate=False)
         elif differing:
             self.move_cursor(row=differing[0], animate=False)
-        if self._rows:
-            self.post_message(self.ValueSelected(self.selected))
+        self.post_message(self.ValueSelected(self.selected))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

@@ -7,6 +7,8 @@ target of "run to line".
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.binding import Binding
@@ -16,12 +18,17 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
+if TYPE_CHECKING:
+    from neurodebug.tui.present import Shown
+
 PREDICTED_MARK = "▶"
 REAL_MARK = "●"
 
 
 class SourceView(VerticalScroll, can_focus=True):
     """Source with the predicted (``▶``) and real (``●``) current lines and a movable cursor."""
+
+    BORDER_TITLE = "source  ▶ predicted  ● real"
 
     BINDINGS = [
         Binding("up,k", "cursor_up", "Line up", show=False),
@@ -39,6 +46,7 @@ class SourceView(VerticalScroll, can_focus=True):
     }
 
     cursor_line: reactive[int] = reactive(1)
+    shown: reactive[Shown | None] = reactive(None, init=False)
 
     class CursorMoved(Message):
         """The cursor line changed (the target of "run to line")."""
@@ -58,6 +66,10 @@ class SourceView(VerticalScroll, can_focus=True):
         yield Static(id="source-text")
 
     # -- data in -------------------------------------------------------------------------------
+    def watch_shown(self, shown: Shown | None) -> None:
+        if shown is not None:
+            self.show(shown.source, shown.predicted_line, shown.real_line)
+
     def show(self, source: str, predicted: int | None, real: int | None) -> None:
         """Show ``source`` with the two current lines; the cursor and the scroll follow the prediction."""
         if source != self._source:

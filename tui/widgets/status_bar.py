@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from neurodebug.tui.present import Shown
 
 
 class StatusBar(Static):
@@ -22,6 +27,13 @@ class StatusBar(Static):
     real_ok: reactive[bool] = reactive(True)
     busy: reactive[str] = reactive("", layout=True)  # one more line while work runs
     mode: reactive[str] = reactive("")
+    shown: reactive[Shown | None] = reactive(None, init=False)
+
+    def watch_shown(self, shown: Shown | None) -> None:
+        if shown is not None:
+            self.mode, self.tokens_per_s = shown.mode, shown.tokens_per_s
+            self.frames_per_s, self.forwards_per_frame = shown.frames_per_s, shown.forwards_per_frame
+            self.real, self.real_ok = shown.real, shown.real_ok
 
     def render(self) -> Text:
         label = self.get_component_rich_style("status-bar--label", partial=True)

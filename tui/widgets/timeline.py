@@ -8,8 +8,14 @@ is underlined.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from neurodebug.tui.present import Shown
 
 GLYPHS = {
     "agree": "=",
@@ -24,13 +30,20 @@ GLYPHS = {
 class Timeline(Widget):
     """One cell per step, windowed around the current step when the trace is longer than the width."""
 
+    BORDER_TITLE = "timeline"
     COMPONENT_CLASSES = {f"timeline--{k}" for k in GLYPHS} | {"timeline--current", "timeline--real"}
+
+    shown: reactive[Shown | None] = reactive(None, init=False)
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.marks: list[str] = []
         self.current: int = -1
         self.real: int | None = None
+
+    def watch_shown(self, shown: Shown | None) -> None:
+        if shown is not None:
+            self.show(list(shown.marks), shown.current, shown.real_cell)
 
     def show(self, marks: list[str], current: int, real: int | None) -> None:
         self.marks, self.current, self.real = list(marks), current, real

@@ -10,6 +10,7 @@ from textual.widgets import Static
 class ValueDetail(Static):
     """``name``, then the predicted and the real value written in full."""
 
+    BORDER_TITLE = "value"
     COMPONENT_CLASSES = {"value-detail--label", "value-detail--differs"}
 
     def show(self, row: LocalRow | None) -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from neurodebug.tui.present import Shown
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,14 @@ class Where:
 class WhereBar(Static):
     """Three or four short lines; no timing in here, so it is stable in snapshots."""
 
+    BORDER_TITLE = "where"
     COMPONENT_CLASSES = {"where-bar--label", "where-bar--event", "where-bar--bad"}
+
+    shown: reactive[Shown | None] = reactive(None, init=False)
+
+    def watch_shown(self, shown: Shown | None) -> None:
+        if shown is not None:
+            self.show(shown.where)
 
     def show(self, w: Where) -> None:
         label = self.get_component_rich_style("where-bar--label", partial=True)
