@@ -83,6 +83,7 @@ class Adapter:
         self.filters = {f.filter for f in FILTERS if f.default}
         self.exception: dap.ExceptionInfoResponseBody | None = None  # of the current stop, when it is one
         self.done = False
+        self.over = False  # terminated (by the client, or at the end): no more stops
         self._initialized_sent = False
         self._configured = threading.Event()
         self._halt = threading.Event()
@@ -366,6 +367,8 @@ class Adapter:
         """Answer a step request now; carry it out in the worker; end with a stopped event."""
         if self.session is None:
             raise UserError("There is no prediction yet: launch one first.")
+        if self.over:
+            raise UserError("The predicted execution has ended; restart to predict it again.")
         self.out.respond(request.seq, request.command,
                          dap.ContinueResponseBody(allThreadsContinued=True) if request.command == "continue" else None)
         self._submit(request, lambda: self._forward(action) if forward else self._backward(action))
@@ -474,6 +477,8 @@ class Adapter:
             self.out.event("progressEnd", dap.ProgressEndEventBody(progressId=progress_id))
 
     def _stop_on_exception(self, exception_id: str, description: str, text: str) -> None:
+        if self.over:
+            return
         self.exception = dap.ExceptionInfoResponseBody(
             exceptionId=exception_id, description=description, breakMode="always",
             details=dap.ExceptionDetails(message=description, typeName=exception_id))
@@ -482,10 +487,13 @@ class Adapter:
 
     def _stopped(self, reason: str, description: str | None = None, hits: list[int] | None = None) -> None:
         self.exception = None
+        if self.over:  # the client terminated the session while this move ran
+            return
         self.out.event("stopped", dap.StoppedEventBody(reason=reason, description=description, threadId=THREAD_ID,
                                                        allThreadsStopped=True, hitBreakpointIds=hits))
 
     def _terminate(self) -> None:
+        self.over = True
         self.out.event("exited", dap.ExitedEventBody(exitCode=0))
         self.out.event("terminated")
 
@@ -545,6 +553,7 @@ class Adapter:
                 self.runnable = views.runnable_lines(self.source)
             else:
                 self.session.reset()
+            self.over = False
             self.out.respond(request.seq, request.command)
             with self._failures(request, answered=True):
                 self._announce()
@@ -556,6 +565,7 @@ class Adapter:
     def terminate(self, request):
         self._interrupt()
         self.out.respond(request.seq, request.command)
+        self.over = True
         self.out.event("terminated")
         return LATER
 

@@ -155,6 +155,8 @@ def test_terminate_then_disconnect_ends_the_adapter(client, program):
     start(client, program)
     client.ok("terminate", {})
     client.event("terminated")
+    assert client.request("next", {"threadId": 1})["message"] == \
+        "The predicted execution has ended; restart to predict it again."
     client.ok("disconnect", {"terminateDebuggee": True})
     client.wait_closed()
     assert client.proc.wait(30) == 0
