@@ -8,6 +8,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from neurodebug.backends import bundled_model
 from tests.dap.client import DapClient
 from tests.dap.conftest import INITIALIZE, ROOT, adapter_env, start
 
@@ -18,6 +21,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.skipif(bundled_model() is None, reason="the bundled model is not installed")
 def test_stdio_on_the_bundled_model(program, tmp_path):
     # as editors start it: -P keeps the workspace (cwd) off sys.path; no model named: the bundled one
     client = DapClient.spawn([sys.executable, "-P", "-m", "neurodebug", "dap"], cwd=str(tmp_path), env=adapter_env())
