@@ -81,44 +81,50 @@ def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None
         if f.line is None or f.malformed:
             continue
         if f.event in ("return", "exception"):
-            word = "return" if f.event == "return" else "raises"
-            label = f"{word} {_short(f.arg)}"
-            r = real[k]
-            if _same_line(f, r) and r.arg != f.arg:
-                label += f"  real {_short(r.arg)}"
-            by_line[f.line] = Hint(f.line, label, f"step {k}: {f.event} {f.arg}")
+            hint = _value_hint(f, real[k], k)
+        elif f.event == "line" and (j := _after(frames, k)) is not None and j <= last:
+            hint = _line_hint(frames, real, k, j)
+        else:
             continue
-        if f.event != "line":
-            continue
-        j = _after(frames, k)
-        if j is None or j > last:
-            continue
-        changed = changed_names(frames, j)
-        pred = {n: v for n, v in frames[j].locals.items() if n in changed}
-        real_after: Frame | None = None
-        real_only: list[str] = []  # what only the real run's line changed
-        real_raised: str | None = None
-        if _same_line(f, real[k]) and real[j] is not None and real[j].depth == real[k].depth:
-            if real[j].event == "line":
-                real_after = real[j]
-                real_changed = changed_since(real[k], real_after)
-                real_only = [n for n in real_after.locals if n in real_changed and n not in pred]
-            elif real[j].event == "exception" and real[j].line == f.line:
-                real_raised = real[j].arg
-        parts = []
-        for name in list(pred) + real_only:
-            text = f"{name} = {_short(pred.get(name))}"
-            if real_after is not None:
-                rv = real_after.locals.get(name)
-                if rv != pred.get(name):
-                    text += f"  real {_short(rv)}"
-            parts.append(text)
-        label = ", ".join(parts)
-        if real_raised is not None:
-            label = (label + "  " if label else "") + f"real raises {_short(real_raised)}"
-        if label:  # a run that changed nothing (a loop's last test) keeps the previous hint
-            by_line[f.line] = Hint(f.line, label, f"step {k} -> {j}")
+        if hint is not None:  # a run that changed nothing (a loop's last test) keeps the previous hint
+            by_line[f.line] = hint
     return [by_line[line] for line in sorted(by_line)]
+
+
+def _value_hint(f: Frame, r: Frame | None, k: int) -> Hint:
+    """A return or exception frame's value, and the real one where it differs."""
+    label = f"{'return' if f.event == 'return' else 'raises'} {_short(f.arg)}"
+    if _same_line(f, r) and r.arg != f.arg:
+        label += f"  real {_short(r.arg)}"
+    return Hint(f.line, label, f"step {k}: {f.event} {f.arg}")
+
+
+def _line_hint(frames: Sequence[Frame], real: list[Frame | None], k: int, j: int) -> Hint | None:
+    """What line frame ``k``'s line changed, seen at frame ``j`` (the next of its call), and the
+    real run's values where they differ; None when neither run changed anything."""
+    f = frames[k]
+    changed = changed_names(frames, j)
+    pred = {n: v for n, v in frames[j].locals.items() if n in changed}
+    real_after: Frame | None = None
+    real_only: list[str] = []  # what only the real run's line changed
+    real_raised: str | None = None
+    if _same_line(f, real[k]) and real[j] is not None and real[j].depth == real[k].depth:
+        if real[j].event == "line":
+            real_after = real[j]
+            real_changed = changed_since(real[k], real_after)
+            real_only = [n for n in real_after.locals if n in real_changed and n not in pred]
+        elif real[j].event == "exception" and real[j].line == f.line:
+            real_raised = real[j].arg
+    parts = []
+    for name in list(pred) + real_only:
+        text = f"{name} = {_short(pred.get(name))}"
+        if real_after is not None and real_after.locals.get(name) != pred.get(name):
+            text += f"  real {_short(real_after.locals.get(name))}"
+        parts.append(text)
+    label = ", ".join(parts)
+    if real_raised is not None:
+        label = (label + "  " if label else "") + f"real raises {_short(real_raised)}"
+    return Hint(f.line, label, f"step {k} -> {j}") if label else None
 
 
 # -- hover ----------------------------------------------------------------------------------

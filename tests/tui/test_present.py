@@ -58,3 +58,25 @@ def test_end_and_outcome_sentences(calls_trace):
 def test_shorten():
     assert shorten("abc", 5) == "abc"
     assert shorten("abcdefgh", 5) == "abcd…" and len(shorten("x" * 100, 10)) == 10
+
+
+def test_what_the_screen_shows_follows_the_view_and_the_real_cursor(programs, calls_trace, replay):
+    from neurodebug.session import Session
+    from neurodebug.view import SessionView
+
+    s = Session.from_file(programs / "calls.py", call="3", predictor=replay(with_mistake(calls_trace, 4, "y", "4")))
+    for _ in range(5):
+        s.step()
+    view = SessionView.of(s)
+    shown = present.shown(view, None, None, run_real=True)
+    assert shown.marks == ("agree",) * 4 + ("differs", "differs") + ("unknown",) * 9
+    assert (shown.current, shown.real_cell) == (5, None) and not shown.teacher_forced
+    assert shown.predicted_line == shown.real_line == 4  # both at `return y` in add()
+    assert (shown.where.step, shown.where.real_step, shown.where.real_detached) == (6, 6, False)
+    assert {r.name: (r.predicted, r.real, r.differs) for r in shown.rows}["y"] == ("4", "5", True)
+    assert (shown.real, shown.real_ok) == ("returned 12", True)
+    # the real cursor moved apart with [ / ]: the real side shows that step, the timeline marks it
+    apart = present.shown(view, 2, None, run_real=True)
+    assert (apart.real_cell, apart.where.real_step, apart.where.real_detached) == (2, 3, True)
+    assert apart.real_line == calls_trace.frames[2].line and apart.predicted_line == 4
+    assert [(r.name, r.real) for r in apart.rows] == [("a", "3"), ("b", "2"), ("y", None)]

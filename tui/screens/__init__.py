@@ -1,1 +1,1 @@
-"""Modal screens of the TUI: help and edit-a-variable."""
+"""The TUI's screens: the main screen (the debugger), and the modal help and edit-a-variable screens."""
