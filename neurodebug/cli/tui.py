@@ -45,8 +45,9 @@ def run(args) -> int:
     )
     app = NeuroDebugApp(spec)
     app.run()
-    if app.session is None and app.failure:
+    main = app.main
+    if main is not None and main.session is None and main.failure:
         # the screen is gone once the app exits: repeat why there was nothing to debug
-        print(f"neurodebug: {app.failure}", file=sys.stderr)
+        print(f"neurodebug: {main.failure}", file=sys.stderr)
         return 2
     return 0

@@ -79,6 +79,7 @@ class MainScreen(Screen):
         self.spec = spec
         self.session: Session | None = None
         self.busy: str = ""  # what the worker is doing, "" when idle
+        self.failure: str | None = None  # the last failure sentence shown
         self.teacher_result: TeacherForced | None = None
         self._teacher_real = None  # the real trace the teacher-forced result scored
         self._tokens0 = 0  # length of the session's token state when the running work began
@@ -141,6 +142,7 @@ class MainScreen(Screen):
         self.progress = ""
         if error:
             self.say(error, error=True)
+            self.failure = error
             if self.session is None:
                 self._show_source_only()
         else:
