@@ -325,7 +325,7 @@ class Adapter:
 
     def variables(self, request: dap.VariablesRequest):
         args = request.arguments
-        shown = self.panes.variables(self._stopped_state(), args.variablesReference)
+        shown = self.panes.variables(self._stopped_state(), args.variablesReference, args.filter)
         start = args.start or 0
         return dap.VariablesResponseBody(variables=shown[start:start + (args.count or len(shown))])
 

@@ -43,13 +43,18 @@ class Panes:
             scopes.insert(0, dap.Scope(name=name, variablesReference=self.refs.ref(("value", i)), expensive=False))
         return scopes
 
-    def variables(self, stop: Stop, ref: int) -> list[dap.Variable]:
+    def variables(self, stop: Stop, ref: int, kind: str | None = None) -> list[dap.Variable]:
+        """The variables of a scope or the items of a value; ``kind`` ("named" or "indexed", the
+        request's filter) keeps one kind: a scope's locals and a dict's keys are named, the items
+        of a list, tuple or set indexed."""
         key = self.refs.key(ref)
         if key is None:
             raise UserError(f"There is no variables reference {ref}.")
         if len(key) == 2:
-            return self._scope(stop, *key)
+            return [] if kind == "indexed" else self._scope(stop, *key)
         value = self._value(stop, key)
+        if kind is not None and kind != ("named" if isinstance(value, dict) else "indexed"):
+            return []
         parent = _evaluate_name(key)
         return [self._variable(key + (k,), name, v, child_evaluate_name(parent, value, k))
                 for name, k, v in children(value)]

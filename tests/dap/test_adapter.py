@@ -55,6 +55,14 @@ def test_list_and_dict_values_expand_into_children(client, program):
     items = client.ok("variables", {"variablesReference": xs["variablesReference"]})["variables"]
     assert [(v["name"], v["value"], v["evaluateName"], v["variablesReference"]) for v in items] == [
         ("0", "3", "xs[0]", 0), ("1", "4", "xs[1]", 0)]
+    # VS Code asks for a list's items as "indexed" (in chunks: start, count), a dict's as "named"
+    chunk = client.ok("variables", {"variablesReference": xs["variablesReference"], "filter": "indexed",
+                                    "start": 1, "count": 1})["variables"]
+    assert [(v["name"], v["value"]) for v in chunk] == [("1", "4")]
+    assert client.ok("variables", {"variablesReference": xs["variablesReference"], "filter": "named"}) == \
+        {"variables": []}
+    assert client.ok("variables", {"variablesReference": weights["variablesReference"], "filter": "indexed"}) == \
+        {"variables": []}
     keys = client.ok("variables", {"variablesReference": weights["variablesReference"]})["variables"]
     assert [(v["name"], v["value"], v["evaluateName"]) for v in keys] == [("'a'", "1", "xs['a']".replace("xs", "weights"))]
 
