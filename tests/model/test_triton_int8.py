@@ -119,7 +119,7 @@ def test_empty_and_bad_inputs():
 
 def test_int8_linear_import_falls_back_when_triton_is_unavailable(monkeypatch):
     monkeypatch.setattr(quantize, "_int8_matmul", None)
-    monkeypatch.setitem(sys.modules, "model.triton_int8", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "neurodebug.model.triton_int8", None)  # import raises ImportError
     assert quantize._cuda_int8_matmul() is None
     assert quantize._int8_matmul is False
 
@@ -131,7 +131,7 @@ def test_cpu_model_import_and_forward_never_import_triton():
             "q, s = quantize_rows(torch.randn(8, 64))\n"
             "m.weight.copy_(q); m.scales.copy_(s)\n"
             "m(torch.randn(1, 64)); m(torch.randn(40, 64))\n"
-            "print('model.triton_int8' in sys.modules, 'triton' in sys.modules)\n")
+            "print('neurodebug.model.triton_int8' in sys.modules, 'triton' in sys.modules)\n")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=120)
