@@ -32,6 +32,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Model sizes: (dim, layers, heads, kv_heads, ffn, window). Layer types alternate with every
 # third layer global (CWM uses every fourth); head_dim = dim // heads.
@@ -353,16 +357,12 @@ def evaluate_batchwise(model, examples: list[Example], pad_id: int, device, auto
 
 
 def run(args) -> int:
+    """The recipe, in its steps: tokenizer, data, model, the loop, the checkpoint."""
     import torch
-    import torch.nn.functional as F
 
     from neurodebug.codec import Codec
     from neurodebug.errors import UserError
-    from neurodebug.model.checkpoint import save_checkpoint
-    from neurodebug.model.model import Transformer
     from neurodebug.model.tokenizer import load_tokenizer
-    from neurodebug.trace.frames import Trace
-    from neurodebug.training import datagen
 
     out = Path(args.out)
     work = Path(args.work) if args.work else out / "work"
@@ -371,13 +371,22 @@ def run(args) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but this machine has no usable CUDA device.")
-    rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     log = _Logger(work / "log.txt", quiet=args.quiet)
-    t_start = time.monotonic()
-    budget_s = args.minutes * 60 if args.minutes else None
+    tok_path = _tokenizer_file(args, out, log)
+    tokenizer = load_tokenizer(tok_path)
+    trainer = _Trainer(args, out, work, device, tokenizer, log)
+    trainer.load_data(Codec(tokenizer), tok_path)
+    trainer.build_model()
+    trainer.train()
+    return 0
 
-    # 1. tokenizer (a given file, the one of a run being resumed, or one trained on the first traces)
+
+def _tokenizer_file(args, out: Path, log) -> Path:
+    """A given tokenizer file, the one of a run being resumed, or one trained on the first traces."""
+    from neurodebug.trace.frames import Trace
+    from neurodebug.training import datagen
+
     tok_path = out / "tokenizer.json"
     if args.tokenizer:
         if Path(args.tokenizer).resolve() != tok_path.resolve():
@@ -387,143 +396,191 @@ def run(args) -> int:
         first = datagen.generate(args.seed + 2, n, jobs=args.jobs, style=args.style)
         log(f"tokenizer: training a {args.vocab}-token BPE on {len(first)} traces (seed {args.seed + 2})")
         train_tokenizer([Trace.from_json_dict(d) for d in first], args.vocab, tok_path)
-    tokenizer = load_tokenizer(tok_path)
-    codec = Codec(tokenizer)
-    pad_id = tokenizer.special_id("<|pad|>")
+    return tok_path
 
-    def encode_rows(rs):
-        exs = []
-        for d in rs:
-            e = encode(codec, Trace.from_json_dict(d), args.max_len, args.loss)
-            if e is not None:
-                exs.append(e)
-        return exs
 
-    # 2. data: the workers start before CUDA is initialised (they are forked)
-    if args.data:
-        rows = [json.loads(line) for p in args.data for line in open(p)]
-        stream = None
-        log(f"data: {len(rows)} traces from {', '.join(args.data)}")
-    else:
-        stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len, args.loss, style=args.style)
-        rows = []
-    held = datagen.generate(args.seed + 1, args.heldout_programs, jobs=0, calls_per_program=1, style=args.style)
-    log(f"held-out: {len(held)} traces (seed {args.seed + 1})")
+class _Trainer:
+    """One training run's state: data, model, optimiser, step counters; ``train`` is the loop."""
 
-    train_ex = ExamplePool()
-    train_ex.add(encode_rows(rows))
-    held_ex = encode_rows(held)[: args.heldout_max]
-    extra_held = encode_rows(json.loads(line) for line in open(args.heldout_data))[: args.heldout_max] if args.heldout_data else []
-    log(f"sequences: {len(train_ex)} training, {len(held_ex)} held-out" + (f", {len(extra_held)} from {args.heldout_data}" if extra_held else ""))
+    def __init__(self, args, out: Path, work: Path, device, tokenizer, log):
+        self.args, self.out, self.work, self.device, self.tokenizer, self.log = args, out, work, device, tokenizer, log
+        self.pad_id = tokenizer.special_id("<|pad|>")
+        self.rng = random.Random(args.seed)
+        self.t_start = time.monotonic()
+        self.budget_s = args.minutes * 60 if args.minutes else None
+        self.step, self.trained_s, self.best, self.tokens_seen = 0, 0.0, None, 0
+        self.state_path = work / "state.pt"
 
-    # 3. model
-    config = make_config(args.size, tokenizer.vocab_size, tokenizer.bos_id,
-                         [tokenizer.special_id(n) for n in ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")], args.max_len)
-    model = Transformer(config)
-    init_weights(model, config.n_layers)
-    if args.init and not (args.resume and (work / "state.pt").is_file()):
-        init_from_checkpoint(model, args.init, log)
-    model.to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
-    step, trained_s, best = 0, 0.0, None
-    state_path = work / "state.pt"
-    if args.resume and state_path.is_file():
-        st = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        step, trained_s, best = st["step"], st["trained_s"], st.get("best")
-        log(f"resumed from step {step} ({trained_s / 60:.1f} min trained)")
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {args.size} {n_params / 1e6:.2f}M parameters, {config.n_layers} layers "
-        f"({config.n_global} global, {config.n_sliding} sliding, window {config.sliding_window}), "
-        f"{config.n_heads} heads / {config.n_kv_heads} kv heads, vocab {config.vocab_size}, device {device}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
-    else:
+    # -- setup ---------------------------------------------------------------------------------
+    def load_data(self, codec, tok_path: Path) -> None:
+        """Training traces (files, or a generator whose workers fork before CUDA starts) and the
+        held-out ones."""
+        from neurodebug.training import datagen
+
+        args, log = self.args, self.log
+
+        def encode_rows(rs):
+            from neurodebug.trace.frames import Trace
+
+            exs = (encode(codec, Trace.from_json_dict(d), args.max_len, args.loss) for d in rs)
+            return [e for e in exs if e is not None]
+
+        if args.data:
+            rows = [json.loads(line) for p in args.data for line in open(p)]
+            self.stream = None
+            log(f"data: {len(rows)} traces from {', '.join(args.data)}")
+        else:
+            self.stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len, args.loss,
+                                     style=args.style)
+            rows = []
+        held = datagen.generate(args.seed + 1, args.heldout_programs, jobs=0, calls_per_program=1, style=args.style)
+        log(f"held-out: {len(held)} traces (seed {args.seed + 1})")
+        self.train_ex = ExamplePool()
+        self.train_ex.add(encode_rows(rows))
+        self.held_ex = encode_rows(held)[: args.heldout_max]
+        self.extra_held = encode_rows(json.loads(line) for line in open(args.heldout_data))[: args.heldout_max] \
+            if args.heldout_data else []
+        log(f"sequences: {len(self.train_ex)} training, {len(self.held_ex)} held-out"
+            + (f", {len(self.extra_held)} from {args.heldout_data}" if self.extra_held else ""))
+
+    def build_model(self) -> None:
+        """The model (fresh, from --init, or resumed with its optimiser) on the device."""
         import contextlib
 
-        autocast = contextlib.nullcontext
-    fwd = torch.compile(model) if args.compile else model
+        import torch
 
-    def save(tag: str):
-        save_checkpoint(model, out, dtype=getattr(torch, args.save_dtype), extra_config={"torch_dtype": "float32"})
-        shard_checkpoint(out, int(args.shard_mb * 2**20))
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "trained_s": trained_s,
-                    "best": best, "args": vars(args)}, state_path)
-        (work / "train_info.json").write_text(json.dumps({
-            "step": step, "trained_s": round(trained_s, 1), "size": args.size, "params": n_params,
-            "sequences": len(train_ex), "tag": tag, "best": best, "args": vars(args)}, indent=1, default=str))
+        from neurodebug.model.model import Transformer
 
-    def done() -> bool:
-        if args.steps and step >= args.steps:
+        args, tok, device = self.args, self.tokenizer, self.device
+        ends = [tok.special_id(n) for n in ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")]
+        config = make_config(args.size, tok.vocab_size, tok.bos_id, ends, args.max_len)
+        model = self.model = Transformer(config)
+        init_weights(model, config.n_layers)
+        if args.init and not (args.resume and self.state_path.is_file()):
+            init_from_checkpoint(model, args.init, self.log)
+        model.to(device)
+        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}],
+                                     lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
+        if args.resume and self.state_path.is_file():
+            st = torch.load(self.state_path, map_location=device, weights_only=False)
+            model.load_state_dict(st["model"])
+            self.opt.load_state_dict(st["opt"])
+            self.step, self.trained_s, self.best = st["step"], st["trained_s"], st.get("best")
+            self.log(f"resumed from step {self.step} ({self.trained_s / 60:.1f} min trained)")
+        self.n_params = sum(p.numel() for p in model.parameters())
+        self.log(f"model: {args.size} {self.n_params / 1e6:.2f}M parameters, {config.n_layers} layers "
+                 f"({config.n_global} global, {config.n_sliding} sliding, window {config.sliding_window}), "
+                 f"{config.n_heads} heads / {config.n_kv_heads} kv heads, vocab {config.vocab_size}, device {device}")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            self.autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+        else:
+            self.autocast = contextlib.nullcontext
+        self.fwd = torch.compile(model) if args.compile else model
+
+    # -- the loop ------------------------------------------------------------------------------
+    def train(self) -> None:
+        bar = _Bar(self.args.steps, self.budget_s, quiet=self.args.quiet)
+        self.model.train()
+        self.t_last = time.monotonic()
+        try:
+            while not self._done():
+                loss, lr = self._train_step()
+                now = time.monotonic()
+                if self.step % 10 == 0:  # .item() waits for the GPU: not every step
+                    bar.update(self.step, now - self.t_start, f"loss {loss.item():.3f} lr {lr:.1e} seqs {len(self.train_ex)}")
+                if self.step % self.args.eval_every == 0:
+                    self._evaluate_and_save(loss, now)
+        except KeyboardInterrupt:
+            self.log("interrupted: saving")
+        finally:
+            bar.close()
+            if self.stream is not None:
+                self.stream.close()
+        hl, fa = self._held_out()
+        self.log(f"final step {self.step}: held-out loss {hl:.4f}, teacher-forced frame acc {fa:.3f}, "
+                 f"{len(self.train_ex)} training sequences, {(time.monotonic() - self.t_start) / 60:.1f} min"
+                 + self._extra())
+        self.best = self.best or {"loss": hl, "frame_acc": fa, "step": self.step}
+        self._save("final")
+        self.log(f"checkpoint: {self.out}")
+
+    def _train_step(self):
+        import torch
+        import torch.nn.functional as F
+
+        from neurodebug.errors import UserError
+
+        args, stream = self.args, self.stream
+        if stream is not None and not stream.done and (self.step % 10 == 0 or not len(self.train_ex)):
+            self.train_ex.add(stream.take(wait=not len(self.train_ex)))
+        if not len(self.train_ex):
+            raise UserError("The data generator produced no usable traces.")
+        lr = lr_at(self._progress(), self.step, args.lr, args.warmup)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        batch = self.train_ex.batch(args.batch_tokens, self.rng)
+        x, y = collate(batch, self.pad_id, self.device)
+        with self.autocast():
+            logits = self.fwd(x)
+        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
+        self.tokens_seen += sum(len(e.ids) - 1 - e.start for e in batch)
+        now = time.monotonic()
+        self.trained_s += now - self.t_last
+        self.t_last = now
+        return loss, lr
+
+    def _evaluate_and_save(self, loss, now: float) -> None:
+        hl, fa = self._held_out()
+        if self.best is None or hl < self.best["loss"]:
+            self.best = {"loss": hl, "frame_acc": fa, "step": self.step}
+        self.log(f"step {self.step}: train loss {loss.item():.4f}, held-out loss {hl:.4f}, teacher-forced frame acc "
+                 f"{fa:.3f}, {self.tokens_seen / max(1e-9, self.trained_s):.0f} target tok/s, {len(self.train_ex)} seqs, "
+                 f"{(now - self.t_start) / 60:.1f} min" + self._extra())
+        self._save("periodic")
+        self.t_last = time.monotonic()
+
+    def _held_out(self):
+        return evaluate_batchwise(self.model, self.held_ex, self.pad_id, self.device, self.autocast, self.args.batch_tokens)
+
+    def _extra(self) -> str:
+        return _extra_heldout(self.model, self.extra_held, self.pad_id, self.device, self.autocast, self.args)
+
+    def _done(self) -> bool:
+        if self.args.steps and self.step >= self.args.steps:
             return True
-        return budget_s is not None and time.monotonic() - t_start >= budget_s
+        return self.budget_s is not None and time.monotonic() - self.t_start >= self.budget_s
 
-    def progress() -> float:
-        p = step / args.steps if args.steps else 0.0
-        if budget_s:
-            p = max(p, (time.monotonic() - t_start) / budget_s)
+    def _progress(self) -> float:
+        p = self.step / self.args.steps if self.args.steps else 0.0
+        if self.budget_s:
+            p = max(p, (time.monotonic() - self.t_start) / self.budget_s)
         return p
 
-    bar = _Bar(args.steps, budget_s, quiet=args.quiet)
-    model.train()
-    tokens_seen = 0
-    t_last = time.monotonic()
-    try:
-        while not done():
-            if stream is not None and not stream.done and (step % 10 == 0 or not len(train_ex)):
-                train_ex.add(stream.take(wait=not len(train_ex)))
-            if not len(train_ex):
-                raise UserError("The data generator produced no usable traces.")
-            lr = lr_at(progress(), step, args.lr, args.warmup)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            batch = train_ex.batch(args.batch_tokens, rng)
-            x, y = collate(batch, pad_id, device)
-            with autocast():
-                logits = fwd(x)
-            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            tokens_seen += sum(len(e.ids) - 1 - e.start for e in batch)
-            now = time.monotonic()
-            trained_s += now - t_last
-            t_last = now
-            if step % 10 == 0:  # .item() waits for the GPU: not every step
-                bar.update(step, now - t_start, f"loss {loss.item():.3f} lr {lr:.1e} seqs {len(train_ex)}")
-            if step % args.eval_every == 0:
-                hl, fa = evaluate_batchwise(model, held_ex, pad_id, device, autocast, args.batch_tokens)
-                if best is None or hl < best["loss"]:
-                    best = {"loss": hl, "frame_acc": fa, "step": step}
-                log(f"step {step}: train loss {loss.item():.4f}, held-out loss {hl:.4f}, teacher-forced frame acc "
-                    f"{fa:.3f}, {tokens_seen / max(1e-9, trained_s):.0f} target tok/s, {len(train_ex)} seqs, "
-                    f"{(now - t_start) / 60:.1f} min" + _extra_heldout(model, extra_held, pad_id, device, autocast, args))
-                save("periodic")
-                t_last = time.monotonic()
-    except KeyboardInterrupt:
-        log("interrupted: saving")
-    finally:
-        bar.close()
-        if stream is not None:
-            stream.close()
-    hl, fa = evaluate_batchwise(model, held_ex, pad_id, device, autocast, args.batch_tokens)
-    log(f"final step {step}: held-out loss {hl:.4f}, teacher-forced frame acc {fa:.3f}, "
-        f"{len(train_ex)} training sequences, {(time.monotonic() - t_start) / 60:.1f} min"
-        + _extra_heldout(model, extra_held, pad_id, device, autocast, args))
-    best = best or {"loss": hl, "frame_acc": fa, "step": step}
-    save("final")
-    log(f"checkpoint: {out}")
-    return 0
+    def _save(self, tag: str) -> None:
+        import torch
+
+        from neurodebug.model.checkpoint import save_checkpoint
+
+        args = self.args
+        save_checkpoint(self.model, self.out, dtype=getattr(torch, args.save_dtype), extra_config={"torch_dtype": "float32"})
+        shard_checkpoint(self.out, int(args.shard_mb * 2**20))
+        torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                    "trained_s": self.trained_s, "best": self.best, "args": vars(args)}, self.state_path)
+        (self.work / "train_info.json").write_text(json.dumps({
+            "step": self.step, "trained_s": round(self.trained_s, 1), "size": args.size, "params": self.n_params,
+            "sequences": len(self.train_ex), "tag": tag, "best": self.best, "args": vars(args)}, indent=1, default=str))
 
 
 def _extra_heldout(model, examples, pad_id, device, autocast, args) -> str:
