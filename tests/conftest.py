@@ -31,3 +31,15 @@ def cwm_model(cwm_checkpoint):
     from neurodebug.model import load_model
 
     return load_model(cwm_checkpoint, device="cpu", attention="reference")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The runtime and the front ends install as neurodebug.model, .lsp and .tui. The tests run from
+    the repository root, where the top-level folders model/, lsp/ and tui/ are importable too: a test
+    that reached one that way would pass here and fail on an installed copy, so the run fails."""
+    import sys
+
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("model", "lsp", "tui"))
+    if leaked:
+        print(f"\nThese modules were imported by their folder names, not as neurodebug.*: {', '.join(leaked)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
