@@ -167,20 +167,19 @@ class Trace:
 # -- the diff rule ------------------------------------------------------------------------------
 
 
-def diff_base(before: Sequence[Frame], depth: int, *, past_callees: bool = False) -> Frame | None:
+def diff_base(before: Sequence[Frame], depth: int) -> Frame | None:
     """The frame whose locals a ``line`` frame at ``depth`` after ``before`` is diffed against.
 
     The latest frame before it, passing exception frames (an exception caught in the same
     function is not a scope change), when that is a call/line frame of the same depth; None after
     a scope change (a callee's return) or at the start: then every value is written in full.
-    With ``past_callees`` a callee's frames are passed too: the previous step of the same call,
-    which :func:`changed_names` measures a step's changes against.
     """
-    return _base(before, len(before), depth, past_callees)
+    return _base(before, len(before), depth, past_callees=False)
 
 
 def _base(frames: Sequence[Frame], end: int, depth: int, past_callees: bool) -> Frame | None:
-    """:func:`diff_base` of ``frames[:end]``, without copying it."""
+    """:func:`diff_base` of ``frames[:end]`` without copying it; with ``past_callees`` a callee's
+    frames are passed too (the previous step of the same call, for :func:`changed_names`)."""
     for k in range(end - 1, -1, -1):
         prev = frames[k]
         if prev.event == "exception" or (past_callees and prev.depth > depth):
@@ -262,7 +261,7 @@ def changed_since(before: Frame | None, after: Frame) -> frozenset[str]:
     if after.event not in ("call", "line"):
         return frozenset()
     old = before.locals if before is not None else {}
-    return frozenset(k for k, v in after.locals.items() if before is None or old.get(k) != v)
+    return frozenset(k for k, v in after.locals.items() if old.get(k) != v)
 
 
 def changed_names(frames: Sequence[Frame], i: int) -> frozenset[str]:
