@@ -194,6 +194,11 @@ async def test_malformed_requests_get_errors_and_the_server_lives_on(lsp):
         await execute(lsp, "neurodebug.step", uri, "sideways")
     with pytest.raises(Exception, match="Expected 3 arguments"):
         await execute(lsp, "neurodebug.predict", uri)
+    # pygls's converter fills in the typed arguments: a string stays a string, an action is parsed
+    with pytest.raises(Exception, match=r"should be a string is int \(42\)"):
+        await execute(lsp, "neurodebug.predict", uri, 42, None)
+    with pytest.raises(Exception, match="run_to needs a line number"):
+        await execute(lsp, "neurodebug.step", uri, "run_to:twelve")
     with pytest.raises(Exception, match="no module-level function 'nope'"):
         await execute(lsp, "neurodebug.predict", uri, "nope", None)
     with pytest.raises(Exception, match="neither open in the editor nor a readable file"):
