@@ -75,6 +75,11 @@ class SessionView:
         """The real frame aligned with the current step, None when there is none."""
         return self.aligned[-1] if self.aligned else None
 
+    def real_frame(self, i: int) -> Frame | None:
+        """The real frame aligned with predicted step ``i`` (None when there is none)."""
+        ri = self.aligned[i] if 0 <= i < len(self.aligned) else None
+        return self.real_frames[ri] if ri is not None else None
+
     def aligned_real(self) -> list[Frame | None]:
         """The real frame aligned with each predicted frame (None where there is none)."""
         real = self.real_frames

@@ -1,7 +1,7 @@
 """The debug adapter: DAP requests in, Session operations and DAP events out.
 
 Requests are read on one thread. Those that only read (threads, stackTrace, scopes, variables,
-evaluate) are answered there from the last :class:`~neurodebug.dap.views.Stop`; those that
+evaluate) are answered there from the last :class:`~neurodebug.dap.SessionView`; those that
 change the session (launch, the steps, setVariable, restart) run one at a time in a worker
 thread, so the reader keeps answering, and ``pause``/``cancel`` reach a running prediction
 through ``Session.cancel``. Steps are answered at once and end with a ``stopped`` event.
@@ -24,6 +24,7 @@ from urllib.request import url2pathname
 import dap_types as dap
 
 from neurodebug.dap import views
+from neurodebug.view import SessionView
 from neurodebug.dap.launch import LaunchConfig, check_entry, default_predictor, open_session
 from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
@@ -76,7 +77,7 @@ class Adapter:
         self.source = ""
         self.runnable: frozenset[int] = frozenset()
         self.session = None
-        self.stop: views.Stop | None = None
+        self.stop: SessionView | None = None
         self.panes = Panes()
         self.breakpoints: dict[int, int] = {}  # line -> breakpoint id
         self._next_breakpoint = 1
@@ -234,7 +235,7 @@ class Adapter:
 
     def _begin(self, request) -> None:
         """After launch or restart: stop on the call frame, or run to the first breakpoint."""
-        self.stop = views.Stop.of(self.session)
+        self.stop = SessionView.of(self.session)
         if self.stop.ended:  # the model ended the trace at once
             self._output(views.summary(self.stop))
         if self.stop.index < 0:  # no call frame (its prediction was cancelled): nothing to show
@@ -296,7 +297,7 @@ class Adapter:
         frames = [self._stack_frame(stop, i) for i in stack[start:start + levels]]
         return dap.StackTraceResponseBody(stackFrames=frames, totalFrames=len(stack))
 
-    def _stack_frame(self, stop: views.Stop, i: int) -> dap.StackFrame:
+    def _stack_frame(self, stop: SessionView, i: int) -> dap.StackFrame:
         f = stop.frames[i]
         hint = "subtle" if f.malformed else None
         return dap.StackFrame(id=i + 1, name=views.frame_name(f, stop.entry), source=self._source(),
@@ -313,7 +314,7 @@ class Adapter:
             return url2pathname(urlparse(path).path)
         return path
 
-    def _frame_index(self, frame_id: int | None, stop: views.Stop) -> int:
+    def _frame_index(self, frame_id: int | None, stop: SessionView) -> int:
         i = stop.index if frame_id is None else frame_id - 1
         if not 0 <= i < len(stop.frames):
             raise UserError(f"There is no stack frame {frame_id} at this stop.")
@@ -338,7 +339,7 @@ class Adapter:
             raise UserError("The predicted execution is not stopped on an exception or a divergence.")
         return self.exception
 
-    def _stopped_state(self) -> views.Stop:
+    def _stopped_state(self) -> SessionView:
         if self.stop is None:
             raise UserError("There is no prediction yet: launch one first.")
         return self.stop
@@ -422,7 +423,7 @@ class Adapter:
             return
         self._divergence_before = before.divergence if before is not None else None
         reason, description, hits = action(s)
-        stop = self.stop = views.Stop.of(s)
+        stop = self.stop = SessionView.of(s)
         if stop.index < 0:
             self._output(views.summary(stop))
             self._terminate()
@@ -443,10 +444,10 @@ class Adapter:
 
     def _backward(self, action: Callable) -> None:
         reason, description, hits = action(self.session)
-        self.stop = views.Stop.of(self.session)
+        self.stop = SessionView.of(self.session)
         self._stopped(reason, description, hits)
 
-    def _filter_hit(self, s, frame, stop: views.Stop | None = None) -> tuple[str, str, str] | None:
+    def _filter_hit(self, s, frame, stop: SessionView | None = None) -> tuple[str, str, str] | None:
         """(exception id, description, text) when an exception filter stops on ``frame``."""
         if EXCEPTION in self.filters and frame is not None and frame.event == "exception":
             name, sentence = views.exception_of(frame)
@@ -525,7 +526,7 @@ class Adapter:
 
         def work():
             self.session.set_local(args.name, args.value)
-            self.stop = views.Stop.of(self.session)
+            self.stop = SessionView.of(self.session)
             self.out.respond(request.seq, request.command, self.panes.local(self.stop, args.name))
             if self.client.supportsInvalidatedEvent:  # the real run and the frames after it changed
                 self.out.event("invalidated", dap.InvalidatedEventBody(areas=["variables"], threadId=THREAD_ID))

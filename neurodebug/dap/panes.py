@@ -1,6 +1,6 @@
 """The Variables, Watch and hover panes: scopes of a stack frame, their variables, and evaluate.
 
-Everything is read from a :class:`~neurodebug.dap.views.Stop`. A variablesReference names a
+Everything is read from a :class:`~neurodebug.view.SessionView`. A variablesReference names a
 place, not a value (see :class:`~neurodebug.dap.variables.References`): ``(scope, frame)`` for a
 scope, ``(scope, frame, name, *keys)`` for a local and the items inside it, where scope is
 "predicted", "real", "value" (a return or exception value) or "eval" (an evaluated expression).
@@ -23,7 +23,7 @@ from neurodebug.dap.variables import (
     literal,
     type_name,
 )
-from neurodebug.dap.views import Stop
+from neurodebug.view import SessionView
 from neurodebug.errors import UserError
 
 
@@ -33,7 +33,7 @@ class Panes:
     def __init__(self):
         self.refs = References()
 
-    def scopes(self, stop: Stop, i: int) -> list[dap.Scope]:
+    def scopes(self, stop: SessionView, i: int) -> list[dap.Scope]:
         f = stop.frames[i]
         scopes = [dap.Scope(name="Predicted", presentationHint="locals", variablesReference=self.refs.ref(("predicted", i)),
                             namedVariables=len(f.locals), expensive=False),
@@ -43,7 +43,7 @@ class Panes:
             scopes.insert(0, dap.Scope(name=name, variablesReference=self.refs.ref(("value", i)), expensive=False))
         return scopes
 
-    def variables(self, stop: Stop, ref: int, kind: str | None = None) -> list[dap.Variable]:
+    def variables(self, stop: SessionView, ref: int, kind: str | None = None) -> list[dap.Variable]:
         """The variables of a scope or the items of a value; ``kind`` ("named" or "indexed", the
         request's filter) keeps one kind: a scope's locals and a dict's keys are named, the items
         of a list, tuple or set indexed."""
@@ -59,13 +59,13 @@ class Panes:
         return [self._variable(key + (k,), name, v, child_evaluate_name(parent, value, k))
                 for name, k, v in children(value)]
 
-    def evaluate(self, stop: Stop, i: int, expression: str) -> dap.EvaluateResponseBody:
+    def evaluate(self, stop: SessionView, i: int, expression: str) -> dap.EvaluateResponseBody:
         expression = expression.strip()
         shown, value = evaluate(expression, stop.frames[i].locals)
         ref = self.refs.ref(("eval", i, expression)) if expandable(value) else 0
         return dap.EvaluateResponseBody(result=shown, type=type_name(shown), variablesReference=ref)
 
-    def settable(self, stop: Stop, ref: int) -> None:
+    def settable(self, stop: SessionView, ref: int) -> None:
         """Raise UserError unless ``ref`` is the current frame's predicted locals (setVariable's scope)."""
         key = self.refs.key(ref)
         if key is None or key[0] != "predicted":
@@ -75,7 +75,7 @@ class Panes:
         if key[1] != stop.index:
             raise UserError("Only the current frame's locals can be set; a caller's frame is in the past.")
 
-    def local(self, stop: Stop, name: str) -> dap.SetVariableResponseBody:
+    def local(self, stop: SessionView, name: str) -> dap.SetVariableResponseBody:
         """setVariable's answer: the current frame's local ``name`` as the session now has it."""
         text = stop.frames[stop.index].locals.get(name, "")
         parsed = literal(text)
@@ -84,15 +84,15 @@ class Panes:
 
     # -- reading a place ------------------------------------------------------------------------------
 
-    def _scope(self, stop: Stop, scope: str, i: int) -> list[dap.Variable]:
+    def _scope(self, stop: SessionView, scope: str, i: int) -> list[dap.Variable]:
         if not 0 <= i < len(stop.frames):
             return []
-        if scope == "real" and stop.real[i] is None:
+        if scope == "real" and stop.real_frame(i) is None:
             return [dap.Variable(name="note", value=_no_real_frame(stop), variablesReference=0)]
         return [self._variable((scope, i, name), name, text, name if scope == "predicted" else None)
                 for name, text in _roots(stop, scope, i).items()]
 
-    def _value(self, stop: Stop, key: tuple) -> Any:
+    def _value(self, stop: SessionView, key: tuple) -> Any:
         """The Python value a child key names (a literal inside a local's repr)."""
         scope, i, root, *path = key
         if not 0 <= i < len(stop.frames):
@@ -122,9 +122,9 @@ class Panes:
                             namedVariables=len(parsed) if ref and isinstance(parsed, dict) else None)
 
 
-def _roots(stop: Stop, scope: str, i: int) -> dict[str, str]:
+def _roots(stop: SessionView, scope: str, i: int) -> dict[str, str]:
     """name -> repr of a scope's variables at frame i."""
-    f, r = stop.frames[i], stop.real[i]
+    f, r = stop.frames[i], stop.real_frame(i)
     if scope == "predicted":
         return dict(f.locals)
     if scope == "real":
@@ -133,8 +133,8 @@ def _roots(stop: Stop, scope: str, i: int) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _no_real_frame(stop: Stop) -> str:
-    if not stop.has_real:
+def _no_real_frame(stop: SessionView) -> str:
+    if stop.real is None:
         return stop.real_note or "There is no real run."
     return "The real run has no frame at this step (it ended, or the steps do not line up here)."
 

@@ -1,52 +1,14 @@
 """What the debugger UI shows of a session, as pure functions of a snapshot (no protocol state).
 
-A :class:`Stop` is copied out of the Session when an operation ends, in the thread that ran it,
-so that stack, scopes and variables requests read one consistent state while the next
-prediction runs.
+The snapshot is the front ends' one view of a session (:class:`neurodebug.view.SessionView`),
+taken when an operation ends in the thread that ran it, so that stack, scopes and variables
+requests read one consistent state while the next prediction runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from neurodebug import compare
-from neurodebug.trace.frames import End, Frame
-
-
-@dataclass(frozen=True)
-class Stop:
-    """A session's state after an operation: its frames, the aligned real frames, how it ended."""
-
-    frames: tuple[Frame, ...]
-    real: tuple[Frame | None, ...]  # the real frame aligned with each predicted frame
-    has_real: bool
-    real_note: str | None
-    real_end: End | None
-    call: str | None
-    entry: str
-    ended: bool
-    end: End
-    divergence: compare.Divergence | None
-    metrics: compare.Metrics | None
-
-    @property
-    def index(self) -> int:
-        return len(self.frames) - 1
-
-    @classmethod
-    def of(cls, session) -> Stop:
-        frames = tuple(session.frames)
-        real: list[Frame | None] = [None] * len(frames)
-        divergence = metrics = None
-        if session.real is not None:
-            for ri, pi in compare.align(session.real.frames, list(frames), session.elided):
-                if pi is not None and ri is not None:
-                    real[pi] = session.real.frames[ri]
-            comparison = session.comparison()
-            divergence, metrics = comparison.first_divergence, comparison.metrics
-        return cls(frames, tuple(real), session.real is not None, session.real_note,
-                   session.real.end if session.real is not None else None, session.call, session.entry,
-                   session.ended, session.end, divergence, metrics)
+from neurodebug.trace.frames import Frame
+from neurodebug.view import SessionView
 
 
 def call_stack(frames: tuple[Frame, ...] | list[Frame], index: int) -> list[int]:
@@ -95,7 +57,7 @@ def exception_of(frame: Frame) -> tuple[str, str]:
     return name, f"The model predicts that line {frame.line} raises {value}."
 
 
-def summary(stop: Stop) -> str:
+def summary(stop: SessionView) -> str:
     """What the prediction came to, in a few lines for the debug console."""
     if stop.call is None:  # the model proposed no arguments
         shown = stop.entry
@@ -103,14 +65,14 @@ def summary(stop: Stop) -> str:
         shown = stop.call if stop.call.startswith(f"{stop.entry}(") else f"{stop.entry}({stop.call})"
     n = len(stop.frames)
     lines = [f"Predicted {n} frame{'s' if n != 1 else ''} of {shown}: {stop.end.message or stop.end.reason}"]
-    if stop.has_real:
-        real = stop.real_end
+    if stop.real is not None:
+        real = stop.real.end
         lines.append(f"The real run: {real.message or real.reason}" if real is not None else "The real run: none.")
         if stop.divergence is not None:
             lines.append(f"First divergence: {stop.divergence.message}")
         else:
             lines.append("The prediction agrees with the real run.")
-        m = stop.metrics
+        m = stop.comparison.metrics if stop.comparison is not None else None
         if m is not None and m.state_exact is not None:
             lines.append(f"State exact {100 * m.state_exact:.1f}%, action exact {100 * (m.action_exact or 0):.1f}% "
                          f"over {m.n_real} real frames.")
