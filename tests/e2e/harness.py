@@ -55,7 +55,7 @@ def package_extension(t: Tools, work: Path) -> Path:
     """lsp/vscode copied to ``work``, its dependencies installed, packaged by vsce: the .vsix."""
     src = work / "extension"
     shutil.copytree(EXTENSION, src, ignore=shutil.ignore_patterns("node_modules", "*.vsix"))
-    _run([t.npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=src, timeout=300)
+    _run([t.npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], cwd=src, timeout=300)
     vsix = work / "neurodebug.vsix"
     _run([str(t.vsce), "package", "--out", str(vsix)], cwd=src, timeout=300)
     return vsix
@@ -190,7 +190,7 @@ class Workbench:
     def lenses(self, timeout: float = 120_000) -> list[str]:
         """The code lens titles of the active editor, once the language server sent them."""
         self.page.wait_for_selector(".codelens-decoration a", timeout=timeout)
-        return [a.inner_text() for a in self.page.query_selector_all(".codelens-decoration a")]
+        return [a.inner_text().strip() for a in self.page.query_selector_all(".codelens-decoration a")]
 
     def click_lens(self, title: str) -> None:
         self.page.locator(".codelens-decoration a", has_text=title).first.click()
@@ -272,6 +272,23 @@ class Workbench:
             }
             return null;
         }""")
+
+    def debug_console(self) -> list[str]:
+        """The lines of the Debug Console (the adapter's output events)."""
+        rows = self.page.query_selector_all(".repl .monaco-list-row")
+        return [line.strip() for r in rows for line in r.get_attribute("aria-label").splitlines() if line.strip()]
+
+    def dialog(self) -> str | None:
+        """The message of the modal dialog shown (VS Code shows a failed launch in one), or None."""
+        box = self.page.query_selector(".monaco-dialog-box .dialog-message-container")
+        return box.inner_text().strip() if box else None
+
+    def start_debugging(self, configuration: str) -> None:
+        """Start the launch configuration named ``configuration`` (Debug: Select and Start Debugging)."""
+        self.command("Debug: Select and Start Debugging")
+        self.page.keyboard.type(configuration)
+        self.page.wait_for_selector(f".quick-input-list .monaco-list-row:has-text('{configuration}')")
+        self.page.keyboard.press("Enter")
 
     def keep_screenshot(self, name: str) -> Path:
         """A screenshot of the window in ARTIFACTS (the README's picture of the debugger comes from here)."""

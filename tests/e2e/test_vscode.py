@@ -9,11 +9,12 @@ Run: `.ci/e2e_setup.sh && pytest -m e2e` (2-core machine: a few minutes).
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 STATUS = "neurodebug.neurodebug"  # the extension's status bar item
 #: An inlay hint: `name = value[, ...]` with an optional `  real value`, or `return value` / `raises X`.
@@ -103,5 +104,41 @@ def test_debugger_toolbar_variables_step_over_and_step_back(workbench):
                                      what=f"the call stack after Step Back to line {line}")
         assert workbench.wait_until(workbench.stopped_line, lambda n: n == line, 10, "the stopped line")
 
+    workbench.debug_action("Stop")
+    workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
+
+
+def test_launch_json_configurations_a_bad_attribute_and_continue_to_the_end(workbench, code_server):
+    """Configurations of the `neurodebug` type from .vscode/launch.json: one with a bad attribute is
+    refused in one sentence; the adapter's next session runs fact(2) to its end with Continue."""
+    settings = code_server.workspace / ".vscode"
+    settings.mkdir(exist_ok=True)
+    base = {"type": "neurodebug", "request": "launch", "program": "${workspaceFolder}/recursion.py", "stopOnEntry": True}
+    (settings / "launch.json").write_text(json.dumps({"version": "0.2.0", "configurations": [
+        {**base, "name": "neurodebug: no frames", "maxFrames": 0},
+        {**base, "name": "neurodebug: fact(2)", "call": "fact(2)"},
+    ]}))
+    workbench.open_file("recursion.py")
+
+    workbench.start_debugging("neurodebug: no frames")
+    message = workbench.wait_until(workbench.dialog, bool, 60, "the error dialog")
+    assert message == "The launch attribute 'maxFrames' cannot be 0: input should be greater than or equal to 1.", message
+    workbench.page.keyboard.press("Escape")  # Cancel
+    workbench.page.wait_for_selector(".monaco-dialog-box", state="detached")
+
+    workbench.start_debugging("neurodebug: fact(2)")
+    workbench.debug_actions()
+    assert workbench.wait_until(workbench.call_stack, bool, what="the call stack") == [frame("fact", 2)]
+    rows = workbench.wait_until(workbench.variables, lambda r: len(r) > 1, what="the Variables pane")
+    assert rows[:2] == ["Scope Predicted", "n, value 2"], rows
+    workbench.debug_action("Continue")  # no breakpoint: to the end of the prediction, where it stays (to step back)
+    stack = workbench.wait_until(workbench.call_stack, lambda s: s and "return" in s[0], what="the call stack at the end")
+    assert stack == ["Stack Frame fact (return 2), line 5, recursion.py"], stack
+    rows = workbench.wait_until(workbench.variables, lambda r: r[:1] == ["Scope Return value"] and len(r) > 3,
+                                what="the Variables pane")  # the first scope, expanded
+    assert rows[:3] == ["Scope Return value", "predicted, value 2", "real, value 2"], rows
+    console = workbench.wait_until(workbench.debug_console, lambda c: any("real run" in line for line in c), 30,
+                                   "the Debug Console")
+    assert "The real run: fact(2) returned 2." in console, console
     workbench.debug_action("Stop")
     workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
