@@ -7,6 +7,7 @@
 set -euo pipefail
 
 CACHE="${NEURODEBUG_E2E_CACHE:-$HOME/.cache/neurodebug-e2e}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CODE_SERVER_VERSION=4.100.3 # the last release whose engines.node accepts node 20
 VSCE_VERSION=3.9.2          # the last release that runs on node 20
 RIPGREP_CACHE=vscode-ripgrep-cache-1.15.11
@@ -61,6 +62,18 @@ install_vsce() {
   npm install --prefix "$CACHE/vsce" --no-audit --no-fund --loglevel=error "@vscode/vsce@$VSCE_VERSION" >/dev/null
 }
 
+# The extension's own dependencies (vscode-languageclient) in npm's cache, so that the tests'
+# `npm ci --prefer-offline` packages the extension without the registry. Redone when the lock changes.
+cache_extension_dependencies() {
+  local lock="$ROOT/lsp/vscode/package-lock.json" dir="$CACHE/extension-deps"
+  if [ -f "$dir/package-lock.json" ] && cmp -s "$lock" "$dir/package-lock.json"; then return; fi
+  npm ping >/dev/null 2>&1 || unreachable "the npm registry" "npm ping failed"
+  say "npm ci in a copy of lsp/vscode (the extension's dependencies)"
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$ROOT/lsp/vscode/package.json" "$lock" "$dir/"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 install_playwright() {
   local python="${PYTHON:-python}"
   "$python" -c "import playwright.sync_api" 2>/dev/null && return
@@ -71,5 +84,6 @@ install_playwright() {
 install_system_packages
 install_code_server
 install_vsce
+cache_extension_dependencies
 install_playwright
 say "ready in $CACHE"
