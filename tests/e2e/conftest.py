@@ -67,6 +67,7 @@ def _window(browser, code_server) -> harness.Workbench:
 @pytest.fixture
 def workbench(request, _window):
     """The window with no editor open; a failing test leaves its screenshot and logs in e2e-artifacts/."""
+    _window.stop_debugging()
     _window.close_editors()
     yield _window
     report = getattr(request.node, "rep_call", None)

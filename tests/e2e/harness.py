@@ -230,6 +230,14 @@ class Workbench:
         self.page.wait_for_selector(".debug-toolbar .action-label", timeout=timeout)
         return [a.get_attribute("aria-label") for a in self.page.query_selector_all(".debug-toolbar .action-label")]
 
+    def stop_debugging(self) -> None:
+        """End every debug session a test left (its adapter keeps a stopped session alive)."""
+        for _ in range(5):
+            if not self.page.locator(".debug-toolbar").is_visible():
+                return
+            self.debug_action("Stop")
+            self.page.wait_for_timeout(1000)
+
     def debug_action(self, name: str) -> None:
         """Click the debug toolbar button whose accessible name starts with ``name`` ("Step Over", ...)."""
         self.page.locator(f".debug-toolbar .action-label[aria-label^='{name}']").click()
