@@ -16,6 +16,7 @@ import torch.nn as nn
 from neurodebug.model.config import ModelConfig
 from neurodebug.model.errors import ModelError
 from neurodebug.model.hub import resolve
+from neurodebug.model.integrity import check_weights
 from neurodebug.model.model import Transformer, rope_frequencies
 from neurodebug.model.quantize import Int8Embedding, Int8Linear, quantize_rows, swap_for_int8
 
@@ -99,6 +100,7 @@ def load_transformer(path, device="cpu", dtype=None, quantize: str | None = None
         raise ModelError(f"Unknown quantization {quantize!r}; the only one is int8.")
     config = ModelConfig.from_file(directory)
     dtype = pick_dtype(dtype, config, device)
+    check_weights(directory, config)  # one sentence for a damaged file, before any tensor is read
     with torch.device("meta"):
         model = Transformer(config)
         if quantize == "int8":

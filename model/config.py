@@ -71,6 +71,15 @@ class ModelConfig:
     @classmethod
     def from_hf(cls, d: dict) -> "ModelConfig":
         """From the dict of a Hugging Face config.json (CWM's, or Llama's with CWM's fields)."""
+        if not isinstance(d, dict):
+            raise ModelError(f"The checkpoint's config.json holds a JSON {type(d).__name__}, not an object.")
+        try:
+            return cls._from_hf(d)
+        except (TypeError, ValueError, ZeroDivisionError) as e:
+            raise ModelError(f"The checkpoint's config.json has a field of the wrong type or value ({e}).") from None
+
+    @classmethod
+    def _from_hf(cls, d: dict) -> "ModelConfig":
         model_type = d.get("model_type", "cwm")
         if model_type not in ("cwm", "llama"):
             raise ModelError(f"The checkpoint's model_type {model_type!r} is not CWM or Llama.")
@@ -86,8 +95,14 @@ class ModelConfig:
             intermediate = int(d["intermediate_size"])
         except KeyError as e:
             raise ModelError(f"The checkpoint's config.json lacks the field {e.args[0]!r}.") from None
+        for key, value in (("num_hidden_layers", n_layers), ("hidden_size", dim), ("num_attention_heads", n_heads),
+                           ("vocab_size", vocab_size), ("intermediate_size", intermediate)):
+            if value < 1:
+                raise ModelError(f"The checkpoint's config.json has {key} {value}; it must be positive.")
         n_kv = int(d.get("num_key_value_heads") or n_heads)
         head_dim = int(d.get("head_dim") or dim // n_heads)
+        if n_kv < 1 or head_dim < 1:
+            raise ModelError("The checkpoint's config.json has no positive num_key_value_heads and head_dim.")
         theta, scaling = _rope(d)
         window = d.get("sliding_window")
         window = int(window) if window else None

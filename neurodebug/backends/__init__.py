@@ -75,6 +75,7 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
     if backend == "transformers":
         from neurodebug.backends.transformers import TransformersPredictor
 
+        check_checkpoint(path)
         return TransformersPredictor(path, device=device)
     from neurodebug.backends.local import LocalPredictor
 
@@ -89,6 +90,18 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
         if isinstance(e, (ModelError, TokenizerError, OSError)):
             raise UserError(_sentence(e, f"The model at {path} cannot be loaded")) from None
         raise
+
+
+def check_checkpoint(path: str) -> None:
+    """A damaged or partial checkpoint (config.json or weights) is one sentence, before loading it."""
+    from neurodebug.model.errors import ModelError
+    from neurodebug.model.hub import resolve
+    from neurodebug.model.integrity import check_weights
+
+    try:
+        check_weights(resolve(path))
+    except ModelError as e:
+        raise UserError(str(e)) from None
 
 
 def _http_tokenizer(model: str | None):
@@ -109,4 +122,4 @@ def _sentence(e: Exception, prefix: str) -> str:
     return msg if msg.endswith(".") and len(msg) > 20 else f"{prefix} ({msg})."
 
 
-__all__ = ["BACKENDS", "BUNDLED_DIR", "Predictor", "State", "bundled_model", "make_predictor", "resolve_model"]
+__all__ = ["BACKENDS", "BUNDLED_DIR", "Predictor", "State", "bundled_model", "check_checkpoint", "make_predictor", "resolve_model"]

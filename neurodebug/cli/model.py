@@ -17,7 +17,9 @@ DEFAULT_SLACK = 512  # the runtime's default prefill chunk on a CPU (2048 on CUD
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     info = sub.add_parser("info", help="architecture, parameters, dtype, layer pattern, KV bytes",
-                          description="Describe a checkpoint from its config.json (no weights are loaded).")
+                          description="Describe a checkpoint from its config.json, and check that its weight "
+                                      "files are whole and hold every tensor the config needs (headers only: no "
+                                      "weights are loaded).")
     info.add_argument("path", help="checkpoint directory, its config.json, or a repo id in the local HF cache")
     info.add_argument("--context", type=int, default=None, help="KV cache bytes for this many tokens "
                       "(default: the model's max positions)")
@@ -32,10 +34,14 @@ def describe(path: str, context: int | None = None, kv_dtype: str | None = None)
 
     from neurodebug.model.config import GLOBAL, ModelConfig
     from neurodebug.model.hub import resolve
+    from neurodebug.model.integrity import INDEX, check_weights
 
     p = Path(path).expanduser()
     source = p if p.is_file() else resolve(path) / "config.json"
     c = ModelConfig.from_file(source)
+    # a checkpoint directory must hold its weights; a config.json named alone may stand alone
+    has_weights = not p.is_file() or (source.parent / INDEX).is_file() or any(source.parent.glob("*.safetensors"))
+    tensors = len(check_weights(source.parent, c)) if has_weights else None
     dtype = kv_dtype or (c.torch_dtype if c.torch_dtype in DTYPE_BYTES else "bfloat16")
     nbytes = DTYPE_BYTES[dtype]
     context = context or c.max_position_embeddings
@@ -45,6 +51,7 @@ def describe(path: str, context: int | None = None, kv_dtype: str | None = None)
     W = c.sliding_window
     return {
         "config": str(source),
+        "weights": "none beside the config" if tensors is None else f"complete ({tensors} tensors, shapes as the config says)",
         "architecture": "CWM" if c.model_type == "cwm" else "CWM (config says model_type 'llama'; layer_types honoured)",
         "parameters": c.param_count(),
         "dtype": c.torch_dtype,
@@ -94,6 +101,7 @@ def run(args) -> int:
         rope += f", llama3 scaling x{s['factor']:g} (original {s['original_max_position_embeddings']:,} positions)"
     rows = [
         ("checkpoint", d["config"]),
+        ("weights", d["weights"]),
         ("architecture", d["architecture"]),
         ("parameters", f"{d['parameters'] / 1e9:.2f} B ({d['parameters']:,})"),
         ("dtype", str(d["dtype"])),
