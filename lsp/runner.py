@@ -145,6 +145,9 @@ class Runner:
             raise RequestFailed(f"There is no module-level function {function!r} in this document.")
         call = call_for(source, function, call)
         settings = self.settings
+        if compare and not settings.real_runs:
+            raise RequestFailed("Compare runs the function for real, and real runs are off (the setting "
+                                "neurodebug.realRuns); Predict shows the prediction without running it.")
         # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
         path = path if path and os.path.isfile(path) else None

@@ -28,6 +28,7 @@ class Settings:
     max_frame_tokens: int = MAX_FRAME_TOKENS  # a frame longer than this counts as cut off
     temperature: float = 0.0
     debug_lens: bool = False  # the client can start a debug session from a lens (neurodebug.debug)
+    real_runs: bool = True  # Compare runs the function for real; False refuses (Predict never runs it)
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -43,7 +44,7 @@ class Settings:
         known = {f.name: f.type for f in fields(self)}
         aliases = {"maxFrames": "max_frames", "maxFrameTokens": "max_frame_tokens", "modelPath": "model", "serverUrl": "url",
                    "servedModelName": "served_model_name",
-                   "debugLens": "debug_lens"}
+                   "debugLens": "debug_lens", "realRuns": "real_runs"}
         change = {}
         for key, value in options.items():
             key = aliases.get(key, key)
@@ -51,7 +52,10 @@ class Settings:
                 continue
             try:
                 current = getattr(self, key)
-                change[key] = type(current)(value) if current is not None else str(value)
+                if isinstance(current, bool):
+                    change[key] = _flag(value)
+                else:
+                    change[key] = type(current)(value) if current is not None else str(value)
             except (TypeError, ValueError):
                 continue
         return replace(self, **change)
@@ -59,3 +63,15 @@ class Settings:
     def predictor_key(self) -> tuple:
         """The fields that decide which predictor to load (a change reloads it)."""
         return (self.model, self.backend, self.url, self.device, self.served_model_name)
+
+
+def _flag(value) -> bool:
+    """A boolean setting from JSON (true/false) or an env-style string ("0", "false", "no", "off")."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("1", "true", "yes", "on"):
+            return True
+        if v in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    return bool(value)

@@ -46,7 +46,8 @@ class Session:
                  run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
                  max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True,
-                 constrain_locals: bool | None = None, constrain_flow: bool | None = None, beam: int = 1):
+                 constrain_locals: bool | None = None, constrain_flow: bool | None = None, beam: int = 1,
+                 real: Trace | None = None):
         if step_over not in STEP_OVER_MODES:
             raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
         self.source = source
@@ -55,6 +56,7 @@ class Session:
         self.codec = Codec(predictor.tokenizer)
         self.run_real = run_real
         self.limits = limits
+        self._recorded = real  # a real trace recorded earlier stands in for the real run
         self.temperature = float(temperature)
         if int(beam) < 1:
             raise UserError("The beam width must be at least 1.")
@@ -70,6 +72,8 @@ class Session:
         self._cancel = threading.Event()
 
         self.entry, self.call = resolve_entry(source, entry, call)
+        if real is not None and self.call is None:
+            self.call = real.call  # the recorded run's call, not one the model proposes
         self._def = find_def(ast.parse(source), self.entry)
         self.real: Trace | None = None
         self.real_note: str | None = None
@@ -116,6 +120,9 @@ class Session:
         self._parser = self.new_parser()
 
     def _run_real(self) -> None:
+        if self._recorded is not None:
+            self._use_recorded(self._recorded)
+            return
         if not self.run_real:
             self.real, self.real_note = None, "The real run is off for this session."
             return
@@ -128,6 +135,18 @@ class Session:
         self.real = trace
         self.real_note = None if trace.end.reason in ("returned", "raised") else trace.end.message
 
+    def _use_recorded(self, trace: Trace) -> None:
+        """A recorded real trace, when it is of this source, entry and call (else UserError)."""
+        if trace.source != self.source or trace.entry != self.entry:
+            raise UserError(f"The recorded trace is of {trace.entry or 'another function'}() in another source, "
+                            f"not of {self.entry}() in this file.")
+        if self.call is not None and (trace.call or "").strip() != self.call.strip():
+            raise UserError(f"The recorded trace is of the call {trace.entry}({trace.call}), "
+                            f"not {self.entry}({self.call}).")
+        self.call = trace.call
+        self.real = trace
+        self.real_note = None if trace.end.reason in ("returned", "raised") else trace.end.message
+
     def _call_frame(self) -> Frame:
         """Frame 0 for a given call: the real call frame, else the arguments as literals."""
         if self.real is not None and self.real.frames and self.real.frames[0].event == "call":
@@ -136,8 +155,8 @@ class Session:
         values = literal_arguments(self._def, self.call)
         if values is None:
             why = self.real_note or "there is no real run"
-            raise UserError(f"The arguments {self.call!r} are not Python literals and the real run has no call frame to "
-                            f"take their values from ({why.rstrip('.')}).")
+            raise UserError(f"The arguments {self.call!r} are not all Python literals and the real run has no call "
+                            f"frame to take their values from ({why.rstrip('.')}).")
         line = self._def.lineno
         text = self.source_line(line)
         return Frame("call", line, text, {k: _cut(repr(v)) for k, v in values.items()}, None, 0, self.entry)

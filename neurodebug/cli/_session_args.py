@@ -50,6 +50,18 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     add_decoding_arguments(g)
 
 
+def add_real_run_arguments(p, recorded: bool = False) -> None:
+    """--no-run (and, with ``recorded``, --real FILE) for the commands that run the program for real."""
+    g = p.add_argument_group("real run")
+    g.add_argument("--no-run", action="store_true",
+                   help="do not run the program: show the prediction only"
+                        + (" (compare it with --real FILE instead)" if recorded else ""))
+    if recorded:
+        g.add_argument("--real", metavar="TRACE.json",
+                       help="compare with this recorded trace (from `neurodebug trace --json`) instead of running "
+                            "the program; implies --no-run")
+
+
 def add_constrain_argument(p) -> None:
     p.add_argument("--no-constrain", action="store_true",
                    help="let the model write any frame (by default a predicted frame can only name a line of the "
@@ -94,7 +106,23 @@ def http_options(args) -> dict:
             "timeout": getattr(args, "timeout", None)}
 
 
-def session_from_args(args, run_real: bool = True):
+def recorded_trace(path: str):
+    """The Trace in a file written by `neurodebug trace --json`; a bad file is one sentence."""
+    from pathlib import Path
+
+    from neurodebug.frames import Trace
+
+    try:
+        return Trace.from_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"Cannot read the trace {path!r}: {e.strerror or e}.") from None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise UserError(f"{path!r} is not a trace written by `neurodebug trace --json`.") from None
+
+
+def session_from_args(args, run_real: bool | None = None):
+    """The Session the options describe; it runs the program for real only where the command
+    offers --no-run and it was not given (``run_real`` overrides that)."""
     from neurodebug.session import Session
 
     if args.max_frames < 1:
@@ -105,17 +133,22 @@ def session_from_args(args, run_real: bool = True):
         raise UserError("--temperature must not be negative.")
     if not 0 < args.top_p <= 1:
         raise UserError("--top-p must be in (0, 1].")
-    call = args.call if args.call is not None else call_from_comment(args)
+    real = recorded_trace(args.real) if getattr(args, "real", None) else None
+    entry = args.entry or (real.entry if real is not None else None)
+    call = args.call if args.call is not None else real.call if real is not None else call_from_comment(args)
     if call is None and getattr(args, "_call_required", False):
         from neurodebug.trace.source import resolve_target
 
         # A wrong path or function name is the first thing to say (one sentence each); an entry
         # without parameters needs no call.
-        if resolve_target(args.file, args.entry)[1] is None:
+        if resolve_target(args.file, entry)[1] is None:
             raise UserError(f"No call given: pass --call \"f(...)\" or put a '# neurodebug: f(...)' comment "
                             f"above the entry's def in {args.file}.")
+    if run_real is None:
+        run_real = hasattr(args, "no_run") and not args.no_run and real is None
     predictor = predictor_from_args(args)
-    return Session.from_file(args.file, entry=args.entry, call=call, predictor=predictor, run_real=run_real,
+    return Session.from_file(args.file, entry=entry, call=call, predictor=predictor, run_real=run_real,
+                             real=real,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                              max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens,
                              constrain_source=not getattr(args, "no_constrain", False),

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sys
 
-from neurodebug.cli._session_args import add_session_arguments, session_from_args
+from neurodebug.cli._session_args import add_real_run_arguments, add_session_arguments, session_from_args
 from neurodebug.errors import UserError
 
 NAME = "compare"
-HELP = "predict a function's execution and compare it with the real run, step by step"
+HELP = ("predict a function's execution, run it for real (isolated, under limits) and compare the two, "
+        "step by step")
 ORDER = 21
 
 DIFF_STYLE = "bold red"
@@ -26,6 +27,7 @@ CHANGED_STYLE = "bold yellow"
 
 def add_arguments(p) -> None:
     add_session_arguments(p, call_required=True)
+    add_real_run_arguments(p, recorded=True)
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--teacher-forced", action="store_true",
                    help="score each real frame given the real history before it (one forward pass)")
@@ -146,6 +148,9 @@ def run(args) -> int:
 
     if args.rows < 0:
         raise UserError("--rows must be 0 (all) or more.")
+    if args.no_run and not args.real:
+        raise UserError("With --no-run, compare needs --real TRACE.json (a trace recorded by "
+                        "`neurodebug trace --json`) to compare with; `neurodebug predict` shows the prediction alone.")
     s = session_from_args(args)
     if s.real is None:
         raise UserError(s.real_note or "There is no real run to compare with.")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from neurodebug.cli._session_args import add_session_arguments, session_from_args, short_locals
+from neurodebug.cli._session_args import add_real_run_arguments, add_session_arguments, session_from_args, short_locals
 from neurodebug.errors import UserError
 
 NAME = "debug"
-HELP = "step through the model's predicted execution with a pdb-style prompt"
+HELP = ("step through the model's predicted execution with a pdb-style prompt, beside the real run "
+        "(the program runs for real, isolated and under limits, unless --no-run)")
 ORDER = 22
 
 HELP_TEXT = """\
@@ -32,6 +33,7 @@ q, quit          leave"""
 
 def add_arguments(p) -> None:
     add_session_arguments(p)
+    add_real_run_arguments(p)
 
 
 def show(s, out) -> None:

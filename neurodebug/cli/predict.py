@@ -8,7 +8,7 @@ import sys
 from neurodebug.cli._session_args import add_session_arguments, frame_line, session_from_args
 
 NAME = "predict"
-HELP = "predict a function's execution with the model, frame by frame"
+HELP = "predict a function's execution with the model, frame by frame (the program never runs)"
 ORDER = 20
 
 
@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    s = session_from_args(args)  # the real run gives the call frame exact reprs
+    s = session_from_args(args, run_real=False)  # predict never runs the program
     out = sys.stdout
     if not args.json:
         print(f"# {s.predictor.name}; {s.entry}({s.call if s.call is not None else '?'})", file=out)

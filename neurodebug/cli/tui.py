@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 NAME = "tui"
-HELP = "Step through the model's predicted execution next to the real one, in the terminal."
+HELP = ("Step through the model's predicted execution next to the real one, in the terminal (the program runs "
+        "for real, isolated and under limits, unless --no-run).")
 ORDER = 40
 
 
 def add_arguments(p) -> None:
-    from neurodebug.cli._session_args import add_constrain_argument
+    from neurodebug.cli._session_args import add_constrain_argument, add_real_run_arguments
 
     p.add_argument("file", help="Python file to debug")
     p.add_argument("--entry", help="function to trace (default: the one marked '# << START_OF_TRACE')")
@@ -20,12 +21,12 @@ def add_arguments(p) -> None:
     p.add_argument("--backend", default="local", choices=["local", "transformers", "http"], help="how to run the model")
     p.add_argument("--url", help="model server URL for --backend http")
     p.add_argument("--device", default="cpu", help="torch device for local backends (cpu, cuda)")
-    p.add_argument("--no-run", action="store_true", help="show the prediction only; do not run the code")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0: greedy)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold")
     p.add_argument("--seed", type=int, default=None, help="sampling seed")
     p.add_argument("--max-frames", type=int, default=500, help="most steps the model predicts")
     add_constrain_argument(p)
+    add_real_run_arguments(p)
 
 
 def run(args) -> int:

@@ -243,7 +243,7 @@ def test_user_errors(local, tmp_path):
     with pytest.raises(UserError):
         Session(SOURCE, "f", "f(1", local)
     # arguments that are not literals need the real run for their reprs
-    with pytest.raises(UserError, match="not Python literals"):
+    with pytest.raises(UserError, match="not all Python literals, and without a real run"):
         Session(SOURCE, "f", "len('ab')", local, run_real=False)
     s = Session(SOURCE, "f", "len('ab')", local)  # with the real run: its call frame's repr
     assert s.current.locals == {"n": "2"}

@@ -65,7 +65,7 @@ function adapterCommand(settings, fallbackPython) {
 function initializationOptions(settings) {
   const out = { debugLens: true };
   const pairs = [['model', settings.model], ['backend', settings.backend], ['url', settings.serverUrl],
-    ['device', settings.device], ['maxFrames', settings.maxFrames]];
+    ['device', settings.device], ['maxFrames', settings.maxFrames], ['realRuns', settings.realRuns]];
   for (const [key, value] of pairs) {
     if (value !== undefined && value !== null && value !== '') out[key] = value;
   }

@@ -55,8 +55,9 @@ test('adapterCommand runs `neurodebug dap` with the same interpreter', () => {
 
 test('initializationOptions names what lsp/settings.py reads, drops empty values, asks for the debug lens', () => {
   assert.deepEqual(
-    core.initializationOptions({ model: '', backend: 'http', serverUrl: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50 }),
-    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50 });
+    core.initializationOptions({ model: '', backend: 'http', serverUrl: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50,
+      realRuns: false }),
+    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50, realRuns: false });
 });
 
 test('lensConfiguration launches the lens\'s function with the call found in the source', () => {
