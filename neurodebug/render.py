@@ -27,15 +27,36 @@ def _locals_text(f: Frame, changed: set[str], width: int) -> Text:
     for i, (k, v) in enumerate(f.locals.items()):
         if i:
             text.append(", ")
-        if len(v) > width:
-            v = v[: width - 1] + "…"
+        v = shorten(v, width)
         text.append(f"{k}=", style="" if k in changed else UNCHANGED_STYLE)
         text.append(v, style=CHANGED_STYLE if k in changed else UNCHANGED_STYLE)
     return text
 
 
-def trace_table(trace: Trace, value_width: int = 60, title: str | None = None) -> Table:
-    """The trace as a rich Table: step, event, line, source, locals (changed ones highlighted), value."""
+#: Rows of a trace table on a terminal: the first half and the last half of these, and a count of
+#: the frames between (`neurodebug trace --rows 0` shows all; --json always keeps all).
+ROWS = 60
+
+
+def shown_rows(n: int, rows: int) -> tuple[range, range]:
+    """(first, last) frame indices a table of at most ``rows`` rows shows (``rows`` 0: all)."""
+    if not rows or n <= rows:
+        return range(n), range(n, n)
+    head = (rows + 1) // 2
+    return range(head), range(n - (rows - head), n)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when cut (values on a screen)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, rows: int = 0) -> Table:
+    """The trace as a rich Table: step, event, line, source, locals (changed ones highlighted), value.
+
+    With ``rows``, a long trace shows its first and last frames and one row saying how many
+    are left out between them.
+    """
     table = Table(title=title, show_lines=False, header_style="bold", expand=False)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column("event", no_wrap=True)
@@ -43,15 +64,23 @@ def trace_table(trace: Trace, value_width: int = 60, title: str | None = None) -
     table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=60)
     table.add_column("locals")
     table.add_column("value", overflow="fold")
-    for i, (f, changed) in enumerate(zip(trace.frames, changed_names(trace.frames)), 1):
+    changed = changed_names(trace.frames)
+    head, tail = shown_rows(len(trace.frames), rows)
+    for i in list(head) + list(tail):
+        if tail and i == tail.start:
+            left_out = tail.start - head.stop
+            table.add_row("…", "", "", Text(f"… {left_out:,} frames not shown", style="italic"), "", "")
+        f = trace.frames[i]
         style = EVENT_STYLE.get(f.event, "")
-        value = Text(f.arg if f.arg is not None else "", style=style)
+        value = Text(shorten(f.arg, value_width) if f.arg is not None else "", style=style)
+        if f.malformed:
+            value.append(f" [malformed: {shorten(f.malformed, 40)}]", style="italic red")
         table.add_row(
-            str(i),
+            str(i + 1),
             Text(f.event, style=style),
             "" if f.line is None else str(f.line),
             Text("  " * f.depth) + Text(f.source.strip()),
-            _locals_text(f, changed, value_width),
+            _locals_text(f, changed[i], value_width),
             value,
         )
     return table
@@ -64,9 +93,13 @@ def end_text(trace: Trace) -> Text:
     return Text.assemble(("end: ", "bold"), (trace.end.reason, f"bold {style}"), " - ", trace.end.message)
 
 
-def trace_view(trace: Trace) -> Group:
+def trace_view(trace: Trace, rows: int = ROWS) -> Group:
     """The table, the end line, and the captured output (what `neurodebug trace` prints)."""
-    parts = [trace_table(trace), end_text(trace)]
+    parts = [trace_table(trace, rows=rows), end_text(trace)]
+    head, tail = shown_rows(len(trace.frames), rows)
+    if tail:
+        parts.insert(1, Text(f"{len(trace.frames):,} frames; the table shows the first {len(head)} and the last "
+                             f"{len(tail)} (--rows 0 or --json shows all).", style="dim"))
     for name, text in (("stdout", trace.stdout), ("stderr", trace.stderr)):
         if text:
             parts.append(Text.assemble((f"{name}:\n", "bold"), text.rstrip("\n")))

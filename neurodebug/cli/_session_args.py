@@ -158,16 +158,19 @@ def session_from_args(args, run_real: bool | None = None):
 
 
 def short_locals(locals_: dict[str, str], width: int = 80) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in locals_.items())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    from neurodebug.render import shorten
+
+    return shorten(", ".join(f"{k}={v}" for k, v in locals_.items()), width)
 
 
 def frame_line(i: int, f, width: int = 80) -> str:
     """One frame as a line of text: step (frame index ``i`` counted from 1), event, line number,
     source, locals or value."""
     where = f"{f.line:>4}" if f.line is not None else "   ?"
-    what = f"-> {f.arg}" if f.event in ("return", "exception") else short_locals(f.locals, width)
-    mark = f"  [malformed: {f.malformed}]" if f.malformed else ""
     from neurodebug.trace.format import strip_marker
+    from neurodebug.render import shorten
+
+    what = f"-> {shorten(f.arg or '', width)}" if f.event in ("return", "exception") else short_locals(f.locals, width)
+    mark = f"  [malformed: {shorten(f.malformed, width)}]" if f.malformed else ""
 
     return f"{i + 1:>4} {f.event:<9} {where}  {'  ' * f.depth}{strip_marker(f.source).strip()}    {what}{mark}"

@@ -42,22 +42,23 @@ def show(s, out) -> None:
         print("(no frame)", file=out)
         return
     from neurodebug.trace.format import strip_marker
+    from neurodebug.render import shorten
 
     where = f.line if f.line is not None else "?"
     print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)
     if f.event in ("return", "exception"):
-        print(f"     predicted {'returns' if f.event == 'return' else 'raises'} {f.arg}", file=out)
+        print(f"     predicted {'returns' if f.event == 'return' else 'raises'} {shorten(f.arg or '', 200)}", file=out)
     else:
         print(f"     predicted: {short_locals(f.locals, 200)}", file=out)
     if f.malformed:
-        print(f"     (malformed frame: {f.malformed})", file=out)
+        print(f"     (malformed frame: {shorten(f.malformed, 200)})", file=out)
     r = s.real_frame(s.index)
     if s.real is not None:
         if r is None:
             print("     real:      (the real run has no frame here)", file=out)
         else:
             same = (r.event, r.line, r.locals, r.arg) == (f.event, f.line, f.locals, f.arg)
-            body = f"-> {r.arg}" if r.event in ("return", "exception") else short_locals(r.locals, 200)
+            body = f"-> {shorten(r.arg or '', 200)}" if r.event in ("return", "exception") else short_locals(r.locals, 200)
             print(f"     real:      line {r.line} ({r.event}) {body}{'' if same else '   <- differs'}", file=out)
     if s.ended:
         print(f"     (end: {s.end.message})", file=out)

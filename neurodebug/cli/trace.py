@@ -10,6 +10,7 @@ ORDER = 10
 
 
 def add_arguments(p) -> None:
+    from neurodebug.render import ROWS
     from neurodebug.real.tracer import Limits
 
     d = Limits()
@@ -18,7 +19,11 @@ def add_arguments(p) -> None:
                    help="arguments (\"'strawberry', 'r'\") or a call (\"f('strawberry', 'r')\"); default: the "
                         "'# neurodebug: f(...)' comment above the entry, else no arguments")
     p.add_argument("--entry", metavar="NAME", help="the function to trace (default: the one marked '# << START_OF_TRACE')")
-    p.add_argument("--json", action="store_true", help="print the trace as JSON (locals in CWM's wire form, with '..')")
+    p.add_argument("--json", action="store_true", help="print the trace as JSON (locals in CWM's wire form, with '..'; "
+                                                       "every frame)")
+    p.add_argument("--rows", type=int, default=ROWS, metavar="N",
+                   help=f"show at most N frames in the table: the first and the last ones, and how many are left "
+                        f"out between (default {ROWS}; 0 shows all)")
     p.add_argument("--wall", type=float, default=d.wall_s, metavar="S", help=f"wall-time limit in seconds ({d.wall_s:g})")
     p.add_argument("--cpu", type=float, default=d.cpu_s, metavar="S", help=f"CPU-time limit in seconds ({d.cpu_s:g})")
     p.add_argument("--memory", type=int, default=d.memory_mb, metavar="MB", help=f"address-space limit ({d.memory_mb} MB)")
@@ -39,6 +44,8 @@ def run(args) -> int:
                         ("--max-output", args.max_output)):
         if value <= 0:
             raise UserError(f"{flag} must be positive, not {value:g}.")
+    if args.rows < 0:
+        raise UserError("--rows must be 0 (all) or more.")
     limits = Limits(wall_s=args.wall, cpu_s=args.cpu, memory_mb=args.memory, max_frames=args.max_frames,
                     max_repr=args.max_repr, max_output=args.max_output)
     trace = trace_file(args.file, args.entry, args.call, limits)
@@ -51,5 +58,5 @@ def run(args) -> int:
 
     from neurodebug.render import trace_view
 
-    Console().print(trace_view(trace))
+    Console().print(trace_view(trace, rows=args.rows))
     return 0

@@ -127,3 +127,22 @@ def test_a_call_of_an_unknown_function_is_one_sentence(capsys):
     assert main(["trace", str(example), "--call", "g(1)"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "neurodebug: There is no function 'g' at the top level of the file."
+
+
+def test_a_long_trace_shows_its_first_and_last_rows_and_a_count(capsys, tmp_path):
+    prog = tmp_path / "spin.py"
+    prog.write_text("def spin(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n")
+    code, out, err = cli(capsys, str(prog), "--call", "spin(5000)", "--max-frames", "20000")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    steps = [r.split("│")[1].strip() for r in rows if r.split("│")[1].strip()]  # a wrapped row goes on unnumbered
+    assert steps[:3] == ["1", "2", "3"] and steps[-1] == "10005" and len(steps) == 61  # 30 + 30 + the count row
+    assert "… 9,945 frames not shown" in out and "12497500" in out
+    assert ("10,005 frames; the table shows the first 30 and the last 30 (--rows 0 or --json shows all)."
+            in " ".join(out.split()))
+    code, out, err = cli(capsys, str(prog), "--call", "spin(5000)", "--max-frames", "20000", "--json")
+    assert len(json.loads(out)["frames"]) == 10005
+    code, out, err = cli(capsys, str(prog), "--call", "spin(3)", "--rows", "0")
+    steps = [r.split("│")[1].strip() for r in out.splitlines() if r.startswith("│") and r.split("│")[1].strip()]
+    assert "frames not shown" not in out and steps == [str(i) for i in range(1, 12)]
+    assert cli(capsys, str(prog), "--call", "spin(3)", "--rows", "-1")[0] == 2
