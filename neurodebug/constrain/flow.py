@@ -200,7 +200,7 @@ class Flow:
 
     def after_call(self, line: int) -> frozenset[int]:
         """Lines the first ``line`` frame after a ``call`` frame at ``line`` can name."""
-        return frozenset(self._after_call.get(line, ()) | self._after_line.get(line, set()))
+        return frozenset(self._after_call.get(line, frozenset()) | self._after_line.get(line, frozenset()))
 
 
 @functools.lru_cache(maxsize=64)
