@@ -153,6 +153,9 @@ class Session:
             f = self.real.frames[0]
             return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry)
         values = literal_arguments(self._def, self.call)
+        if values is None and not self.run_real and self._recorded is None:
+            raise UserError(f"The arguments {self.call!r} are not all Python literals, and without a real run nothing "
+                            "can evaluate them; a command that runs the program (compare, debug) can.")
         if values is None:
             why = self.real_note or "there is no real run"
             raise UserError(f"The arguments {self.call!r} are not all Python literals and the real run has no call "

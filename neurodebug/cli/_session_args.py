@@ -110,7 +110,7 @@ def recorded_trace(path: str):
     """The Trace in a file written by `neurodebug trace --json`; a bad file is one sentence."""
     from pathlib import Path
 
-    from neurodebug.frames import Trace
+    from neurodebug.trace.frames import Trace
 
     try:
         return Trace.from_json(Path(path).read_text(encoding="utf-8"))

@@ -80,15 +80,16 @@ def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str
 
 
 def trace_source(source: str, entry: str | None, call: str | None, limits: Limits = Limits(),
-                 filename: str = "<string>", runner=sandbox.run) -> Trace:
+                 filename: str = "<string>", runner=None) -> Trace:
     """Trace ``entry(call)`` from ``source`` in a child process; see the module docstring.
 
     Never raises for problems of the traced code or the call: those end the Trace with a
     reason and one sentence (``trace.end``). ``filename`` names the source in messages;
     a real path also lets the traced module import its neighbours. ``runner`` runs the job
-    (:func:`.sandbox.run`; :func:`.sandbox.run_forked` for generated training programs).
+    (:func:`.sandbox.run` by default; :func:`.sandbox.run_forked` for generated training programs).
     """
     limits = limits or Limits()
+    runner = runner or sandbox.run
     name = os.path.basename(filename) if not filename.startswith("<") else "the source"
     try:
         entry, args = resolve_call(source, entry, call)

@@ -39,12 +39,17 @@ class BadCall(UserError):
 
 
 def find_entry(source: str) -> str | None:
-    """The function whose ``def`` line carries ``# << START_OF_TRACE``, or None."""
-    for text in source_lines(source):
+    """The function whose ``def`` line carries ``# << START_OF_TRACE``; else the one top-level
+    function with a ``# neurodebug: f(...)`` comment above it; else None."""
+    lines = source_lines(source)
+    commented = []
+    for i, text in enumerate(lines):
         m = _DEF_RE.match(text)
         if m and START_OF_TRACE_RE.search(text):
             return m.group(1)
-    return None
+        if m and not text[:1].isspace() and _call_comment_above(lines, i) is not None:
+            commented.append(m.group(1))
+    return commented[0] if len(commented) == 1 else None
 
 
 def find_call_comment(source: str, entry: str) -> str | None:
@@ -125,12 +130,44 @@ def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str,
         node = _parse_call(call) if call.strip() else None
         callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
     if callee == entry:
-        return entry, _args_text(call, node)
-    args = call.strip()
-    check = _parse_call(f"_({args})")
-    if check is None or not isinstance(check.func, ast.Name) or check.func.id != "_":
-        raise BadCall(f"The call {call.strip()!r} is neither an argument list nor a call of {entry}(...).")
+        args = _args_text(call, node)
+    else:
+        args = call.strip()
+        check = _parse_call(f"_({args})")
+        if check is None or not isinstance(check.func, ast.Name) or check.func.id != "_":
+            raise BadCall(f"The call {call.strip()!r} is neither an argument list nor a call of {entry}(...).")
+    why = _mismatch_in(source, entry, args)
+    if why:
+        raise BadCall(why)
     return entry, args
+
+
+def _mismatch_in(source: str, entry: str, args: str) -> str | None:
+    try:
+        node = find_def(ast.parse(source), entry)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # the run says what is wrong with the source
+    return call_mismatch(node, args) if node is not None else None
+
+
+def call_mismatch(node, args: str) -> str | None:
+    """Why ``args`` cannot bind to the parameters of the function ``node`` (one sentence naming its
+    signature), or None when they can or only running would tell (``*xs``, ``**kw``)."""
+    try:
+        call = ast.parse(f"_({args})", mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    names = [k.arg for k in call.keywords]
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated:
+        return f"The call {node.name}({args}) gives the keyword argument {repeated!r} twice."
+    try:
+        signature(node).bind(*range(len(call.args)), **{k.arg: 0 for k in call.keywords})
+    except TypeError as e:
+        return f"The call {node.name}({args}) does not fit {node.name}({ast.unparse(node.args)}): {e}."
+    return None
 
 
 

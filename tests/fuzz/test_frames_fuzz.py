@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from neurodebug.backends import bundled_model
 from neurodebug.codec import Codec
 from neurodebug.compare import compare
-from neurodebug.frames import Trace, resolve_locals, wire_locals
-from neurodebug.tracer import trace_source
+from neurodebug.trace.frames import Trace, resolve_locals, wire_locals
+from neurodebug.real.tracer import trace_source
 from tests.programs import WORKED_EXAMPLE
 
 PROGRAMS = [
@@ -36,7 +36,7 @@ SETTINGS = dict(deadline=None, database=None, derandomize=True,
 
 @pytest.fixture(scope="module")
 def codec():
-    from model.tokenizer import load_tokenizer
+    from neurodebug.model.tokenizer import load_tokenizer
 
     return Codec(load_tokenizer(bundled_model()))
 

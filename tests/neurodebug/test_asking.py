@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from neurodebug import tracer
+from neurodebug.real import sandbox
 from neurodebug.cli import main
 
 SOURCE = "def f(n, k=2):\n    t = n * k\n    return t\n"
@@ -23,15 +23,15 @@ def prog(tmp_path):
 
 @pytest.fixture
 def runs(monkeypatch):
-    """The real runs made (each a call of the tracer's trace_source), recorded as they happen."""
+    """The real runs made (each a child process the sandbox starts), recorded as they happen."""
     made = []
-    real = tracer.trace_source
+    real = sandbox.run
 
     def spy(*a, **kw):
         made.append(a)
         return real(*a, **kw)
 
-    monkeypatch.setattr(tracer, "trace_source", spy)
+    monkeypatch.setattr(sandbox, "run", spy)
     return made
 
 
@@ -70,6 +70,7 @@ def test_compare_with_a_recorded_trace_runs_nothing(capsys, prog, cwm_checkpoint
     assert rc == 0, err
     recorded = tmp_path / "f3.json"
     recorded.write_text(out)
+    assert len(runs) == 1  # the spy sees a real run
     runs.clear()
     rc, out, err = run(capsys, "compare", prog, "--real", recorded, "--model", cwm_checkpoint, "--json", *FAST)
     assert rc == 0, err
@@ -107,3 +108,25 @@ def test_debug_no_run(capsys, prog, cwm_checkpoint, runs, monkeypatch):
 def test_a_call_that_does_not_fit_names_the_signature(capsys, prog, cwm_checkpoint, runs, cmd, call, words):
     rc, out, err = run(capsys, cmd, prog, "--call", call, "--model", cwm_checkpoint, *FAST)
     assert (rc, err) == (2, f"neurodebug: {words}\n") and runs == []
+
+
+def test_trace_with_a_call_that_does_not_fit_exits_2_naming_the_signature(capsys, prog, runs):
+    rc, out, err = run(capsys, "trace", prog, "--call", "f(1, 2, 3)")
+    assert (rc, out, runs) == (2, "", [])
+    assert err == "neurodebug: The call f(1, 2, 3) does not fit f(n, k=2): too many positional arguments.\n"
+
+
+COMMENTED = "# neurodebug: fact(4)\ndef fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n\n\ndef other(x):\n    return x\n"
+
+
+def test_a_call_comment_selects_its_function(capsys, tmp_path, cwm_checkpoint):
+    p = tmp_path / "commented.py"
+    p.write_text(COMMENTED)
+    rc, out, err = run(capsys, "trace", p, "--json")
+    assert rc == 0, err
+    assert json.loads(out)["end"]["message"] == "fact(4) returned 24."
+    rc, out, err = run(capsys, "predict", p, "--model", cwm_checkpoint, *FAST)
+    assert rc == 0 and out.startswith("# ") and "fact(4)" in out.splitlines()[0]
+    p.write_text(COMMENTED.replace("def other", "# neurodebug: other(1)\ndef other"))  # two: no guess
+    rc, out, err = run(capsys, "trace", p)
+    assert rc == 2 and "No entry function given" in err
