@@ -50,9 +50,29 @@ def add_session_arguments(p: argparse.ArgumentParser, call_required: bool = Fals
     add_decoding_arguments(g)
 
 
+def add_isolation_argument(p) -> None:
+    """--isolation: how a real run is confined (neurodebug.real.isolation)."""
+    from neurodebug.real.isolation import MODES
+
+    p.add_argument("--isolation", choices=MODES, default="auto",
+                   help="how the real run is confined: bwrap (bubblewrap: a read-only view of the files, a private "
+                        "scratch dir and /tmp, no network, its own processes), none (the time, memory and output "
+                        "limits alone), auto (bwrap where it can start, else none, said once; default)")
+
+
+def real_limits(args):
+    """The Limits of the real run the options ask for (the isolation; the rest as by default)."""
+    from neurodebug.real.isolation import use_bwrap
+    from neurodebug.real.tracer import Limits
+
+    use_bwrap(args.isolation)  # bwrap asked for where it cannot start: one sentence before any work
+    return Limits(isolation=args.isolation)
+
+
 def add_real_run_arguments(p, recorded: bool = False) -> None:
     """--no-run (and, with ``recorded``, --real FILE) for the commands that run the program for real."""
     g = p.add_argument_group("real run")
+    add_isolation_argument(g)
     g.add_argument("--no-run", action="store_true",
                    help="do not run the program: show the prediction only"
                         + (" (compare it with --real FILE instead)" if recorded else ""))
@@ -146,9 +166,10 @@ def session_from_args(args, run_real: bool | None = None):
                             f"above the entry's def in {args.file}.")
     if run_real is None:
         run_real = hasattr(args, "no_run") and not args.no_run and real is None
+    limits = real_limits(args) if run_real else None
     predictor = predictor_from_args(args)
     return Session.from_file(args.file, entry=entry, call=call, predictor=predictor, run_real=run_real,
-                             real=real,
+                             real=real, limits=limits,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                              max_frames=args.max_frames, max_frame_tokens=args.max_frame_tokens,
                              constrain_source=not getattr(args, "no_constrain", False),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 
 NAME = "trace"
-HELP = "Run a function for real (sandboxed) and show its execution trace in CWM's format."
+HELP = ("Run a function for real (isolated with bubblewrap where it can start, under time, memory and output "
+        "limits) and show its execution trace in CWM's format.")
 ORDER = 10
 
 
 def add_arguments(p) -> None:
+    from neurodebug.cli._session_args import add_isolation_argument
     from neurodebug.render import ROWS
     from neurodebug.real.tracer import Limits
 
@@ -32,6 +34,9 @@ def add_arguments(p) -> None:
                    help=f"characters of one value before it is cut ({d.max_repr})")
     p.add_argument("--max-output", type=int, default=d.max_output, metavar="BYTES",
                    help=f"captured stdout/stderr kept, each ({d.max_output})")
+    add_isolation_argument(p)
+    p.add_argument("--disk", type=int, default=d.disk_mb, metavar="MB",
+                   help=f"isolated: size of the private scratch dir and /tmp, and of /dev/shm ({d.disk_mb} MB)")
 
 
 def run(args) -> int:
@@ -41,13 +46,13 @@ def run(args) -> int:
 
     for flag, value in (("--wall", args.wall), ("--cpu", args.cpu), ("--memory", args.memory),
                         ("--max-frames", args.max_frames), ("--max-repr", args.max_repr),
-                        ("--max-output", args.max_output)):
+                        ("--max-output", args.max_output), ("--disk", args.disk)):
         if value <= 0:
             raise UserError(f"{flag} must be positive, not {value:g}.")
     if args.rows < 0:
         raise UserError("--rows must be 0 (all) or more.")
     limits = Limits(wall_s=args.wall, cpu_s=args.cpu, memory_mb=args.memory, max_frames=args.max_frames,
-                    max_repr=args.max_repr, max_output=args.max_output)
+                    max_repr=args.max_repr, max_output=args.max_output, isolation=args.isolation, disk_mb=args.disk)
     trace = trace_file(args.file, args.entry, args.call, limits)
     if trace.end.reason not in RECORDED:
         raise UserError(trace.end.message)

@@ -1,14 +1,15 @@
 """Runs traced code in a child process under limits, and streams its frames back.
 
 Parent side: :func:`run` starts ``python -u -P -m neurodebug.real.sandbox FD`` in a new session,
-writes the job (JSON) to the child's stdin, and then reads three pipes until the child is
+inside bubblewrap where the run is isolated (:mod:`.isolation`), writes the job (JSON) to the
+child's stdin, and then reads three pipes until the child is
 gone: the child's stdout and stderr (each kept up to ``Limits.max_output`` bytes, the rest
 counted and dropped) and the frame pipe FD. It kills the whole process group when the
 wall-time limit passes (counted from the child's "ready" line, so a slow interpreter start
 on a busy machine does not eat into it).
 
 Child side: :func:`main` reads the job, points stdin at /dev/null (``input()`` sees end of
-file), sets RLIMIT_CPU, RLIMIT_AS and RLIMIT_CORE=0, executes the module, evaluates the
+file), sets RLIMIT_CPU, RLIMIT_AS and RLIMIT_CORE=0 (and RLIMIT_NPROC when isolated), executes the module, evaluates the
 arguments, and calls the entry under a :class:`neurodebug.real.recorder.Recorder`. Every frame is
 written to the frame pipe as one JSON line the moment it is recorded, so the frames of a
 child that is later killed (timeout, CPU limit, a crash, ``os._exit``) are all kept. The
@@ -70,6 +71,8 @@ def run(spec: dict, limits) -> ChildResult:
     import selectors  # parent-only imports: the child starts faster without them
     import subprocess
 
+    from neurodebug.real import isolation
+
     r_fd, w_fd = os.pipe()
     try:  # a roomy pipe lets the parent read in batches (fewer wake-ups) without stalling the child
         import fcntl
@@ -82,17 +85,22 @@ def run(spec: dict, limits) -> ChildResult:
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("PYTHONSTARTUP", None)
     result = ChildResult()
+    # -P: the current directory must not shadow modules that the sandbox itself imports
+    argv = [sys.executable, "-u", "-P", "-m", "neurodebug.real.sandbox", str(w_fd)]
     try:
-        proc = subprocess.Popen(
-            # -P: the current directory must not shadow modules that the sandbox itself imports
-            [sys.executable, "-u", "-P", "-m", "neurodebug.real.sandbox", str(w_fd)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(w_fd,), env=env, start_new_session=True,
-        )
+        isolated = isolation.use_bwrap(limits.isolation)  # a UserError where bwrap was asked for and cannot be
+        if isolated:
+            argv = isolation.command(argv, [spec.get("path_dir"), _PKG_PARENT, *sys.path], limits.disk_mb)
+            spec = {**spec, "isolated": True}
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=(w_fd,), env=env, start_new_session=True)
     except OSError as e:
         os.close(r_fd)
         result.messages.append({"reason": "crashed", "message": f"The tracer could not start its child process ({e})."})
         return result
+    except BaseException:
+        os.close(r_fd)
+        raise
     finally:
         os.close(w_fd)
     out, err = _Capped(limits.max_output), _Capped(limits.max_output)
@@ -166,6 +174,11 @@ def run(spec: dict, limits) -> ChildResult:
         except ValueError:
             break  # the last line of a killed child may be cut off
     rc = proc.returncode
+    if isolated and rc is not None and isolation.signal_of(rc):
+        rc = -isolation.signal_of(rc)  # bwrap exits with 128 + the signal that ended its child
+    if isolated and not ready and rc and result.stderr.startswith("bwrap:"):
+        why = result.stderr.splitlines()[0].removeprefix("bwrap:").strip().rstrip(".")
+        result.messages.append({"reason": "crashed", "message": f"bubblewrap could not start the run ({why})."})
     if not result.timed_out:
         cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
         # SIGXCPU comes only from RLIMIT_CPU's soft limit; SIGKILL also from its hard limit
@@ -235,12 +248,15 @@ def _send(fd: int, msg) -> None:
         data = data[n:]
 
 
-def _set_limits(limits: dict) -> None:
+def _set_limits(limits: dict, isolated: bool = False) -> None:
     cpu = max(1, math.ceil(limits["cpu_s"]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     mem = int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if isolated:  # counted in the run's own user namespace; without one it would count all the user's processes
+        n = int(limits.get("max_processes", 64))
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
 def _error_line(exc: BaseException, filename: str) -> int | None:
@@ -336,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     os.write(fd, b"\n")  # ready: the parent starts the wall clock now
     sys.argv = [spec["filename"]]
     try:
-        _set_limits(spec["limits"])
+        _set_limits(spec["limits"], spec.get("isolated", False))
         end = _run_job(spec, fd)
     except MemoryError:
         end = {"reason": "memory_limit"}

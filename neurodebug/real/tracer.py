@@ -31,6 +31,9 @@ class Limits:
     max_frames: int = 10_000  # frames recorded before the trace is ended
     max_repr: int = MAX_REPR_CHARS  # characters of one repr before it is cut
     max_output: int = 65536  # bytes of captured stdout and of stderr, each
+    isolation: str = "auto"  # bwrap, none, or auto: bwrap where it can start (neurodebug.real.isolation)
+    disk_mb: int = 64  # isolated: size of the private scratch dir + /tmp and of /dev/shm (in memory)
+    max_processes: int = 64  # isolated: processes of the run (RLIMIT_NPROC; the kernel exempts root)
 
 
 # -- the parent side: run, then turn the child's messages into a Trace -----------------------------

@@ -47,7 +47,8 @@ CASES = [
     Case("kill the parent", "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.2)\nreturn 'still here'",
          r"returned 'still here'\."),
     Case("kill every process it can", "assert os.getpid() < 10, 'not in a PID namespace'\n"
-                                       "os.kill(-1, signal.SIGKILL)\ntime.sleep(0.2)\nreturn 'still here'",
+                                       "child = subprocess.Popen(['sleep', '60'])\n"
+                                       "os.kill(-1, signal.SIGKILL)\nchild.wait()\nreturn 'still here'",
          r"returned 'still here'\."),
     Case("kill its own process group", "os.killpg(0, signal.SIGKILL)", r"killed by signal SIGKILL\."),
     Case("leave ten orphan processes",
@@ -60,7 +61,7 @@ CASES = [
                         "        os._exit(0)\n    n += 1\nreturn n",
          r"returned 200\.|raised BlockingIOError"),  # 200 as root (RLIMIT_NPROC does not bind root)
     Case("read stdin", "return input()", r"raised EOFError", limits_only=True),
-    Case("huge output", "sys.stdout.write('x' * 50_000_000)\nreturn 'printed'", r"returned 'printed'\.",
+    Case("huge output", "sys.stdout.write('x' * 20_000_000)\nreturn 'printed'", r"returned 'printed'\.",
          limits_only=True),
     Case("deep recursion", "def down(n):\n    return down(n + 1)\nreturn down(0)",
          r"raised RecursionError.*recording stopped at the recursion limit", limits_only=True),
@@ -77,11 +78,12 @@ CASES = [
                                    "r = R()\nreturn r",
          r"ran longer than the wall-time limit|used more than the CPU-time limit", limits_only=True),
     Case("a huge repr", "class R:\n    def __repr__(self):\n        return 'x' * 10_000_000\nreturn R()",
-         r"returned 'x{20,}", limits_only=True),
+         r"returned x{20,}", limits_only=True),
     Case("close every file descriptor", "os.closerange(0, 4096)\nreturn 1",
          r"ended the process with exit status 1\.", limits_only=True),
     Case("an endless loop", "while True:\n    pass",
-         r"ran longer than the wall-time limit|used more than the CPU-time limit", limits_only=True),
+         r"ran longer than the wall-time limit|used more than the CPU-time limit|reached the limit of 2000 frames",
+         limits_only=True),
     Case("sleep forever", "time.sleep(1000)", r"ran longer than the wall-time limit of 4 s\.", limits_only=True),
 ]
 
@@ -94,14 +96,20 @@ def program(case: Case, workspace, canary, token) -> str:
     return HEADER + textwrap.indent(body, "    ") + "\n"
 
 
-def _isolations(case: Case) -> list:
-    bwrap = pytest.param("bwrap", marks=pytest.mark.skipif(bwrap_problem() is not None,
-                                                           reason=f"no isolation here: {bwrap_problem()}"))
-    return [bwrap, "none"] if case.limits_only else [bwrap]
+NO_BWRAP = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no isolation here: {bwrap_problem()}")
 
 
-@pytest.mark.parametrize("case, isolation", [(c, i) for c in CASES for i in _isolations(c)],
-                         ids=[f"{c.name} [{getattr(i, 'values', [i])[0]}]" for c in CASES for i in _isolations(c)])
+def _params() -> list:
+    """Every case isolated; the cases that test only the limits also without isolation."""
+    out = []
+    for c in CASES:
+        out.append(pytest.param(c, "bwrap", marks=NO_BWRAP, id=f"{c.name} [bwrap]"))
+        if c.limits_only:
+            out.append(pytest.param(c, "none", id=f"{c.name} [none]"))
+    return out
+
+
+@pytest.mark.parametrize("case, isolation", _params())
 def test_hostile_function_ends_in_one_sentence_and_harms_nothing(case, isolation, workspace, canary, token):
     prog = workspace / "hostile.py"
     prog.write_text(program(case, workspace, canary, token))
