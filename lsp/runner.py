@@ -79,6 +79,20 @@ def default_predictor(settings: Settings):
                           model_name=settings.served_model_name)
 
 
+def real_run_limits(settings: Settings):
+    """The limits of Compare's real run: the isolation the settings name (one sentence when bwrap is
+    asked for and cannot start, or the setting is not a mode)."""
+    from neurodebug.errors import UserError
+    from neurodebug.real.isolation import use_bwrap
+    from neurodebug.real.tracer import Limits
+
+    try:
+        use_bwrap(settings.isolation)
+    except UserError as e:
+        raise RequestFailed(str(e)) from None
+    return Limits(isolation=settings.isolation)
+
+
 class Progress:
     """Work-done progress for one job, when the client supports it; its cancel cancels the job."""
 
@@ -148,6 +162,7 @@ class Runner:
         if compare and not settings.real_runs:
             raise RequestFailed("Compare runs the function for real, and real runs are off (the setting "
                                 "neurodebug.realRuns); Predict shows the prediction without running it.")
+        limits = real_run_limits(settings) if compare else None
         # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
         path = path if path and os.path.isfile(path) else None
@@ -163,6 +178,7 @@ class Runner:
                     job.check()
                     session = Session(
                         source, function, call, predictor, path=path, run_real=compare,
+                        limits=limits,
                         temperature=settings.temperature, max_frames=settings.max_frames,
                         max_frame_tokens=settings.max_frame_tokens,
                     )

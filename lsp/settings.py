@@ -29,6 +29,7 @@ class Settings:
     temperature: float = 0.0
     debug_lens: bool = False  # the client can start a debug session from a lens (neurodebug.debug)
     real_runs: bool = True  # Compare runs the function for real; False refuses (Predict never runs it)
+    isolation: str = "auto"  # how Compare's real run is confined: auto | bwrap | none (neurodebug.real.isolation)
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":

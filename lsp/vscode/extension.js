@@ -18,7 +18,7 @@ function settings() {
   return {
     pythonPath: c.get('pythonPath'), model: c.get('model'), backend: c.get('backend'),
     serverUrl: c.get('serverUrl'), device: c.get('device'), maxFrames: c.get('maxFrames'),
-    realRuns: c.get('realRuns'),
+    realRuns: c.get('realRuns'), isolation: c.get('isolation'),
   };
 }
 

@@ -30,6 +30,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from neurodebug.cli._session_args import real_limits
     from neurodebug.tui.app import NeuroDebugApp, SessionSpec
 
     spec = SessionSpec(
@@ -42,7 +43,8 @@ def run(args) -> int:
         device=args.device,
         run_real=not args.no_run,
         session_kw={"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
-                    "max_frames": args.max_frames, "constrain_source": not args.no_constrain},
+                    "max_frames": args.max_frames, "constrain_source": not args.no_constrain,
+                    "limits": None if args.no_run else real_limits(args)},
     )
     app = NeuroDebugApp(spec)
     app.run()

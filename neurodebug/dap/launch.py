@@ -24,6 +24,7 @@ class LaunchConfig(BaseModel):
     entry: str | None = None
     stopOnEntry: StrictBool = True
     compare: StrictBool = True  # the real run beside the prediction
+    isolation: Literal["auto", "bwrap", "none"] = "auto"  # how the real run is confined (neurodebug.real.isolation)
     model: str | None = None
     backend: Literal["local", "transformers", "http"] = "local"
     url: str | None = None
@@ -73,8 +74,13 @@ def check_entry(config: LaunchConfig, source: str) -> None:
 
 def open_session(config: LaunchConfig, predictor):
     """A Session on the configured program; raises UserError with one sentence."""
+    from neurodebug.real.isolation import use_bwrap
+    from neurodebug.real.tracer import Limits
     from neurodebug.session import Session
 
+    if config.compare:
+        use_bwrap(config.isolation)  # bwrap asked for where it cannot start: one sentence before any work
     return Session.from_file(config.program, entry=config.entry, call=config.call, predictor=predictor,
-                             run_real=config.compare, temperature=config.temperature, seed=config.seed,
+                             run_real=config.compare, limits=Limits(isolation=config.isolation),
+                             temperature=config.temperature, seed=config.seed,
                              max_frames=config.maxFrames, constrain_source=not config.noConstrain)

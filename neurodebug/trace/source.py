@@ -137,6 +137,9 @@ def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str,
         if check is None or not isinstance(check.func, ast.Name) or check.func.id != "_":
             raise BadCall(f"The call {call.strip()!r} is neither an argument list nor a call of {entry}(...).")
     why = _mismatch_in(source, entry, args)
+    if why and not call.strip():
+        raise BadCall(f"No call given for {why.split(' does not fit ', 1)[1].split(':')[0]}: pass --call "
+                      f"\"{entry}(...)\" or put a '# neurodebug: {entry}(...)' comment above its def.")
     if why:
         raise BadCall(why)
     return entry, args

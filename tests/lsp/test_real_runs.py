@@ -41,3 +41,28 @@ async def test_compare_refuses_and_predict_never_runs(no_runs, tmp_path):
         await execute(no_runs, "neurodebug.compare", path.as_uri(), "square", "3")
     result = await execute(no_runs, "neurodebug.predict", path.as_uri(), "square", "3")
     assert result["call"] == "3" and not marker.exists()
+
+
+async def test_the_isolation_setting(no_runs, tmp_path):
+    from lsprotocol import types
+
+    from neurodebug.real.isolation import bwrap_problem
+
+    text = "import os\n\n\ndef where(x):\n    return os.getcwd()\n"
+    path = tmp_path / "where.py"
+    path.write_text(text)
+    open_doc_at(no_runs, path.as_uri(), text)
+
+    def configure(**settings):
+        no_runs.workspace_did_change_configuration(types.DidChangeConfigurationParams({"neurodebug": settings}))
+
+    configure(realRuns=True, isolation="sandbox")
+    with pytest.raises(Exception, match=r"Unknown isolation 'sandbox'; use one of auto, bwrap, none\."):
+        await execute(no_runs, "neurodebug.compare", path.as_uri(), "where", "1")
+    configure(isolation="none")
+    result = await execute(no_runs, "neurodebug.compare", path.as_uri(), "where", "1")
+    assert result["real"] is None and result["call"] == "1"
+    if bwrap_problem() is None:
+        configure(isolation="bwrap")
+        result = await execute(no_runs, "neurodebug.compare", path.as_uri(), "where", "1")
+        assert result["real"] is None and result["call"] == "1"

@@ -86,7 +86,10 @@ def test_call_forms():
     assert resolve_call(src, None, "g(3)") == ("g", "3")  # a call of another function picks it
     assert resolve_call(src, "f", "g(3)") == ("f", "g(3)")  # with --entry f, g(3) is an argument
     assert resolve_call(src, "f", "f ( 'a' ,\n 'b' )") == ("f", "'a' ,\n 'b'")
-    assert resolve_call(src, "g", None) == ("g", "")
+    with pytest.raises(BadCall, match=r"^No call given for g\(x\): pass --call \"g\(...\)\" or put a "
+                                      r"'# neurodebug: g\(...\)' comment above its def.$"):
+        resolve_call(src, "g", None)  # g needs an argument
+    assert resolve_call(src.replace("def g(x)", "def g(x=1)"), "g", None) == ("g", "")
     with pytest.raises(BadCall):
         resolve_call(src, "f", "1), print(2")
     with pytest.raises(BadCall):
@@ -141,8 +144,10 @@ def test_bad_call():
     assert run("def f(x):\n    return x\n", "1)(").end.reason == "bad_call"
     trace = run("def f(x):\n    return x\n", "undefined_name + 1")
     assert trace.end.reason == "bad_call" and "NameError" in trace.end.message
-    # a wrong number of arguments is the function raising, as in Python
-    assert run("def f(x):\n    return x\n", "1, 2").end.reason == "raised"
+    # arguments that do not fit the signature are said before any run, naming the signature
+    trace = run("def f(x):\n    return x\n", "1, 2")
+    assert trace.end.reason == "bad_call" and trace.frames == []
+    assert trace.end.message == "The call f(1, 2) does not fit f(x): too many positional arguments."
 
 
 def test_module_that_fails_on_import():

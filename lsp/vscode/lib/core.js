@@ -65,7 +65,8 @@ function adapterCommand(settings, fallbackPython) {
 function initializationOptions(settings) {
   const out = { debugLens: true };
   const pairs = [['model', settings.model], ['backend', settings.backend], ['url', settings.serverUrl],
-    ['device', settings.device], ['maxFrames', settings.maxFrames], ['realRuns', settings.realRuns]];
+    ['device', settings.device], ['maxFrames', settings.maxFrames], ['realRuns', settings.realRuns],
+    ['isolation', settings.isolation]];
   for (const [key, value] of pairs) {
     if (value !== undefined && value !== null && value !== '') out[key] = value;
   }

@@ -56,8 +56,9 @@ test('adapterCommand runs `neurodebug dap` with the same interpreter', () => {
 test('initializationOptions names what lsp/settings.py reads, drops empty values, asks for the debug lens', () => {
   assert.deepEqual(
     core.initializationOptions({ model: '', backend: 'http', serverUrl: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50,
-      realRuns: false }),
-    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50, realRuns: false });
+      realRuns: false, isolation: 'bwrap' }),
+    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50, realRuns: false,
+      isolation: 'bwrap' });
 });
 
 test('lensConfiguration launches the lens\'s function with the call found in the source', () => {
@@ -87,8 +88,8 @@ test('package.json: the neurodebug debugger\'s launch attributes, initial config
   const [debuggerType] = manifest.contributes.debuggers;
   assert.equal(debuggerType.type, 'neurodebug');
   const attributes = Object.keys(debuggerType.configurationAttributes.launch.properties).sort();
-  assert.deepEqual(attributes, ['backend', 'call', 'compare', 'device', 'entry', 'maxFrames', 'model', 'noConstrain',
-    'program', 'seed', 'stopOnEntry', 'temperature', 'url']);
+  assert.deepEqual(attributes, ['backend', 'call', 'compare', 'device', 'entry', 'isolation', 'maxFrames', 'model',
+    'noConstrain', 'program', 'seed', 'stopOnEntry', 'temperature', 'url']);
   for (const config of [...debuggerType.initialConfigurations, ...debuggerType.configurationSnippets.map((s) => s.body)]) {
     assert.equal(config.type, 'neurodebug');
     assert.equal(config.request, 'launch');
