@@ -26,6 +26,9 @@ _NO_FALL_THROUGH = frozenset(
 )
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs) | frozenset(getattr(dis, "hasjump", ()))
 _RESUME = dis.opmap.get("RESUME")
+#: Opcodes a frame returns (or, in a generator or coroutine, suspends) at: a ``return`` frame can
+#: only be at a line that has one, unless an exception is leaving the function.
+_RETURNS = frozenset(("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE"))
 #: Opcodes that bind or unbind a local name of the frame.
 _STORES = frozenset(("STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST",
                      "STORE_FAST_MAYBE_NULL", "IMPORT_NAME", "IMPORT_FROM"))
@@ -92,6 +95,9 @@ class _Graph:
         self.resume = next((k for k, i in enumerate(ins) if i.opcode == _RESUME), None)
         self.stores: list[tuple[str, ...]] = [_stored(i) for i in ins]
         self.deletes = frozenset(i.argval for i in ins if i.opname in _DELETES and isinstance(i.argval, str))
+        #: lines a frame of this code can return at; None when one has no line (then any line can be)
+        returns = {line for i, line in zip(ins, self.lines) if i.opname in _RETURNS}
+        self.returns: frozenset[int] | None = None if None in returns else frozenset(returns)
 
     def successors(self, line: int) -> set[int]:
         """Lines whose line event can come next after one at ``line`` in this code."""
@@ -131,6 +137,7 @@ class Flow:
         self._after_line: dict[int, set[int]] = {}
         self._after_call: dict[int, set[int]] = {}
         self._stores: dict[int, set[str]] = {}
+        self._returns: set[int] = set()
         deleted: set[str] = set(comprehension_names(source)) if hidden_spans else set()
         call_lines: set[int] = set()
         header_end = _header_ends(source)
@@ -148,6 +155,7 @@ class Flow:
             for ln in {ln for ln in g.lines if ln is not None}:
                 self._stores.setdefault(ln, set()).update(loose)
             deleted.update(g.deletes)
+            self._returns.update(g.returns if g.returns is not None else (ln for ln in g.lines if ln is not None))
             if not code.co_flags & 0x0001:  # a class body: the names the class statement sets up
                 deleted.update(code.co_names)
             first = code.co_firstlineno
@@ -198,6 +206,11 @@ class Flow:
         keys = frozenset(keys)
         return keys - self.deleted, keys | self.stores(line)
 
+    def can_return(self, line: int) -> bool:
+        """Whether a ``return`` frame can be at ``line`` other than right after an exception there:
+        a return statement, the end of a body (the implicit return), or a ``yield``."""
+        return line in self._returns
+
     def after_call(self, line: int) -> frozenset[int]:
         """Lines the first ``line`` frame after a ``call`` frame at ``line`` can name."""
         return frozenset(self._after_call.get(line, frozenset()) | self._after_line.get(line, frozenset()))
@@ -240,8 +253,8 @@ class Cursor:
 
     It keeps a stack of function visits with the line each is on and the event that put it
     there. The next frame of a visit at line L after a ``line`` frame (or after a callee returned
-    to it): a ``line`` frame at a successor of L (none: no ``line`` frame), a ``return`` or an
-    ``exception`` frame at L, a ``call`` frame at a function's first line; after its ``call``
+    to it): a ``line`` frame at a successor of L (none: no ``line`` frame), an ``exception`` frame
+    at L, a ``return`` frame at L where the code can return there (:meth:`Flow.can_return`), a ``call`` frame at a function's first line; after its ``call``
     frame, a ``line`` frame at the function's first line(s). After the entry function returned,
     only the end of the trace. Where the position is unknown (a frame named no line, an
     exception was just raised, the trace has not started) the flow restricts nothing."""
@@ -300,7 +313,9 @@ def allowed_at(flow: Flow, line: int | None, event: str | None) -> "dict[str, fr
     if line is None or event not in ("call", "line"):
         return None
     nxt = flow.after_call(line) if event == "call" else flow.after_line(line)
-    out = {"return": frozenset((line,)), "exception": frozenset((line,))}
+    out = {"exception": frozenset((line,))}
+    if flow.can_return(line):
+        out["return"] = frozenset((line,))
     callees = flow.callees(line)
     if callees:
         out["call"] = callees

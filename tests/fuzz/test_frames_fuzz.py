@@ -2,8 +2,9 @@
 mutated from real traces, never raise.
 
 A model can write any token in any order; the parser must turn every stream into frames (marking
-what it cannot read), and what reads those frames next (the flow's allowed lines and LOCALS
-keys, the ".." resolution, the wire form, the alignment with the real run) must not raise either.
+what it cannot read), and what reads those frames next (the flow walker's allowed lines and
+LOCALS keys, the keys a frame may write as "..", the ".." resolution, the wire form, the
+alignment with the real run) must not raise either.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 from neurodebug.backends import bundled_model
 from neurodebug.codec import Codec
 from neurodebug.compare import compare
-from neurodebug.trace.frames import Trace, resolve_locals, wire_locals
+from neurodebug.constrain.flow import Cursor, Flow
+from neurodebug.trace.frames import Trace, resolve_locals, unchanged_keys, wire_locals
 from neurodebug.real.tracer import trace_source
 from tests.programs import WORKED_EXAMPLE
 
@@ -59,7 +61,8 @@ def _fresh_parser(codec, source, entry):
     """A new parser of ``source`` (a fork of one built once: the file's layout is parsed once)."""
     key = (id(codec), source, entry)
     if key not in _PARSERS:
-        _PARSERS[key] = codec.parser(source, entry)
+        flow = Flow.of(source)
+        _PARSERS[key] = codec.parser(source, entry, Cursor(flow) if flow is not None else None)
     return _PARSERS[key].fork()
 
 
@@ -70,9 +73,11 @@ def read_everything(codec, source, entry, real, ids, chunk: int) -> None:
     frames = []
     for i in range(0, len(ids), chunk):
         frames += parser.feed(ids[i:i + chunk])
-        parser.next_allowed()
-        parser.next_keys()
-        parser.next_dots()
+        if parser.walker is not None and not parser.ended:  # what Session.frame_constraint asks
+            parser.walker.allowed()
+            parser.walker.keys()
+        if parser.frames and parser.depth >= 0 and not parser.ended:
+            unchanged_keys(parser.frames, parser.depth)
     frames += parser.close("token_cap", "stopped")
     assert parser.end.message
     predicted = Trace(source, entry, real.call, resolve_locals(frames), parser.end)

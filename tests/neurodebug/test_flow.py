@@ -241,7 +241,8 @@ def f(x):
     assert cur.allowed()["line"] == {5}
     cur.feed("line", 5)
     a = cur.allowed()
-    assert a["line"] == {6} and a["return"] == {5} and a["call"] == {1}  # only g is called there
+    assert a["line"] == {6} and a["call"] == {1}  # only g is called there
+    assert "return" not in a  # `y = g(x)` cannot return (an exception there could: it comes first)
     cur.feed("call", 1)
     cur.feed("line", 2)
     a = cur.allowed()
@@ -290,3 +291,48 @@ def test_files_where_calls_can_come_from_anywhere(extra):
     source = f"def sq(v):\n    return v * v\n\n{extra}\n\ndef f(xs):\n    return len(xs)\n"
     flow = Flow.of(source)
     assert 1 in flow.callees(7)
+
+
+def test_a_return_frame_only_where_python_can_return():
+    source = """\
+def spin(n):
+    k = 0
+    while True:
+        k += 1
+        if k > n:
+            break
+    return k
+
+
+def walk(xs):
+    for x in xs:
+        print(x)
+
+
+def gen(n):
+    for i in range(n):
+        yield i
+
+
+def fail(x):
+    y = x + 1
+    raise ValueError(y)
+"""
+    flow = Flow.of(source)
+    assert flow.can_return(7) and flow.can_return(17)  # a return statement, a yield
+    assert not any(flow.can_return(ln) for ln in (2, 3, 4, 5, 6, 21, 22))
+    cur = Cursor(flow)
+    for event, line in (("call", 1), ("line", 2), ("line", 3)):
+        cur.feed(event, line)
+    assert "return" not in cur.allowed()  # the while True: line of the issue
+    cur.feed("line", 7)
+    assert cur.allowed()["return"] == {7}
+    cur = Cursor(flow)
+    for event, line in (("call", 20), ("line", 21), ("line", 22)):
+        cur.feed(event, line)
+    assert "return" not in cur.allowed() and cur.allowed()["exception"] == {22}
+    cur.feed("exception", 22)
+    assert cur.allowed() is None  # after an exception the function may return at that line
+    for entry, call in (("spin", "3"), ("walk", "[1, 2]"), ("gen", "3"), ("fail", "1")):
+        tr = trace_source(source, entry, call, limits=LIMITS)
+        assert check(source, tr.frames) == [], entry
