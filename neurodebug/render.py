@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from neurodebug.trace.format import shorten
 from neurodebug.trace.frames import Frame, Trace
 from neurodebug.trace.frames import changed_names as step_changed
 
@@ -44,11 +45,6 @@ def shown_rows(n: int, rows: int) -> tuple[range, range]:
         return range(n), range(n, n)
     head = (rows + 1) // 2
     return range(head), range(n - (rows - head), n)
-
-
-def shorten(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, the last one an ellipsis when cut (values on a screen)."""
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, rows: int = 0) -> Table:

@@ -179,7 +179,7 @@ def session_from_args(args, run_real: bool | None = None):
 
 
 def short_locals(locals_: dict[str, str], width: int = 80) -> str:
-    from neurodebug.render import shorten
+    from neurodebug.trace.format import shorten
 
     return shorten(", ".join(f"{k}={v}" for k, v in locals_.items()), width)
 
@@ -189,7 +189,7 @@ def frame_line(i: int, f, width: int = 80) -> str:
     source, locals or value."""
     where = f"{f.line:>4}" if f.line is not None else "   ?"
     from neurodebug.trace.format import strip_marker
-    from neurodebug.render import shorten
+    from neurodebug.trace.format import shorten
 
     what = f"-> {shorten(f.arg or '', width)}" if f.event in ("return", "exception") else short_locals(f.locals, width)
     mark = f"  [malformed: {shorten(f.malformed, width)}]" if f.malformed else ""

@@ -42,7 +42,7 @@ def show(s, out) -> None:
         print("(no frame)", file=out)
         return
     from neurodebug.trace.format import strip_marker
-    from neurodebug.render import shorten
+    from neurodebug.trace.format import shorten
 
     where = f.line if f.line is not None else "?"
     print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
-from neurodebug.trace.format import EOT, dump_json, norm_line, source_lines
+from neurodebug.trace.format import EOT, cut_value, dump_json, norm_line, shorten, source_lines
 from neurodebug.trace.frames import End, Frame, resolve_frame
 from neurodebug.trace.source import Layout
 
@@ -196,7 +196,8 @@ class FrameParser:
                 if a is not None:
                     problems.append("no <|arg_sep|>")
             else:
-                arg, problem = _read_value(self._text(val))
+                # text after a special token inside VALUE is the model running on, not the value
+                arg, problem = _read_value(self._text(_before_special(val, c.special_names)))
                 if problem:
                     problems.append(problem)
 
@@ -281,7 +282,13 @@ class FrameParser:
         if last.event == "return" and len(top) > 1 and top[-2].event == "exception" and self.frames[-2] is top[-2]:
             last = top[-2]  # the exception left the entry function (RETURN_AFTER_EXCEPTION)
         verb = "returned" if last.event == "return" else "raised"
-        return End("end_of_text", f"The predicted trace {verb} {last.arg}.", value=last.arg, line=last.line)
+        what = shorten(last.arg or "", 60)
+        if last.malformed:
+            where = f" at line {last.line}" if last.line else ""
+            return End("end_of_text", f"The predicted trace ended with a malformed {last.event} frame{where} "
+                                      f"({shorten(last.malformed, 60)}); it {verb} {what}.",
+                       value=last.arg, line=last.line)
+        return End("end_of_text", f"The predicted trace {verb} {what}.", value=last.arg, line=last.line)
 
 
 def _pick(candidates: list[int], scope: _Scope | None, inclusive: bool, n_lines: int) -> int:
@@ -328,12 +335,20 @@ def _read_locals(text: str) -> tuple[dict[str, str], str | None]:
     return out, problem
 
 
+def _before_special(toks: Sequence[int], special: dict) -> Sequence[int]:
+    """The ids before the first special token (all of them when there is none)."""
+    k = next((i for i, t in enumerate(toks) if t in special or t < 0), None)
+    return toks if k is None else toks[:k]
+
+
 def _read_value(text: str) -> tuple[str | None, str | None]:
-    """VALUE text -> (value string, problem or None)."""
+    """VALUE text -> (value string, cut as a trace cuts values; problem or None)."""
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
-        return text.strip() or None, "bad JSON value"
-    if obj is None or isinstance(obj, str):
+        return cut_value(text.strip()) or None, "bad JSON value"
+    if obj is None:
         return obj, None
-    return dump_json(obj), "value is not a JSON string"
+    if isinstance(obj, str):
+        return cut_value(obj), None
+    return cut_value(dump_json(obj)), "value is not a JSON string"

@@ -69,6 +69,18 @@ REPR_CUT = "...<cut>"
 JSON_OPTIONS: dict = {"ensure_ascii": True, "separators": (", ", ": ")}
 
 
+def cut_value(text: str) -> str:
+    """A value as a trace keeps it: at most MAX_REPR_CHARS characters, then REPR_CUT (the tracer
+    cuts real reprs so; a model's runaway value is cut the same, and a value already cut so stays)."""
+    return text if len(text) <= MAX_REPR_CHARS + len(REPR_CUT) else text[:MAX_REPR_CHARS] + REPR_CUT
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when cut (values on a screen,
+    in a sentence)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def dump_json(value) -> str:
     return json.dumps(value, **JSON_OPTIONS)
 

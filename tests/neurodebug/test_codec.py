@@ -440,3 +440,23 @@ def test_the_reader_resolves_unchanged_values_as_metas_reader_does(codec):
     after_return = resolve_locals([Frame("call", 1, "def f(s):", {"s": "1"}), Frame("return", 9, "x", arg="1", depth=1),
                                    Frame("line", 2, "    n = 0", {"s": ".."})])
     assert after_return[-1].malformed == "unresolved '..'"
+
+
+def test_a_runaway_malformed_value_is_cut_and_its_frame_marked(codec):
+    """A return value the model never closes (raw special tokens, kilobytes of text) is kept cut,
+    before the first special token, and the end says the frame was malformed, in one short sentence."""
+    from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT
+
+    source = "def spin():\n    k = 0\n    while True:\n        k += 1\n"
+    tok = codec.tokenizer
+    sid = tok.special_id
+    frame = [sid("<|return_sep|>"), sid("<|action_sep|>")] + tok.encode("    while True:\n") + [sid("<|arg_sep|>")]
+    value = tok.encode('"k' + "=1 " * 2000) + [sid("<|line_sep|>")] + tok.encode("more text")
+    ids = [sid("<|call_sep|>")] + tok.encode("{}") + [sid("<|action_sep|>")] + tok.encode("def spin():\n") \
+        + [sid("<|frame_sep|>")] + frame + value + [sid("<|frame_sep|>"), sid("<|end_of_text|>")]
+    frames, end = codec.parse(source, "spin", ids)
+    ret = frames[-1]
+    assert ret.event == "return" and ret.malformed and "bad JSON value" in ret.malformed
+    assert len(ret.arg) == MAX_REPR_CHARS + len(REPR_CUT) and ret.arg.endswith(REPR_CUT) and "<|" not in ret.arg
+    assert end.message.startswith("The predicted trace ended with a malformed return frame at line 3 (")
+    assert len(end.message) < 200 and "\n" not in end.message
