@@ -57,9 +57,10 @@ CASES = [
     Case("daemonize (double fork)", "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
                                     "        time.sleep(60)\n    os._exit(0)\nreturn 'parent'",
          r"returned 'parent'\."),
-    Case("a fork loop", "n = 0\nfor _ in range(200):\n    if os.fork() == 0:\n        time.sleep(60)\n"
+    Case("a fork loop", "n = 0\nfor _ in range(100):\n    if os.fork() == 0:\n        time.sleep(60)\n"
                         "        os._exit(0)\n    n += 1\nreturn n",
-         r"returned 200\.|raised BlockingIOError"),  # 200 as root (RLIMIT_NPROC does not bind root)
+         # 100 as root (RLIMIT_NPROC does not bind root); on a busy machine the wall time may end it first
+         r"returned 100\.|raised BlockingIOError|ran longer than the wall-time limit"),
     Case("read stdin", "return input()", r"raised EOFError", limits_only=True),
     Case("huge output", "sys.stdout.write('x' * 20_000_000)\nreturn 'printed'", r"returned 'printed'\.",
          limits_only=True),
