@@ -8,7 +8,7 @@ come one after the other on one loaded runtime, so a busy machine slows both ali
 must be identical token for token (the script stops with an error otherwise); reported per
 suite and overall: ms per frame, forwards per frame, tokens per frame, and the ratios.
 
-    python benchmarks/frame_speed.py [--records 8] [--frames 30] [--suite PATH ...]
+    python benchmarks/frame_speed.py [--records 8] [--frames 30] [--max-frame-tokens 512] [--suite PATH ...]
 
 ``--records N`` takes N records spread evenly over each suite (0: all of them).
 """
@@ -34,7 +34,7 @@ def sample(records: list[dict], n: int) -> list[dict]:
     return [records[i * len(records) // n] for i in range(n)]
 
 
-def predict(runtime, rec: dict, lookahead, frames: int):
+def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int):
     """(frame token ids, seconds, forwards, tokens) of up to ``frames`` predicted frames of one
     record, or None when the debugger cannot open it."""
     from neurodebug.backends.local import LocalPredictor
@@ -43,7 +43,8 @@ def predict(runtime, rec: dict, lookahead, frames: int):
 
     p = LocalPredictor.from_runtime(runtime, lookahead=lookahead)
     try:
-        s = Session(rec["code"], rec.get("entry"), rec.get("input"), p, run_real=False)
+        s = Session(rec["code"], rec.get("entry"), rec.get("input"), p, run_real=False,
+                    max_frame_tokens=max_frame_tokens)
     except UserError:
         return None
     n0, f0, t0 = len(s.frames), s.state.forwards, len(s.state)
@@ -59,6 +60,8 @@ def main() -> int:
     ap.add_argument("--suite", nargs="*", default=sorted(str(p) for p in (ROOT / "examples" / "suites").glob("*.jsonl")))
     ap.add_argument("--records", type=int, default=8, help="records per suite, spread evenly (0: all)")
     ap.add_argument("--frames", type=int, default=30, help="frames predicted per record")
+    ap.add_argument("--max-frame-tokens", type=int, default=512,
+                    help="a frame's token cap, as neurodebug eval has it (a runaway frame costs the old way a forward per token)")
     args = ap.parse_args()
 
     import torch
@@ -70,15 +73,15 @@ def main() -> int:
     torch.set_num_threads(1)
     runtime = load_model(bundled_model())
     print(f"bundled model; torch threads {torch.get_num_threads()}; {args.records or 'all'} records per suite, "
-          f"up to {args.frames} frames each; new = {DEFAULT}")
+          f"up to {args.frames} frames each (frames capped at {args.max_frame_tokens} tokens); new = {DEFAULT}")
     total = {"old": [0, 0.0, 0, 0], "new": [0, 0.0, 0, 0]}  # frames, seconds, forwards, tokens
     for suite in args.suite:
         records = [json.loads(line) for line in Path(suite).read_text().splitlines() if line.strip()]
         chosen = sample(records, args.records)
         acc = {"old": [0, 0.0, 0, 0], "new": [0, 0.0, 0, 0]}
         for rec in chosen:
-            old = predict(runtime, rec, None, args.frames)
-            new = predict(runtime, rec, DEFAULT, args.frames)
+            old = predict(runtime, rec, None, args.frames, args.max_frame_tokens)
+            new = predict(runtime, rec, DEFAULT, args.frames, args.max_frame_tokens)
             if old is None or new is None:
                 continue
             if old[0] != new[0]:

@@ -58,6 +58,9 @@ class Lookahead:
     min_ngram: int = 2
 
 
+#: Earlier occurrences of a suffix tried (most recent first) for one whose next token is allowed.
+MAX_OCCURRENCES = 8
+
 #: What the local backend uses unless told otherwise.
 DEFAULT = Lookahead()
 
@@ -96,23 +99,27 @@ class PromptLookup:
         del self._buf[4 * n :]
         self._src = None
 
-    def propose(self) -> int | None:
-        """The token that followed the most recent earlier occurrence of the longest suffix."""
+    def propose(self, ok: Callable[[int], bool] | None = None) -> int | None:
+        """The token that followed the most recent earlier occurrence of the longest suffix (among
+        the occurrences whose next token ``ok`` accepts: what the constraint allows there)."""
         n = len(self)
-        if self._src is None or self._src >= n:
-            self._src = self._match()
+        if self._src is None or self._src >= n or (ok is not None and not ok(self.token(self._src))):
+            self._src = self._match(ok)
         return self.token(self._src) if self._src is not None else None
 
-    def _match(self) -> int | None:
+    def _match(self, ok) -> int | None:
         n, buf = len(self), self._buf
         for k in range(min(self.max_ngram, n - 1), self.min_ngram - 1, -1):
             pattern = bytes(buf[4 * (n - k) :])
             end = 4 * (n - 1)  # an occurrence must end before the last token (it needs a successor)
+            tries = 0
             at = buf.rfind(pattern, 0, end)
-            while at >= 0 and at % 4:
+            while at >= 0 and tries < MAX_OCCURRENCES:
+                if at % 4 == 0:
+                    tries += 1
+                    if ok is None or ok(self.token(at // 4 + k)):
+                        return at // 4 + k
                 at = buf.rfind(pattern, 0, at + len(pattern) - 1)
-            if at >= 0:
-                return at // 4 + k
         return None
 
 
@@ -295,8 +302,10 @@ def _chain(new, max_new_tokens, stop, constraint, lookahead, lookup, sets):
         if only is not None:
             link = _Link(only, True, allowed)
         else:
-            t = lookup.propose() if lookup is not None and drafts < lookahead.draft else None
-            if t is None or not sets.has(allowed, t):
+            t = None
+            if lookup is not None and drafts < lookahead.draft:
+                t = lookup.propose(None if allowed is None else (lambda tok: sets.has(allowed, tok)))
+            if t is None:
                 return chain, allowed
             link = _Link(t, False, allowed)
             drafts += 1

@@ -592,8 +592,9 @@ class Session:
 
 @dataclass
 class Speed:
-    """What predicting frames cost so far: model-predicted frames, their seconds, tokens and the
-    forward passes (or requests) the backend ran for them. With jump-forward and speculation
+    """What predicting frames cost so far: the frames the model predicted (each generation step:
+    a frame, or the end of the trace), their seconds, tokens and the forward passes (or
+    requests) the backend ran for them. With jump-forward and speculation
     (``model/lookahead.py``) a frame takes fewer forwards than tokens."""
 
     frames: int = 0

@@ -47,6 +47,7 @@ def test_compare_json(capsys, prog, cwm_checkpoint):
     assert d["first_divergence"]["step"] == 1
     assert set(d["metrics"]) == {"valid_format", "state_exact", "action_exact", "output_match", "n_real", "n_predicted"}
     assert d["metrics"]["n_real"] == 9 and d["predicted_end"]["reason"] in ("token_cap", "frame_cap", "end_of_text")
+    assert d["speed"]["frames"] >= 1 and d["speed"]["forwards_per_frame"] > 0
 
 
 def test_compare_table(capsys, prog, cwm_checkpoint):
@@ -54,6 +55,7 @@ def test_compare_table(capsys, prog, cwm_checkpoint):
     assert rc == 0, err
     assert "real locals" in out and "predicted locals" in out and "def f(n):" in out
     assert "first divergence: At step 2" in out and "state exact" in out and "output match" in out
+    assert "prediction: " in out and "forwards/frame" in out
 
 
 def test_compare_table_rows_are_capped_and_say_so(capsys, prog, cwm_checkpoint):
@@ -86,10 +88,12 @@ def test_predict_prints_frames(capsys, prog, cwm_checkpoint):
     assert rc == 0, err
     lines = out.splitlines()
     assert "call" in lines[1] and "n=3" in lines[1]
-    assert lines[-1].startswith("# ")
+    assert lines[-1].startswith("# ") and "frames/s" in lines[-1] and "forwards/frame" in lines[-1]
     rc, out, err = run(capsys, "predict", prog, "--call", "f(3)", "--model", cwm_checkpoint, "--json", *FAST)
     d = json.loads(out)
     assert rc == 0 and d["frames"][0]["locals"] == {"n": "3"} and 2 <= len(d["frames"]) <= 4
+    speed = d["speed"]  # what the model predicted: the frames after the forced call frame, maybe the end
+    assert speed["frames"] in (len(d["frames"]) - 1, len(d["frames"])) and 0 < speed["forwards"] <= speed["tokens"]
 
 
 def test_debug_prompt(capsys, prog, cwm_checkpoint, monkeypatch):
