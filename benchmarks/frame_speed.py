@@ -93,7 +93,7 @@ def main() -> int:
                     a[2] += forwards
                     a[3] += tokens
         report(Path(suite).name, len(chosen), acc)
-    report("both suites", None, total)
+    report("all suites", None, total)
     return 0
 
 

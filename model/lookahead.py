@@ -50,16 +50,22 @@ class Lookahead:
 
     ``jump_forward``: append forced tokens without asking the model. ``draft``: the most tokens
     drafted by prompt lookup per forward (0: none). ``max_ngram`` / ``min_ngram``: the longest
-    and shortest suffix looked up."""
+    and shortest suffix looked up. ``adapt``: after a rejected draft the next one is at most
+    twice the kept part (at least ``MIN_DRAFT``), after a draft kept whole twice as long as it
+    (up to ``draft``): a rejected token costs compute for nothing."""
 
     jump_forward: bool = True
     draft: int = 24
     max_ngram: int = 12
     min_ngram: int = 2
+    adapt: bool = True
 
 
 #: Earlier occurrences of a suffix tried (most recent first) for one whose next token is allowed.
 MAX_OCCURRENCES = 8
+
+#: The shortest draft length ``adapt`` goes down to.
+MIN_DRAFT = 4
 
 #: What the local backend uses unless told otherwise.
 DEFAULT = Lookahead()
@@ -175,6 +181,7 @@ class _Link:
     token: int
     certain: bool
     allowed: object
+    drafted: bool = False  # proposed by prompt lookup (stays True once checked)
 
 
 def stream(seq, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
@@ -187,12 +194,16 @@ def stream(seq, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_
     new: list[int] = []
     lookup = PromptLookup(seq.ids, lookahead.max_ngram, lookahead.min_ngram) if lookahead.draft > 0 else None
     decide = _Decide(temperature, top_p, generator)
+    limit = lookahead.draft
     while len(new) < max_new_tokens:
         if should_stop is not None and should_stop():
             return
-        chain, free_allowed = _chain(new, max_new_tokens, stop, constraint, lookahead, lookup, decide.sets)
-        for t in _round(seq, chain, free_allowed, decide, lookup,
-                        ended=bool(chain) and (chain[-1].token in stop or len(new) + len(chain) >= max_new_tokens)):
+        chain, free_allowed = _chain(new, max_new_tokens, stop, constraint, limit, lookahead, lookup, decide.sets)
+        out = _round(seq, chain, free_allowed, decide, lookup,
+                     ended=bool(chain) and (chain[-1].token in stop or len(new) + len(chain) >= max_new_tokens))
+        if lookahead.adapt:
+            limit = _next_limit(limit, chain, out, lookahead.draft)
+        for t in out:
             new.append(t)
             yield t
             if t in stop or len(new) >= max_new_tokens:
@@ -290,7 +301,18 @@ def _forward(seq, tokens: list[int], drafted: bool):
         return last[None] if last is not None else seq.extend((), logits="from_last")
 
 
-def _chain(new, max_new_tokens, stop, constraint, lookahead, lookup, sets):
+def _next_limit(limit: int, chain: list["_Link"], out: list[int], most: int) -> int:
+    """The next round's draft length (``Lookahead.adapt``) from what this round kept."""
+    drafted = sum(link.drafted for link in chain)
+    if not drafted:
+        return limit
+    kept = sum(link.drafted for link, t in zip(chain, out) if link.token == t)
+    if kept == drafted:
+        return min(most, 2 * max(limit, drafted)) if drafted >= limit else limit
+    return max(MIN_DRAFT, 2 * kept)
+
+
+def _chain(new, max_new_tokens, stop, constraint, limit, lookahead, lookup, sets):
     """The positions ahead this round can settle: ([_Link], what the constraint allows at the
     free position after them). Forced and drafted tokens are pushed to ``lookup`` as they are
     chained (the caller cuts it back after a rejection)."""
@@ -303,11 +325,11 @@ def _chain(new, max_new_tokens, stop, constraint, lookahead, lookup, sets):
             link = _Link(only, True, allowed)
         else:
             t = None
-            if lookup is not None and drafts < lookahead.draft:
+            if lookup is not None and drafts < limit:
                 t = lookup.propose(None if allowed is None else (lambda tok: sets.has(allowed, tok)))
             if t is None:
                 return chain, allowed
-            link = _Link(t, False, allowed)
+            link = _Link(t, False, allowed, drafted=True)
             drafts += 1
         chain.append(link)
         if lookup is not None:

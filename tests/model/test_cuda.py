@@ -83,3 +83,19 @@ def test_loading_holds_one_copy_of_the_weights(tmp_path):
     peak = torch.cuda.max_memory_allocated() - base
     largest = 32000 * 512 * 2
     assert m.weight_bytes() <= peak <= m.weight_bytes() + 2 * largest, (peak, m.weight_bytes())
+
+
+def test_lookahead_on_cuda_matches_one_token_decoding(ckpt):
+    """Jump-forward and prompt-lookup drafts with the CUDA-graph decode path on: a lone free step
+    replays the graph, a verify step of k tokens runs eagerly, rejected drafts are rolled back;
+    the greedy tokens are those of one forward per token."""
+    from neurodebug.model.lookahead import Lookahead
+
+    m = load_model(ckpt, device="cuda", dtype="float32", attention="auto")
+    assert m.cuda_graphs
+    base = ids(12, 3)
+    prompt = base * 3 + base[:4]
+    want = m.generate(prompt, 48)
+    seq = m.sequence(prompt)
+    got = seq.generate(48, lookahead=Lookahead(min_ngram=1))
+    assert got == want and seq.forwards <= 1 + 48

@@ -201,3 +201,14 @@ def test_forced_run_stops_at_a_free_position_or_a_stop():
     assert forced_run(C(), [0], stop={5}, limit=10) == [4, 5]
     assert forced_run(C(), [0], stop=set(), limit=1) == [4]
     assert forced_run(None, [0], stop=set(), limit=10) == []
+
+
+def test_a_draft_longer_than_the_ring_slack_is_still_exact(cwm_checkpoint):
+    """With a prefill chunk (the sliding rings' slack) shorter than a draft, a rejected draft can
+    overwrite keys a ring still needed: truncate then re-prefills, and the tokens stay the same."""
+    from neurodebug.model import load_model
+
+    m = load_model(cwm_checkpoint, chunk_size=4)
+    prompt = repetitive(n_unique=9, repeats=5, seed=11)
+    want = m.sequence(prompt).generate(40)
+    assert m.sequence(prompt).generate(40, lookahead=Lookahead(draft=12, min_ngram=1)) == want
