@@ -84,11 +84,12 @@ def test_eval_scores_a_model_and_the_baseline_with_the_same_metrics(checkpoint, 
                 assert 0.0 <= s[who][mode][k] <= 1.0
     # straight: 4/4; boom (call, line, exception, return None): only the line of 3
     assert s["baseline"]["free"]["action_exact"] == pytest.approx((4 + 1) / (4 + 3))
-    assert s["model"]["frames_per_s"] > 0
+    assert s["model"]["frames_per_s"] > 0 and s["model"]["forwards_per_frame"] > 0
     # the table form
     assert main(["eval", str(suite), "--model", str(checkpoint), "--limit", "1", "--threads", "1"]) == 0
     text = capsys.readouterr().out
     assert "baseline" in text and "teacher-forced" in text and "records scored" in text
+    assert "frames/s" in text and "forwards/frame" in text
 
 
 def test_eval_reports_a_missing_model_in_one_sentence(tmp_path, capsys):

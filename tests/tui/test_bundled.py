@@ -29,6 +29,10 @@ async def test_steps_with_the_bundled_model(programs):
         assert s.ended and 2 <= len(s.frames) <= 12
         status = app.query_one(StatusBar)
         assert status.tokens_per_s is not None and status.tokens_per_s > 0
+        # the session's speed: frames/s, and fewer forwards per frame than tokens (model/lookahead.py)
+        assert status.frames_per_s > 0 and 0 < status.forwards_per_frame < s.speed.tokens_per_frame
+        shown = str(status.render())
+        assert "frames/s" in shown and f"{status.forwards_per_frame:.1f} fwd/frame" in shown
         assert "returned 12" in status.real
         # whatever the model predicted, each step is on screen or said in one sentence
         for f in s.frames:
