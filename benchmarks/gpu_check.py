@@ -446,6 +446,8 @@ def section_model(args, shp, quantize):
              f"(weights without embedding + KV) / {bw:.3g} GB/s; {goal}".strip("; "))
 
         graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp)
+        if not quantize:
+            lookahead_rows(sec, rt, seq, n_new, g, V)
 
         # Triton against the reference on the same state: one more token through each backend.
         fork = seq.fork()
@@ -520,6 +522,63 @@ def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
         del eager, graphed
     except Exception as e:  # noqa: BLE001
         emit(sec, "CUDA graph decode", note=f"ERROR {type(e).__name__}: {e}"[:300])
+        traceback.print_exc()
+    finally:
+        setattr(rt, flag, False)
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def lookahead_rows(sec, rt, seq, n_new, g, V):
+    """Jump-forward + prompt lookup (model/lookahead.py) at this size: the time of one verify
+    forward of k tokens against a one-token step (the price of a draft), then greedy decoding of
+    a prompt that repeats itself (random weights: what the draft gets accepted is whatever the
+    model repeats) with and without lookahead, CUDA graphs on for the one-token steps of both;
+    the tokens must be the same."""
+    import torch
+    from neurodebug.model.lookahead import Lookahead
+
+    dev = rt.device
+    flag = "cuda_graphs" if dev.type == "cuda" else "tensor_positions"
+    try:
+        setattr(rt, flag, True)
+        base = seq.fork()
+        last = base.extend((), logits="from_last")[-1]
+        n = len(base)
+        one = None
+        for k in (1, 8, 24):
+            toks = torch.randint(0, V, (k,), generator=g).tolist()
+            times = []
+            for _ in range(4):  # the first compiles (or captures the graph): not counted
+                sync(dev)
+                t = time.perf_counter()
+                base.extend(toks, logits="from_last" if k > 1 else "last")
+                sync(dev)
+                times.append(time.perf_counter() - t)
+                base.truncate(n, last_logits=last)  # back, nothing recomputed
+            ms = 1e3 * min(times[1:])
+            one = one or ms
+            emit(sec, f"verify forward of {k} token{'s' if k > 1 else ''}", fmt(ms, "ms"), fmt(one, "ms (1 token)"),
+                 f"{ms / one:.2f}x", "eager, logits of every row" if k > 1 else "one-token step (graph on CUDA)")
+        piece = torch.randint(0, V, (48,), generator=g).tolist()
+        prompt = piece * 4
+        runs = {}
+        for label, lookahead in (("one forward per token", None), ("lookahead", Lookahead())):
+            s2 = rt.sequence(prompt)
+            s2.generate(3)  # warm: compile or capture
+            f0 = s2.forwards
+            sync(dev)
+            t = time.perf_counter()
+            out = s2.generate(n_new, lookahead=lookahead)
+            sync(dev)
+            runs[label] = (out, time.perf_counter() - t, s2.forwards - f0)
+            del s2
+        (a, ta, fa), (b, tb, fb) = runs["one forward per token"], runs["lookahead"]
+        emit(sec, "greedy decode, repetitive prompt", fmt(n_new / tb, "tok/s"), fmt(n_new / ta, "tok/s (1/token)"),
+             f"{ta / tb:.2f}x", f"forwards {fb} vs {fa} for {n_new} tokens; same tokens: {a == b}")
+        del base
+    except Exception as e:  # noqa: BLE001
+        emit(sec, "lookahead", note=f"ERROR {type(e).__name__}: {e}"[:300])
         traceback.print_exc()
     finally:
         setattr(rt, flag, False)
