@@ -19,6 +19,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from tests.checkpoints import make_checkpoint
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolation_note_said():
+    """Where bubblewrap cannot start, real runs in this process fall back to the limits and say so
+    once on stderr; counted as said, so that no test's captured stderr depends on the machine.
+    tests/hostile/ checks the note itself, in subprocesses."""
+    from neurodebug.real import isolation
+
+    isolation._said_fallback = True
+
+
 @pytest.fixture(scope="session")
 def cwm_checkpoint(tmp_path_factory):
     """Path of a tiny random CWM checkpoint directory with a real tokenizer (do not modify it)."""
