@@ -128,11 +128,12 @@ def test_a_hundred_edit_predict_cancel_cycles_in_the_language_server():
             reply = c.wait_for(lambda m, rid=rid: m.get("id") == rid and "method" not in m, timeout=120)
             kind = "result" if "result" in reply else reply["error"]["code"]
             answers[kind] = answers.get(kind, 0) + 1
-            if cycle in (10, 100):
+            if cycle % 10 == 0:
                 time.sleep(0.5)  # the cancelled work winds down
                 samples[cycle] = (_rss_kib(pid), len(os.listdir(f"/proc/{pid}/task")))
-        print(f"\nanswers {answers}; RSS, threads after 10 cycles {samples[10]}, after 100 {samples[100]}")
-        assert samples[100][1] <= samples[10][1]
+        print(f"\nanswers {answers}; (RSS KiB, threads) every 10 cycles: {list(samples.values())}")
+        # the session pool (2 workers) may start its second worker late; nothing grows per cycle
+        assert max(threads for _, threads in samples.values()) <= samples[10][1] + 1
         assert samples[100][0] <= samples[10][0] * RSS_SLACK
         final = c.request("workspace/executeCommand", {"command": "neurodebug.predict",
                                                        "arguments": [DOC, "count", None]}, timeout=300)
