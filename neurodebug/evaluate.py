@@ -326,8 +326,8 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
     """Evaluate the records (in ``jobs`` processes); results in suite order.
 
     ``backend``/``url``: how the model runs (:func:`neurodebug.backends.make_predictor`); over
-    http, ``model`` only gives the tokenizer, ``http`` holds make_predictor's http options
-    (model_name, api_key, timeout), and each of the ``jobs`` processes is one client: a server
+    http, ``model`` only gives the tokenizer, ``http`` holds make_predictor's further options
+    (model_name, api_key, timeout; lookahead for the local backend), and each of the ``jobs`` processes is one client: a server
     that batches (vLLM) runs their requests together.
 
     ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).

@@ -34,6 +34,7 @@ class SessionSpec:
     url: str | None = None
     device: str = "cpu"
     run_real: bool = True
+    lookahead: bool = True  # several tokens per forward on the local backend (make_predictor)
     predictor: Any = None
     session_kw: dict[str, Any] = field(default_factory=dict)
 
@@ -46,7 +47,8 @@ class SessionSpec:
         if predictor is None:
             from neurodebug.backends import make_predictor
 
-            predictor = make_predictor(model=self.model, backend=self.backend, url=self.url, device=self.device)
+            predictor = make_predictor(model=self.model, backend=self.backend, url=self.url, device=self.device,
+                                       lookahead=self.lookahead)
         on_model(getattr(predictor, "name", type(predictor).__name__))
         return Session.from_file(self.path, entry=self.entry, call=self.call, predictor=predictor,
                                  run_real=self.run_real, **self.session_kw)

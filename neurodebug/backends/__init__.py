@@ -51,8 +51,12 @@ MODEL_NAME_ENV = "NEURODEBUG_SERVED_MODEL_NAME"
 
 def make_predictor(model: str | None = None, backend: str = "local", url: str | None = None,
                    device: str = "cpu", timeout: float | None = None, model_name: str | None = None,
-                   api_key: str | None = None) -> Predictor:
+                   api_key: str | None = None, lookahead: bool = True) -> Predictor:
     """The Predictor for a backend name; raises UserError with one sentence on bad input.
+
+    ``lookahead``: the local backend settles several tokens per forward (jump-forward and
+    prompt-lookup speculation, ``model/lookahead.py``: the same greedy frames); False runs one
+    forward per token.
 
     For the http backend: ``model_name`` (the server's served model name) and ``api_key``
     default to $NEURODEBUG_SERVED_MODEL_NAME and $NEURODEBUG_API_KEY.
@@ -80,7 +84,7 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
     from neurodebug.backends.local import LocalPredictor
 
     try:
-        return LocalPredictor(path, device=device)
+        return LocalPredictor(path, device=device, lookahead="default" if lookahead else None)
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - the runtime's errors (ModelError, TokenizerError) carry a sentence

@@ -90,11 +90,15 @@ def add_constrain_argument(p) -> None:
 
 
 def add_decoding_arguments(p) -> None:
-    """The finer decoding options (the debugger commands and eval): each constraint on its own, beam search."""
+    """The finer decoding options (the debugger commands and eval): each constraint on its own, lookahead,
+    beam search."""
     p.add_argument("--no-constrain-locals", action="store_true",
                    help="constrain SOURCE only: LOCALS may be any text")
     p.add_argument("--no-constrain-flow", action="store_true",
                    help="let a frame name any line of the file, not only one the control flow can reach next")
+    p.add_argument("--no-lookahead", action="store_true",
+                   help="one forward per token (by default the local backend appends tokens the constraints "
+                        "force and verifies drafts from the trace's own history: the same frames in fewer forwards)")
     p.add_argument("--beam", type=int, default=1, metavar="N",
                    help="predict each frame by beam search of N hypotheses at temperature 0 (default 1: greedy; "
                         "about N times slower)")
@@ -117,7 +121,8 @@ def call_from_comment(args) -> str | None:
 def predictor_from_args(args):
     from neurodebug.backends import make_predictor
 
-    return make_predictor(args.model, backend=args.backend, url=args.url, device=args.device, **http_options(args))
+    return make_predictor(args.model, backend=args.backend, url=args.url, device=args.device,
+                          lookahead=not getattr(args, "no_lookahead", False), **http_options(args))
 
 
 def http_options(args) -> dict:

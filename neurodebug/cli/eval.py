@@ -72,7 +72,8 @@ def run(args) -> int:
                                      constrain=not args.no_constrain,
                                      constrain_locals=_constrain_locals(args),
                                      constrain_flow=_constrain_flow(args), beam=args.beam,
-                                     backend=args.backend, url=args.url, http=http_options(args))
+                                     backend=args.backend, url=args.url,
+                                     http={**http_options(args), "lookahead": not args.no_lookahead})
     finally:
         finish()
     summary = evaluate.summarize(results)

@@ -42,6 +42,7 @@ def run(args) -> int:
         url=args.url,
         device=args.device,
         run_real=not args.no_run,
+        lookahead=not getattr(args, "no_lookahead", False),
         session_kw={"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
                     "max_frames": args.max_frames, "constrain_source": not args.no_constrain,
                     "limits": None if args.no_run else real_limits(args)},

@@ -94,6 +94,11 @@ def test_predict_prints_frames(capsys, prog, cwm_checkpoint):
     assert rc == 0 and d["frames"][0]["locals"] == {"n": "3"} and 2 <= len(d["frames"]) <= 4
     speed = d["speed"]  # what the model predicted: the frames after the forced call frame, maybe the end
     assert speed["frames"] in (len(d["frames"]) - 1, len(d["frames"])) and 0 < speed["forwards"] <= speed["tokens"]
+    # one forward per token: the same frames
+    rc, out, err = run(capsys, "predict", prog, "--call", "f(3)", "--model", cwm_checkpoint, "--json", "--no-lookahead",
+                       *FAST)
+    slow = json.loads(out)
+    assert rc == 0 and slow["frames"] == d["frames"] and slow["speed"]["forwards"] >= speed["forwards"]
 
 
 def test_debug_prompt(capsys, prog, cwm_checkpoint, monkeypatch):
