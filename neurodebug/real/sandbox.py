@@ -90,7 +90,10 @@ def run(spec: dict, limits) -> ChildResult:
     try:
         isolated = isolation.use_bwrap(limits.isolation)  # a UserError where bwrap was asked for and cannot be
         if isolated:
-            argv = isolation.command(argv, [spec.get("path_dir"), _PKG_PARENT, *sys.path], limits.disk_mb)
+            # what the child needs to start that the private /tmp could hide: its interpreter and packages
+            needed = [spec.get("path_dir"), _PKG_PARENT, sys.prefix, sys.base_prefix,
+                      os.path.dirname(sys.executable), *sys.path]
+            argv = isolation.command(argv, needed, limits.disk_mb)
             spec = {**spec, "isolated": True}
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=(w_fd,), env=env, start_new_session=True)

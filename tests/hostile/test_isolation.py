@@ -65,3 +65,16 @@ def test_the_bwrap_command():
     assert "--ro-bind /tmp/pytest-x/project /tmp/pytest-x/project" not in text  # not a directory here
     assert "--unshare-all --unshare-user --disable-userns --die-with-parent --new-session --cap-drop ALL" in text
     assert "--chdir /tmp/neurodebug-run" in text and "/usr/lib /usr/lib" not in text
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason=f"no isolation here: {bwrap_problem()}")
+def test_an_interpreter_under_tmp_still_starts_isolated(tmp_path):
+    """The private /tmp hides the host's; a virtualenv there (pytest's own tmp_path) stays visible."""
+    import venv
+
+    venv.create(tmp_path / "venv", system_site_packages=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from neurodebug.real.tracer import Limits, trace_source; "
+            "t = trace_source('def f(n):\\n    return n + 1\\n', 'f', '1', Limits(isolation='bwrap')); print(t.end.message)")
+    out = subprocess.run([str(python), "-c", code, str(ROOT)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "f(1) returned 2.", out.stderr
