@@ -57,7 +57,7 @@ class Lookahead:
     jump_forward: bool = True
     draft: int = 24
     max_ngram: int = 12
-    min_ngram: int = 2
+    min_ngram: int = 1
     adapt: bool = True
 
 
@@ -79,7 +79,7 @@ class PromptLookup:
     go; ``propose`` is the next draft token (None without a match), continuing the match of the
     previous call while the tokens pushed since agree with it."""
 
-    def __init__(self, ids: Sequence[int], max_ngram: int = 12, min_ngram: int = 2):
+    def __init__(self, ids: Sequence[int], max_ngram: int = 12, min_ngram: int = 1):
         self.max_ngram, self.min_ngram = max(1, max_ngram), max(1, min_ngram)
         self._buf = bytearray()
         self._src: int | None = None  # index of the token the current match predicts next
