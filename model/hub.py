@@ -11,8 +11,10 @@ from pathlib import Path
 from neurodebug.model.errors import ModelError
 
 
-def resolve(path_or_repo_id: str | os.PathLike) -> Path:
-    """The checkpoint directory: a path, or a repo id ("facebook/cwm") in the local HF cache."""
+def resolve(path_or_repo_id: str | os.PathLike, weights: bool = True) -> Path:
+    """The checkpoint directory: a path, or a repo id ("facebook/cwm") in the local HF cache.
+    ``weights=False`` takes a cached snapshot without weights (config and tokenizer files: all
+    a client of a model server needs)."""
     p = Path(path_or_repo_id).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file():
@@ -22,7 +24,7 @@ def resolve(path_or_repo_id: str | os.PathLike) -> Path:
         raise ModelError(f"{p} is a file; a checkpoint is a directory with config.json and *.safetensors.")
     name = str(path_or_repo_id)
     if name.count("/") == 1 and not name.startswith((".", "/", "~")):
-        snap = _hf_cache_snapshot(name)
+        snap = _hf_cache_snapshot(name, weights)
         if snap is not None:
             return snap
         raise ModelError(
@@ -39,7 +41,7 @@ def _hf_cache_dir() -> Path:
     return home.expanduser() / "hub"
 
 
-def _hf_cache_snapshot(repo_id: str) -> Path | None:
+def _hf_cache_snapshot(repo_id: str, weights: bool = True) -> Path | None:
     repo = _hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
     snaps = repo / "snapshots"
     ref = repo / "refs" / "main"
@@ -49,6 +51,6 @@ def _hf_cache_snapshot(repo_id: str) -> Path | None:
     if snaps.is_dir():
         candidates += sorted(snaps.iterdir(), key=lambda d: d.stat().st_mtime, reverse=True)
     for c in candidates:
-        if (c / "config.json").is_file() and any(c.glob("*.safetensors")):
+        if (c / "config.json").is_file() and (not weights or any(c.glob("*.safetensors"))):
             return c
     return None

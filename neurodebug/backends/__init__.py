@@ -109,15 +109,19 @@ def check_checkpoint(path: str) -> None:
 
 
 def _http_tokenizer(model: str | None):
-    """The tokenizer a client needs to build token-id prompts: the model's, else CWM's own."""
+    """The tokenizer a client needs to build token-id prompts: the model's (a directory, or a
+    repo id in the local Hugging Face cache: its config.json and tokenizer files are enough),
+    else the bundled model's, else CWM's own."""
+    from neurodebug.model.errors import ModelError
+    from neurodebug.model.hub import resolve
     from neurodebug.model.tokenizer import TokenizerError, llama3_tokenizer, load_tokenizer
 
     try:
         if model is not None:
-            return load_tokenizer(resolve_model(model))
+            return load_tokenizer(resolve(resolve_model(model), weights=False))
         b = bundled_model()
         return load_tokenizer(b) if b is not None else llama3_tokenizer()
-    except TokenizerError as e:
+    except (TokenizerError, ModelError) as e:
         raise UserError(str(e)) from None
 
 

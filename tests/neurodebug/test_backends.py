@@ -315,3 +315,19 @@ def test_sessions_on_transformers_and_local_predict_the_same_frames(cwm_checkpoi
         s.back()
         s.step()
     assert a._frame_ids == b._frame_ids and a.state.ids == b.state.ids
+
+
+def test_http_reads_the_tokenizer_of_a_repo_id_in_the_hf_cache(tmp_path, monkeypatch):
+    """`--backend http --model facebook/cwm`: CWM's config.json in the local cache is enough to
+    build CWM's prompts (its vocabulary is Llama 3's with CWM's specials)."""
+    import shutil
+    from pathlib import Path
+
+    snap = tmp_path / "hub" / "models--facebook--cwm" / "snapshots" / "0123abc"
+    snap.mkdir(parents=True)
+    shutil.copy(Path(__file__).parents[1] / "data" / "cwm_config.json", snap / "config.json")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    p = make_predictor("facebook/cwm", backend="http", url="http://127.0.0.1:1/v1")
+    assert p.tokenizer.vocab_size == 128_256 and p.tokenizer.special_id("<|frame_sep|>") >= 128_000
+    with pytest.raises(UserError, match="not in the local Hugging Face cache"):
+        make_predictor("facebook/other", backend="http", url="http://127.0.0.1:1/v1")
