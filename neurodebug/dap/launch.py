@@ -28,6 +28,7 @@ class LaunchConfig(BaseModel):
     model: str | None = None
     backend: Literal["local", "transformers", "http"] = "local"
     url: str | None = None
+    servedModelName: str | None = None  # the http backend's --served-model-name (vLLM's)
     device: str = "cpu"
     temperature: float = Field(0.0, ge=0)
     seed: int | None = None
@@ -43,7 +44,7 @@ class LaunchConfig(BaseModel):
             raise UserError(_sentence(e)) from None
 
     def predictor_key(self) -> tuple:
-        return (self.model, self.backend, self.url, self.device)
+        return (self.model, self.backend, self.url, self.device, self.servedModelName)
 
 
 def _sentence(error: ValidationError) -> str:
@@ -60,7 +61,8 @@ def default_predictor(config: LaunchConfig):
     """The predictor the configuration names (imported here: loading a model imports torch)."""
     from neurodebug.backends import make_predictor
 
-    return make_predictor(config.model, backend=config.backend, url=config.url, device=config.device)
+    return make_predictor(config.model, backend=config.backend, url=config.url, device=config.device,
+                          model_name=config.servedModelName)
 
 
 def check_entry(config: LaunchConfig, source: str) -> None:

@@ -9,6 +9,7 @@ ends the whole group.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -35,6 +36,12 @@ def vllm_python() -> Path | None:
     venv = Path(os.environ.get(VENV_ENV) or DEFAULT_VENV)
     python = venv / "bin" / "python"
     return python if (venv / ".neurodebug-ready").is_file() and python.is_file() else None
+
+
+def context_length(model: Path) -> int:
+    """The checkpoint's own context (the local backend's limit too: a shorter one would refuse
+    prompts the local backend takes)."""
+    return int(json.loads((model / "config.json").read_text())["max_position_embeddings"])
 
 
 def _free_port() -> int:
@@ -79,7 +86,8 @@ class VllmServer:
         self.port = _free_port()
         cmd = [str(self.python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model),
                "--served-model-name", MODEL_NAME, "--api-key", API_KEY, "--host", "127.0.0.1",
-               "--port", str(self.port), "--dtype", "float32", "--max-model-len", "2048", "--enforce-eager"]
+               "--port", str(self.port), "--dtype", "float32", "--max-model-len", str(context_length(self.model)),
+               "--enforce-eager"]
         env = {**os.environ, **VLLM_ENV}
         t0 = time.monotonic()
         with open(self.log, "ab") as log:

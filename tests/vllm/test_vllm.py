@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = sorted((ROOT / "examples" / "suites").glob("*.jsonl"))
 #: Records of each suite compared (each is a whole prediction, frame by frame, plus teacher forcing).
-RECORDS = 3
+RECORDS = 2
 #: A program whose prediction the bundled model writes with repairs under the constraints
 #: (7 of them in 23 frames).
 LOOP = ROOT / "examples" / "accumulate.py"
@@ -71,7 +71,9 @@ def test_compare_over_vllm_equals_the_local_backend(vllm, http_env, capsys):
         argv = ["compare", str(ROOT / "examples" / "count_char.py"), "--json", *extra]
         local = cli_json(argv, capsys)
         remote = cli_json(argv + ["--backend", "http", "--url", vllm.url], capsys)
-        assert remote == local
+        for who in (local, remote):  # which model ran, and how fast, differ by design
+            who.pop("model"), who.pop("speed", None)
+        assert remote == local and local["metrics"]["n_predicted"] > 10
 
 
 def test_a_debugging_session_over_vllm_steps_back_and_edits_as_the_local_one(vllm, bundled):
@@ -114,7 +116,7 @@ def test_sampling_over_vllm_is_reproducible_with_a_seed(vllm):
     before = frames(s)
     s.back()
     s.step()
-    assert frames(s) == before == first[:4]
+    assert frames(s) == before == first[: len(before)]
 
 
 def _metric(vllm, name: str) -> float:
