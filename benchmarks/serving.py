@@ -92,7 +92,7 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     rate, reference = measure(records, 1, "local", None)
     rows = [("local backend", 1, rate, True)]
-    print(f"local backend   jobs 1  {rate:.3f} records/s", flush=True)
+    print(f"local backend    jobs 1  {rate:.3f} records/s", flush=True)
     vllm = None
     if not args.vllm_url:
         vllm = VllmServer(python, Path(tempfile.mkdtemp()) / "vllm.log")
@@ -105,7 +105,7 @@ def main() -> int:
                 rate, results = measure(records, jobs, "http", url)
                 same = scores(results) == scores(reference)
                 rows.append((name, jobs, rate, same))
-                print(f"{name:<16}jobs {jobs}  {rate:.3f} records/s  {'same scores' if same else 'SCORES DIFFER'}",
+                print(f"{name:<17}jobs {jobs}  {rate:.3f} records/s  {'same scores' if same else 'SCORES DIFFER'}",
                       flush=True)
     finally:
         if vllm is not None:
