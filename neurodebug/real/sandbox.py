@@ -68,35 +68,10 @@ class _Capped:
 
 def run(spec: dict, limits) -> ChildResult:
     """Run one job (see neurodebug.real.tracer.trace_source) in a child; never raises for its faults."""
-    import selectors  # parent-only imports: the child starts faster without them
-    import subprocess
-
-    from neurodebug.real import isolation
-
-    r_fd, w_fd = os.pipe()
-    try:  # a roomy pipe lets the parent read in batches (fewer wake-ups) without stalling the child
-        import fcntl
-
-        fcntl.fcntl(w_fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-    except (ImportError, AttributeError, OSError):
-        pass
-    env = dict(os.environ)
-    env["PYTHONPATH"] = _PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["PYTHONIOENCODING"] = "utf-8"
-    env.pop("PYTHONSTARTUP", None)
     result = ChildResult()
-    # -P: the current directory must not shadow modules that the sandbox itself imports
-    argv = [sys.executable, "-u", "-P", "-m", "neurodebug.real.sandbox", str(w_fd)]
+    r_fd, w_fd = _frame_pipe()
     try:
-        isolated = isolation.use_bwrap(limits.isolation)  # a UserError where bwrap was asked for and cannot be
-        if isolated:
-            # what the child needs to start that the private /tmp could hide: its interpreter and packages
-            needed = [spec.get("path_dir"), _PKG_PARENT, sys.prefix, sys.base_prefix,
-                      os.path.dirname(sys.executable), *sys.path]
-            argv = isolation.command(argv, needed, limits.disk_mb)
-            spec = {**spec, "isolated": True}
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=(w_fd,), env=env, start_new_session=True)
+        proc, isolated, spec = _start(spec, limits, w_fd)
     except OSError as e:
         os.close(r_fd)
         result.messages.append({"reason": "crashed", "message": f"The tracer could not start its child process ({e})."})
@@ -106,6 +81,54 @@ def run(spec: dict, limits) -> ChildResult:
         raise
     finally:
         os.close(w_fd)
+    frames, ready, usage = _collect(proc, r_fd, spec, limits, result)
+    _read_frames(frames, result)
+    _read_exit(proc.returncode, isolated, ready, usage, limits, result)
+    return result
+
+
+def _frame_pipe() -> tuple[int, int]:
+    """The pipe the child writes frames to; a roomy one lets the parent read in batches (fewer
+    wake-ups) without stalling the child."""
+    r_fd, w_fd = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(w_fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
+    return r_fd, w_fd
+
+
+def _start(spec: dict, limits, w_fd: int):
+    """(process, isolated, spec as sent): the child, inside bubblewrap where the run is isolated."""
+    import subprocess  # parent-only imports: the child starts faster without them
+
+    from neurodebug.real import isolation
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _PKG_PARENT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("PYTHONSTARTUP", None)
+    # -P: the current directory must not shadow modules that the sandbox itself imports
+    argv = [sys.executable, "-u", "-P", "-m", "neurodebug.real.sandbox", str(w_fd)]
+    isolated = isolation.use_bwrap(limits.isolation)  # a UserError where bwrap was asked for and cannot be
+    if isolated:
+        # what the child needs to start that the private /tmp could hide: its interpreter and packages
+        needed = [spec.get("path_dir"), _PKG_PARENT, sys.prefix, sys.base_prefix,
+                  os.path.dirname(sys.executable), *sys.path]
+        argv = isolation.command(argv, needed, limits.disk_mb)
+        spec = {**spec, "isolated": True}
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            pass_fds=(w_fd,), env=env, start_new_session=True)
+    return proc, isolated, spec
+
+
+def _collect(proc, r_fd: int, spec: dict, limits, result: ChildResult):
+    """Send the job, then read stdout, stderr and the frame pipe until the child is gone or the
+    wall-time limit kills it; returns (frame bytes, whether the child got ready, its rusage)."""
+    import selectors
+
     out, err = _Capped(limits.max_output), _Capped(limits.max_output)
     frames = bytearray()
     # the wall-time limit counts from the moment the child is ready to run the traced code (an
@@ -140,9 +163,8 @@ def run(spec: dict, limits) -> ChildResult:
                 break
             wait = (deadline if stop_at is None else stop_at) - now
             for key, _ in sel.select(timeout=max(0.0, min(wait, 0.5))):
-                fd = key.fd
                 try:
-                    data = os.read(fd, 1 << 16)
+                    data = os.read(key.fd, 1 << 16)
                 except OSError:
                     data = b""
                 if not data:
@@ -167,8 +189,11 @@ def run(spec: dict, limits) -> ChildResult:
         os.close(r_fd)
         for f in (proc.stdout, proc.stderr):
             f.close()
-
     result.stdout, result.stderr = out.text(), err.text()
+    return bytes(frames), ready, usage
+
+
+def _read_frames(frames: bytes, result: ChildResult) -> None:
     for line in frames.split(b"\n"):
         if not line:
             continue
@@ -176,22 +201,27 @@ def run(spec: dict, limits) -> ChildResult:
             result.messages.append(json.loads(line))
         except ValueError:
             break  # the last line of a killed child may be cut off
-    rc = proc.returncode
+
+
+def _read_exit(rc: int | None, isolated: bool, ready: bool, usage, limits, result: ChildResult) -> None:
+    """How the child ended: its exit status, the signal that ended it, or the CPU limit."""
+    from neurodebug.real import isolation
+
     if isolated and rc is not None and isolation.signal_of(rc):
         rc = -isolation.signal_of(rc)  # bwrap exits with 128 + the signal that ended its child
     if isolated and not ready and rc and result.stderr.startswith("bwrap:"):
         why = result.stderr.splitlines()[0].removeprefix("bwrap:").strip().rstrip(".")
         result.messages.append({"reason": "crashed", "message": f"bubblewrap could not start the run ({why})."})
-    if not result.timed_out:
-        cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
-        # SIGXCPU comes only from RLIMIT_CPU's soft limit; SIGKILL also from its hard limit
-        if rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and cpu >= limits.cpu_s - 0.05):
-            result.cpu_exceeded = True
-        elif rc is not None and rc < 0:
-            result.signal = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
-        else:
-            result.returncode = rc
-    return result
+    if result.timed_out:
+        return
+    cpu = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
+    # SIGXCPU comes only from RLIMIT_CPU's soft limit; SIGKILL also from its hard limit
+    if rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and cpu >= limits.cpu_s - 0.05):
+        result.cpu_exceeded = True
+    elif rc is not None and rc < 0:
+        result.signal = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+    else:
+        result.returncode = rc
 
 
 def _exited(proc) -> bool:
