@@ -20,7 +20,7 @@ class RunningVllm:
     def __init__(self, base: str):
         self.base, self.url, self.proc = base, base + "/v1", None
 
-    def stop(self):
+    def stop(self, graceful: bool = True):
         pytest.skip(f"{URL_ENV} names a server this test may not stop")
 
 

@@ -103,11 +103,13 @@ class VllmServer:
             time.sleep(1)
         self.start_s = time.monotonic() - t0
 
-    def stop(self) -> None:
-        """End the whole process group (the API server and its engine process)."""
+    def stop(self, graceful: bool = True) -> None:
+        """End the whole process group (the API server and its engine process); ``graceful=False``
+        kills it at once, as a crash would (SIGTERM lets vLLM finish what kept-alive connections ask)."""
         if self.proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        signals = ((signal.SIGTERM, 30), (signal.SIGKILL, 10)) if graceful else ((signal.SIGKILL, 10),)
+        for sig, wait in signals:
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:

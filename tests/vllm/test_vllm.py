@@ -203,7 +203,7 @@ def test_the_server_going_away_mid_prediction_is_one_sentence_and_the_session_st
     while p.client.requests < start + 3 and worker.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert worker.is_alive(), "the prediction ended before the server could be stopped"
-    vllm.stop()
+    vllm.stop(graceful=False)
     worker.join(120)
     assert len(errors) == 1 and isinstance(errors[0], UserError), errors
     message = str(errors[0])
