@@ -8,7 +8,7 @@ import sys
 import pytest
 import pytest_asyncio
 
-from lsp.settings import Settings
+from neurodebug.lsp.settings import Settings
 from tests.lsp.conftest import start, stop
 from tests.lsp.test_server import execute, open_doc_at
 
