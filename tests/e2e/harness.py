@@ -291,11 +291,26 @@ class Workbench:
         box = self.page.query_selector(".monaco-dialog-box .dialog-message-container")
         return box.inner_text().strip() if box else None
 
-    def start_debugging(self, configuration: str) -> None:
-        """Start the launch configuration named ``configuration`` (Debug: Select and Start Debugging)."""
-        self.command("Debug: Select and Start Debugging")
-        self.page.keyboard.type(configuration)
-        self.page.wait_for_selector(f".quick-input-list .monaco-list-row:has-text('{configuration}')")
+    def start_debugging(self, configuration: str, timeout: float = 90) -> None:
+        """Start the launch configuration named ``configuration`` (Debug: Select and Start Debugging).
+
+        VS Code reads a launch.json written while it runs only once its file watcher reports it
+        (seconds on a loaded machine), so the picker is opened again until the configuration is in it.
+        """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # installed by .ci/e2e_setup.sh
+
+        row = f".quick-input-list .monaco-list-row:has-text('{configuration}')"
+        deadline = time.monotonic() + timeout
+        while True:
+            self.command("Debug: Select and Start Debugging")
+            self.page.keyboard.type(configuration)
+            try:
+                self.page.wait_for_selector(row, timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                self.page.keyboard.press("Escape")
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the launch configuration {configuration!r} was not offered in {timeout} s")
         self.page.keyboard.press("Enter")
 
     def keep_screenshot(self, name: str) -> Path:
