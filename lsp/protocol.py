@@ -9,6 +9,7 @@ an :class:`Action`.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, NewType
 
 import attrs
@@ -79,8 +80,23 @@ class Protocol(LanguageServerProtocol):
       (tests/lsp/test_server.py::test_malformed_requests_get_errors_and_the_server_lives_on);
     * $/cancelRequest of an executeCommand also stops the session work it started; pygls runs
       the command as an inner handler under another id, which the cancel never reaches
-      (tests/lsp/test_cancel.py::test_cancel_request_stops_the_session).
+      (tests/lsp/test_cancel.py::test_cancel_request_stops_the_session);
+    * the bookkeeping of a handler pygls runs under an id of its own (a command inside
+      executeCommand, a notification) is dropped when the handler ends; pygls keeps it forever,
+      and with it the handler's result or exception, whose traceback holds the command's session
+      (tests/lsp/test_cancel.py::test_cancelled_sessions_are_freed).
     """
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(partial(self._forget, msg_id))
+
+    def _forget(self, msg_id, future) -> None:
+        """Drop ``msg_id``'s bookkeeping if it is still ``future`` (a client may reuse an id)."""
+        if self._request_futures.get(msg_id) is future:
+            del self._request_futures[msg_id]
 
     def structure_message(self, data: dict[str, Any]):
         try:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def slow(replay_file):
-    client = await start([sys.executable, "-m", "tests.lsp.replay", str(replay_file), "--delay", "0.01"])
+    client = await start([sys.executable, "-m", "tests.lsp.replay", str(replay_file), "--delay", "0.01",
+                          "--count-sessions"])
     yield client
     await stop(client)
 
@@ -96,15 +97,42 @@ async def test_the_loop_answers_while_a_prediction_runs_and_its_progress_bar_can
     assert 3 in await hints(slow, uri)
 
 
+def edit(client, uri: str, version: int, text: str = "n = 1") -> None:
+    """Replace ``n = 0`` on line 3 of the document with ``text`` (the same text is an edit too)."""
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        [types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(2, 4), types.Position(2, 9)), text=text)]))
+
+
 async def test_an_edit_during_a_prediction_drops_its_result(slow):
     uri = open_doc(slow, "stale")
     before = set(slow.progress_reports)
     work = asyncio.create_task(execute(slow, "neurodebug.compare", uri, "count", None))
     await until(lambda: reported_frames(slow, before))
-    slow.text_document_did_change(types.DidChangeTextDocumentParams(
-        types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        [types.TextDocumentContentChangePartial(
-            range=types.Range(types.Position(2, 4), types.Position(2, 9)), text="n = 1")]))
+    edit(slow, uri, 2)
     with pytest.raises(Exception, match="document changed"):
         await work
     assert await hints(slow, uri) == {}
+
+
+async def test_cancelled_sessions_are_freed(slow):
+    """Work stopped by an edit or a newer prediction leaves no session behind (issue #18: pygls
+    kept each command's exception, whose traceback held the session and its KV cache)."""
+    alive = await execute(slow, "neurodebug.test.liveSessions")
+    uri = open_doc(slow, "freed")
+    for version in (2, 3):
+        before = set(slow.progress_reports)
+        work = asyncio.create_task(execute(slow, "neurodebug.predict", uri, "count", None))
+        await until(lambda: reported_frames(slow, before))
+        edit(slow, uri, version, "n = 0")  # the replayed model knows only this text
+        with pytest.raises(Exception, match="document changed"):
+            await work
+    before = set(slow.progress_reports)
+    first = asyncio.create_task(execute(slow, "neurodebug.predict", uri, "count", None))
+    await until(lambda: reported_frames(slow, before))
+    await execute(slow, "neurodebug.predict", uri, "ratio", None)
+    with pytest.raises(Exception, match="newer neurodebug request replaced this one"):
+        await first
+    edit(slow, uri, 4, "n = 0")  # drops the document's result, ratio's session
+    assert await execute(slow, "neurodebug.test.liveSessions") == alive
