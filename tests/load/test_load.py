@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8
 DURATION_S = 60.0
 WARMUP_S = 10.0
-#: Resident memory may grow this much after the warm-up (allocator noise), no more.
+#: Resident memory of `serve` may grow this much after the warm-up (allocator noise), no more.
 RSS_SLACK = 1.10
+#: The language server's resident memory may grow this much a cycle from cycle 10 to 100 (measured
+#: 19 and 28 KiB, allocator noise; a cancelled prediction kept alive cost about 276 KiB, issue #18).
+LSP_KIB_PER_CYCLE = 64
 
 
 def _prompt_ids() -> list[int]:
@@ -134,7 +137,8 @@ def test_a_hundred_edit_predict_cancel_cycles_in_the_language_server():
         print(f"\nanswers {answers}; (RSS KiB, threads) every 10 cycles: {list(samples.values())}")
         # the session pool (2 workers) may start its second worker late; nothing grows per cycle
         assert max(threads for _, threads in samples.values()) <= samples[10][1] + 1
-        assert samples[100][0] <= samples[10][0] * RSS_SLACK
+        growth = (samples[100][0] - samples[10][0]) / 90
+        assert growth <= LSP_KIB_PER_CYCLE, f"{growth:.0f} KiB a cycle"
         final = c.request("workspace/executeCommand", {"command": "neurodebug.predict",
                                                        "arguments": [DOC, "count", None]}, timeout=300)
         assert final["result"]["frames"] >= 1 and c.proc.poll() is None

@@ -32,7 +32,8 @@ def live_sessions(ls, *args) -> int:
 
 
 def main(argv: list[str]) -> None:
-    from neurodebug.lsp.server import main as serve, server
+    from neurodebug.lsp.server import main as serve
+    from neurodebug.lsp.server import server
 
     predictor = replay_from_argv(argv)
     if "--count-sessions" in argv:

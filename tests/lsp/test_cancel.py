@@ -124,7 +124,7 @@ async def test_cancelled_sessions_are_freed(slow):
     for version in (2, 3):
         before = set(slow.progress_reports)
         work = asyncio.create_task(execute(slow, "neurodebug.predict", uri, "count", None))
-        await until(lambda: reported_frames(slow, before))
+        await until(lambda before=before: reported_frames(slow, before))
         edit(slow, uri, version, "n = 0")  # the replayed model knows only this text
         with pytest.raises(Exception, match="document changed"):
             await work
