@@ -5,6 +5,9 @@ evaluate) are answered there from the last :class:`~neurodebug.dap.SessionView`;
 change the session (launch, the steps, setVariable, restart) run one at a time in a worker
 thread, so the reader keeps answering, and ``pause``/``cancel`` reach a running prediction
 through ``Session.cancel``. Steps are answered at once and end with a ``stopped`` event.
+Loading a model cannot be interrupted: a ``terminate`` or ``disconnect`` during a load answers
+the request that waits on it as cancelled and ends the debug session at once; the load's result
+is dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from neurodebug.view import SessionView
 from neurodebug.dap.launch import LaunchConfig, check_entry, default_predictor, open_session
 from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
+from neurodebug.dap.worker import Worker
 from neurodebug.errors import UserError
 
 THREAD_ID = 1
@@ -91,7 +94,10 @@ class Adapter:
         self._pending: set[int] = set()  # seqs of the requests the worker is carrying out or will
         self._cancellable: dict[str, int] = {}  # progress id -> request seq, while it runs
         self._divergence_before = None  # the first divergence when the current forward move began
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurodebug-dap")
+        self._lock = threading.Lock()
+        self._loading = threading.Event()  # a load is queued or under way in the worker
+        self._awaiting_load = None  # the request whose answer waits on that load, until it is answered
+        self._worker = Worker("neurodebug-dap")
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "initialize": self.initialize, "launch": self.launch, "attach": self.attach,
             "setBreakpoints": self.set_breakpoints, "setExceptionBreakpoints": self.set_exception_breakpoints,
@@ -136,11 +142,12 @@ class Adapter:
             self.out.event("output", dap.OutputEventBody(category="important", output=f"neurodebug: {e}\n"))
 
     def close(self) -> None:
-        """The client is gone: stop what runs and let the worker end."""
+        """The client is gone: stop what runs and let the worker end (a load is not waited for)."""
         self.done = True
         self._interrupt()
+        self._cancel_load()
         self._configured.set()
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._worker.close(wait=not self._loading.is_set())
 
     def _submit(self, request, work: Callable[[], None], answers: bool = False) -> None:
         """Run ``work`` in the worker thread. ``answers``: the request is answered by ``work`` (an error
@@ -206,20 +213,58 @@ class Adapter:
 
         def work():
             try:
-                title = "Loading the model" + (" and running the program" if config.compare else "")
-                with self._progress(request, title, cancellable=False):
-                    self.session = self._open(config)
+                session = self._load(request, config)
             except BaseException:
                 self.config = None  # a later launch may try again
                 raise
+            if session is None:
+                return
+            self.session = session
             self.out.respond(request.seq, request.command)
             with self._failures(request, answered=True):
                 self._announce()
                 self._configured.wait(CONFIGURATION_TIMEOUT_S)
                 self._begin(request)
 
+        self._expect_load(request)
         self._submit(request, work, answers=True)
         return LATER
+
+    def _expect_load(self, request) -> None:
+        """``request`` is answered after a load, which the worker will make (see :meth:`_load`)."""
+        self._loading.set()
+        with self._lock:
+            self._awaiting_load = request
+
+    def _load(self, request, config: LaunchConfig):
+        """A session on ``config``: its model loaded (once per process) and its real run made. Nothing
+        interrupts that; a terminate or disconnect meanwhile answers ``request`` as cancelled (see
+        :meth:`_cancel_load`), and then this drops the session and returns None."""
+        try:
+            title = "Loading the model" + (" and running the program" if config.compare else "")
+            with self._progress(request, title, cancellable=False):
+                session = self._open(config)
+        except BaseException:
+            if self._still_awaited(request):
+                raise
+            return None
+        finally:
+            self._loading.clear()
+        return session if self._still_awaited(request) else None
+
+    def _still_awaited(self, request) -> bool:
+        """Whether the worker is still to answer ``request`` (no terminate or disconnect did); it is now."""
+        with self._lock:
+            awaited = self._awaiting_load is request
+            self._awaiting_load = None
+        return awaited
+
+    def _cancel_load(self) -> None:
+        """The debug session ends during a load: answer the request waiting on it now, as cancelled."""
+        with self._lock:
+            request, self._awaiting_load = self._awaiting_load, None
+        if request is not None:
+            self.out.cancelled(request.seq, request.command)
 
     def _open(self, config: LaunchConfig):
         return open_session(config, self.predictors.get(config))
@@ -549,7 +594,10 @@ class Adapter:
             if config != self.config:
                 from neurodebug.trace.source import read_source
 
-                self.session = self._open(config)
+                session = self._load(request, config)
+                if session is None:
+                    return
+                self.session = session
                 self.config, self.source = config, read_source(config.program)
                 self.runnable = views.runnable_lines(self.source)
             else:
@@ -560,11 +608,14 @@ class Adapter:
                 self._announce()
                 self._begin(request)
 
+        if config != self.config:
+            self._expect_load(request)
         self._submit(request, work, answers=True)
         return LATER
 
     def terminate(self, request):
         self._interrupt()
+        self._cancel_load()
         self.out.respond(request.seq, request.command)
         self.over = True
         self.out.event("terminated")
@@ -572,6 +623,7 @@ class Adapter:
 
     def disconnect(self, request):
         self._interrupt()
+        self._cancel_load()
         self.done = True
 
     # -- lines ----------------------------------------------------------------------------------------

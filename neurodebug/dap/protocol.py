@@ -143,6 +143,12 @@ class Writer:
                     "message": sentence,
                     "body": {"error": {"id": 1, "format": sentence, "showUser": True}}})
 
+    def cancelled(self, request_seq: int, command: str) -> None:
+        """The answer to a request the client gave up on: the specification's error "cancelled",
+        which clients do not show."""
+        self._send({"type": "response", "request_seq": request_seq, "success": False, "command": command,
+                    "message": "cancelled"})
+
     def event(self, event: str, body: Any = None) -> None:
         message = {"type": "event", "event": event}
         if body is not None:

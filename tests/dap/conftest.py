@@ -72,8 +72,9 @@ def replay_file(tmp_path_factory) -> Path:
     return path
 
 
-def spawn_replay(replay_file: Path, delay: float = 0.0) -> DapClient:
-    command = [sys.executable, "-m", "tests.dap.replay", str(replay_file)] + (["--delay", str(delay)] if delay else [])
+def spawn_replay(replay_file: Path, delay: float = 0.0, load_delay: float = 0.0) -> DapClient:
+    command = [sys.executable, "-m", "tests.dap.replay", str(replay_file)]
+    command += (["--delay", str(delay)] if delay else []) + (["--load-delay", str(load_delay)] if load_delay else [])
     return DapClient.spawn(command, cwd=str(ROOT), env=adapter_env())
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.dap.conftest import INITIALIZE, assert_answered_once, spawn_replay, start
 from tests.dap.test_adapter import stack
 
@@ -161,3 +163,28 @@ def test_terminate_then_disconnect_ends_the_adapter(client, program):
     client.wait_closed()
     assert client.proc.wait(30) == 0
     assert "Traceback" not in b"".join(client.stderr).decode()
+
+
+#: How long the model takes to load: far longer than the test waits for the adapter to exit.
+LOAD_S = 600.0
+
+
+@pytest.mark.parametrize("ending", ["terminate", "disconnect"])
+def test_ending_the_session_while_the_model_loads_does_not_wait_for_the_load(replay_file, program, ending):
+    client = spawn_replay(replay_file, load_delay=LOAD_S)
+    try:
+        client.ok("initialize", {**INITIALIZE, "supportsProgressReporting": True})
+        launch = client.start("launch", {"program": str(program), "entry": "total"})
+        assert client.event("progressStart")["body"]["title"] == "Loading the model and running the program"
+        if ending == "terminate":  # VS Code's Stop: terminate, and disconnect once it is terminated
+            client.ok("terminate", {})
+            client.event("terminated")
+        client.ok("disconnect", {})
+        client.wait_closed(timeout=60)
+        assert client.proc.wait(30) == 0
+        response = client.response(launch)
+        assert (response["success"], response["message"]) == (False, "cancelled")  # the specification's word
+        assert "Traceback" not in b"".join(client.stderr).decode()
+    finally:
+        client.close()
+    assert_answered_once(client)
