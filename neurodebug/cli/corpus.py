@@ -8,18 +8,11 @@ traces and the held-out suite (see neurodebug/training/corpus.py).
 
 from __future__ import annotations
 
+# The training code is light to import (no torch at module level), and the parser asks for its
+# arguments anyway: its own add_arguments and run are the subcommand's.
+from neurodebug.training.corpus import add_arguments, run  # noqa: F401
+
 NAME = "corpus"
 HELP = "build the training corpus of real functions traced on generated inputs (CWM's recipe)"
 ORDER = 44
 
-
-def add_arguments(p) -> None:
-    from neurodebug.training.corpus import add_arguments as corpus_arguments
-
-    corpus_arguments(p)
-
-
-def run(args) -> int:
-    from neurodebug.training.corpus import run as corpus_run
-
-    return corpus_run(args)

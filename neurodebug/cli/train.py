@@ -7,18 +7,11 @@ evaluate and checkpoint periodically (--resume continues), `--device cuda` on a 
 
 from __future__ import annotations
 
+# The training code is light to import (no torch at module level), and the parser asks for its
+# arguments anyway: its own add_arguments and run are the subcommand's.
+from neurodebug.training.train import add_arguments, run  # noqa: F401
+
 NAME = "train"
 HELP = "train a small CWM-architecture model on traces of generated Python (the bundled model's recipe)"
 ORDER = 45
 
-
-def add_arguments(p) -> None:
-    from neurodebug.training.train import add_arguments as train_arguments
-
-    train_arguments(p)
-
-
-def run(args) -> int:
-    from neurodebug.training.train import run as train_run
-
-    return train_run(args)
