@@ -16,7 +16,7 @@ import pytest
 
 from tests.dap.client import DapClient
 from tests.lsp.conftest import ROOT
-from tests.lsp.conftest import server_env as adapter_env  # the repository on PYTHONPATH
+from tests.subprocesses import neurodebug_env
 
 PROGRAM = '''\
 # neurodebug: total([3, 4], {'a': 1})
@@ -75,7 +75,7 @@ def replay_file(tmp_path_factory) -> Path:
 def spawn_replay(replay_file: Path, delay: float = 0.0, load_delay: float = 0.0) -> DapClient:
     command = [sys.executable, "-m", "tests.dap.replay", str(replay_file)]
     command += (["--delay", str(delay)] if delay else []) + (["--load-delay", str(load_delay)] if load_delay else [])
-    return DapClient.spawn(command, cwd=str(ROOT), env=adapter_env())
+    return DapClient.spawn(command, cwd=str(ROOT), env=neurodebug_env())
 
 
 @pytest.fixture

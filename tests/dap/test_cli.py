@@ -12,7 +12,8 @@ import pytest
 
 from neurodebug.backends import bundled_model
 from tests.dap.client import DapClient
-from tests.dap.conftest import INITIALIZE, ROOT, adapter_env, start
+from tests.dap.conftest import INITIALIZE, ROOT, start
+from tests.subprocesses import neurodebug_env
 
 
 def free_port() -> int:
@@ -24,7 +25,7 @@ def free_port() -> int:
 @pytest.mark.skipif(bundled_model() is None, reason="the bundled model is not installed")
 def test_stdio_on_the_bundled_model(program, tmp_path):
     # as editors start it: -P keeps the workspace (cwd) off sys.path; no model named: the bundled one
-    client = DapClient.spawn([sys.executable, "-P", "-m", "neurodebug", "dap"], cwd=str(tmp_path), env=adapter_env())
+    client = DapClient.spawn([sys.executable, "-P", "-m", "neurodebug", "dap"], cwd=str(tmp_path), env=neurodebug_env())
     try:
         stopped = start(client, program, maxFrames=20)
         assert stopped["body"]["reason"] == "entry"
@@ -48,7 +49,7 @@ def test_stdio_on_the_bundled_model(program, tmp_path):
 def test_port_serves_one_session_per_connection(program, tmp_path):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "neurodebug", "dap", "--port", str(port)], cwd=ROOT,
-                            env=adapter_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=neurodebug_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
             try:
@@ -78,7 +79,7 @@ def test_port_serves_one_session_per_connection(program, tmp_path):
 
 
 def test_a_bad_port_is_one_sentence():
-    proc = subprocess.run([sys.executable, "-m", "neurodebug", "dap", "--port", "70000"], cwd=ROOT, env=adapter_env(),
+    proc = subprocess.run([sys.executable, "-m", "neurodebug", "dap", "--port", "70000"], cwd=ROOT, env=neurodebug_env(),
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "neurodebug: --port needs a port between 1 and 65535, not 70000."

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
+import sys
 import threading
 import time
+
+from tests.subprocesses import ROOT, neurodebug_env
 
 
 class RawClient:
@@ -19,6 +22,12 @@ class RawClient:
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=lambda: self.stderr.extend(iter(self.proc.stderr.readline, b"")), daemon=True).start()
         self._next_id = 0
+
+    @classmethod
+    def neurodebug(cls, *args: str, **env: str) -> "RawClient":
+        """`python -P -m neurodebug ARGS` in the repository root, the checkout under test first on
+        its path (-P: the working folder is not, as when an editor starts it)."""
+        return cls([sys.executable, "-P", "-m", "neurodebug", *args], env=neurodebug_env(**env), cwd=str(ROOT))
 
     def _read(self) -> None:
         out = self.proc.stdout

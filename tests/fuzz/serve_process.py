@@ -8,15 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.subprocesses import neurodebug_env
 
 
 class ServeProcess:
     def __init__(self, *flags: str):
-        env = dict(os.environ, OMP_NUM_THREADS="1")
-        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env = neurodebug_env(OMP_NUM_THREADS="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "neurodebug", "serve", "--port", "0", *flags],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
         deadline = time.monotonic() + 120

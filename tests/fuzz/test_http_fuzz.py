@@ -1,10 +1,11 @@
-"""1,000 malformed HTTP requests to `neurodebug serve` (a real server process on 127.0.0.1): each
+"""Malformed HTTP requests to `neurodebug serve` (a real server process on 127.0.0.1): each
 gets an answer that is not a 5xx, and the server stays up.
 
 Requests are written on a raw socket, so they can be anything a client could send that still
 ends: any method and path, headers of any kind, bodies that are not JSON, JSON of the wrong
 shape, and the two completion schemas with fields of any type. A Content-Length longer than
-the body is left out: the server then rightly waits for the rest.
+the body is left out: the server then rightly waits for the rest. How many: tests/fuzz/fuzzing.py
+(1,000 in CI).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 import socket
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.fuzzing import EXAMPLES, SERVER_FUZZ
 from tests.fuzz.serve_process import ServeProcess
 
 PATHS = ["/completions", "/v1/completions", "/v1/models", "/health", "/", "/v1", "/completions/", "/%00", "/v1/../x"]
@@ -67,8 +69,7 @@ def send(address, method: str, path: str, extra_headers, body: bytes) -> bytes:
 STATUSES: dict[int, int] = {}
 
 
-@settings(max_examples=1000, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@SERVER_FUZZ
 @given(method=st.sampled_from(METHODS), path=st.sampled_from(PATHS) | st.text(max_size=12).map(lambda t: "/" + t),
        extra=headers, body=bodies)
 def _fuzz(serve, method, path, extra, body):
@@ -81,8 +82,8 @@ def _fuzz(serve, method, path, extra, body):
     assert status < 500, (method, path, extra, body, reply[:500])
 
 
-def test_a_thousand_malformed_requests_never_a_5xx(serve):
+def test_malformed_requests_never_a_5xx(serve):
     _fuzz(serve)
-    assert sum(STATUSES.values()) == 1000
+    assert sum(STATUSES.values()) == EXAMPLES
     assert serve.healthy() and serve.proc.poll() is None
     assert set(STATUSES) - {200} and all(400 <= s < 500 for s in STATUSES if s != 200), STATUSES

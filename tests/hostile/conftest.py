@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.subprocesses import neurodebug_env
+
 ROOT = Path(__file__).resolve().parents[2]
 #: Limits of every hostile run (the CLI's flags); a run must end well within WALL_S + STARTUP_S.
 LIMITS = ["--wall", "4", "--cpu", "4", "--memory", "512", "--max-output", "4096", "--max-frames", "2000"]
@@ -103,9 +105,7 @@ def workspace(tmp_path):
 
 def run_trace(program: Path, call: str, token: str, isolation: str, extra=()) -> Outcome:
     """`neurodebug trace PROGRAM --call CALL --json` in a subprocess with the hostile limits."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["NEURODEBUG_HOSTILE_TOKEN"] = token
+    env = neurodebug_env(NEURODEBUG_HOSTILE_TOKEN=token)
     argv = [sys.executable, "-m", "neurodebug", "trace", str(program), "--call", call, "--json",
             "--isolation", isolation, *LIMITS, *extra]
     start = time.monotonic()

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +21,6 @@ from tests.fuzz.rawlsp import RawClient
 from tests.fuzz.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 CLIENTS = 8
 DURATION_S = 60.0
@@ -105,9 +102,7 @@ TEXT = "# neurodebug: count('berry', 'r')\ndef count(s, ch):\n    n = 0\n    for
 
 
 def test_a_hundred_edit_predict_cancel_cycles_in_the_language_server():
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    c = RawClient([sys.executable, "-m", "neurodebug", "lsp"], env=env, cwd=str(ROOT))
+    c = RawClient.neurodebug("lsp", OMP_NUM_THREADS="1")
     try:
         c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},
                                  "initializationOptions": {"maxFrames": 40}})

@@ -8,7 +8,6 @@ so the divergences from the real run (traced by the real tracer) are known exact
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, client_capabilities
+
+from tests.subprocesses import neurodebug_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,15 +85,9 @@ def replay_file(tmp_path_factory) -> Path:
     return path
 
 
-def server_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
 async def start(command: list[str], initialization_options=None):
     """A pytest-lsp client connected to ``command`` over stdio, initialized as VS Code would."""
-    config = ClientServerConfig(server_command=command, server_env=server_env())
+    config = ClientServerConfig(server_command=command, server_env=neurodebug_env())
     client = config.client_factory()
     client.traces = []
     client.feature("neurodebug/trace")(lambda params: client.traces.append(params))

@@ -12,7 +12,8 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-from tests.lsp.conftest import EXAMPLE, ROOT, server_env
+from tests.lsp.conftest import EXAMPLE, ROOT
+from tests.subprocesses import neurodebug_env
 
 
 def free_port() -> int:
@@ -25,7 +26,7 @@ def free_port() -> int:
 async def test_tcp_server_answers_on_localhost():
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "neurodebug", "lsp", "--tcp", str(port)], cwd=ROOT,
-                            env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=neurodebug_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = make_test_lsp_client()
     try:
         for _ in range(400):  # until it listens (a probe connection would end pygls' one session)
@@ -52,7 +53,7 @@ async def test_tcp_server_answers_on_localhost():
 
 
 def test_a_bad_port_is_one_sentence():
-    proc = subprocess.run([sys.executable, "-m", "neurodebug", "lsp", "--tcp", "70000"], cwd=ROOT, env=server_env(),
+    proc = subprocess.run([sys.executable, "-m", "neurodebug", "lsp", "--tcp", "70000"], cwd=ROOT, env=neurodebug_env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "neurodebug: --tcp needs a port between 1 and 65535, not 70000."

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.lsp.conftest import EXAMPLE, ROOT, server_env
+from tests.lsp.conftest import EXAMPLE, ROOT
+from tests.subprocesses import neurodebug_env
 
 NVIM = shutil.which("nvim")
 
@@ -20,7 +21,7 @@ def test_neovim_gets_code_lenses_inlay_hints_and_diagnostics(replay_file, tmp_pa
     source = tmp_path / "example.py"
     source.write_text(EXAMPLE)
     out = tmp_path / "results.json"
-    env = {**server_env(), "NEURODEBUG_NVIM_FILE": str(source), "NEURODEBUG_NVIM_OUT": str(out),
+    env = {**neurodebug_env(), "NEURODEBUG_NVIM_FILE": str(source), "NEURODEBUG_NVIM_OUT": str(out),
            "NEURODEBUG_NVIM_CMD": json.dumps([sys.executable, "-m", "tests.lsp.replay", str(replay_file)]),
            "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
     script = Path(__file__).with_name("nvim_client.lua")
