@@ -96,6 +96,7 @@ class CodeServer:
             "telemetry.telemetryLevel": "off",
             "editor.inlayHints.enabled": "on",
             "security.workspace.trust.enabled": False,
+            "workbench.view.alwaysShowHeaderActions": True,  # the Watch pane's Add Expression button
         }, indent=1))
 
     def _base(self) -> list[str]:
@@ -169,10 +170,12 @@ class Workbench:
         self.page.wait_for_selector(".explorer-folders-view .monaco-list-row", timeout=60_000)
 
     def open_file(self, name: str) -> None:
-        """Quick Open (Ctrl+P) the workspace file ``name``, then wait until it is the active editor."""
+        """Quick Open (Ctrl+P) the workspace file ``name``, then wait until it is the active editor.
+        Enter waits for the file's row to be the focused one: before the typed filter applies, the
+        focused row is the most recently opened file (in every picker here, the first row)."""
         self.page.keyboard.press("Control+p")
         self.page.keyboard.type(name)
-        self.page.wait_for_selector(f".quick-input-list .monaco-list-row:has-text('{name}')")
+        self.page.wait_for_selector(f".quick-input-list .monaco-list-row.focused:has-text('{name}')")
         self.page.keyboard.press("Enter")
         self.page.wait_for_selector(f".tab.active:has-text('{name}')")
 
@@ -184,7 +187,7 @@ class Workbench:
         """Run a command from the palette (F1) by its title."""
         self.page.keyboard.press("F1")
         self.page.keyboard.type(title)
-        self.page.wait_for_selector(f".quick-input-list .monaco-list-row:has-text('{title}')")
+        self.page.wait_for_selector(f".quick-input-list .monaco-list-row.focused:has-text('{title}')")
         self.page.keyboard.press("Enter")
 
     def lenses(self, timeout: float = 120_000) -> list[str]:
@@ -286,6 +289,76 @@ class Workbench:
         rows = self.page.query_selector_all(".repl .monaco-list-row")
         return [line.strip() for r in rows for line in r.get_attribute("aria-label").splitlines() if line.strip()]
 
+    def hover(self, line: int, word: str, timeout: float = 120) -> str:
+        """Rest the mouse on the first ``word`` of ``line`` (1-based) in the active editor; the text of
+        the debug hover it opens (a value, or a container's value above its items). The gesture is
+        made again while no hover shows (code lenses arriving late move the lines)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # installed by .ci/e2e_setup.sh
+
+        widget = self.page.locator(".debug-hover-widget")
+        deadline = time.monotonic() + timeout
+        while True:
+            x, y = self._word_center(line, word)
+            self.page.mouse.move(x, y - 40)
+            self.page.mouse.move(x, y, steps=4)
+            try:
+                widget.wait_for(state="visible", timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if time.monotonic() > deadline:
+                    shown = self.page.locator(".monaco-hover").all_inner_texts()
+                    raise AssertionError(f"no debug hover on {word!r} (line {line}) in {timeout} s; hovers: {shown}")
+        text = self.wait_until(lambda: widget.inner_text().strip(), bool, 30, "the debug hover")
+        self.page.mouse.move(900, 700)
+        widget.wait_for(state="hidden", timeout=30_000)
+        return text
+
+    def _word_center(self, line: int, word: str) -> tuple[float, float]:
+        """Where the first ``word`` of ``line`` is drawn, in page coordinates."""
+        box = self.page.evaluate(r"""([line, word]) => {
+            const editor = document.querySelector('.editor-instance .monaco-editor');
+            let top = null;
+            for (const n of editor.querySelectorAll('.margin-view-overlays .line-numbers')) {
+                if (parseInt(n.textContent) === line) top = parseFloat(n.parentElement.style.top);
+            }
+            const view = [...editor.querySelectorAll('.view-lines .view-line')]
+                .find(l => parseFloat(l.style.top) === top);
+            if (!view) return null;
+            const at = view.textContent.search(new RegExp('\\b' + word + '\\b'));
+            if (at < 0) return null;
+            const walker = document.createTreeWalker(view, NodeFilter.SHOW_TEXT);
+            for (let offset = 0, node = walker.nextNode(); node; node = walker.nextNode()) {
+                if (at < offset + node.length) {
+                    const range = document.createRange();
+                    range.setStart(node, at - offset);
+                    range.setEnd(node, at - offset + word.length);
+                    const r = range.getBoundingClientRect();
+                    return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+                }
+                offset += node.length;
+            }
+            return null;
+        }""", [line, word])
+        assert box is not None, f"{word!r} is not on line {line} of the editor"
+        return box["x"], box["y"]
+
+    def add_watch(self, expression: str) -> None:
+        """Add ``expression`` to the Watch pane (its Add Expression button, then typed and Enter)."""
+        self.page.locator(".action-label[aria-label='Add Expression']").click()
+        box = self.page.locator(".debug-watch .monaco-inputbox input")
+        box.wait_for(state="visible")
+        self.page.keyboard.type(expression)
+        self.page.keyboard.press("Enter")
+        box.wait_for(state="hidden")  # VS Code keeps the input box in the pane, hidden
+
+    def watch(self) -> list[str]:
+        """The Watch pane's rows: "xs[0], value 3", ..."""
+        return self._rows("debug-watch")
+
+    def remove_watches(self) -> None:
+        self.page.locator(".action-label[aria-label='Remove All Expressions']").click()
+        self.page.wait_for_selector(".debug-watch .monaco-list-row", state="detached")
+
     def dialog(self) -> str | None:
         """The message of the modal dialog shown (VS Code shows a failed launch in one), or None."""
         box = self.page.query_selector(".monaco-dialog-box .dialog-message-container")
@@ -299,7 +372,7 @@ class Workbench:
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeout  # installed by .ci/e2e_setup.sh
 
-        row = f".quick-input-list .monaco-list-row:has-text('{configuration}')"
+        row = f".quick-input-list .monaco-list-row.focused:has-text('{configuration}')"
         deadline = time.monotonic() + timeout
         while True:
             self.command("Debug: Select and Start Debugging")

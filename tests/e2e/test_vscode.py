@@ -9,10 +9,13 @@ Run: `.ci/e2e_setup.sh && pytest -m e2e` (2-core machine: a few minutes).
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
 import pytest
+
+from neurodebug.dap.variables import NO_CODE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -103,6 +106,34 @@ def test_debugger_toolbar_variables_step_over_and_step_back(workbench):
                                      what=f"the call stack after Step Back to line {line}")
         assert workbench.wait_until(workbench.stopped_line, lambda n: n == line, 10, "the stopped line")
 
+    workbench.debug_action("Stop")
+    workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
+
+
+def test_f5_without_launch_json_then_hover_and_watch(workbench, code_server):
+    """F5 in examples/accumulate.py with no launch.json: the extension's resolveDebugConfiguration
+    debugs the active file (its `# neurodebug:` call). Hovering a local shows its predicted value;
+    the Watch pane shows an index into it, and refuses an expression that would run code."""
+    assert not (code_server.workspace / ".vscode" / "launch.json").exists()  # this test runs before one is written
+    workbench.open_file("accumulate.py")
+    workbench.page.keyboard.press("F5")
+    workbench.debug_actions()
+    stack = workbench.wait_until(workbench.call_stack, bool, what="the call stack")
+    assert stack == [frame("running_max", 2, "accumulate.py")]
+    rows = workbench.wait_until(workbench.variables, lambda r: len(r) > 1 and r[0] == "Scope Predicted",
+                                what="the Variables pane")
+    assert rows[1].startswith("xs, value "), rows
+    xs = rows[1].removeprefix("xs, value ")  # the predicted list
+
+    shown = workbench.hover(3, "xs")  # `best = xs[0]`: the debug hover asks the adapter (evaluate, context hover)
+    assert shown.splitlines()[0] == xs, shown
+
+    workbench.add_watch("xs[2]")
+    workbench.add_watch("max(xs)")
+    watch = workbench.wait_until(workbench.watch, lambda r: len(r) == 2 and all(", value " in row for row in r),
+                                 what="the Watch pane")
+    assert watch == [f"xs[2], value {ast.literal_eval(xs)[2]!r}", f"max(xs), value {NO_CODE}"], watch
+    workbench.remove_watches()
     workbench.debug_action("Stop")
     workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
 
