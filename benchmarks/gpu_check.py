@@ -491,19 +491,41 @@ def timed_decode(seq, n_new, dev) -> float:
     return time.perf_counter() - t
 
 
+@contextlib.contextmanager
+def graph_steps(sec, item, rt):
+    """A block of rows that decodes with CUDA graphs (without CUDA, --dry-run: the same one-token
+    steps eagerly with the position in a tensor). Yields the function that turns them on; after
+    the block they are off and the GPU's cache is freed. An error ends the block as one ERROR row
+    named ``item``, and the section goes on."""
+    import torch
+
+    flag = "cuda_graphs" if rt.device.type == "cuda" else "tensor_positions"
+
+    def turn_on():
+        setattr(rt, flag, True)
+
+    try:
+        yield turn_on
+    except Exception as e:  # noqa: BLE001
+        emit(sec, item, note=f"ERROR {type(e).__name__}: {e}"[:300])
+        traceback.print_exc()
+    finally:
+        setattr(rt, flag, False)
+        if rt.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
 def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
     """The same decode with CUDA graphs (CWM(cuda_graphs=True)): the logits of 8 fed tokens against
     eager decoding from the same state, then greedy tok/s."""
     import torch
 
     dev = rt.device
-    # Without CUDA (--dry-run) the same step runs eagerly with the position in a tensor.
-    flag = "cuda_graphs" if dev.type == "cuda" else "tensor_positions"
-    try:
+    with graph_steps(sec, "CUDA graph decode", rt) as graphs_on:
         toks = torch.randint(0, V, (8,), generator=g).tolist()
         eager, graphed = seq.fork(), seq.fork()
         want = [eager.extend([t], logits="last") for t in toks]
-        setattr(rt, flag, True)
+        graphs_on()
         sync(dev)
         t = time.perf_counter()
         got = [graphed.extend([t], logits="last") for t in toks]  # the first step captures
@@ -520,13 +542,6 @@ def graph_rows(sec, rt, seq, n_new, bound, step_bytes, bw, g, V, shp):
              f"{tok_s / bound:.0%}", f"{dt / n_new * 1e3:.1f} ms/token; bound = {step_bytes / 1e9:.3g} GB / "
              f"{bw:.3g} GB/s; {goal}".strip("; "))
         del eager, graphed
-    except Exception as e:  # noqa: BLE001
-        emit(sec, "CUDA graph decode", note=f"ERROR {type(e).__name__}: {e}"[:300])
-        traceback.print_exc()
-    finally:
-        setattr(rt, flag, False)
-        if dev.type == "cuda":
-            torch.cuda.empty_cache()
 
 
 def lookahead_rows(sec, rt, seq, n_new, g, V):
@@ -539,9 +554,8 @@ def lookahead_rows(sec, rt, seq, n_new, g, V):
     from neurodebug.model.lookahead import Lookahead
 
     dev = rt.device
-    flag = "cuda_graphs" if dev.type == "cuda" else "tensor_positions"
-    try:
-        setattr(rt, flag, True)
+    with graph_steps(sec, "lookahead", rt) as graphs_on:
+        graphs_on()
         base = seq.fork()
         last = base.extend((), logits="from_last")[-1]
         n = len(base)
@@ -577,13 +591,6 @@ def lookahead_rows(sec, rt, seq, n_new, g, V):
         emit(sec, "greedy decode, repetitive prompt", fmt(n_new / tb, "tok/s"), fmt(n_new / ta, "tok/s (1/token)"),
              f"{ta / tb:.2f}x", f"forwards {fb} vs {fa} for {n_new} tokens; same tokens: {a == b}")
         del base
-    except Exception as e:  # noqa: BLE001
-        emit(sec, "lookahead", note=f"ERROR {type(e).__name__}: {e}"[:300])
-        traceback.print_exc()
-    finally:
-        setattr(rt, flag, False)
-        if dev.type == "cuda":
-            torch.cuda.empty_cache()
 
 
 def gemv_rows(sec):

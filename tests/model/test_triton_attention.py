@@ -1,8 +1,8 @@
 """Triton attention kernels against a plain PyTorch reference.
 
-Without CUDA the kernels run in Triton's interpreter (TRITON_INTERPRET=1, set before triton is
-imported), which mishandles bfloat16: CPU runs use float32 and float16 at tiny shapes. bfloat16 and
-CWM-sized shapes run only on a GPU.
+Without CUDA the kernels run in Triton's interpreter (tests/model/triton_interpreter.py), which
+mishandles bfloat16: CPU runs use float32 and float16 at tiny shapes. bfloat16 and CWM-sized shapes
+run only on a GPU.
 """
 
 import math
@@ -10,15 +10,10 @@ import os
 
 import pytest
 
-torch = pytest.importorskip("torch")
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-pytest.importorskip("triton")
+from tests.model.triton_interpreter import CUDA, DEVICE, torch  # first: it may set TRITON_INTERPRET
 
-from neurodebug.model import triton_attention as ta  # noqa: E402
+from neurodebug.model import triton_attention as ta
 
-CUDA = torch.cuda.is_available()
-DEVICE = "cuda" if CUDA else "cpu"
 TOL = {torch.float32: 2e-5, torch.float16: 3e-3, torch.bfloat16: 2e-2}
 
 

@@ -1,7 +1,7 @@
 """Triton weight-only int8 decode matmul (model/triton_int8.py) against float32 math.
 
-Without CUDA the kernel runs in Triton's interpreter (TRITON_INTERPRET=1, set before triton is
-imported), which mishandles bfloat16: CPU runs use float32 and float16 at tiny shapes, with a small
+Without CUDA the kernel runs in Triton's interpreter (tests/model/triton_interpreter.py), which
+mishandles bfloat16: CPU runs use float32 and float16 at tiny shapes, with a small
 tile (32 x 64) so that partial blocks along N and K occur. bfloat16, the autotuned tiles and CWM-sized
 shapes run only on a GPU.
 """
@@ -13,16 +13,11 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-pytest.importorskip("triton")
+from tests.model.triton_interpreter import CUDA, DEVICE, torch  # first: it may set TRITON_INTERPRET
 
-from neurodebug.model import quantize  # noqa: E402
-from neurodebug.model import triton_int8 as ti  # noqa: E402
+from neurodebug.model import quantize
+from neurodebug.model import triton_int8 as ti
 
-CUDA = torch.cuda.is_available()
-DEVICE = "cuda" if CUDA else "cpu"
 ROOT = Path(__file__).resolve().parents[2]
 # Relative to the largest output: float32 accumulates the same products in another order; 16-bit
 # outputs are rounded once.
