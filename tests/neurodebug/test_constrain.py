@@ -343,39 +343,24 @@ def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(b
 
 
 def test_the_cli_option_for_locals(tmp_path, bundled):
-    from neurodebug.cli import _session_args
     from neurodebug.cli import eval as eval_cli
 
     p, e = _parsers()
     assert p.parse_args(["x.py"]).no_constrain_locals is False
     assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain-locals"])) is False
     assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain"])) is False
-    f = tmp_path / "prog.py"
-    f.write_text(PROGRAM)
-    base = [str(f), "--call", CALL, "--entry", ENTRY, "--max-frames", "2"]
-    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain-locals"]))
+    s = _session_from_cli(tmp_path, "--no-constrain-locals")
     assert s.constrained and not s.constrained_locals
-    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain"]))
+    s = _session_from_cli(tmp_path, "--no-constrain")
     assert not s.constrained and not s.constrained_locals
 
 
 def test_the_cli_option(tmp_path, bundled):
-    import argparse
-
-    from neurodebug.cli import _session_args
-    from neurodebug.cli import eval as eval_cli
-
-    p = argparse.ArgumentParser()
-    _session_args.add_session_arguments(p)
+    p, e = _parsers()
     assert p.parse_args(["x.py"]).no_constrain is False
     assert p.parse_args(["x.py", "--no-constrain"]).no_constrain is True
-    e = argparse.ArgumentParser()
-    eval_cli.add_arguments(e)
     assert e.parse_args(["s.jsonl", "--no-constrain"]).no_constrain is True
-    f = tmp_path / "prog.py"
-    f.write_text(PROGRAM)
-    args = p.parse_args([str(f), "--call", CALL, "--entry", ENTRY, "--no-constrain", "--max-frames", "2"])
-    assert _session_args.session_from_args(args).constrained is False
+    assert _session_from_cli(tmp_path, "--no-constrain").constrained is False
 
 
 # -- the CWM vocabulary, a random model, both local backends ---------------------------------------
@@ -762,14 +747,9 @@ def test_the_cli_option_for_flow(tmp_path, bundled):
     assert eval_cli._constrain_flow(e.parse_args(["s.jsonl"])) is True
     assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain-flow"])) is False
     assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain"])) is False
-    f = tmp_path / "prog.py"
-    f.write_text(PROGRAM)
-    base = [str(f), "--call", CALL, "--entry", ENTRY, "--max-frames", "2"]
-    from neurodebug.cli import _session_args
-
-    s = _session_args.session_from_args(p.parse_args(base + ["--no-constrain-flow"]))
+    s = _session_from_cli(tmp_path, "--no-constrain-flow")
     assert s.constrained and not s.constrained_flow
-    s = _session_args.session_from_args(p.parse_args(base + ["--beam", "2"]))
+    s = _session_from_cli(tmp_path, "--beam", "2")
     assert s.constrained_flow and s.beaming and s.beam == 2
 
 
@@ -785,6 +765,16 @@ def _parsers():
     e = argparse.ArgumentParser()
     eval_cli.add_arguments(e)
     return p, e
+
+
+def _session_from_cli(tmp_path, *flags: str):
+    """The session a debugger command makes of PROGRAM (in ``tmp_path``) with these ``flags``."""
+    from neurodebug.cli import _session_args
+
+    program = tmp_path / "prog.py"
+    program.write_text(PROGRAM)
+    args = _parsers()[0].parse_args([str(program), "--call", CALL, "--entry", ENTRY, "--max-frames", "2", *flags])
+    return _session_args.session_from_args(args)
 
 
 def test_beam_search_sessions(bundled):
