@@ -52,31 +52,31 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
+#: The sentence that ends a real run, by reason (format fields: call, value shortened, at: " at line
+#: N" where known, limits, name: the file's, entry). "exited" and "crashed" depend on more.
+_END_SENTENCES = {
+    "returned": "{call} returned {value}.",
+    "raised": "{call} raised {value}{at}.",
+    "memory_limit": "The traced code ran out of memory (limit {limits.memory_mb} MB){at}.",
+    "frame_limit": "The trace reached the limit of {limits.max_frames} frames.",
+    "timeout": "The traced code ran longer than the wall-time limit of {limits.wall_s:g} s.",
+    "cpu_limit": "The traced code used more than the CPU-time limit of {limits.cpu_s:g} s.",
+    "no_such_function": "There is no function named {entry!r} in {name}.",
+    "bad_call": "Evaluating the arguments of {call} raised {value}.",
+    "import_error": "Running the module {name} raised {value}{at}.",
+}
+
+
 def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str) -> str:
     value, line = d.get("value"), d.get("line")
     at = f" at line {line}" if line else ""
-    if reason == "returned":
-        return f"{call_text} returned {_short(value or '')}."
-    if reason == "raised":
-        return f"{call_text} raised {_short(value or '')}{at}."
     if reason == "exited":
         if d.get("how") == "sys.exit":
             return f"{call_text} called sys.exit({_short(value or '')}){at}."
         return f"The traced code ended the process with exit status {value}."
-    if reason == "memory_limit":
-        return f"The traced code ran out of memory (limit {limits.memory_mb} MB){at}."
-    if reason == "frame_limit":
-        return f"The trace reached the limit of {limits.max_frames} frames."
-    if reason == "timeout":
-        return f"The traced code ran longer than the wall-time limit of {limits.wall_s:g} s."
-    if reason == "cpu_limit":
-        return f"The traced code used more than the CPU-time limit of {limits.cpu_s:g} s."
-    if reason == "no_such_function":
-        return f"There is no function named {d.get('entry')!r} in {name}."
-    if reason == "bad_call":
-        return f"Evaluating the arguments of {call_text} raised {_short(value or '')}."
-    if reason == "import_error":
-        return f"Running the module {name} raised {_short(value or '')}{at}."
+    if reason in _END_SENTENCES:
+        return _END_SENTENCES[reason].format(call=call_text, value=_short(value or ""), at=at, limits=limits,
+                                             name=name, entry=d.get("entry"))
     if reason == "crashed":
         return d.get("message") or "The traced process crashed."
     return d.get("message") or reason
