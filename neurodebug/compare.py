@@ -291,6 +291,7 @@ class FrameScore:
     wrong_at: int | None  # offset of the first wrong token inside the frame
     alternative: Frame | None  # what greedy decoding says instead (only for wrong frames)
     differs: set[str] = field(default_factory=set)
+    past_context: bool = False  # the frame ends past the model's context: not predicted, counted wrong
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -300,6 +301,7 @@ class FrameScore:
             "real": self.real.to_dict(),
             "alternative": self.alternative.to_dict() if self.alternative else None,
             "differs": sorted(self.differs),
+            "past_context": self.past_context,
         }
 
 
@@ -325,6 +327,16 @@ class TeacherForced:
             "tokens_scored": self.tokens_scored,
             "tokens_generated": self.tokens_generated,
         }
+
+
+def context_room(predictor, length: int) -> int | None:
+    """How many tokens may follow ``length`` of them on ``predictor``: what its context limit
+    leaves, less one (None: no known limit). Free-running and teacher-forced prediction both
+    keep to it, so the local backend and the same model behind a server (vLLM refuses a prompt
+    past its ``max_model_len``) stop at the same token rather than one of them computing
+    positions the model was never given."""
+    limit = getattr(predictor, "context_limit", None)
+    return None if not limit else limit - 1 - length
 
 
 def first_wrong(ids: list[int], argmax: list[int], start: int, end: int) -> int | None:
@@ -354,24 +366,30 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     prediction; a frame the greedy argmax gets right is right under any constraint that allows
     the real frame, which the debugger's constraints always do. ``parser``: the parser that reads
     the real history (``Session.new_parser()``, which follows the flow); by default the codec's.
+    A frame that ends past the predictor's context (:func:`context_room`) is not predicted and
+    counts as wrong, as free-running prediction stops there too.
     """
     ids, spans = codec.encode_trace(real, close=True)
     n = len(real.frames)
-    argmax = predictor.greedy_argmax(ids)
-    wrong = [first_wrong(ids, argmax, s, e) for s, e in spans[:n]]
-    end_ok = first_wrong(ids, argmax, *spans[n]) is None if len(spans) > n else None
+    room = context_room(predictor, 0)
+    fits = len(ids) if room is None else min(len(ids), room)  # a frame ending past this is not scored
+    argmax = predictor.greedy_argmax(ids[:fits])
+    wrong = [first_wrong(ids, argmax, s, e) if e <= fits else None for s, e in spans[:n]]
+    end_ok = first_wrong(ids, argmax, *spans[n]) is None if len(spans) > n and spans[n][1] <= fits else None
 
     parser = parser or codec.parser(real.source, real.entry)
     gen = _Alternatives(predictor, codec, ids, max_frame_tokens, should_stop, constraint)
     scores: list[FrameScore] = []
     for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
-        alt, differs = None, set()
-        if wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
+        alt, differs, past = None, set(), e > fits
+        if past:
+            differs = {"event", "line"}  # not predicted: counted wrong in both
+        elif wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
             alt = gen.frame(parser, s)
             differs = frame_differences(f, alt) if alt is not None else {"event"}
         elif wrong[i] is not None:
             differs = {"event", "line"}  # not generated: counted wrong in both
-        scores.append(FrameScore(i, f, wrong[i] is None, wrong[i], alt, differs))
+        scores.append(FrameScore(i, f, not past and wrong[i] is None, wrong[i], alt, differs, past))
         parser.feed(ids[s:e])
         if on_progress:
             on_progress(i + 1, n)
@@ -398,7 +416,9 @@ class _Alternatives:
         else:
             self.state.extend(self.ids[len(self.state):start])
         hook = self.constraint(parser, ()) if self.constraint is not None else None
-        new = self.state.generate(self.max_frame_tokens, stop_ids=self.codec.stop_ids, temperature=0.0,
+        room = context_room(self.predictor, start)
+        budget = self.max_frame_tokens if room is None else min(self.max_frame_tokens, room)
+        new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=0.0,
                                   should_stop=self.should_stop, **({} if hook is None else {"constraint": hook}))
         self._check()
         self.generated += len(new)
@@ -422,6 +442,10 @@ def _first_divergence(scores: list[FrameScore], end_ok: bool | None, n: int) -> 
     for sc in scores[SCORE_FROM:]:
         if sc.ok:
             continue
+        if sc.past_context:
+            return Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
+                              f"At step {sc.step + 1} the trace runs past the model's context; "
+                              "the frames from there are not predicted.")
         if sc.alternative is None and sc.differs == {"event"}:
             return Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
                               f"At step {sc.step + 1} the model would end the trace; the real run went on to {_describe(sc.real)}.")

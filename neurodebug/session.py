@@ -334,10 +334,11 @@ class Session:
             force_event = "line"
         start = len(self.state)
         budget = self.max_frame_tokens
-        limit = getattr(self.predictor, "context_limit", None)
-        if limit:
-            budget = min(budget, limit - start - 1)
+        room = _compare.context_room(self.predictor, start)
+        if room is not None:
+            budget = min(budget, room)
             if budget < 2:
+                limit = self.predictor.context_limit
                 self._finish(End("token_cap", f"The trace reached the model's context limit of {limit} tokens."))
                 return None
         prefix = [self.codec.event_ids[force_event]] if force_event else []

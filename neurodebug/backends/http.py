@@ -24,7 +24,10 @@ next request is a prefix of an earlier one, again a cache hit.
 Deployment: ``model_name`` is sent as ``"model"`` (vLLM refuses a name other than its
 ``--served-model-name``; None leaves the field out, which vLLM takes for its one model);
 ``api_key`` is sent as ``Authorization: Bearer`` (vLLM's ``--api-key``); a 429 or 503 is
-asked again with exponential back-off (``RETRIES``), honouring ``Retry-After``.
+asked again with exponential back-off (``RETRIES``), honouring ``Retry-After``. The served
+model's context is vLLM's ``max_model_len`` from ``GET /v1/models`` (``context_limit``):
+predictions keep inside it as they keep inside a local model's, so a trace longer than the
+context is scored the same way on both rather than refused by the server.
 
 Constraints (``generate(constraint=...)``, :mod:`neurodebug.constrain`) need a server that
 can restrict a token to a set, which vLLM's contract does (``allowed_token_ids``). There a
@@ -41,6 +44,7 @@ constraint is accepted and ignored (the server decodes freely).
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.parse
 from typing import Any, Sequence
@@ -131,6 +135,16 @@ class HttpClient:
         if not isinstance(reply, dict):
             raise UserError(f"The model server at {self.endpoint} replied with unexpected JSON (not an object).")
         return reply
+
+    def get_json(self, path: str) -> Any:
+        """GET ``path`` beside the endpoint (``/v1/models`` for ``/v1/completions``); None when the
+        server does not answer it with JSON (it is optional information, never an error)."""
+        url = self.endpoint.rsplit("/completions", 1)[0] + path
+        try:
+            resp = self.pool.request("GET", url, headers=self.headers)
+            return json.loads(resp.data) if resp.status == 200 else None
+        except (MaxRetryError, Urllib3Error, OSError, ValueError):
+            return None
 
     def _failure(self, reason: BaseException) -> str:
         if isinstance(reason, (ReadTimeoutError, TimeoutError)):
@@ -285,6 +299,21 @@ class HttpPredictor(Predictor):
 
     def close(self) -> None:
         self.client.close()
+
+    @functools.cached_property
+    def context_limit(self) -> int | None:
+        """The served model's context (vLLM's ``max_model_len`` in ``GET /v1/models``; asked once):
+        sessions and teacher forcing keep inside it, as they do inside a local model's. None when
+        the server does not say (Meta's contract)."""
+        if self.client.contract != "vllm":
+            return None
+        listing = self.client.get_json("/models")
+        models = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(models, list):
+            return None
+        ours = [m for m in models if isinstance(m, dict) and m.get("id") == self.model_name] or models[:1]
+        limit = ours[0].get("max_model_len") if ours and isinstance(ours[0], dict) else None
+        return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
     def open(self, prompt_ids: Sequence[int]) -> HttpState:
         return HttpState(self, prompt_ids)

@@ -10,7 +10,8 @@
   ``return_tokens_as_token_ids``) / ``allowed_token_ids`` / ``seed`` ...;
   choices carry ``token_ids``, ``prompt_token_ids``, ``stop_reason`` as vLLM writes them;
   ``stream: true`` answers in server-sent events, as the OpenAI client libraries read them.
-* ``GET /health``, ``GET /v1/models``, ``GET /stats`` (the cache counters below).
+* ``GET /health``, ``GET /v1/models`` (with vLLM's ``max_model_len``, the context limit), ``GET
+  /stats`` (the cache counters below).
 
 Requests are validated by the pydantic models of :mod:`neurodebug.serve.schema`. Bad JSON,
 unknown fields, a prompt over the context limit, or bad values give a 4xx with one sentence in
@@ -336,7 +337,9 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/health", ""):
             self._send(200, {"status": "ok", "model": self.engine.predictor.name})
         elif path == "/v1/models":
-            self._send(200, {"object": "list", "data": [{"id": self._model_name(), "object": "model", "owned_by": "neurodebug"}]})
+            model = {"id": self._model_name(), "object": "model", "owned_by": "neurodebug",
+                     "max_model_len": self.engine.predictor.context_limit}
+            self._send(200, {"object": "list", "data": [model]})
         else:
             self._send(200, self.engine.stats.to_dict())
 

@@ -111,6 +111,39 @@ def test_http_teacher_forcing_over_vllm_prompt_logprobs(served, local, real):
         HttpPredictor(served.url, local.tokenizer).greedy_argmax(ids)
 
 
+def test_a_trace_past_the_context_is_scored_alike_over_vllm_and_locally(local, real):
+    """The server's context comes from GET /v1/models (max_model_len): a trace longer than it is
+    scored up to it and its later frames counted wrong, as the local backend does, instead of the
+    server refusing the prompt; free-running predictions stop at the same token."""
+    codec = Codec(local.tokenizer)
+    ids, spans = codec.encode_trace(real, close=True)
+    n = len(real.frames)
+    limit = spans[n // 2][1]  # the frames up to the middle one fit
+    short = ScriptedPredictor(local, [ids])  # it predicts the real trace: every frame that fits is right
+    short.context_limit = limit
+    srv = make_server(short, "127.0.0.1", 0)
+    srv.start()
+    try:
+        http = HttpPredictor(srv.url + "/v1", local.tokenizer)
+        assert http.context_limit == limit and HttpPredictor(srv.url, local.tokenizer).context_limit is None
+        here, there = (teacher_forced(real, p, codec) for p in (short, http))
+        assert [sc.to_dict() for sc in there.frames] == [sc.to_dict() for sc in here.frames]
+        assert there.metrics == here.metrics and there.end_ok is here.end_ok is None
+        fits = [e < limit for _, e in spans[:n]]
+        assert here.ok == fits and [sc.past_context for sc in here.frames] == [not f for f in fits]
+        assert here.metrics.state_exact == (sum(fits) - 1) / (n - 1)  # the call frame is not scored
+        assert here.first_divergence.step == fits.index(False)
+        assert "runs past the model's context" in here.first_divergence.message
+        sessions = [Session(SOURCE, "f", "1", p, run_real=False, constrain_source=False) for p in (short, http)]
+        for s in sessions:
+            s.cont()
+        assert sessions[1].state.ids == sessions[0].state.ids and len(sessions[0].state.ids) < limit
+        assert sessions[1].end == sessions[0].end and sessions[0].end.reason == "token_cap"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_constrained_decoding_over_vllm_repairs_to_the_local_result(local):
     """The tiny random model writes nonsense, so most of its frames need repairs: over vLLM's
     contract the http backend still predicts exactly what the local backend predicts."""

@@ -24,11 +24,10 @@ from tests.vllm.server import API_KEY, MODEL_NAME
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
-#: humaneval.jsonl is left out: on the busy development machine its scores over vLLM differed from
-#: the local backend's, by different amounts in two runs (a record skipped over http: most likely
-#: a request past the timeout under that load; not yet found).
-SUITES = sorted(p for p in (ROOT / "examples" / "suites").glob("*.jsonl") if p.stem != "humaneval")
+SUITES = sorted((ROOT / "examples" / "suites").glob("*.jsonl"))
 #: Records of each suite compared (each is a whole prediction, frame by frame, plus teacher forcing).
+#: HumanEval's second real trace (4,854 tokens) is longer than the bundled model's context (4,096):
+#: teacher forcing scores it up to the context on both backends (vLLM refuses a longer prompt).
 RECORDS = 2
 #: A program whose prediction the bundled model writes with repairs under the constraints
 #: (7 of them in 23 frames).
