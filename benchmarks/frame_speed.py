@@ -35,8 +35,9 @@ def sample(records: list[dict], n: int) -> list[dict]:
 
 
 def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int):
-    """(frame token ids, seconds, forwards, tokens) of up to ``frames`` predicted frames of one
-    record, or None when the debugger cannot open it."""
+    """(frame token ids, seconds, forwards, tokens, CPU seconds) of up to ``frames`` predicted
+    frames of one record, or None when the debugger cannot open it. CPU seconds: what this
+    process ran meanwhile (on a busy machine the wall time also counts waiting for a core)."""
     from neurodebug.backends.local import LocalPredictor
     from neurodebug.errors import UserError
     from neurodebug.session import Session
@@ -48,11 +49,11 @@ def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int):
     except UserError:
         return None
     n0, f0, t0 = len(s.frames), s.state.forwards, len(s.state)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     s.cont(max_frames=frames)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     got = [list(ids) for ids, i in zip(s._frame_ids[n0:], range(n0, len(s.frames))) if i not in s._forced]
-    return got, seconds, s.state.forwards - f0, len(s.state) - t0
+    return got, seconds, s.state.forwards - f0, len(s.state) - t0, cpu
 
 
 def main() -> int:
@@ -74,11 +75,12 @@ def main() -> int:
     runtime = load_model(bundled_model())
     print(f"bundled model; torch threads {torch.get_num_threads()}; {args.records or 'all'} records per suite, "
           f"up to {args.frames} frames each (frames capped at {args.max_frame_tokens} tokens); new = {DEFAULT}")
-    total = {"old": [0, 0.0, 0, 0], "new": [0, 0.0, 0, 0]}  # frames, seconds, forwards, tokens
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
+    total = {"old": [0, 0.0, 0, 0, 0.0], "new": [0, 0.0, 0, 0, 0.0]}  # frames, seconds, forwards, tokens, CPU seconds
     for suite in args.suite:
         records = [json.loads(line) for line in Path(suite).read_text().splitlines() if line.strip()]
         chosen = sample(records, args.records)
-        acc = {"old": [0, 0.0, 0, 0], "new": [0, 0.0, 0, 0]}
+        acc = {"old": [0, 0.0, 0, 0, 0.0], "new": [0, 0.0, 0, 0, 0.0]}
         for rec in chosen:
             old = predict(runtime, rec, None, args.frames, args.max_frame_tokens)
             new = predict(runtime, rec, DEFAULT, args.frames, args.max_frame_tokens)
@@ -86,28 +88,31 @@ def main() -> int:
                 continue
             if old[0] != new[0]:
                 raise SystemExit(f"{rec.get('id')}: the frames differ between the two decoding loops")
-            for key, (frames, seconds, forwards, tokens) in (("old", old), ("new", new)):
+            for key, (frames, seconds, forwards, tokens, cpu) in (("old", old), ("new", new)):
                 for a in (acc[key], total[key]):
                     a[0] += len(frames)
                     a[1] += seconds
                     a[2] += forwards
                     a[3] += tokens
+                    a[4] += cpu
         report(Path(suite).name, len(chosen), acc)
     report("all suites", None, total)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
 
 def report(name: str, n_records: int | None, acc: dict) -> None:
-    (fo, so, wo, to), (fn, sn, wn, tn) = acc["old"], acc["new"]
+    (fo, so, wo, to, co), (fn, sn, wn, tn, cn) = acc["old"], acc["new"]
     if not fo or not fn:
         print(f"{name}: no frames")
         return
     head = f"{name}" + (f" ({n_records} records)" if n_records is not None else "") + f": {fo} frames, identical token for token"
     print(head)
-    print(f"  {'':24s} {'ms/frame':>9s} {'forwards/frame':>15s} {'tokens/frame':>13s} {'forwards/token':>15s}")
-    for label, (f, s, w, t) in (("one forward per token", (fo, so, wo, to)), ("lookahead", (fn, sn, wn, tn))):
-        print(f"  {label:24s} {1000 * s / f:9.1f} {w / f:15.2f} {t / f:13.1f} {w / t:15.3f}")
-    print(f"  ratio old/new: time x{so / sn:.2f}, forwards x{wo / wn:.2f}")
+    print(f"  {'':24s} {'ms/frame':>9s} {'CPU ms/frame':>13s} {'forwards/frame':>15s} {'tokens/frame':>13s} "
+          f"{'forwards/token':>15s}")
+    for label, (f, s, w, t, c) in (("one forward per token", (fo, so, wo, to, co)), ("lookahead", (fn, sn, wn, tn, cn))):
+        print(f"  {label:24s} {1000 * s / f:9.1f} {1000 * c / f:13.1f} {w / f:15.2f} {t / f:13.1f} {w / t:15.3f}")
+    print(f"  ratio old/new: time x{so / sn:.2f}, CPU time x{co / cn:.2f}, forwards x{wo / wn:.2f}")
 
 
 if __name__ == "__main__":

@@ -44,10 +44,18 @@ def attention_mask(start_pos: int, n_queries: int, keys: torch.Tensor, window: i
 
 
 @functools.lru_cache(maxsize=8)
-def _mask(start_pos: int, C: int, n: int, S: int, window: int | None, device, inference: bool) -> torch.Tensor:
-    # Every layer of one forward step shares the mask of its kind: build it once (keyed on inference
+def _mask(start_pos: int, C: int, n: int, S: int, window: int | None, device, dtype, inference: bool):
+    # Every layer of one forward step shares the mask of its kind: build it once, as the additive
+    # float mask SDPA would otherwise make of a boolean one in every layer (keyed on inference
     # mode too, since a mask made under inference_mode cannot take part in autograd).
-    return attention_mask(start_pos, C, slot_positions(start_pos, C, n, S, device), window)
+    seen = attention_mask(start_pos, C, slot_positions(start_pos, C, n, S, device), window)
+    return torch.zeros(seen.shape, dtype=dtype, device=device).masked_fill_(~seen, float("-inf"))
+
+
+def sees_every_key(start_pos: int, C: int, n: int, window: int | None) -> bool:
+    """Whether the one query (C = 1) at start_pos sees every one of the first n slots: they hold
+    positions 0..start_pos (a cache that has not wrapped) and the window reaches back to 0."""
+    return C == 1 and n == start_pos + 1 and (window is None or window > start_pos)
 
 
 def reference_attention(q, k_cache, v_cache, start_pos: int, window: int | None):
@@ -55,12 +63,14 @@ def reference_attention(q, k_cache, v_cache, start_pos: int, window: int | None)
     S = k_cache.shape[2]
     # Slots past the last written position of a cache that has not wrapped hold nothing: skip them.
     n = min(S, start_pos + C)
-    k, v = k_cache[:, :, :n], v_cache[:, :, :n]
+    k, v = k_cache.narrow(2, 0, n), v_cache.narrow(2, 0, n)
     gqa = Hq != k.shape[1]
     if start_pos == 0 and n == C and (window is None or window >= C):
         # A fresh prompt that fits in the window: plain causal attention (the fast kernel on CPU).
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
-    mask = _mask(start_pos, C, n, S, window, q.device, torch.is_inference_mode_enabled())
+    if sees_every_key(start_pos, C, n, window):  # one decoded token: nothing to mask
+        return F.scaled_dot_product_attention(q, k, v, enable_gqa=gqa)
+    mask = _mask(start_pos, C, n, S, window, q.device, q.dtype, torch.is_inference_mode_enabled())
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
 
 

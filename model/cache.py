@@ -53,8 +53,8 @@ class KVCache:
             return self.k, self.v
         first = start_pos % S
         if first + C <= S:
-            self.k[:, :, first : first + C] = k
-            self.v[:, :, first : first + C] = v
+            self.k.narrow(2, first, C).copy_(k)
+            self.v.narrow(2, first, C).copy_(v)
         else:
             slots = torch.arange(start_pos, start_pos + C, device=k.device) % S
             self.k[:, :, slots] = k

@@ -27,6 +27,7 @@ class Transformer(nn.Module):
         self.register_buffer("inv_freq", rope_frequencies(config), persistent=False)
         # The attention backend used with a KV cache (see attention.py); training uses the reference.
         self.attention_fn = reference_attention
+        self._rope_table: RopeTable | None = None
 
     def forward(self, idx: torch.Tensor, caches=None, start_pos: int = 0, logits: str = "all"):
         """Logits [B, T, V] for tokens idx [B, T] at positions start_pos.. .
@@ -42,16 +43,27 @@ class Transformer(nn.Module):
         """
         if caches is None and start_pos:
             raise ValueError("Without a cache the forward pass starts at position 0.")
-        T = idx.shape[1]
-        x = self.tok_embeddings(idx)
-        cos, sin = rope_cos_sin(self.inv_freq, start_pos, T, x.dtype)
+        B, T = idx.shape
+        # The blocks work on rows [B*T, dim]: a matmul of a 2-D input is one call, no reshaping.
+        x = self.tok_embeddings(idx.reshape(B * T))
+        cos, sin = self.rope(start_pos, T, x.dtype)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, start_pos, None if caches is None else caches[i], self.attention_fn)
         if logits == "none":
             return None
         if logits == "last":
-            x = x[:, -1:]
-        return self.output(self.norm(x))
+            x, T = x.view(B, T, -1)[:, -1], 1
+        return self.output(self.norm(x)).view(B, T, -1)
+
+    def rope(self, start_pos, T: int, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and signed sin [T, D] of positions start_pos.. (see ``apply_rope``): slices of a
+        table computed once (grown by doubling), or computed on the device from a tensor start_pos."""
+        if isinstance(start_pos, torch.Tensor):
+            return signed_rope(*rope_cos_sin(self.inv_freq, start_pos, T, dtype))
+        table = self._rope_table
+        if table is None or not table.serves(self.inv_freq, dtype, start_pos + T):
+            table = self._rope_table = RopeTable(self.inv_freq, dtype, start_pos + T, table)
+        return table.cos[start_pos : start_pos + T], table.sin[start_pos : start_pos + T]
 
 
 class TransformerBlock(nn.Module):
@@ -63,6 +75,7 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = RMSNorm(config.dim, config.norm_eps)
 
     def forward(self, x, cos, sin, start_pos, cache, attention_fn):
+        """x: rows [B*T, dim] of B sequences of T = len(cos) tokens each."""
         h = x + self.attention(self.attention_norm(x), cos, sin, start_pos, cache, attention_fn)
         return h + self.feed_forward(self.ffn_norm(h))
 
@@ -77,7 +90,8 @@ class Attention(nn.Module):
         self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
 
     def forward(self, x, cos, sin, start_pos, cache, attention_fn):
-        B, T, _ = x.shape
+        T = cos.shape[0]
+        B = x.shape[0] // T
         H, K = self.n_heads, self.n_kv_heads
         qkv = self.wqkv(x).view(B, T, H + 2 * K, self.head_dim)
         qk = apply_rope(qkv[:, :, : H + K], cos[:, None], sin[:, None])  # q and k heads rotated at once
@@ -89,7 +103,7 @@ class Attention(nn.Module):
         else:
             k_all, v_all = cache.update(start_pos, k, v)
             y = attention_fn(q, k_all, v_all, start_pos, self.window)
-        return self.wo(y.transpose(1, 2).reshape(B, T, H * self.head_dim))
+        return self.wo(y.transpose(1, 2).reshape(B * T, H * self.head_dim))
 
 
 class FeedForward(nn.Module):
@@ -112,10 +126,26 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        # Normalise in float32 like the reference implementation, scale in the model's dtype.
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * xf.to(x.dtype)
+        # Normalise in float32 like the reference implementation, scale in the model's dtype (one
+        # fused kernel in float32, bit for bit the same as x * rsqrt(mean(x^2) + eps) * weight).
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
+        return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.eps).to(x.dtype)
+
+
+def column_major_linears(model: nn.Module) -> nn.Module:
+    """Store each nn.Linear's weight [out, in] column-major (its transpose contiguous): the same
+    values, shape and checkpoint, but ``F.linear`` then multiplies by a contiguous W.T, which MKL
+    does faster for the few rows of a decode or verify step on a CPU (measured in
+    benchmarks/forward_speed.py). A weight shared with another module (tied embeddings) stays."""
+    counts: dict[int, int] = {}
+    for _, p in model.named_parameters(remove_duplicate=False):
+        counts[id(p)] = counts.get(id(p), 0) + 1
+    for module in model.modules():
+        w = getattr(module, "weight", None)
+        if isinstance(module, nn.Linear) and counts.get(id(w)) == 1 and w.dim() == 2 and w.is_contiguous():
+            module.weight = nn.Parameter(w.detach().t().contiguous().t(), requires_grad=w.requires_grad)
+    return model
 
 
 def rope_frequencies(config: ModelConfig, device=None) -> torch.Tensor:
@@ -147,8 +177,28 @@ def rope_cos_sin(inv_freq: torch.Tensor, start_pos, T: int, dtype):
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
+def signed_rope(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin with its first half negated): what ``apply_rope`` takes."""
+    half = sin.shape[-1] // 2
+    return cos, torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
+
+
+class RopeTable:
+    """cos and signed sin of positions 0..length-1, built outside inference mode (a table made
+    while decoding also serves a training forward) and without autograd."""
+
+    def __init__(self, inv_freq: torch.Tensor, dtype, length: int, old: "RopeTable | None" = None):
+        length = max(length, 2 * old.length if old is not None and old.dtype == dtype else 0, 256)
+        with torch.inference_mode(False), torch.no_grad():
+            self.cos, self.sin = signed_rope(*rope_cos_sin(inv_freq, 0, length, dtype))
+        self.inv_freq, self.dtype, self.length = inv_freq, dtype, length
+
+    def serves(self, inv_freq: torch.Tensor, dtype, length: int) -> bool:
+        return inv_freq is self.inv_freq and dtype == self.dtype and length <= self.length
+
+
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate x [..., T, D] (cos, sin [T, D]) or [..., T, H, D] (cos, sin [T, 1, D]) by position,
-    in the Hugging Face half-split layout."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+    in the Hugging Face half-split layout: x * cos + cat(-x2, x1) * sin, with sin signed by
+    ``signed_rope`` so that the rotated halves are one roll (bit for bit the same)."""
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * sin

@@ -39,7 +39,7 @@ from neurodebug.model.cache import KVCache
 from neurodebug.model.checkpoint import load_transformer, resolve
 from neurodebug.model.errors import ModelError
 from neurodebug.model.generate import make_generator, restrict_logits, sample  # noqa: F401 - restrict_logits: re-exported
-from neurodebug.model.model import Transformer
+from neurodebug.model.model import Transformer, column_major_linears
 
 DEFAULT_CHUNK = 512
 CUDA_CHUNK = 2048
@@ -60,6 +60,8 @@ def load_model(path_or_repo_id, device="cpu", dtype=None, attention="auto", quan
     directory = resolve(path_or_repo_id)
     name, fn = select_attention(attention, device)
     model = load_transformer(directory, device=device, dtype=dtype, quantize=quantize)
+    if model.norm.weight.device.type == "cpu":
+        column_major_linears(model)
     model.attention_fn = fn
     return CWM(model, directory, attention=name, chunk_size=chunk_size, cuda_graphs=cuda_graphs)
 
