@@ -13,7 +13,7 @@ from itertools import repeat
 from operator import is_
 from typing import Callable
 
-from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT, RETURN_AFTER_EXCEPTION, SKIPPED_SCOPES
+from neurodebug.trace.format import ADDRESS_RE, MAX_REPR_CHARS, REPR_CUT, RETURN_AFTER_EXCEPTION, SKIPPED_SCOPES
 from neurodebug.trace.source import INLINE_COMPREHENSIONS, comprehension_names, comprehension_spans, offsets_in_spans
 
 #: Generator functions from the traced file get frames (each resume = call frame, each
@@ -162,6 +162,7 @@ class Recorder:
         self.level = 0  # traced frames currently active
         self._traced: dict = {}  # code object -> bool
         self._last: dict = {}  # frame -> (reprs of its last frame, the str/bytes objects behind them)
+        self._addresses: dict[str, str] = {}  # memory address -> its stable label (format.ADDRESS_RE)
 
     def start(self) -> None:
         sys.settrace(self.global_trace)
@@ -181,8 +182,15 @@ class Recorder:
                 if old_objs.get(k) is v:
                     reprs[k] = old_reprs[k]
                     continue
-            reprs[k] = safe_repr(v, limit)
+            reprs[k] = self._stable(safe_repr(v, limit))
         return reprs, objs
+
+    def _stable(self, text: str) -> str:
+        """``text`` with each memory address replaced by its label in this run (format.ADDRESS_RE)."""
+        return ADDRESS_RE.sub(self._label, text) if " at 0x" in text else text
+
+    def _label(self, match) -> str:
+        return self._addresses.setdefault(match.group(), f"0x{len(self._addresses) + 1:x}")
 
     def _record(self, event: str, frame, depth: int, arg, hide=()) -> None:
         self.count += 1
@@ -216,7 +224,7 @@ class Recorder:
             else:  # return / exception: no locals, the value instead
                 if event == "return":
                     self._last.pop(frame, None)
-                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None, safe_repr(arg, self.max_repr)])
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None, self._stable(safe_repr(arg, self.max_repr))])
         except RecursionError:
             # The traced code is at the recursion limit and this hook is the call that overflows.
             # Raising here makes Python remove the hook and raise RecursionError in the traced

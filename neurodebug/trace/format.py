@@ -64,6 +64,13 @@ MAX_REPR_CHARS = 1000
 REPR_CUT = "...<cut>"
 
 
+#: Open point 7. A default repr carries the object's memory address (``<function g at 0x7f3a...>``),
+#: which differs from run to run, so a trace with one could never be predicted or reproduced.
+#: The recorder writes the n-th distinct address of a run as ``0x{n:x}`` (``at 0x1``, ``at 0x2``):
+#: the same object keeps its label within the run, and two runs give the same trace.
+ADDRESS_RE = re.compile(r"(?<= at )0x[0-9a-fA-F]+(?=>)")
+
+
 #: LOCALS and VALUE are written with json.dumps' defaults, as Meta's cwmdbg demo writes them:
 #: separators ", " and ": ", and non-ASCII characters escaped (ensure_ascii=True).
 JSON_OPTIONS: dict = {"ensure_ascii": True, "separators": (", ", ": ")}

@@ -57,6 +57,26 @@ def test_worked_example_frame_for_frame():
     assert trace.entry == "f" and trace.call == "1"
 
 
+
+ADDRESSES = """\
+def f(n):
+    def g():
+        return n
+    h = g
+    other = object()
+    return [h, other, g]
+"""
+
+
+def test_memory_addresses_get_labels_that_are_stable_within_and_across_runs():
+    """The same object keeps its label, another object gets the next one, and two runs agree
+    (a repr's address would otherwise change the trace at every run)."""
+    first, second = run(ADDRESSES, "f(1)"), run(ADDRESSES, "f(1)")
+    assert rows(first) == rows(second)
+    g = "<function f.<locals>.g at 0x1>"
+    assert first.frames[-1].arg == f"[{g}, <object object at 0x2>, {g}]"
+    assert first.frames[-2].locals == {"n": "1", "g": g, "h": g, "other": "<object object at 0x2>"}
+
 def test_worked_example_file_and_json_round_trip():
     trace = trace_file(EXAMPLES / "helper_call.py", None, None)  # entry and call from the file's comments
     assert [r[0] for r in rows(trace)] == ["call", "line", "call", "line", "line", "line", "return", "line", "return"]
