@@ -3,6 +3,12 @@
 Reads top to bottom: Transformer, TransformerBlock, Attention, FeedForward, RMSNorm, then the
 rotary embedding functions. Checkpoint differences (Hugging Face names, separate q/k/v and
 gate/up weights) are absorbed by the loader in `checkpoint.py`; this file only computes.
+
+A decode step of a small model on a CPU costs per operation, not per FLOP, so the forward keeps
+its operations few (benchmarks/forward_speed.py measures it against a plain forward): rows
+[B*T, dim] between the blocks, one fused norm kernel, a rope table, and the blocks call their
+submodules' ``forward`` directly (``nn.Module.__call__`` costs ~4 us of hook checks a call, ~70
+calls a step; no hooks are ever set on these modules).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ class Transformer(nn.Module):
         x = self.tok_embeddings(idx.reshape(B * T))
         cos, sin = self.rope(start_pos, T, x.dtype)
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, start_pos, None if caches is None else caches[i], self.attention_fn)
+            x = layer.forward(x, cos, sin, start_pos, None if caches is None else caches[i], self.attention_fn)
         if logits == "none":
             return None
         if logits == "last":
@@ -63,7 +69,7 @@ class Transformer(nn.Module):
         table = self._rope_table
         if table is None or not table.serves(self.inv_freq, dtype, start_pos + T):
             table = self._rope_table = RopeTable(self.inv_freq, dtype, start_pos + T, table)
-        return table.cos[start_pos : start_pos + T], table.sin[start_pos : start_pos + T]
+        return table.cos.narrow(0, start_pos, T), table.sin.narrow(0, start_pos, T)
 
 
 class TransformerBlock(nn.Module):
@@ -76,8 +82,8 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x, cos, sin, start_pos, cache, attention_fn):
         """x: rows [B*T, dim] of B sequences of T = len(cos) tokens each."""
-        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos, cache, attention_fn)
-        return h + self.feed_forward(self.ffn_norm(h))
+        h = x + self.attention.forward(self.attention_norm.forward(x), cos, sin, start_pos, cache, attention_fn)
+        return h + self.feed_forward.forward(self.ffn_norm.forward(h))
 
 
 class Attention(nn.Module):
@@ -93,17 +99,18 @@ class Attention(nn.Module):
         T = cos.shape[0]
         B = x.shape[0] // T
         H, K = self.n_heads, self.n_kv_heads
-        qkv = self.wqkv(x).view(B, T, H + 2 * K, self.head_dim)
-        qk = apply_rope(qkv[:, :, : H + K], cos[:, None], sin[:, None])  # q and k heads rotated at once
-        q, k = qk[:, :, :H].transpose(1, 2), qk[:, :, H:].transpose(1, 2)
-        v = qkv[:, :, H + K :].transpose(1, 2)
+        qkv = self.wqkv.forward(x).view(B, T, H + 2 * K, self.head_dim)
+        qk, v = qkv.split_with_sizes([H + K, K], dim=2)
+        qk = apply_rope(qk, cos.unsqueeze(1), sin.unsqueeze(1))  # q and k heads rotated at once
+        q, k = (t.transpose(1, 2) for t in qk.split_with_sizes([H, K], dim=2))
+        v = v.transpose(1, 2)
         if cache is None:
             # The sequence is its own cache: S = T >= every position, slot = position.
             y = reference_attention(q, k, v, start_pos, self.window)
         else:
             k_all, v_all = cache.update(start_pos, k, v)
             y = attention_fn(q, k_all, v_all, start_pos, self.window)
-        return self.wo(y.transpose(1, 2).reshape(B * T, H * self.head_dim))
+        return self.wo.forward(y.transpose(1, 2).reshape(B * T, H * self.head_dim))
 
 
 class FeedForward(nn.Module):
@@ -115,8 +122,8 @@ class FeedForward(nn.Module):
         self.w2 = nn.Linear(config.intermediate_size, config.dim, bias=False)
 
     def forward(self, x):
-        gate, up = self.w13(x).chunk(2, dim=-1)
-        return self.w2(F.silu(gate) * up)
+        gate, up = self.w13.forward(x).chunk(2, dim=-1)
+        return self.w2.forward(F.silu(gate) * up)
 
 
 class RMSNorm(nn.Module):
