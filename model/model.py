@@ -145,12 +145,12 @@ def column_major_linears(model: nn.Module) -> nn.Module:
     values, shape and checkpoint, but ``F.linear`` then multiplies by a contiguous W.T, which MKL
     does faster for the few rows of a decode or verify step on a CPU (measured in
     benchmarks/forward_speed.py). A weight shared with another module (tied embeddings) stays."""
-    counts: dict[int, int] = {}
+    users: dict[int, int] = {}  # by storage: the loader ties weights as two Parameters of one tensor
     for _, p in model.named_parameters(remove_duplicate=False):
-        counts[id(p)] = counts.get(id(p), 0) + 1
+        users[p.data_ptr()] = users.get(p.data_ptr(), 0) + 1
     for module in model.modules():
         w = getattr(module, "weight", None)
-        if isinstance(module, nn.Linear) and counts.get(id(w)) == 1 and w.dim() == 2 and w.is_contiguous():
+        if isinstance(module, nn.Linear) and users.get(w.data_ptr()) == 1 and w.dim() == 2 and w.is_contiguous():
             module.weight = nn.Parameter(w.detach().t().contiguous().t(), requires_grad=w.requires_grad)
     return model
 

@@ -100,3 +100,20 @@ def test_save_checkpoint_round_trips_through_transformers(tmp_path):
         ref = load_reference(path)(torch.tensor([ids])).logits[0]
     assert (load_model(path).logits(ids) - want).abs().max() < 1e-5
     assert (ref - want).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_the_cpu_layout_saves_the_checkpoint_it_loaded(tmp_path, tie):
+    # On a CPU load_model stores linear weights column-major (model.column_major_linears): the
+    # same values and shapes, so a save writes back the very tensors it read, and tied
+    # embeddings stay one tensor.
+    from safetensors.torch import load_file
+
+    path = make_checkpoint(tmp_path / "c", tie=tie)
+    model = load_model(path).model
+    assert model.layers[0].attention.wqkv.weight.stride() == (1, model.layers[0].attention.wqkv.weight.shape[0])
+    assert (model.output.weight.data_ptr() == model.tok_embeddings.weight.data_ptr()) == tie
+    saved = load_file(str(save_checkpoint(model, tmp_path / "saved") / "model.safetensors"))
+    original = load_file(str(path / "model.safetensors"))
+    assert saved.keys() == original.keys()
+    assert all(torch.equal(saved[k], original[k]) for k in original)
