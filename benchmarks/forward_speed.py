@@ -108,10 +108,10 @@ def attention(q, k_cache, v_cache, start_pos: int, window):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
-def timed(fn):
-    """(result, wall seconds, process CPU seconds) of fn()."""
+def timed(fn, *args, **kwargs):
+    """(result, wall seconds, process CPU seconds) of fn(*args, **kwargs)."""
     w, c = time.perf_counter(), time.process_time()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - w, time.process_time() - c
 
 
@@ -124,8 +124,9 @@ def main() -> int:
     args = ap.parse_args()
 
     import torch
-    from neurodebug.backends import bundled_model
     from neurodebug.model import load_model
+
+    from neurodebug.backends import bundled_model
 
     runtime = load_model(bundled_model())
     model, plain = runtime.model, PlainForward(runtime.model)
@@ -159,9 +160,9 @@ def row(model, plain, seqs, ids, args, threads: int, k: int) -> None:
         order = ("plain", "runtime") if rep % 2 else ("runtime", "plain")
         for name in order:
             if name == "plain":
-                runs[name] = timed(lambda: plain(idx, seqs[1].caches, pos, last))
+                runs[name] = timed(plain, idx, seqs[1].caches, pos, last)
             else:
-                runs[name] = timed(lambda: model(idx, seqs[0].caches, pos, logits="last" if last else "all"))
+                runs[name] = timed(model, idx, seqs[0].caches, pos, logits="last" if last else "all")
         if rep < 0:
             continue
         for name, (_, w, c) in runs.items():
