@@ -190,10 +190,15 @@ def align(real: list[Frame], predicted: list[Frame], elided: set[int] = frozense
 def _describe(f: Frame) -> str:
     """A frame in words: 'line 8 (`return t`)', 'a return at line 4 (`return y`)', 'a malformed frame (...)'."""
     if f.line is None:
-        return f"a malformed frame ({f.malformed})" if f.malformed else f"a {f.event} at an unknown line"
+        return f"a malformed frame ({f.malformed})" if f.malformed else f"{_a(f.event)} at an unknown line"
     text = strip_marker(f.source).strip()
     where = f"line {f.line}" + (f" (`{text}`)" if text else "")
-    return where if f.event == "line" else f"a {f.event} at {where}"
+    return where if f.event == "line" else f"{_a(f.event)} at {where}"
+
+
+def _a(event: str) -> str:
+    """The event with its article: 'a return', 'an exception'."""
+    return ("an " if event[0] in "aeiou" else "a ") + event
 
 
 def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differs: set[str]) -> Divergence | None:
