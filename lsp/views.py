@@ -13,12 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from neurodebug.trace.format import shorten
 from neurodebug.trace.frames import Frame, changed_names, changed_since
 
 #: Longest value shown in an inlay hint before it is cut with an ellipsis.
 HINT_VALUE_CHARS = 40
 #: Most steps listed in a hover; the latest are kept.
 HOVER_ROWS = 30
+#: Longest value in a hover's table cell before it is cut with an ellipsis.
+HOVER_CELL_CHARS = 80
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -58,8 +61,7 @@ def _after(frames: Sequence[Frame], k: int) -> int | None:
 def _short(value: str | None) -> str:
     if value is None:
         return "?"
-    value = " ".join(value.split())
-    return value if len(value) <= HINT_VALUE_CHARS else value[: HINT_VALUE_CHARS - 1] + "…"
+    return shorten(" ".join(value.split()), HINT_VALUE_CHARS)
 
 
 def _same_line(pred: Frame, real: Frame | None) -> bool:
@@ -186,9 +188,7 @@ def _cell(value: str | None) -> str:
     if value is None:
         return "-"
     value = " ".join(value.split()).replace("|", "\\|").replace("`", "'")
-    if len(value) > 80:
-        value = value[:79] + "…"
-    return f"`{value}`"
+    return f"`{shorten(value, HOVER_CELL_CHARS)}`"
 
 
 # -- diagnostics ----------------------------------------------------------------------------

@@ -10,17 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from neurodebug.trace.format import shorten
-from neurodebug.trace.frames import Frame, Trace
-from neurodebug.trace.frames import changed_names as step_changed
+from neurodebug.trace.frames import Frame, Trace, changed_names
 
 EVENT_STYLE = {"call": "bold cyan", "line": "", "return": "bold green", "exception": "bold red"}
 CHANGED_STYLE = "bold yellow"
 UNCHANGED_STYLE = "dim"
-
-
-def changed_names(frames: list[Frame]) -> list[frozenset[str]]:
-    """What each step changed (:func:`neurodebug.trace.frames.changed_names`), for a whole table."""
-    return [step_changed(frames, i) for i in range(len(frames))]
 
 
 def _locals_text(f: Frame, changed: set[str], width: int) -> Text:
@@ -60,7 +54,6 @@ def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, r
     table.add_column("source", no_wrap=True, overflow="ellipsis", max_width=60)
     table.add_column("locals")
     table.add_column("value", overflow="fold")
-    changed = changed_names(trace.frames)
     head, tail = shown_rows(len(trace.frames), rows)
     for i in list(head) + list(tail):
         if tail and i == tail.start:
@@ -76,7 +69,7 @@ def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, r
             Text(f.event, style=style),
             "" if f.line is None else str(f.line),
             Text("  " * f.depth) + Text(f.source.strip()),
-            _locals_text(f, changed[i], value_width),
+            _locals_text(f, changed_names(trace.frames, i), value_width),
             value,
         )
     return table

@@ -1,20 +1,55 @@
-"""A session's view -> what the widgets show. Pure functions, no Textual.
+"""A session's view -> what the widgets show. Pure functions and the rows they make, no Textual.
 
 The TUI computes nothing about execution: frames, alignment, divergences and what each step
 changed come from :class:`neurodebug.view.SessionView`. What lives here is presentation: which
 rows a table has, which mark each timeline cell gets, how a run's end reads in one line.
+
+This module owns the types the widgets display (:class:`Shown`, :class:`LocalRow`,
+:class:`Where`); the widgets import them from here, and nothing here imports a widget.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neurodebug.tui.widgets.locals_table import LocalRow
-from neurodebug.tui.widgets.where import Where
-
 from neurodebug.compare import TeacherForced
 from neurodebug.trace.frames import End, Frame, Trace
 from neurodebug.view import SessionView
+
+
+@dataclass(frozen=True)
+class LocalRow:
+    """One row of the locals table. ``None`` means the variable is absent on that side."""
+
+    name: str
+    predicted: str | None
+    real: str | None
+    predicted_changed: bool = False
+    real_changed: bool = False
+
+    @property
+    def differs(self) -> bool:
+        return self.real is not None and self.predicted != self.real
+
+
+@dataclass(frozen=True)
+class Where:
+    """What the where bar shows: the step, the frame, the real cursor, how the prediction ended."""
+
+    step: int  # 1-based; 0 before the first step
+    total: int  # predicted steps so far
+    final: bool  # the prediction has ended, so ``total`` is the whole predicted trace
+    event: str | None = None
+    line: int | None = None
+    source: str = ""
+    arg: str | None = None
+    depth: int = 0
+    func: str | None = None
+    malformed: str | None = None
+    real_step: int | None = None  # 1-based index of the real frame shown, None without one
+    real_total: int | None = None
+    real_detached: bool = False  # the real cursor was moved apart with [ / ]
+    end: str | None = None  # how the prediction ended, once it has
 
 
 @dataclass(frozen=True)

@@ -216,8 +216,8 @@ class HttpState(State):
         if constraint is not None and self.applies_constraint:
             new = self._constrained(max_new_tokens, list(stop_ids), temperature, top_p, seed, should_stop, constraint)
         else:
-            new = _cut(self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed),
-                       stop_ids, max_new_tokens)
+            new = _until_stop(self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed),
+                              stop_ids, max_new_tokens)
         self._ids.extend(new)
         self.tokens_computed += len(new)
         self.forwards += self.p.client.requests - requests  # a request is the server's forwards
@@ -253,7 +253,7 @@ class HttpState(State):
             left = max_new_tokens - len(gen)
             ask = min(left, chunk)
             sub_seed = None if seed is None else seed + 2 * repairs + len(gen)
-            free = _cut(self.p.complete(self._ids + gen, ask, stop_ids, temperature, top_p, sub_seed), stop_ids, ask)
+            free = _until_stop(self.p.complete(self._ids + gen, ask, stop_ids, temperature, top_p, sub_seed), stop_ids, ask)
             bad, ok = None, None
             for k, t in enumerate(free):
                 ok = as_set(constraint.allowed(gen + free[:k]))
@@ -278,8 +278,10 @@ class HttpState(State):
         return gen[:max_new_tokens]
 
 
-def _cut(new: list[int], stop_ids, max_new_tokens: int) -> list[int]:
-    """The server may go on past a stop id it does not know of: cut there (and at the limit)."""
+def _until_stop(new: list[int], stop_ids, max_new_tokens: int) -> list[int]:
+    """The server may go on past a stop id it does not know of: the tokens up to and including the
+    first stop id, and at most ``max_new_tokens`` of them (token ids, not a value: values are cut
+    with trace.format.cut_value)."""
     for k, t in enumerate(new):
         if t in stop_ids:
             new = new[: k + 1]

@@ -70,7 +70,7 @@ def _locals_cell(f, differs: set[str], changed: set[str]):
 def _line_cell(f, differs: set[str]):
     from rich.text import Text
 
-    from neurodebug.trace.format import strip_marker
+    from neurodebug.trace.format import shorten, strip_marker
 
     if f is None:
         return Text("")
@@ -80,8 +80,7 @@ def _line_cell(f, differs: set[str]):
     t = Text(f"{ev}{where:>3} ", style=style)
     t.append("  " * f.depth + strip_marker(f.source).strip(), style=style or "dim")
     if f.malformed:
-        why = f.malformed if len(f.malformed) <= 24 else f.malformed[:23] + "…"
-        t.append(f" [{why}]", style="italic red")
+        t.append(f" [{shorten(f.malformed, 24)}]", style="italic red")
     return t
 
 
@@ -96,11 +95,12 @@ def _shown(items, limit: int, console) -> list:
 def render_rows(rows, console, limit: int = 0) -> None:
     from rich.table import Table
 
-    from neurodebug.render import changed_names
+    from neurodebug.trace.frames import changed_names
 
     real = [r.real for r in rows if r.real is not None]
     pred = [r.predicted for r in rows if r.predicted is not None]
-    rc, pc = iter(changed_names(real)), iter(changed_names(pred))
+    rc = (changed_names(real, i) for i in range(len(real)))
+    pc = (changed_names(pred, i) for i in range(len(pred)))
     table = Table(show_lines=False, expand=False, header_style="bold")
     table.add_column("step", justify="right")
     table.add_column("real line")

@@ -14,6 +14,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from neurodebug.errors import UserError
+from neurodebug.trace.format import shorten
 
 CONTAINERS = (list, tuple, dict, set, frozenset)
 
@@ -87,7 +88,7 @@ def evaluate(expression: str, local_values: dict[str, str]) -> tuple[str, Any]:
     value = literal(shown)
     for key in reversed(keys):
         if value is MISSING:
-            raise UserError(f"The predicted value of {name}, {_short(shown)}, is not a Python literal, so it cannot be indexed.")
+            raise UserError(f"The predicted value of {name}, {shorten(shown, 40)}, is not a Python literal, so it cannot be indexed.")
         try:
             value = value[key]
         except (KeyError, IndexError, TypeError, ValueError):
@@ -104,10 +105,6 @@ def _literal_key(node: ast.AST) -> Any:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise UserError(NO_CODE) from None
-
-
-def _short(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class References:

@@ -77,14 +77,21 @@ JSON_OPTIONS: dict = {"ensure_ascii": True, "separators": (", ", ": ")}
 
 
 def cut_value(text: str) -> str:
-    """A value as a trace keeps it: at most MAX_REPR_CHARS characters, then REPR_CUT (the tracer
-    cuts real reprs so; a model's runaway value is cut the same, and a value already cut so stays)."""
-    return text if len(text) <= MAX_REPR_CHARS + len(REPR_CUT) else text[:MAX_REPR_CHARS] + REPR_CUT
+    """A value as a trace keeps it: at most MAX_REPR_CHARS characters, then REPR_CUT.
+
+    The one rule for values in traces: the recorder cuts real reprs so (real.recorder.safe_repr
+    at its default limit), a session cuts the call frame's argument reprs so, and the parser cuts
+    a model's runaway value the same. A value already cut so stays as it is.
+    """
+    return text if len(text) <= MAX_REPR_CHARS else text[:MAX_REPR_CHARS] + REPR_CUT
 
 
 def shorten(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, the last one an ellipsis when cut (values on a screen,
-    in a sentence)."""
+    """``text`` cut to ``width`` characters, the last one an ellipsis when cut.
+
+    The one way values are shortened for a person (a table cell, an inlay hint, a prompt line, a
+    sentence); traces themselves are cut with :func:`cut_value`.
+    """
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

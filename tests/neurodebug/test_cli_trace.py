@@ -106,10 +106,11 @@ def test_render_highlights_only_real_changes():
     from rich.console import Console
 
     from neurodebug.real.tracer import trace_file
-    from neurodebug.render import changed_names, trace_table
+    from neurodebug.render import trace_table
+    from neurodebug.trace.frames import changed_names
 
     trace = trace_file(HELPER, None, None)
-    changed = changed_names(trace.frames)
+    changed = [changed_names(trace.frames, i) for i in range(len(trace.frames))]
     # back in f after add() returns, only t is new; n is as it was before the call
     assert changed == [{"n"}, set(), {"a", "b"}, set(), {"y"}, {"y"}, set(), {"t"}, set()]
     console = Console(width=200, record=True, color_system=None)

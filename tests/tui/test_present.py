@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from neurodebug.tui import present
-from neurodebug.tui.widgets.locals_table import LocalRow, shorten
+from neurodebug.tui.present import LocalRow
 
 from neurodebug.compare import compare
 from neurodebug.trace.frames import End, Trace, changed_names
@@ -56,8 +56,26 @@ def test_end_and_outcome_sentences(calls_trace):
 
 
 def test_shorten():
+    from neurodebug.trace.format import shorten
+
     assert shorten("abc", 5) == "abc"
     assert shorten("abcdefgh", 5) == "abcd…" and len(shorten("x" * 100, 10)) == 10
+
+
+def test_present_owns_the_rows_and_imports_no_widget():
+    """The widgets import their row types from present; present imports no widget (nor Textual)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neurodebug.tui.present as p; "
+            "bad = sorted(m for m in sys.modules if m.startswith(('neurodebug.tui.widgets', 'textual'))); "
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from neurodebug.tui.widgets import locals_table, value_detail, where
+
+    assert locals_table.LocalRow is value_detail.LocalRow is present.LocalRow
+    assert where.Where is present.Where
 
 
 def test_what_the_screen_shows_follows_the_view_and_the_real_cursor(programs, calls_trace, replay):

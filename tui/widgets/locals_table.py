@@ -7,39 +7,17 @@ selected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
-if TYPE_CHECKING:
-    from neurodebug.tui.present import Shown
+from neurodebug.trace.format import shorten
+from neurodebug.tui.present import LocalRow, Shown
 
 #: Longest value shown in a cell before the table knows its width; longer ones end in an ellipsis.
 MAX_CELL = 28
 ABSENT = "—"
-
-
-@dataclass(frozen=True)
-class LocalRow:
-    """What one row shows. ``None`` means the variable is absent on that side."""
-
-    name: str
-    predicted: str | None
-    real: str | None
-    predicted_changed: bool = False
-    real_changed: bool = False
-
-    @property
-    def differs(self) -> bool:
-        return self.real is not None and self.predicted != self.real
-
-
-def shorten(value: str, limit: int = MAX_CELL) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 class LocalsTable(DataTable):

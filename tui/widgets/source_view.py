@@ -7,8 +7,6 @@ target of "run to line".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.binding import Binding
@@ -18,8 +16,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from neurodebug.tui.present import Shown
+from neurodebug.tui.present import Shown
 
 PREDICTED_MARK = "▶"
 REAL_MARK = "●"

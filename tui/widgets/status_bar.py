@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from neurodebug.tui.present import Shown
+from neurodebug.tui.present import Shown
 
 
 class StatusBar(Static):

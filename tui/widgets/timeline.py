@@ -8,14 +8,11 @@ is underlined.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-if TYPE_CHECKING:
-    from neurodebug.tui.present import Shown
+from neurodebug.tui.present import Shown
 
 GLYPHS = {
     "agree": "=",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from neurodebug.tui.widgets.locals_table import ABSENT, LocalRow
 from rich.text import Text
 from textual.widgets import Static
+
+from neurodebug.tui.present import LocalRow
+from neurodebug.tui.widgets.locals_table import ABSENT
 
 
 class ValueDetail(Static):

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from neurodebug.tui.present import Shown
-
-
-@dataclass(frozen=True)
-class Where:
-    step: int  # 1-based; 0 before the first step
-    total: int  # predicted steps so far
-    final: bool  # the prediction has ended, so ``total`` is the whole predicted trace
-    event: str | None = None
-    line: int | None = None
-    source: str = ""
-    arg: str | None = None
-    depth: int = 0
-    func: str | None = None
-    malformed: str | None = None
-    real_step: int | None = None  # 1-based index of the real frame shown, None without one
-    real_total: int | None = None
-    real_detached: bool = False  # the real cursor was moved apart with [ / ]
-    end: str | None = None  # how the prediction ended, once it has
+from neurodebug.tui.present import Shown, Where
 
 
 class WhereBar(Static):
