@@ -158,6 +158,9 @@ def column_major_linears(model: nn.Module) -> nn.Module:
 def rope_frequencies(config: ModelConfig, device=None) -> torch.Tensor:
     """Inverse frequencies [D/2] of the rotary embedding, with Llama 3's scaling when configured."""
     D = config.head_dim
+    if (torch.device(device) if device is not None else torch.get_default_device()).type == "meta":
+        # no values to compute (and the meta device's arange and arithmetic import torch._dynamo)
+        return torch.empty(D // 2, dtype=torch.float32, device="meta")
     inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, D, 2, device=device).float() / D))
     s = config.rope_scaling
     if not s:

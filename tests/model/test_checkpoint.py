@@ -117,3 +117,35 @@ def test_the_cpu_layout_saves_the_checkpoint_it_loaded(tmp_path, tie):
     original = load_file(str(path / "model.safetensors"))
     assert saved.keys() == original.keys()
     assert all(torch.equal(saved[k], original[k]) for k in original)
+
+
+def test_the_model_is_built_without_initialising_what_is_loaded():
+    # Inside empty_modules the parameters live on the meta device and nn.init does nothing
+    # (nn.Embedding's normal_ on the meta device imports torch._dynamo); outside, init runs as usual.
+    from neurodebug.model.checkpoint import empty_modules
+    from neurodebug.model.model import rope_frequencies
+
+    c = ModelConfig.from_file(DATA / "cwm_config.json")
+    with empty_modules():
+        model = Transformer(c)
+    assert {p.device.type for p in model.parameters()} | {model.inv_freq.device.type} == {"meta"}
+    assert model.inv_freq.shape == rope_frequencies(c).shape == (c.head_dim // 2,)
+    small = ModelConfig(vocab_size=300, dim=32, n_layers=1, n_heads=4, n_kv_heads=2, head_dim=8, intermediate_size=64)
+    w = Transformer(small).tok_embeddings.weight
+    assert w.device.type == "cpu" and w.std() > 0.5  # nn.Embedding's N(0, 1)
+
+
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_loading_imports_no_compiler(tmp_path, quantize):
+    # The time to a first frame: loading a checkpoint on the CPU must not import torch._dynamo
+    # (~1-2.5 s; benchmarks/startup.py measures the whole start).
+    import subprocess
+    import sys
+
+    path = make_checkpoint(tmp_path / "c", tokenizer=False, vocab=512, tie=True)
+    code = ("import sys; from neurodebug.model import load_model; "
+            f"m = load_model({str(path)!r}, quantize={quantize!r}); m.logits([1, 2, 3]); "
+            "print(sorted(n for n in ('torch._dynamo', 'transformers', 'triton', 'sympy') if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
