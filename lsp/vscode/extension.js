@@ -13,13 +13,13 @@ let predictedLine;
 let realLine;
 const views = new Map(); // uri -> what the last neurodebug/trace said
 
+// The extension's settings: the client's own (pythonPath), the server's own (realRuns) and one per
+// session option (core.OPTION_SETTINGS, package.json's neurodebug.* settings).
 function settings() {
   const c = vscode.workspace.getConfiguration('neurodebug');
-  return {
-    pythonPath: c.get('pythonPath'), model: c.get('model'), backend: c.get('backend'),
-    serverUrl: c.get('serverUrl'), device: c.get('device'), maxFrames: c.get('maxFrames'),
-    realRuns: c.get('realRuns'), isolation: c.get('isolation'),
-  };
+  const out = { pythonPath: c.get('pythonPath'), realRuns: c.get('realRuns') };
+  for (const key of core.OPTION_SETTINGS) out[key] = c.get(key);
+  return out;
 }
 
 async function pythonFromPythonExtension() {
@@ -91,7 +91,7 @@ async function debugFunction(uri, entry, call) {
   await vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(target), config);
 }
 
-// F5 without a launch.json, and unset model options: see core.resolveConfiguration.
+// F5 without a launch.json, and unset option attributes: see core.resolveConfiguration.
 const configurationProvider = {
   resolveDebugConfiguration(folder, config) {
     const file = vscode.window.activeTextEditor?.document.uri;

@@ -60,15 +60,29 @@ function adapterCommand(settings, fallbackPython) {
   return neurodebugCommand('dap', settings, fallbackPython);
 }
 
-// What the server reads at initialize (lsp/settings.py): empty settings are left out. `debugLens`:
-// this client runs `neurodebug.debug`, so the server adds the "Debug predicted execution" lens.
+// The settings that are session options (neurodebug/options.py, SessionOptions: every option but
+// `compare`, which Predict and Compare choose per command), by their camelCase names. The language
+// server reads them under these names, and each is also the launch attribute of the same name.
+// tests/lsp/test_extension_options.py checks this list against SessionOptions and package.json.
+const OPTION_SETTINGS = Object.freeze([
+  'model', 'backend', 'url', 'servedModelName', 'apiKey', 'timeout', 'device', 'dtype', 'quantize', 'lookahead',
+  'constrain', 'constrainLocals', 'constrainFlow', 'beam', 'temperature', 'topP', 'seed', 'maxFrames',
+  'maxFrameTokens', 'stepOver',
+  'isolation', 'wallSeconds', 'cpuSeconds', 'memoryMb',
+]);
+
+// A setting left at its "no value" default ("" for a string option, null for a number) or unset.
+function empty(value) {
+  return value === undefined || value === null || value === '';
+}
+
+// What the server reads at initialize (lsp/settings.py): every option setting that has a value,
+// and realRuns. `debugLens`: this client runs `neurodebug.debug`, so the server adds the "Debug
+// predicted execution" lens.
 function initializationOptions(settings) {
   const out = { debugLens: true };
-  const pairs = [['model', settings.model], ['backend', settings.backend], ['url', settings.serverUrl],
-    ['device', settings.device], ['maxFrames', settings.maxFrames], ['realRuns', settings.realRuns],
-    ['isolation', settings.isolation]];
-  for (const [key, value] of pairs) {
-    if (value !== undefined && value !== null && value !== '') out[key] = value;
+  for (const key of [...OPTION_SETTINGS, 'realRuns']) {
+    if (!empty(settings[key])) out[key] = settings[key];
   }
   return out;
 }
@@ -120,13 +134,9 @@ function lensConfiguration(program, entry, call) {
   return config;
 }
 
-// The launch attributes that default to the extension's settings (settings key -> attribute).
-const FROM_SETTINGS = [['model', 'model'], ['backend', 'backend'], ['serverUrl', 'url'], ['device', 'device'],
-  ['maxFrames', 'maxFrames']];
-
 // A launch configuration made complete before the session starts: F5 without a launch.json
-// (an empty configuration) debugs the active Python file; unset model options take the
-// extension's settings. Returns {config} or {error: one sentence}.
+// (an empty configuration) debugs the active Python file; each option attribute left unset (or
+// null, or "") takes the extension's setting of the same name. Returns {config} or {error: one sentence}.
 function resolveConfiguration(config, settings, activeFile) {
   let out = { ...config };
   if (!out.type && !out.request && !out.name) {
@@ -137,13 +147,12 @@ function resolveConfiguration(config, settings, activeFile) {
   }
   if (out.request !== 'launch') return { error: `neurodebug debug sessions are launched (request "launch"), not "${out.request}".` };
   if (!out.program) return { error: 'The launch configuration needs "program", the Python file to debug.' };
-  for (const [key, attribute] of FROM_SETTINGS) {
-    const value = settings[key];
-    if (out[attribute] === undefined && value !== undefined && value !== null && value !== '') out[attribute] = value;
+  for (const key of OPTION_SETTINGS) {
+    if (empty(out[key]) && !empty(settings[key])) out[key] = settings[key];
   }
   return { config: out };
 }
 
 module.exports = {
-  traceView, ACTIONS, functionAt, callComment, serverCommand, adapterCommand, initializationOptions, stepArguments,
+  traceView, ACTIONS, OPTION_SETTINGS, functionAt, callComment, serverCommand, adapterCommand, initializationOptions, stepArguments,
   callOrNull, lensConfiguration, resolveConfiguration };

@@ -53,12 +53,18 @@ test('adapterCommand runs `neurodebug dap` with the same interpreter', () => {
     { command: '/usr/bin/python3', args: ['-P', '-m', 'neurodebug', 'dap'] });
 });
 
-test('initializationOptions names what lsp/settings.py reads, drops empty values, asks for the debug lens', () => {
-  assert.deepEqual(
-    core.initializationOptions({ model: '', backend: 'http', serverUrl: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50,
-      realRuns: false, isolation: 'bwrap' }),
-    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50, realRuns: false,
-      isolation: 'bwrap' });
+test('initializationOptions sends every option setting that has a value, realRuns, and asks for the debug lens', () => {
+  const settings = { pythonPath: '/venv/bin/python', model: '', backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu',
+    servedModelName: null, seed: null, maxFrames: 50, topP: 0.9, constrain: false, temperature: 0, realRuns: false,
+    isolation: 'bwrap', bogus: 1 };
+  assert.deepEqual(core.initializationOptions(settings),
+    { debugLens: true, backend: 'http', url: 'http://127.0.0.1:5678', device: 'cpu', maxFrames: 50, topP: 0.9,
+      constrain: false, temperature: 0, realRuns: false, isolation: 'bwrap' });
+  // every option setting goes by its own (camelCase) name: the server reads the same names
+  const all = Object.fromEntries(core.OPTION_SETTINGS.map((key, i) => [key, i]));
+  assert.deepEqual(core.initializationOptions(all), { debugLens: true, ...all });
+  assert.ok(core.OPTION_SETTINGS.includes('url') && !core.OPTION_SETTINGS.includes('serverUrl'));
+  assert.ok(!core.OPTION_SETTINGS.includes('compare')); // Predict and Compare choose it per command
 });
 
 test('lensConfiguration launches the lens\'s function with the call found in the source', () => {
@@ -69,14 +75,22 @@ test('lensConfiguration launches the lens\'s function with the call found in the
 });
 
 test('resolveConfiguration: F5 without launch.json debugs the active file; settings fill unset options', () => {
-  const settings = { model: '/models/cwm', backend: 'local', serverUrl: '', device: 'cpu', maxFrames: 200 };
+  const settings = { pythonPath: '/venv/bin/python', realRuns: false, model: '/models/cwm', backend: 'local', url: '',
+    device: 'cpu', maxFrames: 200, seed: null, constrain: true, topP: 0.5 };
+  const filled = { model: '/models/cwm', backend: 'local', device: 'cpu', maxFrames: 200, constrain: true, topP: 0.5 };
   assert.deepEqual(core.resolveConfiguration({}, settings, '/w/a.py').config,
-    { type: 'neurodebug', request: 'launch', name: 'Debug predicted execution', program: '/w/a.py',
-      model: '/models/cwm', backend: 'local', device: 'cpu', maxFrames: 200 });
+    { type: 'neurodebug', request: 'launch', name: 'Debug predicted execution', program: '/w/a.py', ...filled });
   const given = { type: 'neurodebug', request: 'launch', name: 'x', program: '/w/b.py', backend: 'http',
-    url: 'http://127.0.0.1:8000', maxFrames: 30 };
+    url: 'http://127.0.0.1:8000', maxFrames: 30, constrain: false, compare: false };
   assert.deepEqual(core.resolveConfiguration(given, settings, '/w/a.py').config,
-    { ...given, model: '/models/cwm', device: 'cpu' });
+    { ...given, model: '/models/cwm', device: 'cpu', topP: 0.5 });
+  // an attribute given as "" or null is unset too; 0 and false are values
+  assert.deepEqual(core.resolveConfiguration({ ...given, model: '', device: null, maxFrames: 0 }, settings).config,
+    { ...given, model: '/models/cwm', device: 'cpu', maxFrames: 0, topP: 0.5 });
+  // every option setting fills the launch attribute of the same name
+  const all = Object.fromEntries(core.OPTION_SETTINGS.map((key, i) => [key, `v${i}`]));
+  const base = { type: 'neurodebug', request: 'launch', name: 'x', program: '/w/b.py' };
+  assert.deepEqual(core.resolveConfiguration(base, { ...all, pythonPath: 'p', realRuns: true }).config, { ...base, ...all });
   assert.match(core.resolveConfiguration({}, settings, '/w/notes.txt').error, /Open a Python file/);
   assert.match(core.resolveConfiguration({}, settings, undefined).error, /Open a Python file/);
   assert.match(core.resolveConfiguration({ type: 'neurodebug', request: 'attach', name: 'x' }, settings).error, /launched/);
@@ -87,9 +101,14 @@ test('package.json: the neurodebug debugger\'s launch attributes, initial config
   const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
   const [debuggerType] = manifest.contributes.debuggers;
   assert.equal(debuggerType.type, 'neurodebug');
-  const attributes = Object.keys(debuggerType.configurationAttributes.launch.properties).sort();
-  assert.deepEqual(attributes, ['backend', 'call', 'compare', 'device', 'entry', 'isolation', 'maxFrames', 'model',
-    'noConstrain', 'program', 'seed', 'stopOnEntry', 'temperature', 'url']);
+  // one attribute per option (tests/lsp/test_extension_options.py checks them against SessionOptions)
+  const attributes = Object.keys(debuggerType.configurationAttributes.launch.properties);
+  assert.deepEqual([...attributes].sort(),
+    ['program', 'entry', 'call', 'stopOnEntry', 'compare', ...core.OPTION_SETTINGS].sort());
+  // one setting per option the language server offers, plus the client's pythonPath and the server's realRuns
+  const settings = Object.keys(manifest.contributes.configuration.properties);
+  assert.deepEqual([...settings].sort(),
+    ['pythonPath', 'realRuns', ...core.OPTION_SETTINGS].map((key) => `neurodebug.${key}`).sort());
   for (const config of [...debuggerType.initialConfigurations, ...debuggerType.configurationSnippets.map((s) => s.body)]) {
     assert.equal(config.type, 'neurodebug');
     assert.equal(config.request, 'launch');
