@@ -19,6 +19,15 @@ from neurodebug.model.runtime import restrict_logits
 LA = Lookahead()
 
 
+def chisquare_pvalue(observed: torch.Tensor, expected: torch.Tensor) -> float:
+    """Pearson's chi-square test of observed counts against expected ones (k cells, k - 1 degrees
+    of freedom): P(X >= statistic), the regularized upper incomplete gamma Q(df / 2, statistic / 2)."""
+    observed, expected = observed.double(), expected.double()
+    statistic = ((observed - expected) ** 2 / expected).sum()
+    df = torch.tensor(observed.numel() - 1, dtype=torch.float64)
+    return torch.special.gammaincc(df / 2, statistic / 2).item()
+
+
 def repetitive(n_unique=12, repeats=4, seed=0):
     """A prompt that repeats itself (what prompt lookup feeds on), in the 128k vocabulary."""
     base = torch.randint(0, 128000, (n_unique,), generator=torch.Generator().manual_seed(seed)).tolist()
@@ -137,8 +146,6 @@ def test_truncate_with_the_verify_logits_recomputes_nothing(cwm_model):
 
 def test_the_acceptance_rule_keeps_the_distribution():
     """The rule alone on fixed logits: the token it yields is distributed as p (chi-square)."""
-    from scipy.stats import chisquare
-
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(8, generator=g) * 1.5
     allowed = [0, 2, 3, 5, 6]
@@ -152,7 +159,7 @@ def test_the_acceptance_rule_keeps_the_distribution():
         counts[tok] += 1
     support = p > 0
     assert counts[~support].sum() == 0
-    assert chisquare(counts[support].numpy(), (p[support] * n).numpy()).pvalue > 1e-3
+    assert chisquare_pvalue(counts[support], p[support] * n) > 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +176,6 @@ def tiny_vocab(tmp_path_factory):
 def test_speculative_sampling_keeps_the_models_distribution(tiny_vocab):
     """Two sampled tokens after a repetitive prompt (both positions drafted by prompt lookup):
     their joint frequencies over many seeds match the model's own p(t1) p(t2 | t1)."""
-    from scipy.stats import chisquare
-
     m = tiny_vocab
     prompt = [3, 1, 4, 1, 5, 9, 2, 6, 3, 1, 4, 1, 5]
     V = m.config.vocab_size
@@ -189,7 +194,20 @@ def test_speculative_sampling_keeps_the_models_distribution(tiny_vocab):
     big = expected >= 5  # cells with few expected draws are pooled into one
     obs = torch.cat([counts.flatten()[big], counts.flatten()[~big].sum()[None]])
     exp = torch.cat([expected[big], expected[~big].sum()[None]])
-    assert chisquare(obs.numpy(), exp.numpy() * obs.sum().item() / exp.sum().item()).pvalue > 1e-3
+    assert chisquare_pvalue(obs, exp * obs.sum() / exp.sum()) > 1e-3
+
+
+def test_the_chi_square_p_value():
+    """Against the closed forms: 1 degree of freedom erfc(sqrt(x / 2)), 2 of them exp(-x / 2)."""
+    import math
+
+    assert chisquare_pvalue(torch.tensor([10.0, 10.0]), torch.tensor([10.0, 10.0])) == 1.0
+    x = (40 - 50) ** 2 / 50 * 2  # 4.0
+    assert math.isclose(chisquare_pvalue(torch.tensor([40.0, 60.0]), torch.tensor([50.0, 50.0])),
+                        math.erfc(math.sqrt(x / 2)), rel_tol=1e-9)
+    x = (25 + 25 + 0) / 30  # 3 cells of 30 expected
+    assert math.isclose(chisquare_pvalue(torch.tensor([25.0, 35.0, 30.0]), torch.tensor([30.0, 30.0, 30.0])),
+                        math.exp(-x / 2), rel_tol=1e-9)
 
 
 def test_forced_run_stops_at_a_free_position_or_a_stop():
