@@ -3,19 +3,23 @@
 The commands take positional JSON arguments (the code lenses carry them, the editors send
 them); pygls's converter fills in each parameter from its annotation, with the hooks here:
 a string stays a string (cattrs would turn 42 into "42"), and a step's action is parsed into
-an :class:`Action`.
+an :class:`Action`. The overrides of pygls's private methods live in
+:mod:`neurodebug.lsp.pygls_overrides` (its :class:`Protocol` is re-exported here for the server).
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any, NewType
 
 import attrs
 import cattrs
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
-from pygls.protocol import LanguageServerProtocol, default_converter
+from pygls.protocol import default_converter
+
+from neurodebug.lsp.pygls_overrides import Protocol
+
+__all__ = ["ACTIONS", "Action", "Protocol", "QuietExpectedErrors", "RequestFailed", "Text", "converter"]
 
 #: A command argument that must be a JSON string.
 Text = NewType("Text", str)
@@ -68,56 +72,6 @@ def converter() -> cattrs.Converter:
     return c
 
 
-class _Answered:
-    """A request that was answered with an error while it was being parsed."""
-
-
-class Protocol(LanguageServerProtocol):
-    """pygls's protocol, plus two things it does not do, each shown by a test:
-
-    * a request whose params do not fit its method gets an InvalidParams error response; pygls
-      only logs it and leaves the client waiting
-      (tests/lsp/test_server.py::test_malformed_requests_get_errors_and_the_server_lives_on);
-    * $/cancelRequest of an executeCommand also stops the session work it started; pygls runs
-      the command as an inner handler under another id, which the cancel never reaches
-      (tests/lsp/test_cancel.py::test_cancel_request_stops_the_session);
-    * the bookkeeping of a handler pygls runs under an id of its own (a command inside
-      executeCommand, a notification) is dropped when the handler ends; pygls keeps it forever,
-      and with it the handler's result or exception, whose traceback holds the command's session
-      (tests/lsp/test_cancel.py::test_cancelled_sessions_are_freed).
-    """
-
-    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
-        super()._execute_handler(msg_id, handler, callback, args, kwargs)
-        future = self._request_futures.get(msg_id)
-        if future is not None:
-            future.add_done_callback(partial(self._forget, msg_id))
-
-    def _forget(self, msg_id, future) -> None:
-        """Drop ``msg_id``'s bookkeeping if it is still ``future`` (a client may reuse an id)."""
-        if self._request_futures.get(msg_id) is future:
-            del self._request_futures[msg_id]
-
-    def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if not ("jsonrpc" in data and "id" in data and "method" in data):
-                raise
-            cause = str(exc.__cause__ or exc).strip().splitlines()[0]
-            error = JsonRpcInvalidParams(f"Invalid params for {data['method']}: {cause}")
-            self._send_response(data["id"], error=error.to_response_error())
-            return _Answered()
-
-    def handle_message(self, message):
-        if not isinstance(message, _Answered):
-            super().handle_message(message)
-
-    def _handle_cancel_notification(self, msg_id):
-        self._server.runner.cancel_request(msg_id)
-        super()._handle_cancel_notification(msg_id)
-
-
 class QuietExpectedErrors(logging.Filter):
     """pygls logs every error response with a traceback. Errors the user caused or chose (a bad
     request, a cancel, an edit, a UserError) already reach the editor as the response: they are
@@ -130,6 +84,6 @@ class QuietExpectedErrors(logging.Filter):
         kind = record.exc_info[0] if record.exc_info else None
         if kind is SystemExit or (kind is not None and issubclass(kind, self.EXPECTED)):
             return False
-        if str(record.msg).startswith("Unable to deserialize message"):  # answered by Protocol
+        if str(record.msg).startswith("Unable to deserialize message"):  # answered by pygls_overrides.Protocol
             record.msg, record.args = "A message's params do not fit its method; it was answered with an error.", ()
         return True
