@@ -72,25 +72,16 @@ def snapshot(session, function: str, compared: bool) -> Snapshot:
 
 
 def default_predictor(settings: Settings):
-    """The predictor the settings name (import kept here: it loads torch)."""
-    from neurodebug.backends import make_predictor
-
-    return make_predictor(model=settings.model, backend=settings.backend, url=settings.url, device=settings.device,
-                          model_name=settings.served_model_name)
+    """The predictor the settings name (loading a model imports torch: call it off the message loop)."""
+    return settings.options.make_predictor()
 
 
-def real_run_limits(settings: Settings):
-    """The limits of Compare's real run: the isolation the settings name (one sentence when bwrap is
-    asked for and cannot start, or the setting is not a mode)."""
-    from neurodebug.errors import UserError
-    from neurodebug.real.isolation import use_bwrap
-    from neurodebug.real.tracer import Limits
-
+def check_isolation(options) -> None:
+    """One sentence when Compare's isolation asks for bwrap where it cannot start."""
     try:
-        use_bwrap(settings.isolation)
+        options.check_isolation()
     except UserError as e:
         raise RequestFailed(str(e)) from None
-    return Limits(isolation=settings.isolation)
 
 
 class Progress:
@@ -162,7 +153,8 @@ class Runner:
         if compare and not settings.real_runs:
             raise RequestFailed("Compare runs the function for real, and real runs are off (the setting "
                                 "neurodebug.realRuns); Predict shows the prediction without running it.")
-        limits = real_run_limits(settings) if compare else None
+        options = settings.options.model_copy(update={"run_real": compare})
+        check_isolation(options)
         # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
         path = path if path and os.path.isfile(path) else None
@@ -172,18 +164,17 @@ class Runner:
         async def work(job: Job) -> dict:
             async with Progress(self.ls, title, job) as progress:
                 def build():
-                    from neurodebug.session import Session
+                    from neurodebug.session import Cancelled, Session
 
                     predictor = self.predictor()
                     job.check()
-                    session = Session(
-                        source, function, call, predictor, path=path, run_real=compare,
-                        limits=limits,
-                        temperature=settings.temperature, max_frames=settings.max_frames,
-                        max_frame_tokens=settings.max_frame_tokens,
-                    )
+                    session = Session(source, function, call, options, predictor=predictor, path=path)
                     job.attach(session)
-                    return session
+                    try:
+                        return session.start()
+                    except Cancelled:
+                        job.check()  # says why it was cancelled
+                        raise
 
                 progress.report("loading the model" + (" and running the real code" if compare else ""))
                 session = await self._in_thread(job, build, progress, lambda: None)

@@ -1,11 +1,17 @@
-"""Where the server's model comes from: initializationOptions / workspace settings, then env vars."""
+"""The language server's settings: the session options (neurodebug.options) and its own two.
+
+They come from the editor (initializationOptions, then workspace/didChangeConfiguration), over
+environment variables read at start. The session options use their camelCase names
+(``maxFrames``); ``realRuns`` and ``debugLens`` are the server's own.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, replace
 
-from neurodebug.session import MAX_FRAME_TOKENS
+from neurodebug.errors import UserError
+from neurodebug.options import SessionOptions
 
 #: Environment variables read when the editor does not set a value.
 ENV = {
@@ -15,64 +21,54 @@ ENV = {
     "device": "NEURODEBUG_DEVICE",
     "served_model_name": "NEURODEBUG_SERVED_MODEL_NAME",
 }
+#: Keys older clients send, and the option each names.
+LEGACY = {"modelPath": "model", "serverUrl": "url"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    model: str | None = None  # checkpoint dir or HF repo id; None -> the bundled model
-    backend: str = "local"  # local | transformers | http
-    url: str | None = None  # model server URL for the http backend
-    served_model_name: str | None = None  # the name a vLLM server serves the model under (its --served-model-name)
-    device: str = "cpu"
-    max_frames: int = 200  # cap on predicted frames per session
-    max_frame_tokens: int = MAX_FRAME_TOKENS  # a frame longer than this counts as cut off
-    temperature: float = 0.0
+    options: SessionOptions = field(default_factory=SessionOptions)
     debug_lens: bool = False  # the client can start a debug session from a lens (neurodebug.debug)
     real_runs: bool = True  # Compare runs the function for real; False refuses (Predict never runs it)
-    isolation: str = "auto"  # how Compare's real run is confined: auto | bwrap | none (neurodebug.real.isolation)
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
         return cls().updated({k: env.get(v) for k, v in ENV.items()})
 
-    def updated(self, options: dict | None) -> "Settings":
-        """These settings with the non-empty values of ``options`` (camelCase keys accepted)."""
-        if not isinstance(options, dict):
+    def updated(self, given: dict | None) -> "Settings":
+        """These settings with the non-empty values of ``given`` (camelCase or snake_case keys,
+        at the top or under "neurodebug"). A value that is not valid for its option keeps the
+        setting as it was: the editor checks its settings against the extension's schema, and one
+        bad value must not lose the others."""
+        if not isinstance(given, dict):
             return self
-        options = options.get("neurodebug", options)
-        if not isinstance(options, dict):
+        given = given.get("neurodebug", given)
+        if not isinstance(given, dict):
             return self
-        known = {f.name: f.type for f in fields(self)}
-        aliases = {"maxFrames": "max_frames", "maxFrameTokens": "max_frame_tokens", "modelPath": "model", "serverUrl": "url",
-                   "servedModelName": "served_model_name",
-                   "debugLens": "debug_lens", "realRuns": "real_runs"}
-        change = {}
-        for key, value in options.items():
-            key = aliases.get(key, key)
-            if key not in known or value is None or value == "":
-                continue
+        options = self.options
+        for key, value in given.items():
             try:
-                current = getattr(self, key)
-                if isinstance(current, bool):
-                    change[key] = _flag(value)
-                else:
-                    change[key] = type(current)(value) if current is not None else str(value)
-            except (TypeError, ValueError):
+                options = SessionOptions.from_mapping({LEGACY.get(key, key): value}, base=options)
+            except UserError:
                 continue
-        return replace(self, **change)
+        flags = {name: _flag(given[key]) for key, name in (("debugLens", "debug_lens"), ("realRuns", "real_runs"))
+                 if key in given and _flag(given[key]) is not None}
+        return replace(self, options=options, **flags)
 
     def predictor_key(self) -> tuple:
-        """The fields that decide which predictor to load (a change reloads it)."""
-        return (self.model, self.backend, self.url, self.device, self.served_model_name)
+        """The settings that decide which predictor to load (a change reloads it)."""
+        return self.options.predictor_key()
 
 
-def _flag(value) -> bool:
-    """A boolean setting from JSON (true/false) or an env-style string ("0", "false", "no", "off")."""
+def _flag(value) -> bool | None:
+    """A boolean setting from JSON (true/false) or an env-style string ("0", "false", "no", "off");
+    None when it is neither."""
+    if isinstance(value, bool):
+        return value
     if isinstance(value, str):
         v = value.strip().lower()
         if v in ("1", "true", "yes", "on"):
             return True
         if v in ("0", "false", "no", "off"):
             return False
-        raise ValueError(value)
-    return bool(value)
+    return None

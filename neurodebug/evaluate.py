@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neurodebug.errors import UserError
+from neurodebug.options import SessionOptions
 from neurodebug.trace.format import source_lines
 from neurodebug.trace.frames import End, Frame, Trace
 
@@ -191,15 +192,16 @@ def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
     return valid, round((m.state_exact or 0.0) * counted), round((m.action_exact or 0.0) * counted), counted
 
 
-def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bool = True,
-                constrain_locals: bool | None = None, constrain_flow: bool | None = None, beam: int = 1) -> RecordResult:
+def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: SessionOptions | None = None) -> RecordResult:
+    """Score one record; ``options`` as the session's (the real run, the frame cap and the frame
+    length are eval's own: see NOT_OFFERED in neurodebug/options.py)."""
     from neurodebug import compare as C
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
-    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], predictor, run_real=True, max_frames=MAX_FRAMES,
-                max_frame_tokens=MAX_FRAME_TOKENS, constrain_source=constrain, constrain_locals=constrain_locals,
-                constrain_flow=constrain_flow, beam=beam)
+    options = (options or SessionOptions()).model_copy(
+        update={"run_real": True, "max_frames": MAX_FRAMES, "max_frame_tokens": MAX_FRAME_TOKENS})
+    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], options, predictor=predictor).start()
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
@@ -215,7 +217,7 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, constrain: bo
 
     # free-running prediction (the session's frame 0 is the real call frame)
     t0 = time.perf_counter()
-    s.max_frames = min(MAX_FRAMES, len(real.frames) + EXTRA_FRAMES)
+    s.options = s.options.model_copy(update={"max_frames": min(MAX_FRAMES, len(real.frames) + EXTRA_FRAMES)})
     forwards, generated = s.speed.forwards, s.speed.frames
     s.cont()
     res.seconds = time.perf_counter() - t0
@@ -288,56 +290,45 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
 _PRED = None  # per worker process: (predictor, codec)
 
 
-def _init_worker(model, device, threads, backend="local", url=None, http=None):
+def _init_worker(options, threads):
     global _PRED
     import torch
 
     torch.set_num_threads(threads)
-    _PRED = _make(model, device, backend, url, http)
+    _PRED = _make(options)
 
 
-def _make(model, device, backend="local", url=None, http=None):
-    from neurodebug.backends import make_predictor
+def _make(options: SessionOptions):
     from neurodebug.codec import Codec
 
-    p = make_predictor(model, backend=backend, url=url, device=device, **(http or {}))
+    p = options.make_predictor()
     return p, Codec(p.tokenizer)
 
 
 def _eval_in_worker(args):
-    rec, teacher, constrain, constrain_locals, constrain_flow, beam = args
-    return _safe_eval(rec, *_PRED, teacher, constrain, constrain_locals, constrain_flow, beam)
+    rec, teacher, options = args
+    return _safe_eval(rec, *_PRED, teacher, options)
 
 
-def _safe_eval(rec, predictor, codec, teacher, constrain=True, constrain_locals=None, constrain_flow=None,
-               beam=1) -> RecordResult:
+def _safe_eval(rec, predictor, codec, teacher, options) -> RecordResult:
     try:
-        return eval_record(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow, beam)
+        return eval_record(rec, predictor, codec, teacher, options)
     except UserError as e:
         return RecordResult(str(rec.get("id")), "error", 0, error=str(e))
 
 
-def run_suite(records: list[dict], model: str | None = None, device: str = "cpu", jobs: int = 1,
-              teacher: bool = True, progress=None, time_limit: float | None = None,
-              threads: int | None = None, constrain: bool = True,
-              constrain_locals: bool | None = None, constrain_flow: bool | None = None,
-              beam: int = 1, backend: str = "local", url: str | None = None,
-              http: dict | None = None) -> list[RecordResult]:
+def run_suite(records: list[dict], options: SessionOptions | None = None, jobs: int = 1, teacher: bool = True,
+              progress=None, time_limit: float | None = None, threads: int | None = None) -> list[RecordResult]:
     """Evaluate the records (in ``jobs`` processes); results in suite order.
 
-    ``backend``/``url``: how the model runs (:func:`neurodebug.backends.make_predictor`); over
-    http, ``model`` only gives the tokenizer, ``http`` holds make_predictor's further options
-    (model_name, api_key, timeout; lookahead for the local backend), and each of the ``jobs`` processes is one client: a server
-    that batches (vLLM) runs their requests together.
-
-    ``constrain``: free-running frames name only lines of the file (neurodebug.constrain).
-    ``constrain_locals``: their LOCALS keys are local names of the file (None: the Session default).
-    ``constrain_flow``: they follow the file's control flow (neurodebug.constrain.flow; None: the Session default).
-    ``beam``: free-running frames by beam search of this width (1: greedy).
+    ``options``: the model, its backend and decoding, as a session's (:class:`SessionOptions`).
+    Over http, ``model`` only gives the tokenizer, and each of the ``jobs`` processes is one
+    client: a server that batches (vLLM) runs their requests together.
 
     With ``time_limit`` (seconds), no record is started after the limit: the results are those
     of the records finished by then (a prefix of the suite).
     """
+    options = options or SessionOptions()
     results: list[RecordResult] = []
     deadline = time.monotonic() + time_limit if time_limit else None
     if jobs <= 1:
@@ -345,11 +336,11 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
             import torch
 
             torch.set_num_threads(threads)
-        predictor, codec = _make(model, device, backend, url, http)
+        predictor, codec = _make(options)
         for i, rec in enumerate(records):
             if deadline and time.monotonic() > deadline:
                 break
-            results.append(_safe_eval(rec, predictor, codec, teacher, constrain, constrain_locals, constrain_flow, beam))
+            results.append(_safe_eval(rec, predictor, codec, teacher, options))
             if progress:
                 progress(i + 1, results[-1])
         return results
@@ -357,9 +348,9 @@ def run_suite(records: list[dict], model: str | None = None, device: str = "cpu"
 
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = mp.get_context("spawn")
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(model, device, threads, backend, url, http))
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(options, threads))
     try:
-        it = pool.imap(_eval_in_worker, [(rec, teacher, constrain, constrain_locals, constrain_flow, beam) for rec in records])
+        it = pool.imap(_eval_in_worker, [(rec, teacher, options) for rec in records])
         for i in range(len(records)):
             if deadline is None:
                 r = it.next()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 import random
 import threading
 import time
@@ -20,56 +19,50 @@ from pathlib import Path
 from neurodebug import compare as _compare
 from neurodebug.codec import Codec
 from neurodebug.errors import UserError
-from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT, source_lines
+from neurodebug.options import SessionOptions
+from neurodebug.trace.format import cut_value, source_lines
 from neurodebug.trace.frames import End, Frame, Trace, unchanged_keys, wire_locals
 from neurodebug.trace.source import call_expression, find_def, literal_arguments, read_source, resolve_entry
 from neurodebug.view import SessionView
 
 #: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
 FORCE_LINE_AFTER_CALL = True
-STEP_OVER_MODES = ("force_return", "generate")
-#: Whether LOCALS keys are constrained to local names of the file when a Session is not told
-#: (``constrain_locals=None``: then only together with constrain_source).
-CONSTRAIN_LOCALS = True
-#: Most tokens one frame may take before it counts as cut off.
-MAX_FRAME_TOKENS = 2048
 
 
 class _Cancelled(Exception):
     pass
 
 
-class Session:
-    """One debugging session over a model's predicted execution (see the module docstring)."""
+class Cancelled(Exception):
+    """``start()`` was cancelled (by :meth:`Session.cancel`) before the session was ready; calling
+    ``start()`` again goes on from where it stopped (a loaded model and a finished real run are kept)."""
 
-    def __init__(self, source: str, entry: str | None, call: str | None, predictor, *, path=None,
-                 run_real: bool = True, limits=None, temperature: float = 0.0, top_p: float = 1.0,
-                 seed: int | None = None, max_frames: int = 500, step_over: str = "force_return",
-                 max_frame_tokens: int = MAX_FRAME_TOKENS, constrain_source: bool = True,
-                 constrain_locals: bool | None = None, constrain_flow: bool | None = None, beam: int = 1,
-                 real: Trace | None = None):
-        if step_over not in STEP_OVER_MODES:
-            raise UserError(f"step_over must be one of {', '.join(STEP_OVER_MODES)}.")
+
+class Session:
+    """One debugging session over a model's predicted execution (see the module docstring).
+
+    Constructing one is cheap and runs nothing: it checks the entry and the call against the
+    source. :meth:`start` does the work (loads the model unless a predictor was given, runs the
+    program for real when the options ask for it, writes the call frame) and can be cancelled
+    from another thread; the debugger moves need a started session.
+    """
+
+    def __init__(self, source: str, entry: str | None = None, call: str | None = None,
+                 options: SessionOptions | None = None, *, predictor=None, path=None, real: Trace | None = None):
         self.source = source
         self.path = str(path) if path is not None else None
+        self.options = options if options is not None else SessionOptions()
         self.predictor = predictor
-        self.codec = Codec(predictor.tokenizer)
-        self.run_real = run_real
-        self.limits = limits
         self._recorded = real  # a real trace recorded earlier stands in for the real run
-        self.temperature = float(temperature)
-        if int(beam) < 1:
-            raise UserError("The beam width must be at least 1.")
-        self.beam = int(beam)
-        self.top_p = float(top_p)
-        self.max_frames = int(max_frames)
-        self.max_frame_tokens = int(max_frame_tokens)
-        self.step_over = step_over
-        self.base_seed = seed if seed is not None else random.randrange(2**31)
+        self.base_seed = self.options.seed if self.options.seed is not None else random.randrange(2**31)
         self.last_tokens_per_s: float | None = None
         self.speed = Speed()
         self._lock = threading.RLock()
         self._cancel = threading.Event()
+        self.started = False
+        self._changes = 0  # operations so far: the cached view is of the latest
+        self._view: SessionView | None = None
+        self._view_at = -1
 
         self.entry, self.call = resolve_entry(source, entry, call)
         if real is not None and self.call is None:
@@ -77,36 +70,93 @@ class Session:
         self._def = find_def(ast.parse(source), self.entry)
         self.real: Trace | None = None
         self.real_note: str | None = None
-        if self.call is not None:
-            self._run_real()
-
-        self.prompt_ids = self.codec.prompt_ids(source, self.entry)
-        limit = getattr(predictor, "context_limit", None)
-        if limit and len(self.prompt_ids) >= limit:
-            raise UserError(f"The source is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
-        self.state = predictor.open(self.prompt_ids)
-        self.constrain_source = bool(constrain_source)
-        self.constrain_locals = (CONSTRAIN_LOCALS and self.constrain_source) if constrain_locals is None \
-            else bool(constrain_locals)
-        self.constrain_flow = self.constrain_source if constrain_flow is None else bool(constrain_flow)
+        self._real_done = False
+        self.codec = self.state = None
         self._source_constraint = None  # built on the first generated frame
         self._clear()
-        with self._lock:
-            if self.call is not None:
-                self._force(self._call_frame())
-            else:
-                try:
-                    self._propose_call()
-                except _Cancelled:
-                    pass
 
-    # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_file(cls, path, entry: str | None = None, call: str | None = None, predictor=None, **kw) -> "Session":
+    def from_file(cls, path, entry: str | None = None, call: str | None = None,
+                  options: SessionOptions | None = None, **kw) -> "Session":
         """A session on a Python file; a bad path, entry or call raises UserError."""
-        if predictor is None:
-            raise UserError("A session needs a predictor (see neurodebug.backends.make_predictor).")
-        return cls(read_source(path), entry, call, predictor, path=str(Path(path)), **kw)
+        return cls(read_source(path), entry, call, options, path=str(Path(path)), **kw)
+
+    # -- starting --------------------------------------------------------------------------------
+    def start(self) -> "Session":
+        """Load the model (unless given), run the program for real (when asked and the call is
+        known), and write the call frame, or let the model propose it. Returns the session.
+
+        :meth:`cancel` from another thread stops it between these steps, and a prediction of the
+        call frame at its next token: then it raises :class:`Cancelled` and a later ``start()``
+        goes on. The real run itself is not interrupted; its wall-clock limit bounds it.
+        A second ``start()`` of a started session does nothing."""
+        with self._lock:
+            if self.started:
+                return self
+            self._cancel.clear()
+            try:
+                self._load_predictor()
+                if self.call is not None and not self._real_done:
+                    self._run_real()
+                    self._check_cancel()
+                self._open_state()
+                self.started = True
+                if self.call is not None:
+                    self._force(self._call_frame())
+                else:
+                    try:
+                        self._propose_call()
+                    except _Cancelled:
+                        pass  # the first move proposes it again
+            finally:
+                self._changes += 1
+                self._cancel.clear()
+        return self
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled("The session's start was cancelled.")
+
+    def _load_predictor(self) -> None:
+        if self.predictor is None:
+            self.predictor = self.options.make_predictor()
+            self._check_cancel()
+        if self.codec is None:
+            self.codec = Codec(self.predictor.tokenizer)
+
+    def _open_state(self) -> None:
+        """The prompt (the source and the entry) in a fresh predictor state."""
+        self.prompt_ids = self.codec.prompt_ids(self.source, self.entry)
+        limit = self.predictor.context_limit
+        if limit and len(self.prompt_ids) >= limit:
+            raise UserError(f"The source is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
+        self.state = self.predictor.open(self.prompt_ids)
+        self._parser = self.new_parser()
+
+    # -- the options, as the session reads them --------------------------------------------------
+    @property
+    def run_real(self) -> bool:
+        return self.options.run_real
+
+    @property
+    def temperature(self) -> float:
+        return self.options.temperature
+
+    @property
+    def top_p(self) -> float:
+        return self.options.top_p
+
+    @property
+    def beam(self) -> int:
+        return self.options.beam
+
+    @property
+    def max_frames(self) -> int:
+        return self.options.max_frames
+
+    @property
+    def max_frame_tokens(self) -> int:
+        return self.options.max_frame_tokens
 
     def _clear(self) -> None:
         self.frames: list[Frame] = []
@@ -117,18 +167,19 @@ class Session:
         self.ended = False
         self.end = End("open", "The prediction is not finished.")
         self._end_start: int | None = None
-        self._parser = self.new_parser()
+        self._parser = self.new_parser() if self.codec is not None else None
 
     def _run_real(self) -> None:
+        self._real_done = True
         if self._recorded is not None:
             self._use_recorded(self._recorded)
             return
         if not self.run_real:
             self.real, self.real_note = None, "The real run is off for this session."
             return
-        from neurodebug.real.tracer import Limits, trace_source
+        from neurodebug.real.tracer import trace_source
 
-        trace = trace_source(self.source, self.entry, self.call, self.limits or Limits(),
+        trace = trace_source(self.source, self.entry, self.call, self.options.limits(),
                              filename=self.path or "<string>")
         if trace.end.reason in ("syntax_error", "no_such_function", "bad_call"):
             raise UserError(trace.end.message)
@@ -162,7 +213,7 @@ class Session:
                             f"frame to take their values from ({why.rstrip('.')}).")
         line = self._def.lineno
         text = self.source_line(line)
-        return Frame("call", line, text, {k: _cut(repr(v)) for k, v in values.items()}, None, 0, self.entry)
+        return Frame("call", line, text, {k: cut_value(repr(v)) for k, v in values.items()}, None, 0, self.entry)
 
     def _propose_call(self) -> None:
         """Let the model write the call frame (its arguments), then run for real on them if we can."""
@@ -193,25 +244,30 @@ class Session:
     def constrained(self) -> bool:
         """True when generated frames' SOURCE is constrained to lines of the file (asked for, and
         the backend applies it)."""
-        return self.constrain_source and _applies_constraint(self.state)
+        return self.options.constrain and self._applies_constraint
 
     @property
     def constrained_locals(self) -> bool:
         """True when the keys of generated frames' LOCALS are constrained to local names of the
         file (asked for, and the backend applies it)."""
-        return self.constrain_locals and _applies_constraint(self.state)
+        return self.options.constrains_locals and self._applies_constraint
 
     @property
     def beaming(self) -> bool:
         """True when frames are predicted by beam search (a width over 1, greedy decoding, and a
         backend that supports it); otherwise token by token."""
-        return self.beam > 1 and self.temperature == 0 and getattr(self.state, "supports_beam", False)
+        return self.beam > 1 and self.temperature == 0 and self.state is not None and self.state.supports_beam
 
     @property
     def constrained_flow(self) -> bool:
         """True when generated frames follow the file's control flow (asked for, the source
         compiles, and the backend applies constraints)."""
-        return self.constrain_flow and self.flow is not None and _applies_constraint(self.state)
+        return self.options.constrains_flow and self.flow is not None and self._applies_constraint
+
+    @property
+    def _applies_constraint(self) -> bool:
+        """The started session's backend restricts generated tokens (the State declares it)."""
+        return self.state is not None and self.state.applies_constraint
 
     @functools.cached_property
     def flow(self):
@@ -235,25 +291,24 @@ class Session:
         """The constraint hook (None when unconstrained) of a frame generated after the frames
         ``parser`` (a codec.FrameParser of this source) has read, starting with ``prefix``: the
         session's own frames, or a real history under teacher forcing."""
-        if not (self.constrain_source or self.constrain_locals or self.constrain_flow) \
-                or not _applies_constraint(self.state):
+        o = self.options
+        if not o.constrain or not self._applies_constraint:
             return None
         if self._source_constraint is None:
             from neurodebug.constrain.grammar import SourceConstraint
 
-            self._source_constraint = SourceConstraint(self.codec, self.source, self.entry,
-                                                       constrain_source=self.constrain_source,
-                                                       constrain_locals=self.constrain_locals)
-        walker = parser.walker if self.constrain_flow and not parser.ended else None
+            self._source_constraint = SourceConstraint(self.codec, self.source, self.entry, constrain_source=True,
+                                                       constrain_locals=o.constrains_locals)
+        walker = parser.walker if o.constrains_flow and not parser.ended else None
         flow = walker.allowed() if walker is not None else None
         keys = walker.keys() if walker is not None else None
         dots = unchanged_keys(parser.frames, parser.depth) \
-            if self.constrain_locals and not parser.ended and parser.frames and parser.depth >= 0 else None
+            if o.constrains_locals and not parser.ended and parser.frames and parser.depth >= 0 else None
         return self._source_constraint.for_frame(prefix, flow, keys, dots)
 
     @property
     def tokens_computed(self) -> int:
-        return getattr(self.state, "tokens_computed", 0)
+        return self.state.tokens_computed if self.state is not None else 0
 
     def source_line(self, line: int | None) -> str:
         lines = source_lines(self.source)
@@ -264,34 +319,47 @@ class Session:
 
     def real_frame(self, i: int) -> Frame | None:
         """The real frame aligned with predicted frame i (None when there is none)."""
-        real = SessionView.of(self).aligned_real()
-        return real[i] if 0 <= i < len(real) else None
+        return self.view().real_frame(i)
 
-    def comparison(self, teacher_forced: bool = False):
-        """compare.Comparison of the predicted frames so far (or compare.TeacherForced) against the real run.
+    def view(self) -> SessionView:
+        """What the front ends show of the session now: computed once per change (the alignment
+        with the real run and the comparison included), then shared."""
+        with self._lock:
+            if self._view_at != self._changes:
+                self._view, self._view_at = SessionView.of(self), self._changes
+            return self._view
 
-        A teacher-forced comparison can be stopped by cancel(); it then returns None.
-        """
+    def comparison(self):
+        """compare.Comparison of the predicted frames so far against the real run."""
+        return _compare.compare(self._real_or_say(), self.predicted_trace(), self.elided)
+
+    def teacher_forced(self):
+        """compare.TeacherForced: every real frame predicted from the real history before it
+        (one forward pass, then only the wrong frames generated); the session's own prediction
+        is untouched. cancel() stops it; it then returns None."""
+        real = self._real_or_say()
+        if not self.started:
+            raise UserError("The session has not started yet: call start() first.")
+        with self._lock:
+            self._cancel.clear()
+            try:
+                return _compare.teacher_forced(real, self.predictor, self.codec, max_frame_tokens=self.max_frame_tokens,
+                                               should_stop=self._cancel.is_set, constraint=self.frame_constraint,
+                                               parser=self.new_parser())
+            except _compare.Cancelled:
+                return None
+            finally:
+                self._cancel.clear()
+
+    def _real_or_say(self) -> Trace:
         if self.real is None:
             raise UserError(self.real_note or "There is no real run to compare with.")
-        if teacher_forced:
-            with self._lock:
-                self._cancel.clear()
-                try:
-                    return _compare.teacher_forced(self.real, self.predictor, self.codec,
-                                                   max_frame_tokens=self.max_frame_tokens,
-                                                   should_stop=self._cancel.is_set,
-                                                   constraint=self.frame_constraint, parser=self.new_parser())
-                except _compare.Cancelled:
-                    return None
-                finally:
-                    self._cancel.clear()
-        return _compare.compare(self.real, self.predicted_trace(), self.elided)
+        return self.real
 
     def to_json(self, view: SessionView | None = None) -> dict:
         """Everything a front end shows, as JSON-ready data (``view``: this session's view, when
         the caller has taken it already)."""
-        view = view or SessionView.of(self)
+        view = view or self.view()
         divergence = view.divergence
         return {
             "source": self.source,
@@ -345,7 +413,7 @@ class Session:
         constraint = self._constraint(prefix)
         extra = {} if constraint is None else {"constraint": constraint}
         t0 = time.perf_counter()
-        forwards = getattr(self.state, "forwards", 0)
+        forwards = self.state.forwards
         try:
             if prefix:
                 self.state.extend(prefix)
@@ -366,7 +434,7 @@ class Session:
         if self._cancel.is_set():
             self.state.truncate(start)
             raise _Cancelled()
-        self.speed.add(dt, len(prefix) + len(new), getattr(self.state, "forwards", 0) - forwards)
+        self.speed.add(dt, len(prefix) + len(new), self.state.forwards - forwards)
         ids = prefix + new
         end_ids = set(self.codec.end_ids)
         if new and new[-1] in end_ids:
@@ -439,6 +507,8 @@ class Session:
 
     # -- operations -------------------------------------------------------------------------------
     def _op(self, fn) -> Frame | None:
+        if not self.started:
+            raise UserError("The session has not started yet: call start() first.")
         with self._lock:
             self._cancel.clear()
             try:
@@ -449,6 +519,7 @@ class Session:
             except _Cancelled:
                 pass
             finally:
+                self._changes += 1
                 self._cancel.clear()
             return self.current
 
@@ -462,7 +533,7 @@ class Session:
 
     def _over_call(self, call: Frame) -> None:
         """Having just predicted ``call`` (a deeper call frame), get to the callee's return."""
-        if self.step_over == "force_return":
+        if self.options.step_over == "force_return":
             r = self._advance(force_event="return")
             if r is not None and r.event == "return":
                 self.elided.add(self.index)
@@ -533,15 +604,22 @@ class Session:
 
     def back(self) -> Frame | None:
         """Undo one frame: the KV cache is cut back to where that frame began."""
+        return self.back_to(self.index - 1)
+
+    def back_to(self, i: int) -> Frame | None:
+        """Go back to frame ``i``: the frames after it are undone and the KV cache is cut back to
+        where frame i+1 began (a forced call frame, the input, stays). Undoing the end of the trace
+        first, when the current frame is already i, is one step back too."""
+        if not isinstance(i, int):
+            raise UserError(f"{i!r} is not a frame number.")
 
         def run():
-            keep = len(self.frames) - 1
-            floor = 1 if 0 in self._forced else 0  # a forced call frame is the input: it stays
-            if keep < floor:
-                if self.ended:  # only the end of the trace is left to undo
-                    self._truncate_frames(len(self.frames))
-                return
-            self._truncate_frames(keep)
+            floor = 0 if 0 in self._forced else -1
+            keep = max(i, floor) + 1
+            if keep < len(self.frames):
+                self._truncate_frames(keep)
+            elif self.ended and i < self.index + 1:  # only the end of the trace is left to undo
+                self._truncate_frames(len(self.frames))
 
         return self._op(run)
 
@@ -633,22 +711,6 @@ class Speed:
         fps = self.frames_per_s
         return (f"{fps:.1f} frames/s, " if fps else "") + \
             f"{self.forwards_per_frame:.1f} forwards/frame ({self.tokens_per_frame:.1f} tokens/frame)"
-
-
-def _applies_constraint(state) -> bool:
-    """True when ``state.generate`` takes ``constraint=`` and applies it."""
-    if not getattr(state, "applies_constraint", False):
-        return False
-    try:
-        params = inspect.signature(state.generate).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "constraint" or p.kind is p.VAR_KEYWORD for p in params)
-
-
-def _cut(text: str) -> str:
-    """A repr cut as the tracer cuts it (codec.MAX_REPR_CHARS, then codec.REPR_CUT)."""
-    return text if len(text) <= MAX_REPR_CHARS else text[:MAX_REPR_CHARS] + REPR_CUT
 
 
 def _closed(ids: list[int], frame_sep: int) -> list[int]:

@@ -9,8 +9,9 @@ the notice line; the app never shows a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from neurodebug.options import SessionOptions
 from neurodebug.tui.screens.main import MainScreen
 from textual.app import App
 
@@ -20,38 +21,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class SessionSpec:
-    """What to debug and with which model; the session is built from it in a worker thread.
-
-    ``predictor`` (a ready backends.Predictor) wins over ``model``/``backend``/``url``/``device``.
-    ``session_kw`` goes to ``Session.from_file`` as is (temperature, top_p, seed, limits, ...).
-    """
+    """What to debug and with which options; ``predictor`` (a ready backends.Predictor), when
+    given, stands in for the model the options name."""
 
     path: str
     entry: str | None = None
     call: str | None = None
-    model: str | None = None
-    backend: str = "local"
-    url: str | None = None
-    device: str = "cpu"
-    run_real: bool = True
-    lookahead: bool = True  # several tokens per forward on the local backend (make_predictor)
+    options: SessionOptions = field(default_factory=SessionOptions)
     predictor: Any = None
-    session_kw: dict[str, Any] = field(default_factory=dict)
 
-    def open(self, on_model: Callable[[str], None]) -> Session:
-        """The session (loads the model and runs the code: call it in a worker thread);
-        ``on_model`` hears the model's name as soon as it is known."""
+    def session(self) -> Session:
+        """The session, not started (cheap: a bad file, entry or call is a UserError here)."""
         from neurodebug.session import Session
 
-        predictor = self.predictor
-        if predictor is None:
-            from neurodebug.backends import make_predictor
-
-            predictor = make_predictor(model=self.model, backend=self.backend, url=self.url, device=self.device,
-                                       lookahead=self.lookahead)
-        on_model(getattr(predictor, "name", type(predictor).__name__))
-        return Session.from_file(self.path, entry=self.entry, call=self.call, predictor=predictor,
-                                 run_real=self.run_real, **self.session_kw)
+        return Session.from_file(self.path, entry=self.entry, call=self.call, options=self.options,
+                                 predictor=self.predictor)
 
 
 class NeuroDebugApp(App):

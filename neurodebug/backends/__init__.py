@@ -51,12 +51,13 @@ MODEL_NAME_ENV = "NEURODEBUG_SERVED_MODEL_NAME"
 
 def make_predictor(model: str | None = None, backend: str = "local", url: str | None = None,
                    device: str = "cpu", timeout: float | None = None, model_name: str | None = None,
-                   api_key: str | None = None, lookahead: bool = True) -> Predictor:
+                   api_key: str | None = None, lookahead: bool = True, dtype: str | None = None,
+                   quantize: str | None = None) -> Predictor:
     """The Predictor for a backend name; raises UserError with one sentence on bad input.
 
     ``lookahead``: the local backend settles several tokens per forward (jump-forward and
     prompt-lookup speculation, ``model/lookahead.py``: the same greedy frames); False runs one
-    forward per token.
+    forward per token. ``dtype`` and ``quantize`` ("int8") apply to the local backend's weights.
 
     For the http backend: ``model_name`` (the server's served model name) and ``api_key``
     default to $NEURODEBUG_SERVED_MODEL_NAME and $NEURODEBUG_API_KEY.
@@ -76,6 +77,8 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
     if url:
         raise UserError("--url only applies to the http backend; add --backend http.")
     path = resolve_model(model)
+    if backend != "local" and (dtype or quantize):
+        raise UserError("The dtype and quantize options apply to the local backend only.")
     if backend == "transformers":
         from neurodebug.backends.transformers import TransformersPredictor
 
@@ -84,7 +87,8 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
     from neurodebug.backends.local import LocalPredictor
 
     try:
-        return LocalPredictor(path, device=device, lookahead="default" if lookahead else None)
+        return LocalPredictor(path, device=device, dtype=dtype, quantize=quantize,
+                              lookahead="default" if lookahead else None)
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - the runtime's errors (ModelError, TokenizerError) carry a sentence

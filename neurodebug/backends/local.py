@@ -125,10 +125,11 @@ class LocalPredictor(Predictor):
     forced tokens and prompt-lookup drafts: the same greedy frames in fewer forwards; the default
     one unless given), or None for one forward per token."""
 
-    def __init__(self, path: str, device: str = "cpu", dtype=None, attention: str = "auto", lookahead="default"):
+    def __init__(self, path: str, device: str = "cpu", dtype=None, attention: str = "auto", lookahead="default",
+                 quantize: str | None = None):
         from neurodebug.model import load_model  # torch stays out of neurodebug's import path
 
-        self.model = load_model(path, device=device, dtype=dtype, attention=attention)
+        self.model = load_model(path, device=device, dtype=dtype, attention=attention, quantize=quantize)
         self.lookahead = _lookahead(lookahead)
         _pick_cpu_threads(self.model.config, device)
         self.tokenizer = self.model.tokenizer

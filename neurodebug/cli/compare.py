@@ -148,7 +148,7 @@ def run(args) -> int:
 
     if args.rows < 0:
         raise UserError("--rows must be 0 (all) or more.")
-    if args.no_run and not args.real:
+    if args.option_run_real is False and not args.real:  # --no-run
         raise UserError("With --no-run, compare needs --real TRACE.json (a trace recorded by "
                         "`neurodebug trace --json`) to compare with; `neurodebug predict` shows the prediction alone.")
     s = session_from_args(args)
@@ -156,7 +156,7 @@ def run(args) -> int:
         raise UserError(s.real_note or "There is no real run to compare with.")
     console = Console(file=sys.stdout, width=args.width, highlight=False, soft_wrap=False)
     if args.teacher_forced:
-        tf = s.comparison(teacher_forced=True)
+        tf = s.teacher_forced()
         if args.json:
             d = {"mode": "teacher_forced", "model": s.predictor.name, "entry": s.entry, "call": s.call,
                  "real_end": s.real.end.to_dict(), **tf.to_dict()}

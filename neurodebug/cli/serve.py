@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-from neurodebug.cli._session_args import add_model_arguments
 from neurodebug.errors import UserError
 
 NAME = "serve"
@@ -23,19 +22,23 @@ def add_arguments(p) -> None:
                    help="require 'Authorization: Bearer KEY' on every path but /health (default: $NEURODEBUG_API_KEY; "
                         "the environment keeps it out of the process list)")
     p.add_argument("--verbose", action="store_true", help="log every request")
-    add_model_arguments(p, http_client=False)
+    from neurodebug import options
+
+    # the model this server runs: the session options that name a local model (the http client's are not)
+    options.add_arguments(p, groups=("model",), exclude=("url", "served_model_name", "api_key", "timeout"))
 
 
 def run(args) -> int:
     from neurodebug.serve.server import make_server
 
-    if args.backend == "http":
+    from neurodebug import options
+
+    opts = options.from_args(args)
+    if opts.backend == "http":
         raise UserError("serve runs a model itself; use --backend local or transformers.")
     if args.cache_size < 1:
         raise UserError("--cache-size must be at least 1.")
-    from neurodebug.cli._session_args import predictor_from_args
-
-    predictor = predictor_from_args(args)
+    predictor = opts.make_predictor()
     try:
         server = make_server(predictor, args.host, args.port, cache_size=args.cache_size, verbose=args.verbose,
                              model_name=args.served_model_name, api_key=args.api_key or None)

@@ -11,7 +11,7 @@ ORDER = 10
 
 
 def add_arguments(p) -> None:
-    from neurodebug.cli._session_args import add_isolation_argument
+    from neurodebug import options
     from neurodebug.render import ROWS
     from neurodebug.real.tracer import Limits
 
@@ -26,33 +26,32 @@ def add_arguments(p) -> None:
     p.add_argument("--rows", type=int, default=ROWS, metavar="N",
                    help=f"show at most N frames in the table: the first and the last ones, and how many are left "
                         f"out between (default {ROWS}; 0 shows all)")
-    p.add_argument("--wall", type=float, default=d.wall_s, metavar="S", help=f"wall-time limit in seconds ({d.wall_s:g})")
-    p.add_argument("--cpu", type=float, default=d.cpu_s, metavar="S", help=f"CPU-time limit in seconds ({d.cpu_s:g})")
-    p.add_argument("--memory", type=int, default=d.memory_mb, metavar="MB", help=f"address-space limit ({d.memory_mb} MB)")
+    options.add_arguments(p, groups=("real run",), exclude=("run_real",))  # --isolation, --wall, --cpu, --memory
     p.add_argument("--max-frames", type=int, default=d.max_frames, metavar="N", help=f"frames to record ({d.max_frames})")
     p.add_argument("--max-repr", type=int, default=d.max_repr, metavar="N",
                    help=f"characters of one value before it is cut ({d.max_repr})")
     p.add_argument("--max-output", type=int, default=d.max_output, metavar="BYTES",
                    help=f"captured stdout/stderr kept, each ({d.max_output})")
-    add_isolation_argument(p)
     p.add_argument("--disk", type=int, default=d.disk_mb, metavar="MB",
                    help=f"isolated: size of the private scratch dir and /tmp, and of /dev/shm ({d.disk_mb} MB)")
 
 
 def run(args) -> int:
+    from dataclasses import replace
+
+    from neurodebug import options
     from neurodebug.errors import UserError
-    from neurodebug.real.tracer import Limits, trace_file
+    from neurodebug.real.tracer import trace_file
     from neurodebug.trace.frames import RECORDED
 
-    for flag, value in (("--wall", args.wall), ("--cpu", args.cpu), ("--memory", args.memory),
-                        ("--max-frames", args.max_frames), ("--max-repr", args.max_repr),
+    for flag, value in (("--max-frames", args.max_frames), ("--max-repr", args.max_repr),
                         ("--max-output", args.max_output), ("--disk", args.disk)):
         if value <= 0:
             raise UserError(f"{flag} must be positive, not {value:g}.")
     if args.rows < 0:
         raise UserError("--rows must be 0 (all) or more.")
-    limits = Limits(wall_s=args.wall, cpu_s=args.cpu, memory_mb=args.memory, max_frames=args.max_frames,
-                    max_repr=args.max_repr, max_output=args.max_output, isolation=args.isolation, disk_mb=args.disk)
+    limits = replace(options.from_args(args).limits(), max_frames=args.max_frames, max_repr=args.max_repr,
+                     max_output=args.max_output, disk_mb=args.disk)
     trace = trace_file(args.file, args.entry, args.call, limits)
     if trace.end.reason not in RECORDED:
         raise UserError(trace.end.message)

@@ -27,7 +27,7 @@ import dap_types as dap
 
 from neurodebug.dap import views
 from neurodebug.view import SessionView
-from neurodebug.dap.launch import LaunchConfig, check_entry, default_predictor, open_session
+from neurodebug.dap.launch import LaunchConfig, check_entry, default_predictor, new_session
 from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
 from neurodebug.dap.worker import Worker
@@ -97,6 +97,7 @@ class Adapter:
         self._lock = threading.Lock()
         self._loading = threading.Event()  # a load is queued or under way in the worker
         self._awaiting_load = None  # the request whose answer waits on that load, until it is answered
+        self._starting = None  # the session while it starts
         self._worker = Worker("neurodebug-dap")
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "initialize": self.initialize, "launch": self.launch, "attach": self.attach,
@@ -241,7 +242,7 @@ class Adapter:
         interrupts that; a terminate or disconnect meanwhile answers ``request`` as cancelled (see
         :meth:`_cancel_load`), and then this drops the session and returns None."""
         try:
-            title = "Loading the model" + (" and running the program" if config.compare else "")
+            title = "Loading the model" + (" and running the program" if config.options.run_real else "")
             with self._progress(request, title, cancellable=False):
                 session = self._open(config)
         except BaseException:
@@ -260,14 +261,25 @@ class Adapter:
         return awaited
 
     def _cancel_load(self) -> None:
-        """The debug session ends during a load: answer the request waiting on it now, as cancelled."""
+        """The debug session ends during a load: answer the request waiting on it now, as cancelled,
+        and cancel the session's start."""
+        starting = self._starting
+        if starting is not None:
+            starting.cancel()
         with self._lock:
             request, self._awaiting_load = self._awaiting_load, None
         if request is not None:
             self.out.cancelled(request.seq, request.command)
 
     def _open(self, config: LaunchConfig):
-        return open_session(config, self.predictors.get(config))
+        """The started session; a terminate or disconnect meanwhile cancels its start (the model's
+        load itself runs to its end)."""
+        session = new_session(config, self.predictors.get(config))
+        self._starting = session
+        try:
+            return session.start()
+        finally:
+            self._starting = None
 
     def _announce(self) -> None:
         s = self.session
@@ -280,7 +292,7 @@ class Adapter:
 
     def _begin(self, request) -> None:
         """After launch or restart: stop on the call frame, or run to the first breakpoint."""
-        self.stop = SessionView.of(self.session)
+        self.stop = self.session.view()
         if self.stop.ended:  # the model ended the trace at once
             self._output(views.summary(self.stop))
         if self.stop.index < 0:  # no call frame (its prediction was cancelled): nothing to show
@@ -446,18 +458,18 @@ class Adapter:
         """Undo frames: to the previous line of this function or a caller (step back, the reverse of
         next: a callee's frames are undone with its call), or to a breakpoint's line or the start."""
         depth = s.current.depth if s.current is not None else 0
-        while not self._halt.is_set():
-            before = len(s.frames)
-            f = s.back()
-            if len(s.frames) == before or f is None:
-                return "step", "The start of the predicted execution.", None
+        for i in range(s.index - 1, -1, -1):
+            f = s.frames[i]
             if f.event not in ("call", "line"):
                 continue
             if to_breakpoint and f.line in self.breakpoints:
+                s.back_to(i)
                 return "breakpoint", None, [self.breakpoints[f.line]]
             if not to_breakpoint and f.depth <= depth:
+                s.back_to(i)
                 return "step", None, None
-        return "pause", None, None
+        s.back_to(0)
+        return "step", "The start of the predicted execution.", None
 
     def _forward(self, action: Callable) -> None:
         """Carry out a forward move; stop with the right reason, or end the debug session at the end."""
@@ -468,7 +480,7 @@ class Adapter:
             return
         self._divergence_before = before.divergence if before is not None else None
         reason, description, hits = action(s)
-        stop = self.stop = SessionView.of(s)
+        stop = self.stop = s.view()
         if stop.index < 0:
             self._output(views.summary(stop))
             self._terminate()
@@ -489,7 +501,7 @@ class Adapter:
 
     def _backward(self, action: Callable) -> None:
         reason, description, hits = action(self.session)
-        self.stop = SessionView.of(self.session)
+        self.stop = self.session.view()
         self._stopped(reason, description, hits)
 
     def _filter_hit(self, s, frame, stop: SessionView | None = None) -> tuple[str, str, str] | None:
@@ -571,7 +583,7 @@ class Adapter:
 
         def work():
             self.session.set_local(args.name, args.value)
-            self.stop = SessionView.of(self.session)
+            self.stop = self.session.view()
             self.out.respond(request.seq, request.command, self.panes.local(self.stop, args.name))
             if self.client.supportsInvalidatedEvent:  # the real run and the frames after it changed
                 self.out.event("invalidated", dap.InvalidatedEventBody(areas=["variables"], threadId=THREAD_ID))

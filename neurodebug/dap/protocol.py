@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any, BinaryIO
 
 import dap_types
+
+from neurodebug.errors import validation_sentence
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
@@ -85,21 +87,21 @@ def parse_request(message: dict) -> dap_types.Request:
     except ValidationError as e:
         if any(err["type"] == "union_tag_invalid" for err in e.errors()):
             raise BadMessage(f"neurodebug does not support the {command!r} request.", seq, command) from None
-        raise BadMessage(validation_sentence(e, f"The {command!r} request's"), seq, command) from None
+        raise BadMessage(request_sentence(e, command), seq, command) from None
 
 
-def validation_sentence(error: ValidationError, whose: str) -> str:
-    """One sentence for the first problem pydantic found, e.g. "... argument threadId is missing."."""
-    first = error.errors()[0]
-    loc = [str(part) for part in first["loc"] if not isinstance(part, int)]
-    if loc and loc[0] not in ("arguments",) and len(loc) > 1:
-        loc = loc[1:]  # the tag of the union (the command name)
-    if loc and loc[0] == "arguments":
-        loc = loc[1:]
-    name = ".".join(loc) or "arguments"
-    if first["type"] == "missing":
-        return f"{whose} argument {name} is missing."
-    return f"{whose} argument {name} is not valid: {first['msg'][0].lower()}{first['msg'][1:].rstrip('.')}."
+def request_sentence(error: ValidationError, command: str) -> str:
+    """One sentence for the first problem of a request's arguments: "The 'next' request's argument
+    threadId is missing."."""
+
+    def subject(loc: list[str]) -> str:
+        if len(loc) > 1 and loc[0] != "arguments":
+            loc = loc[1:]  # the tag of the union (the command name)
+        if loc and loc[0] == "arguments":
+            loc = loc[1:]
+        return f"The {command!r} request's argument {'.'.join(loc) or 'arguments'}"
+
+    return validation_sentence(error, subject)
 
 
 def dump(value: Any) -> Any:

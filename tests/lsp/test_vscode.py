@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from tests.lsp.conftest import ROOT
+from tests.sessions import started
 
 EXTENSION = ROOT / "lsp" / "vscode"
 NODE = shutil.which("node")
@@ -29,7 +30,7 @@ def trace_notification() -> dict:
     from tests.lsp.conftest import EXAMPLE, planted_traces
     from tests.lsp.replay import ReplayPredictor
 
-    session = Session(EXAMPLE, "count", None, ReplayPredictor(llama3_tokenizer(), planted_traces()))
+    session = started(EXAMPLE, "count", None, ReplayPredictor(llama3_tokenizer(), planted_traces()))
     session.cont()
     session.back()
     return {"uri": "file:///tmp/example.py", "version": 3, "session": session.to_json()}

@@ -15,6 +15,10 @@ from neurodebug.backends.local import LocalPredictor, LocalState
 
 
 class ScriptedState(LocalState):
+    #: the scripts are followed as they are: no constraint restricts them (the State declares it)
+    applies_constraint = False
+    supports_beam = False
+
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
                  on_token=None, should_stop=None):
         out: list[int] = []

@@ -21,6 +21,7 @@ from neurodebug.serve.server import make_server
 from neurodebug.session import Session
 from tests.neurodebug.scripted import ScriptedPredictor
 from tests.programs import WORKED_EXAMPLE
+from tests.sessions import started
 
 SOURCE = WORKED_EXAMPLE
 
@@ -90,7 +91,7 @@ def test_local_backend_loads_a_checkpoint(cwm_checkpoint):
 @pytest.mark.parametrize("suffix", ["", "/v1"])
 def test_http_session_in_both_contracts(served, local, real, suffix):
     p = HttpPredictor(served.url + suffix, local.tokenizer)
-    s = Session(SOURCE, "f", "1", p)
+    s = started(SOURCE, "f", "1", p)
     s.cont()
     assert s.ended and len(s.frames) == len(real.frames)
     assert all(same(a, b) for a, b in zip(s.frames, real.frames))
@@ -134,7 +135,7 @@ def test_a_trace_past_the_context_is_scored_alike_over_vllm_and_locally(local, r
         assert here.metrics.state_exact == (sum(fits) - 1) / (n - 1)  # the call frame is not scored
         assert here.first_divergence.step == fits.index(False)
         assert "runs past the model's context" in here.first_divergence.message
-        sessions = [Session(SOURCE, "f", "1", p, run_real=False, constrain_source=False) for p in (short, http)]
+        sessions = [started(SOURCE, "f", "1", p, run_real=False, constrain=False) for p in (short, http)]
         for s in sessions:
             s.cont()
         assert sessions[1].state.ids == sessions[0].state.ids and len(sessions[0].state.ids) < limit
@@ -153,8 +154,8 @@ def test_constrained_decoding_over_vllm_repairs_to_the_local_result(local):
     srv.start()
     try:
         http = HttpPredictor(srv.url + "/v1", local.tokenizer)
-        a = Session(SOURCE, "f", "1", local, max_frame_tokens=40, max_frames=4, run_real=False)
-        b = Session(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False)
+        a = started(SOURCE, "f", "1", local, max_frame_tokens=40, max_frames=4, run_real=False)
+        b = started(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False)
         for s in (a, b):
             s.step(), s.step(), s.step()
         assert b.constrained and a._frame_ids == b._frame_ids and a.state.ids == b.state.ids
@@ -162,13 +163,13 @@ def test_constrained_decoding_over_vllm_repairs_to_the_local_result(local):
         # sampling is repaired too (a draw among the allowed tokens), reproducibly from the seed
         sampled = []
         for _ in range(2):
-            c = Session(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False, temperature=1.0,
+            c = started(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False, temperature=1.0,
                         seed=3)
             c.step(), c.step()
             sampled.append((c._frame_ids, c.state.repairs))
         assert sampled[0] == sampled[1] and sampled[0][1] > 0
         # Meta's contract cannot restrict a token: the session says it is unconstrained
-        m = Session(SOURCE, "f", "1", HttpPredictor(srv.url, local.tokenizer), max_frame_tokens=40, max_frames=4,
+        m = started(SOURCE, "f", "1", HttpPredictor(srv.url, local.tokenizer), max_frame_tokens=40, max_frames=4,
                     run_real=False)
         assert not m.constrained
         m.step()
@@ -191,7 +192,7 @@ def test_forced_tokens_go_into_the_next_request_over_vllm(local, monkeypatch):
             if not jump:
                 monkeypatch.setattr(http_backend, "forced_run", lambda *a, **k: [])
             http = HttpPredictor(srv.url + "/v1", local.tokenizer)
-            s = Session(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False)
+            s = started(SOURCE, "f", "1", http, max_frame_tokens=40, max_frames=4, run_real=False)
             s.step(), s.step(), s.step()
             assert s.state.forwards == http.client.requests and s.speed.forwards == s.state.forwards
             runs.append((s._frame_ids, http.client.requests))
@@ -339,8 +340,8 @@ def test_transformers_backend_matches_local_greedy(cwm_checkpoint, local):
 
 def test_sessions_on_transformers_and_local_predict_the_same_frames(cwm_checkpoint, local):
     hf = make_predictor(str(cwm_checkpoint), backend="transformers")
-    a = Session(SOURCE, "f", "1", local, max_frame_tokens=5, max_frames=4)
-    b = Session(SOURCE, "f", "1", hf, max_frame_tokens=5, max_frames=4)
+    a = started(SOURCE, "f", "1", local, max_frame_tokens=5, max_frames=4)
+    b = started(SOURCE, "f", "1", hf, max_frame_tokens=5, max_frames=4)
     for s in (a, b):
         s.step(), s.step()
     assert a._frame_ids == b._frame_ids and len(a.state) == len(b.state)

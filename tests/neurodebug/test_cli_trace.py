@@ -73,7 +73,7 @@ def test_limit_flags(capsys, tmp_path):
         ([HELPER, "--entry", "nope", "--call", "1"], "There is no function named 'nope'"),
         ([HELPER, "--call", "f(1"], "is neither an argument list nor a call"),
         ([HELPER, "--call", "undefined_name"], "raised NameError"),
-        ([HELPER, "--wall", "0"], "--wall must be positive"),
+        ([HELPER, "--wall", "0"], "The option --wall cannot be 0.0: input should be greater than 0"),
     ],
 )
 def test_user_errors_exit_2_with_one_sentence(capsys, tmp_path, monkeypatch, args, sentence):

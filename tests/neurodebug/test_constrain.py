@@ -28,6 +28,9 @@ from neurodebug.real.tracer import trace_source
 from neurodebug.trace.format import START_MARKER, source_lines, wire_source
 from neurodebug.trace.format import norm_line as _norm
 from neurodebug.trace.frames import unchanged_keys
+from tests.sessions import started
+from neurodebug import options
+from neurodebug.options import SessionOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -220,7 +223,7 @@ def _session(predictor, **kw):
 
     kw.setdefault("max_frames", 12)
     kw.setdefault("run_real", False)  # the call frame comes from the literal arguments
-    return Session(PROGRAM, ENTRY, CALL, predictor, **kw)
+    return started(PROGRAM, ENTRY, CALL, predictor, **kw)
 
 
 def _lines_ok(s) -> None:
@@ -251,12 +254,12 @@ def test_constrained_sampling_is_reproducible(bundled):
 
 
 class _NoConstraintState:
-    """A local state whose generate has the old signature (as third-party states do)."""
+    """A local state whose generate takes no constraint (as third-party states may), and says so."""
 
     def __init__(self, inner):
         self.inner = inner
 
-    applies_constraint = True  # claims support, but generate takes no constraint: not used
+    applies_constraint = False  # the State interface declares what a backend supports
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None, on_token=None,
                  should_stop=None):
@@ -282,7 +285,7 @@ class _OldPredictor:
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
 def test_unconstrained_decoding_is_unchanged(bundled, temperature):
     kw = dict(temperature=temperature, top_p=0.9, seed=3, max_frames=6)
-    off = _session(bundled, constrain_source=False, **kw)
+    off = _session(bundled, constrain=False, **kw)
     old = _session(_OldPredictor(bundled), **kw)  # a state without the keyword: the code path before
     assert not off.constrained and not old.constrained
     off.cont()
@@ -300,21 +303,21 @@ def test_a_constraint_that_allows_nothing_changes_nothing(bundled, monkeypatch):
     assert empty.constrained
     empty.cont()
     monkeypatch.undo()
-    free = _session(bundled, constrain_source=False, max_frames=6)
+    free = _session(bundled, constrain=False, max_frames=6)
     free.cont()
     assert empty.state.ids == free.state.ids
 
 
 def test_backends_that_cannot_constrain_are_not_asked(bundled):
     from neurodebug.backends.http import HttpPredictor, HttpState
-    from neurodebug.session import _applies_constraint
 
-    assert not _applies_constraint(HttpState(None, [1]))
+    assert not HttpState(None, [1]).applies_constraint
     # Meta's contract has no way to restrict a token; vLLM's has allowed_token_ids
-    assert not _applies_constraint(HttpPredictor("http://127.0.0.1:1", bundled.tokenizer).open([1]))
-    assert _applies_constraint(HttpPredictor("http://127.0.0.1:1/v1", bundled.tokenizer).open([1]))
-    assert _applies_constraint(bundled.open([1]))
-    assert not _applies_constraint(_OldPredictor(bundled).open([1]))
+    assert not HttpPredictor("http://127.0.0.1:1", bundled.tokenizer).open([1]).applies_constraint
+    assert HttpPredictor("http://127.0.0.1:1/v1", bundled.tokenizer).open([1]).applies_constraint
+    assert bundled.open([1]).applies_constraint
+    old = _session(_OldPredictor(bundled), max_frames=2)
+    assert not (old.constrained or old.constrained_locals or old.constrained_flow)
 
 
 def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(bundled):
@@ -331,7 +334,7 @@ def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(b
         http = HttpPredictor(srv.url + "/v1", bundled.tokenizer)
         got = []
         for p in (bundled, http):
-            s = Session(rec["code"], rec["entry"], rec["input"], p, run_real=False)
+            s = started(rec["code"], rec["entry"], rec["input"], p, run_real=False)
             s.cont(max_frames=6)
             assert s.constrained and s.constrained_locals and s.constrained_flow
             got.append((s._frame_ids, [(f.event, f.line, f.locals, f.arg) for f in s.frames], s.state))
@@ -343,12 +346,10 @@ def test_over_vllms_contract_the_http_backend_predicts_what_the_local_one_does(b
 
 
 def test_the_cli_option_for_locals(tmp_path, bundled):
-    from neurodebug.cli import eval as eval_cli
-
     p, e = _parsers()
-    assert p.parse_args(["x.py"]).no_constrain_locals is False
-    assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain-locals"])) is False
-    assert eval_cli._constrain_locals(e.parse_args(["s.jsonl", "--no-constrain"])) is False
+    assert options.from_args(p.parse_args(["x.py"])).constrains_locals is True
+    assert options.from_args(e.parse_args(["s.jsonl", "--no-constrain-locals"])).constrains_locals is False
+    assert options.from_args(e.parse_args(["s.jsonl", "--no-constrain"])).constrains_locals is False
     s = _session_from_cli(tmp_path, "--no-constrain-locals")
     assert s.constrained and not s.constrained_locals
     s = _session_from_cli(tmp_path, "--no-constrain")
@@ -357,9 +358,9 @@ def test_the_cli_option_for_locals(tmp_path, bundled):
 
 def test_the_cli_option(tmp_path, bundled):
     p, e = _parsers()
-    assert p.parse_args(["x.py"]).no_constrain is False
-    assert p.parse_args(["x.py", "--no-constrain"]).no_constrain is True
-    assert e.parse_args(["s.jsonl", "--no-constrain"]).no_constrain is True
+    assert options.from_args(p.parse_args(["x.py"])).constrain is True
+    assert options.from_args(p.parse_args(["x.py", "--no-constrain"])).constrain is False
+    assert options.from_args(e.parse_args(["s.jsonl", "--no-constrain"])).constrain is False
     assert _session_from_cli(tmp_path, "--no-constrain").constrained is False
 
 
@@ -620,7 +621,7 @@ def _keys_session(predictor, **kw):
     from neurodebug.session import Session
 
     kw.setdefault("max_frames", 14)
-    return Session(KEYS_PROGRAM, KEYS_ENTRY, KEYS_CALL, predictor, run_real=False, **kw)
+    return started(KEYS_PROGRAM, KEYS_ENTRY, KEYS_CALL, predictor, run_real=False, **kw)
 
 
 def test_constrained_locals_are_names_of_the_file(bundled):
@@ -635,12 +636,10 @@ def test_constrained_locals_are_names_of_the_file(bundled):
 
 
 def test_constrain_locals_defaults(bundled):
-    from neurodebug.session import CONSTRAIN_LOCALS
-
-    assert _keys_session(bundled).constrained_locals is CONSTRAIN_LOCALS
-    assert not _keys_session(bundled, constrain_source=False).constrained_locals  # --no-constrain: both off
-    s = _keys_session(bundled, constrain_source=False, constrain_locals=True)
-    assert not s.constrained and s.constrained_locals
+    assert _keys_session(bundled).constrained_locals is SessionOptions().constrain_locals is True
+    # --no-constrain turns every constraint off, whatever the finer switches say
+    s = _keys_session(bundled, constrain=False, constrain_locals=True, constrain_flow=True)
+    assert not (s.constrained or s.constrained_locals or s.constrained_flow)
 
 
 def test_keys_off_decodes_as_source_only(bundled, monkeypatch):
@@ -741,12 +740,10 @@ def test_sessions_follow_the_flow(bundled):
 
 
 def test_the_cli_option_for_flow(tmp_path, bundled):
-    from neurodebug.cli import eval as eval_cli
-
     p, e = _parsers()
-    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl"])) is True
-    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain-flow"])) is False
-    assert eval_cli._constrain_flow(e.parse_args(["s.jsonl", "--no-constrain"])) is False
+    assert options.from_args(e.parse_args(["s.jsonl"])).constrains_flow is True
+    assert options.from_args(e.parse_args(["s.jsonl", "--no-constrain-flow"])).constrains_flow is False
+    assert options.from_args(e.parse_args(["s.jsonl", "--no-constrain"])).constrains_flow is False
     s = _session_from_cli(tmp_path, "--no-constrain-flow")
     assert s.constrained and not s.constrained_flow
     s = _session_from_cli(tmp_path, "--beam", "2")
@@ -788,7 +785,7 @@ def test_beam_search_sessions(bundled):
     bad = [i for i, f in enumerate(s.frames) if f.line is None]
     assert check(PROGRAM, s.frames[: bad[0]] if bad else s.frames) == []  # under the same constraints
     assert not _session(bundled, beam=3, temperature=0.7).beaming  # sampling stays token by token
-    with pytest.raises(UserError, match="beam width"):
+    with pytest.raises(UserError, match="beam cannot be 0"):
         _session(bundled, beam=0)
 
 

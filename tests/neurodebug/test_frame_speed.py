@@ -11,6 +11,7 @@ import pytest
 
 from neurodebug.backends import bundled_model
 from neurodebug.session import Session
+from tests.sessions import started
 
 pytestmark = pytest.mark.skipif(bundled_model() is None, reason="the bundled model is not installed")
 
@@ -42,7 +43,7 @@ def test_lookahead_predicts_the_same_frames_in_fewer_forwards(runtime, rec):
 
     runs = []
     for lookahead in (None, "default"):
-        s = Session(rec["code"], rec.get("entry"), rec["input"], LocalPredictor.from_runtime(runtime, lookahead=lookahead),
+        s = started(rec["code"], rec.get("entry"), rec["input"], LocalPredictor.from_runtime(runtime, lookahead=lookahead),
                     run_real=False, max_frame_tokens=MAX_FRAME_TOKENS)
         s.cont(max_frames=FRAMES)
         runs.append((s._frame_ids, s.state.ids, s.speed))

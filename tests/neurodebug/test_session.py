@@ -18,6 +18,7 @@ from neurodebug.session import Session
 from neurodebug.trace.frames import Trace
 from tests.neurodebug.scripted import ScriptedPredictor
 from tests.programs import WORKED_EXAMPLE
+from tests.sessions import started, started_file
 
 SOURCE = WORKED_EXAMPLE
 
@@ -55,7 +56,7 @@ def frame_len(s, i):
 
 
 def test_call_frame_forced_with_real_arguments(teacher, real, codec):
-    s = Session(SOURCE, None, "f(1)", teacher, seed=0)
+    s = started(SOURCE, None, "f(1)", teacher, seed=0)
     assert s.entry == "f" and s.call == "1"
     assert s.index == 0 and same(s.current, real.frames[0])
     prompt = codec.prompt_ids(SOURCE, "f")
@@ -66,7 +67,7 @@ def test_call_frame_forced_with_real_arguments(teacher, real, codec):
 
 
 def test_step_follows_the_teacher_and_costs_only_the_new_frame(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     for i in range(1, len(real.frames)):
         before_len, before_cost = len(s.state), s.tokens_computed
         f = s.step()
@@ -85,7 +86,7 @@ def test_step_follows_the_teacher_and_costs_only_the_new_frame(teacher, real):
 
 
 def test_next_forces_the_callee_return(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.step()  # t = add(n, 2)
     assert s.current.line == 7
     f = s.next()
@@ -101,7 +102,7 @@ def test_next_forces_the_callee_return(teacher, real):
 
 
 def test_next_generate_mode_keeps_the_callee_frames(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher, step_over="generate")
+    s = started(SOURCE, "f", "1", teacher, step_over="generate")
     s.step()
     f = s.next()
     assert f.line == 8 and len(s.frames) == 8 and not s.elided
@@ -109,7 +110,7 @@ def test_next_generate_mode_keeps_the_callee_frames(teacher, real):
 
 
 def test_out_stops_at_the_return_of_the_current_function(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.step(), s.step(), s.step()  # into add: call, y = a
     assert s.current.func == "add" and s.current.line == 2
     f = s.out()
@@ -119,7 +120,7 @@ def test_out_stops_at_the_return_of_the_current_function(teacher, real):
 
 
 def test_run_to_and_continue(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     f = s.run_to(3)
     assert f.line == 3 and f.locals == {"a": "1", "b": "2", "y": "1"}
     assert s.index == 4
@@ -132,7 +133,7 @@ def test_run_to_and_continue(teacher, real):
 
 
 def test_back_truncates_the_cache_and_recomputes_nothing(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.step(), s.step(), s.step()
     start3, cost = s._starts[3], s.tokens_computed
     f = s.back()
@@ -153,7 +154,7 @@ def test_back_truncates_the_cache_and_recomputes_nothing(teacher, real):
 
 
 def test_set_local_rewrites_the_frame_and_drops_what_followed(teacher, real, codec):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.run_to(3)  # y = y + b, with y = 1
     start = s._starts[4]
     f = s.set_local("y", "41")
@@ -164,7 +165,7 @@ def test_set_local_rewrites_the_frame_and_drops_what_followed(teacher, real, cod
     assert len(s.state) == start + len(s._frame_ids[4])
     # the model continues from the edited state (off the teacher's path: the random model writes)
     before = len(s.state)
-    s.max_frame_tokens = 8
+    s.options = s.options.model_copy(update={"max_frame_tokens": 8})
     s.step()
     assert len(s.state) > before and len(s.frames) == 6
     with pytest.raises(UserError):
@@ -174,13 +175,13 @@ def test_set_local_rewrites_the_frame_and_drops_what_followed(teacher, real, cod
 
 
 def test_set_local_on_the_call_frame_reruns_the_real_program(teacher):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.set_local("n", "5")
     assert s.call == "5" and s.real.return_value == "14" and s.index == 0
 
 
 def test_reset_drops_everything_after_the_call(teacher, codec):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.cont()
     s.reset(seed=7)
     assert s.index == 0 and not s.ended and s.base_seed == 7
@@ -189,14 +190,14 @@ def test_reset_drops_everything_after_the_call(teacher, codec):
 
 
 def test_without_a_call_the_model_proposes_the_arguments(teacher, real):
-    s = Session(SOURCE, "f", None, teacher)
+    s = started(SOURCE, "f", None, teacher)
     assert s.call == "1" and s.current.locals == {"n": "1"}
     assert s.real is not None and s.real.return_value == "6"
     assert 0 not in s._forced
 
 
 def test_cancel_stops_mid_frame_and_leaves_the_session_consistent(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.step()
     teacher.emitted = 0
     teacher.after_token = lambda n: s.cancel() if n == 30 else None
@@ -211,7 +212,7 @@ def test_cancel_stops_mid_frame_and_leaves_the_session_consistent(teacher, real)
 
 
 def test_cancel_from_another_thread(local):
-    s = Session(SOURCE, "f", "1", local, max_frame_tokens=100000, max_frames=100000)
+    s = started(SOURCE, "f", "1", local, max_frame_tokens=100000, max_frames=100000)
     t = threading.Timer(0.5, s.cancel)
     t.start()
     s.cont()  # a random model never ends by itself; cancel does
@@ -221,7 +222,7 @@ def test_cancel_from_another_thread(local):
 
 
 def test_random_model_frames_are_kept_and_marked(local, codec):
-    s = Session(SOURCE, "f", "1", local, max_frame_tokens=12, max_frames=3)
+    s = started(SOURCE, "f", "1", local, max_frame_tokens=12, max_frames=3)
     s.cont()
     assert s.ended and s.end.reason in ("token_cap", "frame_cap", "end_of_text")
     assert all(f.malformed for f in s.frames[1:])
@@ -233,24 +234,24 @@ def test_random_model_frames_are_kept_and_marked(local, codec):
 
 def test_user_errors(local, tmp_path):
     with pytest.raises(UserError, match="no file"):
-        Session.from_file(tmp_path / "missing.py", call="f(1)", predictor=local)
+        started_file(tmp_path / "missing.py", call="f(1)", predictor=local)
     bad = tmp_path / "bad.py"
     bad.write_text("def f(:\n")
     with pytest.raises(UserError, match="syntax error"):
-        Session.from_file(bad, call="f(1)", predictor=local)
+        started_file(bad, call="f(1)", predictor=local)
     with pytest.raises(UserError):
-        Session(SOURCE, "nope", "1", local)
+        started(SOURCE, "nope", "1", local)
     with pytest.raises(UserError):
-        Session(SOURCE, "f", "f(1", local)
+        started(SOURCE, "f", "f(1", local)
     # arguments that are not literals need the real run for their reprs
     with pytest.raises(UserError, match="not all Python literals, and without a real run"):
-        Session(SOURCE, "f", "len('ab')", local, run_real=False)
-    s = Session(SOURCE, "f", "len('ab')", local)  # with the real run: its call frame's repr
+        started(SOURCE, "f", "len('ab')", local, run_real=False)
+    s = started(SOURCE, "f", "len('ab')", local)  # with the real run: its call frame's repr
     assert s.current.locals == {"n": "2"}
 
 
 def test_a_failure_inside_a_frame_leaves_the_session_as_it_was(teacher, real):
-    s = Session(SOURCE, "f", "1", teacher)
+    s = started(SOURCE, "f", "1", teacher)
     s.step()
     n_state, n_frames = len(s.state), len(s.frames)
 

@@ -12,6 +12,7 @@ from neurodebug.session import Session
 from neurodebug.trace.frames import changed_names, changed_since, wire_locals
 from neurodebug.view import SessionView
 from tests.replay import ReplayPredictor
+from tests.sessions import started
 
 SOURCE = textwrap.dedent('''
     def add(a, b):
@@ -74,7 +75,7 @@ def mistaken(trace, step: int, name: str, value: str):
 
 def test_the_view_aligns_compares_and_copies(real, tokenizer):
     predictor = ReplayPredictor(tokenizer, [mistaken(real, 4, "y", "4")])
-    s = Session(SOURCE, "f", "3", predictor)
+    s = started(SOURCE, "f", "3", predictor)
     s.step()
     s.step()
     early = SessionView.of(s)
@@ -98,7 +99,7 @@ def test_the_view_aligns_compares_and_copies(real, tokenizer):
 
 
 def test_without_a_real_run_nothing_is_aligned(real, tokenizer):
-    s = Session(SOURCE, "f", "3", ReplayPredictor(tokenizer, [real]), run_real=False)
+    s = started(SOURCE, "f", "3", ReplayPredictor(tokenizer, [real]), run_real=False)
     s.cont()
     view = SessionView.of(s)
     assert view.real is None and view.comparison is None and view.divergence is None

@@ -17,6 +17,7 @@ from neurodebug.tui.app import NeuroDebugApp, SessionSpec
 from neurodebug.real.tracer import trace_file
 from neurodebug.trace.frames import Trace
 from tests.replay import ReplayPredictor
+from neurodebug.options import SessionOptions
 
 SIZE = (120, 36)
 
@@ -101,8 +102,7 @@ def with_mistake(trace: Trace, step: int, name: str, value: str) -> Trace:
 
 
 def make_app(path, predictor, call=None, **kw) -> NeuroDebugApp:
-    run_real = kw.pop("run_real", True)
-    return NeuroDebugApp(SessionSpec(str(path), call=call, predictor=predictor, run_real=run_real, session_kw=kw))
+    return NeuroDebugApp(SessionSpec(str(path), call=call, predictor=predictor, options=SessionOptions(**kw)))
 
 
 async def settle(app, pilot, timeout: float = 60.0) -> None:

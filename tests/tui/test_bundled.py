@@ -8,6 +8,8 @@ from neurodebug.tui.widgets import Notice, StatusBar, WhereBar
 
 from neurodebug.backends import bundled_model
 from tests.tui.conftest import SIZE, press, settle
+from neurodebug.options import SessionOptions
+from neurodebug import options
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -17,7 +19,7 @@ pytestmark = [
 
 async def test_steps_with_the_bundled_model(programs):
     # no --model: the bundled checkpoint; a cap on frames keeps the run short
-    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", session_kw={"max_frames": 12}))
+    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", options=SessionOptions(max_frames=12)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         s = app.main.session
@@ -48,10 +50,10 @@ async def test_no_constrain_reaches_the_session(programs):
 
     parser = argparse.ArgumentParser()
     tui_cli.add_arguments(parser)
-    assert parser.parse_args(["x.py", "--no-constrain"]).no_constrain
-    assert not parser.parse_args(["x.py"]).no_constrain
+    assert options.from_args(parser.parse_args(["x.py", "--no-constrain"])).constrain is False
+    assert options.from_args(parser.parse_args(["x.py"])).constrain is True
     app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3",
-                                    session_kw={"max_frames": 4, "constrain_source": False}))
+                                    options=SessionOptions(max_frames=4, constrain=False)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.main.session is not None and app.main.session.constrained is False

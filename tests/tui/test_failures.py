@@ -8,6 +8,7 @@ from neurodebug.tui.widgets import Notice, StatusBar, WhereBar
 
 from neurodebug.real.tracer import Limits, trace_file
 from tests.tui.conftest import SIZE, make_app, press, settle
+from neurodebug.options import SessionOptions
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,7 +50,7 @@ async def test_function_not_found(programs, replay, calls_trace):
 
 
 async def test_model_missing(programs, tmp_path):
-    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", model=str(tmp_path / "no-model")))
+    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", options=SessionOptions(model=str(tmp_path / "no-model"))))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.main.session is None
@@ -92,8 +93,8 @@ async def test_real_run_hits_a_limit(programs, replay):
 
 async def test_malformed_model_output(programs, cwm_checkpoint):
     # the tiny random checkpoint writes garbage: each frame is kept, marked, and said
-    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3", model=str(cwm_checkpoint),
-                                    session_kw={"max_frame_tokens": 24}))
+    app = NeuroDebugApp(SessionSpec(str(programs / "calls.py"), call="3",
+                                    options=SessionOptions(model=str(cwm_checkpoint), max_frame_tokens=24)))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         s = app.main.session

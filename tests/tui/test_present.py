@@ -8,6 +8,7 @@ from neurodebug.tui.present import LocalRow
 from neurodebug.compare import compare
 from neurodebug.trace.frames import End, Trace, changed_names
 from tests.tui.conftest import with_mistake
+from tests.sessions import started_file
 
 
 def test_changed_values_are_what_each_step_changed(calls_trace):
@@ -82,7 +83,7 @@ def test_what_the_screen_shows_follows_the_view_and_the_real_cursor(programs, ca
     from neurodebug.session import Session
     from neurodebug.view import SessionView
 
-    s = Session.from_file(programs / "calls.py", call="3", predictor=replay(with_mistake(calls_trace, 4, "y", "4")))
+    s = started_file(programs / "calls.py", call="3", predictor=replay(with_mistake(calls_trace, 4, "y", "4")))
     for _ in range(5):
         s.step()
     view = SessionView.of(s)

@@ -19,6 +19,7 @@ from neurodebug.cli import main
 from neurodebug.errors import UserError
 from neurodebug.session import Session
 from tests.vllm.server import API_KEY, MODEL_NAME
+from tests.sessions import started_file
 
 #: vLLM's start (about a minute, several on a busy machine) counts in the first test's time.
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -54,7 +55,7 @@ CALLS = {LOOP: "running_max([3, 1, 4, 1, 5])", COUNT: "count('strawberry', 'r')"
 
 def session(path: Path, predictor, **kw) -> Session:
     """A session on one of the examples with its call, no real run (the model is what is tested)."""
-    return Session.from_file(str(path), call=CALLS[path], predictor=predictor, run_real=False, **kw)
+    return started_file(str(path), call=CALLS[path], predictor=predictor, run_real=False, **kw)
 
 
 def frames(s: Session) -> list[tuple]:
@@ -111,7 +112,7 @@ def test_constrained_decoding_over_vllm_repairs_to_the_local_frames(vllm, bundle
     local.cont()
     assert remote.constrained and remote.constrained_flow and remote.state.repairs > 0
     assert frames(remote) == frames(local)
-    free = session(LOOP, http(vllm), constrain_source=False)
+    free = session(LOOP, http(vllm), constrain=False)
     free.cont()
     assert free.state.repairs == 0
 

@@ -84,6 +84,7 @@ class MainScreen(Screen):
         self._teacher_real = None  # the real trace the teacher-forced result scored
         self._tokens0 = 0  # length of the session's token state when the running work began
         self._cancelled = threading.Event()
+        self._starting: Session | None = None  # the session while it starts (Escape cancels that)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -102,7 +103,7 @@ class MainScreen(Screen):
         if self.view is None:
             return None
         teacher = self.teacher_result if self.teacher else None
-        return present.shown(self.view, self.real_cursor, teacher, self.spec.run_real)
+        return present.shown(self.view, self.real_cursor, teacher, self.spec.options.run_real)
 
     def on_mount(self) -> None:
         self.say("")
@@ -161,7 +162,7 @@ class MainScreen(Screen):
         if self.teacher and self._teacher_real is not s.real:
             # an edited argument re-ran the real code: the old scores are about another run
             self.teacher, self.teacher_result = False, None
-        self.view = SessionView.of(s)
+        self.view = s.view()
         cur = self.view.current
         if cur is not None and cur.malformed and not self.query_one(Notice).message:
             self.say(f"The model's output for step {self.view.index + 1} is malformed ({cur.malformed}).", error=True)
@@ -180,7 +181,15 @@ class MainScreen(Screen):
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self) -> None:
-        self.session = self.spec.open(lambda name: self.app.call_from_thread(self._set_model, name))
+        from neurodebug.session import Cancelled
+
+        self._starting = self.spec.session()
+        try:
+            self._starting.start()
+        except Cancelled:
+            raise UserError("Loading was cancelled; q quits.") from None
+        self.app.call_from_thread(self._set_model, self._starting.predictor.name)
+        self.session = self._starting
 
     def _set_model(self, name: str) -> None:
         self.model = name
@@ -278,11 +287,7 @@ class MainScreen(Screen):
         def back_to_divergence() -> None:
             # the session's frames end at its current step: going back to the divergence drops
             # the steps after it (they are predicted again, identically when greedy, on s/c)
-            while s.index > target:
-                before = s.index
-                s.back()
-                if s.index == before:
-                    break
+            s.back_to(target)
 
         self._start("Jump to divergence", back_to_divergence, after=lambda _: self.say(div.message))
 
@@ -319,22 +324,22 @@ class MainScreen(Screen):
             self._teacher_real = s.real
             self.teacher = True
 
-        self._start("Teacher-forced comparison", lambda: s.comparison(teacher_forced=True), after=done)
+        self._start("Teacher-forced comparison", s.teacher_forced, after=done)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.BINDINGS))
 
     def action_cancel(self) -> None:
-        if self.busy and self.session is not None:
+        s = self.session or self._starting
+        if self.busy and s is not None:
             self._cancelled.set()
-            self.session.cancel()
+            s.cancel()
             self.progress = f"Cancelling {self.busy.lower()}…"
-        elif self.busy:
-            self.say("Loading cannot be interrupted; it stops by itself (q quits after it).")
 
     def action_quit(self) -> None:
-        if self.busy and self.session is not None:
-            self.session.cancel()
+        s = self.session or self._starting
+        if self.busy and s is not None:
+            s.cancel()
         self.app.exit()
 
     def on_locals_table_value_selected(self, message: LocalsTable.ValueSelected) -> None:
