@@ -163,11 +163,8 @@ def test_bad_arguments_are_refused_with_a_reason(make_args, message):
 
 def test_matches_runtime_reference():
     """Against model/attention.py's reference (the runtime's definition of correct), both paths."""
-    ref_mod = pytest.importorskip("neurodebug.model.attention")
-    reference_attention = getattr(ref_mod, "reference_attention", None) or getattr(ref_mod, "attention_reference",
-                                                                                      None)
-    if reference_attention is None:
-        pytest.skip("neurodebug.model.attention has no reference_attention function")
+    from neurodebug.model.attention import reference_attention  # renamed or gone: this test fails
+
     for start_pos, C, window, S in [(0, 37, None, 40), (30, 20, 11, 31), (52, 1, 11, 31), (20, 4, None, 40)]:
         keys, values, k_cache, v_cache, g = make_case(1, 6, 2, 64, start_pos + C, S, torch.float32, seed=C)
         q = queries(g, 1, 6, C, 64, torch.float32)

@@ -7,6 +7,7 @@ import pytest
 from neurodebug.model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
 
 from neurodebug.codec import Codec
+from neurodebug.real import tracer
 from neurodebug.trace import format as codec_mod
 from neurodebug.trace.frames import EVENTS, End, Frame, Trace
 from tests.programs import WORKED_EXAMPLE
@@ -305,7 +306,6 @@ def test_small_hf_tokenizer_uses_names_not_ids():
 
 
 def test_real_traced_example_round_trips(codec):
-    tracer = pytest.importorskip("neurodebug.real.tracer")
     src = (
         "def boom(v):\n"
         "    raise ValueError(len(v))\n"
@@ -334,7 +334,6 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_traced_examples_round_trip(codec, path):
     """Every shipped example, traced for real, encodes and parses back frame for frame."""
-    tracer = pytest.importorskip("neurodebug.real.tracer")
     trace = tracer.trace_file(str(path), None, None)
     assert trace.frames
     ids, spans = codec.encode_trace(trace)
@@ -360,7 +359,6 @@ def test_fork_is_independent_and_cheap(codec):
 
 def test_tracer_follows_the_formats_open_point_decisions():
     """The format's open points are decided once, in trace.format; real traces follow them."""
-    tracer = pytest.importorskip("neurodebug.real.tracer")
     assert tracer.Limits().max_repr == codec_mod.MAX_REPR_CHARS
     src = "def f(x):  # << START_OF_TRACE\n    return 1 // x\n"
     t = tracer.trace_source(src, "f", "0")

@@ -14,11 +14,12 @@ from neurodebug.evaluate import load_suite
 from neurodebug.real.tracer import trace_source
 from neurodebug.training import corpus
 
-pytest.importorskip("inflection", reason="the `train` extra is not installed")
+TRAIN_EXTRA = "the `train` extra is not installed"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    pytest.importorskip("inflection", reason=TRAIN_EXTRA)  # the package the corpus is built of
     out = tmp_path_factory.mktemp("corpus")
     rc = cli_main(["corpus", "--out", str(out), "--packages", "inflection", "--stdlib", "colorsys", "fnmatch",
                    "--heldout", "inflection", "--builtins", "25", "--tries", "6", "--per-function", "2", "--jobs", "1"])
@@ -58,6 +59,7 @@ def test_the_heldout_suite_is_a_suite_of_neurodebug_eval(built):
 
 
 def test_functions_become_self_contained_programs_with_their_doctest_calls():
+    pytest.importorskip("inflection", reason=TRAIN_EXTRA)
     progs = {p.entry: p for p in corpus.extract_programs("inflection", {"package": "inflection"})}
     camel = progs["camelize"]
     assert camel.source.startswith("import re\n")
