@@ -36,7 +36,7 @@ from typing import Callable, Iterable, Iterator
 import torch
 from neurodebug.model.attention import select_attention
 from neurodebug.model.cache import KVCache
-from neurodebug.model.checkpoint import load_transformer, resolve
+from neurodebug.model.checkpoint import load_transformer, loading_threads, resolve
 from neurodebug.model.errors import ModelError
 from neurodebug.model.generate import make_generator, restrict_logits, sample  # noqa: F401 - restrict_logits: re-exported
 from neurodebug.model.model import Transformer, column_major_linears
@@ -61,7 +61,8 @@ def load_model(path_or_repo_id, device="cpu", dtype=None, attention="auto", quan
     name, fn = select_attention(attention, device)
     model = load_transformer(directory, device=device, dtype=dtype, quantize=quantize)
     if model.norm.weight.device.type == "cpu":
-        column_major_linears(model)
+        with loading_threads(model.config, "cpu"):
+            column_major_linears(model)
     model.attention_fn = fn
     return CWM(model, directory, attention=name, chunk_size=chunk_size, cuda_graphs=cuda_graphs)
 

@@ -149,3 +149,22 @@ def test_loading_imports_no_compiler(tmp_path, quantize):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_small_cpu_load_runs_on_one_thread_and_restores_the_count(tmp_path, monkeypatch):
+    from neurodebug.model import checkpoint
+
+    path = make_checkpoint(tmp_path / "c", tokenizer=False, vocab=512)
+    seen = []
+    real = checkpoint._load_weights
+    monkeypatch.setattr(checkpoint, "_load_weights", lambda *a: (seen.append(torch.get_num_threads()), real(*a)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        load_model(path)
+        assert seen == [1] and torch.get_num_threads() == 2
+        monkeypatch.setattr(checkpoint, "ONE_THREAD_PARAMS", 1)  # a "large" model keeps the threads
+        load_model(path)
+        assert seen == [1, 2]
+    finally:
+        torch.set_num_threads(before)
