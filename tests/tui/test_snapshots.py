@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from neurodebug.tui.widgets import StatusBar
 
+from neurodebug.options import SessionOptions
 from neurodebug.real.tracer import Limits, trace_file
 from tests.tui.conftest import SIZE, make_app, settle, with_mistake
 
@@ -57,5 +58,7 @@ def test_failed_real_run(snap_compare, programs, replay, monkeypatch):
     monkeypatch.chdir(programs)
     limits = Limits(max_frames=20)
     real = trace_file(programs / "spins.py", None, "1", limits)
-    app = make_app("spins.py", replay(real), call="1", limits=limits)
+    # the real run's frame limit is not a session option: the session's real run gets these limits
+    monkeypatch.setattr(SessionOptions, "limits", lambda self: limits)
+    app = make_app("spins.py", replay(real), call="1")
     assert snap_compare(app, terminal_size=SIZE, run_before=driven("c"))
