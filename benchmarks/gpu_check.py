@@ -596,9 +596,9 @@ def lookahead_rows(sec, rt, seq, n_new, g, V):
 def gemv_rows(sec):
     """The int8 weight-only matrix-vector products of one decode step, at CWM-32B's shapes."""
     try:
-        from neurodebug.model.triton_int8 import bench_int8_gemv
+        from int8_gemv import bench_int8_gemv  # benchmarks/int8_gemv.py, beside this script
     except Exception as e:  # noqa: BLE001
-        emit(sec, "int8 gemv", note=f"SKIPPED: model.triton_int8 not importable ({type(e).__name__}: {e})"[:300])
+        emit(sec, "int8 gemv", note=f"SKIPPED: int8_gemv / model.triton_int8 not importable ({type(e).__name__}: {e})"[:300])
         return
     for r in bench_int8_gemv(device()):
         if r.get("error"):

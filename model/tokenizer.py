@@ -17,7 +17,7 @@ import base64
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 #: Llama 3's pre-tokenizer regex (CWM uses it unchanged).
 LLAMA3_PATTERN = (
@@ -259,46 +259,3 @@ def _config_vocab_size(config: Path) -> int | None:
         return int(json.loads(config.read_text())["vocab_size"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def train_bpe_tokenizer(
-    texts: Iterable[str], vocab_size: int, path: str | Path | None = None, min_frequency: int = 2
-) -> HFTokenizer:
-    """Train a small byte-level BPE ``tokenizer.json`` whose special tokens are CWM's 256.
-
-    For small models trained the same way as CWM: same pre-tokenizer regex as Llama 3, same
-    special-token names (at ids 0-255 here, which is why ids are always looked up by name).
-    ``vocab_size`` counts the specials. Written to ``path`` when given.
-    """
-    from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
-    from tokenizers import Tokenizer as _HF
-
-    tok = _HF(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=cwm_special_tokens(),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    if path is None:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as d:
-            out = Path(d) / "tokenizer.json"
-            tok.save(str(out))
-            return HFTokenizer(out, name="trained-bpe")
-    out = Path(path)
-    if out.is_dir() or not out.suffix:
-        out.mkdir(parents=True, exist_ok=True)
-        out = out / "tokenizer.json"
-    tok.save(str(out))
-    return HFTokenizer(out)

@@ -15,8 +15,8 @@ from neurodebug.model.tokenizer import (
     llama3_tokenizer,
     llama3_tokenizer_path,
     load_tokenizer,
-    train_bpe_tokenizer,
 )
+from neurodebug.training.tokenizer import train_bpe_tokenizer
 
 # docs/trace-format.md's table, which is CWM's PROMPTING_GUIDE's.
 CWM_IDS = {

@@ -218,9 +218,15 @@ def test_int8_linear_uses_the_kernel_for_decode_on_gpu():
 
 
 def test_bench_int8_gemv_reports_each_shape_and_never_raises():
-    # Without CUDA: the dry run's tiny shapes in the interpreter, as gpu_check --dry-run would call it.
-    shapes = [("kv", 1024, 6144), ("bad", -1, 6144)] if CUDA else [ti.DRY_SHAPES[1], ("bad", -1, 64)]
-    rows = ti.bench_int8_gemv(DEVICE, shapes=shapes, rep_ms=10)
+    # benchmarks/int8_gemv.py (gpu_check's int8 gemv rows). Without CUDA: the dry run's tiny shapes
+    # in the interpreter, as gpu_check --dry-run would call it.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("int8_gemv", ROOT / "benchmarks" / "int8_gemv.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    shapes = [("kv", 1024, 6144), ("bad", -1, 6144)] if CUDA else [bench.DRY_SHAPES[1], ("bad", -1, 64)]
+    rows = bench.bench_int8_gemv(DEVICE, shapes=shapes, rep_ms=10)
     assert [r["shape"].split()[0] for r in rows] == [shapes[0][0].split()[0], "bad"]
     ok, bad = rows
     assert {"shape", "ours_us", "dequant_us", "bf16_us", "ours_gbps"} <= set(ok)

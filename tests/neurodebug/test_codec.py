@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from neurodebug.model.tokenizer import llama3_tokenizer, train_bpe_tokenizer
+from neurodebug.model.tokenizer import llama3_tokenizer
+from neurodebug.training.tokenizer import train_bpe_tokenizer
 
 from neurodebug.codec import Codec
 from neurodebug.real import tracer
