@@ -150,6 +150,10 @@ class Runner:
             raise RequestFailed(f"There is no module-level function {function!r} in this document.")
         call = call_for(source, function, call)
         settings = self.settings
+        try:
+            settings.check()
+        except UserError as e:
+            raise RequestFailed(str(e)) from None
         if compare and not settings.real_runs:
             raise RequestFailed("Compare runs the function for real, and real runs are off (the setting "
                                 "neurodebug.realRuns); Predict shows the prediction without running it.")

@@ -30,6 +30,7 @@ class Settings:
     options: SessionOptions = field(default_factory=SessionOptions)
     debug_lens: bool = False  # the client can start a debug session from a lens (neurodebug.debug)
     real_runs: bool = True  # Compare runs the function for real; False refuses (Predict never runs it)
+    problems: tuple[tuple[str, str], ...] = ()  # (key, sentence) of each setting given a bad value
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -38,22 +39,28 @@ class Settings:
     def updated(self, given: dict | None) -> "Settings":
         """These settings with the non-empty values of ``given`` (camelCase or snake_case keys,
         at the top or under "neurodebug"). A value that is not valid for its option keeps the
-        setting as it was: the editor checks its settings against the extension's schema, and one
-        bad value must not lose the others."""
+        setting as it was, so that one bad value loses none of the others, and its sentence is
+        kept in ``problems`` (the next command says it) until the key gets a good value."""
         if not isinstance(given, dict):
             return self
         given = given.get("neurodebug", given)
         if not isinstance(given, dict):
             return self
-        options = self.options
+        options, problems = self.options, dict(self.problems)
         for key, value in given.items():
             try:
                 options = SessionOptions.from_mapping({LEGACY.get(key, key): value}, base=options)
-            except UserError:
-                continue
+                problems.pop(key, None)
+            except UserError as e:
+                problems[key] = str(e)
         flags = {name: _flag(given[key]) for key, name in (("debugLens", "debug_lens"), ("realRuns", "real_runs"))
                  if key in given and _flag(given[key]) is not None}
-        return replace(self, options=options, **flags)
+        return replace(self, options=options, problems=tuple(problems.items()), **flags)
+
+    def check(self) -> None:
+        """UserError with the sentence of the first setting that has a bad value, if one has."""
+        if self.problems:
+            raise UserError(self.problems[0][1])
 
     def predictor_key(self) -> tuple:
         """The settings that decide which predictor to load (a change reloads it)."""

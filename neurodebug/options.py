@@ -40,6 +40,15 @@ def _option(default, help: str, group: str, *, flag: str | None = None, camel: s
     return Field(default, description=help, json_schema_extra={k: v for k, v in extra.items() if v}, **constraints)
 
 
+class OptionError(UserError):
+    """A bad option value, said in the Python API's words; ``error`` is pydantic's, for a front
+    end to say it in its own (:meth:`SessionOptions.checked`)."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(sentence(error, lambda name: f"option {name}"))
+        self.error = error
+
+
 class SessionOptions(BaseModel):
     """The options of one session (see the module docstring); frozen, so a session's options
     never change under it: ``options.model_copy(update={...})`` makes another."""
@@ -151,7 +160,7 @@ class SessionOptions(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as e:
-            raise UserError(sentence(e, lambda name: f"option {name}")) from None
+            raise OptionError(e) from None
 
     # -- from the front ends --------------------------------------------------------------------
     @classmethod
@@ -159,9 +168,9 @@ class SessionOptions(BaseModel):
         """Options from Python values; a bad one is a UserError whose sentence names it as
         ``spelled(name)`` does (default: the CLI's flag)."""
         try:
-            return cls.model_validate(values)
-        except ValidationError as e:
-            raise UserError(sentence(e, spelled or cli_spelling)) from None
+            return cls(**values)
+        except OptionError as e:
+            raise UserError(sentence(e.error, spelled or cli_spelling)) from None
 
     @classmethod
     def from_mapping(cls, values: dict | None, base: "SessionOptions | None" = None,

@@ -100,6 +100,7 @@ class Session:
                     self._run_real()
                     self._check_cancel()
                 self._open_state()
+                self._check_cancel()
                 self.started = True
                 if self.call is not None:
                     self._force(self._call_frame())

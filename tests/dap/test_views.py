@@ -72,9 +72,10 @@ def test_launch_arguments_keep_their_names_and_ignore_a_clients_own():
     config = LaunchConfig.parse({"program": "p.py", "type": "neurodebug", "request": "launch", "__sessionId": "x",
                                  "call": "f(1)", "entry": "f", "stopOnEntry": False, "compare": False, "model": "m",
                                  "backend": "http", "url": "http://127.0.0.1:1", "device": "cuda",
-                                 "temperature": 0.5, "seed": 3, "maxFrames": 9, "noConstrain": True})
-    assert (config.call, config.stopOnEntry, config.compare, config.backend, config.maxFrames, config.noConstrain) == \
-        ("f(1)", False, False, "http", 9, True)
+                                 "temperature": 0.5, "seed": 3, "maxFrames": 9, "constrain": False})
+    o = config.options
+    assert (config.call, config.stopOnEntry, o.run_real, o.backend, o.max_frames, o.constrain, o.device, o.seed) == \
+        ("f(1)", False, False, "http", 9, False, "cuda", 3)
     with pytest.raises(UserError, match=r"^The launch attribute 'maxFrames' cannot be 0: input should be greater than "
                                         r"or equal to 1\.$"):
         LaunchConfig.parse({"program": "p.py", "maxFrames": 0})
@@ -95,7 +96,7 @@ def test_a_request_is_parsed_into_its_typed_model():
     with pytest.raises(protocol.BadMessage) as e:
         protocol.parse_request({"seq": 4, "type": "request", "command": "scopes", "arguments": {"frameId": "top"}})
     assert (e.value.seq, e.value.command) == (4, "scopes")
-    assert str(e.value) == "The 'scopes' request's argument frameId is not valid: input should be a valid integer, " \
+    assert str(e.value) == "The 'scopes' request's argument frameId cannot be 'top': input should be a valid integer, " \
                            "unable to parse string as an integer."
 
 

@@ -79,8 +79,14 @@ async def test_other_requests_queue_and_an_edit_cancels_running_and_waiting_jobs
 
 def test_settings_from_env_then_editor():
     s = Settings.from_env({"NEURODEBUG_MODEL": "/ckpt", "NEURODEBUG_BACKEND": "http", "NEURODEBUG_URL": "http://h:1"})
-    assert (s.model, s.backend, s.url) == ("/ckpt", "http", "http://h:1")
+    assert (s.options.model, s.options.backend, s.options.url) == ("/ckpt", "http", "http://h:1")
     t = s.updated({"neurodebug": {"model": "/other", "maxFrames": "50", "maxFrameTokens": 64, "url": "", "bogus": 1}})
-    assert (t.model, t.max_frames, t.max_frame_tokens, t.url) == ("/other", 50, 64, "http://h:1")
-    assert t.predictor_key() != s.predictor_key()
-    assert s.updated(None) == s and s.updated({"maxFrames": "many"}) == s
+    assert (t.options.model, t.options.max_frames, t.options.max_frame_tokens, t.options.url) == \
+        ("/other", 50, 64, "http://h:1")
+    assert t.predictor_key() != s.predictor_key() and t.problems == ()
+    assert s.updated(None) == s
+    bad = s.updated({"maxFrames": "many", "topP": 0.5})  # a bad value keeps the old one and is said once asked
+    assert bad.options == s.options.model_copy(update={"top_p": 0.5})
+    assert bad.problems == (("maxFrames", "The setting 'maxFrames' cannot be 'many': input should be a valid integer, "
+                                          "unable to parse string as an integer."),)
+    assert bad.updated({"maxFrames": 9}).problems == ()

@@ -57,7 +57,7 @@ async def test_the_isolation_setting(no_runs, tmp_path):
         no_runs.workspace_did_change_configuration(types.DidChangeConfigurationParams({"neurodebug": settings}))
 
     configure(realRuns=True, isolation="sandbox")
-    with pytest.raises(Exception, match=r"Unknown isolation 'sandbox'; use one of auto, bwrap, none\."):
+    with pytest.raises(Exception, match=r"The setting 'isolation' cannot be 'sandbox': input should be 'auto', 'bwrap' or 'none'\."):
         await execute(no_runs, "neurodebug.compare", path.as_uri(), "where", "1")
     configure(isolation="none")
     result = await execute(no_runs, "neurodebug.compare", path.as_uri(), "where", "1")
