@@ -33,7 +33,7 @@ def direct_steps(path: str, model: str | None, steps: int) -> list[float]:
     from neurodebug.backends import make_predictor
     from neurodebug.session import Session
 
-    session = Session.from_file(path, call=CALL, predictor=make_predictor(model))
+    session = Session.from_file(path, call=CALL, predictor=make_predictor(model)).start()
     times = []
     for _ in range(steps):
         t = time.perf_counter()

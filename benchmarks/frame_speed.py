@@ -40,12 +40,13 @@ def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int):
     process ran meanwhile (on a busy machine the wall time also counts waiting for a core)."""
     from neurodebug.backends.local import LocalPredictor
     from neurodebug.errors import UserError
+    from neurodebug.options import SessionOptions
     from neurodebug.session import Session
 
     p = LocalPredictor.from_runtime(runtime, lookahead=lookahead)
     try:
-        s = Session(rec["code"], rec.get("entry"), rec.get("input"), p, run_real=False,
-                    max_frame_tokens=max_frame_tokens)
+        options = SessionOptions(run_real=False, max_frame_tokens=max_frame_tokens)
+        s = Session(rec["code"], rec.get("entry"), rec.get("input"), options, predictor=p).start()
     except UserError:
         return None
     n0, f0, t0 = len(s.frames), s.state.forwards, len(s.state)

@@ -52,7 +52,7 @@ def part_of(filename: str, name: str) -> str:
 def profile(predictor, path: str, frames: int):
     from neurodebug.session import Session
 
-    s = Session.from_file(path, predictor=predictor)
+    s = Session.from_file(path, predictor=predictor).start()
     s.step()  # warm: the constraint's tables, the first frame
     n0, f0, t0 = len(s.frames), s.state.forwards, len(s.state)
     prof = cProfile.Profile()

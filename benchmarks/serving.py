@@ -68,9 +68,12 @@ def scores(results) -> list[tuple]:
 
 
 def measure(records, jobs: int, backend: str, url: str | None) -> tuple[float, list]:
-    http = {"model_name": MODEL_NAME, "api_key": API_KEY} if backend == "http" else None
+    from neurodebug.options import SessionOptions
+
+    http = {"served_model_name": MODEL_NAME, "api_key": API_KEY} if backend == "http" else {}
+    options = SessionOptions(backend=backend, url=url, **http)
     t0 = time.perf_counter()
-    results = evaluate.run_suite(records, jobs=jobs, backend=backend, url=url, http=http, threads=1)
+    results = evaluate.run_suite(records, options, jobs=jobs, threads=1)
     return len(records) / (time.perf_counter() - t0), results
 
 

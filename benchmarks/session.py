@@ -86,7 +86,7 @@ def main() -> int:
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     n = args.steps
     print(f"\n1. one debugger step: {n} steps timed near the start and near the end of the trace")
-    s = Session(PROGRAM, "total", call, teacher)
+    s = Session(PROGRAM, "total", call, predictor=teacher).start()
     for where, first in (("start", 1), ("end", len(real.frames) - n)):
         s.cont(max_frames=first - s.index)  # untimed: get there
         t_reuse, c_reuse = [], []
