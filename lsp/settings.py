@@ -49,7 +49,7 @@ class Settings:
         options, problems = self.options, dict(self.problems)
         for key, value in given.items():
             try:
-                options = SessionOptions.from_mapping({LEGACY.get(key, key): value}, base=options)
+                options = SessionOptions.from_mapping({LEGACY.get(key, key): value}, base=options, front_end="lsp")
                 problems.pop(key, None)
             except UserError as e:
                 problems[key] = str(e)

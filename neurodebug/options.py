@@ -174,11 +174,13 @@ class SessionOptions(BaseModel):
 
     @classmethod
     def from_mapping(cls, values: dict | None, base: "SessionOptions | None" = None,
-                     spelled=None) -> "SessionOptions":
+                     spelled=None, front_end: str | None = None) -> "SessionOptions":
         """Options from a JSON object (the editor's settings, a launch configuration) that uses
-        camelCase or snake_case names, over ``base``; names that are no option are ignored
-        (the object also holds the front end's own keys), and None or "" keeps ``base``'s value."""
-        by_name = {**{camel_name(n): n for n in OPTIONS}, **{n: n for n in OPTIONS}}
+        camelCase or snake_case names, over ``base``; names that are no option (the object also
+        holds the front end's own keys) or that ``front_end`` does not offer are ignored, and
+        None or "" keeps ``base``'s value."""
+        names = [n for n in OPTIONS if n not in NOT_OFFERED.get(front_end, {})]
+        by_name = {**{camel_name(n): n for n in names}, **{n: n for n in names}}
         given = {by_name[k]: v for k, v in (values or {}).items() if k in by_name and v is not None and v != ""}
         merged = {**(base or cls()).model_dump(), **given}
         return cls.checked(spelled or (lambda name: f"setting {camel_name(name)!r}"), **merged)
@@ -191,6 +193,7 @@ OPTIONS: tuple[str, ...] = tuple(SessionOptions.model_fields)
 #: The options that decide which predictor to load.
 PREDICTOR_OPTIONS = ("model", "backend", "url", "served_model_name", "api_key", "timeout", "device", "dtype",
                      "quantize", "lookahead")
+_SECRET = "a secret stays out of settings files that get committed: $NEURODEBUG_API_KEY gives it"
 #: What each front end leaves out, and why (a test reads this list: everything else is offered,
 #: with the default above).
 NOT_OFFERED: dict[str, dict[str, str]] = {
@@ -204,7 +207,9 @@ NOT_OFFERED: dict[str, dict[str, str]] = {
              "wall_s": "eval runs each record under the default limits",
              "cpu_s": "eval runs each record under the default limits",
              "memory_mb": "eval runs each record under the default limits"},
-    "lsp": {"run_real": "Predict and Compare choose it per command (the setting realRuns can forbid Compare)"},
+    "lsp": {"run_real": "Predict and Compare choose it per command (the setting realRuns can forbid Compare)",
+            "api_key": _SECRET},
+    "dap": {"api_key": _SECRET},
 }
 
 

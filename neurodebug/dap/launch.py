@@ -31,7 +31,7 @@ class LaunchConfig(BaseModel):
         arguments = {k: v for k, v in (arguments or {}).items() if k != "options"}
         if not arguments.get("program"):
             raise UserError("The launch configuration needs 'program' (the Python file to debug).")
-        options = SessionOptions.from_mapping(arguments, spelled=_attribute)
+        options = SessionOptions.from_mapping(arguments, spelled=_attribute, front_end="dap")
         try:
             return cls.model_validate({**arguments, "options": options})
         except ValidationError as e:

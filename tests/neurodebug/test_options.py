@@ -88,6 +88,14 @@ def test_the_launch_attributes_offer_every_option_with_its_default():
         assert getattr(LaunchConfig.parse({"program": "p.py", camel_name(name): value}).options, name) == value, name
 
 
+def test_the_api_key_stays_out_of_settings_and_launch_files():
+    from neurodebug.dap.launch import LaunchConfig
+    from neurodebug.lsp.settings import Settings
+
+    assert LaunchConfig.parse({"program": "p.py", "apiKey": "secret"}).options.api_key is None
+    assert Settings().updated({"apiKey": "secret"}).options.api_key is None
+
+
 def test_the_tui_and_the_python_api_take_the_same_options():
     from neurodebug.session import Session
     from neurodebug.tui.app import SessionSpec

@@ -65,7 +65,7 @@ function adapterCommand(settings, fallbackPython) {
 // server reads them under these names, and each is also the launch attribute of the same name.
 // tests/lsp/test_extension_options.py checks this list against SessionOptions and package.json.
 const OPTION_SETTINGS = Object.freeze([
-  'model', 'backend', 'url', 'servedModelName', 'apiKey', 'timeout', 'device', 'dtype', 'quantize', 'lookahead',
+  'model', 'backend', 'url', 'servedModelName', 'timeout', 'device', 'dtype', 'quantize', 'lookahead',
   'constrain', 'constrainLocals', 'constrainFlow', 'beam', 'temperature', 'topP', 'seed', 'maxFrames',
   'maxFrameTokens', 'stepOver',
   'isolation', 'wallSeconds', 'cpuSeconds', 'memoryMb',
