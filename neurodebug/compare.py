@@ -340,7 +340,7 @@ def context_room(predictor, length: int) -> int | None:
     keep to it, so the local backend and the same model behind a server (vLLM refuses a prompt
     past its ``max_model_len``) stop at the same token rather than one of them computing
     positions the model was never given."""
-    limit = getattr(predictor, "context_limit", None)
+    limit = predictor.context_limit
     return None if not limit else limit - 1 - length
 
 

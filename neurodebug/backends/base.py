@@ -80,6 +80,9 @@ class Predictor(ABC):
     tokenizer = None
     #: the longest token sequence the model accepts, when known
     context_limit: int | None = None
+    #: True when :meth:`prompt_logprobs` scores a prompt (the local backend: what `serve` answers
+    #: vLLM's prompt_logprobs with)
+    supports_prompt_logprobs: bool = False
 
     @abstractmethod
     def open(self, prompt_ids: Sequence[int]) -> State: ...
@@ -87,6 +90,11 @@ class Predictor(ABC):
     @abstractmethod
     def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
         """out[p] = argmax of the model's next-token distribution after ids[: p + 1]."""
+
+    def prompt_logprobs(self, ids: Sequence[int]) -> list[tuple[int, float, float, int]]:
+        """Per position p: (top token, its logprob, the logprob and rank of ids[p + 1]); only
+        where ``supports_prompt_logprobs``."""
+        raise NotImplementedError(f"{self.name} cannot score a prompt.")
 
     def close(self) -> None:
         """Release what the predictor holds (connections, memory)."""

@@ -155,6 +155,8 @@ class LocalPredictor(Predictor):
     def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
         return [row[0] for row in self.prompt_logprobs(ids, ranks=False)]
 
+    supports_prompt_logprobs = True
+
     def prompt_logprobs(self, ids: Sequence[int], ranks: bool = True) -> list[tuple[int, float, float, int]]:
         """Per position p: (top token after ids[:p+1], its logprob, logprob of ids[p+1], its rank).
 

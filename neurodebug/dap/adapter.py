@@ -283,7 +283,7 @@ class Adapter:
 
     def _announce(self) -> None:
         s = self.session
-        name = getattr(s.predictor, "name", type(s.predictor).__name__)
+        name = s.predictor.name
         call = f"{s.entry}({s.call})" if s.call is not None else f"{s.entry} (the model proposes its arguments)"
         lines = [f"neurodebug: predicting {call} with {name}."]
         if s.real_note:

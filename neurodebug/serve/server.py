@@ -169,7 +169,7 @@ class Engine:
                         stream(t)
             lps = None
             extra = {} if allowed is None else {"constraint": _Allowed(allowed)}
-            if allowed is not None and not getattr(state, "applies_constraint", False):
+            if allowed is not None and not state.applies_constraint:
                 raise RequestError("This backend cannot restrict tokens (allowed_token_ids).", 400, "allowed_token_ids")
             try:
                 if logprobs is not None:
@@ -191,11 +191,10 @@ class Engine:
 
     def prompt_logprobs(self, prompt: list[int]) -> list[dict[str, Any] | None]:
         """vLLM's prompt_logprobs=1 entries: per position, the actual token and the top token."""
-        fn = getattr(self.predictor, "prompt_logprobs", None)
-        if fn is None:
+        if not self.predictor.supports_prompt_logprobs:
             raise RequestError("This backend cannot report prompt_logprobs.", 400, "prompt_logprobs")
         with self.lock:
-            rows = fn(prompt)
+            rows = self.predictor.prompt_logprobs(prompt)
         tok = self.predictor.tokenizer
         out: list[dict[str, Any] | None] = [None]
         for p in range(1, len(prompt)):

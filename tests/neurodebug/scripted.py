@@ -75,6 +75,8 @@ class ScriptedPredictor(Predictor):
                 out[p] = nxt
         return out
 
+    supports_prompt_logprobs = True
+
     def prompt_logprobs(self, ids, ranks=True):
         """The base model's rows with the top token replaced by the script's where it applies."""
         rows = self.base.prompt_logprobs(ids, ranks)
