@@ -80,11 +80,13 @@ async def test_real_run_crashed(tmp_path, replay):
         assert s.ended and app.is_running
 
 
-async def test_real_run_hits_a_limit(programs, replay):
+async def test_real_run_hits_a_limit(programs, replay, monkeypatch):
     limits = Limits(max_frames=20)
     real = trace_file(programs / "spins.py", None, "1", limits)
     assert real.end.reason == "frame_limit"
-    app = make_app(programs / "spins.py", replay(real), call="1", limits=limits)
+    # the real run's frame limit is not a session option: the session's real run gets these limits
+    monkeypatch.setattr(SessionOptions, "limits", lambda self: limits)
+    app = make_app(programs / "spins.py", replay(real), call="1")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         status = app.query_one(StatusBar)
@@ -128,8 +130,31 @@ async def test_loading_shows_progress_and_keys_wait(programs, calls_trace, repla
         assert app.main.busy == "Loading" and "Loading" in str(app.query_one(StatusBar).render())
         await pilot.press("s")
         assert "Loading is under way" in app.query_one(Notice).message
-        await pilot.press("escape")
-        assert "cannot be interrupted" in app.query_one(Notice).message
         gate.set()
         await settle(app, pilot)
         assert app.main.session is not None and app.main.session.index == 0 and not app.query_one(Notice).message
+
+
+async def test_escape_cancels_the_loading(programs, calls_trace, replay):
+    import threading
+
+    gate = threading.Event()
+    predictor = replay(calls_trace)
+    opened = predictor.open
+
+    def slow_open(prompt_ids):
+        gate.wait(10)
+        return opened(prompt_ids)
+
+    predictor.open = slow_open
+    app = make_app(programs / "calls.py", predictor, call="3")
+    async with app.run_test(size=SIZE) as pilot:
+        while app.main._starting is None:  # the worker has built the session and is starting it
+            await pilot.pause(0.05)
+        assert app.main.busy == "Loading"
+        await pilot.press("escape")
+        gate.set()
+        await settle(app, pilot)
+        # no session, one sentence, and q quits
+        assert app.main.session is None and not app.main.busy
+        assert app.query_one(Notice).message == "Loading was cancelled; q quits."
