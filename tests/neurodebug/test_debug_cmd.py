@@ -13,7 +13,6 @@ import pytest
 
 from neurodebug.cli.debug import HELP_TEXT, Debugger
 from neurodebug.real.tracer import trace_source
-from neurodebug.session import Session
 from tests.programs import WORKED_EXAMPLE
 from tests.replay import ReplayPredictor
 from tests.sessions import started
@@ -138,7 +137,6 @@ def test_quit_aliases(session):
         assert rc == 0 and out.count("(nd) ") == 1 and out.endswith("(nd) ")
 
 
-@pytest.mark.skipif(not hasattr(Session, "back_to"), reason="Session.back_to is not there yet")
 def test_frame_goes_back_to_a_step(session):
     _, out = drive(session, "c\nframe 2\nframe 3\nframe 0\nframe x\nq\n")
     shown = after_prompts(out)
