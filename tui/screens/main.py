@@ -171,6 +171,9 @@ class MainScreen(Screen):
         if not self.busy:
             self.progress = ""
             return
+        if self._cancelled.is_set():
+            self.progress = f"Cancelling {self.busy.lower()}…"
+            return
         s = self.session
         if s is None:
             self.progress = f"{self.busy}: reading the file, loading the model, running the code…"
