@@ -19,6 +19,19 @@ from neurodebug.trace.source import Layout
 if TYPE_CHECKING:
     from neurodebug.codec.codec import Codec
 
+#: Where True, the exceptions that reading frames survives (a bug in the parser, the flow or the
+#: constraints must not take a session down: the frame is marked unreadable, the flow or the
+#: constraint lets go) are raised instead. Tests set it (tests/fuzz/test_frames_fuzz.py), so that a
+#: bug a session would hide fails them.
+RAISE_SURVIVED = False
+
+
+def survived(e: Exception) -> None:
+    """Called by a handler that survives an unexpected exception (a bug, not bad input): raises it
+    again where ``RAISE_SURVIVED``."""
+    if RAISE_SURVIVED:
+        raise e
+
 
 class Walker(Protocol):
     """Follows the frames read so far through the file's control flow (``constrain.flow.Cursor``).
@@ -149,6 +162,7 @@ class FrameParser:
         try:
             frame = self._read(toks if cut else toks[:-1], cut)
         except Exception as e:  # a parser bug must not take a session down
+            survived(e)
             frame = Frame("line", None, "", depth=max(self.depth, 0), malformed=f"unreadable frame ({e})")
         self.frames.append(frame)
         self.frame_token_ids.append(list(toks))

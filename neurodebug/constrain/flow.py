@@ -14,6 +14,7 @@ import functools
 import types
 from collections import deque
 
+from neurodebug.codec.parser import survived
 from neurodebug.trace.format import SKIPPED_SCOPES
 from neurodebug.trace.source import INLINE_COMPREHENSIONS, comprehension_names, comprehension_spans, offsets_in_spans
 
@@ -223,7 +224,8 @@ def _flow_of(source: str) -> Flow | None:
         return None
     try:
         return Flow(source, codes)
-    except Exception:  # noqa: BLE001 - an unexpected code shape: no flow, never a crash
+    except Exception as e:  # noqa: BLE001 - an unexpected code shape: no flow, never a crash
+        survived(e)
         return None
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from neurodebug.codec import Codec
+from neurodebug.codec.parser import survived
 from neurodebug.constrain.flow import traced_code as _traced_code
 from neurodebug.trace.format import dump_json, source_lines, strip_marker
 from neurodebug.trace.format import norm_line as _norm
@@ -768,7 +769,8 @@ class FrameConstraint:
                 return None
             self.constrained_steps += 1
             return ids
-        except Exception:  # noqa: BLE001 - a constraint must never take generation down
+        except Exception as e:  # noqa: BLE001 - a constraint must never take generation down
+            survived(e)
             return None
 
     __call__ = allowed

@@ -1,10 +1,13 @@
 """Fuzzing the frame parser and the resolvers with hypothesis: 10,000 token streams, random and
-mutated from real traces, never raise.
+mutated from real traces, never raise, and real traces of drawn arguments read back as they were.
 
 A model can write any token in any order; the parser must turn every stream into frames (marking
 what it cannot read), and what reads those frames next (the flow walker's allowed lines and
-LOCALS keys, the keys a frame may write as "..", the ".." resolution, the wire form, the
-alignment with the real run) must not raise either.
+LOCALS keys, the constraint hook, the keys a frame may write as "..", the ".." resolution, the
+wire form, the alignment with the real run) must not raise either. The parser, the flow and the
+constraints survive their own bugs in a session (an "unreadable frame", no flow, no constraint):
+here ``RAISE_SURVIVED`` makes such a bug raise, so that the fuzz sees it. A well-formed frame
+never comes back malformed.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from hypothesis import strategies as st
 
 from neurodebug.backends import bundled_model
 from neurodebug.codec import Codec
+from neurodebug.codec import parser as parser_mod
 from neurodebug.compare import compare
 from neurodebug.constrain.flow import Cursor, Flow
+from neurodebug.constrain.grammar import SourceConstraint
 from neurodebug.trace.frames import Trace, resolve_locals, unchanged_keys, wire_locals
 from neurodebug.real.tracer import trace_source
 from tests.programs import WORKED_EXAMPLE
@@ -32,8 +37,28 @@ PROGRAMS = [
     ("def spin():\n    k = 0\n    while True:\n        k += 1\n        if k > 3:\n            break\n    return k\n", "spin", ""),
 ]
 
+#: Arguments to draw for each program's entry (the call as text), for real traces to read back.
+CALLS = [
+    st.integers(-1000, 1000).map(repr),
+    st.tuples(st.text(max_size=12), st.text(max_size=2)).map(lambda a: f"{a[0]!r}, {a[1]!r}"),
+    st.tuples(st.integers(-9, 9), st.integers(-3, 3)).map(lambda a: f"{a[0]}, {a[1]}"),
+    st.integers(0, 6).map(repr),
+    st.integers(-2, 7).map(repr),
+    st.just(""),
+]
+
 SETTINGS = dict(deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.fixture(autouse=True)
+def _raise_survived():
+    """What the parser, the flow and the constraints survive in a session raises here."""
+    parser_mod.RAISE_SURVIVED = True
+    try:
+        yield
+    finally:
+        parser_mod.RAISE_SURVIVED = False
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +91,40 @@ def _fresh_parser(codec, source, entry):
     return _PARSERS[key].fork()
 
 
+_CONSTRAINTS: dict = {}
+
+
+def _constraint(codec, source, entry) -> SourceConstraint:
+    key = (id(codec), source, entry)
+    if key not in _CONSTRAINTS:
+        _CONSTRAINTS[key] = SourceConstraint(codec, source, entry, constrain_locals=True)
+    return _CONSTRAINTS[key]
+
+
+def frame_hook(codec, source, entry, parser):
+    """The constraint hook of the next frame after what ``parser`` read, as Session.frame_constraint
+    makes it (None after the end)."""
+    if parser.ended:
+        return None
+    walker = parser.walker
+    flow, keys = (walker.allowed(), walker.keys()) if walker is not None else (None, None)
+    dots = unchanged_keys(parser.frames, parser.depth) if parser.frames and parser.depth >= 0 else None
+    return _constraint(codec, source, entry).for_frame((), flow, keys, dots)
+
+
 def read_everything(codec, source, entry, real, ids, chunk: int) -> None:
-    """Feed ``ids`` in chunks, asking the flow what may come next after each, then read the frames
-    the way the front ends do. Any exception fails the test."""
+    """Feed ``ids`` in chunks, asking the flow and the constraint what may come next after each,
+    then read the frames the way the front ends do. Any exception fails the test."""
     parser = _fresh_parser(codec, source, entry)
     frames = []
+    hook = frame_hook(codec, source, entry, parser)
     for i in range(0, len(ids), chunk):
-        frames += parser.feed(ids[i:i + chunk])
-        if parser.walker is not None and not parser.ended:  # what Session.frame_constraint asks
-            parser.walker.allowed()
-            parser.walker.keys()
-        if parser.frames and parser.depth >= 0 and not parser.ended:
-            unchanged_keys(parser.frames, parser.depth)
+        new = parser.feed(ids[i:i + chunk])
+        frames += new
+        if new:  # a new frame starts: its hook (the flow's allowed lines and keys, the ".." keys)
+            hook = frame_hook(codec, source, entry, parser)
+        if hook is not None and not parser.ended:
+            hook.allowed(parser.partial)
     frames += parser.close("token_cap", "stopped")
     assert parser.end.message
     predicted = Trace(source, entry, real.call, resolve_locals(frames), parser.end)
@@ -152,5 +199,35 @@ def test_mutated_real_traces_never_raise(codec, streams, program):
         for m in mutations:
             ids = mutate(ids, *m)
         read_everything(codec, source, entry, real, ids, chunk)
+
+    check()
+
+
+@pytest.mark.parametrize("program", range(len(PROGRAMS)))
+def test_real_traces_read_back_as_they_were_and_their_tokens_are_allowed(codec, program):
+    """Real traces of drawn arguments, encoded and fed in chunks: every frame comes back as the
+    tracer wrote it (none unreadable or otherwise malformed), and the constraint hook of each
+    frame allows each of its tokens."""
+    source, entry, _ = PROGRAMS[program]
+
+    @settings(max_examples=180 // len(PROGRAMS), **SETTINGS)
+    @given(call=CALLS[program], chunk=st.integers(1, 16))
+    def check(call, chunk):
+        real = trace_source(source, entry, call)
+        ids, spans = codec.encode_trace(real)
+        parser = _fresh_parser(codec, source, entry)
+        frames = []  # fed what follows the prompt, as a session's parser is
+        for s, e in spans[:len(real.frames)]:
+            hook = frame_hook(codec, source, entry, parser)
+            for k in range(s, e):
+                allowed = hook.allowed(ids[s:k]) if hook is not None else None
+                assert allowed is None or ids[k] in allowed, (call, k - s, codec.tokenizer.decode(ids[s:e]))
+            for i in range(s, e, chunk):
+                frames += parser.feed(ids[i:min(i + chunk, e)])
+        frames += parser.feed(ids[spans[len(real.frames) - 1][1]:]) + parser.close()
+        assert [f.malformed for f in frames] == [None] * len(real.frames), call
+        assert frames == real.frames, call
+        if real.end.reason in ("returned", "raised"):
+            assert parser.end.reason == "end_of_text" and parser.end.value == real.end.value
 
     check()
