@@ -51,7 +51,7 @@ class Snapshot:
 
 def snapshot(session, function: str, compared: bool) -> Snapshot:
     """Copy what the views need out of ``session`` (called in the worker thread)."""
-    view = SessionView.of(session)
+    view = session.view()
     diagnostics: list[views.Diagnostic] = []
     if compared and view.comparison is not None:
         first = views.divergence_diagnostic(view.divergence, [row.real for row in view.comparison.rows])
