@@ -4,7 +4,7 @@ The commands take positional JSON arguments (the code lenses carry them, the edi
 them); pygls's converter fills in each parameter from its annotation, with the hooks here:
 a string stays a string (cattrs would turn 42 into "42"), and a step's action is parsed into
 an :class:`Action`. The overrides of pygls's private methods live in
-:mod:`neurodebug.lsp.pygls_overrides` (its :class:`Protocol` is re-exported here for the server).
+:mod:`neurodebug.lsp.pygls_overrides`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import cattrs
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.protocol import default_converter
 
-from neurodebug.lsp.pygls_overrides import Protocol
-
-__all__ = ["ACTIONS", "Action", "Protocol", "QuietExpectedErrors", "RequestFailed", "Text", "converter"]
+__all__ = ["ACTIONS", "Action", "QuietExpectedErrors", "RequestFailed", "Text", "converter"]
 
 #: A command argument that must be a JSON string.
 Text = NewType("Text", str)

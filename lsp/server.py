@@ -13,7 +13,8 @@ from typing import Callable
 
 from lsprotocol import types
 from neurodebug.lsp import convert, views
-from neurodebug.lsp.protocol import Action, Protocol, QuietExpectedErrors, Text, converter
+from neurodebug.lsp.protocol import Action, QuietExpectedErrors, Text, converter
+from neurodebug.lsp.pygls_overrides import Protocol
 from neurodebug.lsp.runner import Runner, default_predictor
 from pygls.lsp.server import LanguageServer
 

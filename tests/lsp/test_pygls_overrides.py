@@ -24,7 +24,6 @@ from pygls.io_ import run as read_messages
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
 
-from neurodebug.lsp import protocol as nd_protocol
 from neurodebug.lsp.pygls_overrides import Protocol
 
 BAD_HOVER = {"jsonrpc": "2.0", "id": 7, "method": "textDocument/hover", "params": {"textDocument": 42}}
@@ -64,7 +63,9 @@ def deliver(server: LanguageServer, message: dict) -> None:
 
 
 def test_the_protocol_is_the_one_class_of_overrides():
-    assert nd_protocol.Protocol is Protocol and issubclass(Protocol, LanguageServerProtocol)
+    from neurodebug.lsp import server
+
+    assert server.Protocol is Protocol and issubclass(Protocol, LanguageServerProtocol)
     overridden = {name for name, value in vars(Protocol).items() if callable(value) and not name.startswith("__")}
     assert overridden == {"structure_message", "handle_message", "_handle_cancel_notification", "_execute_handler",
                           "_forget"}
