@@ -134,31 +134,6 @@ class Session:
         self.state = self.predictor.open(self.prompt_ids)
         self._parser = self.new_parser()
 
-    # -- the options, as the session reads them --------------------------------------------------
-    @property
-    def run_real(self) -> bool:
-        return self.options.run_real
-
-    @property
-    def temperature(self) -> float:
-        return self.options.temperature
-
-    @property
-    def top_p(self) -> float:
-        return self.options.top_p
-
-    @property
-    def beam(self) -> int:
-        return self.options.beam
-
-    @property
-    def max_frames(self) -> int:
-        return self.options.max_frames
-
-    @property
-    def max_frame_tokens(self) -> int:
-        return self.options.max_frame_tokens
-
     def _clear(self) -> None:
         self.frames: list[Frame] = []
         self._frame_ids: list[list[int]] = []
@@ -175,7 +150,7 @@ class Session:
         if self._recorded is not None:
             self._use_recorded(self._recorded)
             return
-        if not self.run_real:
+        if not self.options.run_real:
             self.real, self.real_note = None, "The real run is off for this session."
             return
         from neurodebug.real.tracer import trace_source
@@ -205,7 +180,7 @@ class Session:
             f = self.real.frames[0]
             return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry)
         values = literal_arguments(self._def, self.call)
-        if values is None and not self.run_real and self._recorded is None:
+        if values is None and not self.options.run_real and self._recorded is None:
             raise UserError(f"The arguments {self.call!r} are not all Python literals, and without a real run nothing "
                             "can evaluate them; a command that runs the program (compare, debug) can.")
         if values is None:
@@ -257,7 +232,7 @@ class Session:
     def beaming(self) -> bool:
         """True when frames are predicted by beam search (a width over 1, greedy decoding, and a
         backend that supports it); otherwise token by token."""
-        return self.beam > 1 and self.temperature == 0 and self.state is not None and self.state.supports_beam
+        return self.options.beam > 1 and self.options.temperature == 0 and self.state is not None and self.state.supports_beam
 
     @property
     def constrained_flow(self) -> bool:
@@ -344,7 +319,7 @@ class Session:
         with self._lock:
             self._cancel.clear()
             try:
-                return _compare.teacher_forced(real, self.predictor, self.codec, max_frame_tokens=self.max_frame_tokens,
+                return _compare.teacher_forced(real, self.predictor, self.codec, max_frame_tokens=self.options.max_frame_tokens,
                                                should_stop=self._cancel.is_set, constraint=self.frame_constraint,
                                                parser=self.new_parser())
             except _compare.Cancelled:
@@ -385,7 +360,7 @@ class Session:
             "constrained": self.constrained,
             "constrained_locals": self.constrained_locals,
             "constrained_flow": self.constrained_flow,
-            "beam": self.beam if self.beaming else 1,
+            "beam": self.options.beam if self.beaming else 1,
         }
 
     # -- the engine: one frame --------------------------------------------------------------------
@@ -396,13 +371,13 @@ class Session:
         """Predict one frame (its event forced when given) and append it; None when the trace ended."""
         if self.ended:
             return None
-        if len(self.frames) >= self.max_frames:
-            self._finish(End("frame_cap", f"The prediction stopped at the cap of {self.max_frames} frames."))
+        if len(self.frames) >= self.options.max_frames:
+            self._finish(End("frame_cap", f"The prediction stopped at the cap of {self.options.max_frames} frames."))
             return None
         if force_event is None and FORCE_LINE_AFTER_CALL and self.current is not None and self.current.event == "call":
             force_event = "line"
         start = len(self.state)
-        budget = self.max_frame_tokens
+        budget = self.options.max_frame_tokens
         room = _compare.context_room(self.predictor, start)
         if room is not None:
             budget = min(budget, room)
@@ -420,11 +395,11 @@ class Session:
                 self.state.extend(prefix)
             if self.beaming:
                 factory = (lambda: self._constraint(prefix)) if constraint is not None else None
-                new = self.state.beam(self.beam, budget, self.codec.stop_ids, should_stop=self._cancel.is_set,
+                new = self.state.beam(self.options.beam, budget, self.codec.stop_ids, should_stop=self._cancel.is_set,
                                       constraint=factory)
             else:
-                new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.temperature,
-                                          top_p=self.top_p, seed=self._seed(len(self.frames)),
+                new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.options.temperature,
+                                          top_p=self.options.top_p, seed=self._seed(len(self.frames)),
                                           should_stop=self._cancel.is_set, **extra)
         except BaseException:  # Ctrl-C, a server gone away: drop the partial frame, keep the session
             self.state.truncate(min(start, len(self.state)))

@@ -748,7 +748,7 @@ def test_the_cli_option_for_flow(tmp_path, bundled):
     s = _session_from_cli(tmp_path, "--no-constrain-flow")
     assert s.constrained and not s.constrained_flow
     s = _session_from_cli(tmp_path, "--beam", "2")
-    assert s.constrained_flow and s.beaming and s.beam == 2
+    assert s.constrained_flow and s.beaming and s.options.beam == 2
 
 
 def _parsers():

@@ -102,7 +102,7 @@ def test_the_tui_and_the_python_api_take_the_same_options():
 
     assert SessionSpec("x.py").options == SessionOptions()
     s = Session("def f(x):\n    return x\n", "f", "1")
-    assert s.options == SessionOptions() and s.max_frames == default("max_frames")
+    assert s.options == SessionOptions()
 
 
 @pytest.mark.parametrize("front_end, bad, sentence", [
