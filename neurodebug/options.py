@@ -32,11 +32,12 @@ MAX_FRAME_TOKENS = 2048
 
 
 def _option(default, help: str, group: str, *, flag: str | None = None, camel: str | None = None,
-            metavar: str | None = None, **constraints) -> Any:
+            metavar: str | None = None, off: str | None = None, **constraints) -> Any:
     """A pydantic Field with what the front ends need to spell the option: its CLI ``flag``
-    (default ``--name-with-dashes``, ``--no-name`` for a switch that is on by default), its
-    ``camel`` name in the editor's settings and launch.json, and its ``group`` in ``--help``."""
-    extra = {"group": group, "flag": flag, "camel": camel, "metavar": metavar}
+    (default ``--name-with-dashes``, ``--no-name`` for a switch that is on by default, whose
+    --help is ``off``: what turning it off does), its ``camel`` name in the editor's settings and
+    launch.json, and its ``group`` in ``--help``."""
+    extra = {"group": group, "flag": flag, "camel": camel, "metavar": metavar, "off": off}
     return Field(default, description=help, json_schema_extra={k: v for k, v in extra.items() if v}, **constraints)
 
 
@@ -80,17 +81,23 @@ class SessionOptions(BaseModel):
         None, "weight-only quantization on the local backend (int8: per output channel)", "model")
     lookahead: StrictBool = _option(
         True, "on the local backend, append tokens the constraints force and verify drafts from the trace's own "
-              "history: the same frames in fewer forwards (off: one forward per token)", "model")
+              "history: the same frames in fewer forwards (off: one forward per token)", "model",
+        off="one forward per token (by default the local backend appends tokens the constraints force and "
+            "verifies drafts from the trace's own history: the same frames in fewer forwards)")
 
     # -- decoding -------------------------------------------------------------------------------
     constrain: StrictBool = _option(
         True, "constrain decoding: a predicted frame names only a line of the file that the control flow allows, "
               "and its locals only local names of the file's functions in well-formed JSON (over http only "
-              "vLLM's contract can be constrained)", "prediction")
+              "vLLM's contract can be constrained)", "prediction",
+        off="let the model write any frame (by default a predicted frame can only name a line of the file that "
+            "the control flow allows, and its locals only local names of the file's functions in well-formed "
+            "JSON; over http only vLLM's contract can be constrained)")
     constrain_locals: StrictBool = _option(True, "constrain LOCALS too (off: SOURCE only, LOCALS may be any text)",
-                                     "prediction")
+                                           "prediction", off="constrain SOURCE only: LOCALS may be any text")
     constrain_flow: StrictBool = _option(
-        True, "follow the file's control flow (off: a frame may name any line of the file)", "prediction")
+        True, "follow the file's control flow (off: a frame may name any line of the file)", "prediction",
+        off="let a frame name any line of the file, not only one the control flow can reach next")
     beam: int = _option(1, "predict each frame by beam search of N hypotheses at temperature 0 (1: greedy; "
                            "about N times slower)", "prediction", metavar="N", ge=1)
     temperature: float = _option(0.0, "sampling temperature (0: greedy)", "prediction", ge=0)
@@ -107,7 +114,7 @@ class SessionOptions(BaseModel):
     # -- the real run ---------------------------------------------------------------------------
     run_real: StrictBool = _option(
         True, "run the program for real beside the prediction (isolated, under the limits below)", "real run",
-        flag="--no-run", camel="compare")
+        flag="--no-run", camel="compare", off="do not run the program: show the prediction only")
     isolation: Literal[ISOLATION_MODES] = _option(
         _LIMITS.isolation, "how the real run is confined: bwrap (bubblewrap: a read-only view of the files, a private scratch "
                 "dir and /tmp, no network, its own processes), none (the time, memory and output limits alone), "
@@ -296,6 +303,8 @@ def offered_flags(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def _help(name: str) -> str:
     text = SessionOptions.model_fields[name].description or ""
     d = default(name)
+    if d is True:
+        return _extra(name)["off"]
     if isinstance(d, bool) or d is None or "default" in text:
         return text
     return f"{text} (default {d})"
