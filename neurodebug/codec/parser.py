@@ -39,6 +39,7 @@ class Walker(Protocol):
     The parser knows nothing of the flow: it asks the walker which lines each event may name
     next (to choose among identical lines) and tells it each frame it placed."""
 
+    def expect(self, entry: str | None) -> None: ...
     def allowed(self) -> "dict[str, frozenset[int]] | None": ...
     def feed(self, event: str, line: int | None, keys: tuple | None, depth: int) -> None: ...
     def fork(self) -> "Walker": ...
@@ -98,6 +99,10 @@ class FrameParser:
         self.end = End("open", "The predicted trace is not finished.")
         self._buf: list[int] = []
         self._stack: list[_Scope] = []
+        if walker is not None and entry:
+            expect = getattr(walker, "expect", None)
+            if expect is not None:
+                expect(entry)  # the first frame is the entry's call frame, not another function's
 
     def fork(self) -> "FrameParser":
         """An independent copy of the parse state (to try a branch); shares codec and source."""

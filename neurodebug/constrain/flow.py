@@ -15,8 +15,9 @@ import types
 from collections import deque
 
 from neurodebug.codec.parser import survived
-from neurodebug.trace.format import SKIPPED_SCOPES
-from neurodebug.trace.source import INLINE_COMPREHENSIONS, comprehension_names, comprehension_spans, offsets_in_spans
+from neurodebug.trace.format import SKIPPED_SCOPES, source_lines
+from neurodebug.trace.source import (INLINE_COMPREHENSIONS, Layout, comprehension_names, comprehension_spans,
+                                     offsets_in_spans)
 
 #: Opcodes after which control does not fall through to the next instruction.
 _NO_FALL_THROUGH = frozenset(
@@ -139,6 +140,9 @@ class Flow:
         self._after_call: dict[int, set[int]] = {}
         self._stores: dict[int, set[str]] = {}
         self._returns: set[int] = set()
+        #: def line -> (call lines, parameters, free variables) of each function's code
+        self._functions: dict[int, tuple[frozenset[int], frozenset[str], frozenset[str]]] = {}
+        self._source = source
         deleted: set[str] = set(comprehension_names(source)) if hidden_spans else set()
         call_lines: set[int] = set()
         header_end = _header_ends(source)
@@ -166,6 +170,10 @@ class Flow:
             for line in header:
                 self._after_call.setdefault(line, set()).update(entry)
             call_lines.update(header)
+            if code.co_flags & 0x0001:  # a function: its call frame's LOCALS are its parameters
+                n_args = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+                self._functions[last] = (frozenset(header), frozenset(code.co_varnames[:n_args]),
+                                         frozenset(code.co_freevars))
             if code.co_flags & _RESUMABLE:  # resumed where it yielded: a call frame at that line
                 resumed = {ln for ln in g.lines if ln is not None}
                 call_lines.update(resumed)
@@ -211,6 +219,17 @@ class Flow:
         """Whether a ``return`` frame can be at ``line`` other than right after an exception there:
         a return statement, the end of a body (the implicit return), or a ``yield``."""
         return line in self._returns
+
+    def entry_call(self, entry: str) -> "tuple[frozenset[int], frozenset[str], frozenset[str]] | None":
+        """What the first frame of a trace of ``entry`` can be: (the lines its call frame may name,
+        the LOCALS keys it must have: the parameters, the keys it may have); None when ``entry``
+        names no function of the file."""
+        line = Layout(self._source, len(source_lines(self._source))).def_line(entry)
+        found = self._functions.get(line) if line is not None else None
+        if found is None:
+            return None
+        lines, params, free = found
+        return lines, params, params | free
 
     def after_call(self, line: int) -> frozenset[int]:
         """Lines the first ``line`` frame after a ``call`` frame at ``line`` can name."""
@@ -258,14 +277,26 @@ class Cursor:
     to it): a ``line`` frame at a successor of L (none: no ``line`` frame), an ``exception`` frame
     at L, a ``return`` frame at L where the code can return there (:meth:`Flow.can_return`), a ``call`` frame at a function's first line; after its ``call``
     frame, a ``line`` frame at the function's first line(s). After the entry function returned,
-    only the end of the trace. Where the position is unknown (a frame named no line, an
-    exception was just raised, the trace has not started) the flow restricts nothing."""
+    only the end of the trace. Before the first frame, given the entry (:meth:`expect`), only
+    its call frame, with its parameters as LOCALS. Where the position is unknown (a frame named
+    no line, an exception was just raised, the trace has not started and the entry is not
+    known) the flow restricts nothing."""
 
-    def __init__(self, flow: Flow):
+    def __init__(self, flow: Flow, entry: str | None = None):
         self.flow = flow
         self._stack: list[list] = []  # [line or None, event, keys or None]
         self._started = False
         self.ended = False
+        #: (call lines, required keys, possible keys) of the first frame: the entry's call frame
+        self._first: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
+        if entry:
+            self.expect(entry)
+
+    def expect(self, entry: str | None) -> None:
+        """The trace is one of ``entry``: its first frame can only be ``entry``'s call frame, with
+        its parameters as LOCALS (before this, or for a name the file does not define, the flow
+        restricts nothing before the trace starts)."""
+        self._first = self.flow.entry_call(entry) if entry else None
 
     def feed(self, event: str, line: int | None, keys=None, depth: int | None = None) -> None:
         """Follow one frame. ``depth``, where the reader placed the frame, ends the visits an
@@ -290,18 +321,23 @@ class Cursor:
     def fork(self) -> "Cursor":
         new = Cursor(self.flow)
         new._stack = [list(v) for v in self._stack]
-        new._started, new.ended = self._started, self.ended
+        new._started, new.ended, new._first = self._started, self.ended, self._first
         return new
 
     def allowed(self) -> "dict[str, frozenset[int]] | None":
         if not self._stack:
-            return {} if self._started and self.ended else None
+            if not self._started:
+                return {"call": self._first[0]} if self._first is not None else None
+            return {} if self.ended else None
         return allowed_at(self.flow, *self._stack[-1][:2])
 
     def keys(self) -> tuple[frozenset[str], frozenset[str]] | None:
         """(required, possible) LOCALS keys of the next frame if it is a ``line`` frame (see
-        :meth:`Flow.next_keys`), or None when not known."""
+        :meth:`Flow.next_keys`), or, before the trace starts (:meth:`expect`), of the entry's
+        call frame, the only frame that can come then; None when not known."""
         if not self._stack:
+            if not self._started and self._first is not None:
+                return self._first[1], self._first[2]
             return None
         line, event, keys = self._stack[-1]
         if line is None or keys is None or event not in ("call", "line"):
@@ -326,13 +362,14 @@ def allowed_at(flow: Flow, line: int | None, event: str | None) -> "dict[str, fr
     return out
 
 
-def check(source: str, frames) -> list[str]:
+def check(source: str, frames, entry: str | None = None) -> list[str]:
     """The frames of a real trace of ``source`` that :class:`Cursor` would not allow (one
-    sentence each); empty when the flow holds. ``frames``: objects with ``event`` and ``line``."""
+    sentence each); empty when the flow holds. ``frames``: objects with ``event`` and ``line``;
+    ``entry``: the traced function (its call frame must come first)."""
     flow = Flow.of(source)
     if flow is None:
         return ["the source does not compile"]
-    cur = Cursor(flow)
+    cur = Cursor(flow, entry)
     out = []
     for i, f in enumerate(frames):
         allowed = cur.allowed()
@@ -343,7 +380,7 @@ def check(source: str, frames) -> list[str]:
             elif f.line not in lines:
                 out.append(f"frame {i}: {f.event} at line {f.line} is not allowed (allowed: {sorted(lines)})")
         keys = cur.keys()
-        if keys is not None and f.event == "line":
+        if keys is not None and (f.event == "line" or i == 0):
             required, possible = keys
             have = set(f.locals)
             if not required <= have:

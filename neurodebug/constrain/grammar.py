@@ -447,7 +447,8 @@ class SourceConstraint:
         control flow (``Cursor.allowed``, :mod:`neurodebug.constrain.flow`): the event token is
         then one of its events (an end token when it is empty) and SOURCE one of that event's
         lines; None leaves both to the other constraints. ``keys``: (required, possible) LOCALS
-        keys of the frame if it is a ``line`` frame (``Cursor.keys``): with LOCALS keys
+        keys of the frame if it is a ``line`` frame (``Cursor.keys``), or of the call frame where
+        ``flow`` allows only a call frame (the entry's, before the trace starts): with LOCALS keys
         constrained, its keys are names of ``possible``, and it cannot close before every name
         of ``required`` is written. ``dots``: the keys whose value a ``line`` frame may write as
         ``".."`` (``trace.frames.unchanged_keys``: those of the frame it is diffed against, of the
@@ -650,6 +651,9 @@ class FrameConstraint:
         self.sc = source
         self.flow = flow
         self.keys = keys
+        #: the event whose LOCALS ``keys`` are: a line frame's, or where the flow allows only a call
+        #: frame (the trace's first frame, the entry's call: Cursor.keys), that call frame's
+        self._keys_event = "call" if flow is not None and set(flow) == {"call"} else "line"
         self.dots = dots
         c = source.codec
         self._event_ids = dict(c.event_ids)
@@ -737,7 +741,7 @@ class FrameConstraint:
                 if lr is None or lr.state == "off":
                     return None
                 names, required = None, frozenset()
-                if self.keys is not None and self._event == "line":
+                if self.keys is not None and self._event == self._keys_event:
                     required, names = self.keys
                     if required:
                         required = required - {_key_name(k) for k in lr.keys}
