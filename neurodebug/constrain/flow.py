@@ -9,6 +9,7 @@ frames that cannot happen; docs/constraints.md gives the rules and how they were
 from __future__ import annotations
 
 import ast
+import builtins
 import dis
 import functools
 import types
@@ -180,10 +181,8 @@ class Flow:
                 for line in resumed:
                     self._after_call.setdefault(line, set()).update(self._after_line.get(line, ()))
         self.call_lines: frozenset[int] = frozenset(call_lines)
-        #: line -> the call lines a call frame may name while the function is at that line, when
-        #: every call into the file's code is written out as ``name(...)`` (see _direct_calls);
-        #: None when calls can come from anywhere.
-        self._callees: dict[int, frozenset[int]] | None = _direct_calls(source, codes)
+        #: which functions each line can call (see _call_sites); None when calls can come from anywhere
+        self._calls: _CallSites | None = _call_sites(source, codes, self.call_lines)
         #: Names a frame can lose between two line frames (``del``, an ``except ... as`` name).
         self.deleted: frozenset[str] = frozenset(deleted)
 
@@ -200,9 +199,10 @@ class Flow:
 
     def callees(self, line: int) -> frozenset[int]:
         """Lines a ``call`` frame may name while the function it is called from is at ``line``."""
-        if self._callees is None:
+        calls = self._calls
+        if calls is None or line in calls.unknown:
             return self.call_lines
-        return self._callees.get(line, frozenset())
+        return calls.direct.get(line, frozenset()) | calls.pool
 
     def stores(self, line: int) -> frozenset[str]:
         """Local names the code of ``line`` can bind: new keys of the next ``line`` frame's LOCALS."""
@@ -404,59 +404,148 @@ def _header_end(stmt: ast.stmt) -> int:
     return stmt.end_lineno or stmt.lineno
 
 
-def _direct_calls(source: str, codes: list[types.CodeType]) -> "dict[int, frozenset[int]] | None":
-    """line -> def lines of the file's functions that a statement on that line calls by name, when
-    that is the only way the file's code is entered: no classes (methods, operators, properties),
-    no generators or coroutines (resumed from anywhere), no decorators, no function of the file
-    used other than by calling it by name (passed on, stored, returned) or shadowed by a local,
-    no eval/exec/getattr/globals. A call inside a lambda may run wherever the lambda is called:
-    its function may then be called from any line. None when the file does not qualify."""
+def _stmt_start(stmt: ast.stmt) -> int:
+    """The first line of a statement, its decorators included."""
+    decorators = getattr(stmt, "decorator_list", None) or ()
+    return min([stmt.lineno] + [d.lineno for d in decorators])
+
+
+def _rebound(tree: ast.AST) -> set[str]:
+    """Names the file binds other than by a ``def`` or ``class`` statement of that name:
+    assignments and other targets, ``del``, parameters, imports, ``global``/``nonlocal``,
+    ``except ... as``, match captures, type parameters."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            out.add(node.id)
+        elif isinstance(node, ast.arg):
+            out.add(node.arg)
+        elif isinstance(node, ast.alias):
+            out.add((node.asname or node.name).split(".", 1)[0])
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            out.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            out.add(node.name)
+        elif type(node).__name__ in ("MatchAs", "MatchStar", "TypeVar", "ParamSpec", "TypeVarTuple"):
+            if getattr(node, "name", None):
+                out.add(node.name)
+        elif type(node).__name__ == "MatchMapping" and getattr(node, "rest", None):
+            out.add(node.rest)
+    return out
+
+
+def _lazy_parts(node: ast.AST) -> list[ast.AST]:
+    """The parts of ``node`` that may run later, wherever what it makes is called or iterated: all
+    of a lambda; all of a generator expression but its first iterable (evaluated at once). Empty
+    for anything else."""
+    if isinstance(node, ast.Lambda):
+        return [node]
+    if isinstance(node, ast.GeneratorExp) and node.generators:
+        first, *rest = node.generators
+        return [node.elt, first.target, *first.ifs, *rest]
+    return []
+
+
+class _CallSites:
+    """Which functions of the file each line can call (see :func:`_call_sites`)."""
+
+    def __init__(self, direct: dict[int, frozenset[int]], unknown: frozenset[int], pool: frozenset[int]):
+        #: line -> def lines of the *plain* functions that its statement calls by name
+        self.direct = direct
+        #: lines whose statement calls something that cannot be resolved (a parameter, an attribute,
+        #: an imported name, a call's result ...): a call frame may come into any function there
+        self.unknown = unknown
+        #: call lines of every function that is not plain (methods, class bodies, generators and
+        #: coroutines with the lines they resume at, decorated functions, functions used as values
+        #: or called from a lambda or a generator expression): one of these may be entered from any line
+        self.pool = pool
+
+
+def _call_sites(source: str, codes: list[types.CodeType], call_lines: frozenset[int]) -> "_CallSites | None":
+    """Which functions of the file a line can call, resolved by name, conservatively.
+
+    A function is *plain* when the only way into it is a call that names it: a ``def`` (not
+    ``async``, not a generator, not decorated, not a method, not a dunder) whose name the file
+    never binds otherwise, never uses other than as the callee of a call, and never calls from a
+    lambda or the lazy part of a generator expression. A call frame into a plain function can
+    only come while the caller is on a statement (a multi-line statement: any of its lines) that
+    calls it by name. Every other function of the file (its call lines are the pool) can be
+    entered from any line: a method by an operator or an attribute, a generator wherever it is
+    iterated, a function passed on wherever it is called.
+
+    A line whose statement calls something that names no function, class or builtin of the file
+    (a parameter, a local, an attribute such as ``self.f`` or ``mod.f``, an imported name) keeps
+    the permissive rule: a call frame into any function may come there, since that callee is
+    not known without running the code (it could be the file's own module reached by import).
+    What is not followed: the module reached by introspection and passed on to a builtin
+    (``map(sys.modules[__name__].f, xs)``) or kept in a lambda called later. None (any function
+    from any line) when the file uses eval/exec/getattr/globals/locals/vars/``__import__``/
+    compile or a star import, or does not parse.
+    """
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    funcs: dict[str, list[int]] = {}
+    funcs: dict[str, list[ast.AST]] = {}
+    classes: set[str] = set()
+    methods: set[int] = set()  # ids of defs directly in a class body
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) or isinstance(node, ast.AsyncFunctionDef):
-            return None
-        if isinstance(node, ast.FunctionDef):
-            if node.decorator_list:
-                return None
-            funcs.setdefault(node.name, []).append(node.lineno)
         if isinstance(node, ast.Name) and node.id in _INDIRECT:
             return None
-    if any(c.co_flags & _RESUMABLE for c in codes):
-        return None
-    local = set()
-    for c in codes:
-        local.update(c.co_varnames, c.co_cellvars, c.co_freevars)
-    if local & set(funcs):
-        return None
-    called: set[int] = set()  # ids of the Name nodes that are called
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return None
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            funcs.setdefault(node.name, []).append(node)
+        if isinstance(node, ast.ClassDef):
+            classes.add(node.name)
+            methods.update(id(c) for c in node.body if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    ambiguous = _rebound(tree) | (set(funcs) & classes)
+    resumable = {(c.co_name, c.co_firstlineno) for c in codes if c.co_flags & _RESUMABLE}
+
+    callee_ids: set[int] = set()  # ids of the Name nodes that are the callee of a call
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            called.add(id(node.func))
+            callee_ids.add(id(node.func))
+    escaped = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in funcs and id(n) not in callee_ids}
+    lazily_called: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in funcs and id(node) not in called:
-            return None  # a function used as a value
-        if isinstance(node, (ast.Global, ast.Nonlocal)) and set(node.names) & set(funcs):
-            return None
-    out: dict[int, set[int]] = {}
-    anywhere: set[int] = set()
+        for part in _lazy_parts(node):
+            for n in ast.walk(part):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                    lazily_called.add(n.func.id)
 
-    def visit(node: ast.AST, stmt: ast.stmt | None, in_lambda: bool) -> None:
+    def plain_def(d: ast.AST) -> bool:
+        return (isinstance(d, ast.FunctionDef) and not d.decorator_list and id(d) not in methods
+                and (d.name, d.lineno) not in resumable)
+
+    plain = {name for name, defs in funcs.items()
+             if all(plain_def(d) for d in defs) and name not in ambiguous and name not in escaped
+             and name not in lazily_called and not (name.startswith("__") and name.endswith("__"))}
+    plain_lines = {d.lineno for name in plain for d in funcs[name]}
+
+    def known(func: ast.AST) -> bool:
+        """A callee that names a function, class or builtin of the file (its frames are the
+        plain function's, or in the pool)."""
+        if not isinstance(func, ast.Name) or func.id in ambiguous:
+            return False
+        return func.id in funcs or func.id in classes or hasattr(builtins, func.id)
+
+    direct: dict[int, set[int]] = {}
+    unknown: set[int] = set()
+
+    def visit(node: ast.AST, stmt: ast.stmt | None) -> None:
         for child in ast.iter_child_nodes(node):
             inner = child if isinstance(child, ast.stmt) else stmt
-            lam = in_lambda or isinstance(child, ast.Lambda)
-            if isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id in funcs:
-                targets = funcs[child.func.id]
-                if lam or stmt is None:
-                    anywhere.update(targets)
-                else:
-                    for ln in range(stmt.lineno, max(_header_end(stmt), child.end_lineno or child.lineno) + 1):
-                        out.setdefault(ln, set()).update(targets)
-            visit(child, inner, lam)
+            if isinstance(child, ast.Call) and stmt is not None:
+                lines = range(min(_stmt_start(stmt), child.lineno),
+                              max(_header_end(stmt), child.end_lineno or child.lineno) + 1)
+                if not known(child.func):
+                    unknown.update(lines)
+                elif child.func.id in plain:
+                    for ln in lines:
+                        direct.setdefault(ln, set()).update(d.lineno for d in funcs[child.func.id])
+            visit(child, inner)
 
-    visit(tree, None, False)
-    lines = set(out) | {ln for c in codes for _, _, ln in c.co_lines() if ln is not None}
-    return {ln: frozenset(out.get(ln, set()) | anywhere) for ln in lines}
+    visit(tree, None)
+    pool = frozenset(call_lines - plain_lines)
+    return _CallSites({ln: frozenset(v) for ln, v in direct.items()}, frozenset(unknown), pool)

@@ -140,3 +140,196 @@ def _writable(hook, codec, head: list[int], text: str) -> bool:
             return False
         ids.append(t)
     return True
+
+
+# == 2. a call frame into a function the line does not call ======================================
+
+FEATURES = """\
+import math
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def bump(self, k):
+        self.n += k
+        return self.n
+
+
+def evens(n):
+    for i in range(n):
+        if i % 2 == 0:
+            yield i
+
+
+def countdown(n):
+    out = []
+    while n > 0:
+        out.append(n)
+        n -= 1
+    return out
+
+
+def square(v):
+    return v * v
+
+
+def apply_all(xs):
+    return list(map(square, xs))
+
+
+def fact(n):
+    if n <= 1:
+        return 1
+    return n * fact(n - 1)
+
+
+def main(n):
+    c = Counter()
+    c.bump(fact(n))
+    total = sum(evens(n)) + len(countdown(n)) + sum(apply_all([n]))
+    return total + math.floor(c.n)
+"""
+LINES = FEATURES.splitlines()
+
+
+def _line(text: str) -> int:
+    return next(i for i, ln in enumerate(LINES, 1) if ln.strip() == text)
+
+
+def test_a_call_frame_only_into_a_function_the_line_calls(tokenizer):
+    """The file has a class, a generator and a function passed to map (each used to make every
+    call frame allowed anywhere): after fact's recursive line, a call frame may enter fact (or a
+    method or generator, which Python can enter without naming them), never countdown."""
+    flow = Flow.of(FEATURES)
+    fact_def, countdown_def, rec = _line("def fact(n):"), _line("def countdown(n):"), _line("return n * fact(n - 1)")
+    cur = Cursor(flow, "fact")
+    for event, line in (("call", fact_def), ("line", fact_def + 1), ("line", rec)):
+        cur.feed(event, line, ())
+    allowed = cur.allowed()
+    assert fact_def in allowed["call"] and countdown_def not in allowed["call"]
+    assert _line("def evens(n):") in allowed["call"]  # a generator is resumed wherever it is iterated
+    assert _line("def square(v):") in allowed["call"]  # passed to map: called from map's line, or anywhere
+    codec = Codec(tokenizer)
+    hook = SourceConstraint(codec, FEATURES, "main").for_frame([codec.event_ids["call"]], allowed)
+    head = tokenizer.encode('{"n": "2"}')
+    assert _writable(hook, codec, head, wire_source("def fact(n):"))
+    assert not _writable(hook, codec, head, wire_source("def countdown(n):"))
+    # a line that calls something unknown (an attribute: a method, or anything) stays permissive
+    assert countdown_def in flow.callees(_line("c.bump(fact(n))"))
+    # a line that calls countdown by name may enter it; one that calls nothing only the pool
+    assert countdown_def in flow.callees(_line("total = sum(evens(n)) + len(countdown(n)) + sum(apply_all([n]))"))
+    assert countdown_def not in flow.callees(_line("out = []")) and fact_def not in flow.callees(_line("out = []"))
+    real = trace_source(FEATURES, "main", "3")
+    assert real.end.reason == "returned" and any(f.event == "call" and f.line == countdown_def for f in real.frames)
+    assert check(FEATURES, real.frames, "main") == []
+
+
+TRICKY = """\
+import functools
+
+
+class Vec:
+    def __init__(self, x):
+        self.x = x
+
+    def __add__(self, o):
+        return Vec(helper(self.x) + o.x)
+
+    def __repr__(self):
+        return f"Vec({self.x})"
+
+    @property
+    def double(self):
+        return twice(self.x)
+
+
+def helper(v):
+    return v + 1
+
+
+def twice(v):
+    return 2 * v
+
+
+def gen(n):
+    for i in range(n):
+        yield sq(i)
+
+
+def sq(v):
+    return v * v
+
+
+def deco(f):
+    @functools.wraps(f)
+    def wrapper(*a):
+        return f(*a)
+    return wrapper
+
+
+@deco
+def decorated(v):
+    return sq(v) + 1
+
+
+def late(xs):
+    g = (cube(x) for x in xs)
+    t = 0
+    t += sum(g)
+    return t
+
+
+def cube(v):
+    return v * v * v
+
+
+def outer(n):
+    def rec(k):
+        return 0 if k == 0 else k + rec(k - 1)
+    def inner(k):
+        return k - 1
+    return rec(inner(n))
+
+
+class Ctx:
+    def __enter__(self):
+        return helper(1)
+
+    def __exit__(self, *exc):
+        return False
+
+
+def main(n):
+    a = Vec(n) + Vec(2)
+    b = a.double
+    s = sum(gen(n))
+    d = decorated(n)
+    e = late([1, 2])
+    f = outer(n)
+    keyed = sorted([3, 1, 2], key=lambda v: sq(v))
+    m = list(map(twice, [1, 2]))
+    try:
+        raise ValueError(n)
+    except ValueError as err:
+        msg = str(err)
+    with Ctx() as c:
+        c2 = c
+    return repr(a), b, s, d, e, f, keyed, m, msg, c2
+"""
+
+
+def test_calls_python_makes_without_naming_the_function_are_still_allowed():
+    """Operators, properties, repr, context managers, generators, decorators, a generator
+    expression consumed on a later line, a lambda, map, a closure calling itself: every call
+    frame of the real trace is allowed, though most lines now allow only some functions."""
+    real = trace_source(TRICKY, "main", "3")
+    assert real.end.reason == "returned"
+    assert check(TRICKY, real.frames, "main") == []
+    flow = Flow.of(TRICKY)
+    lines = TRICKY.splitlines()
+    cube_def = lines.index("def cube(v):") + 1
+    inner_def = lines.index("    def inner(k):") + 1
+    assert cube_def in flow.callees(lines.index("    t += sum(g)") + 1)  # the generator expression runs there
+    assert inner_def not in flow.callees(lines.index("    t += sum(g)") + 1)  # called by name only
