@@ -38,6 +38,12 @@ _STORES = frozenset(("STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_FAST_STOR
 _DELETES = frozenset(("DELETE_FAST", "DELETE_NAME", "DELETE_DEREF"))
 #: Code flags of generators, coroutines and async generators (resumed by a ``call`` frame).
 _RESUMABLE = 0x20 | 0x80 | 0x100 | 0x200
+_GENERATOR = 0x20
+#: Parts of the names of the opcodes that can start a generator (iterate: call ``next`` on it) or
+#: run a class body (a call of ``__build_class__``): calls, iteration, unpacking, ``in``, ``*``
+#: and ``**`` displays, ``yield from``/``await``, ``with``. A line without one cannot.
+_STARTS = ("CALL", "ITER", "UNPACK", "CONTAINS", "EXTEND", "UPDATE", "MERGE", "SEND", "YIELD_FROM", "AWAIT",
+           "ANEXT", "WITH", "THROW")
 
 
 def traced_code(source: str) -> list[types.CodeType] | None:
@@ -97,6 +103,10 @@ class _Graph:
                     self.edges[k].append(target)
         self.resume = next((k for k, i in enumerate(ins) if i.opcode == _RESUME), None)
         self.stores: list[tuple[str, ...]] = [_stored(i) for i in ins]
+        self.opnames: list[str] = [i.opname for i in ins]
+        #: lines with an instruction that can start a generator or run a class body (_STARTS)
+        self.starters = frozenset(i.positions.lineno for i in ins if i.positions is not None and i.positions.lineno
+                                  and any(part in i.opname for part in _STARTS))
         self.deletes = frozenset(i.argval for i in ins if i.opname in _DELETES and isinstance(i.argval, str))
         #: lines a frame of this code can return at; None when one has no line (then any line can be)
         returns = {line for i, line in zip(ins, self.lines) if i.opname in _RETURNS}
@@ -146,6 +156,9 @@ class Flow:
         self._source = source
         deleted: set[str] = set(comprehension_names(source)) if hidden_spans else set()
         call_lines: set[int] = set()
+        starters: set[int] = set()  # lines that can start a generator or run a class body
+        started: set[int] = set()  # call lines of generators' starts and class bodies
+        entered: set[int] = set()  # every other call line
         header_end = _header_ends(source)
         for code in codes:
             hidden = offsets_in_spans(code, hidden_spans) if hidden_spans else frozenset()
@@ -171,6 +184,9 @@ class Flow:
             for line in header:
                 self._after_call.setdefault(line, set()).update(entry)
             call_lines.update(header)
+            starters.update(g.starters)
+            is_class = not code.co_flags & 0x0001
+            (started if is_class or code.co_flags & _RESUMABLE == _GENERATOR else entered).update(header)
             if code.co_flags & 0x0001:  # a function: its call frame's LOCALS are its parameters
                 n_args = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
                 self._functions[last] = (frozenset(header), frozenset(code.co_varnames[:n_args]),
@@ -178,11 +194,19 @@ class Flow:
             if code.co_flags & _RESUMABLE:  # resumed where it yielded: a call frame at that line
                 resumed = {ln for ln in g.lines if ln is not None}
                 call_lines.update(resumed)
+                # a generator comes back at a line after a yield: not at its def line, unless it yields there
+                yields = {ln for ln, i in zip(g.lines, g.opnames) if i == "YIELD_VALUE"}
+                entered.update(ln for ln in resumed if ln not in header or ln in yields)
                 for line in resumed:
                     self._after_call.setdefault(line, set()).update(self._after_line.get(line, ()))
         self.call_lines: frozenset[int] = frozenset(call_lines)
         #: which functions each line can call (see _call_sites); None when calls can come from anywhere
         self._calls: _CallSites | None = _call_sites(source, codes, self.call_lines)
+        #: call lines entered only from a line of ``starters``: a generator's start (its def line:
+        #: resumed elsewhere, it comes back at the line it left, which is not among these) and a
+        #: class body; a function that is entered without being named may be entered from any line
+        self._started = frozenset(started - entered)
+        self._starters = frozenset(starters)
         #: Names a frame can lose between two line frames (``del``, an ``except ... as`` name).
         self.deleted: frozenset[str] = frozenset(deleted)
 
@@ -198,11 +222,16 @@ class Flow:
         return frozenset(self._after_line.get(line, ()))
 
     def callees(self, line: int) -> frozenset[int]:
-        """Lines a ``call`` frame may name while the function it is called from is at ``line``."""
+        """Lines a ``call`` frame may name while the function it is called from is at ``line``:
+        the plain functions its statement calls by name, every function that can be entered
+        without being named (see :func:`_call_sites`), all of them where it calls something
+        unknown; a generator's start and a class body only where the line can start them."""
         calls = self._calls
         if calls is None or line in calls.unknown:
-            return self.call_lines
-        return calls.direct.get(line, frozenset()) | calls.pool
+            lines = self.call_lines
+        else:
+            lines = calls.direct.get(line, frozenset()) | calls.pool
+        return lines if line in self._starters else lines - self._started
 
     def stores(self, line: int) -> frozenset[str]:
         """Local names the code of ``line`` can bind: new keys of the next ``line`` frame's LOCALS."""
@@ -470,8 +499,9 @@ def _call_sites(source: str, codes: list[types.CodeType], call_lines: frozenset[
     lambda or the lazy part of a generator expression. A call frame into a plain function can
     only come while the caller is on a statement (a multi-line statement: any of its lines) that
     calls it by name. Every other function of the file (its call lines are the pool) can be
-    entered from any line: a method by an operator or an attribute, a generator wherever it is
-    iterated, a function passed on wherever it is called.
+    entered from any line: a method by an operator, an attribute or ``__del__``, a generator where
+    it is iterated or collected, a function passed on wherever it is called (:meth:`Flow.callees`
+    then keeps a generator's start and a class body to the lines that can start them).
 
     A line whose statement calls something that names no function, class or builtin of the file
     (a parameter, a local, an attribute such as ``self.f`` or ``mod.f``, an imported name) keeps

@@ -221,6 +221,12 @@ def test_a_call_frame_only_into_a_function_the_line_calls(tokenizer):
     # a line that calls countdown by name may enter it; one that calls nothing only the pool
     assert countdown_def in flow.callees(_line("total = sum(evens(n)) + len(countdown(n)) + sum(apply_all([n]))"))
     assert countdown_def not in flow.callees(_line("out = []")) and fact_def not in flow.callees(_line("out = []"))
+    # a generator starts (at its def line) only where something iterates or calls; it comes back
+    # at its yield (a close when it is collected) and a method (an operator, __del__) from anywhere
+    for text in ("return 1", "if n <= 1:"):
+        callees = flow.callees(_line(text))
+        assert _line("def evens(n):") not in callees and _line("class Counter:") not in callees
+        assert _line("yield i") in callees and _line("def bump(self, k):") in callees
     real = trace_source(FEATURES, "main", "3")
     assert real.end.reason == "returned" and any(f.event == "call" and f.line == countdown_def for f in real.frames)
     assert check(FEATURES, real.frames, "main") == []
@@ -320,13 +326,52 @@ def main(n):
 """
 
 
-def test_calls_python_makes_without_naming_the_function_are_still_allowed():
-    """Operators, properties, repr, context managers, generators, decorators, a generator
-    expression consumed on a later line, a lambda, map, a closure calling itself: every call
-    frame of the real trace is allowed, though most lines now allow only some functions."""
-    real = trace_source(TRICKY, "main", "3")
-    assert real.end.reason == "returned"
-    assert check(TRICKY, real.frames, "main") == []
+STARTS = """\
+import contextlib
+
+
+@contextlib.contextmanager
+def managed(x):
+    yield x + 1
+
+
+def gen(n):
+    yield from range(n)
+
+
+def pairs(n):
+    a, b = gen(2)
+    first, *rest = gen(n)
+    inside = 1 in gen(3)
+    both = [*gen(2), *gen(1)]
+    with managed(n) as m:
+        got = m
+    def local_class():
+        class K:
+            y = helper(2)
+        return K.y
+    return a, b, first, rest, inside, both, got, local_class()
+
+
+def helper(v):
+    return v * 10
+"""
+
+
+@pytest.mark.parametrize("source,entry,call", [(TRICKY, "main", "3"), (STARTS, "pairs", "3")], ids=["tricky", "starts"])
+def test_calls_python_makes_without_naming_the_function_are_allowed(source, entry, call):
+    """Operators, properties, repr, context managers, generators started by unpacking, ``in``,
+    ``*``, ``yield from`` or ``with``, decorators, a generator expression consumed on a later
+    line, a lambda, map, a closure calling itself, a class body: every frame of the real trace is
+    allowed, though most lines now allow only some functions."""
+    real = trace_source(source, entry, call)
+    assert real.end.reason == "returned", real.end.message
+    assert check(source, real.frames, entry) == []
+
+
+def test_a_generator_expression_runs_where_it_is_consumed():
+    """A function called from a generator expression may be entered where it is consumed; one
+    called only by name, only there."""
     flow = Flow.of(TRICKY)
     lines = TRICKY.splitlines()
     cube_def = lines.index("def cube(v):") + 1
