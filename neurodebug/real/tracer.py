@@ -13,12 +13,11 @@ import ast
 import os
 from dataclasses import asdict, dataclass
 
-from neurodebug.errors import UserError
 from neurodebug.real import sandbox
 from neurodebug.real.recorder import RECURSION_NOTE, LocalsDecoder
 from neurodebug.trace.format import MAX_REPR_CHARS
 from neurodebug.trace.frames import End, Frame, Trace
-from neurodebug.trace.source import BadCall, NoSuchFunction, resolve_call, source_lines
+from neurodebug.trace.source import BadCall, NoSuchFunction, read_source, resolve_call, source_lines
 
 
 @dataclass
@@ -164,18 +163,5 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
 def trace_file(path: str | os.PathLike, entry: str | None, call: str | None, limits: Limits = Limits()) -> Trace:
     """Trace ``entry(call)`` from the Python file at ``path``; a bad path raises UserError."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise UserError(f"There is no file {path!r}.")
-    if os.path.isdir(path):
-        raise UserError(f"{path!r} is a directory, not a Python file.")
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as e:
-        raise UserError(f"Cannot read {path!r}: {e.strerror or e}.") from None
-    try:
-        source = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path!r} is not UTF-8 text.") from None
+    source = read_source(path)  # honours a PEP 263 coding line, as Python does
     return trace_source(source, entry, call, limits, filename=os.path.abspath(path))
-

@@ -9,8 +9,10 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import io
 import re
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from neurodebug.trace.frames import Frame
 _DEF_RE = re.compile(r"^\s*(?:async\s+)?def\s+([^\W\d]\w*)\s*\(")
 #: A ``# neurodebug: f(...)`` comment above a def gives the call to trace when none is passed.
 CALL_COMMENT_RE = re.compile(r"^\s*#\s*neurodebug:\s*(.+?)\s*$")
+#: A PEP 263 coding line (as the tokenizer matches it), in bytes.
+_CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
 
@@ -284,18 +288,45 @@ def offsets_in_spans(code, spans) -> frozenset:
 
 
 def read_source(path) -> str:
-    """The text of a Python file; a bad path raises UserError with one sentence."""
+    """The text of a Python file, decoded as Python reads it (PEP 263: a UTF-8 byte-order mark or a
+    ``# -*- coding: NAME -*-`` line, else UTF-8); a bad path or text raises UserError with one sentence."""
     p = Path(path)
     if not p.exists():
         raise UserError(f"There is no file {str(path)!r}.")
     if p.is_dir():
         raise UserError(f"{str(path)!r} is a directory, not a Python file.")
     try:
-        return p.read_bytes().decode("utf-8-sig")
+        raw = p.read_bytes()
     except OSError as e:
         raise UserError(f"Cannot read {str(path)!r}: {e.strerror or e}.") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{str(path)!r} is not UTF-8 text.") from None
+    return decode_source(raw, repr(str(path)))
+
+
+def decode_source(raw: bytes, name: str = "The source") -> str:
+    """``raw`` decoded as Python decodes a source file (``tokenize.detect_encoding``: a byte-order
+    mark, a PEP 263 coding line, else UTF-8); the byte-order mark is dropped and newlines are kept
+    as they are. Text it cannot decode raises UserError naming ``name``."""
+    try:
+        encoding, first = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as e:
+        msg = e.msg or ""
+        if msg.startswith("unknown encoding"):
+            declared = msg.split(":", 1)[-1].strip()
+            raise UserError(f"{name} declares the encoding {declared!r} in its coding line, which Python "
+                            "does not know.") from None
+        if msg.startswith("encoding problem"):
+            raise UserError(f"{name} starts with a UTF-8 byte-order mark but its coding line declares "
+                            "another encoding.") from None
+        raise UserError(f"{name} is not UTF-8 text, and no '# -*- coding: NAME -*-' line declares another "
+                        "encoding.") from None
+    declared = any(_CODING_RE.match(line) for line in first)
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        if declared and encoding not in ("utf-8", "utf-8-sig"):
+            raise UserError(f"{name} is not valid {encoding} text, the encoding its coding line declares.") from None
+        raise UserError(f"{name} is not UTF-8 text, and no '# -*- coding: NAME -*-' line declares another "
+                        "encoding.") from None
 
 
 def resolve_target(path, entry: str | None) -> tuple[str, str | None]:

@@ -1,0 +1,77 @@
+"""Real project code (issue #23): coding lines, files of classes, the real run's frame cap, whole
+end sentences, generator and async entries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neurodebug.cli import main
+from neurodebug.errors import UserError
+from neurodebug.options import SessionOptions
+from neurodebug.real.tracer import trace_file, trace_source
+from neurodebug.session import Session
+from neurodebug.trace.format import REPR_CUT
+from neurodebug.trace.source import read_source, resolve_target
+
+LATIN1 = b"# -*- coding: latin-1 -*-\ndef f(n):\n    s = 'caf\xe9'\n    return s * n\n"
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_sentence(text: str) -> str:
+    text = text.strip().removeprefix("neurodebug: ")
+    assert "\n" not in text and "Traceback" not in text and text.endswith("."), text
+    return text
+
+
+# -- 1. a PEP 263 coding line ----------------------------------------------------------------------
+
+
+def test_a_latin1_coding_line_is_honoured(tmp_path):
+    p = tmp_path / "cafe.py"
+    p.write_bytes(LATIN1)
+    assert read_source(p) == LATIN1.decode("latin-1")
+    assert Session.from_file(p, call="f(2)").entry == "f"  # built without running anything
+    trace = trace_file(p, None, "f(2)")
+    assert trace.end.message == "f(2) returned 'cafécafé'."
+    assert trace.frames[2].locals == {"n": "2", "s": "'café'"}
+
+
+def test_the_trace_command_runs_a_latin1_file(capsys, tmp_path):
+    p = tmp_path / "cafe.py"
+    p.write_bytes(LATIN1)
+    rc, out, err = run(capsys, "trace", p, "--call", "f(1)", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["end"]["value"] == "'café'"
+
+
+def test_a_byte_order_mark_is_still_dropped(tmp_path):
+    p = tmp_path / "bom.py"
+    p.write_bytes(b"\xef\xbb\xbfdef f():\n    return '\xc3\xa9'\n")
+    assert read_source(p) == "def f():\n    return 'é'\n"
+
+
+@pytest.mark.parametrize("raw, sentence", [
+    (b"def f():\n    return '\xe9'\n",
+     "'{p}' is not UTF-8 text, and no '# -*- coding: NAME -*-' line declares another encoding."),
+    (b"# -*- coding: klingon -*-\ndef f():\n    return 1\n",
+     "'{p}' declares the encoding 'klingon' in its coding line, which Python does not know."),
+    (b"\xef\xbb\xbf# -*- coding: latin-1 -*-\ndef f():\n    return 1\n",
+     "'{p}' starts with a UTF-8 byte-order mark but its coding line declares another encoding."),
+    (b"# -*- coding: ascii -*-\ndef f():\n    return '\xe9'\n",
+     "'{p}' is not valid ascii text, the encoding its coding line declares."),
+])
+def test_text_python_cannot_decode_is_one_sentence(capsys, tmp_path, raw, sentence):
+    p = tmp_path / "bad.py"
+    p.write_bytes(raw)
+    with pytest.raises(UserError) as e:
+        read_source(p)
+    assert str(e.value) == sentence.format(p=p)
+    rc, _, err = run(capsys, "trace", p)
+    assert rc == 2 and one_sentence(err) == sentence.format(p=p)
