@@ -94,7 +94,7 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     runner = runner or sandbox.run
     name = os.path.basename(filename) if not filename.startswith("<") else "the source"
     try:
-        entry, args = resolve_call(source, entry, call)
+        entry, args = resolve_call(source, entry, call, name if name != "the source" else None)
         bad = None
     except (NoSuchFunction, BadCall) as e:
         bad, args = e, call

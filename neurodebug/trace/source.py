@@ -81,6 +81,39 @@ def _top_level_functions(tree: ast.Module) -> set[str]:
     return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
+def _top_level_classes(source: str) -> list[str]:
+    """Names of the classes defined at the top of ``source``, in order ([] when it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    return [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+
+
+def _and(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def no_entry_sentence(source: str, name: str | None = None) -> str:
+    """Why no entry function was found, in one sentence: a source without top-level functions says
+    so (naming its classes, whose methods cannot be entries yet); else how to name the entry."""
+    try:
+        defined = _top_level_functions(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        defined = {m.group(1) for m in map(_DEF_RE.match, source_lines(source)) if m and m.group(0)[0] != " "}
+    if not defined:
+        classes = _top_level_classes(source)
+        who = name or "The source"
+        if not classes:
+            return f"{who} defines no top-level function to trace."
+        kind = "class" if len(classes) == 1 else "classes"
+        return (f"{who} defines no top-level function to trace, only the {kind} {_and(classes)} "
+                "(a method cannot be the entry yet).")
+    return ("No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
+            "or mark its def line with '# << START_OF_TRACE'.")
+
+
 def _parse_call(text: str) -> ast.Call | None:
     try:
         node = ast.parse(text.strip(), mode="eval").body
@@ -100,7 +133,7 @@ def _args_text(text: str, call: ast.Call) -> str:
     return inner[1:-1].strip()  # drop "(" and ")"
 
 
-def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str, str]:
+def resolve_call(source: str, entry: str | None, call: str | None, name: str | None = None) -> tuple[str, str]:
     """(entry, argument expression) for a run.
 
     ``call`` is an argument expression (``"'strawberry', 'r'"``) or a call expression
@@ -108,7 +141,8 @@ def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str,
     entry by name, or, with no entry given, a function defined at the top of ``source``.
     Without an entry the ``# << START_OF_TRACE`` marker names it. Without a call, the
     ``# neurodebug: f(...)`` comment above the entry's def gives it, else no arguments.
-    Raises NoSuchFunction / BadCall (both UserError) with one sentence.
+    Raises NoSuchFunction / BadCall (both UserError) with one sentence; ``name`` (the file's
+    name) is how a sentence names the source.
     """
     node = _parse_call(call) if call and call.strip() else None
     callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
@@ -119,16 +153,16 @@ def resolve_call(source: str, entry: str | None, call: str | None) -> tuple[str,
             defined = {m.group(1) for m in map(_DEF_RE.match, source_lines(source)) if m and m.group(0)[0] != " "}
         if callee is not None and callee in defined:
             entry = callee
+        elif callee is not None and callee in _top_level_classes(source):
+            raise NoSuchFunction(f"{callee} is a class of {name or 'the source'}, not a function: a class or "
+                                 "a method cannot be the entry yet.")
         elif callee is not None and not hasattr(builtins, callee):
             # `--call "g(1)"` names a function; treating it as f's argument would only confuse
             raise NoSuchFunction(f"There is no function {callee!r} at the top level of the file.")
         else:
             entry = find_entry(source)
         if entry is None:
-            raise NoSuchFunction(
-                "No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
-                "or mark its def line with '# << START_OF_TRACE'."
-            )
+            raise NoSuchFunction(no_entry_sentence(source, name))
     if call is None or not call.strip():
         call = find_call_comment(source, entry) or ""
         node = _parse_call(call) if call.strip() else None
@@ -332,11 +366,13 @@ def decode_source(raw: bytes, name: str = "The source") -> str:
 def resolve_target(path, entry: str | None) -> tuple[str, str | None]:
     """(entry, argument expression from its ``# neurodebug:`` comment, "" when it takes no
     arguments, else None) of a file; a bad path or entry raises UserError, as a Session would."""
-    return resolve_entry(read_source(path), entry, None)
+    return resolve_entry(read_source(path), entry, None, Path(path).name)
 
 
-def resolve_entry(source: str, entry: str | None, call: str | None) -> tuple[str, str | None]:
-    """(entry, argument expression or None) from what the user gave; UserError on bad input."""
+def resolve_entry(source: str, entry: str | None, call: str | None,
+                  name: str | None = None) -> tuple[str, str | None]:
+    """(entry, argument expression or None) from what the user gave; UserError on bad input, whose
+    sentence names the source as ``name`` (the file's name) when given."""
     try:
         tree = ast.parse(source)
     except SyntaxError as e:
@@ -344,15 +380,14 @@ def resolve_entry(source: str, entry: str | None, call: str | None) -> tuple[str
     except (ValueError, RecursionError, MemoryError) as e:
         raise UserError(f"The source cannot be parsed ({type(e).__name__}).") from None
     if call is not None and call.strip():
-        entry, args = resolve_call(source, entry, call)  # raises UserError subclasses
+        entry, args = resolve_call(source, entry, call, name)  # raises UserError subclasses
     else:
         entry = entry or find_entry(source)
         if entry is None:
-            raise UserError("No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
-                            "or mark its def line with '# << START_OF_TRACE'.")
+            raise UserError(no_entry_sentence(source, name))
         args = find_call_comment(source, entry)
         if args is not None:
-            entry, args = resolve_call(source, entry, args)
+            entry, args = resolve_call(source, entry, args, name)
         elif call is not None:
             args = ""  # an explicit empty call: no arguments
     node = find_def(tree, entry)

@@ -75,3 +75,30 @@ def test_text_python_cannot_decode_is_one_sentence(capsys, tmp_path, raw, senten
     assert str(e.value) == sentence.format(p=p)
     rc, _, err = run(capsys, "trace", p)
     assert rc == 2 and one_sentence(err) == sentence.format(p=p)
+
+
+# -- 2. a file with classes and no function ------------------------------------------------------
+
+CLASSES = "class Stack:\n    def push(self, x):\n        return x\n\n\nclass Queue:\n    pass\n"
+
+
+def test_a_file_of_classes_says_it_has_no_function(capsys, tmp_path):
+    p = tmp_path / "prog.py"
+    p.write_text(CLASSES)
+    said = ("prog.py defines no top-level function to trace, only the classes Stack and Queue "
+            "(a method cannot be the entry yet).")
+    rc, _, err = run(capsys, "trace", p)
+    assert rc == 2 and one_sentence(err) == said
+    with pytest.raises(UserError, match=r"^prog\.py defines no top-level function"):
+        resolve_target(p, None)
+    rc, _, err = run(capsys, "trace", p, "--call", "Stack()")
+    assert rc == 2 and one_sentence(err) == ("Stack is a class of prog.py, not a function: a class or a method "
+                                             "cannot be the entry yet.")
+    p.write_text("X = 1\n")
+    rc, _, err = run(capsys, "trace", p)
+    assert rc == 2 and one_sentence(err) == "prog.py defines no top-level function to trace."
+
+
+def test_a_session_on_a_file_of_classes_names_them():
+    with pytest.raises(UserError, match=r"defines no top-level function to trace, only the classes Stack and Queue"):
+        Session(CLASSES, None, None)
