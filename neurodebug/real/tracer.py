@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from neurodebug.real import sandbox
 from neurodebug.real.recorder import RECURSION_NOTE, LocalsDecoder
-from neurodebug.trace.format import MAX_REPR_CHARS
+from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT
 from neurodebug.trace.frames import End, Frame, Trace
 from neurodebug.trace.source import BadCall, NoSuchFunction, read_source, resolve_call, source_lines
 
@@ -47,8 +47,26 @@ def _def_lines(tree: ast.Module) -> dict[int, int]:
     return out
 
 
-def _short(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
+#: Characters of a value in an end sentence: a returned value, and an exception (whose one-line repr
+#: is kept whole unless it is very long).
+SHORT_VALUE, SHORT_EXCEPTION = 60, 200
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _short(text: str, n: int = SHORT_VALUE) -> str:
+    """``text``, or its first ``n`` characters or fewer cut at a word boundary and marked cut with
+    REPR_CUT (a word is split only when it is longer than half of ``n``)."""
+    if len(text) <= n:
+        return text
+    i = n
+    while i > n // 2 and _is_word(text[i - 1]) and _is_word(text[i]):
+        i -= 1
+    if i <= n // 2:
+        i = n
+    return text[:i].rstrip() + " " + REPR_CUT
 
 
 #: The sentence that ends a real run, by reason (format fields: call, value shortened, at: " at line
@@ -71,10 +89,11 @@ def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str
     at = f" at line {line}" if line else ""
     if reason == "exited":
         if d.get("how") == "sys.exit":
-            return f"{call_text} called sys.exit({_short(value or '')}){at}."
+            return f"{call_text} called sys.exit({_short(value or '', SHORT_EXCEPTION)}){at}."
         return f"The traced code ended the process with exit status {value}."
     if reason in _END_SENTENCES:
-        return _END_SENTENCES[reason].format(call=call_text, value=_short(value or ""), at=at, limits=limits,
+        n = SHORT_VALUE if reason == "returned" else SHORT_EXCEPTION
+        return _END_SENTENCES[reason].format(call=call_text, value=_short(value or "", n), at=at, limits=limits,
                                              name=name, entry=d.get("entry"))
     if reason == "crashed":
         return d.get("message") or "The traced process crashed."

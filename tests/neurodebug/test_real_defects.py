@@ -102,3 +102,25 @@ def test_a_file_of_classes_says_it_has_no_function(capsys, tmp_path):
 def test_a_session_on_a_file_of_classes_names_them():
     with pytest.raises(UserError, match=r"defines no top-level function to trace, only the classes Stack and Queue"):
         Session(CLASSES, None, None)
+
+
+# -- 4. end sentences are never cut mid-word -----------------------------------------------------
+
+
+def test_an_import_error_is_said_whole(capsys, tmp_path):
+    p = tmp_path / "core.py"
+    p.write_text("from .util import helper\n\n\ndef f(x):\n    return helper(x)\n")
+    rc, _, err = run(capsys, "trace", p, "--call", "f(1)")
+    assert rc == 2 and one_sentence(err) == ("Running the module core.py raised ImportError('attempted relative "
+                                             "import with no known parent package') at line 1.")
+
+
+def test_a_long_value_is_cut_at_a_word_boundary_and_says_so():
+    words = " ".join(f"word{i}" for i in range(80))
+    t = trace_source(f"def f():\n    raise ValueError({words!r})\n", "f", "")
+    head, _, tail = t.end.message.partition(" " + REPR_CUT)
+    assert tail == " at line 2." and head.startswith("f() raised ValueError('word0 word1")
+    assert head.rsplit(" ", 1)[-1] in words.split()  # the last word is whole
+    t = trace_source("def f():\n    return 'alpha beta gamma delta ' * 10\n", "f", "")
+    assert t.end.message.endswith(f" {REPR_CUT}.") and t.end.message.split(" ")[-2] in ("alpha", "beta", "gamma",
+                                                                                          "delta", "'alpha")
