@@ -6,8 +6,12 @@ Two ways to score a model on a real trace:
   conditioned on its own earlier frames); the two traces are aligned step by step.
 * teacher-forced (:func:`teacher_forced`): every frame is predicted from the *real* history
   before it. One forward pass over prompt + real frames gives the model's greedy choice at
-  every position, so a frame is right exactly when the argmax equals the real next token over
-  the whole frame. Only the wrong frames are generated, to show what the model said instead.
+  every position, so a frame is right when the argmax equals the real next token over the
+  whole frame. Only the other frames are generated (under the session's constraints), to show
+  what the model says instead; one whose generated text is the real frame's (the constraints
+  steered it back, or other tokens spell the same text) is right too, and one that reads back
+  as the real frame but is written otherwise (a value in full where the diff rule writes
+  ``".."``) is a "form" difference, shown with the two spellings.
 
 Metrics follow the CWM paper (Table 9): valid format (fraction of predicted frames that are
 well formed), state exact match (fraction of real frames whose observation the model got
@@ -59,7 +63,7 @@ class Divergence:
     """The first step where prediction and reality part."""
 
     step: int
-    kind: str  # "event" | "line" | "locals" | "value" | "length"
+    kind: str  # "event" | "line" | "locals" | "value" | "length" | "form" (same frame, other spelling)
     name: str | None  # the local's name for kind "locals"
     expected: str | None  # real value (event name, line number, repr)
     predicted: str | None
@@ -292,11 +296,21 @@ class FrameScore:
 
     step: int
     real: Frame
-    ok: bool  # greedy decoding reproduces the frame token for token
-    wrong_at: int | None  # offset of the first wrong token inside the frame
+    #: the model writes the frame: greedy decoding reproduces its text, the argmax token for
+    #: token or, where that goes wrong, the frame generated under the constraints (steered back,
+    #: or the same text in other tokens)
+    ok: bool
+    #: offset of the first token inside the frame that the unconstrained argmax misses (None when
+    #: it follows the frame; an ok frame can have one: see ``ok``)
+    wrong_at: int | None
     alternative: Frame | None  # what greedy decoding says instead (only for wrong frames)
+    #: "event", "line", "locals:<name>", "arg" as for a Row, or "form": the alternative reads as
+    #: the same frame but is written otherwise (``written`` shows how)
     differs: set[str] = field(default_factory=set)
     past_context: bool = False  # the frame ends past the model's context: not predicted, counted wrong
+    #: for a "form" difference, (the real frame's part, the model's) where they first differ, as
+    #: written on the wire (e.g. ('{"n": ".."}', '{"n": "1"}'), or a SOURCE without its newline)
+    written: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -307,6 +321,7 @@ class FrameScore:
             "alternative": self.alternative.to_dict() if self.alternative else None,
             "differs": sorted(self.differs),
             "past_context": self.past_context,
+            "written": list(self.written) if self.written else None,
         }
 
 
@@ -369,7 +384,9 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     ``constraint``: a callable (parser of the real history so far, prefix) -> constraint hook or
     None (``Session.frame_constraint``), applied to the generated frames as in free-running
     prediction; a frame the greedy argmax gets right is right under any constraint that allows
-    the real frame, which the debugger's constraints always do. ``parser``: the parser that reads
+    the real frame, which the debugger's constraints always do; a frame the argmax gets wrong
+    is right when the frame generated instead has the real frame's text (the constraints steered
+    it back, or it spells the same text in other tokens). ``parser``: the parser that reads
     the real history (``Session.new_parser()``, which follows the flow); by default the codec's.
     A frame that ends past the predictor's context (:func:`context_room`) is not predicted and
     counts as wrong, as free-running prediction stops there too.
@@ -386,15 +403,22 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     gen = _Alternatives(predictor, codec, ids, max_frame_tokens, should_stop, constraint)
     scores: list[FrameScore] = []
     for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
-        alt, differs, past = None, set(), e > fits
+        alt, differs, past, right, form = None, set(), e > fits, False, None
         if past:
             differs = {"event", "line"}  # not predicted: counted wrong in both
         elif wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
-            alt = gen.frame(parser, s)
-            differs = frame_differences(f, alt) if alt is not None else {"event"}
+            alt, alt_ids = gen.frame(parser, s)
+            if alt is not None and _written(codec, alt_ids) == _written(codec, ids[s:e]):
+                right = True  # greedy decoding writes this very frame after all
+                alt = None
+            else:
+                differs = frame_differences(f, alt) if alt is not None else {"event"}
+                if not differs:  # read back the same: a real difference in how it is written
+                    differs = {"form"}
+                    form = _spelling(codec, ids[s:e], alt_ids)
         elif wrong[i] is not None:
             differs = {"event", "line"}  # not generated: counted wrong in both
-        scores.append(FrameScore(i, f, not past and wrong[i] is None, wrong[i], alt, differs, past))
+        scores.append(FrameScore(i, f, not past and (wrong[i] is None or right), wrong[i], alt, differs, past, form))
         parser.feed(ids[s:e])
         if on_progress:
             on_progress(i + 1, n)
@@ -413,8 +437,9 @@ class _Alternatives:
         self.count = 0  # frames generated
         self.generated = 0  # tokens generated
 
-    def frame(self, parser, start: int) -> Frame | None:
-        """The model's frame at ``start`` given the real frames ``parser`` has read; None: it ends."""
+    def frame(self, parser, start: int) -> tuple[Frame | None, list[int]]:
+        """The model's frame at ``start`` given the real frames ``parser`` has read (None: it
+        ends), and the ids it generated."""
         self._check()
         if self.state is None:
             self.state = self.predictor.open(self.ids[:start])
@@ -432,14 +457,51 @@ class _Alternatives:
         branch = copy.deepcopy(parser, {id(self.codec): self.codec})  # share the codec (and its tokenizer)
         got = branch.feed(new)
         if got:
-            return got[0]
+            return got[0], new
         if branch.ended:
-            return None
-        return Frame(event="line", line=None, source=self.codec.tokenizer.decode(new), malformed="cut off")
+            return None, new
+        return Frame(event="line", line=None, source=self.codec.tokenizer.decode(new), malformed="cut off"), new
 
     def _check(self) -> None:
         if self.should_stop is not None and self.should_stop():
             raise Cancelled
+
+
+def _written(codec, ids) -> list:
+    """A frame's ids as what they write: each special token, and the text between them decoded
+    (so the same text in other tokens is the same)."""
+    out: list = []
+    run: list[int] = []
+    for t in ids:
+        if t in codec.special_names or t < 0:
+            if run:
+                out.append(codec.tokenizer.decode(run))
+                run = []
+            out.append(int(t))
+        else:
+            run.append(int(t))
+    if run:
+        out.append(codec.tokenizer.decode(run))
+    return out
+
+
+def _spelling(codec, real_ids, model_ids) -> tuple[str, str]:
+    """Where two frames that read back the same are written differently: the first part
+    (event, LOCALS, SOURCE, VALUE, end) whose text differs, as (real, model)."""
+    def parts(ids) -> dict[str, str]:
+        ids = list(ids)
+        return {name: _spelled(codec, ids[a:b]) for name, (a, b) in codec.frame_parts(ids, (0, len(ids))).items()}
+
+    real, model = parts(real_ids), parts(model_ids)
+    for name in ("event", "locals", "source", "value", "end"):
+        if real.get(name) != model.get(name):
+            return real.get(name, ""), model.get(name, "")
+    return _spelled(codec, real_ids), _spelled(codec, model_ids)
+
+
+def _spelled(codec, ids) -> str:
+    """Ids as text, special tokens by name."""
+    return "".join(x if isinstance(x, str) else codec.special_names.get(x, "?") for x in _written(codec, ids))
 
 
 def _first_divergence(scores: list[FrameScore], end_ok: bool | None, n: int) -> Divergence | None:
@@ -455,9 +517,11 @@ def _first_divergence(scores: list[FrameScore], end_ok: bool | None, n: int) -> 
             return Divergence(sc.step, "length", None, sc.real.event, None, sc.real.line, None,
                               f"At step {sc.step + 1} the model would end the trace; the real run went on to {_describe(sc.real)}.")
         first = divergence_of(sc.step, sc.real, sc.alternative, sc.differs) if sc.alternative else None
-        if first is None:  # same frame after parsing: differs only in token spelling
-            first = Divergence(sc.step, "locals", None, None, None, sc.real.line, sc.real.line,
-                               f"At step {sc.step + 1} the model's frame differs from the real one only in how it is written.")
+        if first is None:  # the same frame read back, written otherwise: say how
+            real_part, model_part = sc.written or ("", "")
+            first = Divergence(sc.step, "form", None, real_part, model_part, sc.real.line, sc.real.line,
+                               f"At step {sc.step + 1} the model writes the same frame otherwise: {model_part!r} "
+                               f"where the real trace has {real_part!r}.")
         return first
     if end_ok is False:
         return Divergence(n, "length", None, "end", None, None, None,

@@ -378,3 +378,110 @@ def test_a_generator_expression_runs_where_it_is_consumed():
     inner_def = lines.index("    def inner(k):") + 1
     assert cube_def in flow.callees(lines.index("    t += sum(g)") + 1)  # the generator expression runs there
     assert inner_def not in flow.callees(lines.index("    t += sum(g)") + 1)  # called by name only
+
+
+# == 3. teacher-forced rows that look identical but are marked different =========================
+
+LOOP = """\
+def f(xs):
+    total = 0
+    for x in xs:
+        total += x
+    return total
+"""
+
+
+class Scripts(ConstrainedReplay):
+    """A teacher given as token sequences: its argmax and its greedy decoding follow the first
+    sequence that continues the ids (under a constraint, with an allowed token)."""
+
+    def __init__(self, tokenizer, sequences):
+        super().__init__(tokenizer, [])
+        self.sequences = [list(s) for s in sequences]
+
+
+@pytest.fixture(scope="module")
+def loop_trace():
+    real = trace_source(LOOP, "f", "[1, 2, 3]")
+    assert real.end.reason == "returned"
+    return real
+
+
+def _frame_k(real, codec):
+    """A `total += x` line frame whose LOCALS hold a '..' and its span in the encoded trace."""
+    ids, spans = codec.encode_trace(real)
+    k = next(i for i, f in enumerate(real.frames)
+             if i > 1 and f.event == "line" and f.source.strip() == "total += x")
+    s, e = spans[k]
+    assert '".."' in codec.tokenizer.decode(ids[s:e])
+    return ids, k, s, e
+
+
+def test_a_frame_written_with_other_tokens_is_right(tokenizer, loop_trace):
+    """Greedy decoding that writes the real frame's very text in other tokens (the bundled model
+    spells 'age' as 'a', 'g', 'e') gets the frame right: no wrong row, no divergence."""
+    from neurodebug.compare import teacher_forced
+
+    codec = Codec(tokenizer)
+    ids, k, s, e = _frame_k(loop_trace, codec)
+    frame = ids[s:e]
+    a = frame.index(codec.action_sep_id)
+    source = codec.tokenizer.decode(frame[a + 1:-1])
+    spelled = [t for ch in source for t in codec.tokenizer.encode(ch)]  # one character at a time
+    assert spelled != frame[a + 1:-1]
+    other = frame[:a + 1] + spelled + frame[-1:]
+    tf = teacher_forced(loop_trace, Scripts(tokenizer, [ids[:s] + other, ids]), codec)
+    sc = tf.frames[k]
+    assert sc.wrong_at is not None  # the argmax leaves the real tokens ...
+    assert sc.ok and sc.alternative is None and not sc.differs  # ... for the same frame
+    assert tf.first_divergence is None and all(tf.ok)
+
+
+def test_a_frame_the_constraint_steers_back_is_right(tokenizer, loop_trace):
+    """Where the unconstrained argmax names a line that is not in the file but greedy decoding
+    under the session's constraints writes the real frame, the frame is right."""
+    from neurodebug.compare import teacher_forced
+
+    codec = Codec(tokenizer)
+    ids, k, s, e = _frame_k(loop_trace, codec)
+    frame = ids[s:e]
+    a = frame.index(codec.action_sep_id)
+    bad = frame[:a + 1] + codec.tokenizer.encode("        total = total + x\n") + frame[-1:]
+    sc_ = SourceConstraint(codec, LOOP, "f")
+    flow = Flow.of(LOOP)
+
+    def constraint(parser, prefix):
+        return sc_.for_frame(prefix, parser.walker.allowed() if parser.walker else None)
+
+    teacher = Scripts(tokenizer, [ids[:s] + bad, ids])
+    tf = teacher_forced(loop_trace, teacher, codec, constraint=constraint,
+                        parser=codec.parser(LOOP, "f", Cursor(flow)))
+    sc = tf.frames[k]
+    assert sc.wrong_at is not None and sc.ok and sc.alternative is None and not sc.differs
+    assert tf.first_divergence is None
+    # unconstrained, the same teacher writes the line that is not in the file: a real difference
+    free = teacher_forced(loop_trace, teacher, codec).frames[k]
+    assert not free.ok and "line" in free.differs
+
+
+def test_a_frame_that_reads_the_same_but_is_written_otherwise_says_how(tokenizer, loop_trace):
+    """A frame that spells out a value the diff rule writes as '..' reads back as the real frame
+    (the rows show the same values) but is not what the real trace writes: the row and the
+    divergence show the two spellings, and the metrics count the frame's state and action."""
+    from neurodebug.compare import teacher_forced
+
+    codec = Codec(tokenizer)
+    ids, k, s, e = _frame_k(loop_trace, codec)
+    real = loop_trace.frames[k]
+    full = codec.frame_ids(real, dict(real.locals))  # every value in full
+    tf = teacher_forced(loop_trace, Scripts(tokenizer, [ids[:s] + full, ids]), codec)
+    sc = tf.frames[k]
+    assert not sc.ok and sc.differs == {"form"}
+    assert sc.alternative.locals == real.locals and sc.alternative.line == real.line
+    real_part, model_part = sc.written
+    assert '".."' in real_part and '".."' not in model_part and real.locals["xs"] in model_part
+    d = tf.first_divergence
+    assert (d.step, d.kind, d.expected, d.predicted) == (k, "form", real_part, model_part)
+    assert repr(real_part) in d.message and repr(model_part) in d.message
+    assert tf.metrics.state_exact == 1.0 and tf.metrics.action_exact == 1.0
+    assert sc.to_dict()["written"] == [real_part, model_part]
