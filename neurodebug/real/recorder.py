@@ -97,6 +97,21 @@ def _near_recursion_limit() -> bool:
 
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR (inspect is slow to import)
 
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _async_yielded(arg):
+    """The value an async generator yields: settrace's return event at its ``yield`` carries it
+    in CPython's internal wrapper, which Python code can only open through the garbage collector."""
+    if type(arg).__name__ == "async_generator_wrapped_value":
+        import gc
+
+        inside = gc.get_referents(arg)
+        if len(inside) == 1:
+            return inside[0]
+    return arg
+
+
 _BIG = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset})
 
 
@@ -224,6 +239,8 @@ class Recorder:
             else:  # return / exception: no locals, the value instead
                 if event == "return":
                     self._last.pop(frame, None)
+                    if code.co_flags & _CO_ASYNC_GENERATOR:
+                        arg = _async_yielded(arg)
                 self.emit([event, frame.f_lineno, depth, code.co_name, {}, None, self._stable(safe_repr(arg, self.max_repr))])
         except RecursionError:
             # The traced code is at the recursion limit and this hook is the call that overflows.

@@ -314,8 +314,10 @@ def _run_job(spec: dict, fd: int) -> dict:
 
     emit = frame_writer(fd)
 
+    consumed: dict = {}  # what the entry's result turned out to be (see _consume), sent with the end
+
     def frame_limit():
-        _send(fd, {"reason": "frame_limit"})
+        _send(fd, {"reason": "frame_limit", **consumed})
         _flush_and_exit(0)
 
     module = types.ModuleType(spec["module"])
@@ -341,11 +343,7 @@ def _run_job(spec: dict, fd: int) -> dict:
     rec = Recorder(filename, emit, max_repr, limits["max_frames"], frame_limit, source=spec["source"])
     rec.start()
     try:
-        result = fn(*args, **kwargs)
-        if type(result) is types.CoroutineType:  # an async entry runs to completion, still traced
-            import asyncio
-
-            result = asyncio.run(result)
+        result = _consume(fn(*args, **kwargs), filename, consumed)
     except SystemExit as e:
         rec.stop()
         return {"reason": "exited", "how": "sys.exit", "value": safe_repr(e.code, max_repr),
@@ -356,9 +354,45 @@ def _run_job(spec: dict, fd: int) -> dict:
     except BaseException as e:  # noqa: BLE001
         rec.stop()
         return {"reason": "raised", "value": safe_repr(e, max_repr), "line": _error_line(e, filename),
-                "lost": rec.lost}
+                "lost": rec.lost, **consumed}
     rec.stop()
-    return {"reason": "returned", "value": safe_repr(result, max_repr), "lost": rec.lost}
+    return {"reason": "returned", "value": safe_repr(result, max_repr), "lost": rec.lost, **consumed}
+
+
+def _consume(result, filename: str, run: dict):
+    """The entry's result as a caller would use it, still traced: a generator made by a generator
+    function of the traced file is iterated to its end (the list of its values is the result), a
+    coroutine runs under ``asyncio.run``, an async generator of the file is iterated under
+    ``asyncio.run``. ``run`` gets the "kind" of entry and, for generators, how many values were
+    "yielded" so far (read by the frame cap, which may end the run in the middle). A generator
+    that never ends is stopped by the frame cap: each resumption records frames."""
+    t = type(result)
+    if t is types.CoroutineType:
+        import asyncio
+
+        run["kind"] = "coroutine"
+        return asyncio.run(result)
+    if t is types.GeneratorType and result.gi_code.co_filename == filename and result.gi_code.co_name != "<genexpr>":
+        run.update(kind="generator", yielded=0)
+        values = []
+        for value in result:
+            values.append(value)
+            run["yielded"] += 1
+        return values
+    if t is types.AsyncGeneratorType and result.ag_code.co_filename == filename:
+        import asyncio
+
+        run.update(kind="async generator", yielded=0)
+
+        async def drain():
+            values = []
+            async for value in result:
+                values.append(value)
+                run["yielded"] += 1
+            return values
+
+        return asyncio.run(drain())
+    return result
 
 
 def _flush_and_exit(code: int) -> None:

@@ -84,7 +84,36 @@ _END_SENTENCES = {
 }
 
 
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
+def _consumed_message(reason: str, d: dict, call_text: str, limits: Limits) -> str | None:
+    """The end sentence of an entry that is a generator or a coroutine (sandbox._consume), or None."""
+    kind, n = d.get("kind"), d.get("yielded", 0)
+    if kind is None or reason not in ("returned", "raised", "frame_limit"):
+        return None
+    at = f" at line {d['line']}" if d.get("line") else ""
+    raised = f"raised {_short(d.get('value') or '', SHORT_EXCEPTION)}{at}"
+    if kind == "coroutine":
+        if reason == "frame_limit":
+            return f"{call_text} is a coroutine: it ran under asyncio.run until the trace reached the limit of {limits.max_frames} frames."
+        done = f"returned {_short(d.get('value') or '')}" if reason == "returned" else raised
+        return f"{call_text} is a coroutine: it ran under asyncio.run and {done}."
+    how = " under asyncio.run" if kind == "async generator" else ""
+    article = "an" if kind[0] in "aeiou" else "a"
+    head = f"{call_text} is {article} {kind}: it was run{how}"
+    if reason == "frame_limit":
+        return f"{head} until the trace reached the limit of {limits.max_frames} frames, after yielding {_values(n)}."
+    if reason == "raised":
+        return f"{head}, yielded {_values(n)} and {raised}."
+    return f"{head} to its end and yielded {_values(n)}: {_short(d.get('value') or '')}."
+
+
 def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str) -> str:
+    consumed = _consumed_message(reason, d, call_text, limits)
+    if consumed is not None:
+        return consumed
     value, line = d.get("value"), d.get("line")
     at = f" at line {line}" if line else ""
     if reason == "exited":

@@ -124,3 +124,89 @@ def test_a_long_value_is_cut_at_a_word_boundary_and_says_so():
     t = trace_source("def f():\n    return 'alpha beta gamma delta ' * 10\n", "f", "")
     assert t.end.message.endswith(f" {REPR_CUT}.") and t.end.message.split(" ")[-2] in ("alpha", "beta", "gamma",
                                                                                           "delta", "'alpha")
+
+
+# -- 5. generator and async entries ----------------------------------------------------------------
+
+GENERATORS = '''def count_up(n):
+    i = 0
+    while i < n:
+        yield i
+        i += 1
+
+
+def forever():
+    i = 0
+    while True:
+        yield i
+        i += 1
+
+
+def boom():
+    yield 1
+    raise ValueError('no')
+
+
+def lazy():
+    return (x for x in range(3))
+
+
+async def co(x):
+    y = x + 1
+    return y * 2
+
+
+async def agen(n):
+    for i in range(n):
+        yield [i]
+'''
+
+
+def test_a_generator_entry_is_consumed_and_says_so():
+    t = trace_source(GENERATORS, "count_up", "3")
+    assert t.end.reason == "returned" and t.end.value == "[0, 1, 2]"
+    assert t.end.message == "count_up(3) is a generator: it was run to its end and yielded 3 values: [0, 1, 2]."
+    # docs/trace-format.md: each yield is a return frame with the value, each resumption a call frame
+    # at the yield line, the generator's end a return frame with its return value
+    assert [(f.event, f.line, f.arg) for f in t.frames if f.event in ("call", "return")] == [
+        ("call", 1, None), ("return", 4, "0"), ("call", 4, None), ("return", 4, "1"), ("call", 4, None),
+        ("return", 4, "2"), ("call", 4, None), ("return", 3, "None")]
+    assert all(f.depth == 0 for f in t.frames)
+
+
+def test_a_generator_that_never_ends_stops_at_the_frame_cap():
+    from neurodebug.real.tracer import Limits
+
+    t = trace_source(GENERATORS, "forever", "", Limits(max_frames=30))
+    assert t.end.reason == "frame_limit" and len(t.frames) == 30
+    assert t.end.message == ("forever() is a generator: it was run until the trace reached the limit of 30 frames, "
+                             "after yielding 6 values.")
+
+
+def test_a_generator_that_raises_says_what_it_yielded():
+    t = trace_source(GENERATORS, "boom", "")
+    assert t.end.message == "boom() is a generator: it was run, yielded 1 value and raised ValueError('no') at line 17."
+
+
+def test_a_returned_generator_expression_is_only_returned():
+    t = trace_source(GENERATORS, "lazy", "")
+    assert t.end.message.startswith("lazy() returned <generator object lazy.<locals>.<genexpr> at")
+
+
+def test_async_entries_run_under_asyncio_and_say_so():
+    t = trace_source(GENERATORS, "co", "2")
+    assert t.end.message == "co(2) is a coroutine: it ran under asyncio.run and returned 6."
+    assert [f.event for f in t.frames] == ["call", "line", "line", "return"]
+    t = trace_source(GENERATORS, "agen", "2")
+    assert t.end.message == ("agen(2) is an async generator: it was run under asyncio.run to its end and yielded "
+                             "2 values: [[0], [1]].")
+    assert [f.arg for f in t.frames if f.event == "return"] == ["[0]", "[1]", "None"]  # the values, unwrapped
+
+
+def test_the_trace_command_shows_a_generator_s_body(capsys, tmp_path):
+    p = tmp_path / "gen.py"
+    p.write_text(GENERATORS)
+    rc, out, err = run(capsys, "trace", p, "--call", "count_up(2)", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert len(d["frames"]) == 14 and "yielded 2 values" in d["end"]["message"]
