@@ -35,11 +35,14 @@ OUTPUT_CUT = "\n...<output cut: {} more bytes>"
 _PIPE_SIZE = 1 << 20  # bytes of frames the child can write ahead of the parent
 _STARTUP_S = 10.0  # seconds a child may take to start before the wall-time limit begins
 _BATCH_S = 0.002  # the parent reads at most this often, so a busy child is not woken per frame
+#: The message the child sends once the traced module is imported (a dict without "reason").
+IMPORTED = {"imported": True}
 
 
 @dataclass
 class ChildResult:
-    messages: list = field(default_factory=list)  # frames (lists) and at most one end (dict)
+    messages: list = field(default_factory=list)  # frames (lists), IMPORTED and at most one end (dicts)
+    started: bool = False  # the child got ready to run the traced code
     stdout: str = ""
     stderr: str = ""
     returncode: int | None = None  # exit status when the child exited by itself
@@ -82,6 +85,7 @@ def run(spec: dict, limits) -> ChildResult:
     finally:
         os.close(w_fd)
     frames, ready, usage = _collect(proc, r_fd, spec, limits, result)
+    result.started = ready
     _read_frames(frames, result)
     _read_exit(proc.returncode, isolated, ready, usage, limits, result)
     return result
@@ -329,8 +333,12 @@ def _run_job(spec: dict, fd: int) -> dict:
         exec(code, module.__dict__)
     except MemoryError as e:
         return {"reason": "memory_limit", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
+    except SystemExit as e:
+        return {"reason": "import_error", "how": "sys.exit", "value": safe_repr(e.code, max_repr),
+                "line": _error_line(e, filename)}
     except BaseException as e:  # noqa: BLE001 - anything the module does at import time
         return {"reason": "import_error", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
+    _send(fd, IMPORTED)  # an end without a message of the child's own (a timeout, os._exit) came later
 
     fn = module.__dict__.get(spec["entry"])
     if not callable(fn):
@@ -475,7 +483,7 @@ def run_forked(spec: dict, limits) -> ChildResult:
             data += chunk
     os.close(r)
     _, status = os.waitpid(pid, 0)
-    res = ChildResult()
+    res = ChildResult(started=True)
     for line in bytes(data).split(b"\n"):
         if line:
             try:

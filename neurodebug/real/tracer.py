@@ -110,12 +110,19 @@ def _consumed_message(reason: str, d: dict, call_text: str, limits: Limits) -> s
     return f"{head} to its end and yielded {_values(n)}: {_short(d.get('value') or '')}."
 
 
+#: End reasons that can come while the traced module is imported, before the entry is called; their
+#: sentence then says so (the child tells when the import is done: sandbox.IMPORTED).
+_WHILE_IMPORTING = ("timeout", "cpu_limit", "memory_limit", "exited", "crashed")
+
+
 def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str) -> str:
     consumed = _consumed_message(reason, d, call_text, limits)
     if consumed is not None:
         return consumed
     value, line = d.get("value"), d.get("line")
     at = f" at line {line}" if line else ""
+    if reason == "import_error" and d.get("how") == "sys.exit":
+        return f"Running the module {name} called sys.exit({_short(value or '', SHORT_EXCEPTION)}){at}."
     if reason == "exited":
         if d.get("how") == "sys.exit":
             return f"{call_text} called sys.exit({_short(value or '', SHORT_EXCEPTION)}){at}."
@@ -176,10 +183,14 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     def_lines = _def_lines(tree)
     frames: list[Frame] = []
     end_msg = None
+    imported = False
     decoder = LocalsDecoder()
     for msg in result.messages:
         if isinstance(msg, dict):
-            end_msg = msg
+            if "reason" in msg:
+                end_msg = msg
+            else:
+                imported = imported or msg == sandbox.IMPORTED
             continue
         event, line, depth, func, loc, arg = decoder.decode(msg)
         if event == "call":
@@ -204,6 +215,8 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     message = _end_message(reason, d, call_text, limits, name)
     if d.get("lost") == "recursion":
         message = message[:-1] + RECURSION_NOTE + "."
+    if result.started and not imported and reason in _WHILE_IMPORTING and (end_msg is None or reason == "memory_limit"):
+        message = message[:-1] + f" while the module {name} was being imported."
     end = End(reason, message, d.get("value"), d.get("line"))
     return Trace(source, entry, args, frames, end, result.stdout, result.stderr)
 

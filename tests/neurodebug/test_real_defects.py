@@ -210,3 +210,22 @@ def test_the_trace_command_shows_a_generator_s_body(capsys, tmp_path):
     assert rc == 0, err
     d = json.loads(out)
     assert len(d["frames"]) == 14 and "yielded 2 values" in d["end"]["message"]
+
+
+# -- 6. a module that misbehaves on import (tests/hostile/test_hostile_import.py runs more) -------
+
+
+def test_sys_exit_at_import_is_one_sentence(capsys, tmp_path):
+    p = tmp_path / "quits.py"
+    p.write_text("import sys\nsys.exit('bye')\n\n\ndef f():\n    return 1\n")
+    rc, _, err = run(capsys, "trace", p, "--call", "f()")
+    assert rc == 2 and one_sentence(err) == "Running the module quits.py called sys.exit('bye') at line 2."
+
+
+def test_os_exit_at_import_says_it_was_importing(tmp_path):
+    p = tmp_path / "gone.py"
+    p.write_text("import os\nos._exit(4)\n\n\ndef f():\n    return 1\n")
+    t = trace_file(p, "f", "")
+    assert t.end.message == "The traced code ended the process with exit status 4 while the module gone.py was being imported."
+    t = trace_source("import os\n\n\ndef f():\n    os._exit(4)\n", "f", "")
+    assert t.end.message == "The traced code ended the process with exit status 4."
