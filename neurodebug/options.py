@@ -159,7 +159,7 @@ class SessionOptions(BaseModel):
 
     def limits(self) -> Limits:
         """The real run's Limits (the rest as the tracer's defaults)."""
-        return Limits(wall_s=self.wall_s, cpu_s=self.cpu_s, memory_mb=self.memory_mb, isolation=self.isolation)
+        return Limits(wall_s=self.wall_s, cpu_s=self.cpu_s, memory_mb=self.memory_mb, isolation=self.isolation, max_frames=self.max_frames)
 
     def __init__(self, **values) -> None:
         """Options from Python values (``SessionOptions(max_frames=100)``); a bad one is a

@@ -143,6 +143,17 @@ def render_teacher(tf, console, limit: int = 0) -> None:
     _shown(tf.frames, limit, console)
 
 
+def real_end_message(s) -> str:
+    """How the real run ended; a run cut at the session's frame cap says that it was cut there, as
+    the prediction is (the real run records at most --max-frames frames: SessionOptions.limits)."""
+    end = s.real.end
+    if (end.reason == "frame_limit" and len(s.real.frames) == s.options.max_frames
+            and end.message.startswith("The trace reached the limit")):
+        return (f"The real run was cut at the frame cap of {len(s.real.frames)} (--max-frames), which also "
+                "caps the prediction.")
+    return end.message
+
+
 def run(args) -> int:
     from rich.console import Console
 
@@ -184,7 +195,7 @@ def run(args) -> int:
             print()
             return 0
         render_rows(cmp.rows, console, args.rows)
-        console.print(f"real: {s.real.end.message}   predicted: {s.end.message}")
+        console.print(f"real: {real_end_message(s)}   predicted: {s.end.message}")
         if s.speed.frames:
             console.print(f"prediction: {s.speed.line()}")
         div, m = cmp.first_divergence, cmp.metrics

@@ -104,6 +104,29 @@ def test_a_session_on_a_file_of_classes_names_them():
         Session(CLASSES, None, None)
 
 
+# -- 3. the real run is capped as the prediction is ------------------------------------------------
+
+SPIN = "def spin(n):\n    i = 0\n    while True:\n        i += n\n"
+
+
+def test_the_session_caps_the_real_run_at_its_frame_cap():
+    assert SessionOptions(max_frames=7).limits().max_frames == 7
+
+
+def test_compare_caps_the_real_run_at_max_frames(capsys, tmp_path, cwm_checkpoint):
+    p = tmp_path / "spin.py"
+    p.write_text(SPIN)
+    fast = ["--model", cwm_checkpoint, "--max-frame-tokens", "6", "--max-frames", "5"]
+    rc, out, err = run(capsys, "compare", p, "--call", "spin(1)", "--json", *fast)
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["real_end"]["reason"] == "frame_limit" and d["metrics"]["n_real"] == 5
+    assert len(d["rows"]) == 5
+    rc, out, err = run(capsys, "compare", p, "--call", "spin(1)", "--width", "200", *fast)
+    assert rc == 0, err
+    assert "real: The real run was cut at the frame cap of 5 (--max-frames), which also caps the prediction." in out
+
+
 # -- 4. end sentences are never cut mid-word -----------------------------------------------------
 
 
