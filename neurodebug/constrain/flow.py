@@ -153,6 +153,9 @@ class Flow:
         self._returns: set[int] = set()
         #: def line -> (call lines, parameters, free variables) of each function's code
         self._functions: dict[int, tuple[frozenset[int], frozenset[str], frozenset[str]]] = {}
+        #: line of a generator or coroutine -> the lines a call frame may name after it suspended
+        #: as the trace's last visit (see :meth:`resumes`)
+        self._resumes: dict[int, frozenset[int] | None] = {}
         self._source = source
         deleted: set[str] = set(comprehension_names(source)) if hidden_spans else set()
         call_lines: set[int] = set()
@@ -197,9 +200,14 @@ class Flow:
                 # a generator comes back at a line after a yield: not at its def line, unless it yields there
                 yields = {ln for ln, i in zip(g.lines, g.opnames) if i == "YIELD_VALUE"}
                 entered.update(ln for ln in resumed if ln not in header or ln in yields)
+                for line in resumed:  # a coroutine's event loop may run any task or callback next
+                    self._resumes[line] = frozenset(resumed) if code.co_flags & _RESUMABLE == _GENERATOR else None
                 for line in resumed:
                     self._after_call.setdefault(line, set()).update(self._after_line.get(line, ()))
         self.call_lines: frozenset[int] = frozenset(call_lines)
+        #: lines of coroutines and async generators: an entry there runs under an event loop
+        self._loop_lines = frozenset(ln for ln, v in self._resumes.items() if v is None)
+        self._resumes = {ln: self.call_lines if v is None else v for ln, v in self._resumes.items()}
         #: which functions each line can call (see _call_sites); None when calls can come from anywhere
         self._calls: _CallSites | None = _call_sites(source, codes, self.call_lines)
         #: call lines entered only from a line of ``starters``: a generator's start (its def line:
@@ -260,6 +268,18 @@ class Flow:
         lines, params, free = found
         return lines, params, params | free
 
+    def resumes(self, line: int) -> frozenset[int]:
+        """The lines a call frame may name after the generator or coroutine at ``line`` suspended
+        and left the trace's last visit: the generator's own (where it is resumed), any function's
+        for a coroutine (its event loop runs whichever task or callback is ready); empty when the
+        function at ``line`` is neither."""
+        return self._resumes.get(line, frozenset())
+
+    def runs_loop(self, line: int) -> bool:
+        """Whether the function at ``line`` is a coroutine or an async generator (as the entry,
+        it runs under an event loop, which may run any function of the file between its steps)."""
+        return line in self._loop_lines
+
     def after_call(self, line: int) -> frozenset[int]:
         """Lines the first ``line`` frame after a ``call`` frame at ``line`` can name."""
         return frozenset(self._after_call.get(line, frozenset()) | self._after_line.get(line, frozenset()))
@@ -293,7 +313,8 @@ def _header_ends(source: str) -> dict[tuple[str, int], int]:
 
 
 #: What :meth:`Cursor.allowed` answers: event -> the lines a frame of that event may name (an event
-#: missing from the dict may not come next), or None when the flow does not restrict the frame.
+#: missing from the dict may not come next; "end": the trace may end there, which an empty dict
+#: also says), or None when the flow does not restrict the frame.
 Allowed = "dict[str, frozenset[int]] | None"
 
 
@@ -306,7 +327,8 @@ class Cursor:
     to it): a ``line`` frame at a successor of L (none: no ``line`` frame), an ``exception`` frame
     at L, a ``return`` frame at L where the code can return there (:meth:`Flow.can_return`), a ``call`` frame at a function's first line; after its ``call``
     frame, a ``line`` frame at the function's first line(s). After the entry function returned,
-    only the end of the trace. Before the first frame, given the entry (:meth:`expect`), only
+    only the end of the trace, or where the entry is a generator or coroutine that the real run
+    goes on to resume, a call frame resuming it. Before the first frame, given the entry (:meth:`expect`), only
     its call frame, with its parameters as LOCALS. Where the position is unknown (a frame named
     no line, an exception was just raised, the trace has not started and the entry is not
     known) the flow restricts nothing."""
@@ -318,6 +340,12 @@ class Cursor:
         self.ended = False
         #: (call lines, required keys, possible keys) of the first frame: the entry's call frame
         self._first: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
+        #: after the entry left at a line where it suspends (a generator, a coroutine): where the
+        #: real run can resume it, so the trace may go on with a call frame there
+        self._resume: frozenset[int] = frozenset()
+        #: every call line where the entry runs under an event loop (any task or callback may come
+        #: whenever the stack is empty), else empty
+        self._loop: frozenset[int] = frozenset()
         if entry:
             self.expect(entry)
 
@@ -334,7 +362,10 @@ class Cursor:
         if depth is not None:
             del stack[max(depth + (event != "call"), 0):]
         if event == "call":
+            if not self._started and line is not None and self.flow.runs_loop(line):
+                self._loop = self.flow.call_lines
             stack.append([line, "call", keys])
+            self.ended = False
         elif not stack:
             stack.append([line, event, None])
         if event in ("line", "exception"):
@@ -343,21 +374,26 @@ class Cursor:
             if event == "line":
                 stack[-1][2] = keys
         elif event == "return":
-            stack.pop()
+            left = stack.pop()
             self.ended = not stack
+            self._resume = ((self.flow.resumes(left[0]) if left[0] is not None else frozenset()) | self._loop
+                            if self.ended else frozenset())
         self._started = True
 
     def fork(self) -> "Cursor":
         new = Cursor(self.flow)
         new._stack = [list(v) for v in self._stack]
         new._started, new.ended, new._first = self._started, self.ended, self._first
+        new._resume, new._loop = self._resume, self._loop
         return new
 
     def allowed(self) -> "dict[str, frozenset[int]] | None":
         if not self._stack:
             if not self._started:
                 return {"call": self._first[0]} if self._first is not None else None
-            return {} if self.ended else None
+            if not self.ended:
+                return None
+            return {"call": self._resume, "end": frozenset()} if self._resume else {}
         return allowed_at(self.flow, *self._stack[-1][:2])
 
     def keys(self) -> tuple[frozenset[str], frozenset[str]] | None:

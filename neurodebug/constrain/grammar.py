@@ -445,7 +445,7 @@ class SourceConstraint:
         """The hook for one generation call whose frame starts with ``prefix`` (ids already in
         the sequence, e.g. a forced event token). ``flow``: what the frame may be by the file's
         control flow (``Cursor.allowed``, :mod:`neurodebug.constrain.flow`): the event token is
-        then one of its events (an end token when it is empty) and SOURCE one of that event's
+        then one of its events (an end token when it is empty or has "end") and SOURCE one of that event's
         lines; None leaves both to the other constraints. ``keys``: (required, possible) LOCALS
         keys of the frame if it is a ``line`` frame (``Cursor.keys``), or of the call frame where
         ``flow`` allows only a call frame (the entry's, before the trace starts): with LOCALS keys
@@ -659,7 +659,9 @@ class FrameConstraint:
         self._event_ids = dict(c.event_ids)
         self._flow_events: tuple[int, ...] | None = None
         if flow is not None:
-            ids = [self._event_ids[e] for e in flow if e in self._event_ids] if flow else list(c.end_ids)
+            ids = [self._event_ids[e] for e in flow if e in self._event_ids]
+            if not flow or "end" in flow:  # the trace may end here
+                ids += list(c.end_ids)
             self._flow_events = tuple(sorted(ids)) or None
         self._frame_sep = c.frame_sep_id
         self._action_sep = c.action_sep_id

@@ -485,3 +485,76 @@ def test_a_frame_that_reads_the_same_but_is_written_otherwise_says_how(tokenizer
     assert repr(real_part) in d.message and repr(model_part) in d.message
     assert tf.metrics.state_exact == 1.0 and tf.metrics.action_exact == 1.0
     assert sc.to_dict()["written"] == [real_part, model_part]
+
+
+# == a generator or coroutine entry goes on after it suspends (found while testing #23) ===========
+
+GEN_ENTRY = """\
+def count_up(n):
+    i = 0
+    while i < n:
+        yield sq(i)
+        i += 1
+
+
+def sq(v):
+    return v * v
+"""
+
+ASYNC_ENTRY = """\
+import asyncio
+
+
+async def tick(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield i
+
+
+def later(box):
+    box.append(1)
+
+
+async def fetch(x):
+    await asyncio.sleep(0)
+    return x * 3
+
+
+async def main(n):
+    loop = asyncio.get_running_loop()
+    box = []
+    loop.call_soon(later, box)
+    out = [i async for i in tick(n)]
+    got = await asyncio.gather(fetch(1), fetch(2))
+    return out, box, got
+"""
+
+
+@pytest.mark.parametrize("source,entry,call", [(GEN_ENTRY, "count_up", "3"), (ASYNC_ENTRY, "main", "2")],
+                         ids=["generator", "coroutine"])
+def test_the_flow_follows_an_entry_that_suspends(source, entry, call):
+    """The real run consumes a generator entry and runs a coroutine under its event loop: after
+    the entry's return frame at a yield or await, the trace goes on (the generator resumed; any
+    task or callback of the loop), and the flow allows it as well as the end."""
+    real = trace_source(source, entry, call)
+    assert real.end.reason == "returned", real.end.message
+    suspended = [i for i, f in enumerate(real.frames[:-1]) if f.event == "return" and f.depth == 0]
+    assert suspended, "the entry suspends and the trace goes on"
+    assert check(source, real.frames, entry) == []
+
+
+def test_after_a_generator_entry_yields_the_next_frame_resumes_it_or_the_trace_ends(tokenizer):
+    flow = Flow.of(GEN_ENTRY)
+    cur = Cursor(flow, "count_up")
+    for event, line in (("call", 1), ("line", 2), ("line", 3), ("line", 4)):
+        cur.feed(event, line, ())
+    cur.feed("return", 4)
+    allowed = cur.allowed()
+    assert set(allowed) == {"call", "end"} and 4 in allowed["call"] and 8 not in allowed["call"]
+    codec = Codec(tokenizer)
+    hook = SourceConstraint(codec, GEN_ENTRY, "count_up").for_frame((), allowed)
+    first = set(hook.allowed([]))
+    assert codec.event_ids["call"] in first and codec.end_of_text_id in first
+    assert codec.event_ids["line"] not in first
+    cur.feed("call", 4)
+    assert cur.allowed()["line"] == {5}  # resumed after the yield
