@@ -29,6 +29,7 @@ from typing import Any
 
 from neurodebug.errors import UserError
 from neurodebug.options import SessionOptions
+from neurodebug.real.tracer import Limits
 from neurodebug.trace.format import source_lines
 from neurodebug.trace.frames import End, Frame, Trace
 
@@ -199,8 +200,10 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: Sess
     from neurodebug.session import Session
 
     t0 = time.perf_counter()
+    # the real run records the whole trace (the tracer's own cap); the prediction's cap is set below,
+    # from the real trace's length
     options = (options or SessionOptions()).model_copy(
-        update={"run_real": True, "max_frames": MAX_FRAMES, "max_frame_tokens": MAX_FRAME_TOKENS})
+        update={"run_real": True, "max_frames": Limits().max_frames, "max_frame_tokens": MAX_FRAME_TOKENS})
     s = Session(rec["code"], rec.get("entry") or "f", rec["input"], options, predictor=predictor).start()
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)

@@ -64,7 +64,7 @@ class Session:
         self._view: SessionView | None = None
         self._view_at = -1
 
-        self.entry, self.call = resolve_entry(source, entry, call)
+        self.entry, self.call = resolve_entry(source, entry, call, Path(path).name if path is not None else None)
         if real is not None and self.call is None:
             self.call = real.call  # the recorded run's call, not one the model proposes
         self._def = find_def(ast.parse(source), self.entry)
@@ -275,7 +275,8 @@ class Session:
 
             self._source_constraint = SourceConstraint(self.codec, self.source, self.entry, constrain_source=True,
                                                        constrain_locals=o.constrains_locals)
-        walker = parser.walker if o.constrains_flow and not parser.ended else None
+        # the first frame is the entry's call frame even without the flow constraint (the flow says whose)
+        walker = parser.walker if (o.constrains_flow or not parser.frames) and not parser.ended else None
         flow = walker.allowed() if walker is not None else None
         keys = walker.keys() if walker is not None else None
         dots = unchanged_keys(parser.frames, parser.depth) \

@@ -35,13 +35,11 @@ def add_real_run_arguments(p, recorded: bool = False) -> None:
 
 def call_from_comment(args) -> str | None:
     """The `# neurodebug: f(...)` comment above the entry's def, as `neurodebug trace` reads it."""
-    from pathlib import Path
-
-    from neurodebug.trace.source import find_call_comment, find_entry
+    from neurodebug.trace.source import find_call_comment, find_entry, read_source
 
     try:
-        source = Path(args.file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        source = read_source(args.file)
+    except UserError:
         return None  # Session.from_file says what is wrong with the file
     entry = args.entry or find_entry(source)
     return find_call_comment(source, entry) if entry else None

@@ -23,6 +23,8 @@ from tests.programs import WORKED_EXAMPLE
 
 SOURCE = WORKED_EXAMPLE
 FAST = ["--max-frame-tokens", "6", "--max-frames", "4"]
+#: compare's real run is capped at --max-frames too (SessionOptions.limits): 12 keeps its 9 frames
+FAST_COMPARE = ["--max-frame-tokens", "6", "--max-frames", "12"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def run(capsys, *argv):
 
 
 def test_compare_json(capsys, prog, cwm_checkpoint):
-    rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--json", *FAST)
+    rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--json", *FAST_COMPARE)
     assert rc == 0, err
     d = json.loads(out)
     assert d["mode"] == "free_running" and d["call"] == "1" and d["real_end"]["reason"] == "returned"
@@ -60,7 +62,7 @@ def test_compare_table(capsys, prog, cwm_checkpoint):
 
 def test_compare_table_rows_are_capped_and_say_so(capsys, prog, cwm_checkpoint):
     rc, out, err = run(capsys, "compare", prog, "--call", "1", "--model", cwm_checkpoint, "--width", "160",
-                       "--rows", "3", *FAST)
+                       "--rows", "3", *FAST_COMPARE)
     assert rc == 0, err
     assert "… 6 more steps not shown (--rows 0 shows all)" in out  # 9 real frames, 3 shown
     assert "return t * 2" not in out.split("more steps not shown")[0]
@@ -69,7 +71,7 @@ def test_compare_table_rows_are_capped_and_say_so(capsys, prog, cwm_checkpoint):
 
 def test_compare_teacher_forced(capsys, prog, cwm_checkpoint):
     rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--teacher-forced",
-                       "--json", *FAST)
+                       "--json", *FAST_COMPARE)
     assert rc == 0, err
     d = json.loads(out)
     real = trace_source(SOURCE, "f", "1")
@@ -79,7 +81,7 @@ def test_compare_teacher_forced(capsys, prog, cwm_checkpoint):
     assert d["mode"] == "teacher_forced" and d["tokens_scored"] == len(ids)
     assert len(d["frames"]) == len(real.frames)
     rc, out, err = run(capsys, "compare", prog, "--call", "f(1)", "--model", cwm_checkpoint, "--teacher-forced",
-                       "--width", "160", *FAST)
+                       "--width", "160", *FAST_COMPARE)
     assert rc == 0 and "one forward pass over" in out and "model instead" in out
 
 

@@ -145,3 +145,19 @@ def test_eval_over_http_scores_what_the_local_backend_scores(tmp_path, capsys):
         assert http["summary"]["model"][mode] == local["summary"]["model"][mode]
     keys = ("id", "state", "action", "valid", "output", "tf_state", "tf_action", "tf_valid", "n_predicted", "divergence")
     assert [{k: r.get(k) for k in keys} for r in http["records"]] == [{k: r.get(k) for k in keys} for r in local["records"]]
+
+
+def test_a_real_trace_longer_than_the_prediction_cap_is_still_scored():
+    """eval's real run records the whole trace (the tracer's cap), not the prediction's MAX_FRAMES."""
+    from neurodebug.codec import Codec
+    from neurodebug.model.tokenizer import llama3_tokenizer
+    from tests.replay import ReplayPredictor
+
+    code = "def f(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n"
+    real = trace_source(code, "f", "250")
+    assert real.end.reason == "returned" and len(real.frames) > evaluate.MAX_FRAMES
+    predictor = ReplayPredictor(llama3_tokenizer(), [real])
+    r = evaluate.eval_record({"id": "long", "code": code, "input": "250"}, predictor, Codec(predictor.tokenizer),
+                             teacher=False)
+    assert r.error is None and r.n_real == len(real.frames)
+    assert r.n_predicted == evaluate.MAX_FRAMES  # the prediction stops at its own cap

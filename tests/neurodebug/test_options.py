@@ -139,6 +139,7 @@ def test_no_constrain_turns_every_constraint_off():
 def test_the_real_runs_limits_come_from_the_options():
     from neurodebug.real.tracer import Limits
 
-    assert SessionOptions().limits() == Limits()
+    assert SessionOptions().limits() == Limits(max_frames=SessionOptions().max_frames)
+    assert SessionOptions(max_frames=7).limits().max_frames == 7  # the real run is capped as the prediction
     limits = SessionOptions(wall_s=2, cpu_s=3, memory_mb=256, isolation="none").limits()
     assert (limits.wall_s, limits.cpu_s, limits.memory_mb, limits.isolation) == (2, 3, 256, "none")

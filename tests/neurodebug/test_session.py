@@ -222,7 +222,7 @@ def test_cancel_from_another_thread(local):
 
 
 def test_random_model_frames_are_kept_and_marked(local, codec):
-    s = started(SOURCE, "f", "1", local, max_frame_tokens=12, max_frames=3)
+    s = started(SOURCE, "f", "1", local, max_frame_tokens=12, max_frames=9)  # the real run's 9 frames: not cut
     s.cont()
     assert s.ended and s.end.reason in ("token_cap", "frame_cap", "end_of_text")
     assert all(f.malformed for f in s.frames[1:])

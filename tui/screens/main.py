@@ -202,11 +202,12 @@ class MainScreen(Screen):
         self.model = self.model or "not loaded"
         status = self.query_one(StatusBar)
         status.real, status.real_ok = "not run", False
+        from neurodebug.trace.source import read_source
+
         try:
-            with open(self.spec.path, encoding="utf-8-sig") as f:
-                self.query_one(SourceView).show(f.read(), None, None)
-        except (OSError, UnicodeDecodeError):
-            pass
+            self.query_one(SourceView).show(read_source(self.spec.path), None, None)
+        except UserError:
+            pass  # the notice line already says what is wrong
 
     # -- keys ----------------------------------------------------------------------------------
     def _session_or_say(self) -> Session | None:
