@@ -19,8 +19,8 @@ from neurodebug.errors import UserError
 #: Session options the magics leave out, and why (options.NOT_OFFERED's form).
 NOT_OFFERED = {"api_key": "a secret stays out of notebooks, which get saved and shared: $NEURODEBUG_API_KEY gives it"}
 
-USAGE_LINE = "w = %neurodebug [OPTIONS] CALL"
-USAGE_CELL = "%%neurodebug [OPTIONS] [CALL]"
+USAGE_LINE = "w = %%neurodebug [OPTIONS] CALL"  # argparse formats it: %% is %
+USAGE_CELL = "%%%%neurodebug [OPTIONS] [CALL]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,13 +57,20 @@ def _next_token(text: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else ("", "")
 
 
-def _value(token: str) -> str:
-    """An option's value as a shell would read it (quotes removed)."""
+def _next_value(text: str) -> tuple[str, str]:
+    """(the first token as a shell reads it: quotes removed, a quoted space kept; what follows)."""
+    import io
+
+    stream = io.StringIO(text)
+    lex = shlex.shlex(stream, posix=True)
+    lex.whitespace_split = True
     try:
-        parts = shlex.split(token)
-    except ValueError:
-        return token
-    return parts[0] if len(parts) == 1 else token
+        token = lex.get_token()
+    except ValueError:  # an unclosed quote
+        return _next_token(text)
+    if token is None:
+        return "", ""
+    return token, text[stream.tell():].lstrip()
 
 
 def split(line: str, p: argparse.ArgumentParser) -> tuple[list[str], str]:
@@ -85,10 +92,10 @@ def split(line: str, p: argparse.ArgumentParser) -> tuple[list[str], str]:
                 break  # a negative number: not an option
             raise UserError(f"{p.prog}: there is no option {token.split('=', 1)[0]} (--help lists them).")
         if _takes_value(action) and "=" not in token:
-            value, after = _next_token(after)
-            if not value:
+            if not after.strip():
                 raise UserError(f"{p.prog}: the option {token} needs a value.")
-            tokens += [token, _value(value)]
+            value, after = _next_value(after)
+            tokens += [token, value]
         else:
             tokens.append(token)
         rest = after
