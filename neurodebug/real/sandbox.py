@@ -119,7 +119,7 @@ def _start(spec: dict, limits, w_fd: int):
     isolated = isolation.use_bwrap(limits.isolation)  # a UserError where bwrap was asked for and cannot be
     if isolated:
         # what the child needs to start that the private /tmp could hide: its interpreter and packages
-        needed = [spec.get("path_dir"), _PKG_PARENT, sys.prefix, sys.base_prefix,
+        needed = [*spec.get("sys_path", ()), _PKG_PARENT, sys.prefix, sys.base_prefix,
                   os.path.dirname(sys.executable), *sys.path]
         argv = isolation.command(argv, needed, limits.disk_mb)
         spec = {**spec, "isolated": True}
@@ -309,6 +309,74 @@ def _error_line(exc: BaseException, filename: str) -> int | None:
     return line
 
 
+def _error_place(exc: BaseException, root: str | None, filename: str) -> dict:
+    """{"file": path relative to the project root, "file_line": N} where the last traceback frame
+    in the project is in another file than the traced one (a package's ``__init__.py`` or a
+    module it imports that raised, say), or {}."""
+    if not root:
+        return {}
+    place = {}
+    tb = exc.__traceback__
+    root = os.path.join(root, "")
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name == filename:
+            place = {}
+        elif name.startswith(root):
+            place = {"file": os.path.relpath(name, root), "file_line": tb.tb_lineno}
+        tb = tb.tb_next
+    return place
+
+
+class _SourceLoader:
+    """Loads the traced module from the source sent with the job (which the prediction sees too),
+    not from the file on disk, under its dotted name in its package."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+
+    def create_module(self, module_spec):
+        return None  # the default module
+
+    def exec_module(self, module) -> None:
+        exec(compile(self.spec["source"], self.spec["filename"], "exec"), module.__dict__)
+
+    def get_source(self, name: str) -> str:
+        return self.spec["source"]
+
+    def is_package(self, name: str) -> bool:
+        return bool(self.spec.get("is_package"))
+
+
+class _SourceFinder:
+    """A sys.meta_path finder that answers only for the traced module's dotted name."""
+
+    def __init__(self, spec: dict):
+        self.spec, self.loader = spec, _SourceLoader(spec)
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.spec["module"]:
+            return None
+        import importlib.util
+
+        filename = self.spec["filename"]
+        where = [os.path.dirname(filename)] if self.spec.get("is_package") else None
+        return importlib.util.spec_from_file_location(name, filename, loader=self.loader,
+                                                      submodule_search_locations=where)
+
+
+def _import_in_package(spec: dict) -> types.ModuleType:
+    """Import the traced module as part of its package (its parents' ``__init__`` run first), so
+    that its relative imports work; raises what the import raises."""
+    import importlib
+
+    name = spec["module"]
+    sys.meta_path.insert(0, _SourceFinder(spec))
+    # a module of the same name that the sandbox imported itself would stand in for the traced one
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
 def _run_job(spec: dict, fd: int) -> dict:
     """Execute the job; returns the end message. Frames are sent while it runs."""
     from neurodebug.real.recorder import Recorder, safe_repr
@@ -324,20 +392,24 @@ def _run_job(spec: dict, fd: int) -> dict:
         _send(fd, {"reason": "frame_limit", **consumed})
         _flush_and_exit(0)
 
-    module = types.ModuleType(spec["module"])
-    module.__file__ = filename
-    # registered (dataclasses and pickle look modules up) unless the name is taken, e.g. json.py
-    sys.modules.setdefault(spec["module"], module)
     try:
-        code = compile(spec["source"], filename, "exec")
-        exec(code, module.__dict__)
+        if spec.get("package"):
+            module = _import_in_package(spec)
+        else:
+            module = types.ModuleType(spec["module"])
+            module.__file__ = filename
+            # registered (dataclasses and pickle look modules up) unless the name is taken, e.g. json.py
+            sys.modules.setdefault(spec["module"], module)
+            code = compile(spec["source"], filename, "exec")
+            exec(code, module.__dict__)
     except MemoryError as e:
         return {"reason": "memory_limit", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
     except SystemExit as e:
         return {"reason": "import_error", "how": "sys.exit", "value": safe_repr(e.code, max_repr),
-                "line": _error_line(e, filename)}
+                "line": _error_line(e, filename), **_error_place(e, spec.get("root"), filename)}
     except BaseException as e:  # noqa: BLE001 - anything the module does at import time
-        return {"reason": "import_error", "value": safe_repr(e, max_repr), "line": _error_line(e, filename)}
+        return {"reason": "import_error", "value": safe_repr(e, max_repr), "line": _error_line(e, filename),
+                **_error_place(e, spec.get("root"), filename)}
     _send(fd, IMPORTED)  # an end without a message of the child's own (a timeout, os._exit) came later
 
     fn = module.__dict__.get(spec["entry"])
@@ -422,8 +494,8 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.stdin = open(0, closefd=False)
-    if spec.get("path_dir"):  # as for a script: its directory comes first on sys.path
-        sys.path.insert(0, spec["path_dir"])
+    # as for a script its directory, or for a package's module its project root, comes first
+    sys.path[:0] = spec.get("sys_path") or ([spec["path_dir"]] if spec.get("path_dir") else [])
     os.write(fd, b"\n")  # ready: the parent starts the wall clock now
     sys.argv = [spec["filename"]]
     try:

@@ -1,7 +1,8 @@
 """Real runs: run a Python function in a child process under limits and record its CWM trace.
 
 ``trace_file`` / ``trace_source`` run the traced module (``__name__`` is the file's stem, never
-``"__main__"``) in a child (:mod:`.sandbox`), call the entry function there under the
+``"__main__"``; a module inside a package is imported as part of it under its dotted name, its
+project root first on sys.path: :func:`neurodebug.trace.source.project_of`) in a child (:mod:`.sandbox`), call the entry function there under the
 recorder's hooks (:mod:`.recorder`), and return a :class:`~neurodebug.trace.frames.Trace`.
 A crash, a timeout or an infinite loop ends the trace with a reason; it never takes the caller
 down. What the frames hold, and every choice the format leaves open: docs/trace-format.md.
@@ -17,7 +18,8 @@ from neurodebug.real import sandbox
 from neurodebug.real.recorder import RECURSION_NOTE, LocalsDecoder
 from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT
 from neurodebug.trace.frames import End, Frame, Trace
-from neurodebug.trace.source import BadCall, NoSuchFunction, read_source, resolve_call, source_lines
+from neurodebug.trace.source import (BadCall, NoSuchFunction, Project, project_of, read_source, resolve_call,
+                                     source_lines)
 
 
 @dataclass
@@ -121,6 +123,9 @@ def _end_message(reason: str, d: dict, call_text: str, limits: Limits, name: str
         return consumed
     value, line = d.get("value"), d.get("line")
     at = f" at line {line}" if line else ""
+    if reason == "import_error" and d.get("file"):  # raised in another file of the project
+        there = f"{d['file']}" + (f" at line {d['file_line']}" if d.get("file_line") else "")
+        at = f"{at} (in {there})" if line else f" in {there}"
     if reason == "import_error" and d.get("how") == "sys.exit":
         return f"Running the module {name} called sys.exit({_short(value or '', SHORT_EXCEPTION)}){at}."
     if reason == "exited":
@@ -168,15 +173,21 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     # a pseudo file name must not collide with code that exec() makes, such as dataclass methods
     code_name = filename if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"
     stem = os.path.splitext(os.path.basename(filename))[0] if not filename.startswith("<") else ""
+    project = project_of(filename) if not filename.startswith("<") else Project(None, None, None)
     spec = {
         "source": source,
         "filename": code_name,
-        "module": stem if stem.isidentifier() else "__traced__",
-        "path_dir": os.path.dirname(os.path.abspath(filename)) if not filename.startswith("<") else None,
+        "module": project.module or (stem if stem.isidentifier() else "__traced__"),
+        "package": project.module is not None,  # imported under its dotted name, as part of its package
+        "is_package": project.is_package,
+        "sys_path": project.sys_path(os.path.dirname(os.path.abspath(filename))) if not filename.startswith("<") else [],
+        "root": project.root,
         "entry": entry,
         "args": args,
         "limits": asdict(limits),
     }
+    if project.module is not None:
+        name = project.module  # the sentences name a package's module by its dotted name
     result = runner(spec, limits)
 
     lines = source_lines(source)

@@ -10,6 +10,7 @@ import ast
 import builtins
 import inspect
 import io
+import os
 import re
 import sys
 import tokenize
@@ -176,11 +177,37 @@ def resolve_call(source: str, entry: str | None, call: str | None, name: str | N
             raise BadCall(f"The call {call.strip()!r} is neither an argument list nor a call of {entry}(...).")
     why = _mismatch_in(source, entry, args)
     if why and not call.strip():
+        fixtures = _fixture_sentence(source, entry)
+        if fixtures:
+            raise BadCall(fixtures)
         raise BadCall(f"No call given for {why.split(' does not fit ', 1)[1].split(':')[0]}: pass --call "
                       f"\"{entry}(...)\" or put a '# neurodebug: {entry}(...)' comment above its def.")
     if why:
         raise BadCall(why)
     return entry, args
+
+
+def fixture_parameters(node) -> list[str]:
+    """The parameters that pytest would fill with fixtures, when ``node`` is a test function
+    (named ``test...``): those without a default value; else []."""
+    if node is None or not node.name.startswith("test"):
+        return []
+    return [p.name for p in signature(node).parameters.values()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _fixture_sentence(source: str, entry: str) -> str | None:
+    """The sentence for a pytest test function that takes fixtures and was given no call, or None."""
+    try:
+        names = fixture_parameters(find_def(ast.parse(source), entry))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if not names:
+        return None
+    what = f"the fixture {names[0]}" if len(names) == 1 else f"the fixtures {_and(names)}"
+    example = ", ".join(f"{n}=..." for n in names)
+    return (f"{entry} takes {what}: neurodebug cannot provide pytest fixtures, so give --call "
+            f"\"{entry}({example})\" with a value for {'it' if len(names) == 1 else 'each'}.")
 
 
 def _mismatch_in(source: str, entry: str, args: str) -> str | None:
@@ -318,6 +345,54 @@ def offsets_in_spans(code, spans) -> frozenset:
     return frozenset(inside)
 
 
+# -- the project a file belongs to ---------------------------------------------------------------
+
+#: Files that mark a project's root folder (as pytest finds its rootdir).
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a file sits in its project, for a real run (see :func:`project_of`)."""
+
+    root: str | None  # the nearest folder up with a PROJECT_MARKERS file, else the package's base
+    base: str | None  # the folder above the file's package (its top ``__init__.py`` folder), or None
+    module: str | None  # the file's dotted module name in its package ("pkg.core"), or None
+    is_package: bool = False  # the file is a package's ``__init__.py``
+
+    def sys_path(self, file_dir: str) -> list[str]:
+        """The folders that go first on sys.path in the run: a package module's project root and
+        package base; a lone file's own folder, then its project root."""
+        first = [self.root, self.base] if self.module else [file_dir, self.root]
+        return list(dict.fromkeys(d for d in first if d))
+
+
+def _package_chain(folder: Path) -> list[str]:
+    """The names of the package folders from ``folder`` up (innermost first): each holds an
+    ``__init__.py`` and is named like a Python identifier."""
+    names = []
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier() and folder.parent != folder:
+        names.append(folder.name)
+        folder = folder.parent
+    return names
+
+
+def project_of(path) -> Project:
+    """The project of the Python file at ``path``: a module inside a package (its folder holds an
+    ``__init__.py``) runs as part of it, under its dotted name, with the project root first on
+    sys.path (so relative imports and imports of the project's packages work from any working
+    directory); a lone file runs as a script does, its project root (if any) after its folder."""
+    file = Path(os.path.abspath(path))
+    stem = file.stem if file.suffix == ".py" else file.name
+    root = next((str(d) for d in file.parents if any((d / m).exists() for m in PROJECT_MARKERS)), None)
+    chain = _package_chain(file.parent)
+    if not chain or not stem.isidentifier():
+        return Project(root, None, None)
+    base = file.parents[len(chain)]
+    names = list(reversed(chain)) + ([] if stem == "__init__" else [stem])
+    return Project(root or str(base), str(base), ".".join(names), stem == "__init__")
+
+
 # -- the entry's signature and its arguments as literals -------------------------------------------------------
 
 
@@ -395,6 +470,8 @@ def resolve_entry(source: str, entry: str | None, call: str | None,
         raise UserError(f"There is no function {entry!r} in the source.")
     if args is None and not has_parameters(node):
         args = ""  # nothing for the model to propose
+    if args is None and fixture_parameters(node):
+        raise BadCall(_fixture_sentence(source, entry))  # a model cannot propose fixtures either
     return entry, args
 
 
