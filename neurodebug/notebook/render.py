@@ -62,7 +62,10 @@ def lines_marked(view: SessionView) -> tuple[int | None, int | None]:
 def source_html(source: str, predicted_line: int | None, real_line: int | None) -> str:
     """The source with line numbers, the predicted line marked ▶ (blue) and the real one ● (green)."""
     rows = []
-    for n, text in enumerate(source_lines(source), 1):
+    lines = source_lines(source)
+    if len(lines) > 1 and lines[-1] == "" and source.endswith("\n"):
+        lines = lines[:-1]  # the empty "line" after the last newline
+    for n, text in enumerate(lines, 1):
         p, r = n == predicted_line, n == real_line
         mark = ("▶" if p else " ") + ("●" if r else " ")
         style = ""
@@ -129,9 +132,10 @@ def frame_text(f: Frame | None) -> str:
     if f is None:
         return "before the first frame"
     where = f"line {f.line}" if f.line is not None else "no line"
+    event = "" if f.event == "line" else f"{f.event} "
     what = f" → {f.arg}" if f.event in ("return", "exception") and f.arg is not None else ""
     cut = f" [malformed: {f.malformed}]" if f.malformed else ""
-    return f"{f.event} at {where}{what}{cut}"
+    return f"{event}at {where}{what}{cut}"
 
 
 def header_html(view: SessionView, run_real: bool) -> str:

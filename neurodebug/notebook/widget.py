@@ -72,7 +72,8 @@ class Debugger:
             b.add_class(f"nd-{label}")
             b.on_click(lambda _b, m=method: self._clicked(m))
             self.buttons[label] = b
-        self.slider = W.IntSlider(value=0, min=0, max=0, description="frame", continuous_update=False,
+        # steps count from 1, as the header's "step 3 of 12" does: the slider's value is the frame's index + 1
+        self.slider = W.IntSlider(value=1, min=1, max=1, description="step", continuous_update=False,
                                   layout=W.Layout(width="100%"))
         self.slider.observe(self._slid, names="value")
         self._divergence = W.HTML(layout=W.Layout(flex="1 1 auto"))
@@ -80,7 +81,7 @@ class Debugger:
                              layout=W.Layout(width="auto"))
         self.jump.add_class("nd-divergence")
         self.jump.on_click(lambda _b: self._clicked("to_divergence"))
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="160px", visibility="hidden"))
+        self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="160px", display="none"))
         self._status = W.HTML()
         self.widget = W.VBox([
             self._header,
@@ -109,8 +110,8 @@ class Debugger:
             end = self._high if view.ended and view.index >= self._high else max(
                 self._high, view.index + (0 if view.ended else 1), len(view.real_frames) - 1)
             end = max(0, min(end, s.options.max_frames - 1))
-            self.slider.max = max(end, self.slider.min)
-            self.slider.value = max(view.index, 0)
+            self.slider.max = end + 1
+            self.slider.value = max(view.index, 0) + 1
         finally:
             self._redrawing = False
         floor = 0 if view.frames and view.frames[0].event == "call" else -1
@@ -240,9 +241,9 @@ class Debugger:
         self._as("button", getattr(self, method))
 
     def _slid(self, change) -> None:
-        if self._redrawing or change["new"] == max(self.session.index, 0):
+        if self._redrawing or change["new"] - 1 == max(self.session.index, 0):
             return
-        self._as("button", self.go_to, change["new"])
+        self._as("button", self.go_to, change["new"] - 1)
 
     # -- running the work ---------------------------------------------------------------------------
     def _do(self, fn, what: str, target: int | None = None):
@@ -264,13 +265,13 @@ class Debugger:
             self._say(f"Interrupted: the session stays at step {self.session.index + 1}." if self.session.started
                       else "Interrupted before the session started: a move starts it again.", "interrupted")
             if self._mode == "code":  # stop the cell, as an interrupt does
-                self.progress.layout.visibility = "hidden"
+                self.progress.layout.display = "none"
                 self.redraw()
                 raise KeyboardInterrupt(self.message) from None
         except Exception as e:  # noqa: BLE001 - a front end says it in one sentence
             self._say(unexpected(e), "error")
         finally:
-            self.progress.layout.visibility = "hidden"
+            self.progress.layout.display = "none"
             self.redraw()
         return self.session.current
 
@@ -325,7 +326,7 @@ class Debugger:
         else:
             self.progress.max, self.progress.value = 1, 0
         if not shown:
-            self.progress.layout.visibility = "visible"
+            self.progress.layout.display = ""
         fps = s.speed.frames_per_s
         speed = f", {fps:.1f} frames/s" if fps else ""
         self._status.value = html_text(f"{what}… {time.monotonic() - t0:.0f} s, {n} frames{speed} "

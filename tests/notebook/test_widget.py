@@ -67,9 +67,9 @@ def test_code_steps_and_goes_back_and_the_view_follows(predictor, capsys):
     d = debugger(predictor)
     assert d.step() is d.session.current and d.session.index == 1
     d.step()
-    assert d.session.index == 2 and d.slider.value == 2 and d.slider.max >= 2
+    assert d.session.index == 2 and d.slider.value == 3 and d.slider.max >= 3  # the slider counts steps from 1
     d.back()
-    assert d.session.index == 1 and d.slider.value == 1
+    assert d.session.index == 1 and d.slider.value == 2
     d.back_to(0)
     assert d.session.index == 0 and d.buttons["back"].disabled  # the call frame is the floor
     d.next()
@@ -84,15 +84,15 @@ def test_the_buttons_and_the_slider_move_the_session(predictor):
     assert d.session.index == 2
     d.buttons["back"].click()
     assert d.session.index == 1
-    d.slider.value = 3  # forward: predicts frame by frame up to it
+    d.slider.value = 4  # forward to step 4: predicts frame by frame up to it
     assert d.session.index == 3 or d.session.ended
-    d.slider.value = 0  # back
-    assert d.session.index == 0 and d.slider.value == 0
+    d.slider.value = 1  # back to the call frame
+    assert d.session.index == 0 and d.slider.value == 1
     d.buttons["continue"].click()
-    assert d.session.ended and d.buttons["step"].disabled and d.slider.value == d.session.index
-    assert d.slider.max == d.session.index
-    d.slider.value = 1
-    assert d.session.index == 1 and d.slider.max >= len(d.view.frames)  # the slider still reaches the end
+    steps = d.session.index + 1
+    assert d.session.ended and d.buttons["step"].disabled and d.slider.value == d.slider.max == steps
+    d.slider.value = 2
+    assert d.session.index == 1 and d.slider.max >= steps  # the slider still reaches the end
     d.buttons["reset"].click()
     assert d.session.index == 0 and not d.session.ended
 
@@ -181,7 +181,7 @@ def test_the_kernels_interrupt_cancels_and_leaves_the_session_consistent(predict
     assert 1 <= len(s.frames) < 5000 and not s.ended and s.index == len(s.frames) - 1
     assert d.outcome == "interrupted" and f"step {s.index + 1}" in d.message
     assert capsys.readouterr().out == d.message + "\n"
-    assert d.progress.layout.visibility == "hidden" and not d.buttons["step"].disabled
+    assert d.progress.layout.display == "none" and not d.buttons["step"].disabled
     before = s.index
     d.step()
     assert s.index == before + 1
