@@ -171,7 +171,8 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
         return Trace(source, entry or "", call, end=End(reason, str(bad)))
 
     # a pseudo file name must not collide with code that exec() makes, such as dataclass methods
-    code_name = filename if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"
+    # a real path is made absolute: the child works in another folder (a session may pass a relative one)
+    code_name = os.path.abspath(filename) if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"
     stem = os.path.splitext(os.path.basename(filename))[0] if not filename.startswith("<") else ""
     project = project_of(filename) if not filename.startswith("<") else Project(None, None, None)
     spec = {

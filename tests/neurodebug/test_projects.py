@@ -183,8 +183,8 @@ def test_compare_on_a_package_function_with_the_bundled_model(tmp_path, monkeypa
 
     if not (Path(BUNDLED_DIR) / "config.json").exists():
         pytest.skip("the bundled model is not installed")
-    monkeypatch.chdir(tmp_path)
-    rc = main(["compare", str(CART), "--call", "count_items([('a', 1, 3)])", "--json",
+    monkeypatch.chdir(tmp_path)  # the session gets a relative path, from another folder
+    rc = main(["compare", os.path.relpath(CART, tmp_path), "--call", "count_items([('a', 1, 3)])", "--json",
                "--max-frame-tokens", "8", "--max-frames", "12"])
     out, err = capsys.readouterr()
     assert rc == 0, err
