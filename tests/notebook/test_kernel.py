@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+ROOT = Path(__file__).resolve().parents[2]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 FACT = "def fact(n):\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\n"
 
@@ -105,3 +107,47 @@ def test_bad_input_is_one_sentence_never_a_traceback(outputs, cell, sentence):
     if cell == "bad_move":  # w.run_to returns the current frame: the cell's value
         said = "".join(o["text"] for o in outs if o["output_type"] == "stream")
     assert said.strip() == sentence
+
+
+STUCK = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from neurodebug.options import SessionOptions
+from neurodebug.session import Session
+from neurodebug.notebook.widget import Debugger
+from tests.notebook.stuck import Stuck
+
+LOOP = "def loop(n):\\n    t = 0\\n    for i in range(n):\\n        t += i\\n    return t\\n"
+options = SessionOptions(max_frames=5000)
+w = Debugger(Session(LOOP, "loop", "loop(10000)", options, predictor=Stuck(options.make_predictor())))
+w.start()
+print("started", w.session.index)
+"""
+
+
+def test_the_kernels_interrupt_cancels_the_prediction_and_leaves_the_session_consistent(tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(STUCK),
+                nbformat.v4.new_code_cell("w.cont()", metadata={"tags": ["raises-exception"]}),
+                nbformat.v4.new_code_cell("s = w.session\nprint(len(s.frames) == s.index + 1, s.ended, w.outcome)\n"
+                                          "before = s.index\nw.step()\nprint(s.index == before + 1)")]
+    client = NotebookClient(nb, kernel_name="python3", timeout=180, resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        client.execute_cell(nb.cells[0], 0)
+        # the kernel's interrupt (■): what the kernel manager does for ipykernel's interrupt_mode "signal"
+        timer = threading.Timer(2.0, os.kill, (client.km.provisioner.pid, signal.SIGINT))
+        timer.start()
+        t0 = time.monotonic()
+        client.execute_cell(nb.cells[1], 1)
+        assert time.monotonic() - t0 < 30  # stopped, not run to the cap of 5000 frames
+        client.execute_cell(nb.cells[2], 2)
+    assert text(nb.cells[0].outputs) == "started 0\n"
+    interrupted = nb.cells[1].outputs
+    assert [o.get("ename") for o in interrupted if o["output_type"] == "error"] == ["KeyboardInterrupt"]
+    assert any(o.get("text", "").startswith("Interrupted: the session stays at step ") for o in interrupted)
+    assert text(nb.cells[2].outputs) == "True False interrupted\nTrue\n"  # at a whole frame; it steps on

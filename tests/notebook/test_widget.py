@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import threading
-import time
 import types
 
 import pytest
@@ -17,6 +16,7 @@ from neurodebug.notebook.widget import Debugger
 from neurodebug.options import SessionOptions
 from neurodebug.session import Session
 from tests.notebook.cells import Notebook
+from tests.notebook.stuck import Stuck
 
 FACT = "def fact(n):\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\n"
 LOOP = "def loop(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n"
@@ -142,30 +142,6 @@ def test_frames_per_second_are_shown(predictor):
     assert re.search(r"\d+\.\d frames/s", d._status.value)
 
 
-class _Slow:
-    """A predictor (or its state) whose generation waits 20 ms before each token: a long prediction
-    whatever the model predicts."""
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def __len__(self):
-        return len(self._inner)
-
-    def open(self, ids):
-        return _Slow(self._inner.open(ids))
-
-    def generate(self, *args, should_stop=None, **kw):
-        def slowly():
-            time.sleep(0.02)
-            return should_stop() if should_stop is not None else False
-
-        return self._inner.generate(*args, should_stop=slowly, **kw)
-
-
 def _interrupt_soon(after: float = 0.6) -> threading.Timer:
     timer = threading.Timer(after, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
@@ -173,18 +149,20 @@ def _interrupt_soon(after: float = 0.6) -> threading.Timer:
 
 
 def test_the_kernels_interrupt_cancels_and_leaves_the_session_consistent(predictor, capsys):
-    d = debugger(_Slow(predictor), source=LOOP, entry="loop", call="loop(10000)", max_frames=5000)
+    stuck = Stuck(predictor)  # predicts until cancelled
+    d = debugger(stuck, source=LOOP, entry="loop", call="loop(10000)", max_frames=5000)
     _interrupt_soon()
     with pytest.raises(KeyboardInterrupt):  # from code, the cell stops
         d.cont()
     s = d.session
-    assert 1 <= len(s.frames) < 5000 and not s.ended and s.index == len(s.frames) - 1
+    assert len(s.frames) == 1 and not s.ended and s.index == 0  # the frame being predicted is dropped
     assert d.outcome == "interrupted" and f"step {s.index + 1}" in d.message
     assert capsys.readouterr().out == d.message + "\n"
     assert d.progress.layout.display == "none" and not d.buttons["step"].disabled
     before = s.index
     d.step()
     assert s.index == before + 1
+    stuck.armed = True
     _interrupt_soon()
     d.buttons["continue"].click()  # from a button, the status line says it
     assert d.outcome == "interrupted" and not s.ended and capsys.readouterr().out == ""
