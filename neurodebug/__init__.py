@@ -5,7 +5,14 @@ two are imported on first use, so that ``import neurodebug`` stays light.
 """
 
 __version__ = "0.1.0"
-__all__ = ["Session", "SessionOptions", "__version__"]
+__all__ = ["Session", "SessionOptions", "__version__", "load_ipython_extension"]
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext neurodebug``: the notebook magics (neurodebug/notebook, the notebook extra)."""
+    from neurodebug.notebook import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __getattr__(name: str):

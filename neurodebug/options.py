@@ -200,7 +200,7 @@ OPTIONS: tuple[str, ...] = tuple(SessionOptions.model_fields)
 #: The options that decide which predictor to load.
 PREDICTOR_OPTIONS = ("model", "backend", "url", "served_model_name", "api_key", "timeout", "device", "dtype",
                      "quantize", "lookahead")
-_SECRET = "a secret stays out of settings files that get committed: $NEURODEBUG_API_KEY gives it"
+_SECRET = "a secret stays out of files that get committed or shared (settings, launch.json, notebooks): $NEURODEBUG_API_KEY gives it"
 #: What each front end leaves out, and why (a test reads this list: everything else is offered,
 #: with the default above).
 NOT_OFFERED: dict[str, dict[str, str]] = {
@@ -217,6 +217,7 @@ NOT_OFFERED: dict[str, dict[str, str]] = {
     "lsp": {"run_real": "Predict and Compare choose it per command (the setting realRuns can forbid Compare)",
             "api_key": _SECRET},
     "dap": {"api_key": _SECRET},
+    "notebook": {"api_key": _SECRET},
 }
 
 

@@ -44,13 +44,17 @@ OPTIONAL = {
     "transformers": ("hf", {"neurodebug/backends/transformers.py"}),  # --backend transformers
     "triton": ("triton", {"model/triton_attention.py", "model/triton_int8.py"}),  # the GPU kernels
     "llama_models": ("llama", {"model/tokenizer.py"}),  # CWM's vocabulary without a tokenizer file
+    # the notebook front end (%load_ext neurodebug)
+    "IPython": ("notebook", {"neurodebug/notebook/magics.py", "neurodebug/notebook/widget.py"}),
+    "ipywidgets": ("notebook", {"neurodebug/notebook/widget.py"}),
 }
 #: Shipped modules that import an optional module at their top: the only modules that may fail to
 #: import without the extras.
-OPTIONAL_MODULES = {"neurodebug.model.triton_attention", "neurodebug.model.triton_int8"}
-#: Test folders that may import an extra besides dev: the e2e tests drive VS Code with Playwright
-#: (.ci/e2e_setup.sh installs it).
-TEST_EXTRAS = {"tests/e2e": {"e2e"}}
+OPTIONAL_MODULES = {"neurodebug.model.triton_attention", "neurodebug.model.triton_int8",
+                    "neurodebug.notebook.magics", "neurodebug.notebook.widget"}
+#: Test folders that may import an extra besides dev: the e2e tests drive VS Code and JupyterLab with
+#: Playwright (.ci/e2e_setup.sh and .ci/jupyter_setup.sh install it).
+TEST_EXTRAS = {"tests/e2e": {"e2e"}, "tests/notebook": {"e2e"}}
 #: safetensors' ``framework=`` names and the module each one loads.
 SAFETENSORS_FRAMEWORKS = {"numpy": "numpy", "np": "numpy", "pt": "torch", "tf": "tensorflow", "flax": "flax",
                           "jax": "jax", "mlx": "mlx", "paddle": "paddle"}

@@ -16,8 +16,8 @@ import shlex
 from neurodebug import options
 from neurodebug.errors import UserError
 
-#: Session options the magics leave out, and why (options.NOT_OFFERED's form).
-NOT_OFFERED = {"api_key": "a secret stays out of notebooks, which get saved and shared: $NEURODEBUG_API_KEY gives it"}
+#: Session options the magics leave out, and why.
+NOT_OFFERED = options.NOT_OFFERED["notebook"]
 
 USAGE_LINE = "w = %%neurodebug [OPTIONS] CALL"  # argparse formats it: %% is %
 USAGE_CELL = "%%%%neurodebug [OPTIONS] [CALL]"

@@ -69,6 +69,15 @@ def test_every_session_command_offers_every_option_with_its_default(command):
         assert getattr(got, name) == value, (command, name)
 
 
+def test_the_notebook_magics_offer_every_option_with_its_default():
+    from neurodebug.notebook.args import parser
+
+    for cell in (False, True):
+        p = parser(cell)
+        assert set(options.offered_flags(p)) == offered("notebook")
+        assert options.from_args(p.parse_args([])) == SessionOptions()
+
+
 def test_the_language_server_settings_offer_every_option_with_its_default():
     from neurodebug.lsp.settings import Settings
 
