@@ -94,3 +94,39 @@ class SessionView:
     def divergence(self) -> Divergence | None:
         """The first divergence from the real run so far (None without one, or without a real run)."""
         return self.comparison.first_divergence if self.comparison is not None else None
+
+
+# -- the locals side by side (the TUI's table, the notebook's) -----------------------------------
+
+
+@dataclass(frozen=True)
+class LocalRow:
+    """One row of the locals table. ``None`` means the variable is absent on that side."""
+
+    name: str
+    predicted: str | None
+    real: str | None
+    predicted_changed: bool = False
+    real_changed: bool = False
+
+    @property
+    def differs(self) -> bool:
+        return self.real is not None and self.predicted != self.real
+
+
+def local_rows(predicted: Frame | None, real: Frame | None, p_changed: frozenset[str], r_changed: frozenset[str]) -> list[LocalRow]:
+    """One row per name in either frame: predicted order first, then names only the real run has."""
+    p = predicted.locals if predicted is not None else {}
+    r = real.locals if real is not None else {}
+    names = list(p) + [n for n in r if n not in p]
+    has_real = real is not None
+    return [
+        LocalRow(
+            name=n,
+            predicted=p.get(n),
+            real=r.get(n) if has_real else None,
+            predicted_changed=n in p_changed,
+            real_changed=n in r_changed,
+        )
+        for n in names
+    ]

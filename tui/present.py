@@ -4,8 +4,9 @@ The TUI computes nothing about execution: frames, alignment, divergences and wha
 changed come from :class:`neurodebug.view.SessionView`. What lives here is presentation: which
 rows a table has, which mark each timeline cell gets, how a run's end reads in one line.
 
-This module owns the types the widgets display (:class:`Shown`, :class:`LocalRow`,
-:class:`Where`); the widgets import them from here, and nothing here imports a widget.
+This module owns the types the widgets display (:class:`Shown`, :class:`Where`, and
+:class:`LocalRow`, which it takes from neurodebug.view, where the notebook's view gets it too);
+the widgets import them from here, and nothing here imports a widget.
 """
 
 from __future__ import annotations
@@ -14,22 +15,7 @@ from dataclasses import dataclass
 
 from neurodebug.compare import TeacherForced
 from neurodebug.trace.frames import End, Frame, Trace
-from neurodebug.view import SessionView
-
-
-@dataclass(frozen=True)
-class LocalRow:
-    """One row of the locals table. ``None`` means the variable is absent on that side."""
-
-    name: str
-    predicted: str | None
-    real: str | None
-    predicted_changed: bool = False
-    real_changed: bool = False
-
-    @property
-    def differs(self) -> bool:
-        return self.real is not None and self.predicted != self.real
+from neurodebug.view import LocalRow, SessionView, local_rows
 
 
 @dataclass(frozen=True)
@@ -119,24 +105,6 @@ def shown(view: SessionView, real_cursor: int | None, teacher: TeacherForced | N
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f}%"
-
-
-def local_rows(predicted: Frame | None, real: Frame | None, p_changed: frozenset[str], r_changed: frozenset[str]) -> list[LocalRow]:
-    """One row per name in either frame: predicted order first, then names only the real run has."""
-    p = predicted.locals if predicted is not None else {}
-    r = real.locals if real is not None else {}
-    names = list(p) + [n for n in r if n not in p]
-    has_real = real is not None
-    return [
-        LocalRow(
-            name=n,
-            predicted=p.get(n),
-            real=r.get(n) if has_real else None,
-            predicted_changed=n in p_changed,
-            real_changed=n in r_changed,
-        )
-        for n in names
-    ]
 
 
 def describe_end(end: End) -> str:

@@ -9,11 +9,11 @@ apart, so the few lines they share are written again here.)
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 
 from neurodebug.trace.format import source_lines, strip_marker
 from neurodebug.trace.frames import End, Frame
-from neurodebug.view import SessionView
+from neurodebug.view import LocalRow, SessionView
+from neurodebug.view import local_rows as rows_of
 
 #: The marks' colours: translucent, so that they read on light and dark themes alike.
 PREDICTED_BG = "rgba(64, 128, 255, 0.22)"
@@ -22,34 +22,14 @@ CHANGED_BG = "rgba(255, 190, 0, 0.35)"
 DIFFERS_FG = "#d03030"
 
 
-@dataclass(frozen=True)
-class LocalRow:
-    """One row of the locals table; None: the name is absent on that side."""
-
-    name: str
-    predicted: str | None
-    real: str | None
-    predicted_changed: bool = False
-    real_changed: bool = False
-
-    @property
-    def differs(self) -> bool:
-        return self.real is not None and self.predicted != self.real
-
-
 def local_rows(view: SessionView) -> list[LocalRow]:
     """The current step's locals: the predicted frame's names in order, then those only the real run has."""
     i = view.index
     predicted = view.current
     real_index = view.real_index
     real = view.real_frame(i)
-    p = predicted.locals if predicted is not None else {}
-    r = real.locals if real is not None else {}
-    p_changed = view.changed(i)
     r_changed = view.real_changed(real_index) if real is not None and real_index is not None else frozenset()
-    names = list(p) + [n for n in r if n not in p]
-    return [LocalRow(n, p.get(n), r.get(n) if real is not None else None, n in p_changed, n in r_changed)
-            for n in names]
+    return rows_of(predicted, real, view.changed(i), r_changed)
 
 
 def lines_marked(view: SessionView) -> tuple[int | None, int | None]:
