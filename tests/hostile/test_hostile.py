@@ -100,17 +100,17 @@ def program(case: Case, workspace, canary, token) -> str:
 NO_BWRAP = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no isolation here: {bwrap_problem()}")
 
 
-def _params() -> list:
+def isolation_params(cases) -> list:
     """Every case isolated; the cases that test only the limits also without isolation."""
     out = []
-    for c in CASES:
+    for c in cases:
         out.append(pytest.param(c, "bwrap", marks=NO_BWRAP, id=f"{c.name} [bwrap]"))
         if c.limits_only:
             out.append(pytest.param(c, "none", id=f"{c.name} [none]"))
     return out
 
 
-@pytest.mark.parametrize("case, isolation", _params())
+@pytest.mark.parametrize("case, isolation", isolation_params(CASES))
 def test_hostile_function_ends_in_one_sentence_and_harms_nothing(case, isolation, workspace, canary, token):
     prog = workspace / "hostile.py"
     prog.write_text(program(case, workspace, canary, token))

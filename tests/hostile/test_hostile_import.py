@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.hostile.conftest import STARTUP_S, WALL_S, processes_with, run_trace, workspace_digest
-from tests.hostile.test_hostile import NO_BWRAP, Case
+from tests.hostile.test_hostile import Case, isolation_params
 
 IMPORTING = "while the module hostile.py was being imported"
 
@@ -45,16 +45,7 @@ HEADER = "import os, signal, subprocess, sys, threading, time\n\n"
 ENTRY = "\n\ndef hostile():\n    return 'reached'\n"
 
 
-def _params() -> list:
-    out = []
-    for c in CASES:
-        out.append(pytest.param(c, "bwrap", marks=NO_BWRAP, id=f"{c.name} [bwrap]"))
-        if c.limits_only:
-            out.append(pytest.param(c, "none", id=f"{c.name} [none]"))
-    return out
-
-
-@pytest.mark.parametrize("case, isolation", _params())
+@pytest.mark.parametrize("case, isolation", isolation_params(CASES))
 def test_hostile_module_ends_in_one_sentence_and_harms_nothing(case, isolation, workspace, canary, token):
     prog = workspace / "hostile.py"
     prog.write_text(HEADER + textwrap.dedent(case.body.format(data=str(workspace / "data.txt"))) + "\n" + ENTRY)
