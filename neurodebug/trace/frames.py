@@ -30,6 +30,11 @@ class Frame:
     depth:     call depth; the entry function's frames are depth 0, its callees 1, ...
     func:      name of the function the frame belongs to, when known.
     malformed: None for a well-formed frame, else a short reason (bad JSON, unknown line, cut off).
+    file:      the file the line is in, relative to the project root ('/'-separated); None when
+               the trace is of a source with no file (a string, a notebook cell).
+    confidence:        predicted frames: the probability the model gave to what it wrote, under
+                       the constraints decoding used; None for real frames or when unknown.
+    locals_confidence: predicted frames: name -> that probability for each value written in full.
     """
 
     event: str
@@ -40,6 +45,9 @@ class Frame:
     depth: int = 0
     func: str | None = None
     malformed: str | None = None
+    file: str | None = None
+    confidence: float | None = None
+    locals_confidence: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +63,9 @@ class Frame:
             depth=int(d.get("depth", 0)),
             func=d.get("func"),
             malformed=d.get("malformed"),
+            file=d.get("file"),
+            confidence=d.get("confidence"),
+            locals_confidence=d.get("locals_confidence"),
         )
 
 
@@ -120,9 +131,14 @@ class Trace:
                 "arg": f.arg,
                 "depth": f.depth,
                 "func": f.func,
+                "file": f.file,
             }
             if f.malformed:
                 d["malformed"] = f.malformed
+            if f.confidence is not None:
+                d["confidence"] = f.confidence
+            if f.locals_confidence is not None:
+                d["locals_confidence"] = f.locals_confidence
             frames.append(d)
         return {
             "source": self.source,
