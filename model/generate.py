@@ -63,6 +63,20 @@ def restrict_logits(logits: torch.Tensor, allowed) -> torch.Tensor:
     return out
 
 
+def choice_logprob(logits: torch.Tensor, allowed, token: int, temperature: float = 1.0) -> float:
+    """The log-probability of ``token`` under the distribution decoding chose it from: ``logits``
+    restricted to ``allowed`` as ``restrict_logits`` restricts them (renormalised over the
+    allowed ids), at ``temperature`` (1 for greedy decoding). Computed over the allowed ids only,
+    so that it costs a gather, not a second copy of the vocabulary."""
+    t = temperature if temperature > 0.0 else 1.0
+    scores = logits.float()
+    if allowed is not None:
+        idx = _index(allowed, logits.shape[-1], logits.device)
+        if idx.numel() and bool(torch.isfinite(scores[idx]).any()):
+            scores = scores[idx]
+    return float(logits[token].float() / t - torch.logsumexp(scores / t, -1))
+
+
 #: Index tensors of recent immutable answers of a constraint, by identity (the answer kept alive
 #: with its tensor): a constraint answers from a few cached tuples, and turning a tuple of 128k
 #: ids into a tensor at every step costs more than the rest of the step on a small model.

@@ -182,14 +182,16 @@ class _Link:
     certain: bool
     allowed: object
     drafted: bool = False  # proposed by prompt lookup (stays True once checked)
+    row: object = None  # the logits it was checked against (None: forced, or not checked yet)
 
 
 def stream(seq, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
            generator=None, should_stop: Callable[[], bool] | None = None, constraint=None,
-           lookahead: Lookahead = DEFAULT) -> Iterator[int]:
+           lookahead: Lookahead = DEFAULT, on_choice=None) -> Iterator[int]:
     """``Sequence.stream`` with jump-forward and prompt lookup: the same tokens (greedy) or the
     same distribution (sampling), in fewer forwards. Each token is appended to ``seq`` as it is
-    yielded."""
+    yielded; ``on_choice`` as ``Sequence.generate``'s: each token's logits come from the forward
+    that checked or chose it (None for a forced token)."""
     stop = set(stop_ids)
     new: list[int] = []
     lookup = PromptLookup(seq.ids, lookahead.max_ngram, lookahead.min_ngram) if lookahead.draft > 0 else None
@@ -203,7 +205,9 @@ def stream(seq, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_
                      ended=bool(chain) and (chain[-1].token in stop or len(new) + len(chain) >= max_new_tokens))
         if lookahead.adapt:
             limit = _next_limit(limit, chain, out, lookahead.draft)
-        for t in out:
+        for t, (row, allowed) in zip(out, decide.whys):
+            if on_choice is not None:
+                on_choice(row, allowed, t)
             new.append(t)
             yield t
             if t in stop or len(new) >= max_new_tokens:
@@ -217,11 +221,13 @@ def _round(seq, chain: list[_Link], free_allowed, decide: _Decide, lookup, ended
     import torch
 
     base = len(seq.ids)
+    decide.whys = [(link.row, link.allowed) for link in chain]
     if chain and not chain[0].certain and seq.computed == base and seq._last is not None:
         # the first draft is checked against logits already known: a wrong one costs no forward
         ok, alt = decide.verify(seq._last, chain[0])
+        decide.whys[0] = (seq._last, chain[0].allowed)
         if not ok:
-            return _commit(seq, lookup, base, [], alt)
+            return _commit(seq, lookup, base, [], alt, decide)
         chain[0].certain = True
     tokens = [link.token for link in chain]
     drafted = not all(link.certain for link in chain)
@@ -235,17 +241,21 @@ def _round(seq, chain: list[_Link], free_allowed, decide: _Decide, lookup, ended
         for j, link in enumerate(chain):
             if not link.certain:
                 ok, alt = decide.verify(rows[j], link)
+                decide.whys[j] = (rows[j], link.allowed)
                 if not ok:
                     seq.truncate(base + j, last_logits=rows[j])
-                    return _commit(seq, lookup, base + j, tokens[:j], alt)
+                    return _commit(seq, lookup, base + j, tokens[:j], alt, decide)
         choice = None if ended else decide.choose(rows[-1], free_allowed)
-    return _commit(seq, lookup, None, tokens, choice)
+        decide.whys.append((rows[-1], free_allowed))
+    return _commit(seq, lookup, None, tokens, choice, decide)
 
 
-def _commit(seq, lookup, cut: int | None, kept: list[int], choice: int | None) -> list[int]:
-    """Append ``choice`` (pending) after the kept tokens, the lookup cut back to ``cut`` first."""
+def _commit(seq, lookup, cut: int | None, kept: list[int], choice: int | None, decide: "_Decide") -> list[int]:
+    """Append ``choice`` (pending) after the kept tokens, the lookup cut back to ``cut`` first;
+    ``decide.whys`` is cut to what the tokens given were chosen from."""
     if lookup is not None and cut is not None:
         lookup.cut(cut)
+    del decide.whys[len(kept) + (choice is not None):]
     if choice is None:
         return kept
     seq.ids.append(choice)  # pending until the next forward computes it
@@ -261,6 +271,8 @@ class _Decide:
     def __init__(self, temperature: float, top_p: float, generator):
         self.temperature, self.top_p, self.generator = temperature, top_p, generator
         self.sets = _Sets()
+        #: per token of the last round: (the logits it was chosen from or None, what was allowed)
+        self.whys: list[tuple[object, object]] = []
 
     def choose(self, logits, allowed) -> int:
         """The token at a free position, as ``Sequence.stream`` decides it."""

@@ -42,6 +42,9 @@ from neurodebug.model.generate import make_generator, restrict_logits, sample  #
 from neurodebug.model.model import Transformer, column_major_linears
 
 DEFAULT_CHUNK = 512
+
+#: on_choice(logits [V] or None, what the constraint allowed, token): see Sequence.generate.
+OnChoice = Callable[[torch.Tensor | None, object, int], None]
 CUDA_CHUNK = 2048
 
 
@@ -319,7 +322,8 @@ class Sequence:
     def generate(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, on_token: Callable[[int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, *, constraint=None,
-                 on_logits: Callable[[torch.Tensor, int], None] | None = None, lookahead=None) -> list[int]:
+                 on_logits: Callable[[torch.Tensor, int], None] | None = None, lookahead=None,
+                 on_choice: OnChoice | None = None) -> list[int]:
         """Generate up to max_new_tokens, appending them (a stop token included) to this sequence.
 
         on_token(id) is called as each token comes; should_stop() is asked before each step and
@@ -328,11 +332,15 @@ class Sequence:
         float logits [V] as the model gave them (before any constraint) and the token chosen.
         lookahead: a ``model.lookahead.Lookahead`` (jump-forward of forced tokens, prompt-lookup
         drafts): the same greedy tokens in fewer forwards; None (default) runs one forward per
-        token. Not with on_logits (a forced token has no forward of its own).
+        token. Not with on_logits (a forced token has no forward of its own). on_choice(logits,
+        allowed, id): for each token in order, the logits [V] it was chosen from (None for a token
+        the constraint forced without a forward) and what the constraint allowed there: what
+        ``generate.choice_logprob`` turns into the probability decoding gave it (confidence,
+        from logits computed anyway, with or without a lookahead).
         """
         out = []
         for tok in self.stream(max_new_tokens, stop_ids, temperature, top_p, seed, should_stop, constraint=constraint,
-                               on_logits=on_logits, lookahead=lookahead):
+                               on_logits=on_logits, lookahead=lookahead, on_choice=on_choice):
             out.append(tok)
             if on_token is not None:
                 on_token(tok)
@@ -417,7 +425,7 @@ class Sequence:
     def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
                seed: int | None = None, should_stop: Callable[[], bool] | None = None, *,
                constraint=None, on_logits: Callable[[torch.Tensor, int], None] | None = None,
-               lookahead=None) -> Iterator[int]:
+               lookahead=None, on_choice: OnChoice | None = None) -> Iterator[int]:
         """Like generate, as an iterator: each token is appended to the sequence as it is yielded."""
         if not self.ids:
             raise ModelError("Generation needs at least one prompt token.")
@@ -426,7 +434,8 @@ class Sequence:
         if lookahead is not None and on_logits is None:
             from neurodebug.model.lookahead import stream
 
-            yield from stream(self, max_new_tokens, stop, temperature, top_p, gen, should_stop, constraint, lookahead)
+            yield from stream(self, max_new_tokens, stop, temperature, top_p, gen, should_stop, constraint, lookahead,
+                              on_choice)
             return
         new: list[int] = []  # what the constraint is shown: this call's tokens so far
         for _ in range(max_new_tokens):
@@ -435,12 +444,15 @@ class Sequence:
             with torch.inference_mode():
                 logits = self._last if self.computed == len(self.ids) and self._last is not None \
                     else self.extend((), logits="last")
-                raw = logits
+                raw, allowed = logits, None
                 if constraint is not None:
-                    logits = restrict_logits(logits, constraint.allowed(new))
+                    allowed = constraint.allowed(new)
+                    logits = restrict_logits(logits, allowed)
                 tok = sample(logits, temperature, top_p, gen)
                 if on_logits is not None:
                     on_logits(raw, tok)
+                if on_choice is not None:
+                    on_choice(raw, allowed, tok)
             self.ids.append(tok)  # pending until the next step computes it
             self._last = None
             new.append(tok)

@@ -389,6 +389,9 @@ class Session:
         prefix = [self.codec.event_ids[force_event]] if force_event else []
         constraint = self._constraint(prefix)
         extra = {} if constraint is None else {"constraint": constraint}
+        logprobs = [0.0] * len(prefix)  # a forced event token: the constraint's, probability 1
+        if self.state.gives_logprobs:
+            extra["logprobs"] = logprobs
         t0 = time.perf_counter()
         forwards = self.state.forwards
         try:
@@ -417,19 +420,32 @@ class Session:
         if new and new[-1] in end_ids:
             body = ids[:-1]
             if body:  # a frame cut off by the end token: keep it, marked, then end
-                self._append(start, body, self._parse(body, cut=True), forced=False)
+                self._append(start, body, self._with_confidence(self._parse(body, cut=True), body, logprobs[:-1]),
+                             forced=False)
             self._end_start = len(self.state) - 1
             self._parser.feed(new[-1:])
             self._finish(self._parser.end if self._parser.ended else End("end_of_text", "The model ended the trace."))
             return self.current if body else None
         if not new or new[-1] != self.codec.frame_sep_id:
-            frame = self._parse(ids, cut=True)
-            self._append(start, ids, frame, forced=False)
+            self._append(start, ids, self._with_confidence(self._parse(ids, cut=True), ids, logprobs), forced=False)
             self._finish(End("token_cap", f"A frame ran past {budget} tokens without ending; the prediction stopped."))
-            return frame
+            return self.current
         frame = self._parse(ids, cut=False)
-        self._append(start, ids, frame, forced=False)
-        return frame
+        self._append(start, ids, self._with_confidence(frame, ids, logprobs), forced=False)
+        return self.current
+
+    def _with_confidence(self, frame: Frame, ids: list[int], logprobs: list[float]) -> Frame:
+        """The frame with the confidence of its tokens and of each value its LOCALS write in full
+        (``neurodebug.confidence``); as it was when the backend gave no log-probabilities."""
+        from neurodebug import confidence as _confidence
+
+        if len(logprobs) != len(ids) or not ids:
+            return frame
+        parts = self.codec.frame_parts(ids, (0, len(ids)))
+        a, b = parts.get("locals", (0, 0))
+        values = _confidence.values_confidence(self.codec.tokenizer.decode, ids[a:b], logprobs[a:b])
+        return replace(frame, confidence=_confidence.frame_confidence(logprobs),
+                       locals_confidence=values if parts.get("locals") else None)
 
     def _parse(self, ids: list[int], cut: bool) -> Frame:
         """Feed one frame's ids to the parser (which tracks scopes) and return the frame.

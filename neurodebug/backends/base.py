@@ -21,6 +21,12 @@ debugger's is ``neurodebug.constrain``). A state whose ``applies_constraint`` is
 (local, transformers, and http over vLLM's contract, which repairs free text with
 ``allowed_token_ids``); over Meta's contract the http backend accepts the keyword and ignores
 it (the server decodes freely), and says so with ``applies_constraint = False``.
+
+``logprobs`` (keyword-only, default None): a list to which a state whose ``gives_logprobs`` is
+True appends, for each new token, its log-probability under the distribution decoding chose it
+from: the constraint applied (renormalised over the allowed tokens), at the decoding temperature
+(1 when greedy); 0 for a token the constraint forced. It is what frames' ``confidence`` is made
+of (``neurodebug.confidence``), from logits the model computes anyway.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class State(ABC):
     forwards: int = 0
     #: True when generate(constraint=...) restricts the tokens (see the module docstring)
     applies_constraint: bool = False
+    #: True when generate(logprobs=[...]) fills the list (see the module docstring)
+    gives_logprobs: bool = False
     #: True when ``beam(width, max_new_tokens, stop_ids, should_stop, constraint=factory)`` finds the
     #: most likely continuation by beam search (the local backend); elsewhere decoding is greedy
     supports_beam: bool = False
@@ -68,9 +76,10 @@ class State(ABC):
         should_stop: Callable[[], bool] | None = None,
         *,
         constraint=None,
+        logprobs: list[float] | None = None,
     ) -> list[int]:
         """Generate up to max_new_tokens, appending them (stop token included) to the state.
-        ``constraint``: see the module docstring (None: unconstrained)."""
+        ``constraint``, ``logprobs``: see the module docstring (None: unconstrained, not asked)."""
 
 
 class Predictor(ABC):

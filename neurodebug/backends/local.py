@@ -46,13 +46,14 @@ class LocalState(State):
         self.seq.truncate(n)
 
     applies_constraint = True
+    gives_logprobs = True
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None, *, constraint=None) -> list[int]:
+                 on_token=None, should_stop=None, *, constraint=None, logprobs=None) -> list[int]:
         before = self.seq.tokens_run
         new = self.seq.generate(max_new_tokens, stop_ids=tuple(stop_ids), temperature=temperature, top_p=top_p,
                                 seed=seed, on_token=on_token, should_stop=should_stop, constraint=constraint,
-                                lookahead=self.p.lookahead)
+                                lookahead=self.p.lookahead, on_choice=_recorder(logprobs, temperature))
         # the runtime computes a token when it is needed: the last generated one stays pending
         # and is paid for by the next extend/generate, which counts it then
         self.tokens_computed += self.seq.tokens_run - before
@@ -91,6 +92,19 @@ class LocalState(State):
                             constraint=constraint)
         self.tokens_computed += self.seq.tokens_run - before
         return list(new)
+
+
+def _recorder(logprobs: list | None, temperature: float):
+    """The runtime's on_choice hook that appends each token's log-probability to ``logprobs``
+    (None when nobody asked: nothing is computed)."""
+    if logprobs is None:
+        return None
+    from neurodebug.model.generate import choice_logprob
+
+    def on_choice(logits, allowed, token: int) -> None:
+        logprobs.append(0.0 if logits is None else choice_logprob(logits, allowed, token, temperature))
+
+    return on_choice
 
 
 def _lookahead(choice):

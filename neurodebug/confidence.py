@@ -1,0 +1,148 @@
+"""How sure the model was of what it wrote, and how well that sureness predicts being right.
+
+A backend state gives, for each generated token, its log-probability under the distribution
+decoding chose it from (the constraint applied and renormalised, at the decoding temperature,
+1 when greedy; 0 for a token the constraint forced): ``State.generate(logprobs=[...])``. From
+those this module makes
+
+* a frame's ``confidence`` and each fully written local value's (:func:`frame_confidence`,
+  :func:`values_confidence`), by the definition ``DEFINITION`` that separated right frames from
+  wrong ones best on the synthetic suite (docs/confidence.md, the measurement);
+* the calibration numbers ``neurodebug eval`` reports: the AUROC of confidence for "this frame's
+  state is wrong", the expected calibration error and the accuracy per confidence bin.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Callable, Sequence
+
+#: The ways of turning a frame's token log-probabilities into one confidence, measured side by
+#: side (docs/confidence.md): the probability of the whole text, of its least likely token, and
+#: the per-token geometric mean.
+DEFINITIONS: dict[str, Callable[[Sequence[float]], float]] = {
+    "product": lambda lps: math.exp(sum(lps)),
+    "min": lambda lps: math.exp(min(lps)),
+    "geometric_mean": lambda lps: math.exp(sum(lps) / len(lps)),
+}
+
+#: The definition frames carry: the best AUROC on synthetic_heldout, teacher-forced (docs/confidence.md).
+DEFINITION = "min"
+
+#: Equal-width confidence bins of the calibration numbers.
+BINS = 10
+
+
+def frame_confidence(logprobs: Sequence[float], definition: str = DEFINITION) -> float | None:
+    """One frame's confidence from its tokens' log-probabilities (None for no tokens)."""
+    return DEFINITIONS[definition](logprobs) if logprobs else None
+
+
+def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], logprobs: Sequence[float],
+                      definition: str = DEFINITION) -> dict[str, float]:
+    """name -> confidence of each value the LOCALS tokens ``ids`` write in full (not ".."): from
+    the log-probabilities of the tokens that write any character of its JSON string."""
+    offsets = _char_offsets(decode, list(ids))
+    out = {}
+    for name, (a, b) in _value_spans(decode(list(ids))).items():
+        toks = [i for i in range(len(ids)) if offsets[i] < b and offsets[i + 1] > a]
+        if toks:
+            out[name] = DEFINITIONS[definition]([logprobs[i] for i in toks])
+    return out
+
+
+def _char_offsets(decode, ids: list[int]) -> list[int]:
+    """offsets[i]: where token i's text starts in the decoded text (offsets[-1]: its length)."""
+    return [len(decode(ids[:k])) for k in range(len(ids) + 1)]
+
+
+def _value_spans(text: str) -> dict[str, tuple[int, int]]:
+    """name -> (start, end) of each value's JSON string (quotes included) in a LOCALS object's
+    text, for the values written in full; {} when the text is not such an object."""
+    from neurodebug.trace.frames import UNCHANGED
+
+    dec = json.JSONDecoder()
+    spans: dict[str, tuple[int, int]] = {}
+    i = _skip(text, 0)
+    if not text.startswith("{", i):
+        return {}
+    i = _skip(text, i + 1)
+    try:
+        while i < len(text) and text[i] != "}":
+            key, i = dec.raw_decode(text, i)
+            i = _skip(text, i)
+            if not text.startswith(":", i):
+                return spans
+            start = _skip(text, i + 1)
+            value, i = dec.raw_decode(text, start)
+            if isinstance(key, str) and value != UNCHANGED:
+                spans[key] = (start, i)
+            i = _skip(text, i)
+            i = _skip(text, i + 1) if text.startswith(",", i) else i
+    except ValueError:
+        pass  # a frame cut off inside its locals: the values before the cut
+    return spans
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+# -- calibration ------------------------------------------------------------------------------------
+
+
+def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float | None:
+    """The probability that a positive scores higher than a negative (ties count half): the
+    Mann-Whitney statistic from average ranks. None without both kinds."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(positives, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if not n_pos or not n_neg:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    ranks[order] = np.arange(1, len(s) + 1)
+    for v in np.unique(s):  # ties share their average rank
+        tie = s == v
+        ranks[tie] = ranks[tie].mean()
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = BINS) -> list[dict]:
+    """Per equal-width confidence bin ([k/bins, (k+1)/bins), the last one closed): the frames in
+    it, their mean confidence and their accuracy (None for an empty bin)."""
+    rows = []
+    for k in range(bins):
+        lo, hi = k / bins, (k + 1) / bins
+        inside = [ok for c, ok in zip(confidence, correct) if lo <= c < hi or (k == bins - 1 and c == 1.0)]
+        confs = [c for c in confidence if lo <= c < hi or (k == bins - 1 and c == 1.0)]
+        rows.append({"low": lo, "high": hi, "frames": len(inside),
+                     "confidence": sum(confs) / len(confs) if confs else None,
+                     "accuracy": sum(inside) / len(inside) if inside else None})
+    return rows
+
+
+def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], bins: int = BINS) -> float | None:
+    """The frames' weighted mean gap between confidence and accuracy over equal-width bins."""
+    n = len(confidence)
+    if not n:
+        return None
+    return sum(r["frames"] / n * abs(r["accuracy"] - r["confidence"])
+               for r in reliability(confidence, correct, bins) if r["frames"])
+
+
+def calibration(confidence: Sequence[float | None], state_ok: Sequence[bool], bins: int = BINS) -> dict:
+    """The calibration of the frames that have a confidence: AUROC of confidence for a wrong
+    state (1 - confidence as the score), ECE and the bins, and how many frames were scored."""
+    pairs = [(c, ok) for c, ok in zip(confidence, state_ok) if c is not None]
+    conf = [c for c, _ in pairs]
+    ok = [bool(o) for _, o in pairs]
+    return {"frames": len(pairs),
+            "auroc_state_wrong": auroc([1.0 - c for c in conf], [not o for o in ok]),
+            "ece": expected_calibration_error(conf, ok, bins),
+            "bins": reliability(conf, ok, bins)}
