@@ -13,6 +13,7 @@ from itertools import repeat
 from operator import is_
 from typing import Callable
 
+from neurodebug.real.objects import CONTAINERS, OBJECT_MARK, keeps_object_repr, object_text
 from neurodebug.trace.format import ADDRESS_RE, MAX_REPR_CHARS, REPR_CUT, RETURN_AFTER_EXCEPTION, SKIPPED_SCOPES
 from neurodebug.trace.source import INLINE_COMPREHENSIONS, comprehension_names, comprehension_spans, offsets_in_spans
 
@@ -116,13 +117,24 @@ _BIG = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset})
 
 
 def safe_repr(v, limit: int) -> str:
-    """``repr(v)``, cut to ``limit`` characters plus REPR_CUT; never raises."""
+    """``repr(v)``, cut to ``limit`` characters plus REPR_CUT; never raises.
+
+    An object whose class has no ``__repr__`` is written with its attributes instead
+    (``Stack(items=[1, 2])``, :mod:`neurodebug.real.objects`), also inside a built-in container.
+    """
     try:
-        if type(v) in _BIG and len(v) * 3 > limit:
-            r = _head_repr(v, limit)
-            if r is not None and len(r) > limit:
-                return r[:limit] + REPR_CUT
-        r = repr(v)
+        if keeps_object_repr(type(v)):
+            r = object_text(v, limit, REPR_FAILED)
+        else:
+            r = None
+            if type(v) in _BIG and len(v) * 3 > limit:
+                r = _head_repr(v, limit)
+                if r is not None and len(r) <= limit:
+                    r = None
+            if r is None:
+                r = repr(v)
+            if OBJECT_MARK in r and type(v) in CONTAINERS:
+                r = object_text(v, limit, REPR_FAILED)
     except RecursionError:
         if _near_recursion_limit():
             raise  # the traced code is at the limit: let Recorder hand the error to it
