@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from neurodebug.compare import Comparison, Divergence, align, compare
+from neurodebug.real.objects import Instance, parse
 from neurodebug.trace.frames import End, Frame, Trace, changed_names
 
 if TYPE_CHECKING:
@@ -130,3 +131,31 @@ def local_rows(predicted: Frame | None, real: Frame | None, p_changed: frozenset
         )
         for n in names
     ]
+
+
+# -- an object's attributes side by side (the TUI's value detail, the editor's hover) -----------
+
+
+@dataclass(frozen=True)
+class ObjectRows:
+    """A local that is an object written with its attributes (``Stack(items=[1])``, see
+    :mod:`neurodebug.real.objects`) on either side: what each side is, then one row per attribute,
+    predicted beside real (``None``: the attribute is absent on that side)."""
+
+    predicted: str | None  # the class name, or the whole value when that side is no such object
+    real: str | None
+    rows: tuple[LocalRow, ...]
+
+
+def object_rows(row: LocalRow) -> ObjectRows | None:
+    """``row``'s attributes, predicted order first; None unless a side is an object with attributes."""
+    p, r = parse(row.predicted), parse(row.real)
+    if p is None and r is None:
+        return None
+    names = list(p or ()) + [k for k in (r or ()) if k not in (p or ())]
+    rows = tuple(LocalRow(k if isinstance(k, str) else repr(k), _attribute(p, k), _attribute(r, k)) for k in names)
+    return ObjectRows(p.name if p is not None else row.predicted, r.name if r is not None else row.real, rows)
+
+
+def _attribute(obj: Instance | None, name) -> str | None:
+    return repr(obj[name]) if obj is not None and name in obj else None

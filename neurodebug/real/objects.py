@@ -207,7 +207,8 @@ class Instance(dict):
         return (isinstance(other, Instance) and (self.name, self.shown) == (other.name, other.shown)
                 and dict.__eq__(self, other))
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:  # read back from text, never changed: it may sit in a set
+        return hash((self.name, self.shown, frozenset(self)))
 
     def lines(self) -> list[str]:
         """``name=value`` of each attribute: how a value's detail or a hover lists them."""
