@@ -1,9 +1,11 @@
 """Values the debugger shows: reprs, their children, and lookups that run no code.
 
 A predicted value is a repr string. When it parses as a Python literal (``ast.literal_eval``) and
-is a list, tuple, dict or set, it expands into children. ``evaluate`` (hover, watch, the debug
-console) accepts a local's name followed by literal indexes, keys or slices (``xs[0]``,
-``d['k']``, ``grid[1][2]``, ``s[1:3]``) and nothing else: no user code runs in the adapter.
+is a list, tuple, dict or set, it expands into children; an object without ``__repr__``, written
+``Stack(items=[1, 2])`` (:mod:`neurodebug.real.objects`), expands into its attributes. ``evaluate``
+(hover, watch, the debug console) accepts a local's name followed by literal indexes, keys or
+slices (``xs[0]``, ``d['k']``, ``grid[1][2]``, ``s[1:3]``) and such attributes (``self.items[0]``),
+and nothing else: no user code runs in the adapter.
 """
 
 from __future__ import annotations
@@ -14,30 +16,40 @@ from collections.abc import Hashable
 from typing import Any
 
 from neurodebug.errors import UserError
+from neurodebug.real.objects import Instance, read_value
 from neurodebug.trace.format import shorten
 
 CONTAINERS = (list, tuple, dict, set, frozenset)
 
 #: What evaluate says to anything but a name with literal indexes.
 NO_CODE = ("neurodebug runs no code: it shows a local of the predicted frame by name, indexed by "
-           "literal keys such as xs[0] or d['k'].")
+           "literal keys such as xs[0] or d['k'], or an attribute it shows, such as self.items.")
 
 MISSING = object()
 
 
 def literal(text: str | None) -> Any:
-    """The Python value of a repr when it is a literal, else MISSING."""
+    """The Python value of a repr when it is a literal or holds objects written with their
+    attributes (an :class:`Instance` each), else MISSING."""
     if text is None:
         return MISSING
     try:
         return ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if "(" not in text:
+        return MISSING
+    try:
+        return read_value(text)
+    except ValueError:
         return MISSING
 
 
 def type_name(text: str | None) -> str | None:
-    """The type of a repr that is a literal (``'int'``, ``'list'``), else None."""
+    """The type of a repr that is a literal (``'int'``, ``'list'``) or an object's class, else None."""
     value = literal(text)
+    if isinstance(value, Instance):
+        return value.name
     return None if value is MISSING else type(value).__name__
 
 
@@ -46,7 +58,9 @@ def expandable(value: Any) -> bool:
 
 
 def children(value: Any) -> list[tuple[str, Hashable, Any]]:
-    """(shown name, key into ``value``, child value) of a list, tuple, dict or set."""
+    """(shown name, key into ``value``, child value) of a list, tuple, dict, set or object."""
+    if isinstance(value, Instance):
+        return [(k if isinstance(k, str) else repr(k), k, v) for k, v in value.items()]
     if isinstance(value, dict):
         return [(repr(k), k, v) for k, v in value.items()]
     if isinstance(value, (set, frozenset)):
@@ -65,6 +79,8 @@ def child_evaluate_name(parent: str | None, value: Any, key: Hashable) -> str | 
     """The expression ``evaluate`` takes for a child (None for a set's members: they have no key)."""
     if parent is None or isinstance(value, (set, frozenset)):
         return None
+    if isinstance(value, Instance):
+        return f"{parent}.{key}" if isinstance(key, str) and key.isidentifier() else None
     return f"{parent}[{key!r}]"
 
 
@@ -75,9 +91,9 @@ def evaluate(expression: str, local_values: dict[str, str]) -> tuple[str, Any]:
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
         raise UserError(NO_CODE) from None
-    keys = []
-    while isinstance(node, ast.Subscript):
-        keys.append(_literal_key(node.slice))
+    keys = []  # (is an attribute, key), innermost last
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        keys.append((True, node.attr) if isinstance(node, ast.Attribute) else (False, _literal_key(node.slice)))
         node = node.value
     if not isinstance(node, ast.Name):
         raise UserError(NO_CODE)
@@ -86,15 +102,27 @@ def evaluate(expression: str, local_values: dict[str, str]) -> tuple[str, Any]:
         raise UserError(f"{name} is not a local of the predicted frame.")
     shown = local_values[name]
     value = literal(shown)
-    for key in reversed(keys):
+    for attribute, key in reversed(keys):
         if value is MISSING:
             raise UserError(f"The predicted value of {name}, {shorten(shown, 40)}, is not a Python literal, so it cannot be indexed.")
-        try:
-            value = value[key]
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise UserError(f"{text} has no value: the predicted value has no index or key {key!r}.") from None
+        value = _attribute(text, value, key) if attribute else _item(text, value, key)
         shown = repr(value)
     return shown, value
+
+
+def _item(text: str, value: Any, key: Any) -> Any:
+    """``value[key]``; an object's attribute may be indexed by its name too (the panes' evaluateName)."""
+    try:
+        return value[key]
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise UserError(f"{text} has no value: the predicted value has no index or key {key!r}.") from None
+
+
+def _attribute(text: str, value: Any, name: str) -> Any:
+    """An attribute of an object written with its attributes; nothing else has attributes here."""
+    if not isinstance(value, Instance) or name not in value:
+        raise UserError(f"{text} has no value: the predicted value shows no attribute {name}.")
+    return value[name]
 
 
 def _literal_key(node: ast.AST) -> Any:
