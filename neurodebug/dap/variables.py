@@ -23,7 +23,7 @@ CONTAINERS = (list, tuple, dict, set, frozenset)
 
 #: What evaluate says to anything but a name with literal indexes.
 NO_CODE = ("neurodebug runs no code: it shows a local of the predicted frame by name, indexed by "
-           "literal keys such as xs[0] or d['k'], or an attribute it shows, such as self.items.")
+           "literal keys such as xs[0] or d['k'].")
 
 MISSING = object()
 
