@@ -15,6 +15,7 @@ from typing import Sequence
 
 from neurodebug.trace.format import shorten
 from neurodebug.trace.frames import Frame, changed_names, changed_since
+from neurodebug.view import LocalRow, object_rows
 
 #: Longest value shown in an inlay hint before it is cut with an ellipsis.
 HINT_VALUE_CHARS = 40
@@ -181,7 +182,23 @@ def hover_markdown(name: str, rows, has_real: bool, index: int) -> str | None:
         out.append("| " + " | ".join(cells) + " |")
     if len(rows) > len(shown):
         out.append(f"\n({len(rows) - len(shown)} earlier changes not shown)")
-    return "\n".join(out)
+    step, _, pv, rv = rows[-1]
+    return "\n".join(out + _attribute_table(name, step, pv, rv, has_real))
+
+
+def _attribute_table(name: str, step: int, pv: str | None, rv: str | None, has_real: bool) -> list[str]:
+    """The latest value's attributes, a row each, when it is an object written with its attributes
+    (``Stack(items=[1, 2])``): a table cell holds one line, so an object's state is spread here."""
+    objects = object_rows(LocalRow(name, pv, rv))
+    if objects is None or not objects.rows:
+        return []
+    kind = objects.predicted if objects.predicted is not None else objects.real
+    out = ["", f"**{name}** ({_cell(kind)}) at step {step}, attribute by attribute:", ""]
+    out += ["| attribute | predicted | real |", "|---|---|---|"] if has_real else ["| attribute | predicted |", "|---|---|"]
+    for a in objects.rows:
+        cells = [a.name, _cell(a.predicted)] + ([_cell(a.real) + (" ✗" if a.real != a.predicted else "")] if has_real else [])
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def _cell(value: str | None) -> str:
