@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from neurodebug.confidence import frame_confidence
 from neurodebug.trace.format import strip_marker
 from neurodebug.trace.frames import Frame, Trace
 
@@ -112,7 +113,7 @@ def frame_differences(real: Frame, predicted: Frame) -> set[str]:
     out: set[str] = set()
     if real.event != predicted.event:
         out.add("event")
-    if real.line != predicted.line:
+    if real.line != predicted.line or real.file != predicted.file:
         out.add("line")
     for name in real.locals.keys() | predicted.locals.keys():
         if real.locals.get(name) != predicted.locals.get(name):
@@ -191,12 +192,14 @@ def align(real: list[Frame], predicted: list[Frame], elided: set[int] = frozense
     return pairs
 
 
-def _describe(f: Frame) -> str:
-    """A frame in words: 'line 8 (`return t`)', 'a return at line 4 (`return y`)', 'a malformed frame (...)'."""
+def _describe(f: Frame, with_file: bool = False) -> str:
+    """A frame in words: 'line 8 (`return t`)', 'a return at line 4 (`return y`)', 'a malformed frame (...)';
+    ``with_file``: 'line 3 of b.py (`...`)'."""
     if f.line is None:
         return f"a malformed frame ({f.malformed})" if f.malformed else f"{_a(f.event)} at an unknown line"
     text = strip_marker(f.source).strip()
-    where = f"line {f.line}" + (f" (`{text}`)" if text else "")
+    of = f" of {f.file}" if with_file and f.file else ""
+    where = f"line {f.line}{of}" + (f" (`{text}`)" if text else "")
     return where if f.event == "line" else f"{_a(f.event)} at {where}"
 
 
@@ -218,14 +221,15 @@ def divergence_of(step: int, real: Frame | None, predicted: Frame | None, differ
                           None if predicted is None else predicted.event,
                           real.line if real else None, predicted.line if predicted else None, msg)
     rl, pl = real.line, predicted.line
+    files = real.file != predicted.file  # then each side names its file
     if "event" in differs:
         return Divergence(step, "event", None, real.event, predicted.event, rl, pl,
-                          f"At step {step + 1} the real run had {_describe(real)}; "
-                          f"the model predicted {_describe(predicted)}.")
+                          f"At step {step + 1} the real run had {_describe(real, files)}; "
+                          f"the model predicted {_describe(predicted, files)}.")
     if "line" in differs:
         return Divergence(step, "line", None, str(rl), str(pl), rl, pl,
-                          f"At step {step + 1} the real run executed {_describe(real)}; "
-                          f"the model predicted {_describe(predicted)}.")
+                          f"At step {step + 1} the real run executed {_describe(real, files)}; "
+                          f"the model predicted {_describe(predicted, files)}.")
     names = sorted(d.split(":", 1)[1] for d in differs if d.startswith("locals:"))
     if names:
         # the first name in the real frame's order, so the message follows the source
@@ -311,11 +315,25 @@ class FrameScore:
     #: for a "form" difference, (the real frame's part, the model's) where they first differ, as
     #: written on the wire (e.g. ('{"n": ".."}', '{"n": "1"}'), or a SOURCE without its newline)
     written: tuple[str, str] | None = None
+    #: the probability greedy decoding gave the frame it writes here (``neurodebug.confidence``;
+    #: None when not asked, or the frame was not generated), and its tokens' log-probabilities
+    confidence: float | None = None
+    logprobs: list[float] | None = None
+
+    @property
+    def state_match(self) -> bool:
+        """The frame greedy decoding writes has the real frame's state (what the metrics count)."""
+        return self.ok or (self.alternative is not None and not self.alternative.malformed and state_ok(self.differs))
+
+    @property
+    def action_match(self) -> bool:
+        return self.ok or (self.alternative is not None and not self.alternative.malformed and action_ok(self.differs))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
             "ok": self.ok,
+            "confidence": self.confidence,
             "wrong_at": self.wrong_at,
             "real": self.real.to_dict(),
             "alternative": self.alternative.to_dict() if self.alternative else None,
@@ -373,7 +391,8 @@ class Cancelled(Exception):
 
 def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
                    max_frame_tokens: int = 1024, on_progress=None, should_stop=None,
-                   constraint=None, parser=None) -> TeacherForced:
+                   constraint=None, parser=None, confidence: bool = False, context: str | None = None,
+                   place=None) -> TeacherForced:
     """Score every real frame under teacher forcing with one forward pass; generate only the wrong ones.
 
     predictor: a backends.Predictor (``greedy_argmax`` and ``open``); codec: a codec.Codec for
@@ -389,9 +408,14 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     it back, or it spells the same text in other tokens). ``parser``: the parser that reads
     the real history (``Session.new_parser()``, which follows the flow); by default the codec's.
     A frame that ends past the predictor's context (:func:`context_room`) is not predicted and
-    counts as wrong, as free-running prediction stops there too.
+    counts as wrong, as free-running prediction stops there too. ``confidence``: the frames the
+    argmax gets right are generated too, so that every generated frame carries the confidence
+    greedy decoding gives it (``FrameScore.confidence``; a backend without log-probabilities
+    gives None); wrong frames past ``max_alternatives`` have none.
     """
-    ids, spans = codec.encode_trace(real, close=True)
+    # context: what the model reads when it is not the real trace's source (trace.context); place
+    # then turns a frame read on its lines into the real file's (Context.place)
+    ids, spans = codec.encode_trace(real if context is None else replace(real, source=context), close=True)
     n = len(real.frames)
     room = context_room(predictor, 0)
     fits = len(ids) if room is None else min(len(ids), room)  # a frame ending past this is not scored
@@ -404,10 +428,12 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     scores: list[FrameScore] = []
     for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
         alt, differs, past, right, form = None, set(), e > fits, False, None
+        lps: list[float] | None = [] if confidence and gen.gives_logprobs else None
         if past:
             differs = {"event", "line"}  # not predicted: counted wrong in both
         elif wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
-            alt, alt_ids = gen.frame(parser, s)
+            alt, alt_ids = gen.frame(parser, s, lps)
+            alt = place(alt) if place is not None and alt is not None else alt
             if alt is not None and _written(codec, alt_ids) == _written(codec, ids[s:e]):
                 right = True  # greedy decoding writes this very frame after all
                 alt = None
@@ -418,7 +444,11 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
                     form = _spelling(codec, ids[s:e], alt_ids)
         elif wrong[i] is not None:
             differs = {"event", "line"}  # not generated: counted wrong in both
-        scores.append(FrameScore(i, f, not past and (wrong[i] is None or right), wrong[i], alt, differs, past, form))
+            lps = None
+        elif i >= SCORE_FROM and lps is not None:
+            gen.frame(parser, s, lps, count=False)  # right: generated only for its confidence
+        scores.append(FrameScore(i, f, not past and (wrong[i] is None or right), wrong[i], alt, differs, past, form,
+                                 frame_confidence(lps) if lps else None, lps or None))
         parser.feed(ids[s:e])
         if on_progress:
             on_progress(i + 1, n)
@@ -437,9 +467,17 @@ class _Alternatives:
         self.count = 0  # frames generated
         self.generated = 0  # tokens generated
 
-    def frame(self, parser, start: int) -> tuple[Frame | None, list[int]]:
+    @property
+    def gives_logprobs(self) -> bool:
+        if self.state is None:
+            self.state = self.predictor.open(self.ids[:1])
+        return self.state.gives_logprobs
+
+    def frame(self, parser, start: int, logprobs: list[float] | None = None,
+              count: bool = True) -> tuple[Frame | None, list[int]]:
         """The model's frame at ``start`` given the real frames ``parser`` has read (None: it
-        ends), and the ids it generated."""
+        ends), and the ids it generated (their log-probabilities appended to ``logprobs``);
+        ``count``: an alternative to a wrong frame (counted against the limit)."""
         self._check()
         if self.state is None:
             self.state = self.predictor.open(self.ids[:start])
@@ -448,11 +486,14 @@ class _Alternatives:
         hook = self.constraint(parser, ()) if self.constraint is not None else None
         room = context_room(self.predictor, start)
         budget = self.max_frame_tokens if room is None else min(self.max_frame_tokens, room)
+        extra = {} if hook is None else {"constraint": hook}
+        if logprobs is not None:
+            extra["logprobs"] = logprobs
         new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=0.0,
-                                  should_stop=self.should_stop, **({} if hook is None else {"constraint": hook}))
+                                  should_stop=self.should_stop, **extra)
         self._check()
         self.generated += len(new)
-        self.count += 1
+        self.count += count
         self.state.truncate(start)
         branch = copy.deepcopy(parser, {id(self.codec): self.codec})  # share the codec (and its tokenizer)
         got = branch.feed(new)
@@ -537,12 +578,11 @@ def _teacher_forced_metrics(scores: list[FrameScore], n: int) -> Metrics:
     n_pred = n_ok + len(alts)
     valid = (n_ok + sum(1 for a in alts if not a.malformed)) / n_pred if n_pred else None
 
-    def share(ok) -> float | None:
-        hits = sum(1 for sc in counted if sc.ok or (sc.alternative is not None and not sc.alternative.malformed
-                                                    and ok(sc.differs)))
-        return hits / len(counted) if counted else None
+    def share(matches) -> float | None:
+        return sum(map(matches, counted)) / len(counted) if counted else None
 
-    return Metrics(valid_format=valid, state_exact=share(state_ok), action_exact=share(action_ok),
+    return Metrics(valid_format=valid, state_exact=share(lambda sc: sc.state_match),
+                   action_exact=share(lambda sc: sc.action_match),
                    output_match=_teacher_forced_output(counted), n_real=n, n_predicted=n_pred)
 
 

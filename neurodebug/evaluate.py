@@ -182,6 +182,8 @@ class RecordResult:
     divergence: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: one row per scored frame and mode (``frame_rows``): what calibration is measured on
+    frames: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _count(m, n_real: int, n_pred: int) -> tuple[int, int, int, int]:
@@ -233,10 +235,12 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: Sess
     res.valid, res.state, res.action, res.counted = _count(m, len(real.frames), m.n_predicted)
     res.output = m.output_match
     res.divergence = comp.first_divergence.message if comp.first_divergence else None
+    res.frames = free_running_rows(res.id, comp)
 
     if teacher:
         tf = C.teacher_forced(real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
-                              constraint=s.frame_constraint, parser=s.new_parser())
+                              constraint=s.frame_constraint, parser=s.new_parser(), confidence=True)
+        res.frames += teacher_forced_rows(res.id, tf)
         tm = tf.metrics
         counted = max(0, len(real.frames) - C.SCORE_FROM)
         res.tf_state = round((tm.state_exact or 0.0) * counted)
@@ -246,6 +250,46 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: Sess
         res.tf_output = tm.output_match
         res.tf_done = True
     return res
+
+
+# -- frames for calibration --------------------------------------------------------------------------
+
+
+def frame_row(record: str, mode: str, step: int, confidence: float | None, state: bool, action: bool) -> dict:
+    """One line of ``eval --frames-out``."""
+    return {"record": record, "mode": mode, "step": step, "confidence": confidence,
+            "state_match": bool(state), "action_match": bool(action)}
+
+
+def free_running_rows(record: str, comp) -> list[dict]:
+    """The scored steps of a free-running comparison that have a predicted frame (a real frame
+    from SCORE_FROM on, aligned with one the model wrote)."""
+    from neurodebug.compare import SCORE_FROM, action_ok, state_ok
+
+    scored = [r for r in comp.rows[SCORE_FROM:] if r.real is not None and r.predicted is not None]
+    return [frame_row(record, "free-running", r.step, r.predicted.confidence,
+                      not r.predicted.malformed and state_ok(r.differs),
+                      not r.predicted.malformed and action_ok(r.differs)) for r in scored]
+
+
+def teacher_forced_rows(record: str, tf) -> list[dict]:
+    """The scored frames of a teacher-forced comparison (the real history, greedy decoding)."""
+    from neurodebug.compare import SCORE_FROM
+
+    return [frame_row(record, "teacher-forced", sc.step, sc.confidence, sc.state_match, sc.action_match)
+            for sc in tf.frames[SCORE_FROM:]]
+
+
+def calibration(results: list[RecordResult]) -> dict[str, dict]:
+    """Per mode, over every record's scored frames: AUROC of confidence for a wrong state, ECE
+    and accuracy per bin (``neurodebug.confidence.calibration``)."""
+    from neurodebug.confidence import calibration as measure
+
+    out = {}
+    for mode in ("free-running", "teacher-forced"):
+        rows = [f for r in results for f in r.frames if f["mode"] == mode]
+        out[mode] = measure([f["confidence"] for f in rows], [f["state_match"] for f in rows])
+    return out
 
 
 # -- the whole suite ----------------------------------------------------------------------------------
@@ -279,6 +323,7 @@ def summarize(results: list[RecordResult]) -> dict[str, Any]:
                                "output_match": _share([r.tf_output for r in ok])},
             "frames_per_s": S("n_predicted") / secs if secs else None,
             "forwards_per_frame": _ratio(S("forwards"), S("generated")),
+            "calibration": calibration(ok),
         },
         "baseline": {
             "free": {"valid_format": _ratio(S("b_valid"), S("b_predicted")), "state_exact": _ratio(S("b_state"), S("counted")),
@@ -380,6 +425,10 @@ def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 10, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -408,6 +457,10 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
     if fps:
         console.print(f"free-running prediction: {fps:.1f} frames/s"
                       + (f", {fpf:.1f} forwards/frame" if fpf is not None else ""))
+    for mode, c in summary["model"]["calibration"].items():
+        if c["frames"]:
+            console.print(f"{mode} confidence: AUROC for a wrong state {_num(c['auroc_state_wrong'])}, "
+                          f"expected calibration error {_num(c['ece'])} ({c['frames']} frames)")
     ok = [r for r in results if r.error is None and r.counted]
     ok.sort(key=lambda r: (r.state / r.counted, r.action / r.counted, r.output is not False))
     if ok and worst:
@@ -424,4 +477,5 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
 
 
 def result_dict(r: RecordResult) -> dict:
-    return dict(r.__dict__)
+    """A record's results, its frames left to ``eval --frames-out``."""
+    return {k: v for k, v in r.__dict__.items() if k != "frames"}

@@ -47,6 +47,7 @@ OPTIONAL = {
     # the notebook front end (%load_ext neurodebug)
     "IPython": ("notebook", {"neurodebug/notebook/magics.py", "neurodebug/notebook/widget.py"}),
     "ipywidgets": ("notebook", {"neurodebug/notebook/widget.py"}),
+    "matplotlib": ("plot", {"neurodebug/plot.py"}),  # eval --plot
 }
 #: Shipped modules that import an optional module at their top: the only modules that may fail to
 #: import without the extras.

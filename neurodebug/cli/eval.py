@@ -32,6 +32,10 @@ def add_arguments(p) -> None:
     p.add_argument("--no-teacher-forced", action="store_true", help="skip the teacher-forced scores")
     p.add_argument("--worst", type=int, default=10, help="rows in the worst-cases table (default 10)")
     p.add_argument("--json", action="store_true", help="print the summary and per-record results as JSON")
+    p.add_argument("--frames-out", metavar="FILE.jsonl",
+                   help="write one JSON line per scored frame: record, mode, step, confidence, state_match, action_match")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the reliability diagram of the frames' confidence (needs matplotlib: the plot extra)")
     options.add_arguments(p, exclude=options.NOT_OFFERED["eval"])
 
 
@@ -66,12 +70,28 @@ def run(args) -> int:
     summary["constrained_locals"] = opts.constrains_locals and applies
     summary["constrained_flow"] = opts.constrains_flow and applies
     summary["beam"] = opts.beam
+    if args.frames_out:
+        _write_frames(args.frames_out, results)
+    if args.plot:
+        from neurodebug.plot import reliability_diagram
+
+        reliability_diagram(summary["model"]["calibration"], args.plot, title=args.suite)
     if args.json:
         json.dump({"summary": summary, "records": [evaluate.result_dict(r) for r in results]}, sys.stdout, indent=1)
         print()
     else:
         evaluate.render(summary, results, args.suite, worst=args.worst)
     return 0
+
+
+def _write_frames(path: str, results) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            for r in results:
+                for row in r.frames:
+                    fh.write(json.dumps(row) + "\n")
+    except OSError as e:
+        raise UserError(f"Cannot write the frames to {path!r}: {e.strerror or e}.") from None
 
 
 def _check_model(opts) -> str | None:

@@ -1,0 +1,113 @@
+"""Frames' confidence: the arithmetic against hand-computed numbers, and what predict --json and
+eval --frames-out carry on the bundled model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from neurodebug import confidence
+from neurodebug.cli import main
+
+SUITES = Path(__file__).resolve().parents[2] / "examples" / "suites"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_auroc_by_hand():
+    # positives 0.9 and 0.3 against negatives 0.8, 0.3, 0.1: 0.9 beats all three (3), 0.3 beats
+    # 0.1 and ties 0.3 (1.5): 4.5 of 6 pairs
+    assert confidence.auroc([0.9, 0.8, 0.3, 0.3, 0.1], [True, False, True, False, False]) == pytest.approx(0.75)
+    assert confidence.auroc([0.2, 0.4], [True, True]) is None
+
+
+def test_expected_calibration_error_by_hand():
+    conf, ok = [0.95, 0.95, 0.55, 0.15, 1.0], [True, False, True, False, True]
+    # bins: [0.9, 1.0] holds 0.95, 0.95, 1.0 (mean 0.9667, accuracy 2/3); [0.5, 0.6) 0.55 (1.0);
+    # [0.1, 0.2) 0.15 (0.0)
+    want = 3 / 5 * abs(2 / 3 - 2.9 / 3) + 1 / 5 * abs(1.0 - 0.55) + 1 / 5 * abs(0.0 - 0.15)
+    assert confidence.expected_calibration_error(conf, ok) == pytest.approx(want)
+    bins = confidence.reliability(conf, ok)
+    assert [b["frames"] for b in bins] == [0, 1, 0, 0, 0, 1, 0, 0, 0, 3]
+    assert bins[9]["accuracy"] == pytest.approx(2 / 3) and bins[0]["accuracy"] is None
+    c = confidence.calibration(conf + [None], ok + [False])  # a frame without confidence is left out
+    assert c["frames"] == 5 and c["ece"] == pytest.approx(want)
+    # the score for "state wrong" is 1 - confidence: wrong frames at 0.95 and 0.15, right at 0.95, 0.55, 1.0
+    assert c["auroc_state_wrong"] == pytest.approx(confidence.auroc([0.05, 0.05, 0.45, 0.85, 0.0],
+                                                                    [False, True, False, True, False]))
+
+
+def test_the_definitions_by_hand():
+    lps = [math.log(0.5), 0.0, math.log(0.8)]
+    assert confidence.frame_confidence(lps, "product") == pytest.approx(0.4)
+    assert confidence.frame_confidence(lps, "min") == pytest.approx(0.5)
+    assert confidence.frame_confidence(lps, "geometric_mean") == pytest.approx(0.4 ** (1 / 3))
+    assert confidence.frame_confidence([]) is None
+
+
+def test_a_value_takes_the_tokens_that_write_it():
+    from neurodebug.backends import bundled_model, make_predictor
+
+    if bundled_model() is None:
+        pytest.skip("the bundled model is not installed")
+    tok = make_predictor(None).tokenizer
+    ids = tok.encode('{"a": "1", "b": "..", "c": "\'xy\'"}')
+    text = [tok.decode([t]) for t in ids]
+    lps = [-1.0 if "x" in piece else 0.0 for piece in text]  # only c's value has an x
+    assert -1.0 in lps
+    got = confidence.values_confidence(tok.decode, ids, lps, "min")
+    assert set(got) == {"a", "c"}  # "b" is not written in full
+    assert got["c"] == pytest.approx(math.exp(-1.0)) and got["a"] == pytest.approx(1.0)
+    # a frame cut off inside its locals: the values before the cut
+    cut = tok.encode('{"a": "1", "c": "\'x')
+    assert set(confidence.values_confidence(tok.decode, cut, [0.0] * len(cut))) == {"a"}
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from neurodebug.backends import bundled_model
+
+    if bundled_model() is None:
+        pytest.skip("the bundled model is not installed")
+
+
+def test_predict_json_carries_confidence_on_every_predicted_frame(bundled, capsys):
+    assert main(["predict", str(EXAMPLES / "count_char.py"), "--call", "count('strawberry', 'r')", "--json"]) == 0
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    assert frames[0]["event"] == "call" and "confidence" not in frames[0]  # forced: none
+    assert len(frames) > 5
+    for f in frames[1:]:
+        assert 0.0 < f["confidence"] <= 1.0
+        values = f.get("locals_confidence")
+        if f["event"] == "line":
+            assert set(values) <= set(f["locals"]) and all(0.0 < v <= 1.0 for v in values.values())
+        else:
+            assert values is None
+    # a value is written in full where it changed: the loop variable, most steps
+    assert sum("ch" in f.get("locals_confidence", {}) for f in frames) >= 5
+
+
+def test_eval_frames_out_and_calibration(bundled, tmp_path, capsys):
+    out, png = tmp_path / "frames.jsonl", tmp_path / "reliability.png"
+    assert main(["eval", str(SUITES / "synthetic_heldout.jsonl"), "--limit", "2", "--json", "--threads", "1",
+                 "--frames-out", str(out), "--plot", str(png)]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["mode"] for r in rows} == {"free-running", "teacher-forced"}
+    for r in rows:
+        assert set(r) == {"record", "mode", "step", "confidence", "state_match", "action_match"}
+        assert r["step"] >= 1 and isinstance(r["state_match"], bool)
+    tf = [r for r in rows if r["mode"] == "teacher-forced"]
+    assert len(tf) == summary["real_frames"] - 2 * 1  # every real frame after each record's call
+    assert all(r["confidence"] is not None for r in tf)
+    # the summary's numbers are those of the lines
+    for mode, c in summary["model"]["calibration"].items():
+        mine = [r for r in rows if r["mode"] == mode]
+        want = confidence.calibration([r["confidence"] for r in mine], [r["state_match"] for r in mine])
+        assert c["frames"] == want["frames"] == len(mine) and c["bins"] == want["bins"]
+        assert (c["auroc_state_wrong"], c["ece"]) == (want["auroc_state_wrong"], want["ece"])
+    share = sum(r["state_match"] for r in tf) / len(tf)
+    assert summary["model"]["teacher_forced"]["state_exact"] == pytest.approx(share)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
