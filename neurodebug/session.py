@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import random
 import threading
 import time
@@ -20,9 +21,12 @@ from neurodebug import compare as _compare
 from neurodebug.codec import Codec
 from neurodebug.errors import UserError
 from neurodebug.options import SessionOptions
+from neurodebug.trace.context import CALL_ENTRY, CONTEXT_SHARE, whole_file
+from neurodebug.trace.context import build as build_context
 from neurodebug.trace.format import cut_value, source_lines
 from neurodebug.trace.frames import End, Frame, Trace, unchanged_keys, wire_locals
-from neurodebug.trace.source import call_expression, find_def, literal_arguments, read_source, resolve_entry
+from neurodebug.trace.source import (call_expression, find_def, literal_arguments, read_source, resolve_entry,
+                                     trace_root)
 from neurodebug.view import SessionView
 
 #: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
@@ -67,13 +71,37 @@ class Session:
         self.entry, self.call = resolve_entry(source, entry, call, Path(path).name if path is not None else None)
         if real is not None and self.call is None:
             self.call = real.call  # the recorded run's call, not one the model proposes
-        self._def = find_def(ast.parse(source), self.entry)
+        #: what the model reads; built again for the model's budget at start (trace.context)
+        self.context = whole_file(source, self._file_name(), self.expression)
+        self._def = find_def(ast.parse(self.context.text), self.entry)
         self.real: Trace | None = None
         self.real_note: str | None = None
         self._real_done = False
         self.codec = self.state = None
         self._source_constraint = None  # built on the first generated frame
         self._clear()
+
+    @property
+    def expression(self) -> str | None:
+        """The call, when it is an expression run in a function of its own (context.CALL_ENTRY)."""
+        return self.call if self.entry == CALL_ENTRY else None
+
+    def _file_name(self) -> str | None:
+        """Frame.file of the session's own file: its path from the project root."""
+        if self.path is None:
+            return None
+        return os.path.relpath(os.path.abspath(self.path), trace_root(self.path)).replace(os.sep, "/")
+
+    def _build_context(self) -> None:
+        """The code the entry can reach within the model's budget (CONTEXT_SHARE of its context)."""
+        if self.path is None:
+            return
+        limit = self.predictor.context_limit
+        budget = int(limit * CONTEXT_SHARE) if limit else None
+        fits = (lambda text: True) if budget is None else \
+            (lambda text: len(self.codec.prompt_ids(text, self.entry)) <= budget)
+        self.context = build_context(self.path, self.source, trace_root(self.path), self.entry, self.expression,
+                                     fits, read_source)
 
     @classmethod
     def from_file(cls, path, entry: str | None = None, call: str | None = None,
@@ -126,11 +154,13 @@ class Session:
             self.codec = Codec(self.predictor.tokenizer)
 
     def _open_state(self) -> None:
-        """The prompt (the source and the entry) in a fresh predictor state."""
-        self.prompt_ids = self.codec.prompt_ids(self.source, self.entry)
+        """The prompt (the context and the entry) in a fresh predictor state."""
+        self._build_context()
+        self.prompt_ids = self.codec.prompt_ids(self.context.text, self.entry)
         limit = self.predictor.context_limit
         if limit and len(self.prompt_ids) >= limit:
-            raise UserError(f"The source is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
+            what = "source" if self.context.is_whole_file else "code the entry reaches"
+            raise UserError(f"The {what} is {len(self.prompt_ids)} tokens long, over the model's context limit of {limit}.")
         self.state = self.predictor.open(self.prompt_ids)
         self._parser = self.new_parser()
 
@@ -178,7 +208,7 @@ class Session:
         """Frame 0 for a given call: the real call frame, else the arguments as literals."""
         if self.real is not None and self.real.frames and self.real.frames[0].event == "call":
             f = self.real.frames[0]
-            return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry)
+            return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry, file=f.file)
         values = literal_arguments(self._def, self.call)
         if values is None and not self.options.run_real and self._recorded is None:
             raise UserError(f"The arguments {self.call!r} are not all Python literals, and without a real run nothing "
@@ -187,9 +217,10 @@ class Session:
             why = self.real_note or "there is no real run"
             raise UserError(f"The arguments {self.call!r} are not all Python literals and the real run has no call "
                             f"frame to take their values from ({why.rstrip('.')}).")
-        line = self._def.lineno
-        text = self.source_line(line)
-        return Frame("call", line, text, {k: cut_value(repr(v)) for k, v in values.items()}, None, 0, self.entry)
+        file, line = self.context.where(self._def.lineno)
+        text = self.context.line_text(file, line)
+        return Frame("call", line, text, {k: cut_value(repr(v)) for k, v in values.items()}, None, 0, self.entry,
+                     file=file)
 
     def _propose_call(self) -> None:
         """Let the model write the call frame (its arguments), then run for real on them if we can."""
@@ -250,14 +281,14 @@ class Session:
         """The file's static control flow (constrain.flow.Flow), None when it does not compile."""
         from neurodebug.constrain.flow import Flow
 
-        return Flow.of(self.source)
+        return Flow.of(self.context.text)
 
     def new_parser(self):
         """A parser of this file's predicted frames that follows its control flow (a walker
         through the flow also tells identical lines apart)."""
         from neurodebug.constrain.flow import Cursor
 
-        return self.codec.parser(self.source, self.entry, Cursor(self.flow) if self.flow is not None else None)
+        return self.codec.parser(self.context.text, self.entry, Cursor(self.flow) if self.flow is not None else None)
 
     def _constraint(self, prefix: list[int]):
         """The constraint hook of one frame's generation (None when unconstrained)."""
@@ -273,7 +304,7 @@ class Session:
         if self._source_constraint is None:
             from neurodebug.constrain.grammar import SourceConstraint
 
-            self._source_constraint = SourceConstraint(self.codec, self.source, self.entry, constrain_source=True,
+            self._source_constraint = SourceConstraint(self.codec, self.context.text, self.entry, constrain_source=True,
                                                        constrain_locals=o.constrains_locals)
         # the first frame is the entry's call frame even without the flow constraint (the flow says whose)
         walker = parser.walker if (o.constrains_flow or not parser.frames) and not parser.ended else None
@@ -322,7 +353,8 @@ class Session:
             try:
                 return _compare.teacher_forced(real, self.predictor, self.codec, max_frame_tokens=self.options.max_frame_tokens,
                                                should_stop=self._cancel.is_set, constraint=self.frame_constraint,
-                                               parser=self.new_parser())
+                                               parser=self.new_parser(), context=self.context.text,
+                                               place=self.context.place)
             except _compare.Cancelled:
                 return None
             finally:
@@ -457,6 +489,7 @@ class Session:
             f = got[0]
         else:  # an empty frame (frame_sep right away)
             f = Frame("line", None, "", depth=max(self._parser.depth, 0), malformed="empty frame")
+        f = self.context.place(f)  # read on the context's lines; the user sees the file's
         if cut and not (f.malformed or "").startswith("cut off"):
             f = replace(f, malformed="cut off" + (f"; {f.malformed}" if f.malformed else ""))
         return f
@@ -481,6 +514,9 @@ class Session:
         return f
 
     def _finish(self, end: End) -> None:
+        if end.line is not None:  # the parser's line is the context's: the user's is the file's
+            file, line = self.context.where(end.line)
+            end = replace(end, line=line if file == self.context.main else None)
         self.ended = True
         self.end = end
 
@@ -590,7 +626,7 @@ class Session:
         def run():
             while not self.ended:
                 f = self._advance()
-                if f is None or f.line == line:
+                if f is None or (f.line == line and f.file == self.context.main):
                     return
 
         return self._op(run)

@@ -152,10 +152,13 @@ def safe_repr(v, limit: int) -> str:
 
 
 class Recorder:
-    """Records frames of code from one file through ``sys.settrace``.
+    """Records frames of project code through ``sys.settrace``: the traced file's, and with
+    ``traced_file`` the other files of its project (calls into them are traced like calls within
+    the file, while the standard library and installed packages stay single steps).
 
     Each frame is handed to ``emit`` as soon as it is recorded, as a message
-    ``[event, line, depth, func, locals, keys, arg]`` (the sandbox writes it to a pipe at
+    ``[event, line, depth, func, locals, keys, arg, file]`` (``file``: the code's file name, on
+    ``call`` messages only; the sandbox writes it to a pipe at
     once, so that a child killed later loses nothing). To keep the hot path lean, a ``line``
     message carries only the locals whose repr changed since the previous frame of the same
     function activation, and ``keys`` (the full list of names) only when the set of names
@@ -167,8 +170,9 @@ class Recorder:
     def __init__(self, filename: str, emit: Callable[[list], None], max_repr: int = MAX_REPR_CHARS,
                  max_frames: int | None = None, on_limit: Callable[[], None] | None = None,
                  return_after_exception: bool = RETURN_AFTER_EXCEPTION, trace_generators: bool = TRACE_GENERATORS,
-                 source: str | None = None):
+                 source: str | None = None, traced_file: Callable[[str], bool] | None = None):
         self.filename = filename
+        self.traced_file = traced_file or (lambda name: False)
         # Python 3.12+ runs list/set/dict comprehensions inline (PEP 709): their loop reports
         # line events in the enclosing frame. Those are dropped so that a trace reads the same as
         # on 3.11, where the comprehension is a frame of its own (SKIPPED_SCOPES).
@@ -238,22 +242,22 @@ class Recorder:
                 reprs = state[0]
                 self._last[frame] = state
                 if last is None:
-                    self.emit([event, frame.f_lineno, depth, code.co_name, reprs, list(reprs), None])
+                    self.emit([event, frame.f_lineno, depth, code.co_name, reprs, list(reprs), None, None])
                 else:
                     old = last[0]
                     changed = {k: r for k, r in reprs.items() if old.get(k) is not r and old.get(k) != r}
                     keys = None if reprs.keys() == old.keys() else list(reprs)
-                    self.emit([event, frame.f_lineno, depth, code.co_name, changed, keys, None])
+                    self.emit([event, frame.f_lineno, depth, code.co_name, changed, keys, None, None])
             elif event == "call":
                 state = self._locals(frame, None)
                 self._last[frame] = state
-                self.emit([event, frame.f_lineno, depth, code.co_name, state[0], None, None])
+                self.emit([event, frame.f_lineno, depth, code.co_name, state[0], None, None, code.co_filename])
             else:  # return / exception: no locals, the value instead
                 if event == "return":
                     self._last.pop(frame, None)
                     if code.co_flags & _CO_ASYNC_GENERATOR:
                         arg = _async_yielded(arg)
-                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None, self._stable(safe_repr(arg, self.max_repr))])
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, None, self._stable(safe_repr(arg, self.max_repr)), None])
         except RecursionError:
             # The traced code is at the recursion limit and this hook is the call that overflows.
             # Raising here makes Python remove the hook and raise RecursionError in the traced
@@ -263,7 +267,7 @@ class Recorder:
         except MemoryError:
             try:  # record the step without its values
                 self._last[frame] = ({}, {})
-                self.emit([event, frame.f_lineno, depth, code.co_name, {}, [], None])
+                self.emit([event, frame.f_lineno, depth, code.co_name, {}, [], None, code.co_filename if event == 'call' else None])
             except MemoryError:
                 pass
 
@@ -272,7 +276,7 @@ class Recorder:
         ok = self._traced.get(code)
         if ok is None:
             ok = self._traced[code] = (
-                code.co_filename == self.filename
+                (code.co_filename == self.filename or self.traced_file(code.co_filename))
                 and code.co_name not in SKIPPED_SCOPES
                 and (self.trace_generators or not code.co_flags & _GENERATOR_FLAGS)
             )
@@ -332,10 +336,18 @@ class LocalsDecoder:
 
     def __init__(self):
         self._stack: list[dict[str, str]] = []  # last full locals per depth
+        self._files: list[str | None] = []  # the file of the function visit at each depth
 
-    def decode(self, msg: list) -> tuple[str, int, int, str, dict[str, str], str | None]:
-        event, line, depth, func, loc, keys, arg = msg
+    def decode(self, msg: list) -> tuple[str, int, int, str, dict[str, str], str | None, str | None]:
+        """(event, line, depth, func, full locals, arg, file name) of one message."""
+        event, line, depth, func, loc, keys, arg, file = msg
         stack = self._stack
+        if event == "call":
+            del self._files[depth:]
+            self._files.extend(None for _ in range(depth - len(self._files)))
+            self._files.append(file)
+        else:
+            file = self._files[depth] if depth < len(self._files) else None
         if event == "call":
             del stack[depth:]
             stack.extend({} for _ in range(depth - len(stack)))
@@ -351,4 +363,4 @@ class LocalsDecoder:
             stack.append(loc)
         else:
             loc = {}
-        return event, line, depth, func, loc, arg
+        return event, line, depth, func, loc, arg, file

@@ -377,6 +377,31 @@ def _import_in_package(spec: dict) -> types.ModuleType:
     return importlib.import_module(name)
 
 
+#: The file name the call function of a call expression (context.CALL_ENTRY) is compiled under.
+CALL_CODE_NAME = "<neurodebug call>"
+
+
+def project_files(spec: dict):
+    """Which code files the recorder traces besides the traced file: the call function's, and the
+    project's own files (under its root, or the traced file's folder), never the standard
+    library, installed packages or neurodebug itself: those stay single steps."""
+    import sysconfig
+
+    root = spec.get("trace_root")
+    if not root:
+        return lambda name: name == CALL_CODE_NAME
+    inside = root.rstrip(os.sep) + os.sep
+    paths = sysconfig.get_paths()
+    outside = tuple(dict.fromkeys(p.rstrip(os.sep) + os.sep for p in (
+        paths.get("stdlib"), paths.get("platstdlib"), paths.get("purelib"), paths.get("platlib"),
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) if p))
+
+    def traced(name: str) -> bool:
+        return name == CALL_CODE_NAME or (name.startswith(inside) and not name.startswith(outside)
+                                          and "site-packages" not in name and "dist-packages" not in name)
+    return traced
+
+
 def _run_job(spec: dict, fd: int) -> dict:
     """Execute the job; returns the end message. Frames are sent while it runs."""
     from neurodebug.real.recorder import Recorder, safe_repr
@@ -412,6 +437,8 @@ def _run_job(spec: dict, fd: int) -> dict:
                 **_error_place(e, spec.get("root"), filename)}
     _send(fd, IMPORTED)  # an end without a message of the child's own (a timeout, os._exit) came later
 
+    if spec.get("call_function"):  # a call expression runs in a function of its own (context.CALL_ENTRY)
+        exec(compile(spec["call_function"], CALL_CODE_NAME, "exec"), module.__dict__)
     fn = module.__dict__.get(spec["entry"])
     if not callable(fn):
         return {"reason": "no_such_function", "entry": spec["entry"]}
@@ -420,10 +447,12 @@ def _run_job(spec: dict, fd: int) -> dict:
     except BaseException as e:  # noqa: BLE001 - the argument expression is user input
         return {"reason": "bad_call", "value": safe_repr(e, max_repr)}
 
-    rec = Recorder(filename, emit, max_repr, limits["max_frames"], frame_limit, source=spec["source"])
+    traced = project_files(spec)
+    rec = Recorder(filename, emit, max_repr, limits["max_frames"], frame_limit, source=spec["source"],
+                   traced_file=traced)
     rec.start()
     try:
-        result = _consume(fn(*args, **kwargs), filename, consumed)
+        result = _consume(fn(*args, **kwargs), lambda name: name == filename or traced(name), consumed)
     except SystemExit as e:
         rec.stop()
         return {"reason": "exited", "how": "sys.exit", "value": safe_repr(e.code, max_repr),
@@ -439,9 +468,9 @@ def _run_job(spec: dict, fd: int) -> dict:
     return {"reason": "returned", "value": safe_repr(result, max_repr), "lost": rec.lost, **consumed}
 
 
-def _consume(result, filename: str, run: dict):
+def _consume(result, traced, run: dict):
     """The entry's result as a caller would use it, still traced: a generator made by a generator
-    function of the traced file is iterated to its end (the list of its values is the result), a
+    function of the traced code (``traced``: its file names) is iterated to its end (the list of its values is the result), a
     coroutine runs under ``asyncio.run``, an async generator of the file is iterated under
     ``asyncio.run``. ``run`` gets the "kind" of entry and, for generators, how many values were
     "yielded" so far (read by the frame cap, which may end the run in the middle). A generator
@@ -452,14 +481,14 @@ def _consume(result, filename: str, run: dict):
 
         run["kind"] = "coroutine"
         return asyncio.run(result)
-    if t is types.GeneratorType and result.gi_code.co_filename == filename and result.gi_code.co_name != "<genexpr>":
+    if t is types.GeneratorType and traced(result.gi_code.co_filename) and result.gi_code.co_name != "<genexpr>":
         run.update(kind="generator", yielded=0)
         values = []
         for value in result:
             values.append(value)
             run["yielded"] += 1
         return values
-    if t is types.AsyncGeneratorType and result.ag_code.co_filename == filename:
+    if t is types.AsyncGeneratorType and traced(result.ag_code.co_filename):
         import asyncio
 
         run.update(kind="async generator", yielded=0)

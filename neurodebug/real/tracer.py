@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass
 from neurodebug.real import sandbox
 from neurodebug.real.recorder import RECURSION_NOTE, LocalsDecoder
 from neurodebug.trace.format import MAX_REPR_CHARS, REPR_CUT
+from neurodebug.errors import UserError
+from neurodebug.trace.context import CALL_ENTRY, CALL_FILE, call_function
 from neurodebug.trace.frames import End, Frame, Trace
 from neurodebug.trace.source import (BadCall, NoSuchFunction, Project, project_of, read_source, resolve_call,
-                                     source_lines)
+                                     source_lines, trace_root)
 
 
 @dataclass
@@ -175,6 +177,8 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
     code_name = os.path.abspath(filename) if not filename.startswith("<") else f"<neurodebug {filename.strip('<>')}>"
     stem = os.path.splitext(os.path.basename(filename))[0] if not filename.startswith("<") else ""
     project = project_of(filename) if not filename.startswith("<") else Project(None, None, None)
+    expression = args if entry == CALL_ENTRY else None
+    root = trace_root(filename) if not filename.startswith("<") else None
     spec = {
         "source": source,
         "filename": code_name,
@@ -183,16 +187,17 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
         "is_package": project.is_package,
         "sys_path": project.sys_path(os.path.dirname(os.path.abspath(filename))) if not filename.startswith("<") else [],
         "root": project.root,
+        "trace_root": root,
         "entry": entry,
-        "args": args,
+        "args": "" if expression is not None else args,
+        "call_function": call_function(expression) if expression is not None else None,
         "limits": asdict(limits),
     }
     if project.module is not None:
         name = project.module  # the sentences name a package's module by its dotted name
     result = runner(spec, limits)
 
-    lines = source_lines(source)
-    def_lines = _def_lines(tree)
+    files = _Files(code_name, source, root, expression)
     frames: list[Frame] = []
     end_msg = None
     imported = False
@@ -204,13 +209,13 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
             else:
                 imported = imported or msg == sandbox.IMPORTED
             continue
-        event, line, depth, func, loc, arg = decoder.decode(msg)
+        event, line, depth, func, loc, arg, code_file = decoder.decode(msg)
+        file = files.name(code_file)
         if event == "call":
-            line = def_lines.get(line, line)
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        frames.append(Frame(event, line, text, loc, arg, depth, func))
+            line = files.def_line(file, line)
+        frames.append(Frame(event, line, files.line_text(file, line), loc, arg, depth, func, file=file))
 
-    call_text = _short(f"{entry}({args})")
+    call_text = _short(expression if expression is not None else f"{entry}({args})")
     if result.timed_out:
         d = {"reason": "timeout"}
     elif result.cpu_exceeded:
@@ -231,6 +236,47 @@ def trace_source(source: str, entry: str | None, call: str | None, limits: Limit
         message = message[:-1] + f" while the module {name} was being imported."
     end = End(reason, message, d.get("value"), d.get("line"))
     return Trace(source, entry, args, frames, end, result.stdout, result.stderr)
+
+
+class _Files:
+    """The files a real run's frames are in: each code file's name relative to the project root
+    (Frame.file), its lines, and the def line of its decorated functions (call frames show it)."""
+
+    def __init__(self, code_name: str, source: str, root: str | None, expression: str | None):
+        self.main, self.root = code_name, root
+        self.texts: dict[str | None, str] = {self.name(code_name): source}
+        if expression is not None:
+            self.texts[CALL_FILE] = call_function(expression)
+        self._defs: dict[str | None, dict[int, int]] = {}
+
+    def name(self, code_name: str | None) -> str | None:
+        """Frame.file of a code object's file name (the traced file's when None)."""
+        code_name = code_name or self.main
+        if code_name == sandbox.CALL_CODE_NAME:
+            return CALL_FILE
+        if code_name.startswith("<"):
+            return None
+        return os.path.relpath(code_name, self.root).replace(os.sep, "/") if self.root else os.path.basename(code_name)
+
+    def text(self, file: str | None) -> str:
+        if file not in self.texts:
+            try:
+                self.texts[file] = read_source(os.path.join(self.root, file)) if self.root and file else ""
+            except UserError:
+                self.texts[file] = ""
+        return self.texts[file]
+
+    def line_text(self, file: str | None, line: int) -> str:
+        lines = source_lines(self.text(file))
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    def def_line(self, file: str | None, line: int) -> int:
+        if file not in self._defs:
+            try:
+                self._defs[file] = _def_lines(ast.parse(self.text(file)))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._defs[file] = {}
+        return self._defs[file].get(line, line)
 
 
 def trace_file(path: str | os.PathLike, entry: str | None, call: str | None, limits: Limits = Limits()) -> Trace:

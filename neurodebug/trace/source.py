@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neurodebug.errors import UserError
+from neurodebug.trace.context import CALL_ENTRY
 from neurodebug.trace.format import START_OF_TRACE_RE, source_lines
 from neurodebug.trace.frames import Frame
 
@@ -109,8 +110,8 @@ def no_entry_sentence(source: str, name: str | None = None) -> str:
         if not classes:
             return f"{who} defines no top-level function to trace."
         kind = "class" if len(classes) == 1 else "classes"
-        return (f"{who} defines no top-level function to trace, only the {kind} {_and(classes)} "
-                "(a method cannot be the entry yet).")
+        return (f"{who} defines no top-level function to trace, only the {kind} {_and(classes)}: "
+                f"call a method, as in --call \"{classes[0]}().method(...)\".")
     return ("No entry function given: pass --entry NAME, call it as --call \"f(...)\", "
             "or mark its def line with '# << START_OF_TRACE'.")
 
@@ -134,8 +135,31 @@ def _args_text(text: str, call: ast.Call) -> str:
     return inner[1:-1].strip()  # drop "(" and ")"
 
 
+def expression_call(source: str, call: str | None) -> str | None:
+    """``call`` as one line when it is an expression on the file's definitions to run as it is
+    (a method of an instance ``Stack().push(3)``, a constructor ``Account('bob')``, a class
+    method ``Parser.from_text('a=1').parse()``) rather than a call of one of its top-level
+    functions or an argument list; else None. It runs in :data:`context.CALL_ENTRY`."""
+    node = _parse_call(call) if call and call.strip() else None
+    if node is None:
+        return None
+    func = node.func
+    if isinstance(func, ast.Name) and func.id not in _top_level_classes(source):
+        return None
+    return ast.unparse(node)
+
+
+def method_call_comment(source: str) -> str | None:
+    """The call expression of the one ``# neurodebug: Stack().push(3)`` comment above a method."""
+    lines = source_lines(source)
+    found = [c for i, text in enumerate(lines) if _DEF_RE.match(text) and text[:1].isspace()
+             and (c := _call_comment_above(lines, i)) is not None and expression_call(source, c)]
+    return expression_call(source, found[0]) if len(found) == 1 else None
+
+
 def resolve_call(source: str, entry: str | None, call: str | None, name: str | None = None) -> tuple[str, str]:
-    """(entry, argument expression) for a run.
+    """(entry, argument expression) for a run; (:data:`context.CALL_ENTRY`, the expression) for a
+    call that is an expression to run as it is (:func:`expression_call`).
 
     ``call`` is an argument expression (``"'strawberry', 'r'"``) or a call expression
     (``"f('strawberry', 'r')"``). It counts as a call expression when it calls the given
@@ -145,6 +169,11 @@ def resolve_call(source: str, entry: str | None, call: str | None, name: str | N
     Raises NoSuchFunction / BadCall (both UserError) with one sentence; ``name`` (the file's
     name) is how a sentence names the source.
     """
+    if entry in (None, CALL_ENTRY) and (expression := expression_call(source, call)) is not None:
+        return CALL_ENTRY, expression
+    if entry is None and (call is None or not call.strip()) and find_entry(source) is None \
+            and (expression := method_call_comment(source)) is not None:
+        return CALL_ENTRY, expression
     node = _parse_call(call) if call and call.strip() else None
     callee = node.func.id if node is not None and isinstance(node.func, ast.Name) else None
     if entry is None:
@@ -154,9 +183,6 @@ def resolve_call(source: str, entry: str | None, call: str | None, name: str | N
             defined = {m.group(1) for m in map(_DEF_RE.match, source_lines(source)) if m and m.group(0)[0] != " "}
         if callee is not None and callee in defined:
             entry = callee
-        elif callee is not None and callee in _top_level_classes(source):
-            raise NoSuchFunction(f"{callee} is a class of {name or 'the source'}, not a function: a class or "
-                                 "a method cannot be the entry yet.")
         elif callee is not None and not hasattr(builtins, callee):
             # `--call "g(1)"` names a function; treating it as f's argument would only confuse
             raise NoSuchFunction(f"There is no function {callee!r} at the top level of the file.")
@@ -393,6 +419,12 @@ def project_of(path) -> Project:
     return Project(root or str(base), str(base), ".".join(names), stem == "__init__")
 
 
+def trace_root(path) -> str:
+    """The folder a real run's frames and the model's context name files from: the file's
+    project root, else its own folder."""
+    return project_of(path).root or os.path.dirname(os.path.abspath(path))
+
+
 # -- the entry's signature and its arguments as literals -------------------------------------------------------
 
 
@@ -456,6 +488,8 @@ def resolve_entry(source: str, entry: str | None, call: str | None,
         raise UserError(f"The source cannot be parsed ({type(e).__name__}).") from None
     if call is not None and call.strip():
         entry, args = resolve_call(source, entry, call, name)  # raises UserError subclasses
+    elif entry is None and find_entry(source) is None and (expression := method_call_comment(source)):
+        return CALL_ENTRY, expression
     else:
         entry = entry or find_entry(source)
         if entry is None:
@@ -465,6 +499,8 @@ def resolve_entry(source: str, entry: str | None, call: str | None,
             entry, args = resolve_call(source, entry, args, name)
         elif call is not None:
             args = ""  # an explicit empty call: no arguments
+    if entry == CALL_ENTRY:
+        return entry, args
     node = find_def(tree, entry)
     if node is None:
         raise UserError(f"There is no function {entry!r} in the source.")

@@ -71,11 +71,14 @@ def test_package_module_with_relative_imports_from_another_directory(tmp_path, m
     monkeypatch.chdir(tmp_path)
     trace = trace_file(os.path.relpath(CART, tmp_path), "total_of", 'total_of([("milk", 1.25, 2)])')
     assert trace.end.reason == "returned" and trace.end.value == "3.0", trace.end.message
-    # the entry file's frames are recorded, methods of its class included; pricing.py's are not (yet)
+    # the entry file's frames are recorded, methods of its class included, and pricing.py's too
     assert funcs(trace)[:2] == ["total_of", "total_of"] and {"__init__", "add", "subtotal", "total"} <= set(funcs(trace))
-    assert "discounted" not in funcs(trace) and "with_tax" not in funcs(trace)
-    # the module runs under its dotted name
-    assert "<shop.cart.Cart object at 0x1>" in trace.frames[3].locals["self"]
+    files = {f.func: f.file for f in trace.frames}
+    assert files["total_of"] == "shop/cart.py" and files["with_tax"] == "shop/pricing.py", files
+    # the package's __init__ ran at import time, before the trace: none of its frames
+    assert {f.file for f in trace.frames} == {"shop/cart.py", "shop/pricing.py"}
+    # an instance of a class without __repr__ shows its attributes, not an address
+    assert trace.frames[3].locals["self"].startswith("Cart("), trace.frames[3].locals
 
 
 def test_package_in_tmp_imports_its_relatives_and_is_named_by_dotted_name(tmp_path, monkeypatch):
@@ -142,7 +145,10 @@ def test_a_test_function_without_parameters_is_an_entry_without_a_call(tmp_path,
     monkeypatch.chdir(tmp_path)
     trace = trace_file(TESTS, "test_total", None)
     assert trace.end.reason == "returned" and trace.end.message == "test_total() returned None.", trace.end.message
-    assert funcs(trace) == ["test_total"] * len(trace.frames) and trace.frames[-1].line == 14
+    tests = [f for f in trace.frames if f.file == "tests/test_cart.py"]
+    assert funcs(trace)[:2] == ["test_total", "test_total"] and {f.func for f in tests} == {"test_total"}
+    assert {f.func for f in trace.frames if f.file == "shop/cart.py"} >= {"__init__", "add", "subtotal", "total"}
+    assert trace.frames[-1].line == 14 and trace.frames[-1].file == "tests/test_cart.py"
     failing = trace_file(TESTS, "test_bad_quantity", None)  # pytest.raises works in the child
     assert failing.end.reason == "returned", failing.end.message
 

@@ -85,15 +85,14 @@ CLASSES = "class Stack:\n    def push(self, x):\n        return x\n\n\nclass Que
 def test_a_file_of_classes_says_it_has_no_function(capsys, tmp_path):
     p = tmp_path / "prog.py"
     p.write_text(CLASSES)
-    said = ("prog.py defines no top-level function to trace, only the classes Stack and Queue "
-            "(a method cannot be the entry yet).")
+    said = ("prog.py defines no top-level function to trace, only the classes Stack and Queue: "
+            "call a method, as in --call \"Stack().method(...)\".")
     rc, _, err = run(capsys, "trace", p)
     assert rc == 2 and one_sentence(err) == said
     with pytest.raises(UserError, match=r"^prog\.py defines no top-level function"):
         resolve_target(p, None)
-    rc, _, err = run(capsys, "trace", p, "--call", "Stack()")
-    assert rc == 2 and one_sentence(err) == ("Stack is a class of prog.py, not a function: a class or a method "
-                                             "cannot be the entry yet.")
+    rc, out, err = run(capsys, "trace", p, "--call", "Stack().push(2)")  # as the sentence says
+    assert rc == 0 and "Stack().push(2) returned 2." in out, err
     p.write_text("X = 1\n")
     rc, _, err = run(capsys, "trace", p)
     assert rc == 2 and one_sentence(err) == "prog.py defines no top-level function to trace."

@@ -374,13 +374,62 @@ def test_file_named_like_a_stdlib_module_and_dataclasses(tmp_path):
     assert {f.func for f in trace.frames} == {"f"}
 
 
-def test_neighbour_module_is_importable_and_not_traced(tmp_path):
+def test_a_call_into_a_neighbour_module_is_traced_with_its_file(tmp_path):
     (tmp_path / "helper.py").write_text("def double(x):\n    y = x * 2\n    return y\n")
     prog = tmp_path / "prog.py"
-    prog.write_text("from helper import double\n\ndef f(n):\n    return double(n) + 1\n")
+    prog.write_text("import json\nfrom helper import double\n\ndef f(n):\n    json.dumps(n)\n    return double(n) + 1\n")
     trace = trace_file(prog, "f", "4")
     assert trace.end.value == "9"
-    assert [(f.event, f.line) for f in trace.frames] == [("call", 3), ("line", 4), ("return", 4)]
+    # the standard library stays one step; the project's other file is traced like the file itself
+    assert [(f.event, f.file, f.line, f.depth) for f in trace.frames] == [
+        ("call", "prog.py", 4, 0), ("line", "prog.py", 5, 0), ("line", "prog.py", 6, 0),
+        ("call", "helper.py", 1, 1), ("line", "helper.py", 2, 1), ("line", "helper.py", 3, 1),
+        ("return", "helper.py", 3, 1), ("return", "prog.py", 6, 0)]
+    assert trace.frames[3].source == "def double(x):" and trace.frames[5].locals == {"x": "4", "y": "8"}
+    assert '"file": "helper.py"' in trace.to_json()
+
+
+def test_installed_packages_stay_one_step(tmp_path):
+    """A package installed into a virtual environment inside the project is not project code."""
+    site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "vendored.py").write_text("def twice(x):\n    return x * 2\n")
+    (tmp_path / "pyproject.toml").write_text("")
+    prog = tmp_path / "prog.py"
+    prog.write_text(f"import sys\nsys.path.insert(0, {str(site)!r})\nfrom vendored import twice\n\n"
+                    "def f(n):\n    return twice(n)\n")
+    trace = trace_file(prog, "f", "4")
+    assert trace.end.value == "8" and {f.file for f in trace.frames} == {"prog.py"}
+
+
+def test_a_method_call_expression_is_the_entry(tmp_path):
+    prog = tmp_path / "stack.py"
+    prog.write_text("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+                    "    def push(self, x):\n        self.items.append(x)\n        return len(self.items)\n")
+    trace = trace_file(prog, None, "Stack().push(3)")
+    assert trace.end.reason == "returned" and trace.end.message == "Stack().push(3) returned 1."
+    got = [(f.event, f.file, f.func, f.depth) for f in trace.frames]
+    # the expression's own function, then the constructor's frames, then the method's, one level down
+    assert got == [("call", "<call>", "__trace__", 0), ("line", "<call>", "__trace__", 0),
+                   ("call", "stack.py", "__init__", 1), ("line", "stack.py", "__init__", 1),
+                   ("return", "stack.py", "__init__", 1),
+                   ("call", "stack.py", "push", 1), ("line", "stack.py", "push", 1), ("line", "stack.py", "push", 1),
+                   ("return", "stack.py", "push", 1), ("return", "<call>", "__trace__", 0)]
+    assert trace.frames[1].source == "    return Stack().push(3)"
+    assert trace.frames[5].locals["x"] == "3" and trace.frames[5].line == 5
+
+
+def test_a_class_method_chain_and_a_method_call_comment(tmp_path):
+    prog = tmp_path / "parser.py"
+    prog.write_text("class Parser:\n    def __init__(self, text):\n        self.text = text\n\n"
+                    "    @classmethod\n    def from_text(cls, text):\n        return cls(text.strip())\n\n"
+                    "    # neurodebug: Parser.from_text(' a=1 ').parse()\n"
+                    "    def parse(self):\n        k, v = self.text.split('=')\n        return {k: int(v)}\n")
+    trace = trace_file(prog, None, None)
+    assert trace.end.value == "{'a': 1}"
+    assert [f.func for f in trace.frames if f.event == "call"] == ["__trace__", "from_text", "__init__", "parse"]
+    assert [f.depth for f in trace.frames if f.event == "call"] == [0, 1, 2, 1]
+    assert next(f for f in trace.frames if f.func == "from_text").line == 6  # the def line, not the decorator's
 
 
 def _record_in_process(code: str, call, **options):
@@ -406,9 +455,9 @@ def _record_in_process(code: str, call, **options):
 def test_open_point_switches():
     src = ("def g(x):\n    raise ValueError(x)\n\ndef f():\n    try:\n        g(1)\n    except ValueError:\n"
            "        pass\n    return sum(gen())\n\ndef gen():\n    yield 1\n")
-    both = [(e, fn) for e, _, _, fn, _, _ in _record_in_process(src, lambda ns: ns["f"]())]
+    both = [(e, fn) for e, _, _, fn, _, _, _ in _record_in_process(src, lambda ns: ns["f"]())]
     assert ("return", "g") in both and ("call", "gen") in both
-    neither = [(e, fn) for e, _, _, fn, _, _ in _record_in_process(
+    neither = [(e, fn) for e, _, _, fn, _, _, _ in _record_in_process(
         src, lambda ns: ns["f"](), return_after_exception=False, trace_generators=False)]
     assert neither[:5] == [("call", "f"), ("line", "f"), ("line", "f"), ("call", "g"), ("line", "g")]
     assert ("return", "g") not in neither and ("exception", "g") in neither
@@ -437,7 +486,7 @@ def test_diff_messages_decode_to_full_locals():
         ns["f"](3)
     finally:
         sys.settrace(None)
-    assert [loc for e, _, _, _, loc, _ in frames if e in ("call", "line")] == real
+    assert [loc for e, _, _, _, loc, _, _ in frames if e in ("call", "line")] == real
 
 
 def test_async_entry_runs_to_completion():
