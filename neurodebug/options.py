@@ -107,6 +107,9 @@ class SessionOptions(BaseModel):
     max_frame_tokens: int = _option(
         MAX_FRAME_TOKENS, "a frame longer than this many tokens is cut off and ends the prediction", "prediction",
         metavar="N", ge=2)
+    unsure_below: float = _option(
+        0.5, "mark a predicted value or frame whose confidence (the probability the model gave what it wrote) "
+             "is below this as unsure, with a dim ?", "prediction", metavar="P", ge=0, le=1)
     step_over: Literal[STEP_OVER_MODES] = _option(
         "force_return", "how `next` steps over a call: force_return (the model writes the callee's return at once) "
                         "or generate (it predicts the callee's frames, which are then skipped)", "prediction")
@@ -210,6 +213,7 @@ NOT_OFFERED: dict[str, dict[str, str]] = {
              "max_frames": "eval's protocol fixes the frame cap (evaluate.MAX_FRAMES)",
              "max_frame_tokens": "eval's protocol fixes the frame length (evaluate.MAX_FRAME_TOKENS)",
              "step_over": "eval only continues, it never steps over a call",
+             "unsure_below": "eval shows no frames: its calibration numbers take every confidence",
              "isolation": "eval runs each record under the default isolation",
              "wall_s": "eval runs each record under the default limits",
              "cpu_s": "eval runs each record under the default limits",

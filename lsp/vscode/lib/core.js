@@ -67,7 +67,7 @@ function adapterCommand(settings, fallbackPython) {
 const OPTION_SETTINGS = Object.freeze([
   'model', 'backend', 'url', 'servedModelName', 'timeout', 'device', 'dtype', 'quantize', 'lookahead',
   'constrain', 'constrainLocals', 'constrainFlow', 'beam', 'temperature', 'topP', 'seed', 'maxFrames',
-  'maxFrameTokens', 'stepOver',
+  'maxFrameTokens', 'unsureBelow', 'stepOver',
   'isolation', 'wallSeconds', 'cpuSeconds', 'memoryMb',
 ]);
 
