@@ -43,9 +43,24 @@ _OBJECT_REPR = object.__dict__["__repr__"]
 # -- which objects, and what they hold ---------------------------------------------------------------
 
 
+#: type -> keeps_object_repr, as first seen: the recorder asks for every local on every line. A
+#: ``__repr__`` assigned to a class after its first instance was recorded is not seen.
+_KNOWN: dict[type, bool] = {}
+_KNOWN_MAX = 10_000  # classes made in a loop must not fill the child's memory
+
+
 def keeps_object_repr(t: type) -> bool:
     """Whether instances of ``t`` would print as ``<... object at 0x...>``: a Python class whose
     nearest ``__repr__`` is object's. C types are left alone: their state is not in attributes."""
+    known = _KNOWN.get(t)
+    if known is None:
+        if len(_KNOWN) >= _KNOWN_MAX:
+            _KNOWN.clear()
+        known = _KNOWN[t] = _looks_up_object_repr(t)
+    return known
+
+
+def _looks_up_object_repr(t: type) -> bool:
     if not _FLAGS(t) & _HEAPTYPE:
         return False
     for c in _MRO(t):
