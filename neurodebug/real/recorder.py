@@ -133,7 +133,7 @@ def safe_repr(v, limit: int) -> str:
                     r = None
             if r is None:
                 r = repr(v)
-            if OBJECT_MARK in r and type(v) in CONTAINERS:
+            if type(v) in CONTAINERS and OBJECT_MARK in r:
                 r = object_text(v, limit, REPR_FAILED)
     except RecursionError:
         if _near_recursion_limit():
