@@ -29,7 +29,8 @@ OBJECT_MARK = " object at 0x"
 CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 _BRACKETS = {list: ("[", "]"), tuple: ("(", ")"), dict: ("{", "}"), set: ("{", "}"), frozenset: ("frozenset({", "})")}
-_CYCLE = {list: "[...]", tuple: "(...)", dict: "{...}", set: "set(...)", frozenset: "frozenset(...)"}  # as Python writes them
+# a container met again while it is being written, as Python's repr writes it
+_CYCLE = {list: "[...]", tuple: "(...)", dict: "{...}", set: "set(...)", frozenset: "frozenset(...)"}
 
 # Read through type's own descriptors: a metaclass's attributes (user code) are never consulted.
 _MRO = type.__dict__["__mro__"].__get__

@@ -4,6 +4,8 @@ the front ends read it back. docs/trace-format.md, "Objects without __repr__", i
 from __future__ import annotations
 
 import re
+from collections import namedtuple
+from dataclasses import dataclass
 
 from neurodebug.real.objects import Instance, MAX_DEPTH, parse, read_value
 from neurodebug.real.recorder import REPR_FAILED, safe_repr
@@ -254,3 +256,17 @@ def test_a_real_traced_run_shows_self_with_its_attributes():
     assert trace.frames[-1].arg == "Stack(items=[1, 2])"
     assert trace.end.value == "Stack(items=[1, 2])"
     assert not any("0x" in v for f in trace.frames for v in f.locals.values())
+
+
+@dataclass
+class Line:
+    sku: str
+    quantity: int
+
+
+Point = namedtuple("Point", "x y")
+
+
+def test_a_named_tuples_and_a_dataclasses_own_repr_read_back_the_same_way():
+    assert parse(repr(Point(1, 2))) == Instance("Point", {"x": 1, "y": 2})
+    assert parse(text(Line("a", 2))) == Instance("Line", {"sku": "a", "quantity": 2})
