@@ -41,6 +41,19 @@ def shown_rows(n: int, rows: int) -> tuple[range, range]:
     return range(head), range(n - (rows - head), n)
 
 
+def line_label(f: Frame, home: str | None) -> str:
+    """A frame's line as a table shows it: the number in the trace's own file (``home``: its first
+    frame's), ``b.py:3`` in another file of the project, '?' when unknown."""
+    if f.line is None:
+        return "?"
+    return str(f.line) if f.file == home or f.file is None else f"{f.file}:{f.line}"
+
+
+def home_file(frames) -> str | None:
+    """The file a trace's line numbers are in unless a frame says otherwise (its first frame's)."""
+    return frames[0].file if frames else None
+
+
 def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, rows: int = 0) -> Table:
     """The trace as a rich Table: step, event, line, source, locals (changed ones highlighted), value.
 
@@ -55,6 +68,7 @@ def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, r
     table.add_column("locals")
     table.add_column("value", overflow="fold")
     head, tail = shown_rows(len(trace.frames), rows)
+    home = home_file(trace.frames)
     for i in list(head) + list(tail):
         if tail and i == tail.start:
             left_out = tail.start - head.stop
@@ -67,7 +81,7 @@ def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, r
         table.add_row(
             str(i + 1),
             Text(f.event, style=style),
-            "" if f.line is None else str(f.line),
+            "" if f.line is None else line_label(f, home),
             Text("  " * f.depth) + Text(f.source.strip()),
             _locals_text(f, changed_names(trace.frames, i), value_width),
             value,

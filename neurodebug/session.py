@@ -102,6 +102,7 @@ class Session:
             (lambda text: len(self.codec.prompt_ids(text, self.entry)) <= budget)
         self.context = build_context(self.path, self.source, trace_root(self.path), self.entry, self.expression,
                                      fits, read_source)
+        self._def = find_def(ast.parse(self.context.text), self.entry)
 
     @classmethod
     def from_file(cls, path, entry: str | None = None, call: str | None = None,
@@ -209,7 +210,8 @@ class Session:
         if self.real is not None and self.real.frames and self.real.frames[0].event == "call":
             f = self.real.frames[0]
             return Frame("call", f.line, f.source, dict(f.locals), None, 0, f.func or self.entry, file=f.file)
-        values = literal_arguments(self._def, self.call)
+        # a call expression's own function takes no arguments: the model predicts all it runs
+        values = {} if self.expression is not None else literal_arguments(self._def, self.call)
         if values is None and not self.options.run_real and self._recorded is None:
             raise UserError(f"The arguments {self.call!r} are not all Python literals, and without a real run nothing "
                             "can evaluate them; a command that runs the program (compare, debug) can.")

@@ -89,10 +89,12 @@ def short_locals(locals_: dict[str, str], width: int = 80) -> str:
     return shorten(", ".join(f"{k}={v}" for k, v in locals_.items()), width)
 
 
-def frame_line(i: int, f, width: int = 80) -> str:
-    """One frame as a line of text: step (frame index ``i`` counted from 1), event, line number,
-    source, locals or value."""
-    where = f"{f.line:>4}" if f.line is not None else "   ?"
+def frame_line(i: int, f, width: int = 80, home: str | None = None) -> str:
+    """One frame as a line of text: step (frame index ``i`` counted from 1), event, line number
+    (``b.py:3`` in a file other than ``home``), source, locals or value."""
+    from neurodebug.render import line_label
+
+    where = f"{line_label(f, home if home is not None else f.file):>4}"
     from neurodebug.trace.format import strip_marker
     from neurodebug.trace.format import shorten
 

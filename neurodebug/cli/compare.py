@@ -13,6 +13,7 @@ import sys
 
 from neurodebug.cli._session_args import add_real_run_arguments, add_session_arguments, session_from_args
 from neurodebug.errors import UserError
+from neurodebug.trace.context import call_text
 
 NAME = "compare"
 HELP = ("predict a function's execution, run it for real (isolated, under limits) and compare the two, "
@@ -67,16 +68,17 @@ def _locals_cell(f, differs: set[str], changed: set[str]):
     return t
 
 
-def _line_cell(f, differs: set[str]):
+def _line_cell(f, differs: set[str], home: str | None = None):
     from rich.text import Text
 
+    from neurodebug.render import line_label
     from neurodebug.trace.format import shorten, strip_marker
 
     if f is None:
         return Text("")
     style = DIFF_STYLE if differs & {"line", "event"} else ""
     ev = {"call": "call ", "return": "ret  ", "exception": "exc  "}.get(f.event, "")
-    where = str(f.line) if f.line is not None else "?"
+    where = line_label(f, home)
     t = Text(f"{ev}{where:>3} ", style=style)
     t.append("  " * f.depth + strip_marker(f.source).strip(), style=style or "dim")
     if f.malformed:
@@ -95,12 +97,14 @@ def _shown(items, limit: int, console) -> list:
 def render_rows(rows, console, limit: int = 0) -> None:
     from rich.table import Table
 
+    from neurodebug.render import home_file
     from neurodebug.trace.frames import changed_names
 
     real = [r.real for r in rows if r.real is not None]
     pred = [r.predicted for r in rows if r.predicted is not None]
     rc = (changed_names(real, i) for i in range(len(real)))
     pc = (changed_names(pred, i) for i in range(len(pred)))
+    home = home_file(real or pred)
     table = Table(show_lines=False, expand=False, header_style="bold")
     table.add_column("step", justify="right")
     table.add_column("real line")
@@ -112,9 +116,9 @@ def render_rows(rows, console, limit: int = 0) -> None:
         rch = next(rc) if r.real is not None else set()
         pch = next(pc) if r.predicted is not None else set()
         bad = bool(r.differs) or r.real is None or r.predicted is None
-        table.add_row(str(r.step + 1), _line_cell(r.real, r.differs), _locals_cell(r.real, set(), rch),
+        table.add_row(str(r.step + 1), _line_cell(r.real, r.differs, home), _locals_cell(r.real, set(), rch),
                       "[bold red]✗[/]" if bad else "[green]✓[/]",
-                      _line_cell(r.predicted, r.differs), _locals_cell(r.predicted, r.differs, pch))
+                      _line_cell(r.predicted, r.differs, home), _locals_cell(r.predicted, r.differs, pch))
     console.print(table)
     _shown(rows, limit, console)
 
@@ -122,23 +126,26 @@ def render_rows(rows, console, limit: int = 0) -> None:
 def render_teacher(tf, console, limit: int = 0) -> None:
     from rich.table import Table
 
+    from neurodebug.render import home_file
+
     table = Table(header_style="bold")
     table.add_column("step", justify="right")
     table.add_column("real line")
     table.add_column("real locals")
     table.add_column(" ", justify="center")
     table.add_column("model instead (greedy, given the real history)")
+    home = home_file([sc.real for sc in tf.frames])
     for sc in tf.frames[: limit or len(tf.frames)]:
         alt = ""
         if not sc.ok and sc.alternative is not None:
             a = sc.alternative
-            alt = _line_cell(a, sc.differs)
+            alt = _line_cell(a, sc.differs, home)
             alt.append("  ")
             alt.append_text(_locals_cell(a, sc.differs, set()))
         elif not sc.ok:
             alt = "(not generated)" if sc.differs != {"event"} else "(ends the trace)"
         mark = "[green]✓[/]" if sc.ok else ("[dim]·[/]" if sc.step == 0 else "[bold red]✗[/]")
-        table.add_row(str(sc.step + 1), _line_cell(sc.real, set()), _locals_cell(sc.real, set(), set()), mark, alt)
+        table.add_row(str(sc.step + 1), _line_cell(sc.real, set(), home), _locals_cell(sc.real, set(), set()), mark, alt)
     console.print(table)
     _shown(tf.frames, limit, console)
 
@@ -181,7 +188,7 @@ def run(args) -> int:
                       f"{tf.tokens_generated} tokens generated for the wrong frames")
     else:
         if not args.json:
-            console.print(f"[dim]{s.predictor.name}: predicting {s.entry}({s.call})...[/]")
+            console.print(f"[dim]{s.predictor.name}: predicting {call_text(s.entry, s.call)}...[/]")
         try:
             s.cont()
         except KeyboardInterrupt:

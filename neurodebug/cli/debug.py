@@ -14,6 +14,7 @@ import sys
 
 from neurodebug.cli._session_args import add_real_run_arguments, add_session_arguments, session_from_args, short_locals
 from neurodebug.errors import UserError
+from neurodebug.trace.context import call_text
 
 NAME = "debug"
 HELP = ("step through the model's predicted execution with a pdb-style prompt, beside the real run "
@@ -86,7 +87,7 @@ class Debugger(cmd.Cmd):
     def greet(self) -> None:
         """The first lines: what runs on which model, the real run's note, the first frame."""
         s = self.s
-        self.say(f"neurodebug debug: {s.entry}({s.call if s.call is not None else '?'}) with {s.predictor.name}")
+        self.say(f"neurodebug debug: {call_text(s.entry, s.call)} with {s.predictor.name}")
         if s.real_note:
             self.say(f"(real run: {s.real_note})")
         show(s, self.stdout)

@@ -6,6 +6,7 @@ import json
 import sys
 
 from neurodebug.cli._session_args import add_session_arguments, frame_line, session_from_args
+from neurodebug.trace.context import call_text
 
 NAME = "predict"
 HELP = "predict a function's execution with the model, frame by frame (the program never runs)"
@@ -20,17 +21,18 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     s = session_from_args(args, run_real=False)  # predict never runs the program
     out = sys.stdout
+    home = s.frames[0].file if s.frames else None  # line numbers of other files name their file
     if not args.json:
-        print(f"# {s.predictor.name}; {s.entry}({s.call if s.call is not None else '?'})", file=out)
+        print(f"# {s.predictor.name}; {call_text(s.entry, s.call)}", file=out)
         if s.current is not None:
-            print(frame_line(0, s.current), file=out, flush=True)
+            print(frame_line(0, s.current, home=home), file=out, flush=True)
     try:
         while not s.ended:
             n = len(s.frames)
             s.step()
             if not args.json:
                 for i in range(n, len(s.frames)):
-                    print(frame_line(i, s.frames[i]), file=out, flush=True)
+                    print(frame_line(i, s.frames[i], home=home), file=out, flush=True)
             if len(s.frames) == n and not s.ended:
                 break
     except KeyboardInterrupt:

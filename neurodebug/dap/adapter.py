@@ -32,6 +32,7 @@ from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
 from neurodebug.dap.worker import Worker
 from neurodebug.errors import UserError
+from neurodebug.trace.context import call_text
 
 THREAD_ID = 1
 THREAD_NAME = "predicted execution"
@@ -284,7 +285,7 @@ class Adapter:
     def _announce(self) -> None:
         s = self.session
         name = s.predictor.name
-        call = f"{s.entry}({s.call})" if s.call is not None else f"{s.entry} (the model proposes its arguments)"
+        call = call_text(s.entry, s.call) if s.call is not None else f"{s.entry} (the model proposes its arguments)"
         lines = [f"neurodebug: predicting {call} with {name}."]
         if s.real_note:
             lines.append(s.real_note)

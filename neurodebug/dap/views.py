@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from neurodebug.trace.frames import Frame
 from neurodebug.view import SessionView
+from neurodebug.trace.context import call_text
 
 
 def call_stack(frames: tuple[Frame, ...] | list[Frame], index: int) -> list[int]:
@@ -62,7 +63,7 @@ def summary(stop: SessionView) -> str:
     if stop.call is None:  # the model proposed no arguments
         shown = stop.entry
     else:
-        shown = stop.call if stop.call.startswith(f"{stop.entry}(") else f"{stop.entry}({stop.call})"
+        shown = stop.call if stop.call.startswith(f"{stop.entry}(") else call_text(stop.entry, stop.call)
     n = len(stop.frames)
     lines = [f"Predicted {n} frame{'s' if n != 1 else ''} of {shown}: {stop.end.message or stop.end.reason}"]
     if stop.real is not None:

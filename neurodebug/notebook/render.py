@@ -14,6 +14,7 @@ from neurodebug.trace.format import source_lines, strip_marker
 from neurodebug.trace.frames import End, Frame
 from neurodebug.view import LocalRow, SessionView
 from neurodebug.view import local_rows as rows_of
+from neurodebug.trace.context import call_text
 
 #: The marks' colours: translucent, so that they read on light and dark themes alike.
 PREDICTED_BG = "rgba(64, 128, 255, 0.22)"
@@ -120,7 +121,7 @@ def frame_text(f: Frame | None) -> str:
 
 def header_html(view: SessionView, run_real: bool) -> str:
     """The title line: the call, the step, the frame; how the prediction and the real run ended."""
-    call = f"{view.entry}({view.call})" if view.call is not None else f"{view.entry}(…)"
+    call = call_text(view.entry, view.call, "…")
     total = f"{len(view.frames)}" + ("" if view.ended else "+")
     step = f"step {view.index + 1} of {total}"
     pieces = [f"<b>{html.escape(call)}</b>", html.escape(step), html.escape(frame_text(view.current))]

@@ -22,6 +22,7 @@ from IPython.display import display
 from neurodebug.errors import UserError
 from neurodebug.notebook import render
 from neurodebug.session import Cancelled, Session
+from neurodebug.trace.context import call_text
 
 #: The buttons, in order: (label, the Debugger's method, tooltip).
 BUTTONS = (
@@ -145,7 +146,7 @@ class Debugger:
 
     def __repr__(self) -> str:
         s = self.session
-        call = f"{s.entry}({s.call})" if s.call is not None else f"{s.entry}(...)"
+        call = call_text(s.entry, s.call, "...")
         return f"<neurodebug {call}: step {s.index + 1} of {len(s.frames)}{'' if s.ended else '+'}>"
 
     # -- moves, from code and from the buttons -----------------------------------------------------

@@ -33,6 +33,14 @@ CONTEXT_SHARE = 0.5
 FILE_HEADER = "# file: {}"
 
 
+def call_text(entry: str, call: str | None, unknown: str = "?") -> str:
+    """A call as the user reads it: a call expression as written, else ``entry(arguments)``, with
+    ``unknown`` for arguments the model is to propose."""
+    if entry == CALL_ENTRY and call:
+        return call
+    return f"{entry}({call if call is not None else unknown})"
+
+
 def call_function(expression: str) -> str:
     """The source of :data:`CALL_ENTRY` running ``expression`` (one line: ``ast.unparse``)."""
     return f"def {CALL_ENTRY}():\n    return {expression}\n"
