@@ -129,6 +129,9 @@ class _Writer:
             self.container(x, t, depth)
         elif keeps_object_repr(t):
             self.instance(x, t, depth)
+        elif (t is str or t is bytes) and len(x) > self.limit:
+            # only the head survives the cut; a whole long text per line would slow every step
+            self.put(repr(x[: self.limit]))
         else:
             self.put(self.own_repr(x))
 

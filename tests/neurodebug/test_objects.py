@@ -195,6 +195,13 @@ def test_long_objects_are_cut_like_any_value():
     assert len(written) == 100 + len(REPR_CUT)
 
 
+def test_a_long_text_attribute_is_written_only_as_far_as_the_cut():
+    s = Stack()
+    s.owner = "x" * 10_000_000
+    written = safe_repr(s, 100)
+    assert written == "Stack(items=[], owner='" + "x" * (100 - len("Stack(items=[], owner='")) + REPR_CUT
+
+
 def test_names_that_cannot_be_keywords_come_last_as_a_dict():
     s = Stack()
     setattr(s, "a b", 1)
