@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import threading
 from collections.abc import Hashable
+from keyword import iskeyword
 from typing import Any
 
 from neurodebug.errors import UserError
@@ -80,7 +81,7 @@ def child_evaluate_name(parent: str | None, value: Any, key: Hashable) -> str | 
     if parent is None or isinstance(value, (set, frozenset)):
         return None
     if isinstance(value, Instance):
-        return f"{parent}.{key}" if isinstance(key, str) and key.isidentifier() else None
+        return f"{parent}.{key}" if isinstance(key, str) and key.isidentifier() and not iskeyword(key) else None
     return f"{parent}[{key!r}]"
 
 
