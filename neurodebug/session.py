@@ -92,6 +92,25 @@ class Session:
             return None
         return os.path.relpath(os.path.abspath(self.path), trace_root(self.path)).replace(os.sep, "/")
 
+    @property
+    def root(self) -> str | None:
+        """The folder Frame.file is relative to: the project root of the session's file."""
+        return trace_root(self.path) if self.path is not None else None
+
+    def file_texts(self, files) -> dict:
+        """Frame.file -> the file's text, for ``files`` (those of the context first, else read
+        from the project; '' for one that cannot be read)."""
+        read = self.__dict__.setdefault("_read_files", {})  # each file read once per session
+        for file in files:
+            if file in self.context.files or file in read or not file or file.startswith("<") or self.root is None:
+                continue
+            try:
+                read[file] = read_source(os.path.join(self.root, *file.split("/")))
+            except UserError:
+                read[file] = ""
+        known = {**read, **self.context.files}
+        return {file: known[file] for file in files if file in known}
+
     def _build_context(self) -> None:
         """The code the entry can reach within the model's budget (CONTEXT_SHARE of its context)."""
         if self.path is None:

@@ -9,11 +9,13 @@ diff nothing themselves.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from neurodebug.compare import Comparison, Divergence, align, compare
 from neurodebug.real.objects import Instance, parse
+from neurodebug.trace.format import source_lines
 from neurodebug.trace.frames import End, Frame, Trace, changed_names
 
 if TYPE_CHECKING:
@@ -38,6 +40,9 @@ class SessionView:
     comparison: Comparison | None  # the predicted frames so far against the real run
     tokens_per_s: float | None  # the speed of the last prediction
     speed: Speed  # what predicting the frames cost so far
+    home: str | None = None  # Frame.file of the session's own file
+    root: str | None = None  # the folder Frame.file is relative to (trace.source.trace_root)
+    files: dict = field(default_factory=dict)  # Frame.file -> its text, for every file a frame is in
 
     @classmethod
     def of(cls, session: Session) -> SessionView:
@@ -55,7 +60,22 @@ class SessionView:
         return cls(source=session.source, path=session.path, entry=session.entry, call=session.call, frames=frames,
                    index=len(frames) - 1, ended=session.ended, end=session.end, real=real,
                    real_note=session.real_note, aligned=tuple(aligned), comparison=comparison,
-                   tokens_per_s=session.last_tokens_per_s, speed=copy.copy(session.speed))
+                   tokens_per_s=session.last_tokens_per_s, speed=copy.copy(session.speed),
+                   home=session.context.main, root=session.root,
+                   files=session.file_texts({f.file for f in frames} | {f.file for f in (real.frames if real else ())}))
+
+    # -- files ------------------------------------------------------------------------------------
+    def file_lines(self, file: str | None) -> list[str]:
+        """The lines of a frame's file (the session's own source for its own file)."""
+        return source_lines(self.source if file == self.home else self.files.get(file, ""))
+
+    def path_of(self, file: str | None) -> str | None:
+        """The absolute path of a frame's file; None for one in no file (a call expression's)."""
+        if file == self.home:
+            return self.path
+        if file is None or file.startswith("<") or self.root is None:
+            return None
+        return os.path.join(self.root, *file.split("/"))
 
     # -- the predicted side ---------------------------------------------------------------------
     @property

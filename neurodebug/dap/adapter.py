@@ -32,8 +32,11 @@ from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
 from neurodebug.dap.worker import Worker
 from neurodebug.errors import UserError
-from neurodebug.trace.context import call_text
+from neurodebug.trace.context import CALL_FILE, call_text
 
+#: The sourceReference of a call expression's own function (trace.context.CALL_FILE), which is in
+#: no file: the client asks for its text with a source request.
+CALL_SOURCE = 1
 THREAD_ID = 1
 THREAD_NAME = "predicted execution"
 DIVERGENCE, EXCEPTION = "divergence", "exception"
@@ -109,7 +112,7 @@ class Adapter:
             "continue": self.continue_, "reverseContinue": self.reverse_continue, "pause": self.pause,
             "cancel": self.cancel, "setVariable": self.set_variable, "evaluate": self.evaluate,
             "exceptionInfo": self.exception_info, "restart": self.restart, "terminate": self.terminate,
-            "disconnect": self.disconnect,
+            "disconnect": self.disconnect, "source": self.source_text,
         }
 
     # -- dispatch -----------------------------------------------------------------------------------
@@ -358,13 +361,25 @@ class Adapter:
     def _stack_frame(self, stop: SessionView, i: int) -> dap.StackFrame:
         f = stop.frames[i]
         hint = "subtle" if f.malformed else None
-        return dap.StackFrame(id=i + 1, name=views.frame_name(f, stop.entry), source=self._source(),
+        return dap.StackFrame(id=i + 1, name=views.frame_name(f, stop.entry, stop.call), source=self._source(stop, f),
                               line=self._line_out(f.line) if f.line else 0, column=1, presentationHint=hint)
 
-    def _source(self) -> dap.Source:
-        path = self.config.program
+    def _source(self, stop: SessionView | None = None, f=None) -> dap.Source:
+        """The file of a frame (the program's, another file of its project, or the call
+        expression's function, whose text the source request gives)."""
+        if f is not None and f.file == CALL_FILE:
+            return dap.Source(name=CALL_FILE, sourceReference=CALL_SOURCE, presentationHint="deemphasize")
+        path = (stop.path_of(f.file) if stop is not None and f is not None else None) or self.config.program
         shown = Path(path).as_uri() if self.client.pathFormat == "uri" else path
         return dap.Source(name=os.path.basename(path), path=shown)
+
+    def source_text(self, request) -> dap.SourceResponseBody:
+        """The text of a source without a path: the call expression's function."""
+        stop = self.stop
+        ref = request.arguments.sourceReference if request.arguments else 0
+        if stop is None or ref != CALL_SOURCE or CALL_FILE not in stop.files:
+            raise UserError(f"There is no source with the reference {ref}.")
+        return dap.SourceResponseBody(content=stop.files[CALL_FILE], mimeType="text/x-python")
 
     def _path_in(self, path: str) -> str:
         """A path the client sent: a file URI when it asked for pathFormat "uri"."""

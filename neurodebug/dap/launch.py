@@ -52,11 +52,13 @@ def default_predictor(config: LaunchConfig):
 
 def check_entry(config: LaunchConfig, source: str) -> None:
     """Say in launch.json's terms (not the CLI's) that the function to debug is not named."""
-    from neurodebug.trace.source import find_entry
+    from neurodebug.trace.source import find_entry, method_call_comment
 
-    if not config.entry and not (config.call or "").strip() and find_entry(source) is None:
-        raise UserError("Name the function to debug: add \"entry\" (or \"call\": \"f(...)\") to the launch "
-                        "configuration, or mark its def line with '# << START_OF_TRACE'.")
+    if not config.entry and not (config.call or "").strip() and find_entry(source) is None \
+            and method_call_comment(source) is None:
+        raise UserError("Name the function to debug: add \"entry\" (or \"call\": \"f(...)\" or "
+                        "\"Stack().push(3)\") to the launch configuration, or mark its def line with "
+                        "'# << START_OF_TRACE'.")
 
 
 def new_session(config: LaunchConfig, predictor):

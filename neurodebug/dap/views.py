@@ -7,6 +7,7 @@ requests read one consistent state while the next prediction runs.
 
 from __future__ import annotations
 
+from neurodebug.trace.context import CALL_ENTRY
 from neurodebug.trace.frames import Frame
 from neurodebug.view import SessionView
 from neurodebug.trace.context import call_text
@@ -28,8 +29,12 @@ def call_stack(frames: tuple[Frame, ...] | list[Frame], index: int) -> list[int]
     return stack
 
 
-def frame_name(frame: Frame, entry: str) -> str:
+def frame_name(frame: Frame, entry: str, call: str | None = None) -> str:
+    """A frame's name in the call stack: its function's, or the call expression (``call``) for
+    the function a call expression runs in."""
     name = frame.func or entry
+    if name == CALL_ENTRY and call:
+        name = call
     if frame.malformed:
         return f"{name} (malformed frame: {frame.malformed})"
     if frame.event in ("return", "exception"):

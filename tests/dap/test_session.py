@@ -51,8 +51,9 @@ def test_bad_launch_arguments_are_one_sentence_and_a_good_launch_follows(client,
         ({"program": str(program), "entry": "total", "compare": "yes"},
          "The launch attribute 'compare' cannot be 'yes': input should be a valid boolean."),
         ({"program": str(tmp_path / "missing.py")}, f"There is no file {str(tmp_path / 'missing.py')!r}."),
-        ({"program": str(program)}, ("Name the function to debug: add \"entry\" (or \"call\": \"f(...)\") to the "
-                                     "launch configuration, or mark its def line with '# << START_OF_TRACE'.")),
+        ({"program": str(program)}, ("Name the function to debug: add \"entry\" (or \"call\": \"f(...)\" or "
+                                     "\"Stack().push(3)\") to the launch configuration, or mark its def line with "
+                                     "'# << START_OF_TRACE'.")),
         ({"program": str(program), "entry": "nope"}, "There is no function 'nope' in the source."),
         ({"program": str(program), "call": "total(1, 2, 3, 4)"}, None),
     ]
