@@ -1,24 +1,30 @@
 """Train the bundled model: a small CWM-architecture transformer on real traces of generated code.
 
-    python -m neurodebug.training.train --out DIR [--minutes M] [--device cuda] [--jobs J] [--size small]
+    python -m neurodebug.training.train [--out DIR | --name RUN] [--minutes M] [--device cuda] [--size small]
+    python -m neurodebug.training.train [--out DIR | --name RUN] --resume
 
 The recipe, end to end:
 
 1. data: :mod:`neurodebug.training.datagen` programs of ``--seed``, traced by the real tracer in ``--jobs``
-   worker processes. Generation streams: training starts on the first traces while the workers
-   keep producing new ones, so a short GPU run is not spent waiting for data. A held-out set comes
-   from a different seed (``--seed + 1``).
+   worker processes a few chunks ahead of training, so a GPU run is not spent waiting for data.
+   Each sequence is trained on once an epoch: chunks of programs in order make blocks, whose
+   sequences are sorted by length and cut into batches (little padding) in a seeded order.
+   A held-out set comes from a different seed (``--seed + 1``).
 2. tokenizer: a byte-level BPE (Hugging Face ``tokenizers``) trained on the first traces, with CWM's
    256 special tokens under CWM's names, saved as ``tokenizer.json`` (or ``--tokenizer FILE``).
 3. sequences: exactly the codec's prompt + frames + end_of_text (:meth:`Codec.encode_trace`).
    The loss covers the tokens after the prompt (the trace), or every token with ``--loss all``.
 4. model: ``model.model.Transformer`` with a CWM config (global and sliding-window layers,
    grouped-query attention), AdamW, linear warmup then cosine decay over the step or time budget,
-   bf16 autocast on CUDA.
+   bf16 autocast on CUDA and on CPUs with native bfloat16.
 5. every ``--eval-every`` steps: held-out loss and teacher-forced frame accuracy (the share of
    frames whose every token is the model's greedy choice given the real history); the checkpoint
    (config.json + model.safetensors + tokenizer.json, Hugging Face CWM layout) is written to
-   ``--out``, and the optimizer state to ``--work`` for ``--resume``.
+   ``--out``.
+6. the state to resume from (weights, optimizer, step, clocks, data position, arguments) goes to
+   ``--work``/state.pt at every evaluation, every ``--save-minutes`` and on SIGTERM/SIGINT,
+   written whole or not at all; ``--resume`` goes on with the batch an uninterrupted run would
+   have trained on next, on the same learning-rate schedule.
 """
 
 from __future__ import annotations
@@ -116,30 +122,86 @@ def encode(codec, trace, max_len: int, loss: str = "trace", spans: bool = True) 
     return Example(np.asarray(ids, dtype=np.uint16), start, sp if spans else None)
 
 
-class ExamplePool:
-    """Training sequences grouped by length, so that a batch wastes little on padding."""
+#: Generator chunks (programs per chunk) and chunks per block. A block's sequences are sorted by
+#: length and cut into batches, so that a batch pads little; 8 chunks of 50 programs (2 inputs
+#: each) are ~800 traces, ~50 batches of 8,192 tokens.
+CHUNK_PROGRAMS = 50
+BLOCK_CHUNKS = 8
+#: Rows of a --data file per block (the same ~800 sequences as a generated block).
+BLOCK_ROWS = 2 * CHUNK_PROGRAMS * BLOCK_CHUNKS
 
-    BUCKET = 32
 
-    def __init__(self):
-        self.all: list[Example] = []
-        self.buckets: dict[int, list[Example]] = {}
+@dataclass
+class Position:
+    """Where a run is in its data: epoch, block of the epoch, batches of that block done.
+
+    A block's batches are a pure function of (seed, epoch, block), so this is all a resumed run
+    needs to go on with the very batch an uninterrupted run would have trained on next, and never
+    to see the batches it already trained on again."""
+
+    epoch: int = 0
+    block: int = 0
+    batch: int = 0
+
+
+def length_batches(block: list[Example], batch_tokens: int, rng: random.Random) -> list[list[Example]]:
+    """A block cut into batches of sequences of about one length (at most ``batch_tokens`` padded
+    tokens each, as ``collate`` pads), in a shuffled order."""
+    batches: list[list[Example]] = []
+    for e in sorted(block, key=lambda e: len(e.ids)):
+        if batches and (len(batches[-1]) + 1) * padded_length(len(e.ids)) <= batch_tokens:
+            batches[-1].append(e)
+        else:
+            batches.append([e])
+    rng.shuffle(batches)
+    return batches
+
+
+class Batches:
+    """The training batches of a run, in order from a :class:`Position`: each sequence of an
+    epoch once, blocks one after the other, the next epoch when a source runs out."""
+
+    def __init__(self, source, batch_tokens: int, seed: int, position: Position):
+        self.source, self.batch_tokens, self.seed = source, batch_tokens, seed
+        self.position = position
+        self.current = self._block(position.epoch, position.block)
+
+    def next(self) -> list[Example]:
+        p = self.position
+        while p.batch >= len(self.current):
+            p.block, p.batch = p.block + 1, 0
+            self.current = self._block(p.epoch, p.block)
+            if self.current is None:  # the epoch is over
+                p.epoch, p.block = p.epoch + 1, 0
+                self.current = self._block(p.epoch, 0)
+            if self.current is None:
+                from neurodebug.errors import UserError
+
+                raise UserError("The training data holds no usable sequence (none fits in --max-len?).")
+        p.batch += 1
+        return self.current[p.batch - 1]
+
+    def _block(self, epoch: int, block: int) -> list[list[Example]] | None:
+        examples = self.source.block(epoch, block)
+        if examples is None:
+            return None
+        return length_batches(examples, self.batch_tokens, random.Random(f"{self.seed}/{epoch}/{block}"))
+
+
+class FileSource:
+    """Blocks of sequences read from --data files: BLOCK_ROWS of a seeded shuffle per epoch."""
+
+    def __init__(self, examples: list[Example], seed: int):
+        self.examples, self.seed = examples, seed
 
     def __len__(self) -> int:
-        return len(self.all)
+        return len(self.examples)
 
-    def add(self, examples) -> None:
-        for e in examples:
-            self.all.append(e)
-            self.buckets.setdefault(len(e.ids) // self.BUCKET, []).append(e)
-
-    def batch(self, batch_tokens: int, rng: random.Random) -> list[Example]:
-        """A random sequence and others of about its length, ~batch_tokens padded tokens in all."""
-        first = rng.choice(self.all)
-        k = len(first.ids) // self.BUCKET
-        same = self.buckets[k]
-        n = max(1, batch_tokens // ((k + 1) * self.BUCKET))
-        return [first] + [rng.choice(same) for _ in range(n - 1)]
+    def block(self, epoch: int, block: int) -> list[Example] | None:
+        order = list(range(len(self.examples)))
+        random.Random(f"{self.seed}/{epoch}").shuffle(order)
+        rows = order[block * BLOCK_ROWS: (block + 1) * BLOCK_ROWS]
+        return [self.examples[i] for i in rows] or None
 
 
 _WORKER: dict = {}
@@ -166,51 +228,45 @@ def _encode_work(task) -> list[tuple[bytes, int]]:
 
 
 class DataStream:
-    """Encoded training sequences from datagen workers, arriving while training runs.
+    """Blocks of encoded sequences of generated programs, in program order (every epoch the same).
 
-    With jobs > 0, ``jobs`` worker processes trace and encode programs in order of their index;
-    :meth:`take` returns what is finished without waiting (unless asked to). jobs=0 works inline.
+    With jobs > 0, ``jobs`` worker processes trace and encode chunks ahead of the one asked for,
+    at most ``ahead`` chunks: a fast consumer (a GPU) finds them ready, and a slow one (a CPU)
+    does not have the workers fill memory and take its cores. jobs=0 traces inline.
     """
 
-    def __init__(self, seed: int, programs: int, jobs: int, tok_path: str, max_len: int, loss: str, chunk: int = 50,
-                 style: int | None = None):
-        self.tasks = [(seed, a, min(a + chunk, programs), 2, tok_path, max_len, loss, style)
-                      for a in range(0, programs, chunk)]
-        self.pool = None
-        self.done = False
+    def __init__(self, seed: int, programs: int, jobs: int, tok_path: str, max_len: int, loss: str,
+                 style: int | None = None, ahead: int | None = None):
+        self.tasks = [(seed, a, min(a + CHUNK_PROGRAMS, programs), 2, tok_path, max_len, loss, style)
+                      for a in range(0, programs, CHUNK_PROGRAMS)]
+        self.pool, self.pending = None, {}
+        self.ahead = ahead or max(BLOCK_CHUNKS, 2 * jobs)
         if jobs > 0:
             import multiprocessing as mp
 
             ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
             self.pool = ctx.Pool(jobs)
-            self.pending = self.pool.imap(_encode_work, self.tasks)
-        else:
-            self.pending = map(_encode_work, self.tasks)
 
-    def take(self, wait: bool = False, max_chunks: int = 10_000) -> list[Example]:
+    def block(self, epoch: int, block: int) -> list[Example] | None:
+        first = block * BLOCK_CHUNKS
+        if first >= len(self.tasks):
+            return None
+        return [e for i in range(first, min(first + BLOCK_CHUNKS, len(self.tasks))) for e in self.chunk(i)]
+
+    def chunk(self, i: int) -> list[Example]:
+        """Chunk i's sequences (waiting for them), with the chunks after it put in hand."""
         import numpy as np
 
-        out: list[Example] = []
-        for _ in range(max_chunks):
-            if self.done:
-                break
-            try:
-                if self.pool is not None and not (wait and not out):
-                    res = self.pending.next(timeout=0)
-                else:
-                    res = next(self.pending)
-            except StopIteration:
-                self.done = True
-                break
-            except Exception as e:  # multiprocessing.TimeoutError: nothing ready yet
-                if type(e).__name__ == "TimeoutError":
-                    break
-                raise
-            for raw, start in res:
-                out.append(Example(np.frombuffer(raw, dtype=np.uint16), start, None))
-            if self.pool is None and not wait:
-                break
-        return out
+        if self.pool is None:
+            res = _encode_work(self.tasks[i])
+        else:
+            for j in [j for j in self.pending if j < i]:  # a new epoch: what was ahead is not needed
+                del self.pending[j]
+            for j in range(i, min(i + self.ahead, len(self.tasks))):
+                if j not in self.pending:
+                    self.pending[j] = self.pool.apply_async(_encode_work, (self.tasks[j],))
+            res = self.pending.pop(i).get()
+        return [Example(np.frombuffer(raw, dtype=np.uint16), start, None) for raw, start in res]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -218,13 +274,17 @@ class DataStream:
             self.pool = None
 
 
+def padded_length(n: int) -> int:
+    """A batch's length for its longest sequence of n tokens: a multiple of 64 (few distinct shapes)."""
+    return -(-n // 64) * 64
+
+
 def collate(batch: list[Example], pad_id: int, device):
     """(inputs, targets) [B, T]; targets are -100 outside each sequence's loss range."""
     import numpy as np
     import torch
 
-    T = max(len(e.ids) for e in batch)
-    T = -(-T // 64) * 64  # few distinct shapes
+    T = padded_length(max(len(e.ids) for e in batch))
     x = np.full((len(batch), T), pad_id, dtype=np.int64)
     y = np.full((len(batch), T), -100, dtype=np.int64)
     for b, e in enumerate(batch):
@@ -356,6 +416,14 @@ def evaluate_batchwise(model, examples: list[Example], pad_id: int, device, auto
 # -- the training run --------------------------------------------------------------------------------
 
 
+def default_run_dir(name: str) -> Path:
+    """Where a run keeps everything when --out is not given: the user's cache
+    ($XDG_CACHE_HOME, else ~/.cache)/neurodebug/train/NAME, outside any repository, so that a
+    run survives a checkout being cleaned and is found by ``--resume`` from anywhere."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "neurodebug" / "train" / name
+
+
 def run(args) -> int:
     """The recipe, in its steps: tokenizer, data, model, the loop, the checkpoint."""
     import torch
@@ -364,8 +432,11 @@ def run(args) -> int:
     from neurodebug.errors import UserError
     from neurodebug.model.tokenizer import load_tokenizer
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out else default_run_dir(args.name)
     work = Path(args.work) if args.work else out / "work"
+    state = load_state(work / "state.pt") if args.resume else None
+    if state is not None:
+        args = resumed_args(args, state["args"])
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
@@ -373,13 +444,55 @@ def run(args) -> int:
         raise UserError("--device cuda was asked for but this machine has no usable CUDA device.")
     torch.manual_seed(args.seed)
     log = _Logger(work / "log.txt", quiet=args.quiet)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     tok_path = _tokenizer_file(args, out, log)
     tokenizer = load_tokenizer(tok_path)
     trainer = _Trainer(args, out, work, device, tokenizer, log)
     trainer.load_data(Codec(tokenizer), tok_path)
-    trainer.build_model()
-    trainer.train()
-    return 0
+    trainer.build_model(state)
+    return trainer.train()
+
+
+def load_state(path: Path) -> dict | None:
+    """A run's saved state (written whole by ``save_atomically``), or None where there is none."""
+    import torch
+
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def save_atomically(write, path: Path) -> None:
+    """``write(tmp)`` then rename over ``path``: a run killed mid-save (kill -9, power) leaves the
+    previous file whole, never half of a new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def argument_defaults() -> dict:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return vars(p.parse_args([]))
+
+
+#: Arguments that locate a run rather than describe it: never taken from its saved state.
+_RUN_LOCATION = ("out", "work", "name", "resume")
+
+
+def resumed_args(args, saved: dict) -> argparse.Namespace:
+    """The saved run's arguments, under those given now (any that differ from the defaults):
+    ``--resume`` alone goes on with the run as it was started, ``--resume --minutes 90`` gives
+    it a longer budget."""
+    defaults = argument_defaults()
+    merged = dict(vars(args))
+    for k, v in saved.items():
+        if k in defaults and k not in _RUN_LOCATION and merged.get(k) == defaults[k]:
+            merged[k] = v
+    return argparse.Namespace(**merged)
 
 
 def _tokenizer_file(args, out: Path, log) -> Path:
@@ -399,16 +512,46 @@ def _tokenizer_file(args, out: Path, log) -> Path:
     return tok_path
 
 
+class _StopSignals:
+    """SIGTERM and SIGINT (Ctrl-C) ask the loop to stop after the step it is in, so the state it
+    saves is never half of an optimizer step; a second one stops at once."""
+
+    def __init__(self):
+        self.asked: int | None = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.before = {}
+        if threading.current_thread() is threading.main_thread():  # only there can Python take signals
+            self.before = {s: signal.signal(s, self._ask) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def _ask(self, signum, frame) -> None:
+        if self.asked is not None:
+            raise KeyboardInterrupt
+        self.asked = signum
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for s, handler in self.before.items():
+            signal.signal(s, handler)
+
+
 class _Trainer:
-    """One training run's state: data, model, optimiser, step counters; ``train`` is the loop."""
+    """One training run's state: data, model, optimiser, clocks and data position; ``train`` is
+    the loop. Everything a resumed run needs is in ``work/state.pt`` (see ``_save_state``)."""
 
     def __init__(self, args, out: Path, work: Path, device, tokenizer, log):
         self.args, self.out, self.work, self.device, self.tokenizer, self.log = args, out, work, device, tokenizer, log
         self.pad_id = tokenizer.special_id("<|pad|>")
-        self.rng = random.Random(args.seed)
-        self.t_start = time.monotonic()
         self.budget_s = args.minutes * 60 if args.minutes else None
-        self.step, self.trained_s, self.best, self.tokens_seen = 0, 0.0, None, 0
+        self.step, self.best, self.tokens_seen = 0, None, 0
+        # trained_s: time in training steps (tokens/s); elapsed_s: time in the loop, evaluations and
+        # saves included (the --minutes budget and the schedule). Both go on across resumes.
+        self.trained_s = self.elapsed_s = self.saved_at_s = 0.0
         self.state_path = work / "state.pt"
 
     # -- setup ---------------------------------------------------------------------------------
@@ -428,25 +571,21 @@ class _Trainer:
         if args.data:
             rows = [json.loads(line) for p in args.data for line in open(p)]
             self.stream = None
-            log(f"data: {len(rows)} traces from {', '.join(args.data)}")
+            self.source = FileSource(encode_rows(rows), args.seed)
+            log(f"data: {len(rows)} traces from {', '.join(args.data)}, {len(self.source)} sequences")
         else:
-            self.stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len, args.loss,
-                                     style=args.style)
-            rows = []
+            self.source = self.stream = DataStream(args.seed, args.programs, args.jobs, str(tok_path), args.max_len,
+                                                   args.loss, style=args.style)
         held = datagen.generate(args.seed + 1, args.heldout_programs, jobs=0, calls_per_program=1, style=args.style)
         log(f"held-out: {len(held)} traces (seed {args.seed + 1})")
-        self.train_ex = ExamplePool()
-        self.train_ex.add(encode_rows(rows))
         self.held_ex = encode_rows(held)[: args.heldout_max]
         self.extra_held = encode_rows(json.loads(line) for line in open(args.heldout_data))[: args.heldout_max] \
             if args.heldout_data else []
-        log(f"sequences: {len(self.train_ex)} training, {len(self.held_ex)} held-out"
+        log(f"held-out sequences: {len(self.held_ex)}"
             + (f", {len(self.extra_held)} from {args.heldout_data}" if self.extra_held else ""))
 
-    def build_model(self) -> None:
-        """The model (fresh, from --init, or resumed with its optimiser) on the device."""
-        import contextlib
-
+    def build_model(self, state: dict | None) -> None:
+        """The model (fresh, from --init, or resumed with its optimiser, clocks and data position)."""
         import torch
 
         from neurodebug.model.model import Transformer
@@ -456,7 +595,7 @@ class _Trainer:
         config = make_config(args.size, tok.vocab_size, tok.bos_id, ends, args.max_len)
         model = self.model = Transformer(config)
         init_weights(model, config.n_layers)
-        if args.init and not (args.resume and self.state_path.is_file()):
+        if args.init and state is None:
             init_from_checkpoint(model, args.init, self.log)
         model.to(device)
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -464,68 +603,86 @@ class _Trainer:
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                       {"params": no_decay, "weight_decay": 0.0}],
                                      lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
-        if args.resume and self.state_path.is_file():
-            st = torch.load(self.state_path, map_location=device, weights_only=False)
-            model.load_state_dict(st["model"])
-            self.opt.load_state_dict(st["opt"])
-            self.step, self.trained_s, self.best = st["step"], st["trained_s"], st.get("best")
-            self.log(f"resumed from step {self.step} ({self.trained_s / 60:.1f} min trained)")
+        position = self._restore(state) if state is not None else Position()
         self.n_params = sum(p.numel() for p in model.parameters())
         self.log(f"model: {args.size} {self.n_params / 1e6:.2f}M parameters, {config.n_layers} layers "
                  f"({config.n_global} global, {config.n_sliding} sliding, window {config.sliding_window}), "
-                 f"{config.n_heads} heads / {config.n_kv_heads} kv heads, vocab {config.vocab_size}, device {device}")
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-            self.autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-        else:
-            self.autocast = contextlib.nullcontext
+                 f"{config.n_heads} heads / {config.n_kv_heads} kv heads, vocab {config.vocab_size}, device {device}, "
+                 f"{autocast_dtype(args.precision, device)} matmuls")
+        self.autocast = autocast_for(args.precision, device)
         self.fwd = torch.compile(model) if args.compile else model
+        self.batches = Batches(self.source, args.batch_tokens, args.seed, position)
+
+    def _restore(self, state: dict) -> Position:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.step, self.best, self.tokens_seen = state["step"], state["best"], state["tokens_seen"]
+        self.trained_s, self.elapsed_s = state["trained_s"], state["elapsed_s"]
+        self.saved_at_s = self.elapsed_s
+        position = Position(**state["position"])
+        self.log(f"resumed from step {self.step} ({self.elapsed_s / 60:.1f} min in; data epoch {position.epoch}, "
+                 f"block {position.block}, batch {position.batch})")
+        return position
 
     # -- the loop ------------------------------------------------------------------------------
-    def train(self) -> None:
+    def train(self) -> int:
+        """Steps until the budget is spent (then a final evaluation and checkpoint), or until a
+        signal asks it to stop (then only the state: 128 + the signal's number, as a shell has it)."""
         bar = _Bar(self.args.steps, self.budget_s, quiet=self.args.quiet)
         self.model.train()
         self.t_last = time.monotonic()
         try:
-            while not self._done():
-                loss, lr = self._train_step()
-                now = time.monotonic()
-                if self.step % 10 == 0:  # .item() waits for the GPU: not every step
-                    bar.update(self.step, now - self.t_start, f"loss {loss.item():.3f} lr {lr:.1e} seqs {len(self.train_ex)}")
-                if self.step % self.args.eval_every == 0:
-                    self._evaluate_and_save(loss, now)
-        except KeyboardInterrupt:
-            self.log("interrupted: saving")
+            with _StopSignals() as stop:
+                while not self._done() and stop.asked is None:
+                    self._one_step(bar)
         finally:
             bar.close()
             if self.stream is not None:
                 self.stream.close()
+        if stop.asked is not None:
+            self._save_state("stopped")
+            self.log(f"stopped by signal {stop.asked} at step {self.step}; state saved in {self.work} "
+                     f"(`--resume` goes on from here)")
+            return 128 + stop.asked
+        self._finish()
+        return 0
+
+    def _one_step(self, bar) -> None:
+        loss, lr = self._train_step()
+        self._clock(training=True)
+        if self.step % 10 == 0:  # .item() waits for the GPU: not every step
+            p = self.batches.position
+            bar.update(self.step, self.elapsed_s, f"loss {loss.item():.3f} lr {lr:.1e} epoch {p.epoch} block {p.block}")
+        if self.step % self.args.eval_every == 0:
+            self._evaluate_and_save(loss)
+        elif self.elapsed_s - self.saved_at_s >= self.args.save_minutes * 60:
+            self._save_state("periodic")
+        self._clock(training=False)
+
+    def _finish(self) -> None:
         hl, fa = self._held_out()
         self.log(f"final step {self.step}: held-out loss {hl:.4f}, teacher-forced frame acc {fa:.3f}, "
-                 f"{len(self.train_ex)} training sequences, {(time.monotonic() - self.t_start) / 60:.1f} min"
-                 + self._extra())
+                 f"{self.elapsed_s / 60:.1f} min" + self._extra())
         self.best = self.best or {"loss": hl, "frame_acc": fa, "step": self.step}
         self._save("final")
         self.log(f"checkpoint: {self.out}")
+
+    def _clock(self, training: bool) -> None:
+        now = time.monotonic()
+        self.elapsed_s += now - self.t_last
+        if training:
+            self.trained_s += now - self.t_last
+        self.t_last = now
 
     def _train_step(self):
         import torch
         import torch.nn.functional as F
 
-        from neurodebug.errors import UserError
-
-        args, stream = self.args, self.stream
-        if stream is not None and not stream.done and (self.step % 10 == 0 or not len(self.train_ex)):
-            self.train_ex.add(stream.take(wait=not len(self.train_ex)))
-        if not len(self.train_ex):
-            raise UserError("The data generator produced no usable traces.")
+        args = self.args
         lr = lr_at(self._progress(), self.step, args.lr, args.warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
-        batch = self.train_ex.batch(args.batch_tokens, self.rng)
+        batch = self.batches.next()
         x, y = collate(batch, self.pad_id, self.device)
         with self.autocast():
             logits = self.fwd(x)
@@ -536,20 +693,17 @@ class _Trainer:
         self.opt.step()
         self.step += 1
         self.tokens_seen += sum(len(e.ids) - 1 - e.start for e in batch)
-        now = time.monotonic()
-        self.trained_s += now - self.t_last
-        self.t_last = now
         return loss, lr
 
-    def _evaluate_and_save(self, loss, now: float) -> None:
+    def _evaluate_and_save(self, loss) -> None:
         hl, fa = self._held_out()
         if self.best is None or hl < self.best["loss"]:
             self.best = {"loss": hl, "frame_acc": fa, "step": self.step}
+        p = self.batches.position
         self.log(f"step {self.step}: train loss {loss.item():.4f}, held-out loss {hl:.4f}, teacher-forced frame acc "
-                 f"{fa:.3f}, {self.tokens_seen / max(1e-9, self.trained_s):.0f} target tok/s, {len(self.train_ex)} seqs, "
-                 f"{(now - self.t_start) / 60:.1f} min" + self._extra())
+                 f"{fa:.3f}, {self.tokens_seen / max(1e-9, self.trained_s):.0f} target tok/s, data epoch {p.epoch} "
+                 f"block {p.block}, {self.elapsed_s / 60:.1f} min" + self._extra())
         self._save("periodic")
-        self.t_last = time.monotonic()
 
     def _held_out(self):
         return evaluate_batchwise(self.model, self.held_ex, self.pad_id, self.device, self.autocast, self.args.batch_tokens)
@@ -560,15 +714,16 @@ class _Trainer:
     def _done(self) -> bool:
         if self.args.steps and self.step >= self.args.steps:
             return True
-        return self.budget_s is not None and time.monotonic() - self.t_start >= self.budget_s
+        return self.budget_s is not None and self.elapsed_s >= self.budget_s
 
     def _progress(self) -> float:
         p = self.step / self.args.steps if self.args.steps else 0.0
         if self.budget_s:
-            p = max(p, (time.monotonic() - self.t_start) / self.budget_s)
+            p = max(p, self.elapsed_s / self.budget_s)
         return p
 
     def _save(self, tag: str) -> None:
+        """The checkpoint (in --out) and the state to resume from."""
         import torch
 
         from neurodebug.model.checkpoint import save_checkpoint
@@ -576,11 +731,51 @@ class _Trainer:
         args = self.args
         save_checkpoint(self.model, self.out, dtype=getattr(torch, args.save_dtype), extra_config={"torch_dtype": "float32"})
         shard_checkpoint(self.out, int(args.shard_mb * 2**20))
-        torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
-                    "trained_s": self.trained_s, "best": self.best, "args": vars(args)}, self.state_path)
-        (self.work / "train_info.json").write_text(json.dumps({
-            "step": self.step, "trained_s": round(self.trained_s, 1), "size": args.size, "params": self.n_params,
-            "sequences": len(self.train_ex), "tag": tag, "best": self.best, "args": vars(args)}, indent=1, default=str))
+        self._save_state(tag)
+
+    def _save_state(self, tag: str) -> None:
+        """Weights, optimizer, clocks and data position in one file, written whole or not at all."""
+        import torch
+
+        self._clock(training=False)
+        defaults = argument_defaults()
+        args = {k: v for k, v in vars(self.args).items() if k in defaults}
+        state = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                 "trained_s": self.trained_s, "elapsed_s": self.elapsed_s, "tokens_seen": self.tokens_seen,
+                 "best": self.best, "position": vars(self.batches.position), "args": args}
+        save_atomically(lambda tmp: torch.save(state, tmp), self.state_path)
+        info = {"step": self.step, "trained_s": round(self.trained_s, 1), "elapsed_s": round(self.elapsed_s, 1),
+                "tokens_seen": self.tokens_seen, "position": vars(self.batches.position), "size": args["size"],
+                "params": self.n_params, "tag": tag, "best": self.best, "args": args}
+        save_atomically(lambda tmp: tmp.write_text(json.dumps(info, indent=1, default=str)), self.work / "train_info.json")
+        self.saved_at_s = self.elapsed_s
+
+
+def autocast_dtype(precision: str, device) -> str:
+    """The matmuls' dtype: bfloat16 on CUDA and on a CPU with native bfloat16 (AVX512-BF16 or
+    AMX, where it runs ~2.7x the float32 rate: benchmarks/train_speed.py), else float32."""
+    import torch
+
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bfloat16"
+    return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
+
+
+def autocast_for(precision: str, device):
+    """A context manager factory: autocast to ``autocast_dtype``'s dtype, or nothing for float32."""
+    import contextlib
+
+    import torch
+
+    dtype = autocast_dtype(precision, device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if dtype == "float32":
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device.type, dtype=getattr(torch, dtype))
 
 
 def _extra_heldout(model, examples, pad_id, device, autocast, args) -> str:
@@ -628,8 +823,10 @@ class _Bar:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="checkpoint directory to write (config.json, model.safetensors, tokenizer.json)")
-    p.add_argument("--work", help="directory for data, optimizer state and the log (default OUT/work)")
+    p.add_argument("--out", help="the run's folder: the checkpoint (config.json, model.safetensors, tokenizer.json) and, "
+                   "in OUT/work, its state and log (default: $XDG_CACHE_HOME or ~/.cache, /neurodebug/train/NAME)")
+    p.add_argument("--name", default="default", help="the run's name, its folder's without --out (default: default)")
+    p.add_argument("--work", help="directory for the state to resume from and the log (default OUT/work)")
     p.add_argument("--size", choices=sorted(SIZES), default="small", help="model size (default small)")
     p.add_argument("--minutes", type=float, help="time budget; the learning-rate schedule follows it")
     p.add_argument("--steps", type=int, help="step budget (with --minutes, whichever ends first)")
@@ -658,7 +855,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-dtype", choices=["float32", "float16", "bfloat16"], default="float16")
     p.add_argument("--shard-mb", type=float, default=15.0, help="split model.safetensors into shards of at most this many MiB")
     p.add_argument("--compile", action="store_true", help="torch.compile the training forward")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/work/state.pt")
+    p.add_argument("--resume", action="store_true", help="go on from OUT/work/state.pt where there is one, with the "
+                   "saved run's arguments under any given now (a fresh run where there is none)")
+    p.add_argument("--save-minutes", type=float, default=5.0, help="save the state to resume from at least this "
+                   "often (minutes of the run; an interrupted run loses at most this much)")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto", help="matmul dtype: "
+                   "auto is bfloat16 (autocast) on CUDA and on CPUs with native bfloat16, else float32")
     p.add_argument("--init", metavar="DIR", help="start from this checkpoint's weights (fine-tune; same --size)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true")

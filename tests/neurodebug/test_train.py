@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from neurodebug.backends import BUNDLED_DIR
 from neurodebug.training import train
 
 
@@ -68,7 +69,6 @@ def test_training_resumes_from_its_state(trained):
 def test_the_loss_covers_only_the_trace_after_the_prompt():
     from neurodebug.model.tokenizer import load_tokenizer
 
-    from neurodebug.backends import BUNDLED_DIR
     from neurodebug.codec import Codec
     from neurodebug.trace.frames import End, Frame, Trace
 
@@ -108,3 +108,88 @@ def test_fine_tuning_from_another_shape_is_one_sentence(trained, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "does not have this model's shape" in err and "pick the matching --size" in err
     assert "Traceback" not in err
+
+
+# -- interrupted runs ------------------------------------------------------------------------------
+
+RESUME_STEPS = 24
+
+
+def resumable_args(out, tokenizer=BUNDLED_DIR / "tokenizer.json") -> list[str]:
+    """A tiny run over more than one epoch of its data (20 programs: one block of ~40 sequences,
+    ~10 batches of 2,048 tokens), without evaluations on the way."""
+    return ["--out", str(out), "--size", "test", "--steps", str(RESUME_STEPS), "--programs", "20", "--jobs", "0",
+            "--tokenizer", str(tokenizer), "--heldout-programs", "2", "--batch-tokens", "2048", "--warmup", "2",
+            "--eval-every", "1000", "--threads", "1", "--quiet"]
+
+
+def saved_state(out):
+    return torch.load(out / "work" / "state.pt", weights_only=False)
+
+
+def run_until_stopped(args: list[str], out, how: int, at_step: int):
+    """Start a training process, and once its saved state has reached ``at_step``, send it ``how``."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    info = out / "work" / "train_info.json"
+    proc = subprocess.Popen([sys.executable, "-m", "neurodebug.training.train", *args],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(info.read_text())["step"] >= at_step:
+                break
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.002)
+    proc.send_signal(how)
+    return proc.wait(timeout=120)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    assert train.main(resumable_args(out)) == 0
+    return saved_state(out)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_run_resumes_where_it_stopped(uninterrupted, tmp_path, how):
+    """Killed between saves (kill -9, saving every step) or stopped by SIGTERM (which saves after
+    the step it is in), then resumed: the same steps, data position and weights as a run that was
+    never stopped, so no batch was trained on twice or skipped."""
+    import signal
+
+    out = tmp_path / "run"
+    args = resumable_args(out)
+    rc = run_until_stopped(args + ["--save-minutes", "0" if how == "SIGKILL" else "100", "--eval-every", "4"],
+                           out, getattr(signal, how), at_step=4)
+    stopped = saved_state(out)
+    assert rc == -signal.SIGKILL if how == "SIGKILL" else rc == 128 + signal.SIGTERM
+    assert 4 <= stopped["step"] < RESUME_STEPS, "stopped before the end"
+    assert train.main(args + ["--resume"]) == 0
+    resumed = saved_state(out)
+    assert resumed["step"] == uninterrupted["step"] == RESUME_STEPS
+    assert resumed["position"] == uninterrupted["position"]
+    assert resumed["position"]["epoch"] >= 1  # the run went over the end of its data once
+    assert resumed["tokens_seen"] == uninterrupted["tokens_seen"]
+    for k, w in uninterrupted["model"].items():
+        torch.testing.assert_close(resumed["model"][k], w, rtol=1e-5, atol=1e-6)
+    assert f"resumed from step {stopped['step']}" in (out / "work" / "log.txt").read_text()
+
+
+def test_resume_alone_takes_the_saved_runs_arguments(tmp_path, monkeypatch):
+    """`--resume` with nothing else finds the run in the cache folder and goes on with its
+    arguments; an argument given again (a longer --steps) wins over the saved one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    args = resumable_args("x")
+    del args[:2]  # no --out: the default folder
+    assert train.main(args[:args.index("--steps")] + ["--steps", "3"] + args[args.index("--steps") + 2:]) == 0
+    folder = tmp_path / "neurodebug" / "train" / "default"
+    assert saved_state(folder)["step"] == 3
+    assert train.main(["--resume", "--steps", "5", "--quiet"]) == 0
+    state = saved_state(folder)
+    assert state["step"] == 5 and state["args"]["size"] == "test" and state["args"]["programs"] == 20
