@@ -639,15 +639,19 @@ class Session:
 
         return self._op(run)
 
-    def run_to(self, line: int) -> Frame | None:
-        """Forward until a frame at ``line`` (or the end of the trace)."""
-        if not isinstance(line, int) or not 1 <= line <= len(source_lines(self.source)):
-            raise UserError(f"Line {line} is not a line of {self.path or 'the source'}.")
+    def run_to(self, line: int, file: str | None = None) -> Frame | None:
+        """Forward until a frame at ``line`` of ``file`` (Frame.file; the session's own file by
+        default), or the end of the trace."""
+        file = file if file is not None else self.context.main
+        text = self.source if file == self.context.main else self.file_texts([file]).get(file, "")
+        if not isinstance(line, int) or not 1 <= line <= len(source_lines(text)):
+            name = (self.path or "the source") if file == self.context.main else file
+            raise UserError(f"Line {line} is not a line of {name}.")
 
         def run():
             while not self.ended:
                 f = self._advance()
-                if f is None or (f.line == line and f.file == self.context.main):
+                if f is None or (f.line == line and f.file == file):
                     return
 
         return self._op(run)

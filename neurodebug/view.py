@@ -65,9 +65,12 @@ class SessionView:
                    files=session.file_texts({f.file for f in frames} | {f.file for f in (real.frames if real else ())}))
 
     # -- files ------------------------------------------------------------------------------------
+    def file_text(self, file: str | None) -> str:
+        """The text of a frame's file (the session's own source for its own file)."""
+        return self.source if file == self.home else self.files.get(file, "")
+
     def file_lines(self, file: str | None) -> list[str]:
-        """The lines of a frame's file (the session's own source for its own file)."""
-        return source_lines(self.source if file == self.home else self.files.get(file, ""))
+        return source_lines(self.file_text(file))
 
     def path_of(self, file: str | None) -> str | None:
         """The absolute path of a frame's file; None for one in no file (a call expression's)."""

@@ -57,6 +57,8 @@ class Shown:
     tokens_per_s: float | None
     frames_per_s: float | None
     forwards_per_frame: float | None
+    file: str | None = None  # the file ``source`` is: the current frame's (Frame.file)
+    home: bool = True  # it is the session's own file (run to line and breakpoints are of that file)
 
 
 def shown(view: SessionView, real_cursor: int | None, teacher: TeacherForced | None, run_real: bool) -> Shown:
@@ -84,10 +86,14 @@ def shown(view: SessionView, real_cursor: int | None, teacher: TeacherForced | N
         marks = timeline_marks(len(frames), frames, rows, view.ended, n_real)
         current, real_cell, mode = index, real_index if detached else None, ""
     real_text, real_ok = real_outcome(view.real, view.real_note, run_real)
+    # the source pane follows the current frame into the other files of the project
+    file = (predicted or real).file if (predicted or real) is not None else view.home
     return Shown(
-        source=view.source,
-        predicted_line=predicted.line if predicted else None,
-        real_line=real.line if real else None,
+        source=view.file_text(file),
+        predicted_line=predicted.line if predicted is not None and predicted.file == file else None,
+        real_line=real.line if real is not None and real.file == file else None,
+        file=file,
+        home=file == view.home,
         where=where(frames, index, view.ended, view.end, real_index, n_real, detached),
         rows=tuple(local_rows(predicted, real, predicted_changed, real_changed)),
         teacher_forced=teacher is not None,

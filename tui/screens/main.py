@@ -243,7 +243,9 @@ class MainScreen(Screen):
         self._move("Continue", "cont")
 
     def action_run_to(self) -> None:
-        self._move("Run to line", "run_to", self.query_one(SourceView).cursor_line)
+        view = self.query_one(SourceView)
+        file = view.shown.file if view.shown is not None else None
+        self._move("Run to line", "run_to", view.cursor_line, file)
 
     def action_reset(self) -> None:
         self._move("Reset", "reset")

@@ -65,6 +65,8 @@ class SourceView(VerticalScroll, can_focus=True):
     # -- data in -------------------------------------------------------------------------------
     def watch_shown(self, shown: Shown | None) -> None:
         if shown is not None:
+            self.border_title = self.BORDER_TITLE if shown.home or not shown.file else \
+                f"{shown.file}  ▶ predicted  ● real"
             self.show(shown.source, shown.predicted_line, shown.real_line)
 
     def show(self, source: str, predicted: int | None, real: int | None) -> None:
