@@ -54,8 +54,8 @@ def snapshot(session, function: str, compared: bool) -> Snapshot:
     view = session.view()
     diagnostics: list[views.Diagnostic] = []
     if compared and view.comparison is not None:
-        first = views.divergence_diagnostic(view.divergence, [row.real for row in view.comparison.rows])
-        diagnostics = ([first] if first else []) + views.exception_diagnostics(view.frames, view.real_frames)
+        first = views.divergence_diagnostic(view.divergence, [row.real for row in view.comparison.rows], view.home)
+        diagnostics = ([first] if first else []) + views.exception_diagnostics(view.frames, view.real_frames, view.home)
     current = view.current
     summary = {
         "function": function,

@@ -82,7 +82,8 @@ def inlay_hint(ls: NeuroServer, params: types.InlayHintParams):
     snap = result.snapshot
     lines = source_lines(ls.workspace.get_text_document(params.text_document.uri).source)
     first, last = params.range.start.line + 1, params.range.end.line + 1
-    return [convert.inlay_hint(h, lines) for h in views.inlay_hints(snap.view.frames, snap.view.index, snap.real)
+    return [convert.inlay_hint(h, lines) for h in views.inlay_hints(snap.view.frames, snap.view.index, snap.real,
+                                                                      snap.view.home)
             if first <= h.line <= last]
 
 

@@ -69,8 +69,10 @@ def _same_line(pred: Frame, real: Frame | None) -> bool:
     return real is not None and real.line == pred.line and real.event == pred.event
 
 
-def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None] = ()) -> list[Hint]:
-    """One hint per executed line, for its latest execution (that changed something) up to step ``index``.
+def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None] = (),
+                file: str | None = None) -> list[Hint]:
+    """One hint per executed line of the document (the frames of ``file``: Frame.file), for its
+    latest execution (that changed something) up to step ``index``.
 
     A line frame's hint lists the variables that line changed (``x = 3``), and where the
     aligned real run gave another value, that value too (``x = 3  real 4``). A return or
@@ -81,7 +83,7 @@ def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None
     last = min(index, len(frames) - 1)
     for k in range(last + 1):
         f = frames[k]
-        if f.line is None or f.malformed:
+        if f.line is None or f.malformed or f.file != file:
             continue
         if f.event in ("return", "exception"):
             hint = _value_hint(f, real[k], k)
@@ -211,13 +213,14 @@ def _cell(value: str | None) -> str:
 # -- diagnostics ----------------------------------------------------------------------------
 
 
-def divergence_diagnostic(divergence, real_by_step: Sequence[Frame | None] = ()) -> Diagnostic | None:
+def divergence_diagnostic(divergence, real_by_step: Sequence[Frame | None] = (), file: str | None = None) -> Diagnostic | None:
     """An Information diagnostic for a :class:`compare.Divergence`.
 
     It sits on the line whose execution the model got wrong: the previous frame of the same
     scope in the real run (the line that produced a wrong value or took a branch the model
     did not), else the divergent frame's own line. ``real_by_step[i]`` is the real frame of
-    the comparison's row i.
+    the comparison's row i. A divergence in another file of the project (not ``file``, the
+    document's) sits on the document's line that led there: the latest real frame in it.
     """
     if divergence is None:
         return None
@@ -232,15 +235,17 @@ def divergence_diagnostic(divergence, real_by_step: Sequence[Frame | None] = ())
             if r.depth == here.depth and r.event in ("call", "line") and r.line:
                 line = r.line
                 break
+    if here is not None and here.file != file:
+        line = next((r.line for r in reversed(real_by_step[:step]) if r is not None and r.file == file and r.line), None)
     if not line:
         return None
     return Diagnostic(line, "information", f"First divergence from the real run: {divergence.message}")
 
 
-def exception_diagnostics(predicted: Sequence[Frame], real: Sequence[Frame]) -> list[Diagnostic]:
-    """Warnings where one run raises on a line and the other never raises there."""
-    pred = {f.line: f.arg for f in predicted if f.event == "exception" and f.line}
-    actual = {f.line: f.arg for f in real if f.event == "exception" and f.line}
+def exception_diagnostics(predicted: Sequence[Frame], real: Sequence[Frame], file: str | None = None) -> list[Diagnostic]:
+    """Warnings where one run raises on a line of the document (of ``file``) and the other never raises there."""
+    pred = {f.line: f.arg for f in predicted if f.event == "exception" and f.line and f.file == file}
+    actual = {f.line: f.arg for f in real if f.event == "exception" and f.line and f.file == file}
     out = []
     for line in sorted(set(pred) - set(actual)):
         out.append(Diagnostic(line, "warning", f"The model predicts that this line raises {pred[line]}; the real run does not raise here."))
