@@ -9,8 +9,11 @@ must be identical token for token (the script stops with an error otherwise); re
 suite and overall: ms per frame, forwards per frame, tokens per frame, and the ratios.
 
     python benchmarks/frame_speed.py [--records 8] [--frames 30] [--max-frame-tokens 512] [--suite PATH ...]
+    python benchmarks/frame_speed.py --confidence ...
 
-``--records N`` takes N records spread evenly over each suite (0: all of them).
+``--records N`` takes N records spread evenly over each suite (0: all of them). ``--confidence``:
+both runs use the default lookahead, the first without frames' confidence (the state gives no
+log-probabilities), the second with it (``neurodebug.confidence``), the frames again identical.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def sample(records: list[dict], n: int) -> list[dict]:
     return [records[i * len(records) // n] for i in range(n)]
 
 
-def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int):
+def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int, confidence: bool = True):
     """(frame token ids, seconds, forwards, tokens, CPU seconds) of up to ``frames`` predicted
     frames of one record, or None when the debugger cannot open it. CPU seconds: what this
     process ran meanwhile (on a busy machine the wall time also counts waiting for a core)."""
@@ -49,6 +52,8 @@ def predict(runtime, rec: dict, lookahead, frames: int, max_frame_tokens: int):
         s = Session(rec["code"], rec.get("entry"), rec.get("input"), options, predictor=p).start()
     except UserError:
         return None
+    if not confidence:
+        s.state.gives_logprobs = False  # the session then asks for no log-probabilities
     n0, f0, t0 = len(s.frames), s.state.forwards, len(s.state)
     start, cpu = time.perf_counter(), time.process_time()
     s.cont(max_frames=frames)
@@ -64,6 +69,8 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=30, help="frames predicted per record")
     ap.add_argument("--max-frame-tokens", type=int, default=512,
                     help="a frame's token cap, as neurodebug eval has it (a runaway frame costs the old way a forward per token)")
+    ap.add_argument("--confidence", action="store_true",
+                    help="compare confidence off (old) and on (new), both with the default lookahead")
     args = ap.parse_args()
 
     import torch
@@ -75,7 +82,9 @@ def main() -> int:
     torch.set_num_threads(1)
     runtime = load_model(bundled_model())
     print(f"bundled model; torch threads {torch.get_num_threads()}; {args.records or 'all'} records per suite, "
-          f"up to {args.frames} frames each (frames capped at {args.max_frame_tokens} tokens); new = {DEFAULT}")
+          f"up to {args.frames} frames each (frames capped at {args.max_frame_tokens} tokens); new = {DEFAULT}"
+          + ("; old = the same without confidence, new = with it" if args.confidence else ""))
+    labels = ("confidence off", "confidence on") if args.confidence else ("one forward per token", "lookahead")
     print(f"load average {os.getloadavg()[0]:.1f} at the start")
     total = {"old": [0, 0.0, 0, 0, 0.0], "new": [0, 0.0, 0, 0, 0.0]}  # frames, seconds, forwards, tokens, CPU seconds
     for suite in args.suite:
@@ -83,7 +92,10 @@ def main() -> int:
         chosen = sample(records, args.records)
         acc = {"old": [0, 0.0, 0, 0, 0.0], "new": [0, 0.0, 0, 0, 0.0]}
         for rec in chosen:
-            old = predict(runtime, rec, None, args.frames, args.max_frame_tokens)
+            if args.confidence:
+                old = predict(runtime, rec, DEFAULT, args.frames, args.max_frame_tokens, confidence=False)
+            else:
+                old = predict(runtime, rec, None, args.frames, args.max_frame_tokens)
             new = predict(runtime, rec, DEFAULT, args.frames, args.max_frame_tokens)
             if old is None or new is None:
                 continue
@@ -96,13 +108,13 @@ def main() -> int:
                     a[2] += forwards
                     a[3] += tokens
                     a[4] += cpu
-        report(Path(suite).name, len(chosen), acc)
-    report("all suites", None, total)
+        report(Path(suite).name, len(chosen), acc, labels)
+    report("all suites", None, total, labels)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
 
-def report(name: str, n_records: int | None, acc: dict) -> None:
+def report(name: str, n_records: int | None, acc: dict, labels: tuple[str, str]) -> None:
     (fo, so, wo, to, co), (fn, sn, wn, tn, cn) = acc["old"], acc["new"]
     if not fo or not fn:
         print(f"{name}: no frames")
@@ -111,7 +123,7 @@ def report(name: str, n_records: int | None, acc: dict) -> None:
     print(head)
     print(f"  {'':24s} {'ms/frame':>9s} {'CPU ms/frame':>13s} {'forwards/frame':>15s} {'tokens/frame':>13s} "
           f"{'forwards/token':>15s}")
-    for label, (f, s, w, t, c) in (("one forward per token", (fo, so, wo, to, co)), ("lookahead", (fn, sn, wn, tn, cn))):
+    for label, (f, s, w, t, c) in ((labels[0], (fo, so, wo, to, co)), (labels[1], (fn, sn, wn, tn, cn))):
         print(f"  {label:24s} {1000 * s / f:9.1f} {1000 * c / f:13.1f} {w / f:15.2f} {t / f:13.1f} {w / t:15.3f}")
     print(f"  ratio old/new: time x{so / sn:.2f}, CPU time x{co / cn:.2f}, forwards x{wo / wn:.2f}")
 

@@ -91,6 +91,21 @@ def _skip(text: str, i: int) -> int:
     return i
 
 
+def renormalised(token: int, logprob: float, top: dict[int, float], allowed, temperature: float = 1.0) -> float:
+    """A token's log-probability under the constraint from what a server gives (its logprob and
+    the top tokens', of the model's distribution): renormalised over the allowed tokens among
+    those named, at ``temperature`` (1 when greedy). Exact when the allowed tokens outside the
+    top carry no mass, and without a constraint at temperature 1."""
+    t = temperature if temperature > 0.0 else 1.0
+    if allowed is None and t == 1.0:
+        return logprob
+    named = {i: lp for i, lp in top.items() if allowed is None or i in allowed}
+    named[token] = logprob
+    scaled = [lp / t for lp in named.values() if lp != -math.inf]
+    most = max(scaled)
+    return logprob / t - (most + math.log(sum(math.exp(x - most) for x in scaled)))
+
+
 # -- calibration ------------------------------------------------------------------------------------
 
 

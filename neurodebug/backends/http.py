@@ -40,12 +40,21 @@ repaired token. Where the constraint allows exactly one token (jump-forward,
 :func:`neurodebug.model.lookahead.forced_run`), the token is appended without a request and goes into the
 next request's prompt (the server's prefix cache makes that cheap). Meta's contract has no such field: there ``applies_constraint`` is False and a
 constraint is accepted and ignored (the server decodes freely).
+
+Confidence (``generate(logprobs=[...])``, :mod:`neurodebug.confidence`): over vLLM's contract each
+request asks for ``"logprobs": LOGPROBS`` (the chosen token's log-probability and the top ones,
+of the model's distribution before any processing: vLLM's raw logprobs), and a token's
+probability under the constraint is its probability renormalised over the allowed tokens among
+those the server named (:func:`neurodebug.confidence.renormalised`); a forced token's is 1. A
+server that gives no logprobs (Meta's contract, or a reply without them) says so once on stderr
+and its frames show no confidence.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import sys
 import urllib.parse
 from typing import Any, Sequence
 
@@ -68,6 +77,9 @@ BACKOFF_S = 0.5
 #: After a repair, the next free tokens are asked for in chunks of this many, doubling while
 #: none needs repair (a long free continuation after a wrong token is mostly thrown away).
 REPAIR_CHUNK = 8
+#: Top tokens asked for with each generated one (vLLM's default max_logprobs): the allowed mass
+#: a constrained token's probability is renormalised over.
+LOGPROBS = 20
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -200,6 +212,11 @@ class HttpState(State):
     def truncate(self, n: int) -> None:
         del self._ids[n:]
 
+    @property
+    def gives_logprobs(self) -> bool:
+        """True while the server gives logprobs (vLLM's contract, until a reply has none)."""
+        return self.p.gives_logprobs
+
     #: tokens a constraint ruled out and a repair replaced (see the module docstring)
     repairs: int = 0
 
@@ -209,15 +226,19 @@ class HttpState(State):
         return getattr(getattr(self.p, "client", None), "contract", None) == "vllm"
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None, *, constraint=None) -> list[int]:
+                 on_token=None, should_stop=None, *, constraint=None, logprobs=None) -> list[int]:
         if should_stop is not None and should_stop():
             return []
         requests = self.p.client.requests
+        scores = _Scores(temperature) if logprobs is not None and self.gives_logprobs else None
         if constraint is not None and self.applies_constraint:
-            new = self._constrained(max_new_tokens, list(stop_ids), temperature, top_p, seed, should_stop, constraint)
+            new = self._constrained(max_new_tokens, list(stop_ids), temperature, top_p, seed, should_stop, constraint,
+                                    scores)
         else:
-            new = _until_stop(self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed),
-                              stop_ids, max_new_tokens)
+            new = _until_stop(self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed,
+                                              scores), stop_ids, max_new_tokens)
+        if scores is not None:
+            logprobs.extend(scores.of(new))
         self._ids.extend(new)
         self.tokens_computed += len(new)
         self.forwards += self.p.client.requests - requests  # a request is the server's forwards
@@ -227,8 +248,9 @@ class HttpState(State):
         return new
 
     def _constrained(self, max_new_tokens: int, stop_ids: list[int], temperature: float, top_p: float,
-                     seed: int | None, should_stop, constraint) -> list[int]:
-        """Free generation, checked against ``constraint`` and repaired where it rules a token out."""
+                     seed: int | None, should_stop, constraint, scores: "_Scores | None" = None) -> list[int]:
+        """Free generation, checked against ``constraint`` and repaired where it rules a token out
+        (``scores``: each kept token's log-probability under the constraint, when asked)."""
         gen: list[int] = []
         repairs = 0
         sets: dict[int, tuple] = {}  # a constraint answers from a few cached sequences: their sets, once
@@ -247,19 +269,26 @@ class HttpState(State):
             if gen and should_stop is not None and should_stop():
                 break
             # tokens the constraint forces go into the next request's prompt, not asked for
-            gen += forced_run(constraint, gen, stop, max_new_tokens - len(gen))
+            forced = forced_run(constraint, gen, stop, max_new_tokens - len(gen))
+            gen += forced
+            if scores is not None:
+                scores.forced(len(forced))
             if len(gen) >= max_new_tokens or (gen and gen[-1] in stop):
                 break
             left = max_new_tokens - len(gen)
             ask = min(left, chunk)
             sub_seed = None if seed is None else seed + 2 * repairs + len(gen)
-            free = _until_stop(self.p.complete(self._ids + gen, ask, stop_ids, temperature, top_p, sub_seed), stop_ids, ask)
-            bad, ok = None, None
+            free = _until_stop(self.p.complete(self._ids + gen, ask, stop_ids, temperature, top_p, sub_seed, scores),
+                               stop_ids, ask)
+            bad, ok, allowed = None, None, []
             for k, t in enumerate(free):
                 ok = as_set(constraint.allowed(gen + free[:k]))
+                allowed.append(ok)
                 if ok and t not in ok:
                     bad = k
                     break
+            if scores is not None:
+                scores.keep(allowed[: len(free) if bad is None else bad])
             if bad is None:
                 gen += free
                 if len(free) < ask or (free and free[-1] in stop_ids):
@@ -271,11 +300,48 @@ class HttpState(State):
             repairs += 1
             self.repairs += 1
             tok = self.p.choose(self._ids + gen, sorted(ok), temperature, top_p,
-                                None if seed is None else seed + 2 * repairs - 1)
+                                None if seed is None else seed + 2 * repairs - 1, scores)
+            if scores is not None:
+                scores.keep([ok])
             gen.append(tok)
             if tok in stop_ids:
                 break
         return gen[:max_new_tokens]
+
+
+class _Scores:
+    """The log-probabilities of one generation's kept tokens, from the server's replies: each
+    request's tokens and logprobs come in (``reply``); the tokens kept of the last reply are
+    scored with what the constraint allowed at each (``keep``), forced ones count 0."""
+
+    def __init__(self, temperature: float):
+        self.temperature = temperature
+        #: the last reply's tokens, each with (its logprob, the top ones) when the server gave them
+        self.pending: list[tuple[int, tuple[float, dict[int, float]] | None]] = []
+        self.kept: list[float | None] = []
+
+    def reply(self, tokens: list[int], steps: list[tuple[float, dict[int, float]]] | None) -> None:
+        steps = list(steps or [])
+        self.pending = [(t, steps[k] if k < len(steps) else None) for k, t in enumerate(tokens)]
+
+    def forced(self, n: int) -> None:
+        self.kept += [0.0] * n
+
+    def keep(self, allowed: list) -> None:
+        """The first len(allowed) tokens of the last reply are kept; allowed[k]: the set the
+        constraint allowed at token k (None: any)."""
+        from neurodebug.confidence import renormalised
+
+        for (token, step), ok in zip(self.pending, allowed):
+            self.kept.append(None if step is None else renormalised(token, step[0], step[1], ok, self.temperature))
+
+    def of(self, new: list[int]) -> list[float]:
+        """The kept tokens' log-probabilities, or none at all when one is unknown (a stop token
+        the server reported apart) or they do not cover ``new``."""
+        if len(self.kept) < len(new):  # an unconstrained generation: every token of the one reply
+            self.keep([None] * (len(new) - len(self.kept)))
+        out = self.kept[: len(new)]
+        return [] if None in out or len(out) != len(new) else out  # type: ignore[return-value]
 
 
 def _until_stop(new: list[int], stop_ids, max_new_tokens: int) -> list[int]:
@@ -320,8 +386,24 @@ class HttpPredictor(Predictor):
     def open(self, prompt_ids: Sequence[int]) -> HttpState:
         return HttpState(self, prompt_ids)
 
+    @property
+    def gives_logprobs(self) -> bool:
+        """vLLM's contract gives logprobs; Meta's none (said once, on stderr, when first asked)."""
+        if self.client.contract != "vllm" and not self._said_no_logprobs:
+            self._no_logprobs()
+        return self.client.contract == "vllm" and not self._said_no_logprobs
+
+    _said_no_logprobs = False
+
+    def _no_logprobs(self) -> None:
+        """Say once that this server gives no logprobs, so frames show no confidence."""
+        if not self._said_no_logprobs:
+            self._said_no_logprobs = True
+            print(f"neurodebug: The model server at {self.client.endpoint} gives no log-probabilities, so predicted "
+                  "frames show no confidence.", file=sys.stderr, flush=True)
+
     def complete(self, ids: list[int], max_tokens: int, stop_ids: list[int], temperature: float,
-                 top_p: float, seed: int | None) -> list[int]:
+                 top_p: float, seed: int | None, scores: _Scores | None = None) -> list[int]:
         endpoint = self.client.endpoint
         if self.client.contract == "meta":
             # Meta's server takes one stop *string*; its generator also stops on end-of-text.
@@ -338,12 +420,14 @@ class HttpPredictor(Predictor):
                 raise UserError(f"The model server at {endpoint} replied without a list of token ids in choices[0].tokens.")
             return tokens
         return self._vllm_tokens({"prompt": list(ids), "max_tokens": max_tokens, "temperature": temperature,
-                                  "top_p": top_p, "stop_token_ids": list(stop_ids)}, seed)
+                                  "top_p": top_p, "stop_token_ids": list(stop_ids)}, seed, scores)
 
-    def _vllm_tokens(self, body: dict[str, Any], seed: int | None) -> list[int]:
+    def _vllm_tokens(self, body: dict[str, Any], seed: int | None, scores: _Scores | None = None) -> list[int]:
         """POST a vLLM completion request; the generated ids, a stop token vLLM reports apart
-        (``stop_reason``) appended."""
+        (``stop_reason``) appended; with ``scores``, the reply's logprobs go to it."""
         body = {**body, "return_token_ids": True, "skip_special_tokens": False}
+        if scores is not None:
+            body.update(logprobs=LOGPROBS, return_tokens_as_token_ids=True)
         if self.model_name:
             body["model"] = self.model_name
         if seed is not None:
@@ -356,17 +440,22 @@ class HttpPredictor(Predictor):
         stop = choice.get("stop_reason")
         if isinstance(stop, int) and not isinstance(stop, bool) and (not tokens or tokens[-1] != stop):
             tokens.append(stop)
+        if scores is not None:
+            steps = _steps(choice.get("logprobs"))
+            if steps is None:
+                self._no_logprobs()
+            scores.reply(tokens, steps)
         return tokens
 
     def choose(self, ids: Sequence[int], allowed: list[int], temperature: float, top_p: float,
-               seed: int | None) -> int:
+               seed: int | None, scores: _Scores | None = None) -> int:
         """The next token after ``ids`` among ``allowed`` (vLLM's ``allowed_token_ids``; one request)."""
         endpoint = self.client.endpoint
         if self.client.contract == "meta":
             raise UserError("Restricting the model's next token needs vLLM's allowed_token_ids, which Meta's "
                             "/completions contract does not have; use a /v1 (vLLM) URL or --backend local.")
         tokens = self._vllm_tokens({"prompt": list(ids), "max_tokens": 1, "temperature": temperature, "top_p": top_p,
-                                    "allowed_token_ids": list(allowed), "ignore_eos": True}, seed)
+                                    "allowed_token_ids": list(allowed), "ignore_eos": True}, seed, scores)
         if not tokens:
             raise UserError(f"The model server at {endpoint} replied with no token.")
         if tokens[0] not in set(allowed):
@@ -398,6 +487,22 @@ class HttpPredictor(Predictor):
             out.append(_top_token(entry))
         out.append(first[0])
         return out
+
+
+def _steps(logprobs: Any) -> list[tuple[float, dict[int, float]]] | None:
+    """Per generated token of an OpenAI completions ``logprobs`` object with token-id names
+    (``return_tokens_as_token_ids``): (its logprob, {id: logprob} of the top tokens); None when
+    the reply has none or they cannot be read."""
+    if not isinstance(logprobs, dict):
+        return None
+    chosen, tops = logprobs.get("token_logprobs"), logprobs.get("top_logprobs")
+    if not isinstance(chosen, list) or not isinstance(tops, list) or len(chosen) != len(tops):
+        return None
+    try:
+        return [(float(lp), {int(str(k).rsplit(":", 1)[-1]): float(v) for k, v in (top or {}).items()})
+                for lp, top in zip(chosen, tops)]
+    except (TypeError, ValueError):
+        return None
 
 
 def _top_token(entry: dict[str, Any]) -> int:

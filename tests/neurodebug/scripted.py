@@ -20,7 +20,9 @@ class ScriptedState(LocalState):
     supports_beam = False
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None):
+                 on_token=None, should_stop=None, *, logprobs=None):
+        """The script's tokens, each certain (log-probability 0: the script is the teacher's
+        whole distribution), then the model's own with their log-probabilities."""
         out: list[int] = []
         stop = set(stop_ids)
         while len(out) < max_new_tokens:
@@ -29,11 +31,13 @@ class ScriptedState(LocalState):
             nxt = self.p.script_next(self.seq.ids)
             if nxt is None:
                 return out + super().generate(max_new_tokens - len(out), stop_ids, temperature, top_p, seed,
-                                              on_token, should_stop)
+                                              on_token, should_stop, logprobs=logprobs)
             before = self.seq.computed
             self.seq.extend([nxt], logits="last")  # as real decoding does: the next-token logits
             self.tokens_computed += self.seq.computed - before
             out.append(nxt)
+            if logprobs is not None:
+                logprobs.append(0.0)
             self.p.emitted += 1
             if on_token is not None:
                 on_token(nxt)
@@ -42,6 +46,14 @@ class ScriptedState(LocalState):
             if nxt in stop:
                 break
         return out
+
+    def generate_logprobs(self, max_new_tokens, k, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
+                          on_token=None, should_stop=None, *, constraint=None):
+        """What `neurodebug serve` asks for vLLM's logprobs: the script's tokens, each certain."""
+        logprobs: list[float] = []
+        new = self.generate(max_new_tokens, stop_ids, temperature, top_p, seed, on_token, should_stop,
+                            logprobs=logprobs)
+        return new, [(lp, []) for lp in logprobs]
 
 
 class ScriptedPredictor(Predictor):

@@ -111,3 +111,59 @@ def test_eval_frames_out_and_calibration(bundled, tmp_path, capsys):
     share = sum(r["state_match"] for r in tf) / len(tf)
     assert summary["model"]["teacher_forced"]["state_exact"] == pytest.approx(share)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def served(bundled):
+    """`neurodebug serve` of the bundled model on 127.0.0.1 (vLLM's and Meta's contracts)."""
+    from neurodebug.backends import make_predictor
+    from neurodebug.serve.server import make_server
+
+    srv = make_server(make_predictor(None), "127.0.0.1", 0)
+    srv.start()
+    yield srv.url
+    srv.shutdown()
+    srv.server_close()
+
+
+def predicted(options, frames: int = 25):
+    from neurodebug.session import Session
+
+    s = Session((EXAMPLES / "count_char.py").read_text(), "count", "'strawberry', 'r'", options).start()
+    s.cont(max_frames=frames)
+    return s.frames
+
+
+def test_http_confidence_is_the_local_one_from_the_servers_logprobs(served):
+    """Over vLLM's contract the confidence comes from the reply's logprobs (the top 20,
+    renormalised over the allowed tokens among them): the local backend's, up to the allowed
+    mass outside those 20 (measured at most 3.0e-3 here; docs/confidence.md)."""
+    from neurodebug.options import SessionOptions
+
+    local = predicted(SessionOptions(run_real=False))
+    http = predicted(SessionOptions(run_real=False, backend="http", url=served + "/v1"))
+    assert [(f.line, f.locals) for f in http] == [(f.line, f.locals) for f in local]
+    assert http[0].confidence is None
+    for a, b in zip(local[1:], http[1:]):
+        assert b.confidence == pytest.approx(a.confidence, abs=5e-3)
+        assert (b.locals_confidence or {}).keys() == (a.locals_confidence or {}).keys()
+        for name, v in (a.locals_confidence or {}).items():
+            assert b.locals_confidence[name] == pytest.approx(v, abs=5e-3)
+
+
+def test_a_server_without_logprobs_says_so_once(served, capsys):
+    from neurodebug.options import SessionOptions
+
+    frames = predicted(SessionOptions(run_real=False, backend="http", url=served, constrain=False), frames=4)
+    assert len(frames) > 2 and all(f.confidence is None and f.locals_confidence is None for f in frames)
+    err = capsys.readouterr().err
+    assert err.count("gives no log-probabilities") == 1 and err.count("\n") == 1
+
+
+def test_renormalised_by_hand():
+    top = {1: math.log(0.5), 2: math.log(0.3), 3: math.log(0.1)}
+    assert confidence.renormalised(2, math.log(0.3), top, None) == pytest.approx(math.log(0.3))
+    assert confidence.renormalised(2, math.log(0.3), top, {2, 3, 9}) == pytest.approx(math.log(0.3 / 0.4))
+    # at temperature 2 over the named allowed ones: sqrt-weights
+    want = math.log(0.3 ** 0.5 / (0.3 ** 0.5 + 0.1 ** 0.5))
+    assert confidence.renormalised(2, math.log(0.3), top, {2, 3}, temperature=2.0) == pytest.approx(want)
