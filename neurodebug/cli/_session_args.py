@@ -69,12 +69,13 @@ def session_from_args(args, run_real: bool | None = None):
     entry = args.entry or (real.entry if real is not None else None)
     call = args.call if args.call is not None else real.call if real is not None else call_from_comment(args)
     if call is None and getattr(args, "_call_required", False):
-        from neurodebug.trace.source import resolve_target
+        from neurodebug.trace.source import example_call, read_source, resolve_target
 
         # A wrong path or function name is the first thing to say (one sentence each); an entry
         # without parameters needs no call.
         if resolve_target(args.file, entry)[1] is None:
-            raise UserError(f"No call given: pass --call \"f(...)\" or put a '# neurodebug: f(...)' comment "
+            example = example_call(read_source(args.file), entry)
+            raise UserError(f"No call given: pass --call \"{example}\" or put a '# neurodebug: {example}' comment "
                             f"above the entry's def in {args.file}.")
     if run_real is None:
         run_real = hasattr(args, "option_run_real") and args.option_run_real is None and real is None

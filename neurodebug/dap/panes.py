@@ -23,6 +23,7 @@ from neurodebug.dap.variables import (
     literal,
     type_name,
 )
+from neurodebug.real.objects import Instance
 from neurodebug.view import SessionView
 from neurodebug.errors import UserError
 
@@ -116,7 +117,7 @@ class Panes:
         text = value if root else repr(value)
         parsed = literal(text) if root else value
         ref = self.refs.ref(key) if expandable(parsed) else 0
-        kind = type(parsed).__name__ if parsed is not MISSING else None
+        kind = None if parsed is MISSING else parsed.name if isinstance(parsed, Instance) else type(parsed).__name__
         return dap.Variable(name=name, value=text, type=kind, evaluateName=evaluate_name, variablesReference=ref,
                             indexedVariables=len(parsed) if ref and not isinstance(parsed, dict) else None,
                             namedVariables=len(parsed) if ref and isinstance(parsed, dict) else None)

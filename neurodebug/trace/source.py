@@ -149,6 +149,21 @@ def expression_call(source: str, call: str | None) -> str | None:
     return ast.unparse(node)
 
 
+def example_call(source: str, entry: str | None) -> str:
+    """How to call ``entry`` on the command line: ``Stack().push(...)`` for a method of a top-level
+    class, ``f(...)`` for a function (the sentences that ask for a call show it)."""
+    name = (entry or "f").rsplit(".", 1)[-1]
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return f"{name}(...)"
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and any(
+                isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == name for m in node.body):
+            return f"{node.name}().{name}(...)"
+    return f"{name}(...)"
+
+
 def method_call_comment(source: str) -> str | None:
     """The call expression of the one ``# neurodebug: Stack().push(3)`` comment above a method."""
     lines = source_lines(source)

@@ -77,13 +77,13 @@ def scopes(client) -> dict[str, dict]:
 def test_an_object_expands_into_its_attributes_and_those_into_theirs(stopped_at_return):
     client = stopped_at_return
     s = variables(client, scopes(client)["Predicted"]["variablesReference"])["s"]
-    assert (s["value"], s["evaluateName"], s["namedVariables"]) == (SHOWN, "s", 1)
+    assert (s["value"], s["evaluateName"], s["namedVariables"], s["type"]) == (SHOWN, "s", 1, "Stack")
     attributes = variables(client, s["variablesReference"])
     items = attributes["items"]
     assert (items["value"], items["evaluateName"], items["indexedVariables"]) == ("[Node(value=1), 2]", "s.items", 2)
     assert variables(client, s["variablesReference"], filter="named").keys() == {"items"}
     inside = variables(client, items["variablesReference"])
-    assert [(k, v["value"]) for k, v in inside.items()] == [("0", "Node(value=1)"), ("1", "2")]
+    assert [(k, v["value"], v["type"]) for k, v in inside.items()] == [("0", "Node(value=1)", "Node"), ("1", "2", "int")]
     node = variables(client, inside["0"]["variablesReference"])
     assert [(k, v["value"], v["variablesReference"]) for k, v in node.items()] == [("value", "1", 0)]
     # every evaluateName the pane hands out is one evaluate reads back
