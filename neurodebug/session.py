@@ -600,10 +600,16 @@ class Session:
 
         def run():
             here = self.current
-            f = self._advance()
-            if f is not None and f.event == "call" and here is not None:
-                self._over_call(f)
+            if here is None:
                 self._advance()
+                return
+            # the depth of the function we are in (a return frame's caller, once it has returned)
+            depth = here.depth - 1 if here.event in ("return", "exception") and here.depth > 0 else here.depth
+            f = self._advance()
+            # every call the line makes is stepped over: `s.push(Node(1))` calls Node, then push
+            while f is not None and f.event == "call" and f.depth > depth:
+                self._over_call(f)
+                f = self._advance()
 
         return self._op(run)
 

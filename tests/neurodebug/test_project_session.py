@@ -75,3 +75,18 @@ def test_a_method_call_is_predicted_from_its_expression(tmp_path):
     s.cont()
     assert [(f.func, f.file, f.line, f.depth) for f in s.frames] == [(f.func, f.file, f.line, f.depth) for f in real.frames]
     assert s.frames[-1].arg == "1"
+
+
+def test_next_steps_over_every_call_a_line_makes(tmp_path):
+    path = tmp_path / "nodes.py"
+    path.write_text("class Node:\n    def __init__(self, value):\n        self.value = value\n\n\n"
+                    "def wrap(v):\n    return [v]\n\n\n"
+                    "def run(n):\n    out = wrap(Node(n))\n    return len(out)\n")
+    predictor, real = replay_of(path, "run", "1")
+    s = started_file(path, predictor, "run", "1", seed=0)
+    s.next()
+    assert (s.current.event, s.current.line, s.current.depth) == ("line", 11, 0)
+    s.next()  # over Node(n) and wrap(...): both calls of line 11
+    assert (s.current.event, s.current.line, s.current.depth) == ("line", 12, 0), s.current
+    s.next()
+    assert (s.current.event, s.current.line) == ("return", 12)
