@@ -28,7 +28,7 @@ from pygls.uris import to_fs_path
 from neurodebug.errors import UserError
 from neurodebug.trace.format import source_lines
 from neurodebug.trace.frames import Frame
-from neurodebug.trace.source import call_for, functions
+from neurodebug.trace.source import call_for, expression_call, functions
 from neurodebug.view import SessionView
 
 #: How often the loop reports progress while a worker thread predicts.
@@ -147,7 +147,7 @@ class Runner:
         """Predict (and, with ``compare``, run for real and compare) ``function`` of ``uri``."""
         version, source = self._document(uri)
         if function not in {f.name for f in functions(source)}:
-            raise RequestFailed(f"There is no module-level function {function!r} in this document.")
+            raise RequestFailed(f"There is no module-level function or method {function!r} in this document.")
         call = call_for(source, function, call)
         settings = self.settings
         try:
@@ -162,7 +162,8 @@ class Runner:
         # A real path lets the traced module import its neighbours; an unsaved buffer has none.
         path = to_fs_path(uri) if uri.startswith("file:") else None
         path = path if path and os.path.isfile(path) else None
-        shown = call if call and call.startswith(f"{function}(") else f"{function}({call or '…'})"
+        shown = call if call and (call.startswith(f"{function}(") or expression_call(source, call)) \
+            else f"{function}({call or '…'})"
         title = ("Comparing " if compare else "Predicting ") + shown
 
         async def work(job: Job) -> dict:

@@ -100,7 +100,8 @@ def hover(ls: NeuroServer, params: types.HoverParams):
         return None
     view = result.snapshot.view
     where = function_at(doc.source, pos.line + 1)
-    rows = views.history(view.frames, name, result.snapshot.real, where.name if where else None)
+    func = where.name.rsplit(".", 1)[-1] if where else None  # a frame names a method without its class
+    rows = views.history(view.frames, name, result.snapshot.real, func)
     text = views.hover_markdown(name, rows, view.real is not None, view.index)
     if text is None:
         return None

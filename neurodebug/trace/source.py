@@ -184,7 +184,8 @@ def resolve_call(source: str, entry: str | None, call: str | None, name: str | N
     Raises NoSuchFunction / BadCall (both UserError) with one sentence; ``name`` (the file's
     name) is how a sentence names the source.
     """
-    if entry in (None, CALL_ENTRY) and (expression := expression_call(source, call)) is not None:
+    expression = expression_call(source, call)
+    if expression is not None and (entry in (None, CALL_ENTRY) or "." in entry):  # "Stack.push" names a method
         return CALL_ENTRY, expression
     if entry is None and (call is None or not call.strip()) and find_entry(source) is None \
             and (expression := method_call_comment(source)) is not None:
@@ -635,7 +636,8 @@ class Function:
 
 
 def functions(source: str) -> list[Function]:
-    """Module-level functions of ``source``; [] when it does not parse."""
+    """Module-level functions of ``source`` and the methods of its top-level classes (named
+    ``Class.method``), in order; [] when it does not parse."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -643,16 +645,31 @@ def functions(source: str) -> list[Function]:
     lines = source_lines(source)
     found = []
     for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-        call, origin = _call_comment_above(lines, node.lineno - 1), "comment"
-        if call is None:
-            call, origin = _doctest_call(node), "doctest"
-        if call is None:
-            origin = None
-        found.append(Function(node.name, node.lineno, node.end_lineno or node.lineno, first, call, origin))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append(_function(node, lines, node.name, _doctest_call(node)))
+        elif isinstance(node, ast.ClassDef):
+            found += [_function(m, lines, f"{node.name}.{m.name}", _test_method_call(node, m)) for m in node.body
+                      if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return found
+
+
+def _function(node, lines: list[str], name: str, fallback: str | None) -> Function:
+    """A Function with the call its ``# neurodebug:`` comment gives, else ``fallback`` (a doctest's
+    call, a test method's own call)."""
+    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    call, origin = _call_comment_above(lines, node.lineno - 1), "comment"
+    if call is None:
+        call, origin = fallback, ("test" if fallback and "." in name else "doctest")
+    return Function(name, node.lineno, node.end_lineno or node.lineno, first, call, origin if call else None)
+
+
+def _test_method_call(cls: ast.ClassDef, node) -> str | None:
+    """``TestCart().test_total()`` for a pytest-style test method that takes only ``self``."""
+    params = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+    if cls.name.startswith("Test") and node.name.startswith("test") and len(params) == 1 \
+            and not node.args.vararg and not node.args.kwarg:
+        return f"{cls.name}().{node.name}()"
+    return None
 
 
 def call_for(source: str, name: str, explicit: str | None = None) -> str | None:

@@ -20,6 +20,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MAIN = "from helpers import double\n\n\ndef run(n):\n    m = double(n)\n    return m + 1\n"
 HELPERS = "def double(v):\n    r = v * 2\n    return r\n"
+STACK = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+         "    # neurodebug: Stack().push(3)\n    def push(self, x):\n        self.items.append(x)\n        return len(self.items)\n"
+         "\n\nclass TestStack:\n    def test_push(self):\n        assert Stack().push(1) == 1\n")
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +31,21 @@ def project(tmp_path_factory):
     (root / "pyproject.toml").write_text("")
     (root / "helpers.py").write_text(HELPERS)
     (root / "main.py").write_text(MAIN)
+    (root / "stack.py").write_text(STACK)
     return root
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def lsp(project, tmp_path_factory):
     """A server whose model replays the real run of run(3), on the context the session builds."""
-    path = project / "main.py"
-    real = trace_file(path, "run", "3")
-    context = build(path, MAIN, trace_root(path), "run", None, lambda text: True, read_source)
+    replayed = []
+    for path, entry, call in ((project / "main.py", "run", "3"), (project / "stack.py", None, "Stack().push(3)")):
+        real = trace_file(path, entry, call)
+        context = build(path, path.read_text(), trace_root(path), real.entry, call if entry is None else None,
+                        lambda text: True, read_source)
+        replayed.append(replace(real, source=context.text).to_json_dict(wire=False))
     traces = tmp_path_factory.mktemp("replay") / "traces.json"
-    traces.write_text(json.dumps([replace(real, source=context.text).to_json_dict(wire=False)]), encoding="utf-8")
+    traces.write_text(json.dumps(replayed), encoding="utf-8")
     client = await start([sys.executable, "-m", "tests.lsp.replay", str(traces)])
     yield client
     await stop(client)
@@ -54,3 +61,21 @@ async def test_a_document_shows_the_hints_of_its_own_file(lsp, project):
     assert result["ended"] and result["divergence"] is None, result
     # double's lines 2 and 3 (r = 6, return 6) are of helpers.py: not hints on main.py's lines 2 and 3
     assert await hints(lsp, uri) == {5: "m = 6", 6: "return 7"}
+
+
+async def test_methods_have_lenses_and_a_method_call_compares(lsp, project):
+    from lsprotocol import types
+
+    uri = (project / "stack.py").as_uri()
+    lsp.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text=STACK)))
+    lenses = await lsp.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    predict = [(lens.range.start.line + 1, list(lens.command.arguments)[1:]) for lens in lenses
+               if lens.command.command == "neurodebug.predict"]
+    # every method has one; the comment gives push its call, a test method of a Test class calls itself
+    assert predict == [(2, ["Stack.__init__", None]), (6, ["Stack.push", "Stack().push(3)"]),
+                       (12, ["TestStack.test_push", "TestStack().test_push()"])]
+    result = await execute(lsp, "neurodebug.compare", uri, "Stack.push", "Stack().push(3)")
+    assert result["ended"] and result["divergence"] is None, result
+    # push's hints are on stack.py's lines; the call expression's own function is in no file
+    assert await hints(lsp, uri) == {3: "return None", 7: "self = Stack(items=[3])", 8: "return 1"}

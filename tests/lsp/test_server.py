@@ -200,7 +200,7 @@ async def test_malformed_requests_get_errors_and_the_server_lives_on(lsp):
         await execute(lsp, "neurodebug.predict", uri, 42, None)
     with pytest.raises(Exception, match="run_to needs a line number"):
         await execute(lsp, "neurodebug.step", uri, "run_to:twelve")
-    with pytest.raises(Exception, match="no module-level function 'nope'"):
+    with pytest.raises(Exception, match="no module-level function or method 'nope'"):
         await execute(lsp, "neurodebug.predict", uri, "nope", None)
     with pytest.raises(Exception, match="neither open in the editor nor a readable file"):
         await execute(lsp, "neurodebug.predict", "file:///no/such/file.py", "f", None)

@@ -45,7 +45,7 @@ class K:
 
 def test_functions_are_module_level_defs_with_lines():
     fs = functions(SOURCE)
-    assert [f.name for f in fs] == ["count", "area", "decorated", "nothing"]
+    assert [f.name for f in fs] == ["count", "area", "decorated", "nothing", "K.method"]
     count = fs[0]
     assert (count.line, count.end_line, count.first_line) == (4, 9, 4)
     assert fs[2].first_line == 26 and fs[2].line == 27
