@@ -23,7 +23,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
+import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +63,8 @@ def load_suite(path: str, limit: int | None = None) -> list[dict]:
                     raise ValueError
             except ValueError:
                 raise UserError(f"Line {n} of {path} is not a suite record with \"code\" and \"input\".") from None
+            if "files" in d and (why := _project_problem(d)):
+                raise UserError(f"Line {n} of {path} has \"files\" but {why}.")
             d.setdefault("id", f"{os.path.basename(path)}:{n}")
             d.setdefault("entry", "f")
             records.append(d)
@@ -68,6 +73,62 @@ def load_suite(path: str, limit: int | None = None) -> list[dict]:
     if not records:
         raise UserError(f"The suite {path} has no records.")
     return records
+
+
+def _project_problem(d: dict) -> str | None:
+    """Why a record's project ("files": {relative path: text}, "path": the entry's file, whose text
+    is "code") cannot be written to a folder and run, or None."""
+    files, path = d.get("files"), d.get("path")
+    if not isinstance(files, dict) or not files or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        return "they are not an object of file paths to texts"
+    bad = next((k for k in files if not _is_relative_inside(k)), None)
+    if bad is not None:
+        return f"the path {bad!r} is not relative inside the project"
+    if not isinstance(path, str) or path not in files:
+        return "\"path\" does not name one of them"
+    if files[path] != d["code"]:
+        return f"the text of {path!r} is not \"code\""
+    return None
+
+
+def _is_relative_inside(path: str) -> bool:
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and "\\" not in path and ":" not in path \
+        and all(p not in ("", ".", "..") for p in parts)
+
+
+def _write_project(folder: str, files: dict[str, str]) -> None:
+    """The files under ``folder``, with a pyproject.toml that makes it the project root (unless
+    the record has its own)."""
+    for rel, text in files.items():
+        target = os.path.join(folder, *rel.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    if "pyproject.toml" not in files:
+        with open(os.path.join(folder, "pyproject.toml"), "w", encoding="utf-8") as fh:
+            fh.write('[project]\nname = "suite-record"\nversion = "0"\n')
+
+
+def _session_of(rec: dict, options: SessionOptions, predictor):
+    """The session of a record: on its code alone, or, for a record with "files", on its entry
+    file written with the rest of its project into a fresh folder (so that the model's context
+    and the real run are the project's). The folder lives as long as the session."""
+    from neurodebug.session import Session
+
+    entry = rec.get("entry") or "f"
+    if "files" not in rec:
+        return Session(rec["code"], entry, rec["input"], options, predictor=predictor)
+    folder = tempfile.mkdtemp(prefix="neurodebug-eval-")
+    try:
+        _write_project(folder, rec["files"])
+        s = Session.from_file(os.path.join(folder, *rec["path"].split("/")), entry, rec["input"], options,
+                              predictor=predictor)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(s, shutil.rmtree, folder, ignore_errors=True)
+    return s
 
 
 # -- the baseline ---------------------------------------------------------------------------------
@@ -199,14 +260,13 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: Sess
     """Score one record; ``options`` as the session's (the real run, the frame cap and the frame
     length are eval's own: see NOT_OFFERED in neurodebug/options.py)."""
     from neurodebug import compare as C
-    from neurodebug.session import Session
 
     t0 = time.perf_counter()
     # the real run records the whole trace (the tracer's own cap); the prediction's cap is set below,
     # from the real trace's length
     options = (options or SessionOptions()).model_copy(
         update={"run_real": True, "max_frames": Limits().max_frames, "max_frame_tokens": MAX_FRAME_TOKENS})
-    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], options, predictor=predictor).start()
+    s = _session_of(rec, options, predictor).start()
     real = s.real
     res = RecordResult(str(rec["id"]), real.end.reason if real else "none", len(real.frames) if real else 0)
     if real is None or real.end.reason not in ("returned", "raised") or not real.frames:
