@@ -23,7 +23,8 @@ __all__ = ["ACTIONS", "Action", "QuietExpectedErrors", "RequestFailed", "Text", 
 Text = NewType("Text", str)
 
 #: step actions -> the Session method that performs them
-ACTIONS = {"step": "step", "next": "next", "out": "out", "back": "back", "continue": "cont", "reset": "reset"}
+ACTIONS = {"step": "step", "next": "next", "out": "out", "back": "back", "continue": "cont", "reset": "reset",
+           "take_real": "take_real"}
 
 
 class RequestFailed(JsonRpcException):

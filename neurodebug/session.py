@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from neurodebug import compare as _compare
@@ -27,7 +27,7 @@ from neurodebug.trace.format import cut_value, source_lines
 from neurodebug.trace.frames import End, Frame, Trace, unchanged_keys, wire_locals
 from neurodebug.trace.source import (call_expression, find_def, literal_arguments, read_source, resolve_entry,
                                      trace_root)
-from neurodebug.view import SessionView
+from neurodebug.view import Anchor, SessionView
 
 #: Force ``<|line_sep|>`` as the event of the frame after a call frame (see module docstring).
 FORCE_LINE_AFTER_CALL = True
@@ -189,6 +189,8 @@ class Session:
         self._frame_ids: list[list[int]] = []
         self._starts: list[int] = []
         self._forced: set[int] = set()  # frames written by us, not the model
+        #: each place the real run's frames were taken (take_real): the prediction goes on after it
+        self.anchors: list[Anchor] = []
         self.elided: set[int] = set()  # forced return frames of a call stepped over
         self.ended = False
         self.end = End("open", "The prediction is not finished.")
@@ -402,6 +404,7 @@ class Session:
             "depth": self.depth,
             "frames": [f.to_dict() for f in self.frames],
             "forced": sorted(self._forced),
+            "anchors": [asdict(a) for a in self.anchors],
             "elided": sorted(self.elided),
             "real": self.real.to_json_dict(wire=False) if self.real is not None else None,
             "real_note": self.real_note,
@@ -548,6 +551,7 @@ class Session:
         del self.frames[n:], self._frame_ids[n:], self._starts[n:]
         self._forced = {i for i in self._forced if i < n}
         self.elided = {i for i in self.elided if i < n}
+        self.anchors = [a for a in self.anchors if a.start <= n]
         self.ended = False
         self.end = End("open", "The prediction is not finished.")
         self._end_start = None
@@ -682,6 +686,37 @@ class Session:
                 self._truncate_frames(len(self.frames))
 
         return self._op(run)
+
+    def take_real(self) -> Frame | None:
+        """Continue from the real run: the real frames up to the one aligned with the current step
+        take the place of the prediction (teacher-forced into the cache; the frames that already
+        are the real ones stay), and the model predicts on from there. Where the prediction and the
+        real run part, this shows what the model makes of the rest. The prediction after it is a
+        segment of its own (``anchors``): the comparison counts its divergences apart."""
+
+        def run():
+            real = self._real_or_say()
+            ri = self.view().real_index
+            if ri is None:
+                raise UserError("The real run has no frame aligned with this step to continue from.")
+            view = self.view()
+            keep = self._real_prefix(real.frames, ri)
+            dropped = [i for i in range(keep, len(self.frames)) if i not in self._forced]
+            wrong = [i for i in dropped if view.diverges(i)]
+            self._truncate_frames(keep)
+            for f in real.frames[keep:ri + 1]:
+                self._force(f)
+            self.anchors.append(Anchor(len(self.frames), len(dropped), len(wrong), wrong[0] if wrong else None))
+
+        return self._op(run)
+
+    def _real_prefix(self, real: list[Frame], ri: int) -> int:
+        """How many leading frames (up to ``ri + 1``) already are the real run's, as written."""
+        k = 0
+        while k <= ri and k < len(self.frames) and not _compare.frame_differences(real[k], self.frames[k]) \
+                and (real[k].source.strip() == self.frames[k].source.strip()):
+            k += 1
+        return k
 
     def set_local(self, name: str, value_repr: str) -> Frame | None:
         """Give ``name`` the value ``value_repr`` in the current frame and drop every later prediction.

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from neurodebug.compare import Comparison, Divergence, align, compare
+from neurodebug.compare import Comparison, Divergence, align, compare, frame_differences
 from neurodebug.real.objects import Instance, parse
 from neurodebug.trace.format import source_lines
 from neurodebug.trace.frames import End, Frame, Trace, changed_names
@@ -40,6 +40,8 @@ class SessionView:
     comparison: Comparison | None  # the predicted frames so far against the real run
     tokens_per_s: float | None  # the speed of the last prediction
     speed: Speed  # what predicting the frames cost so far
+    forced: frozenset = frozenset()  # the frames the session wrote (the call frame, real frames taken)
+    anchors: tuple = ()  # Anchor: each place the real run's frames were taken (Session.take_real)
     home: str | None = None  # Frame.file of the session's own file
     root: str | None = None  # the folder Frame.file is relative to (trace.source.trace_root)
     files: dict = field(default_factory=dict)  # Frame.file -> its text, for every file a frame is in
@@ -61,6 +63,7 @@ class SessionView:
                    index=len(frames) - 1, ended=session.ended, end=session.end, real=real,
                    real_note=session.real_note, aligned=tuple(aligned), comparison=comparison,
                    tokens_per_s=session.last_tokens_per_s, speed=copy.copy(session.speed),
+                   forced=frozenset(session._forced), anchors=tuple(session.anchors),
                    home=session.context.main, root=session.root,
                    files=session.file_texts({f.file for f in frames} | {f.file for f in (real.frames if real else ())}))
 
@@ -114,10 +117,66 @@ class SessionView:
         real = self.real_frames
         return changed_names(real, ri) if 0 <= ri < len(real) else frozenset()
 
+    def segments(self) -> list[Segment]:
+        """The prediction in stretches: from the start, then from each place where the user took
+        the real run's frames (Session.take_real); in each, how many frames the model wrote and
+        how many of them differ from the real run (or have none to match)."""
+        bounds = [0, *(a.start for a in self.anchors), len(self.frames)]
+        ends = [*self.anchors, None]  # what the real frames taken at a segment's end replaced
+        out = []
+        for (start, end), anchor in zip(zip(bounds, bounds[1:]), ends):
+            written = [i for i in range(start, end) if i not in self.forced]
+            wrong = [i for i in written if self.diverges(i)]
+            first = wrong[0] if wrong else anchor.first if anchor is not None else None
+            replaced, replaced_wrong = (anchor.replaced, anchor.diverged) if anchor is not None else (0, 0)
+            out.append(Segment(start, end, len(written) + replaced, len(wrong) + replaced_wrong, first))
+        return out
+
+    def segment_sentences(self) -> list[str]:
+        """The divergences of each stretch of prediction, one sentence each (none before the user
+        took any real frame: the comparison says it all then)."""
+        if not self.anchors:
+            return []
+        out = []
+        for k, seg in enumerate(self.segments()):
+            where = "From the start" if k == 0 else f"From step {seg.start + 1} (after the real run's frames)"
+            wrong = "none differs from the real run" if not seg.diverged else \
+                f"{seg.diverged} differ{'s' if seg.diverged == 1 else ''} from the real run, the first at step {seg.first + 1}"
+            out.append(f"{where}: the model wrote {seg.predicted} frame{'s' if seg.predicted != 1 else ''}; {wrong}.")
+        return out
+
+    def diverges(self, i: int) -> bool:
+        """Predicted frame ``i`` differs from the real run (or has no real frame to match)."""
+        real = self.real_frame(i)
+        return real is None or bool(frame_differences(real, self.frames[i]))
+
     @property
     def divergence(self) -> Divergence | None:
         """The first divergence from the real run so far (None without one, or without a real run)."""
         return self.comparison.first_divergence if self.comparison is not None else None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A place where the real run's frames were taken (Session.take_real): the prediction goes on
+    from frame ``start``; the ``replaced`` frames the model had written there are gone, and
+    ``diverged`` of them differed from the real run (the first at step ``first``)."""
+
+    start: int
+    replaced: int
+    diverged: int
+    first: int | None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of prediction (SessionView.segments): frames ``start`` to ``end - 1``."""
+
+    start: int
+    end: int
+    predicted: int  # frames the model wrote in it (the ones real frames replaced included)
+    diverged: int  # of those, frames that differed from the real run
+    first: int | None  # the step of the first of them, None when it matched
 
 
 # -- the locals side by side (the TUI's table, the notebook's) -----------------------------------

@@ -91,6 +91,17 @@ async function debugFunction(uri, entry, call) {
   await vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(target), config);
 }
 
+// The debug toolbar's "Continue from the real run": the adapter's custom request (DAP has none).
+async function debugTakeReal() {
+  const session = vscode.debug.activeDebugSession;
+  if (!session || session.type !== 'neurodebug') return;
+  try {
+    await session.customRequest(core.TAKE_REAL_REQUEST);
+  } catch (e) {
+    vscode.window.showErrorMessage(`neurodebug: ${e.message || e}`);
+  }
+}
+
 // F5 without a launch.json, and unset option attributes: see core.resolveConfiguration.
 const configurationProvider = {
   resolveDebugConfiguration(folder, config) {
@@ -152,6 +163,7 @@ async function activate(context) {
     'neurodebug.compareHere': () => startHere(true),
     'neurodebug.editLocal': editLocal,
     'neurodebug.debug': debugFunction,
+    'neurodebug.debugTakeReal': debugTakeReal,
   };
   for (const id of [...Object.keys(core.ACTIONS), 'neurodebug.runToCursor']) commands[id] = () => step(id);
   for (const [id, fn] of Object.entries(commands)) context.subscriptions.push(vscode.commands.registerCommand(id, fn));

@@ -55,6 +55,8 @@ def show(s, out) -> None:
             print(f"     real:      line {r.line} ({r.event}) {body}{'' if same else '   <- differs'}", file=out)
     if s.ended:
         print(f"     (end: {s.end.message})", file=out)
+        for sentence in s.view().segment_sentences():
+            print(f"     {sentence}", file=out)
 
 
 class Debugger(cmd.Cmd):
@@ -171,6 +173,14 @@ class Debugger(cmd.Cmd):
         self._move(self.s.run_to, int(arg.strip()))
 
     do_unt = do_u = do_until
+
+    def do_real(self, arg):
+        """real            continue from the real run: take its frame at this step, predict on from it
+
+        Where the prediction and the real run part, the real frames up to this step replace the
+        predicted ones; the next moves predict from there. Each stretch's divergences are
+        counted apart (shown at the end of the trace)."""
+        self._move(self.s.take_real)
 
     def do_frame(self, arg):
         """frame N          go back to step N (the steps after it are undone)

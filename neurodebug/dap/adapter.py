@@ -112,7 +112,7 @@ class Adapter:
             "continue": self.continue_, "reverseContinue": self.reverse_continue, "pause": self.pause,
             "cancel": self.cancel, "setVariable": self.set_variable, "evaluate": self.evaluate,
             "exceptionInfo": self.exception_info, "restart": self.restart, "terminate": self.terminate,
-            "disconnect": self.disconnect, "source": self.source_text,
+            "disconnect": self.disconnect, "source": self.source_text, "neurodebug/takeReal": self.take_real,
         }
 
     # -- dispatch -----------------------------------------------------------------------------------
@@ -430,6 +430,15 @@ class Adapter:
 
     def continue_(self, request):
         return self._move(request, lambda s: self._run_to_breakpoint(s, request))
+
+    def take_real(self, request):
+        """Continue from the real run (Session.take_real): the real frame at this step, then the
+        model predicts on from it when the user steps or continues."""
+        return self._move(request, self._take_real, forward=False)
+
+    def _take_real(self, s) -> tuple[str, str | None, list[int] | None]:
+        s.take_real()
+        return "step", f"The real run's frame at step {s.index + 1}: the model predicts on from here.", None
 
     def step_back(self, request):
         return self._move(request, lambda s: self._back(s, to_breakpoint=False), forward=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, BinaryIO
 
@@ -73,6 +74,20 @@ def _requests() -> TypeAdapter:
     return TypeAdapter(dap_types.DiscriminatedRequest)
 
 
+#: The adapter's own requests, which the protocol lets an adapter add (VS Code sends them with
+#: ``DebugSession.customRequest``): "neurodebug/takeReal" continues from the real run.
+CUSTOM_COMMANDS = frozenset({"neurodebug/takeReal"})
+
+
+@dataclass(frozen=True)
+class CustomRequest:
+    """A request of CUSTOM_COMMANDS (no arguments), shaped as dap_types' requests are."""
+
+    seq: int
+    command: str
+    arguments: dict | None = None
+
+
 def parse_request(message: dict) -> dap_types.Request:
     """The typed request (``dap_types.NextRequest``, ...) of a message; BadMessage when it is not one."""
     seq = message.get("seq") if isinstance(message.get("seq"), int) else None
@@ -82,6 +97,8 @@ def parse_request(message: dict) -> dap_types.Request:
                          seq, command)
     if seq is None or command is None:
         raise BadMessage("A request needs an integer seq and a command.", seq, command)
+    if command in CUSTOM_COMMANDS:
+        return CustomRequest(seq, command, message.get("arguments"))
     try:
         return _requests().validate_python(message)
     except ValidationError as e:

@@ -82,6 +82,7 @@ def summary(stop: SessionView) -> str:
         if m is not None and m.state_exact is not None:
             lines.append(f"State exact {100 * m.state_exact:.1f}%, action exact {100 * (m.action_exact or 0):.1f}% "
                          f"over {m.n_real} real frames.")
+        lines += stop.segment_sentences()
     elif stop.real_note:
         lines.append(stop.real_note)
     return "\n".join(lines) + "\n"

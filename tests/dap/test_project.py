@@ -76,3 +76,39 @@ def test_a_call_expression_runs_in_a_source_without_a_path(tmp_path):
     finally:
         client.close()
     assert_answered_once(client)
+
+
+def test_the_toolbar_request_continues_from_the_real_run(tmp_path):
+    """neurodebug/takeReal (the debug toolbar's "Continue from the real run"): at the divergence the
+    real frame takes the predicted one's place, and the prediction goes on from it."""
+    from tests.dap.conftest import PROGRAM, planted_traces
+
+    from neurodebug.real.tracer import trace_source
+
+    program = tmp_path / "program.py"
+    program.write_text(PROGRAM)
+    traces = tmp_path / "traces.json"
+    traces.write_text(json.dumps([t.to_json_dict(wire=False) for t in
+                                  (planted_traces()[0], trace_source(PROGRAM, "total", None))]), encoding="utf-8")
+    client = spawn_replay(traces)
+    try:
+        start(client, program, filters=["divergence"], stopOnEntry=False)  # stops where k is 2, not 1
+        def predicted_k():
+            frame = frames(client)[0]["id"]
+            scope = client.ok("scopes", {"frameId": frame})["scopes"][0]
+            return {v["name"]: v["value"] for v in client.ok("variables", {"variablesReference": scope["variablesReference"]})["variables"]}.get("k")
+        assert predicted_k() == "2"
+        client.ok("neurodebug/takeReal")
+        stopped = client.event("stopped")["body"]
+        assert stopped["reason"] == "step" and "predicts on from here" in stopped["description"]
+        assert predicted_k() == "1"
+        client.ok("continue", {"threadId": 1})
+        assert client.event("stopped")["body"]["description"].startswith("The end of the predicted execution")
+        output = "".join(e["body"]["output"] for e in client.events("output"))
+        assert "The predicted trace returned 8." in output  # from the real frame on, as the real run does
+        # the divergences per stretch: the replaced frame still counts in the first
+        assert "From the start: the model wrote 16 frames; 1 differs from the real run, the first at step 17." in output
+        assert "From step 18 (after the real run's frames): the model wrote 1 frame; none differs" in output
+    finally:
+        client.close()
+    assert_answered_once(client)

@@ -267,3 +267,14 @@ async def test_a_form_feed_does_not_shift_line_numbers(lsp):
     assert [(h.position.line + 1, h.position.character) for h in got] == [(17, len("    return x * x"))]
     hover = await lsp.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(16, 11)))
     assert "**x**" in hover.contents.value
+
+
+async def test_take_real_puts_the_real_frames_in_place_of_the_prediction(lsp):
+    uri = open_doc(lsp, "take_real")
+    await execute(lsp, "neurodebug.compare", uri, "count", None)
+    assert (await hints(lsp, uri))[7] == "return 4  real 2"
+    result = await execute(lsp, "neurodebug.step", uri, "take_real")  # at the last step: the whole real run
+    assert result["divergence"] is None, result
+    assert await hints(lsp, uri) == {3: "n = 0", 4: "c = 'y'", 6: "n = 2", 7: "return 2"}
+    with pytest.raises(Exception, match="Unknown action 'take'"):
+        await execute(lsp, "neurodebug.step", uri, "take")

@@ -173,3 +173,18 @@ def test_ctrl_c_at_the_prompt_gives_a_new_prompt(session):
     d = Debugger(session, Interrupting("s\nq\n"), out)
     assert d.run() == 0
     assert out.getvalue().startswith("(nd) \n(nd) [2] -> 7:")
+
+
+def test_real_continues_from_the_real_run_and_the_end_counts_each_stretch(real, tokenizer):
+    from dataclasses import replace
+
+    frames = list(real.frames)
+    frames[4] = replace(frames[4], locals={**frames[4].locals, "y": "7"})  # the model's mistake: y = 7
+    wrong = replace(real, frames=frames)
+    s = started(WORKED_EXAMPLE, "f", "1", ReplayPredictor(tokenizer, [wrong, real]), real=real)
+    _, out = drive(s, "s\ns\ns\ns\nreal\nc\nq\n")
+    shown = after_prompts(out)
+    assert "predicted: a=1, b=2, y=7" in shown[3] and "<- differs" in shown[3]
+    assert "predicted: a=1, b=2, y=1" in shown[4] and "<- differs" not in shown[4]  # the real frame, taken
+    assert "From the start: the model wrote 4 frames; 1 differs from the real run, the first at step 5." in shown[5]
+    assert "From step 6 (after the real run's frames): the model wrote 4 frames; none differs" in shown[5]

@@ -171,6 +171,21 @@ async def test_divergence_is_coloured_and_d_jumps_to_it(programs, calls_trace, r
         assert "y" in app.query_one(Notice).message and "step 5" in app.query_one(Notice).message
 
 
+async def test_shift_r_continues_from_the_real_run_at_the_divergence(programs, calls_trace, replay):
+    wrong = with_mistake(calls_trace, 4, "y", "4")  # first the model's mistake; from the real frame, the real run
+    app = make_app(programs / "calls.py", replay(wrong, calls_trace), call="3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "c", "d", "R")
+        s = app.main.session
+        assert s.index == 4 and s.current.locals["y"] == "3" and s.anchors[0].start == 5
+        rows = {r.name: r for r in app.query_one(LocalsTable).rows_shown}
+        assert not rows["y"].differs
+        await press(app, pilot, "c")
+        assert s.ended and s.view().divergence is None and "✗" not in shown(app, Timeline)
+        assert [seg.diverged for seg in s.view().segments()] == [1, 0]
+
+
 async def test_real_trace_moves_independently(programs, calls_trace, replay):
     app = make_app(programs / "calls.py", replay(calls_trace), call="3")
     async with app.run_test(size=SIZE) as pilot:
@@ -246,7 +261,7 @@ async def test_footer_shows_the_keys(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         keys = {b.key_display or b.key for b in app.main.BINDINGS if b.show}
-        assert keys == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "?", "q"}
+        assert keys == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "R", "?", "q"}
         footer_text = " ".join(str(k.render()) for k in app.query("FooterKey"))
         for word in ("step", "next", "out", "back", "continue", "edit", "reset", "teacher", "quit"):
             assert word in footer_text

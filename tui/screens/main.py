@@ -57,6 +57,7 @@ class MainScreen(Screen):
         Binding("left_square_bracket", "real(-1)", "real ◀", key_display="["),
         Binding("right_square_bracket", "real(1)", "real ▶", key_display="]"),
         Binding("t", "teacher", "teacher"),
+        Binding("R", "take_real", "from real", key_display="R"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("escape", "cancel", "cancel", show=False),
         Binding("q", "quit", "quit"),
@@ -246,6 +247,10 @@ class MainScreen(Screen):
         view = self.query_one(SourceView)
         file = view.shown.file if view.shown is not None else None
         self._move("Run to line", "run_to", view.cursor_line, file)
+
+    def action_take_real(self) -> None:
+        """Continue from the real run: its frame at this step replaces the prediction, which goes on from it."""
+        self._move("Continue from the real run", "take_real")
 
     def action_reset(self) -> None:
         self._move("Reset", "reset")

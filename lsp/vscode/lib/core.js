@@ -8,7 +8,11 @@ const ACTIONS = {
   'neurodebug.stepBack': 'back',
   'neurodebug.continue': 'continue',
   'neurodebug.reset': 'reset',
+  'neurodebug.takeReal': 'take_real',
 };
+
+// The debug adapter's custom request behind the toolbar's "Continue from the real run".
+const TAKE_REAL_REQUEST = 'neurodebug/takeReal';
 
 const DEF = /^(?:async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(/;
 
@@ -154,5 +158,5 @@ function resolveConfiguration(config, settings, activeFile) {
 }
 
 module.exports = {
-  traceView, ACTIONS, OPTION_SETTINGS, functionAt, callComment, serverCommand, adapterCommand, initializationOptions, stepArguments,
+  traceView, ACTIONS, TAKE_REAL_REQUEST, OPTION_SETTINGS, functionAt, callComment, serverCommand, adapterCommand, initializationOptions, stepArguments,
   callOrNull, lensConfiguration, resolveConfiguration };

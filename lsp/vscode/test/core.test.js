@@ -123,7 +123,7 @@ test('step commands map to the server actions; run to cursor is 1-based', () => 
   assert.deepEqual(core.stepArguments('neurodebug.runToCursor', 'u', 11), ['u', 'run_to:12']);
   assert.throws(() => core.stepArguments('neurodebug.fly', 'u', 0));
   const actions = new Set(Object.values(core.ACTIONS));
-  for (const a of ['step', 'next', 'out', 'back', 'continue', 'reset']) assert.ok(actions.has(a), a);
+  for (const a of ['step', 'next', 'out', 'back', 'continue', 'reset', 'take_real']) assert.ok(actions.has(a), a);
 });
 
 test('callOrNull: dismissed box, empty answer (the model proposes), a call', () => {
