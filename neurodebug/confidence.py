@@ -28,7 +28,7 @@ DEFINITIONS: dict[str, Callable[[Sequence[float]], float]] = {
 }
 
 #: The definition frames carry: the best AUROC on synthetic_heldout, teacher-forced (docs/confidence.md).
-DEFINITION = "min"
+DEFINITION = "product"
 
 #: Equal-width confidence bins of the calibration numbers.
 BINS = 10
@@ -91,19 +91,39 @@ def _skip(text: str, i: int) -> int:
     return i
 
 
-def renormalised(token: int, logprob: float, top: dict[int, float], allowed, temperature: float = 1.0) -> float:
+def renormalised(token: int, logprob: float, top: dict[int, float], allowed, temperature: float = 1.0,
+                 tolerance: float = 1e-3) -> float | None:
     """A token's log-probability under the constraint from what a server gives (its logprob and
-    the top tokens', of the model's distribution): renormalised over the allowed tokens among
-    those named, at ``temperature`` (1 when greedy). Exact when the allowed tokens outside the
-    top carry no mass, and without a constraint at temperature 1."""
+    the top tokens', of the model's distribution), at ``temperature`` (1 when greedy); None when
+    what the server named cannot fix it within ``tolerance`` (an absolute error of the probability).
+
+    The allowed tokens the server named give a lower bound S of the allowed mass; the others
+    each weigh at most the least likely named token (they are not in the top), and together at
+    most what the named tokens leave of 1, which bounds the rest U. The estimate takes U/2, off
+    by at most U/(2S) of the probability. Without a constraint at temperature 1 it is exact."""
     t = temperature if temperature > 0.0 else 1.0
     if allowed is None and t == 1.0:
         return logprob
-    named = {i: lp for i, lp in top.items() if allowed is None or i in allowed}
+    if allowed is None:
+        return None  # the unnamed tail at another temperature is not bounded by what was named
+    named = {i: lp for i, lp in top.items() if i in allowed}
     named[token] = logprob
-    scaled = [lp / t for lp in named.values() if lp != -math.inf]
-    most = max(scaled)
-    return logprob / t - (most + math.log(sum(math.exp(x - most) for x in scaled)))
+    shift = max(lp / t for lp in named.values())
+    s = sum(math.exp(lp / t - shift) for lp in named.values())
+    others = [lp for i, lp in top.items() if i != token]
+    unnamed = len(allowed) - len(named)
+    if unnamed <= 0:
+        rest = 0.0
+    elif not others:
+        return None
+    else:
+        rest = unnamed * math.exp(min(others) / t - shift)
+        if t == 1.0:
+            left = 1.0 - sum(math.exp(lp) for lp in {**top, token: logprob}.values())
+            rest = min(rest, max(left, 0.0) * math.exp(-shift))
+    if rest / (2 * s) > tolerance:
+        return None
+    return logprob / t - shift - math.log(s + rest / 2)
 
 
 # -- calibration ------------------------------------------------------------------------------------

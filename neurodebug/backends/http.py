@@ -45,9 +45,11 @@ Confidence (``generate(logprobs=[...])``, :mod:`neurodebug.confidence`): over vL
 request asks for ``"logprobs": LOGPROBS`` (the chosen token's log-probability and the top ones,
 of the model's distribution before any processing: vLLM's raw logprobs), and a token's
 probability under the constraint is its probability renormalised over the allowed tokens among
-those the server named (:func:`neurodebug.confidence.renormalised`); a forced token's is 1. A
-server that gives no logprobs (Meta's contract, or a reply without them) says so once on stderr
-and its frames show no confidence.
+those the server named, the mass of the others bounded (:func:`neurodebug.confidence.renormalised`);
+a forced token's is 1. A token those 20 cannot fix within 1e-3 (typically a repaired one, whose
+allowed alternatives all lie outside the top) leaves its frame without confidence. A server that
+gives no logprobs (Meta's contract, or a reply without them) says so once on stderr and its
+frames show no confidence.
 """
 
 from __future__ import annotations

@@ -135,20 +135,22 @@ def predicted(options, frames: int = 25):
 
 
 def test_http_confidence_is_the_local_one_from_the_servers_logprobs(served):
-    """Over vLLM's contract the confidence comes from the reply's logprobs (the top 20,
-    renormalised over the allowed tokens among them): the local backend's, up to the allowed
-    mass outside those 20 (measured at most 3.0e-3 here; docs/confidence.md)."""
+    """Over vLLM's contract the confidence comes from the reply's logprobs (the top 20, the rest
+    of the allowed mass bounded): the local backend's within 1e-3 per token wherever those fix it,
+    and none where they cannot."""
     from neurodebug.options import SessionOptions
 
     local = predicted(SessionOptions(run_real=False))
     http = predicted(SessionOptions(run_real=False, backend="http", url=served + "/v1"))
     assert [(f.line, f.locals) for f in http] == [(f.line, f.locals) for f in local]
     assert http[0].confidence is None
-    for a, b in zip(local[1:], http[1:]):
-        assert b.confidence == pytest.approx(a.confidence, abs=5e-3)
+    known = [(a, b) for a, b in zip(local[1:], http[1:]) if b.confidence is not None]
+    assert len(known) >= len(local) // 2
+    for a, b in known:
+        assert b.confidence == pytest.approx(a.confidence, abs=1e-3)
         assert (b.locals_confidence or {}).keys() == (a.locals_confidence or {}).keys()
         for name, v in (a.locals_confidence or {}).items():
-            assert b.locals_confidence[name] == pytest.approx(v, abs=5e-3)
+            assert b.locals_confidence[name] == pytest.approx(v, abs=1e-3)
 
 
 def test_a_server_without_logprobs_says_so_once(served, capsys):
@@ -161,9 +163,14 @@ def test_a_server_without_logprobs_says_so_once(served, capsys):
 
 
 def test_renormalised_by_hand():
-    top = {1: math.log(0.5), 2: math.log(0.3), 3: math.log(0.1)}
+    top = {1: math.log(0.5), 2: math.log(0.3), 3: math.log(0.1), 4: math.log(0.0999)}
     assert confidence.renormalised(2, math.log(0.3), top, None) == pytest.approx(math.log(0.3))
-    assert confidence.renormalised(2, math.log(0.3), top, {2, 3, 9}) == pytest.approx(math.log(0.3 / 0.4))
-    # at temperature 2 over the named allowed ones: sqrt-weights
-    want = math.log(0.3 ** 0.5 / (0.3 ** 0.5 + 0.1 ** 0.5))
-    assert confidence.renormalised(2, math.log(0.3), top, {2, 3}, temperature=2.0) == pytest.approx(want)
+    # every allowed token named: exact
+    assert confidence.renormalised(2, math.log(0.3), top, {2, 3}) == pytest.approx(math.log(0.3 / 0.4))
+    assert confidence.renormalised(2, math.log(0.3), top, {2, 3}, temperature=2.0) == \
+        pytest.approx(math.log(0.3 ** 0.5 / (0.3 ** 0.5 + 0.1 ** 0.5)))
+    # allowed 9 is not named: it weighs at most what the named leave of 1 (0.0001); half of it is taken
+    assert confidence.renormalised(2, math.log(0.3), top, {2, 3, 9}) == pytest.approx(math.log(0.3 / 0.40005))
+    # a repaired token: the allowed alternatives could outweigh it, nothing fixes it
+    top = {7: math.log(0.98), 8: math.log(0.01), 2: math.log(0.001)}
+    assert confidence.renormalised(2, math.log(0.001), top, {2, 5, 6}) is None
