@@ -51,6 +51,7 @@ CAPABILITIES = dap.Capabilities(
     supportsRestartRequest=True, supportsEvaluateForHovers=True, supportsTerminateRequest=True,
     supportsCancelRequest=True, supportsExceptionInfoRequest=True, exceptionBreakpointFilters=FILTERS,
     supportsConditionalBreakpoints=False, supportsHitConditionalBreakpoints=False, supportsLogPoints=False,
+    supportsDataBreakpoints=True,
 )
 #: How long a launch waits for configurationDone before it runs without it.
 CONFIGURATION_TIMEOUT_S = 10.0
@@ -87,6 +88,7 @@ class Adapter:
         self.stop: SessionView | None = None
         self.panes = Panes()
         self.breakpoints: dict[int, int] = {}  # line -> breakpoint id
+        self.data_breakpoints: dict[str, int] = {}  # dataId ("function:local") -> breakpoint id
         self._next_breakpoint = 1
         self.filters = {f.filter for f in FILTERS if f.default}
         self.exception: dap.ExceptionInfoResponseBody | None = None  # of the current stop, when it is one
@@ -112,7 +114,8 @@ class Adapter:
             "continue": self.continue_, "reverseContinue": self.reverse_continue, "pause": self.pause,
             "cancel": self.cancel, "setVariable": self.set_variable, "evaluate": self.evaluate,
             "exceptionInfo": self.exception_info, "restart": self.restart, "terminate": self.terminate,
-            "disconnect": self.disconnect, "source": self.source_text, "neurodebug/takeReal": self.take_real,
+            "disconnect": self.disconnect, "source": self.source_text,
+            "dataBreakpointInfo": self.data_breakpoint_info, "setDataBreakpoints": self.set_data_breakpoints, "neurodebug/takeReal": self.take_real,
         }
 
     # -- dispatch -----------------------------------------------------------------------------------
@@ -332,6 +335,34 @@ class Adapter:
         self._next_breakpoint += 1
         return self._next_breakpoint - 1
 
+    def data_breakpoint_info(self, request: dap.DataBreakpointInfoRequest):
+        """A predicted local can be watched: the data breakpoint stops where its value changes, in
+        every call of its function (the real run's values are what ran: nothing to watch there)."""
+        args = request.arguments
+        stop = self._stopped_state()
+        key = self.panes.refs.key(args.variablesReference) if args.variablesReference else None
+        if args.variablesReference and (key is None or key[0] != "predicted" or len(key) != 2):
+            # a dict, not the model: the protocol wants "dataId": null written out, which dump leaves out
+            return {"dataId": None,
+                    "description": "Only a local of the predicted frame can be watched, not an item or a real value."}
+        i = key[1] if key is not None else self._frame_index(args.frameId, stop)
+        func = stop.frames[i].func or stop.entry
+        return dap.DataBreakpointInfoResponseBody(dataId=views.data_id(func, args.name), accessTypes=["write"],
+                                                  description=f"When {args.name} changes in {func}", canPersist=False)
+
+    def set_data_breakpoints(self, request: dap.SetDataBreakpointsRequest) -> dap.SetDataBreakpointsResponseBody:
+        result, kept = [], {}
+        for bp in request.arguments.breakpoints:
+            if bp.condition or bp.hitCondition:
+                result.append(dap.Breakpoint(verified=False, message=NO_CONDITIONS, reason="failed"))
+            elif views.watched(bp.dataId) is None:
+                result.append(dap.Breakpoint(verified=False, message=f"{bp.dataId!r} is not a local to watch.", reason="failed"))
+            else:
+                kept[bp.dataId] = self.data_breakpoints.get(bp.dataId) or self._new_breakpoint_id()
+                result.append(dap.Breakpoint(id=kept[bp.dataId], verified=True))
+        self.data_breakpoints = kept
+        return dap.SetDataBreakpointsResponseBody(breakpoints=result)
+
     def set_exception_breakpoints(self, request: dap.SetExceptionBreakpointsRequest):
         known = {f.filter for f in FILTERS}
         asked = list(request.arguments.filters) + [o.filterId for o in request.arguments.filterOptions or []]
@@ -473,8 +504,12 @@ class Adapter:
                     break
                 n = len(s.frames) - start
                 progress(f"{n} frame{'s' if n != 1 else ''} predicted")
-                if f.event in ("call", "line") and f.line in self.breakpoints:
-                    return "breakpoint", None, [self.breakpoints[f.line]]
+                if self._line_hit(s, f) is not None:
+                    return "breakpoint", None, [self._line_hit(s, f)]
+                changed = self._data_hits(s.frames, len(s.frames) - 1)
+                if changed:
+                    return "data breakpoint", views.changed_sentence(s.frames, len(s.frames) - 1, changed), \
+                        [self.data_breakpoints[d] for d in changed]
                 if self._filter_hit(s, f) is not None:
                     break
         return "step", None, None
@@ -487,14 +522,29 @@ class Adapter:
             f = s.frames[i]
             if f.event not in ("call", "line"):
                 continue
-            if to_breakpoint and f.line in self.breakpoints:
+            if to_breakpoint and self._line_hit(s, f) is not None:
                 s.back_to(i)
-                return "breakpoint", None, [self.breakpoints[f.line]]
+                return "breakpoint", None, [self._line_hit(s, f)]
+            changed = self._data_hits(s.frames, i) if to_breakpoint else []
+            if changed:
+                description = views.changed_sentence(s.frames, i, changed)
+                s.back_to(i)
+                return "data breakpoint", description, [self.data_breakpoints[d] for d in changed]
             if not to_breakpoint and f.depth <= depth:
                 s.back_to(i)
                 return "step", None, None
         s.back_to(0)
         return "step", "The start of the predicted execution.", None
+
+    def _line_hit(self, s, f) -> int | None:
+        """The id of the breakpoint on ``f``'s line of the program (not a line of another file)."""
+        if f.event in ("call", "line") and f.file == s.context.main:
+            return self.breakpoints.get(f.line)
+        return None
+
+    def _data_hits(self, frames, i: int) -> list[str]:
+        """The watched locals (dataIds) whose value predicted frame ``i`` changed."""
+        return [d for d in self.data_breakpoints if views.changes(frames, i, d)]
 
     def _forward(self, action: Callable) -> None:
         """Carry out a forward move; stop with the right reason, or end the debug session at the end."""

@@ -8,7 +8,7 @@ requests read one consistent state while the next prediction runs.
 from __future__ import annotations
 
 from neurodebug.trace.context import CALL_ENTRY
-from neurodebug.trace.frames import Frame
+from neurodebug.trace.frames import Frame, changed_names
 from neurodebug.view import SessionView
 from neurodebug.trace.context import call_text
 
@@ -61,6 +61,32 @@ def exception_of(frame: Frame) -> tuple[str, str]:
     value = frame.arg or ""
     name = value.split("(", 1)[0].strip() or "Exception"
     return name, f"The model predicts that line {frame.line} raises {value}."
+
+
+def data_id(func: str, name: str) -> str:
+    """A data breakpoint's dataId: the local ``name`` of the function ``func``."""
+    return f"{func}:{name}"
+
+
+def watched(data_id: str | None) -> tuple[str, str] | None:
+    """(function, local) of a dataId, None when it is not one."""
+    func, sep, name = (data_id or "").partition(":")
+    return (func, name) if sep and func and name.isidentifier() else None
+
+
+def changes(frames, i: int, data_id: str) -> bool:
+    """Predicted frame ``i`` holds a new value of the watched local: a line frame of its function
+    whose value differs from the previous step of that call (a first assignment counts)."""
+    func, name = watched(data_id)
+    f = frames[i]
+    return f.event == "line" and (f.func or "") == func and name in changed_names(frames, i)
+
+
+def changed_sentence(frames, i: int, data_ids: list[str]) -> str:
+    """'k changed to 2.' for the stopped event of a data breakpoint."""
+    f = frames[i]
+    parts = [f"{name} changed to {f.locals.get(name)}" for name in (watched(d)[1] for d in data_ids)]
+    return "; ".join(parts) + "."
 
 
 def summary(stop: SessionView) -> str:
