@@ -383,6 +383,33 @@ class Session:
             finally:
                 self._cancel.clear()
 
+    def alternatives(self, i: int, name: str, k: int = 3):
+        """The model's ``k`` most likely values of the local ``name`` in predicted frame ``i``,
+        with their probabilities (neurodebug.alternatives); UserError with one sentence where
+        there are none to give."""
+        from neurodebug.alternatives import alternatives
+
+        with self._lock:
+            if not self.started or not 0 <= i < len(self.frames):
+                raise UserError(f"There is no predicted frame {i + 1}.")
+            if i in self._forced:
+                raise UserError(f"Step {i + 1} was written by the session (the call, an edit or the real run), "
+                                "not predicted: it has no alternatives.")
+            if name not in self.frames[i].locals:
+                raise UserError(f"Step {i + 1} has no local {name}.")
+            ids = self._frame_ids[i]
+            if self.codec.action_sep_id not in ids:
+                raise UserError(f"Step {i + 1} is cut off before its locals end.")
+            locals_ids = ids[1:ids.index(self.codec.action_sep_id)]
+            prefix = self.state.ids[:self._starts[i]] + ids[:1]  # everything before, and the event token
+            try:
+                return alternatives(self.predictor, self.codec.tokenizer.decode, prefix, locals_ids, name, k)
+            except UserError:
+                if name in self.frames[i].locals:  # written as "..": its value is the one before
+                    raise UserError(f"Step {i + 1} writes {name} as unchanged (..): its alternatives are where "
+                                    "it was last written.") from None
+                raise
+
     def _real_or_say(self) -> Trace:
         if self.real is None:
             raise UserError(self.real_note or "There is no real run to compare with.")

@@ -47,6 +47,7 @@ class LocalState(State):
 
     applies_constraint = True
     gives_logprobs = True
+    gives_top_tokens = True
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
                  on_token=None, should_stop=None, *, constraint=None, logprobs=None) -> list[int]:
