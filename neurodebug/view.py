@@ -179,6 +179,17 @@ class Segment:
     first: int | None  # the step of the first of them, None when it matched
 
 
+def sure_text(confidence: float | None) -> str:
+    """'62% sure' for a predicted frame's or value's confidence ('' when it has none: real,
+    written by the session, or from a backend that gives no probabilities)."""
+    return "" if confidence is None else f"{100 * confidence:.0f}% sure"
+
+
+def alternatives_text(alternatives, shown: int = 3) -> str:
+    """"'r' 77%, 'p' 20%" for a value's alternatives (neurodebug.alternatives)."""
+    return ", ".join(f"{a.value} {100 * a.probability:.0f}%" for a in alternatives[:shown])
+
+
 # -- the locals side by side (the TUI's table, the notebook's) -----------------------------------
 
 

@@ -32,19 +32,25 @@ from neurodebug.dap.panes import Panes
 from neurodebug.dap.protocol import BadMessage, Writer, parse_request
 from neurodebug.dap.worker import Worker
 from neurodebug.errors import UserError
+from neurodebug.confidence import unsure
 from neurodebug.trace.context import CALL_FILE, call_text
+from neurodebug.view import sure_text
 
 #: The sourceReference of a call expression's own function (trace.context.CALL_FILE), which is in
 #: no file: the client asks for its text with a source request.
 CALL_SOURCE = 1
 THREAD_ID = 1
 THREAD_NAME = "predicted execution"
-DIVERGENCE, EXCEPTION = "divergence", "exception"
+DIVERGENCE, EXCEPTION, UNSURE = "divergence", "exception", "unsure"
 FILTERS = [
     dap.ExceptionBreakpointsFilter(filter=DIVERGENCE, label="Where the model and the real run part", default=True,
                                    description="Stop on the first frame where the prediction differs from the real run."),
     dap.ExceptionBreakpointsFilter(filter=EXCEPTION, label="Predicted exception", default=True,
                                    description="Stop where the model predicts that an exception is raised."),
+    dap.ExceptionBreakpointsFilter(filter=UNSURE, label="Where the model is unsure", default=False, supportsCondition=True,
+                                   conditionDescription="The probability under which a step is unsure, e.g. 0.5 "
+                                                        "(empty: the unsureBelow launch attribute)",
+                                   description="Stop on a predicted step the model gave less than the threshold."),
 ]
 CAPABILITIES = dap.Capabilities(
     supportsConfigurationDoneRequest=True, supportsStepBack=True, supportsSetVariable=True,
@@ -89,6 +95,7 @@ class Adapter:
         self.panes = Panes()
         self.breakpoints: dict[int, int] = {}  # line -> breakpoint id
         self.data_breakpoints: dict[str, int] = {}  # dataId ("function:local") -> breakpoint id
+        self.unsure_below: float | None = None  # the "unsure" filter's condition, when it has one
         self._next_breakpoint = 1
         self.filters = {f.filter for f in FILTERS if f.default}
         self.exception: dap.ExceptionInfoResponseBody | None = None  # of the current stop, when it is one
@@ -367,6 +374,8 @@ class Adapter:
         known = {f.filter for f in FILTERS}
         asked = list(request.arguments.filters) + [o.filterId for o in request.arguments.filterOptions or []]
         self.filters = {f for f in asked if f in known}
+        conditions = {o.filterId: (o.condition or "").strip() for o in request.arguments.filterOptions or []}
+        self.unsure_below = views.threshold(conditions.get(UNSURE))  # None: the session's option
         return dap.SetExceptionBreakpointsResponseBody(breakpoints=[
             dap.Breakpoint(verified=f in known, message=None if f in known else f"There is no exception filter {f!r}.")
             for f in asked])
@@ -436,7 +445,12 @@ class Adapter:
 
     def evaluate(self, request: dap.EvaluateRequest):
         stop = self._stopped_state()
-        return self.panes.evaluate(stop, self._frame_index(request.arguments.frameId, stop), request.arguments.expression)
+        i = self._frame_index(request.arguments.frameId, stop)
+        body = self.panes.evaluate(stop, i, request.arguments.expression)
+        if request.arguments.context == "hover":
+            body = body.model_copy(update={"result": body.result + views.hover_note(self.session, stop, i,
+                                                                                     request.arguments.expression)})
+        return body
 
     def exception_info(self, request):
         if self.exception is None:
@@ -581,6 +595,10 @@ class Adapter:
 
     def _filter_hit(self, s, frame, stop: SessionView | None = None) -> tuple[str, str, str] | None:
         """(exception id, description, text) when an exception filter stops on ``frame``."""
+        below = self.unsure_below if self.unsure_below is not None else s.options.unsure_below
+        if UNSURE in self.filters and frame is not None and unsure(frame.confidence, below):
+            return "Unsure", f"The model gave this step {sure_text(frame.confidence)}, under {below:g}.", \
+                "The model is unsure here"
         if EXCEPTION in self.filters and frame is not None and frame.event == "exception":
             name, sentence = views.exception_of(frame)
             return name, sentence, frame.arg or name

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from neurodebug.trace.context import CALL_ENTRY
 from neurodebug.trace.frames import Frame, changed_names
-from neurodebug.view import SessionView
+from neurodebug.errors import UserError
+from neurodebug.view import SessionView, alternatives_text, sure_text
 from neurodebug.trace.context import call_text
 
 
@@ -61,6 +62,35 @@ def exception_of(frame: Frame) -> tuple[str, str]:
     value = frame.arg or ""
     name = value.split("(", 1)[0].strip() or "Exception"
     return name, f"The model predicts that line {frame.line} raises {value}."
+
+
+def threshold(condition: str | None) -> float | None:
+    """The "unsure" filter's condition as a probability; None when empty; UserError otherwise."""
+    if not condition:
+        return None
+    try:
+        value = float(condition)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise UserError(f"The condition of 'Where the model is unsure' must be a probability from 0 to 1, not {condition!r}.")
+    return value
+
+
+def hover_note(session, stop: SessionView, i: int, expression: str) -> str:
+    """What a hover adds after a predicted local's value: how sure the model was of it and its
+    alternatives ('' for anything else, or when the model gives neither)."""
+    name = expression.strip()
+    f = stop.frames[i]
+    sure = (f.locals_confidence or {}).get(name)
+    if not name.isidentifier() or name not in f.locals or sure is None:
+        return ""
+    try:
+        alternatives = session.alternatives(i, name)
+    except UserError:
+        alternatives = []
+    also = [a for a in alternatives if a.value != f.locals[name]]
+    return f"   ({sure_text(sure)}" + (f"; also {alternatives_text(also)})" if also else ")")
 
 
 def data_id(func: str, name: str) -> str:
