@@ -27,7 +27,9 @@ def test_initialize_answers_the_capabilities(client):
                  "supportsCancelRequest", "supportsExceptionInfoRequest"):
         assert caps[name] is True, name
     assert [(f["filter"], f["label"]) for f in caps["exceptionBreakpointFilters"]] == [
-        ("divergence", "Where the model and the real run part"), ("exception", "Predicted exception")]
+        ("divergence", "Where the model and the real run part"), ("exception", "Predicted exception"),
+        ("unsure", "Where the model is unsure")]
+    assert caps["exceptionBreakpointFilters"][2]["supportsCondition"] is True and caps["supportsDataBreakpoints"] is True
 
 
 def test_launch_stops_on_the_call_frame_with_predicted_and_real_locals(client, program):
