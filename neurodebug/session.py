@@ -19,6 +19,7 @@ from pathlib import Path
 
 from neurodebug import compare as _compare
 from neurodebug.codec import Codec
+from neurodebug.confidence import unsure
 from neurodebug.errors import UserError
 from neurodebug.options import SessionOptions
 from neurodebug.trace.context import CALL_ENTRY, CONTEXT_SHARE, whole_file
@@ -673,6 +674,19 @@ class Session:
                 if self._advance() is None:
                     return
                 n += 1
+
+        return self._op(run)
+
+    def run_to_unsure(self, below: float | None = None) -> Frame | None:
+        """Forward until a frame the model gave less than ``below`` (SessionOptions.unsure_below
+        by default), or the end of the trace."""
+        below = self.options.unsure_below if below is None else below
+
+        def run():
+            while not self.ended:
+                f = self._advance()
+                if f is None or unsure(f.confidence, below):
+                    return
 
         return self._op(run)
 

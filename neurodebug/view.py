@@ -42,6 +42,7 @@ class SessionView:
     speed: Speed  # what predicting the frames cost so far
     forced: frozenset = frozenset()  # the frames the session wrote (the call frame, real frames taken)
     anchors: tuple = ()  # Anchor: each place the real run's frames were taken (Session.take_real)
+    unsure_below: float = 0.5  # SessionOptions.unsure_below: a value or step under it is unsure
     home: str | None = None  # Frame.file of the session's own file
     root: str | None = None  # the folder Frame.file is relative to (trace.source.trace_root)
     files: dict = field(default_factory=dict)  # Frame.file -> its text, for every file a frame is in
@@ -64,6 +65,7 @@ class SessionView:
                    real_note=session.real_note, aligned=tuple(aligned), comparison=comparison,
                    tokens_per_s=session.last_tokens_per_s, speed=copy.copy(session.speed),
                    forced=frozenset(session._forced), anchors=tuple(session.anchors),
+                   unsure_below=session.options.unsure_below,
                    home=session.context.main, root=session.root,
                    files=session.file_texts({f.file for f in frames} | {f.file for f in (real.frames if real else ())}))
 
@@ -202,6 +204,7 @@ class LocalRow:
     real: str | None
     predicted_changed: bool = False
     real_changed: bool = False
+    confidence: float | None = None  # how sure the model was of the predicted value, when it wrote it
 
     @property
     def differs(self) -> bool:
@@ -221,6 +224,7 @@ def local_rows(predicted: Frame | None, real: Frame | None, p_changed: frozenset
             real=r.get(n) if has_real else None,
             predicted_changed=n in p_changed,
             real_changed=n in r_changed,
+            confidence=(predicted.locals_confidence or {}).get(n) if predicted is not None else None,
         )
         for n in names
     ]

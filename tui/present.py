@@ -57,6 +57,7 @@ class Shown:
     tokens_per_s: float | None
     frames_per_s: float | None
     forwards_per_frame: float | None
+    unsure_below: float = 0.5  # a predicted value under it is marked unsure
     file: str | None = None  # the file ``source`` is: the current frame's (Frame.file)
     home: bool = True  # it is the session's own file (run to line and breakpoints are of that file)
 
@@ -94,6 +95,7 @@ def shown(view: SessionView, real_cursor: int | None, teacher: TeacherForced | N
         real_line=real.line if real is not None and real.file == file else None,
         file=file,
         home=file == view.home,
+        unsure_below=view.unsure_below,
         where=where(frames, index, view.ended, view.end, real_index, n_real, detached),
         rows=tuple(local_rows(predicted, real, predicted_changed, real_changed)),
         teacher_forced=teacher is not None,

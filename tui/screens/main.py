@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from neurodebug.errors import UserError
-from neurodebug.view import SessionView
+from neurodebug.view import SessionView, alternatives_text
 
 if TYPE_CHECKING:
     from neurodebug.compare import TeacherForced
@@ -58,6 +58,8 @@ class MainScreen(Screen):
         Binding("right_square_bracket", "real(1)", "real ▶", key_display="]"),
         Binding("t", "teacher", "teacher"),
         Binding("R", "take_real", "from real", key_display="R"),
+        Binding("x", "unsure", "unsure", key_display="x"),
+        Binding("a", "alternatives", "alternatives", key_display="a"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("escape", "cancel", "cancel", show=False),
         Binding("q", "quit", "quit"),
@@ -251,6 +253,20 @@ class MainScreen(Screen):
     def action_take_real(self) -> None:
         """Continue from the real run: its frame at this step replaces the prediction, which goes on from it."""
         self._move("Continue from the real run", "take_real")
+
+    def action_unsure(self) -> None:
+        """Forward to the next step the model is unsure of (under the unsure_below option)."""
+        self._move("To the next unsure step", "run_to_unsure")
+
+    def action_alternatives(self) -> None:
+        """The model's most likely values of the selected local at this step, with their probabilities."""
+        s = self._session_or_say()
+        row = self.query_one(LocalsTable).selected
+        if s is None or row is None:
+            return
+        self._start(f"Alternatives of {row.name}", lambda: s.alternatives(s.index, row.name),
+                    lambda found: self.say(f"{row.name}: {alternatives_text(found)}" if found else
+                                           f"The model gives no alternative to {row.name} here."))
 
     def action_reset(self) -> None:
         self._move("Reset", "reset")

@@ -17,6 +17,10 @@ from neurodebug.tui.present import LocalRow, Shown
 
 #: Longest value shown in a cell before the table knows its width; longer ones end in an ellipsis.
 MAX_CELL = 28
+#: A predicted value the model gave at least this is shown plainly; below, dimmed; below the
+#: session's unsure_below, also marked with UNSURE_MARK.
+SURE = 0.9
+UNSURE_MARK = " ?"
 ABSENT = "—"
 
 
@@ -28,6 +32,8 @@ class LocalsTable(DataTable):
         "locals-table--differs",
         "locals-table--changed",
         "locals-table--absent",
+        "locals-table--unsure",
+        "locals-table--doubt",
     }
 
     class ValueSelected(Message):
@@ -56,9 +62,9 @@ class LocalsTable(DataTable):
     def watch_shown(self, shown: Shown | None) -> None:
         if shown is not None:
             self.border_title = "locals · teacher-forced" if shown.teacher_forced else "locals"
-            self.show(list(shown.rows))
+            self.show(list(shown.rows), shown.unsure_below)
 
-    def show(self, rows: list[LocalRow]) -> None:
+    def show(self, rows: list[LocalRow], unsure_below: float = 0.5) -> None:
         keep = self.selected.name if self.selected else None
         self._rows = list(rows)
         self.clear(columns=True)
@@ -71,6 +77,17 @@ class LocalsTable(DataTable):
         differs = self.get_component_rich_style("locals-table--differs", partial=True)
         changed = self.get_component_rich_style("locals-table--changed", partial=True)
         absent = self.get_component_rich_style("locals-table--absent", partial=True)
+        unsure_style = self.get_component_rich_style("locals-table--unsure", partial=True)
+        doubt = self.get_component_rich_style("locals-table--doubt", partial=True)
+
+        def shaded(text: Text, confidence: float | None) -> Text:
+            """A predicted value shaded by how sure the model was: unsure ones marked with ?."""
+            if confidence is not None and confidence < unsure_below:
+                text.stylize(unsure_style)
+                text.append(UNSURE_MARK, unsure_style)
+            elif confidence is not None and confidence < SURE:
+                text.stylize(doubt)
+            return text
 
         def cell(value: str | None, was_changed: bool, row_differs: bool) -> Text:
             if value is None:
@@ -86,7 +103,7 @@ class LocalsTable(DataTable):
             name = Text(r.name, differs if r.differs else "")
             self.add_row(
                 name,
-                cell(r.predicted, r.predicted_changed, r.differs),
+                shaded(cell(r.predicted, r.predicted_changed, r.differs), r.confidence),
                 cell(r.real, r.real_changed, r.differs),
                 key=r.name,
             )
