@@ -8,6 +8,7 @@ and real code runs only in the tracer's child process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Callable
 
@@ -83,12 +84,12 @@ def inlay_hint(ls: NeuroServer, params: types.InlayHintParams):
     lines = source_lines(ls.workspace.get_text_document(params.text_document.uri).source)
     first, last = params.range.start.line + 1, params.range.end.line + 1
     return [convert.inlay_hint(h, lines) for h in views.inlay_hints(snap.view.frames, snap.view.index, snap.real,
-                                                                      snap.view.home)
+                                                                      snap.view.home, snap.view.unsure_below)
             if first <= h.line <= last]
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
-def hover(ls: NeuroServer, params: types.HoverParams):
+async def hover(ls: NeuroServer, params: types.HoverParams):
     result = ls.runner.view(params.text_document.uri)
     if result is None:
         return None
@@ -105,6 +106,8 @@ def hover(ls: NeuroServer, params: types.HoverParams):
     text = views.hover_markdown(name, rows, view.real is not None, view.index)
     if text is None:
         return None
+    # the alternatives take the model a forward pass or two: off the server's loop
+    text += await asyncio.to_thread(views.sureness_markdown, result.session, view, name, rows)
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
 
 

@@ -15,7 +15,12 @@ from typing import Sequence
 
 from neurodebug.trace.format import shorten
 from neurodebug.trace.frames import Frame, changed_names, changed_since
-from neurodebug.view import LocalRow, object_rows
+from neurodebug.confidence import unsure
+from neurodebug.errors import UserError
+from neurodebug.view import LocalRow, object_rows, sure_text
+
+#: After an inlay hint's value the model was unsure of (under the unsureBelow setting).
+UNSURE_MARK = " ?"
 
 #: Longest value shown in an inlay hint before it is cut with an ellipsis.
 HINT_VALUE_CHARS = 40
@@ -70,13 +75,14 @@ def _same_line(pred: Frame, real: Frame | None) -> bool:
 
 
 def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None] = (),
-                file: str | None = None) -> list[Hint]:
+                file: str | None = None, unsure_below: float | None = None) -> list[Hint]:
     """One hint per executed line of the document (the frames of ``file``: Frame.file), for its
     latest execution (that changed something) up to step ``index``.
 
     A line frame's hint lists the variables that line changed (``x = 3``), and where the
     aligned real run gave another value, that value too (``x = 3  real 4``). A return or
-    exception frame's hint is its value. Lines whose effect is not known yet get none.
+    exception frame's hint is its value. Lines whose effect is not known yet get none. With
+    ``unsure_below``, a predicted value the model gave less than that ends in UNSURE_MARK.
     """
     real = list(real) + [None] * (len(frames) - len(real))
     by_line: dict[int, Hint] = {}
@@ -88,7 +94,7 @@ def inlay_hints(frames: Sequence[Frame], index: int, real: Sequence[Frame | None
         if f.event in ("return", "exception"):
             hint = _value_hint(f, real[k], k)
         elif f.event == "line" and (j := _after(frames, k)) is not None and j <= last:
-            hint = _line_hint(frames, real, k, j)
+            hint = _line_hint(frames, real, k, j, unsure_below)
         else:
             continue
         if hint is not None:  # a run that changed nothing (a loop's last test) keeps the previous hint
@@ -104,7 +110,8 @@ def _value_hint(f: Frame, r: Frame | None, k: int) -> Hint:
     return Hint(f.line, label, f"step {k}: {f.event} {f.arg}")
 
 
-def _line_hint(frames: Sequence[Frame], real: list[Frame | None], k: int, j: int) -> Hint | None:
+def _line_hint(frames: Sequence[Frame], real: list[Frame | None], k: int, j: int,
+               unsure_below: float | None = None) -> Hint | None:
     """What line frame ``k``'s line changed, seen at frame ``j`` (the next of its call), and the
     real run's values where they differ; None when neither run changed anything."""
     f = frames[k]
@@ -121,8 +128,11 @@ def _line_hint(frames: Sequence[Frame], real: list[Frame | None], k: int, j: int
         elif real[j].event == "exception" and real[j].line == f.line:
             real_raised = real[j].arg
     parts = []
+    sure = frames[j].locals_confidence or {}
     for name in list(pred) + real_only:
         text = f"{name} = {_short(pred.get(name))}"
+        if unsure_below is not None and unsure(sure.get(name), unsure_below):
+            text += UNSURE_MARK
         if real_after is not None and real_after.locals.get(name) != pred.get(name):
             text += f"  real {_short(real_after.locals.get(name))}"
         parts.append(text)
@@ -165,6 +175,23 @@ def history(
             rows.append((k, f.line, pv, rv))
             last = (pv, rv)
     return rows
+
+
+def sureness_markdown(session, view, name: str, rows) -> str:
+    """How sure the model was of the latest predicted value in ``rows`` (``history``'s) and what
+    else it would have written there ('' when the model gave no probability for it)."""
+    if not rows or rows[-1][2] is None:
+        return ""
+    step, _, value, _ = rows[-1]
+    sure = (view.frames[step].locals_confidence or {}).get(name)
+    if sure is None:
+        return ""
+    try:
+        also = [a for a in session.alternatives(step, name) if a.value != value]
+    except UserError:
+        also = []
+    text = f"\n\nThe model was {sure_text(sure)} of {_cell(value)} at step {step}"
+    return text + (f"; it also gave {', '.join(f'{_cell(a.value)} {100 * a.probability:.0f}%' for a in also)}." if also else ".")
 
 
 def hover_markdown(name: str, rows, has_real: bool, index: int) -> str | None:

@@ -63,3 +63,27 @@ async def test_without_a_model_setting_the_bundled_model_predicts():
             assert any(d.severity == types.DiagnosticSeverity.Information for d in client.diagnostics[uri])
     finally:
         await stop(client)
+
+
+@pytest.mark.skipif(bundled_model() is None, reason="the bundled model is not installed")
+async def test_unsure_values_are_marked_and_the_hover_says_how_sure_and_what_else():
+    """count('berry', 'r') on the bundled model with unsureBelow 0.99: the model is less sure
+    than that of some value it writes; its hint ends in ' ?', and the hover of that name gives
+    the probability (and the alternatives the model gives)."""
+    from neurodebug.lsp.views import UNSURE_MARK
+
+    client = await start([sys.executable, "-m", "neurodebug", "lsp"], {"maxFrames": 24, "unsureBelow": 0.99, "seed": 0})
+    try:
+        uri = open_doc(client, "unsure")
+        await execute(client, "neurodebug.predict", uri, "count", None)
+        hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
+            types.TextDocumentIdentifier(uri), types.Range(types.Position(0, 0), types.Position(100, 0))))
+        unsure = [h for h in hints if h.label.endswith(UNSURE_MARK)]
+        assert unsure, [h.label for h in hints]
+        name = unsure[0].label.split(" = ", 1)[0]
+        line = EXAMPLE.splitlines()[unsure[0].position.line]
+        hover = await client.text_document_hover_async(types.HoverParams(
+            types.TextDocumentIdentifier(uri), types.Position(unsure[0].position.line, line.index(name))))
+        assert f"The model was " in hover.contents.value and "% sure of" in hover.contents.value, hover.contents.value
+    finally:
+        await stop(client)
