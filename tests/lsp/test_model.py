@@ -84,6 +84,6 @@ async def test_unsure_values_are_marked_and_the_hover_says_how_sure_and_what_els
         line = EXAMPLE.splitlines()[unsure[0].position.line]
         hover = await client.text_document_hover_async(types.HoverParams(
             types.TextDocumentIdentifier(uri), types.Position(unsure[0].position.line, line.index(name))))
-        assert f"The model was " in hover.contents.value and "% sure of" in hover.contents.value, hover.contents.value
+        assert "The model was " in hover.contents.value and "% sure of" in hover.contents.value, hover.contents.value
     finally:
         await stop(client)
