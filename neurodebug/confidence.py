@@ -126,6 +126,12 @@ def renormalised(token: int, logprob: float, top: dict[int, float], allowed, tem
     return logprob / t - shift - math.log(s + rest / 2)
 
 
+def unsure(confidence: float | None, below: float) -> bool:
+    """Whether a front end marks a frame or value as unsure (``SessionOptions.unsure_below``): a
+    real or forced one, which has no confidence, never is."""
+    return confidence is not None and confidence < below
+
+
 # -- calibration ------------------------------------------------------------------------------------
 
 

@@ -15,16 +15,28 @@ from neurodebug.trace.frames import Frame, Trace, changed_names
 EVENT_STYLE = {"call": "bold cyan", "line": "", "return": "bold green", "exception": "bold red"}
 CHANGED_STYLE = "bold yellow"
 UNCHANGED_STYLE = "dim"
+#: After a predicted value (or a frame's line) the model was unsure of (``confidence.unsure``):
+#: visible, and quiet enough not to compete with a difference or a change.
+UNSURE_MARK, UNSURE_STYLE = "?", "dim"
 
 
-def _locals_text(f: Frame, changed: set[str], width: int) -> Text:
+def unsure_mark(confidence: float | None, below: float | None) -> Text:
+    """A dim '?' when ``confidence`` is under ``below`` (None: nothing is marked), else nothing."""
+    from neurodebug.confidence import unsure
+
+    return Text(UNSURE_MARK, style=UNSURE_STYLE) if below is not None and unsure(confidence, below) else Text()
+
+
+def _locals_text(f: Frame, changed: set[str], width: int, unsure_below: float | None = None) -> Text:
     text = Text()
+    values = f.locals_confidence or {}
     for i, (k, v) in enumerate(f.locals.items()):
         if i:
             text.append(", ")
         v = shorten(v, width)
         text.append(f"{k}=", style="" if k in changed else UNCHANGED_STYLE)
         text.append(v, style=CHANGED_STYLE if k in changed else UNCHANGED_STYLE)
+        text.append_text(unsure_mark(values.get(k), unsure_below))
     return text
 
 
@@ -54,11 +66,13 @@ def home_file(frames) -> str | None:
     return frames[0].file if frames else None
 
 
-def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, rows: int = 0) -> Table:
+def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, rows: int = 0,
+                unsure_below: float | None = None) -> Table:
     """The trace as a rich Table: step, event, line, source, locals (changed ones highlighted), value.
 
     With ``rows``, a long trace shows its first and last frames and one row saying how many
-    are left out between them.
+    are left out between them. With ``unsure_below``, a predicted frame's line and value and each
+    of its values the model was less sure of are marked (``unsure_mark``).
     """
     table = Table(title=title, show_lines=False, header_style="bold", expand=False)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
@@ -76,14 +90,16 @@ def trace_table(trace: Trace, value_width: int = 60, title: str | None = None, r
         f = trace.frames[i]
         style = EVENT_STYLE.get(f.event, "")
         value = Text(shorten(f.arg, value_width) if f.arg is not None else "", style=style)
+        if f.arg is not None:
+            value.append_text(unsure_mark(f.confidence, unsure_below))
         if f.malformed:
             value.append(f" [malformed: {shorten(f.malformed, 40)}]", style="italic red")
         table.add_row(
             str(i + 1),
             Text(f.event, style=style),
-            "" if f.line is None else line_label(f, home),
+            Text("" if f.line is None else line_label(f, home)) + unsure_mark(f.confidence, unsure_below),
             Text("  " * f.depth) + Text(f.source.strip()),
-            _locals_text(f, changed_names(trace.frames, i), value_width),
+            _locals_text(f, changed_names(trace.frames, i), value_width, unsure_below),
             value,
         )
     return table

@@ -241,6 +241,8 @@ class HttpState(State):
                                               scores), stop_ids, max_new_tokens)
         if scores is not None:
             logprobs.extend(scores.of(new))
+        elif self.p.client.contract != "vllm":
+            self.p._no_logprobs()
         self._ids.extend(new)
         self.tokens_computed += len(new)
         self.forwards += self.p.client.requests - requests  # a request is the server's forwards
@@ -390,9 +392,8 @@ class HttpPredictor(Predictor):
 
     @property
     def gives_logprobs(self) -> bool:
-        """vLLM's contract gives logprobs; Meta's none (said once, on stderr, when first asked)."""
-        if self.client.contract != "vllm" and not self._said_no_logprobs:
-            self._no_logprobs()
+        """vLLM's contract gives logprobs (until a reply has none); Meta's none (said once, on
+        stderr, after its first answer)."""
         return self.client.contract == "vllm" and not self._said_no_logprobs
 
     _said_no_logprobs = False

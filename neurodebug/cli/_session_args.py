@@ -84,22 +84,30 @@ def session_from_args(args, run_real: bool | None = None):
     return Session.from_file(args.file, entry=entry, call=call, options=opts, real=real).start()
 
 
-def short_locals(locals_: dict[str, str], width: int = 80) -> str:
+def short_locals(locals_: dict[str, str], width: int = 80, unsure: frozenset = frozenset()) -> str:
+    """``k=v, ...`` cut to ``width``; the names in ``unsure`` get the unsure mark after their value."""
+    from neurodebug.render import UNSURE_MARK
     from neurodebug.trace.format import shorten
 
-    return shorten(", ".join(f"{k}={v}" for k, v in locals_.items()), width)
+    return shorten(", ".join(f"{k}={v}{UNSURE_MARK if k in unsure else ''}" for k, v in locals_.items()), width)
 
 
-def frame_line(i: int, f, width: int = 80, home: str | None = None) -> str:
+def frame_line(i: int, f, width: int = 80, home: str | None = None, unsure_below: float | None = None) -> str:
     """One frame as a line of text: step (frame index ``i`` counted from 1), event, line number
-    (``b.py:3`` in a file other than ``home``), source, locals or value."""
-    from neurodebug.render import line_label
+    (``b.py:3`` in a file other than ``home``), source, locals or value; with ``unsure_below``,
+    the line and the values the model was less sure of end in '?' (``confidence.unsure``)."""
+    from neurodebug.confidence import unsure
+    from neurodebug.render import UNSURE_MARK, line_label
 
-    where = f"{line_label(f, home if home is not None else f.file):>4}"
+    doubt = UNSURE_MARK if unsure_below is not None and unsure(f.confidence, unsure_below) else ""
+    where = f"{line_label(f, home if home is not None else f.file) + doubt:>4}"
     from neurodebug.trace.format import strip_marker
     from neurodebug.trace.format import shorten
 
-    what = f"-> {shorten(f.arg or '', width)}" if f.event in ("return", "exception") else short_locals(f.locals, width)
+    unsure_names = frozenset(k for k, c in (f.locals_confidence or {}).items()
+                             if unsure_below is not None and unsure(c, unsure_below))
+    what = f"-> {shorten(f.arg or '', width)}{doubt}" if f.event in ("return", "exception") \
+        else short_locals(f.locals, width, unsure_names)
     mark = f"  [malformed: {shorten(f.malformed, width)}]" if f.malformed else ""
 
     return f"{i + 1:>4} {f.event:<9} {where}  {'  ' * f.depth}{strip_marker(f.source).strip()}    {what}{mark}"

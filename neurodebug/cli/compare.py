@@ -51,27 +51,33 @@ def metrics_lines(m) -> list[str]:
     ]
 
 
-def _locals_cell(f, differs: set[str], changed: set[str]):
+def _locals_cell(f, differs: set[str], changed: set[str], unsure_below: float | None = None):
+    """A frame's locals (or its value), differences and changes styled; with ``unsure_below``,
+    the values the model was less sure of marked (``render.unsure_mark``)."""
     from rich.text import Text
+
+    from neurodebug.render import unsure_mark
 
     t = Text()
     if f is None:
         return t
     if f.event in ("return", "exception"):
         t.append(f"{'→' if f.event == 'return' else '!'} {f.arg}", style=DIFF_STYLE if "arg" in differs else "")
-        return t
+        return t.append_text(unsure_mark(f.confidence, unsure_below))
+    values = f.locals_confidence or {}
     for k, (name, v) in enumerate(f.locals.items()):
         if k:
             t.append(", ")
         style = DIFF_STYLE if f"locals:{name}" in differs else CHANGED_STYLE if name in changed else ""
         t.append(f"{name}={v}", style=style)
+        t.append_text(unsure_mark(values.get(name), unsure_below))
     return t
 
 
-def _line_cell(f, differs: set[str], home: str | None = None):
+def _line_cell(f, differs: set[str], home: str | None = None, unsure_below: float | None = None):
     from rich.text import Text
 
-    from neurodebug.render import line_label
+    from neurodebug.render import line_label, unsure_mark
     from neurodebug.trace.format import shorten, strip_marker
 
     if f is None:
@@ -79,7 +85,9 @@ def _line_cell(f, differs: set[str], home: str | None = None):
     style = DIFF_STYLE if differs & {"line", "event"} else ""
     ev = {"call": "call ", "return": "ret  ", "exception": "exc  "}.get(f.event, "")
     where = line_label(f, home)
-    t = Text(f"{ev}{where:>3} ", style=style)
+    t = Text(f"{ev}{where:>3}", style=style)
+    t.append_text(unsure_mark(f.confidence, unsure_below))
+    t.append(" ")
     t.append("  " * f.depth + strip_marker(f.source).strip(), style=style or "dim")
     if f.malformed:
         t.append(f" [{shorten(f.malformed, 24)}]", style="italic red")
@@ -94,7 +102,7 @@ def _shown(items, limit: int, console) -> list:
     return items
 
 
-def render_rows(rows, console, limit: int = 0) -> None:
+def render_rows(rows, console, limit: int = 0, unsure_below: float | None = None) -> None:
     from rich.table import Table
 
     from neurodebug.render import home_file
@@ -118,7 +126,8 @@ def render_rows(rows, console, limit: int = 0) -> None:
         bad = bool(r.differs) or r.real is None or r.predicted is None
         table.add_row(str(r.step + 1), _line_cell(r.real, r.differs, home), _locals_cell(r.real, set(), rch),
                       "[bold red]✗[/]" if bad else "[green]✓[/]",
-                      _line_cell(r.predicted, r.differs, home), _locals_cell(r.predicted, r.differs, pch))
+                      _line_cell(r.predicted, r.differs, home, unsure_below),
+                      _locals_cell(r.predicted, r.differs, pch, unsure_below))
     console.print(table)
     _shown(rows, limit, console)
 
@@ -201,7 +210,7 @@ def run(args) -> int:
             json.dump(d, sys.stdout, ensure_ascii=False, indent=1)
             print()
             return 0
-        render_rows(cmp.rows, console, args.rows)
+        render_rows(cmp.rows, console, args.rows, s.options.unsure_below)
         console.print(f"real: {real_end_message(s)}   predicted: {s.end.message}")
         if s.speed.frames:
             console.print(f"prediction: {s.speed.line()}")

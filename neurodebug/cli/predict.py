@@ -25,14 +25,15 @@ def run(args) -> int:
     if not args.json:
         print(f"# {s.predictor.name}; {call_text(s.entry, s.call)}", file=out)
         if s.current is not None:
-            print(frame_line(0, s.current, home=home), file=out, flush=True)
+            print(frame_line(0, s.current, home=home, unsure_below=s.options.unsure_below), file=out, flush=True)
     try:
         while not s.ended:
             n = len(s.frames)
             s.step()
             if not args.json:
                 for i in range(n, len(s.frames)):
-                    print(frame_line(i, s.frames[i], home=home), file=out, flush=True)
+                    print(frame_line(i, s.frames[i], home=home, unsure_below=s.options.unsure_below), file=out,
+                          flush=True)
             if len(s.frames) == n and not s.ended:
                 break
     except KeyboardInterrupt:

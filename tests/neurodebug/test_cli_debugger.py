@@ -100,6 +100,11 @@ def test_predict_prints_frames(capsys, prog, cwm_checkpoint):
     rc, out, err = run(capsys, "predict", prog, "--call", "f(3)", "--model", cwm_checkpoint, "--json", "--no-lookahead",
                        *FAST)
     slow = json.loads(out)
+    # the same frames; their confidence from logits batched otherwise, equal up to rounding
+    confidence = [[(f.pop("confidence", None), *sorted(f.pop("locals_confidence", {}).values())) for f in got["frames"]]
+                  for got in (slow, d)]
+    assert [x for row in confidence[0] for x in row if x is not None] == \
+        pytest.approx([x for row in confidence[1] for x in row if x is not None], rel=1e-5)
     assert rc == 0 and slow["frames"] == d["frames"] and slow["speed"]["forwards"] >= speed["forwards"]
 
 

@@ -174,3 +174,26 @@ def test_renormalised_by_hand():
     # a repaired token: the allowed alternatives could outweigh it, nothing fixes it
     top = {7: math.log(0.98), 8: math.log(0.01), 2: math.log(0.001)}
     assert confidence.renormalised(2, math.log(0.001), top, {2, 5, 6}) is None
+
+
+def test_predict_and_compare_mark_the_values_the_model_was_unsure_of(bundled, capsys):
+    """A '?' after a frame's line and after each value whose confidence is under --unsure-below;
+    none at 0, and none on the forced call frame."""
+    call = ["--call", "count('strawberry', 'r')"]
+    assert main(["predict", str(EXAMPLES / "count_char.py"), *call, "--json"]) == 0
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    below = sorted(f["confidence"] for f in frames[1:])[len(frames) // 2]  # about half are under it
+    assert main(["predict", str(EXAMPLES / "count_char.py"), *call, "--unsure-below", str(below)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert len(lines) == len(frames) and "?" not in lines[0]
+    for line, f in zip(lines[1:], frames[1:]):
+        where = line.split()[2]
+        assert where.endswith("?") == (f["confidence"] < below), line
+        for name, c in f.get("locals_confidence", {}).items():
+            assert (f"{name}={f['locals'][name]}?" in line) == (c < below), line
+    assert main(["predict", str(EXAMPLES / "count_char.py"), *call, "--unsure-below", "0"]) == 0
+    assert "?" not in capsys.readouterr().out
+    for threshold, marked in (("1", True), ("0", False)):
+        assert main(["compare", str(EXAMPLES / "count_char.py"), *call, "--unsure-below", threshold,
+                     "--width", "200"]) == 0
+        assert ("?" in capsys.readouterr().out) == marked
