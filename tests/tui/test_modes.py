@@ -91,7 +91,7 @@ async def test_help_lists_every_key_and_marker(programs, calls_trace, replay):
                       "the line the model predicts runs now", "the line the real run is at", "timeline: differs"):
             assert words in text
         shown = {b.key_display or b.key for b in screen.bindings_shown}
-        assert shown == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "?", "q"}
+        assert shown == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "R", "x", "a", "?", "q"}
         await press(app, pilot, "question_mark")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -24,6 +24,9 @@ EXPLAIN = {
     "real ◀": "move the real trace back, independently of the prediction",
     "real ▶": "move the real trace forward, independently of the prediction",
     "teacher": "toggle the teacher-forced view: each real step as the model predicts it from the real past ([ ] browse)",
+    "from real": "continue from the real run: its step replaces the prediction here, the model predicts on from it",
+    "unsure": "predict until a step the model is unsure of (under the unsure_below option; marked ? in the table)",
+    "alternatives": "the model's most likely values of the selected variable here, with their probabilities",
     "help": "this help",
     "quit": "quit",
 }
