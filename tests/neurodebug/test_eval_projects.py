@@ -53,8 +53,6 @@ def test_a_project_record_is_scored_on_its_project(tmp_path):
     assert (r.state, r.action, r.output) == (r.counted, r.counted, True)  # the replayed run, frame for frame
 
 
-@pytest.mark.xfail(strict=True, reason="eval_record's teacher_forced call reads the entry file, not the session's "
-                                       "context: it needs context=s.context.text, place=s.context.place")
 def test_teacher_forcing_reads_the_project_context(tmp_path):
     rec = project_record("Stack().push(3)")
     predictor, _ = replay_of_record(rec, tmp_path)
