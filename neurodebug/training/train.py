@@ -598,11 +598,7 @@ class _Trainer:
         if args.init and state is None:
             init_from_checkpoint(model, args.init, self.log)
         model.to(device)
-        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                      {"params": no_decay, "weight_decay": 0.0}],
-                                     lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
+        self.opt = make_optimizer(model, args.lr, args.weight_decay, device)
         position = self._restore(state) if state is not None else Position()
         self.n_params = sum(p.numel() for p in model.parameters())
         self.log(f"model: {args.size} {self.n_params / 1e6:.2f}M parameters, {config.n_layers} layers "
@@ -675,22 +671,12 @@ class _Trainer:
         self.t_last = now
 
     def _train_step(self):
-        import torch
-        import torch.nn.functional as F
-
         args = self.args
         lr = lr_at(self._progress(), self.step, args.lr, args.warmup)
         for g in self.opt.param_groups:
             g["lr"] = lr
         batch = self.batches.next()
-        x, y = collate(batch, self.pad_id, self.device)
-        with self.autocast():
-            logits = self.fwd(x)
-        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.opt.step()
+        loss = optimizer_step(self.model, self.fwd, self.opt, collate(batch, self.pad_id, self.device), self.autocast)
         self.step += 1
         self.tokens_seen += sum(len(e.ids) - 1 - e.start for e in batch)
         return loss, lr
@@ -749,6 +735,33 @@ class _Trainer:
                 "params": self.n_params, "tag": tag, "best": self.best, "args": args}
         save_atomically(lambda tmp: tmp.write_text(json.dumps(info, indent=1, default=str)), self.work / "train_info.json")
         self.saved_at_s = self.elapsed_s
+
+
+def make_optimizer(model, lr: float, weight_decay: float, device):
+    """AdamW with weight decay on the matrices only."""
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.95), eps=1e-8, fused=device.type == "cuda")
+
+
+def optimizer_step(model, fwd, opt, xy, autocast):
+    """One training step on a collated batch: forward, loss on the targets, backward, gradient
+    clipping, AdamW; the loss (a tensor: reading it waits for a GPU)."""
+    import torch
+    import torch.nn.functional as F
+
+    x, y = xy
+    with autocast():
+        logits = fwd(x)
+    loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1), ignore_index=-100)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
 
 
 def autocast_dtype(precision: str, device) -> str:
