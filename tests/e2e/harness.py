@@ -342,6 +342,20 @@ class Workbench:
         assert box is not None, f"{word!r} is not on line {line} of the editor"
         return box["x"], box["y"]
 
+    def variable_menu(self, row: str, item: str) -> None:
+        """Right-click the Variables pane's row ``row`` ("n, value 0") and choose ``item`` of its
+        context menu ("Break on Value Change")."""
+        self.page.locator(f".debug-variables .monaco-list-row[aria-label='{row}']").click(button="right")
+        self.page.wait_for_selector(".context-view .monaco-menu .action-item", timeout=30_000)
+        labels = [e.inner_text().strip() for e in self.page.query_selector_all(".context-view .monaco-menu .action-label")]
+        assert item in labels, labels
+        # VS Code runs a menu item on its mouse-up: down, then up, on the item itself
+        target = self.page.locator(".context-view .monaco-menu .action-item", has_text=item).first
+        target.hover()
+        self.page.mouse.down()
+        self.page.mouse.up()
+        self.page.wait_for_selector(".context-view .monaco-menu", state="detached", timeout=30_000)
+
     def add_watch(self, expression: str) -> None:
         """Add ``expression`` to the Watch pane (its Add Expression button, then typed and Enter)."""
         self.page.locator(".action-label[aria-label='Add Expression']").click()

@@ -171,3 +171,42 @@ def test_launch_json_configurations_a_bad_attribute_and_continue_to_the_end(work
     assert "The real run: fact(2) returned 2." in console, console
     workbench.debug_action("Stop")
     workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
+
+
+def test_a_data_breakpoint_stops_where_the_value_changes_and_the_hover_says_how_sure(workbench):
+    """count('strawberry', 'r') of examples/count_char.py, F5: Break on Value Change on the predicted
+    n stops where the model's n changes (and Reverse Continue where it last changed before); the
+    debug hover on n gives its value and how sure the model was of it."""
+    workbench.open_file("count_char.py")
+    workbench.page.keyboard.press("F5")
+    workbench.debug_actions()
+    assert workbench.wait_until(workbench.call_stack, bool, what="the call stack") == [frame("count", 2, "count_char.py")]
+    for line in (3, 4):  # n = 0, then the loop's first test: n is a local now
+        workbench.debug_action("Step Over")
+        workbench.wait_until(workbench.stopped_line, lambda n: n == line, 60, "the stopped line")
+    rows = workbench.wait_until(workbench.variables, lambda r: any(row.startswith("n, value ") for row in r),
+                                what="the Variables pane with n")
+    n_row = next(row for row in rows if row.startswith("n, value "))
+    workbench.variable_menu(n_row, "Break on Value Change")
+
+    changed = None
+    for _ in range(3):  # the divergence filter (on by default) may stop first: continue past it
+        before = workbench.variables()
+        workbench.debug_action("Continue")
+        after = workbench.wait_until(workbench.variables, lambda r: r and r != before, what="the Variables pane")
+        if any(row.startswith("n, value ") and row != n_row for row in after):
+            changed = after
+            break
+    assert changed is not None, after
+    now = next(row for row in changed if row.startswith("n, value "))
+    # the call stack's title shows the stop's description: the adapter's sentence for a data breakpoint
+    workbench.page.get_by_text(f"n changed to {now.removeprefix('n, value ')}.").first.wait_for(timeout=30_000)
+    assert workbench.stopped_line() in (3, 4, 5, 6, 7), workbench.stopped_line()
+    shown = workbench.hover(6, "n")  # `n += 1`: the debug hover asks the adapter (evaluate, context hover)
+    assert shown.splitlines()[0].startswith(now.removeprefix("n, value ")) and "% sure" in shown, shown
+    workbench.keep_screenshot("vscode-data-breakpoint")
+
+    workbench.debug_action("Reverse")  # back to where n last changed: its first value
+    workbench.wait_until(workbench.variables, lambda r: n_row in r, what="the Variables pane back at n's first value")
+    workbench.debug_action("Stop")
+    workbench.page.wait_for_selector(".debug-toolbar", state="hidden", timeout=30_000)
