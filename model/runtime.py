@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import operator
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -347,7 +347,7 @@ class Sequence:
         return out
 
     def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop: Callable[[], bool] | None = None, *,
-             constraint: Callable[[], object] | None = None) -> list[int]:
+             constraint: Callable[[], object] | None = None, logprobs: list[float] | None = None) -> list[int]:
         """The most likely continuation up to a stop token (included), by beam search of ``width``
         hypotheses, appended to this sequence and returned: greedy decoding looks one token ahead,
         this keeps the ``width`` best prefixes by total log-probability and ends when the best
@@ -357,6 +357,8 @@ class Sequence:
         ``constraint``: a factory of constraint hooks (see the module docstring); each hypothesis
         gets its own. Each hypothesis holds its own KV cache (a fork of this one); the winner's
         becomes this sequence's. ``should_stop`` ends the search early, keeping the best so far.
+        ``logprobs``: a list to which the winner's token log-probabilities (under the constraint,
+        what its score sums) are appended.
         """
         if not self.ids:
             raise ModelError("Generation needs at least one prompt token.")
@@ -386,25 +388,25 @@ class Sequence:
                     top = torch.topk(logp, min(width, logp.numel()))
                     for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
                         if lp != float("-inf"):
-                            cands.append((h.score + lp, h, tok))
+                            cands.append((h.score + lp, h, tok, lp))
             cands.sort(key=lambda c: -c[0])
             chosen = cands[:width]
             taken: set[int] = set()
             seqs = []
-            for _score, h, _tok in chosen:  # fork before any hypothesis takes over its parent's cache
+            for _score, h, _tok, _lp in chosen:  # fork before any hypothesis takes over its parent's cache
                 if id(h) in taken:
                     seqs.append((h.seq.fork(), None))
                 else:
                     taken.add(id(h))
                     seqs.append((None, h.hook))
             nxt = []
-            for (score, h, tok), (forked, hook) in zip(chosen, seqs):
+            for (score, h, tok, lp), (forked, hook) in zip(chosen, seqs):
                 seq = forked if forked is not None else h.seq
                 if forked is not None and constraint is not None:
                     hook = constraint()
                 seq.ids.append(tok)  # pending until computed
                 seq._last = None
-                hyp = _Hyp(score, h.toks + [tok], seq, hook)
+                hyp = _Hyp(score, h.toks + [tok], seq, hook, h.lps + [lp])
                 (done if tok in stop else nxt).append(hyp)
             if done:  # an open prefix less likely than a finished frame can never win
                 best_done = max(d.score for d in done)
@@ -420,6 +422,8 @@ class Sequence:
         self.ids = best.seq.ids
         self.caches, self.computed, self._last = best.seq.caches, best.seq.computed, best.seq._last
         self._graph = None  # new cache buffers
+        if logprobs is not None:
+            logprobs.extend(best.lps)
         return list(best.toks)
 
     def stream(self, max_new_tokens: int, stop_ids=(), temperature: float = 0.0, top_p: float = 1.0,
@@ -463,12 +467,14 @@ class Sequence:
 
 @dataclass
 class _Hyp:
-    """One hypothesis of :meth:`Sequence.beam`: its log-probability, tokens, cache and hook."""
+    """One hypothesis of :meth:`Sequence.beam`: its log-probability, tokens, cache, hook, and
+    each token's log-probability (what the score sums)."""
 
     score: float
     toks: list
     seq: "Sequence"
     hook: object = None
+    lps: list = field(default_factory=list)
 
 
 #: Cache positions reserved past the current one when a decode graph is captured (global caches

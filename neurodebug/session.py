@@ -484,7 +484,7 @@ class Session:
             if self.beaming:
                 factory = (lambda: self._constraint(prefix)) if constraint is not None else None
                 new = self.state.beam(self.options.beam, budget, self.codec.stop_ids, should_stop=self._cancel.is_set,
-                                      constraint=factory)
+                                      constraint=factory, **({"logprobs": logprobs} if "logprobs" in extra else {}))
             else:
                 new = self.state.generate(budget, stop_ids=self.codec.stop_ids, temperature=self.options.temperature,
                                           top_p=self.options.top_p, seed=self._seed(len(self.frames)),

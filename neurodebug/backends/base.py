@@ -47,8 +47,9 @@ class State(ABC):
     applies_constraint: bool = False
     #: True when generate(logprobs=[...]) fills the list (see the module docstring)
     gives_logprobs: bool = False
-    #: True when ``beam(width, max_new_tokens, stop_ids, should_stop, constraint=factory)`` finds the
-    #: most likely continuation by beam search (the local backend); elsewhere decoding is greedy
+    #: True when ``beam(width, max_new_tokens, stop_ids, should_stop, constraint=factory, logprobs=None)``
+    #: finds the most likely continuation by beam search (the local backend; ``logprobs`` as
+    #: generate's); elsewhere decoding is greedy
     supports_beam: bool = False
     #: True when ``generate_logprobs(max_new_tokens, k)`` also gives each step's ``k`` most likely
     #: tokens (the local backend): what a value's alternatives are made of (neurodebug.alternatives)

@@ -85,12 +85,13 @@ class LocalState(State):
 
     supports_beam = True
 
-    def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop=None, *, constraint=None) -> list[int]:
+    def beam(self, width: int, max_new_tokens: int, stop_ids=(), should_stop=None, *, constraint=None,
+             logprobs=None) -> list[int]:
         """The most likely continuation by beam search (``model.runtime.Sequence.beam``), appended;
-        ``constraint``: a factory of constraint hooks, one per hypothesis."""
+        ``constraint``: a factory of constraint hooks, one per hypothesis; ``logprobs`` as generate's."""
         before = self.seq.tokens_run
         new = self.seq.beam(width, max_new_tokens, stop_ids=tuple(stop_ids), should_stop=should_stop,
-                            constraint=constraint)
+                            constraint=constraint, logprobs=logprobs)
         self.tokens_computed += self.seq.tokens_run - before
         return list(new)
 

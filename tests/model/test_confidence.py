@@ -67,3 +67,13 @@ def test_unconstrained_logprobs_and_nothing_asked(cwm_model):
     assert logprobs == pytest.approx(reference_logprobs(cwm_model, prompt, got, lambda read: None), abs=1e-4)
     plain = LocalPredictor.from_runtime(cwm_model).open(prompt).generate(10)
     assert plain == got  # asking for them changes no token
+
+
+def test_beam_logprobs_are_the_winners_masked_softmax(cwm_model):
+    prompt = repetitive(seed=14)
+    rule = rule_with_forced_runs(prompt)
+    state = LocalPredictor.from_runtime(cwm_model).open(prompt)
+    logprobs: list[float] = []
+    got = state.beam(3, 9, constraint=lambda: Recorder(rule), logprobs=logprobs)
+    assert len(got) == 9
+    assert logprobs == pytest.approx(reference_logprobs(cwm_model, prompt, got, rule), abs=1e-4)
