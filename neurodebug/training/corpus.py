@@ -20,6 +20,9 @@ is the same recipe on code anyone can reproduce from the package registries (the
 4. built-in types (:func:`builtin_programs`): generated functions that call every public method of
    ``str``, ``list``, ``dict``, ``set`` and ``tuple``, slicing and the common built-in functions with
    varied arguments, with calls into a helper of the same file and caught exceptions.
+5. project code (``--kinds method multi-file test``, :func:`module_rows`): classes entered as
+   ``Class(...).method(...)``, package functions that reach their other modules (on the multi-file
+   context of :func:`neurodebug.trace.context.build`), and test functions around kept runs.
 
 Every record carries its provenance (package, version, license, module, function). The split is by
 package: the ``--heldout`` packages never reach the training file and become the suite
@@ -30,7 +33,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import doctest
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -38,7 +43,9 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
+import tempfile
 import textwrap
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -63,6 +70,10 @@ STDLIB = ["textwrap", "fnmatch", "colorsys", "statistics", "fractions", "shlex",
           "json.encoder", "json.decoder", "email.utils", "email.quoprimime", "email.header", "tokenize", "netrc",
           "reprlib", "graphlib", "locale", "operator", "gettext", "_pydecimal", "ipaddress", "textwrap", "csv",
           "pprint", "copy", "numbers", "codecs", "encodings.punycode", "encodings.idna", "stringprep"]
+#: Kinds of trace a build can make (``--kinds``); the default is the build the bundled model's
+#: corpus came from. The others are project code (section 5).
+KINDS = ("function", "builtins", "method", "multi-file", "test")
+DEFAULT_KINDS = ("function", "builtins")
 #: Packages held out of training by default: they form ``real_heldout.jsonl``.
 HELDOUT = ["inflection", "boltons", "string_utils"]
 
@@ -555,17 +566,22 @@ def useful(trace, again) -> str | None:
     return None
 
 
-def trace_program(prog: Program, inputs: list[str], keep: int) -> tuple[list[tuple[str, object]], dict]:
-    """Trace each input twice; the first ``keep`` useful (input, trace) pairs and the rejection counts."""
+def trace_program(prog: Program, inputs: list[str], keep: int, run=None, check=None) -> tuple[list[tuple[str, object]], dict]:
+    """Trace each input twice; the first ``keep`` useful (input, trace) pairs and the rejection counts.
+
+    ``run(call)`` traces one input (the program's source as a string by default: a project's file
+    is traced from its path); ``check(trace)`` may add a reason to reject a trace (or None)."""
     from neurodebug.real.sandbox import run_forked
     from neurodebug.real.tracer import trace_source
 
+    run = run or (lambda call: trace_source(prog.source, prog.entry, call, limits(), runner=run_forked))
     kept, why = [], {}
     seen = set()
     for call in inputs:
-        tr = trace_source(prog.source, prog.entry, call, limits(), runner=run_forked)
-        again = trace_source(prog.source, prog.entry, call, limits(), runner=run_forked) if tr.end.reason in ("returned", "raised") else tr
-        reason = useful(tr, again)
+        tr = run(call)
+        reason = useful(tr, tr) or (check(tr) if check is not None else None)
+        if reason is None:  # only a trace kept so far is run again, for determinism
+            reason = useful(tr, run(call))
         if reason is None:
             key = json.dumps([(f.line, f.locals) for f in tr.frames], sort_keys=True)
             if key in seen:
@@ -762,6 +778,556 @@ def _typ_value(typ: str, rng: random.Random, ints: list[int], keys: list[str]) -
     return repr(tuple(ints[:4]))
 
 
+# -- 5. project code ------------------------------------------------------------------------------------------
+# The debugger reads project code through trace.context.build (docs/trace-format.md, "Project code");
+# a model learns that format only from traces written on exactly that context, so each trace here
+# is real (the tracer, filter and limits of sections 1-3) and its ``source`` is that context:
+# ``method`` (a class's constructor and method as the call expression ``Class(...).method(...)``),
+# ``multi-file`` (a package function reaching its other modules, traced in a temporary copy of the
+# package's needed files, under ``# file: PATH`` headers) and ``test`` (``def test_f():`` calling a
+# kept function or method with a kept input and asserting the real result).
+
+#: Built-ins a class needs that plain functions may not use (``object()`` alone shows an address,
+#: which the filter rejects anyway).
+CLASS_BUILTINS = {"object", "super", "type"}
+#: Traces kept per method; a class keeps at most ``per_function`` times this many in all.
+PER_METHOD = 2
+
+
+# -- 5a. the budget: the bundled model --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_budget():
+    """(codec, tokens) of the bundled model: its tokenizer and half of its context (CONTEXT_SHARE)."""
+    import neurodebug.bundled
+    from neurodebug.codec import Codec
+    from neurodebug.model.tokenizer import load_tokenizer
+    from neurodebug.trace.context import CONTEXT_SHARE
+
+    folder = Path(neurodebug.bundled.__file__).parent
+    limit = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
+    return Codec(load_tokenizer(folder)), int(limit * CONTEXT_SHARE)
+
+
+def fits(text: str, entry: str | None) -> bool:
+    """Whether a context is within the bundled model's budget, counted as the session counts it."""
+    codec, budget = _bundled_budget()
+    return len(codec.prompt_ids(text, entry)) <= budget
+
+
+# -- 5b. rows -----------------------------------------------------------------------------------------------------
+
+
+def project_row(context_text: str, trace, provenance: dict) -> dict:
+    """A corpus row (the shape of :func:`_row`) of a real trace written on its context."""
+    from dataclasses import replace
+
+    trace = replace(trace, source=context_text)
+    name = provenance.get("test") or provenance["function"]
+    key = f"{provenance['package']}:{provenance['module']}:{provenance['kind']}:{name}"
+    return {"id": f"{key}:{zlib.crc32((trace.call or '').encode()) % 10**8}", "provenance": provenance,
+            **trace.to_json_dict()}
+
+
+# -- 5c. classes -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClassProgram:
+    """A self-contained program around one class: its methods' signatures and doctest calls."""
+
+    source: str
+    name: str
+    ctor: Program  # the constructor's parameters and doctest argument texts
+    methods: list[Program] = field(repr=False)  # one per public method (entry: its name)
+    doc_expressions: list[str] = field(default_factory=list)  # whole `Class(...).method(...)` texts
+    provenance: dict = field(default_factory=dict)
+
+
+def _class_closure(name: str, tree: ast.Module) -> set[ast.AST] | None:
+    """The same-module statements class ``name`` reaches, or None when it reaches something a
+    self-contained program cannot hold (as :func:`_closure`, with classes usable)."""
+    funcs, consts, imports = _module_defs(tree)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    allowed = (set(dir(builtins)) - BANNED_BUILTINS) | CLASS_BUILTINS
+    seen, nodes, todo = set(), set(), [name]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n in classes:
+            node = classes[n]
+        elif funcs.get(n) is not None:
+            node = funcs[n]
+            if node.decorator_list or _is_generator(node):
+                return None
+        elif n in consts:
+            node = consts[n]
+        elif n in imports:
+            if not _import_ok(imports[n]):
+                return None
+            nodes.add(imports[n])
+            continue
+        elif n in allowed:
+            continue
+        else:
+            return None
+        nodes.add(node)
+        todo.extend(_free_names(node))
+    return nodes
+
+
+def _is_exception(node: ast.ClassDef) -> bool:
+    return any(isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception", "Warning")) for b in node.bases)
+
+
+def _method_nodes(node: ast.ClassDef) -> list[ast.FunctionDef]:
+    """Public methods a call expression can run: plain, class or static, never generators."""
+    ok = {"staticmethod", "classmethod"}
+    return [m for m in node.body if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")
+            and all(isinstance(d, ast.Name) and d.id in ok for d in m.decorator_list) and not _is_generator(m)]
+
+
+def _params(fn) -> list[inspect.Parameter] | None:
+    try:
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+
+
+def extract_classes(module_name: str, provenance: dict) -> list[ClassProgram]:
+    """Every usable top-level class of a module as a self-contained :class:`ClassProgram`."""
+    try:
+        mod = importlib.import_module(module_name)
+        text = Path(inspect.getsourcefile(mod)).read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (ImportError, OSError, TypeError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    out = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.name.startswith("_") or _is_exception(node):
+            continue
+        prog = _class_program(node, tree, text, mod, {**provenance, "module": module_name, "class": node.name})
+        if prog is not None:
+            out.append(prog)
+    return out
+
+
+def _class_program(node: ast.ClassDef, tree: ast.Module, text: str, mod, provenance: dict) -> ClassProgram | None:
+    nodes = _class_closure(node.name, tree)
+    cls = getattr(mod, node.name, None)
+    methods = _method_nodes(node)
+    if nodes is None or not inspect.isclass(cls) or not methods:
+        return None
+    body = [n for n in tree.body if n in nodes]
+    parts = [ast.get_source_segment(text, n) for n in body]
+    if any(p is None for p in parts):
+        return None
+    source = "\n\n".join(_section(parts, body)) + "\n"
+    ctor_params = _params(cls)
+    if ctor_params is None:
+        return None
+    docs = [ast.get_docstring(node) or ""] + [ast.get_docstring(m) or "" for m in methods]
+    ctor_calls = [c for d in docs for c in doctest_calls(d, node.name)]
+    progs = []
+    for m in methods:
+        params = _params(inspect.getattr_static(cls, m.name).__func__
+                         if isinstance(inspect.getattr_static(cls, m.name), (staticmethod, classmethod))
+                         else getattr(cls, m.name))
+        if params is None:
+            continue
+        if not m.decorator_list:
+            params = params[1:]  # self
+        elif m.decorator_list[0].id == "classmethod":
+            params = params[1:]  # cls
+        calls = list(dict.fromkeys(a for d in docs for a in _doctest_method_args(d, node.name, m.name)))
+        progs.append(Program(source, m.name, params, calls, {**provenance, "function": f"{node.name}.{m.name}"}))
+    expressions = list(dict.fromkeys(e for d in docs for e in doctest_expressions(d, node.name)))
+    ctor = Program(source, node.name, ctor_params, list(dict.fromkeys(ctor_calls)), provenance)
+    return ClassProgram(source, node.name, ctor, progs, expressions, provenance) if progs else None
+
+
+def _literal_args(call: ast.Call, src: str) -> str | None:
+    """The argument text of a call whose arguments are all literals (None otherwise)."""
+    if any(k.arg is None for k in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    try:
+        for a in call.args + [k.value for k in call.keywords]:
+            ast.literal_eval(a)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    args = [ast.get_source_segment(src, a) for a in call.args]
+    kws = [f"{k.arg}={ast.get_source_segment(src, k.value)}" for k in call.keywords]
+    return None if None in args else ", ".join(args + kws)
+
+
+def _doctest_statements(doc: str):
+    """The statements of a docstring's examples, in order, each with its source text."""
+    try:
+        examples = doctest.DocTestParser().get_examples(doc)
+    except ValueError:
+        return
+    for ex in examples:
+        try:
+            tree = ast.parse(ex.source)
+        except SyntaxError:
+            continue
+        for stmt in tree.body:
+            yield stmt, ex.source
+
+
+def doctest_expressions(doc: str, cls: str) -> list[str]:
+    """``Class(args).method(args)`` texts from a docstring's examples: ``s = Class(...)`` then
+    ``s.method(...)``, or the chain written out, every argument a literal."""
+    made: dict[str, str] = {}  # variable -> its constructor call text
+    out = []
+    for stmt, src in _doctest_statements(doc):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = stmt.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == cls:
+                args = _literal_args(value, src)
+                if args is not None:
+                    made[stmt.targets[0].id] = f"{cls}({args})"
+                    continue
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            target, method = node.func.value, node.func.attr
+            args = _literal_args(node, src)
+            if args is None or method.startswith("_"):
+                continue
+            if isinstance(target, ast.Name) and target.id in made:
+                out.append(f"{made[target.id]}.{method}({args})")
+            elif isinstance(target, ast.Call) and isinstance(target.func, ast.Name) and target.func.id == cls:
+                ctor = _literal_args(target, src)
+                if ctor is not None:
+                    out.append(f"{cls}({ctor}).{method}({args})")
+    return out
+
+
+def _doctest_method_args(doc: str, cls: str, method: str) -> list[str]:
+    prefix = f").{method}("
+    return [e[e.index(prefix) + len(prefix):-1] for e in doctest_expressions(doc, cls) if prefix in e]
+
+
+def class_expressions(prog: ClassProgram, method: Program, rng: random.Random, n: int) -> list[str]:
+    """Call expressions to try for one method: its doctest chains, then generated constructor and
+    method arguments (:func:`candidate_inputs` for each)."""
+    own = [e for e in prog.doc_expressions if f").{method.entry}(" in e]
+    ctors = candidate_inputs(prog.ctor, rng, n)
+    args = candidate_inputs(method, rng, n)
+    made = [f"{prog.name}({rng.choice(ctors) if ctors else ''}).{method.entry}({a})" for a in (args or [""])]
+    return list(dict.fromkeys(own + made))[:n]
+
+
+def method_traces(prog: ClassProgram, rng: random.Random, per_function: int, tries: int):
+    """(method program, expression, trace) of each kept run of the class's methods."""
+    from neurodebug.trace.context import CALL_ENTRY
+
+    kept = []
+    for method in prog.methods:
+        runner = Program(prog.source, CALL_ENTRY, [], [], method.provenance)
+        got, _ = trace_program(runner, class_expressions(prog, method, rng, max(2, tries // 4)), PER_METHOD)
+        kept += [(method, expression, trace) for expression, trace in got]
+        if len(kept) >= per_function * PER_METHOD:
+            break
+    return kept[:per_function * PER_METHOD]
+
+
+def method_rows(prog: ClassProgram, kept) -> list[dict]:
+    """The rows of kept method runs, each on the context the debugger gives a call expression."""
+    from neurodebug.trace.context import CALL_ENTRY, whole_file
+
+    rows = []
+    for method, expression, trace in kept:
+        context = whole_file(prog.source, None, expression)
+        if fits(context.text, CALL_ENTRY):
+            rows.append(project_row(context.text, trace, {**method.provenance, "kind": "method"}))
+    return rows
+
+
+# -- 5d. test functions ----------------------------------------------------------------------------------------
+
+
+def _literal(value: str | None) -> bool:
+    """Whether a value text is a literal that reads back as itself (so ``==`` can assert it)."""
+    try:
+        return value is not None and repr(ast.literal_eval(value)) == value
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+
+
+def test_source(name: str, call: str, end) -> str | None:
+    """``def test_NAME():`` that runs ``call`` and asserts what the real run gave: its returned
+    value, or the built-in exception it raised on purpose; None when that cannot be asserted."""
+    head = f"def test_{name}():\n"
+    if end.reason == "returned" and _literal(end.value):
+        return head + f"    result = {call}\n    assert result == {end.value}\n"
+    exc = (end.value or "").split("(")[0]
+    if end.reason == "raised" and isinstance(getattr(builtins, exc, None), type):
+        return (head + f"    try:\n        {call}\n    except {exc}:\n        return\n"
+                f"    raise AssertionError({(call + ' did not raise ' + exc)!r})\n")
+    return None
+
+
+def test_rows(source: str, name: str, call: str, end, provenance: dict) -> list[dict]:
+    """The row of a test function around one kept run (none when it is not kept by the filter)."""
+    test = test_source(name.replace(".", "_").lower(), call, end)
+    if test is None:
+        return []
+    program = source.rstrip("\n") + "\n\n\n" + test
+    entry = "test_" + name.replace(".", "_").lower()
+    if not fits(program, entry):
+        return []
+    prog = Program(program, entry, [], [], provenance)
+    kept, _ = trace_program(prog, [""], 1)
+    return [project_row(program, trace, {**provenance, "kind": "test", "test": entry}) for _, trace in kept]
+
+
+# -- 5e. multi-file functions ----------------------------------------------------------------------------------
+
+
+def _project_imports(tree: ast.Module, package: str, here: str):
+    """(statement, dotted module) of each import of the package in a module named ``here``."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here.split(".")[:-node.level] if node.level else []
+                dotted = ".".join(base + ([node.module] if node.module else []))
+            else:
+                dotted = node.module or ""
+            if dotted.split(".")[0] == package:
+                yield node, dotted
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == package:
+                    yield node, a.name
+
+
+def _file_of(root: Path, dotted: str) -> Path | None:
+    """The file of module ``dotted`` under ``root``: ``a/b.py`` or ``a/b/__init__.py``."""
+    parts = dotted.split(".")
+    for path in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def needed_files(package: str, module: str) -> list[Path]:
+    """The package's files that importing ``module`` reads: the modules its imports of the package
+    name (and the submodules a ``from pkg import sub`` names), followed through, with the
+    ``__init__.py`` of every package on the way; relative to the folder above the package."""
+    root = Path(importlib.import_module(package).__file__).parent.parent
+    parsed: dict[Path, None] = {}
+    todo = [module]
+    while todo:
+        dotted = todo.pop()
+        path = _file_of(root, dotted)
+        if path is None or path in parsed:
+            continue
+        parsed[path] = None
+        parts = dotted.split(".")
+        todo += [".".join(parts[:k]) for k in range(1, len(parts))]  # the packages on the way
+        here = dotted + ".__init__" if path.name == "__init__.py" else dotted
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            continue
+        for node, target in _project_imports(tree, package, here):
+            todo.append(target)
+            if isinstance(node, ast.ImportFrom):
+                todo += [f"{target}.{a.name}" for a in node.names if a.name != "*"]
+    return [p.relative_to(root) for p in parsed]
+
+
+def make_project(package: str, module: str, folder: Path) -> Path:
+    """A project folder (``pyproject.toml`` and the needed files of the package) under ``folder``;
+    returns the traced module's path in it."""
+    root = Path(importlib.import_module(package).__file__).parent.parent
+    for rel in needed_files(package, module):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, folder / rel)
+    (folder / "pyproject.toml").write_text(f'[project]\nname = "{package}-corpus"\nversion = "0"\n')
+    path = folder.joinpath(*module.split(".")).with_suffix(".py")
+    return path if path.is_file() else folder.joinpath(*module.split("."), "__init__.py")
+
+
+@contextlib.contextmanager
+def imported_from(folder: Path, package: str):
+    """The package imported from ``folder`` instead of site-packages, for the ``with`` block.
+
+    The traced child is forked from this process and may read no file (the I/O guard), so the
+    project's modules are imported here first; the installed package comes back afterwards."""
+    saved = {k: v for k, v in sys.modules.items() if k == package or k.startswith(package + ".")}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        for k in [k for k in sys.modules if k == package or k.startswith(package + ".")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def _context_ok(text: str, package: str) -> bool:
+    """A context a training program may be: its imports are the package's or allowed standard-library
+    ones, it uses no banned built-in and no star import."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any(a.name == "*" for a in node.names):
+                return False
+            ours = isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == package)
+            ours = ours or isinstance(node, ast.Import) and all(a.name.split(".")[0] == package for a in node.names)
+            if not ours and not _import_ok(node):
+                return False
+        elif isinstance(node, ast.Name) and node.id in BANNED_BUILTINS:
+            return False
+    return True
+
+
+def _covered(context, trace) -> str | None:
+    """'outside_context' when a frame's line is not in what the model reads."""
+    for f in trace.frames:
+        if f.file != "<call>" and context.context_line(f.file, f.line) is None:
+            return "outside_context"
+    return None
+
+
+def multi_file_rows(module_name: str, provenance: dict, rng: random.Random, per_function: int, tries: int,
+                    with_tests: bool) -> tuple[list[dict], list[dict]]:
+    """(multi-file rows, test rows) of the module's functions that reach other modules of its package
+    (a function whose context names one file is left to the plain kind)."""
+    package = provenance["package"]
+    try:
+        mod = importlib.import_module(module_name)
+        tree = ast.parse(Path(inspect.getsourcefile(mod)).read_text(encoding="utf-8"))
+    except (ImportError, OSError, TypeError, SyntaxError, UnicodeDecodeError, ValueError):
+        return [], []
+    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
+             and not n.decorator_list and not _is_generator(n)]
+    if not names or not any(_project_imports(tree, package, module_name)):
+        return [], []
+    rows, tests = [], []
+    with tempfile.TemporaryDirectory(prefix="neurodebug-corpus-") as tmp:
+        folder = Path(tmp).resolve()
+        path = make_project(package, module_name, folder)
+        with imported_from(folder, package):
+            try:
+                live = importlib.import_module(module_name)
+            except Exception:  # noqa: BLE001 - a package that does not import from its own files
+                return [], []
+            for name in names:
+                got = _multi_file_function(path, folder, live, name, tree, {**provenance, "module": module_name,
+                                                                            "function": name}, rng, per_function, tries)
+                rows += got
+                if with_tests and got:
+                    tests += _multi_file_test(path, folder, got[0], provenance | {"module": module_name, "function": name})
+    return rows, tests
+
+
+def _multi_file_function(path: Path, folder: Path, live, name: str, tree: ast.Module, provenance: dict,
+                         rng: random.Random, per_function: int, tries: int) -> list[dict]:
+    from neurodebug.real.sandbox import run_forked
+    from neurodebug.real.tracer import trace_source
+    from neurodebug.trace.context import build
+    from neurodebug.trace.source import read_source
+
+    source = read_source(path)
+    context = build(path, source, folder, name, None, lambda text: fits(text, name), read_source)
+    if len({p.file for p in context.pieces}) < 2 or not _context_ok(context.text, provenance["package"]):
+        return []
+    params = _params(getattr(live, name, None))
+    if params is None:
+        return []
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    prog = Program(source, name, params, doctest_calls(ast.get_docstring(fn) or "", name), provenance)
+
+    def run(call):
+        return trace_source(source, name, call, limits(), filename=str(path), runner=run_forked)
+
+    kept, _ = trace_program(prog, candidate_inputs(prog, rng, tries), per_function, run=run,
+                                   check=lambda trace: _covered(context, trace))
+    return [project_row(context.text, trace, {**provenance, "kind": "multi-file"}) for _, trace in kept]
+
+
+def _multi_file_test(path: Path, folder: Path, first: dict, provenance: dict) -> list[dict]:
+    """A test function for a multi-file function, in a test file of the project importing it."""
+    from neurodebug.real.sandbox import run_forked
+    from neurodebug.real.tracer import trace_source
+    from neurodebug.trace.context import build
+    from neurodebug.trace.frames import End
+    from neurodebug.trace.source import read_source
+
+    name, module = provenance["function"], provenance["module"]
+    end = End(**{k: first["end"].get(k) for k in ("reason", "message", "value", "line")})
+    test = test_source(name, f"{name}({first['call']})", end)
+    if test is None:
+        return []
+    test_path = folder / "tests" / f"test_{name}.py"
+    test_path.parent.mkdir(exist_ok=True)
+    source = f"from {module} import {name}\n\n\n" + test
+    test_path.write_text(source)
+    entry = f"test_{name}"
+    context = build(test_path, source, folder, entry, None, lambda text: fits(text, entry), read_source)
+    if not _context_ok(context.text, provenance["package"]):
+        return []
+    prog = Program(source, entry, [], [], provenance)
+
+    def run(call):
+        return trace_source(source, entry, call, limits(), filename=str(test_path), runner=run_forked)
+
+    kept, _ = trace_program(prog, [""], 1, run=run, check=lambda trace: _covered(context, trace))
+    return [project_row(context.text, trace, {**provenance, "kind": "test", "test": entry}) for _, trace in kept]
+
+
+# -- 5f. a module's rows ---------------------------------------------------------------------------------------
+
+
+def _preload_sandbox() -> None:
+    """Import here what the traced child imports for a call expression or a project file
+    (``sandbox.project_files`` reads ``sysconfig``'s paths), so that the child reads no file."""
+    import sysconfig
+
+    sysconfig.get_paths()
+
+
+def module_rows(module: str, provenance: dict, rng: random.Random, per_function: int, tries: int, kinds) -> list[dict]:
+    """The rows of one module for the kinds asked: plain functions, methods, multi-file functions, tests."""
+    _preload_sandbox()
+    rows = []
+    tests = "test" in kinds
+    if "function" in kinds or tests:
+        for prog in extract_programs(module, provenance):
+            _preimport(prog.source)
+            kept, _ = trace_program(prog, candidate_inputs(prog, rng, tries), per_function)
+            if "function" in kinds:
+                rows += [_row(prog.source, prog.entry, call, tr, prog.provenance, None) for call, tr in kept]
+            if tests and kept:
+                call, tr = kept[0]
+                rows += test_rows(prog.source, prog.entry, f"{prog.entry}({call})", tr.end, prog.provenance)
+    if "method" in kinds or tests:
+        for prog in extract_classes(module, provenance):
+            _preimport(prog.source)
+            kept = method_traces(prog, rng, per_function, tries)
+            if "method" in kinds:
+                rows += method_rows(prog, kept)
+            if tests and kept:
+                method, expression, tr = kept[0]
+                rows += test_rows(prog.source, method.provenance["function"], expression, tr.end, method.provenance)
+    if "multi-file" in kinds and provenance["package"] != "stdlib":
+        multi, multi_tests = multi_file_rows(module, provenance, rng, per_function, tries, tests)
+        rows += multi + multi_tests
+    return rows
+
+
 # -- the builder ----------------------------------------------------------------------------------------------
 
 
@@ -791,11 +1357,13 @@ def sources(packages: list[str], stdlib: list[str]) -> list[tuple[str, dict]]:
 
 def _build_work(task) -> list[dict]:
     """Worker: trace the programs of one module (or one batch of built-in programs) into records."""
-    kind, what, prov, seed, per_function, tries = task
+    kind, what, prov, seed, per_function, tries, kinds = task
     _install_guard()
     rng = random.Random(f"{seed}:{what}")
     rows = []
-    if kind == "module":
+    if kind == "module" and set(kinds) - {"function", "builtins"}:
+        rows = module_rows(what, prov, rng, per_function, tries, kinds)
+    elif kind == "module":
         for prog in extract_programs(what, prov):
             _preimport(prog.source)
             kept, why = trace_program(prog, candidate_inputs(prog, rng, tries), per_function)
@@ -817,17 +1385,25 @@ def _row(source, entry, call, trace, provenance, why) -> dict:
 
 
 def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str], builtins_n: int, jobs: int = 1,
-          seed: int = 0, per_function: int = 6, tries: int = 24, log=print) -> dict:
+          seed: int = 0, per_function: int = 6, tries: int = 24, log=print,
+          kinds: tuple[str, ...] = ("function", "builtins")) -> dict:
     """Build ``out/train.jsonl`` (traces), ``out/heldout.jsonl`` (the held-out packages' traces) and
-    ``out/real_heldout.jsonl`` (the held-out suite); returns counts by package."""
+    ``out/real_heldout.jsonl`` (the held-out suite: plain functions only); returns counts by
+    package, and writes ``out/kinds.json`` (traces by package and kind).
+
+    ``kinds``: ``function`` and ``builtins`` (the default build), ``method``, ``multi-file`` and
+    ``test`` (project code: section 5)."""
     import multiprocessing as mp
 
     out.mkdir(parents=True, exist_ok=True)
-    tasks = [("module", m, prov, seed, per_function, tries) for m, prov in sources(packages, stdlib)]
+    modules = sources(packages, stdlib) if set(kinds) - {"builtins"} else []
+    tasks = [("module", m, prov, seed, per_function, tries, tuple(kinds)) for m, prov in modules]
     bprov = {"package": "builtins", "distribution": "neurodebug", "version": "", "license": "MIT"}
     step = 25
-    tasks += [("builtins", (a, min(a + step, builtins_n)), bprov, seed, 2, 3) for a in range(0, builtins_n, step)]
+    builtins_n = builtins_n if "builtins" in kinds else 0
+    tasks += [("builtins", (a, min(a + step, builtins_n)), bprov, seed, 2, 3, ()) for a in range(0, builtins_n, step)]
     counts: dict[str, int] = {}
+    by_kind: dict[str, dict[str, int]] = {}
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     files = {name: open(out / name, "w", encoding="utf-8") for name in ("train.jsonl", "heldout.jsonl", "real_heldout.jsonl")}
     try:
@@ -836,10 +1412,13 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
                 for r in rows:
                     pkg = r["provenance"]["package"]
                     counts[pkg] = counts.get(pkg, 0) + 1
+                    kind = r["provenance"].get("kind", "function" if pkg != "builtins" else "builtins")
+                    by_kind.setdefault(pkg, {})[kind] = by_kind.get(pkg, {}).get(kind, 0) + 1
                     line = json.dumps(r, ensure_ascii=False) + "\n"
                     if pkg in heldout:
                         files["heldout.jsonl"].write(line)
-                        files["real_heldout.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
+                        if kind == "function":  # the suite's records are one-file functions
+                            files["real_heldout.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
                     else:
                         files["train.jsonl"].write(line)
                 if rows:
@@ -848,6 +1427,7 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
         for fh in files.values():
             fh.close()
     (out / "counts.json").write_text(json.dumps(counts, indent=1) + "\n")
+    (out / "kinds.json").write_text(json.dumps(by_kind, indent=1, sort_keys=True) + "\n")
     return counts
 
 
@@ -867,6 +1447,10 @@ def add_arguments(p) -> None:
     p.add_argument("--tries", type=int, default=24, help="inputs tried per function")
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--kinds", nargs="*", default=list(DEFAULT_KINDS), choices=KINDS,
+                   help="kinds of trace: function and builtins (the default), method (a class's constructor and "
+                        "method as a call expression), multi-file (a package function reaching its other "
+                        "modules, on the multi-file context), test (a test function around a kept run)")
 
 
 def run(args) -> int:
@@ -876,7 +1460,8 @@ def run(args) -> int:
     if unknown:
         raise UserError(f"Unknown package {unknown[0]!r}; the corpus knows {', '.join(sorted(PACKAGES))}.")
     counts = build(Path(args.out), list(dict.fromkeys(list(args.packages) + list(args.heldout))), args.stdlib,
-                   args.heldout, args.builtins, args.jobs, args.seed, args.per_function, args.tries)
+                   args.heldout, args.builtins, args.jobs, args.seed, args.per_function, args.tries,
+                   kinds=tuple(args.kinds))
     total = sum(counts.values())
     held = sum(n for p, n in counts.items() if p in args.heldout)
     print(f"{total - held} training traces, {held} held-out -> {args.out}")
