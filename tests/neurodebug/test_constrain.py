@@ -260,6 +260,7 @@ class _NoConstraintState:
         self.inner = inner
 
     applies_constraint = False  # the State interface declares what a backend supports
+    gives_logprobs = False  # nor log-probabilities (frames then carry no confidence)
 
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None, on_token=None,
                  should_stop=None):
