@@ -799,7 +799,9 @@ PER_METHOD = 2
 
 @functools.lru_cache(maxsize=1)
 def _bundled_budget():
-    """(codec, tokens) of the bundled model: its tokenizer and half of its context (CONTEXT_SHARE)."""
+    """(codec, tokens, bytes) of the bundled model: its tokenizer, half of its context
+    (CONTEXT_SHARE), and the most bytes one token covers (its byte-level BPE vocabulary writes
+    each byte as one character: 17 for the bundled tokenizer)."""
     import neurodebug.bundled
     from neurodebug.codec import Codec
     from neurodebug.model.tokenizer import load_tokenizer
@@ -807,12 +809,19 @@ def _bundled_budget():
 
     folder = Path(neurodebug.bundled.__file__).parent
     limit = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
-    return Codec(load_tokenizer(folder)), int(limit * CONTEXT_SHARE)
+    longest = max(map(len, json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]))
+    return Codec(load_tokenizer(folder)), int(limit * CONTEXT_SHARE), longest
 
 
 def fits(text: str, entry: str | None) -> bool:
-    """Whether a context is within the bundled model's budget, counted as the session counts it."""
-    codec, budget = _bundled_budget()
+    """Whether a context is within the bundled model's budget, counted as the session counts it.
+
+    A text of more than ``budget * longest`` bytes cannot fit and is not tokenized: context.build
+    leaves statements out one at a time and asks again each time, and tokenizing a long file's
+    reach takes most of a second (0.74 s for more_itertools/more.py, 175,452 characters)."""
+    codec, budget, longest = _bundled_budget()
+    if len(text.encode()) > budget * longest:
+        return False
     return len(codec.prompt_ids(text, entry)) <= budget
 
 
