@@ -18,6 +18,8 @@ import json
 import math
 from typing import Callable, Sequence
 
+from neurodebug.trace.frames import UNCHANGED
+
 #: The ways of turning a frame's token log-probabilities into one confidence, measured side by
 #: side (docs/confidence.md): the probability of the whole text, of its least likely token, and
 #: the per-token geometric mean.
@@ -60,8 +62,6 @@ def _char_offsets(decode, ids: list[int]) -> list[int]:
 def _value_spans(text: str) -> dict[str, tuple[int, int]]:
     """name -> (start, end) of each value's JSON string (quotes included) in a LOCALS object's
     text, for the values written in full; {} when the text is not such an object."""
-    from neurodebug.trace.frames import UNCHANGED
-
     dec = json.JSONDecoder()
     spans: dict[str, tuple[int, int]] = {}
     i = _skip(text, 0)
