@@ -408,10 +408,10 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     it back, or it spells the same text in other tokens). ``parser``: the parser that reads
     the real history (``Session.new_parser()``, which follows the flow); by default the codec's.
     A frame that ends past the predictor's context (:func:`context_room`) is not predicted and
-    counts as wrong, as free-running prediction stops there too. ``confidence``: the frames the
-    argmax gets right are generated too, so that every generated frame carries the confidence
-    greedy decoding gives it (``FrameScore.confidence``; a backend without log-probabilities
-    gives None); wrong frames past ``max_alternatives`` have none.
+    counts as wrong, as free-running prediction stops there too. Each generated frame carries the
+    confidence greedy decoding gives it (``FrameScore.confidence``; None on a backend without
+    log-probabilities); with ``confidence`` the frames the argmax gets right are generated too,
+    so that every scored frame has one but the wrong ones past ``max_alternatives``.
     """
     # context: what the model reads when it is not the real trace's source (trace.context); place
     # then turns a frame read on its lines into the real file's (Context.place)
@@ -428,7 +428,8 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     scores: list[FrameScore] = []
     for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
         alt, differs, past, right, form = None, set(), e > fits, False, None
-        lps: list[float] | None = [] if confidence and gen.gives_logprobs else None
+        # a generated frame's confidence costs nothing; a right one is generated only when asked
+        lps: list[float] | None = [] if (confidence or wrong[i] is not None) and gen.gives_logprobs else None
         if past:
             differs = {"event", "line"}  # not predicted: counted wrong in both
         elif wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
