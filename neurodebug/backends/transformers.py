@@ -73,10 +73,13 @@ class HFState(State):
         self.tokens_computed += len(ids)
         return out.logits[0, -1]
 
+    gives_logprobs = True
+
     def generate(self, max_new_tokens, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                 on_token=None, should_stop=None, *, constraint=None) -> list[int]:
+                 on_token=None, should_stop=None, *, constraint=None, logprobs=None) -> list[int]:
         import torch
 
+        from neurodebug.model.generate import choice_logprob
         from neurodebug.model.runtime import restrict_logits
 
         gen = torch.Generator(device="cpu")
@@ -88,10 +91,12 @@ class HFState(State):
         for _ in range(max_new_tokens):
             if should_stop is not None and should_stop():
                 break
-            logits = logits.cpu()
+            raw, allowed = logits.float().cpu(), None
             if constraint is not None:
-                logits = restrict_logits(logits, constraint.allowed(new))
-            t = sample(logits, temperature, top_p, gen)
+                allowed = constraint.allowed(new)
+            t = sample(restrict_logits(raw, allowed), temperature, top_p, gen)
+            if logprobs is not None:
+                logprobs.append(choice_logprob(raw, allowed, t, temperature))
             new.append(t)
             self._ids.append(t)
             if on_token is not None:

@@ -349,6 +349,12 @@ def test_sessions_on_transformers_and_local_predict_the_same_frames(cwm_checkpoi
         s.back()
         s.step()
     assert a._frame_ids == b._frame_ids and a.state.ids == b.state.ids
+    # the same confidence from transformers' logits as from the runtime's
+    got = [(f.confidence, f.locals_confidence) for f in b.frames]
+    assert got[0] == (None, None) and all(c is not None for c, _ in got[1:])
+    assert [c for c, _ in got] == pytest.approx([f.confidence for f in a.frames], abs=1e-4)
+    assert [v for _, v in got] == [pytest.approx(f.locals_confidence, abs=1e-4) if f.locals_confidence else
+                                   f.locals_confidence for f in a.frames]
 
 
 def test_http_reads_the_tokenizer_of_a_repo_id_in_the_hf_cache(tmp_path, monkeypatch):
