@@ -196,8 +196,9 @@ class _Project:
 class _Reach:
     """Walks from the entry's statements through every name they use, in order of reach."""
 
-    def __init__(self, project: _Project):
+    def __init__(self, project: _Project, methods: frozenset[str] | None = None):
         self.project = project
+        self.methods = methods  # with a set: a class is followed through those methods only
         self.order: list[tuple[_Module, ast.stmt]] = []
         self.seen: set[tuple[Path, int]] = set()
 
@@ -221,7 +222,7 @@ class _Reach:
     def _follow(self, mod: _Module, stmt: ast.stmt) -> None:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             return  # an import is followed from the names that use it (_use)
-        for node in ast.walk(stmt):
+        for node in (n for part in _kept_parts(stmt, self.methods) for n in ast.walk(part)):
             if isinstance(node, ast.Name):
                 self._use(mod, node.id, ())
             elif isinstance(node, ast.Attribute):
@@ -290,8 +291,10 @@ def _span(stmt: ast.stmt) -> tuple[int, int]:
     return first, stmt.end_lineno or stmt.lineno
 
 
-def _write(parts: list[tuple[_Module, list[ast.stmt]]], headers: bool) -> tuple[str, list[Piece]]:
-    """The context text of each module's statements, in file order, each file under its header."""
+def _write(parts: list[tuple[_Module, list[ast.stmt]]], headers: bool,
+           methods: frozenset[str] | None = None) -> tuple[str, list[Piece]]:
+    """The context text of each module's statements, in file order, each file under its header;
+    with ``methods``, a class keeps only those of its methods (and its other statements)."""
     out: list[str] = []
     pieces: list[Piece] = []
     for mod, stmts in parts:
@@ -301,14 +304,109 @@ def _write(parts: list[tuple[_Module, list[ast.stmt]]], headers: bool) -> tuple[
                 out.append("")
             out.append(FILE_HEADER.format(mod.file))
         last = None
-        for stmt in sorted(stmts, key=lambda s: s.lineno):
-            first, end = _span(stmt)
+        for first, end in sorted(span for stmt in stmts for span in _spans(stmt, methods)):
             if last is not None and first > last + 1:
                 out.append("")  # the left-out lines between two statements
             pieces.append(Piece(mod.file, first, len(out) + 1, end - first + 1))
             out.extend(lines[first - 1:end])
             last = end
     return "\n".join(out) + "\n", pieces
+
+
+#: Methods a class keeps however it is cut: Python calls them when it makes or reads an instance.
+ALWAYS = frozenset({"__init__", "__new__", "__post_init__", "__init_subclass__", "__set_name__", "__call__",
+                    "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__class_getitem__"})
+#: The special methods that the syntax and the built-in functions call (``a[i]``, ``len(a)``, ...).
+_SYNTAX = {
+    ast.Subscript: ("__getitem__", "__setitem__", "__delitem__"),
+    ast.For: ("__iter__", "__next__"), ast.comprehension: ("__iter__", "__next__"),
+    ast.With: ("__enter__", "__exit__"), ast.In: ("__contains__",), ast.NotIn: ("__contains__",),
+    ast.Eq: ("__eq__",), ast.NotEq: ("__ne__", "__eq__"), ast.Lt: ("__lt__",), ast.LtE: ("__le__",),
+    ast.Gt: ("__gt__",), ast.GtE: ("__ge__",), ast.Not: ("__bool__", "__len__"), ast.If: ("__bool__", "__len__"),
+    ast.While: ("__bool__", "__len__"), ast.BoolOp: ("__bool__", "__len__"),
+}
+_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+              ast.Mod: "mod", ast.Pow: "pow", ast.BitOr: "or", ast.BitAnd: "and", ast.BitXor: "xor",
+              ast.LShift: "lshift", ast.RShift: "rshift", ast.MatMult: "matmul"}
+_BUILTINS = {"len": ("__len__",), "iter": ("__iter__",), "next": ("__next__",), "reversed": ("__reversed__",),
+             "hash": ("__hash__",), "bool": ("__bool__", "__len__"), "abs": ("__abs__",), "list": ("__iter__", "__len__"),
+             "tuple": ("__iter__", "__len__"), "set": ("__iter__", "__hash__", "__eq__"), "sorted": ("__iter__", "__lt__"),
+             "dict": ("__iter__", "keys", "__getitem__"), "sum": ("__iter__", "__add__", "__radd__"),
+             "min": ("__iter__", "__lt__"), "max": ("__iter__", "__gt__", "__lt__"), "int": ("__int__", "__index__"),
+             "float": ("__float__",), "str": ("__str__",), "format": ("__format__",), "copy": ("__copy__",),
+             "deepcopy": ("__deepcopy__",), "isinstance": ("__instancecheck__",), "getattr": ("__getattr__",)}
+
+
+def _special_methods(node: ast.AST) -> set[str]:
+    """The special methods the syntax and the built-in calls in ``node`` can call."""
+    out: set[str] = set()
+    for n in ast.walk(node):
+        out.update(_SYNTAX.get(type(n), ()))
+        op = getattr(n, "op", None)
+        if isinstance(n, (ast.BinOp, ast.AugAssign)) and type(op) in _OPERATORS:
+            name = _OPERATORS[type(op)]
+            out.update((f"__{name}__", f"__r{name}__", f"__i{name}__"))
+        if isinstance(n, ast.UnaryOp) and isinstance(op, ast.USub):
+            out.add("__neg__")
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            out.update(_BUILTINS.get(n.func.id, ()))
+    return out
+
+
+def _spans(stmt: ast.stmt, methods: frozenset[str] | None) -> list[tuple[int, int]]:
+    """The line spans of a statement: whole, or for a class cut to ``methods``, its header and the
+    body statements that are not other methods."""
+    if methods is None or not isinstance(stmt, ast.ClassDef) or stmt.body[0].lineno == stmt.lineno:
+        return [_span(stmt)]
+    body = [b for b in stmt.body if not _is_function(b) or b.name in methods or b.name in ALWAYS]
+    body = body or stmt.body[:1]  # a class needs a body
+    header = (_span(stmt)[0], _span(stmt.body[0])[0] - 1)
+    return [header] + [_span(b) for b in body]
+
+
+def _kept_parts(stmt: ast.stmt, methods: frozenset[str] | None) -> list[ast.AST]:
+    """What of a statement the context keeps: all of it, or of a class cut to ``methods`` its
+    bases, decorators and the body statements _spans keeps."""
+    if methods is None or not isinstance(stmt, ast.ClassDef):
+        return [stmt]
+    body = [b for b in stmt.body if not _is_function(b) or b.name in methods or b.name in ALWAYS]
+    return [*stmt.bases, *stmt.keywords, *stmt.decorator_list, *(body or stmt.body[:1])]
+
+
+def _is_function(node: ast.AST) -> bool:
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+
+
+def used_methods(statements: list[ast.stmt], call: str | None) -> frozenset[str]:
+    """The attribute names the code can call as methods: those named in the statements reached
+    and in the call expression, followed into the methods of the same names (to a fixpoint)."""
+    def attributes(node: ast.AST) -> set[str]:
+        return {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+    methods = {m.name: m for stmt in statements if isinstance(stmt, ast.ClassDef) for m in stmt.body if _is_function(m)}
+    outside = [stmt for stmt in statements if not isinstance(stmt, ast.ClassDef)]
+    outside += [b for stmt in statements if isinstance(stmt, ast.ClassDef) for b in stmt.body if not _is_function(b)]
+    # the syntax of code outside the classes may use their special methods (a[i], len(a)); inside
+    # a method it is mostly on other values (ints, lists): there only what it names counts
+    used = set().union(*(attributes(n) | _special_methods(n) for n in outside)) if outside else set()
+    used |= attributes(ast.parse(call, mode="eval")) | _special_methods(ast.parse(call, mode="eval")) if call else set()
+    used |= ALWAYS
+    todo = [name for name in used if name in methods]
+    while todo:
+        for name in attributes(methods[todo.pop()]) - used:
+            used.add(name)
+            if name in methods:
+                todo.append(name)
+    return frozenset(used)
+
+
+def _reach(project: _Project, main: _Module, first, methods: frozenset[str] | None = None,
+           follow: bool = True) -> list[tuple[_Module, ast.stmt]]:
+    """The statements reached from the names ``first`` (classes through ``methods`` only, when
+    given); without ``follow``, only those the names themselves bind (and the imports they use)."""
+    reach = _Reach(project, methods)
+    reach.use_names(main, first)
+    return reach.run([]) if follow else list(reach.order)
 
 
 def _starts(main: _Module, entry: str | None, call: str | None) -> list[tuple[str, tuple[str, ...]]]:
@@ -332,7 +430,9 @@ def build(path: str | os.PathLike, source: str, root: str | os.PathLike, entry: 
     The file is given whole when it and the other files' reached statements fit (``fits`` says
     whether a context text is within the budget) and no other file is reached; otherwise the
     reached statements of every file. When they do not fit either, the statements reached last
-    are left out, one at a time, never the entry's own (``Context.left_out`` names them).
+    are left out, one at a time, never the entry's own (``Context.left_out`` names them); first,
+    a class keeps only the methods the code can call (:func:`used_methods`). When even the entry's
+    own code is over the budget, nothing is left out (what it needs would be missing for nothing).
     """
     root = Path(root).resolve()
     project = _Project(root, read)
@@ -343,32 +443,36 @@ def build(path: str | os.PathLike, source: str, root: str | os.PathLike, entry: 
         return whole_file(source, main_file, call)
     main = replace(main, text=source)
     project.modules[main_path] = main
-    reach = _Reach(project)
     first = _starts(main, entry, call)
-    reach.use_names(main, first)
-    must = max(1, len(reach.order))  # the entry's own statements (and what its names import)
-    order = reach.run([])
+    order = _reach(project, main, first)
+    must = max(1, len(_reach(project, main, first, frozenset(), follow=False)))  # the entry's own statements
     if not any(mod is not main for mod, _ in order):
         whole = whole_file(source, main.file, call)
         if fits(whole.text):
             return whole
     keep = list(order)
-    left: list[str] = []
-    while True:
-        context = _context_of(keep, main, call)
-        if fits(context.text) or len(keep) <= must:
-            break
-        mod, stmt = keep.pop()
-        left.append(f"{mod.file}:{', '.join(_bound_names(stmt)) or stmt.lineno}")
-    return replace(context, left_out=tuple(reversed(left)))
+    context = _context_of(keep, main, call)
+    if fits(context.text):
+        return context
+    # too long: the classes keep only the methods the code can call, then statements go
+    methods = used_methods([stmt for _, stmt in keep], call)
+    keep = _reach(project, main, first, methods)  # what the kept methods reach, not the others
+    full = _context_of(keep, main, call, methods)
+    for n in range(len(keep), must - 1, -1):
+        context = _context_of(keep[:n], main, call, methods)
+        if fits(context.text):
+            left = [f"{mod.file}:{', '.join(_bound_names(stmt)) or stmt.lineno}" for mod, stmt in keep[n:]]
+            return replace(context, left_out=tuple(left))
+    return full  # even the entry's own code is over the budget: leaving out what it needs would not help
 
 
-def _context_of(keep: list[tuple[_Module, ast.stmt]], main: _Module, call: str | None) -> Context:
+def _context_of(keep: list[tuple[_Module, ast.stmt]], main: _Module, call: str | None,
+                methods: frozenset[str] | None = None) -> Context:
     by_file: dict[Path, tuple[_Module, list[ast.stmt]]] = {main.path: (main, [])}
     for mod, stmt in keep:
         by_file.setdefault(mod.path, (mod, []))[1].append(stmt)
     parts = [(m, s) for m, s in by_file.values() if s or m is main]
-    text, pieces = _write(parts, headers=len(parts) > 1)
+    text, pieces = _write(parts, headers=len(parts) > 1, methods=methods)
     files: dict[str | None, str] = {m.file: m.text for m, _ in parts}
     if call is not None:
         text, pieces = _append_call(text, pieces, call)

@@ -69,8 +69,9 @@ def test_over_the_budget_the_statements_reached_last_are_left_out(tmp_path):
     context = context_of(path, "a", fits=lambda text: text.count("def ") <= 2)
     assert "def a(" in context.text and "def b(" in context.text and "def c(" not in context.text
     assert context.left_out == ("m.py:c",)
+    # when not even a's own code fits, leaving out what it calls would only make it wrong: all stays
     nothing_fits = context_of(path, "a", fits=lambda text: False)
-    assert "def a(" in nothing_fits.text and nothing_fits.left_out == ("m.py:b", "m.py:c")
+    assert "def c(" in nothing_fits.text and nothing_fits.left_out == ()
 
 
 def test_a_call_expression_runs_in_a_function_after_the_code(tmp_path):
@@ -92,4 +93,22 @@ def test_module_imports_are_followed_through_their_attributes(tmp_path):
     context = context_of(tmp_path / "app.py", "f")
     assert "def up(s):" in context.text and "def down(s):" in context.text
     assert "# file: pkg/util.py" in context.text
+    every_line_maps_back(context)
+
+
+def test_a_class_too_long_keeps_the_methods_the_code_can_call(tmp_path):
+    unused = "".join(f"    def unused_{i}(self, a):\n        return a * {i} + self.total\n\n" for i in range(60))
+    source = ("class Big:\n    \"\"\"A class longer than the budget.\"\"\"\n    LIMIT = 3\n\n"
+              "    def __init__(self):\n        self.total = 0\n\n" + unused +
+              "    def add(self, x):\n        self.total += self.clip(x)\n        return self.total\n\n"
+              "    def clip(self, x):\n        return min(x, self.LIMIT)\n")
+    path = tmp_path / "big.py"
+    path.write_text(source)
+    context = context_of(path, "__trace__", "Big().add(5)", fits=lambda text: len(text) < 1200)
+    assert not context.left_out and len(context.text) < 1200
+    for kept in ("class Big:", "A class longer than the budget", "LIMIT = 3", "def __init__(self):",
+                 "def add(self, x):", "def clip(self, x):"):  # clip: called by add
+        assert kept in context.text, kept
+    assert "unused_" not in context.text
+    compile(context.text, "context", "exec")  # still Python: the parser and the flow read it
     every_line_maps_back(context)

@@ -22,11 +22,14 @@ MAX_FRAME_TOKENS = 128
 
 
 def records():
-    """count_char.py and the first record of each example suite."""
+    """count_char.py and the first record of each example suite of single sources (a project's
+    record needs its files on disk: the session's context is built from them)."""
     out = [{"id": "count_char", "code": (ROOT / "examples" / "count_char.py").read_text(), "entry": "count",
             "input": "'strawberry', 'r'"}]
     for suite in sorted((ROOT / "examples" / "suites").glob("*.jsonl")):
-        out.append(json.loads(suite.read_text().splitlines()[0]))
+        first = json.loads(suite.read_text().splitlines()[0])
+        if "files" not in first:
+            out.append(first)
     return out
 
 
