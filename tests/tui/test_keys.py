@@ -261,7 +261,7 @@ async def test_footer_shows_the_keys(programs, calls_trace, replay):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         keys = {b.key_display or b.key for b in app.main.BINDINGS if b.show}
-        assert keys == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "R", "x", "a", "?", "q"}
+        assert keys == {"s", "n", "o", "b", "c", "u", "e", "r", "d", "[", "]", "t", "?", "q"}
         footer_text = " ".join(str(k.render()) for k in app.query("FooterKey"))
         for word in ("step", "next", "out", "back", "continue", "edit", "reset", "teacher", "quit"):
             assert word in footer_text

@@ -37,7 +37,8 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings) -> None:
         super().__init__()
-        self.bindings_shown = [b for b in bindings if b.show]
+        # the footer's keys, and those it has no room for (the ones this help explains)
+        self.bindings_shown = [b for b in bindings if b.show or b.description in EXPLAIN]
 
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))

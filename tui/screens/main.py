@@ -57,9 +57,10 @@ class MainScreen(Screen):
         Binding("left_square_bracket", "real(-1)", "real ◀", key_display="["),
         Binding("right_square_bracket", "real(1)", "real ▶", key_display="]"),
         Binding("t", "teacher", "teacher"),
-        Binding("R", "take_real", "from real", key_display="R"),
-        Binding("x", "unsure", "unsure", key_display="x"),
-        Binding("a", "alternatives", "alternatives", key_display="a"),
+        # in the help (?), not the footer: it has room for the moves only
+        Binding("R", "take_real", "from real", key_display="R", show=False),
+        Binding("x", "unsure", "unsure", key_display="x", show=False),
+        Binding("a", "alternatives", "alternatives", key_display="a", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("escape", "cancel", "cancel", show=False),
         Binding("q", "quit", "quit"),
