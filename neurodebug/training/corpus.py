@@ -1262,9 +1262,10 @@ def _multi_file_function(path: Path, folder: Path, live, name: str, tree: ast.Mo
     def run(call):
         return trace_source(source, name, call, limits(), filename=str(path), runner=run_forked)
 
-    kept, _ = trace_program(prog, candidate_inputs(prog, rng, tries), per_function, run=run,
-                                   check=lambda trace: _covered(context, trace))
-    return [project_row(context.text, trace, {**provenance, "kind": "multi-file"}) for _, trace in kept]
+    inputs = candidate_inputs(prog, rng, tries)
+    kept, _ = trace_program(prog, inputs, len(inputs), run=run, check=lambda trace: _covered(context, trace))
+    kept.sort(key=lambda pair: -len({f.file for f in pair[1].frames}))  # runs that enter another file first
+    return [project_row(context.text, trace, {**provenance, "kind": "multi-file"}) for _, trace in kept[:per_function]]
 
 
 def _multi_file_test(path: Path, folder: Path, first: dict, provenance: dict) -> list[dict]:
