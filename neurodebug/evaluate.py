@@ -163,37 +163,49 @@ def _source_line(source: str, n: int) -> str:
     return lines[n - 1] if 0 < n <= len(lines) else ""
 
 
-def baseline_free(real: Trace) -> Trace:
-    """The trivial free-running prediction: the entry's statement lines in order, locals as called."""
+def _texts(real: Trace, files: dict | None) -> dict:
+    """Frame.file -> text of the files the baseline reads: ``files`` (a project's, the call
+    expression's function included), else the trace's own source for its frames' file."""
+    own = {f.file for f in real.frames[:1]} or {None}
+    return files if files is not None else {file: real.source for file in own}
+
+
+def baseline_free(real: Trace, files: dict | None = None) -> Trace:
+    """The trivial free-running prediction: the entry's statement lines in order, locals as called
+    (in the entry's file: ``files``, Frame.file -> text, for project code)."""
     frames: list[Frame] = []
     if real.frames:
         call = real.frames[0]
         frames.append(call)
-        lines = _function_lines(real.source, real.entry).get(real.entry, [])
+        text = _texts(real, files).get(call.file, "")
+        lines = _function_lines(text, real.entry).get(real.entry, [])
         prev = None
         for n in lines:
-            frames.append(Frame("line", n, _source_line(real.source, n), dict(call.locals), None, 0, real.entry))
+            frames.append(Frame("line", n, _source_line(text, n), dict(call.locals), None, 0, real.entry, file=call.file))
             prev = n
         if prev is not None:
-            frames.append(Frame("return", prev, _source_line(real.source, prev), {}, "None", 0, real.entry))
+            frames.append(Frame("return", prev, _source_line(text, prev), {}, "None", 0, real.entry, file=call.file))
     return Trace(real.source, real.entry, real.call, frames, End("end_of_text", "baseline"))
 
 
-def baseline_teacher_forced(real: Trace):
-    """(state_ok count, action_ok count, counted, output ok) of the baseline given the real history."""
+def baseline_teacher_forced(real: Trace, files: dict | None = None):
+    """(state_ok count, action_ok count, counted, output ok) of the baseline given the real history
+    (``files``: Frame.file -> text, for project code)."""
     from neurodebug.compare import SCORE_FROM, action_ok, frame_differences, same_value, state_ok
 
-    by_func = _function_lines(real.source, real.entry)
+    texts = _texts(real, files)
+    by_file = {file: _function_lines(text, real.entry) for file, text in texts.items()}
     n_state = n_action = 0
     counted = real.frames[SCORE_FROM:]
     for i, f in enumerate(real.frames[SCORE_FROM:], SCORE_FROM):
         prev = real.frames[i - 1]
-        lines = by_func.get(prev.func or real.entry, [])
+        lines = by_file.get(prev.file, {}).get(prev.func or real.entry, [])
         nxt = _next_line(lines, prev.line if prev.event != "call" else None)
         if nxt is None:
-            guess = Frame("return", prev.line, prev.source, {}, "None", prev.depth, prev.func)
+            guess = Frame("return", prev.line, prev.source, {}, "None", prev.depth, prev.func, file=prev.file)
         else:
-            guess = Frame("line", nxt, _source_line(real.source, nxt), dict(prev.locals), None, prev.depth, prev.func)
+            guess = Frame("line", nxt, _source_line(texts.get(prev.file, ""), nxt), dict(prev.locals), None, prev.depth,
+                          prev.func, file=prev.file)
         d = frame_differences(f, guess)
         n_state += state_ok(d)
         n_action += action_ok(d)
@@ -275,10 +287,11 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: Sess
     t_real = time.perf_counter() - t0
 
     # the baseline, scored by the same code
-    b = C.compare(real, baseline_free(real))
+    files = s.file_texts({f.file for f in real.frames}) if s.path is not None else None
+    b = C.compare(real, baseline_free(real, files))
     res.b_valid, res.b_state, res.b_action, _ = _count(b.metrics, len(real.frames), b.metrics.n_predicted)
     res.b_predicted, res.b_output = b.metrics.n_predicted, b.metrics.output_match
-    res.bt_state, res.bt_action, _, res.bt_output = baseline_teacher_forced(real)
+    res.bt_state, res.bt_action, _, res.bt_output = baseline_teacher_forced(real, files)
 
     # free-running prediction (the session's frame 0 is the real call frame)
     t0 = time.perf_counter()

@@ -126,3 +126,16 @@ def test_a_projects_record_gives_its_output_when_run_from_its_files(tmp_path):
         real = trace_file(folder / rec["path"], rec["entry"], rec["input"])
         assert real.end.value == rec["output"], rec["id"]
         assert len({f.file for f in real.frames if f.file != "<call>"}) >= 1
+
+
+def test_the_baseline_reads_each_frames_own_file(tmp_path):
+    """The baseline guesses the next statement of the function a frame is in, in that frame's file:
+    on project code it gets the lines of sizes.py and of the call expression's function right."""
+    rec = project_record("Stack().push(3)")
+    predictor, _ = replay_of_record(rec, tmp_path)
+    r = evaluate.eval_record(rec, predictor, Codec(predictor.tokenizer))
+    assert r.bt_action > 0, r
+    files_seen = evaluate.baseline_free(trace_file(tmp_path / rec["path"], rec["entry"], rec["input"]),
+                                        {"<call>": "def __trace__():\n    return Stack().push(3)\n"})
+    assert [(f.event, f.file, f.line) for f in files_seen.frames] == [
+        ("call", "<call>", 1), ("line", "<call>", 2), ("return", "<call>", 2)]
