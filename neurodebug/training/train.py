@@ -479,8 +479,9 @@ def argument_defaults() -> dict:
     return vars(p.parse_args([]))
 
 
-#: Arguments that locate a run rather than describe it: never taken from its saved state.
-_RUN_LOCATION = ("out", "work", "name", "resume")
+#: Arguments that locate a run or say how to show it, rather than describe it: never taken from
+#: its saved state.
+_NOT_RESUMED = ("out", "work", "name", "resume", "quiet")
 
 
 def resumed_args(args, saved: dict) -> argparse.Namespace:
@@ -490,7 +491,7 @@ def resumed_args(args, saved: dict) -> argparse.Namespace:
     defaults = argument_defaults()
     merged = dict(vars(args))
     for k, v in saved.items():
-        if k in defaults and k not in _RUN_LOCATION and merged.get(k) == defaults[k]:
+        if k in defaults and k not in _NOT_RESUMED and merged.get(k) == defaults[k]:
             merged[k] = v
     return argparse.Namespace(**merged)
 
