@@ -632,6 +632,9 @@ class _Trainer:
             with _StopSignals() as stop:
                 while not self._done() and stop.asked is None:
                     self._one_step(bar)
+        except KeyboardInterrupt:  # the second signal
+            self.log(f"stopped at once in step {self.step + 1}; the state saved last stands")
+            return 130
         finally:
             bar.close()
             if self.stream is not None:
