@@ -48,7 +48,7 @@ import sys
 import tempfile
 import textwrap
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 #: Packages of the corpus: import name -> (distribution on PyPI, modules whose functions are used).
@@ -830,8 +830,6 @@ def fits(text: str, entry: str | None) -> bool:
 
 def project_row(context_text: str, trace, provenance: dict) -> dict:
     """A corpus row (the shape of :func:`_row`) of a real trace written on its context."""
-    from dataclasses import replace
-
     trace = replace(trace, source=context_text)
     name = provenance.get("test") or provenance["function"]
     key = f"{provenance['package']}:{provenance['module']}:{provenance['kind']}:{name}"
@@ -925,6 +923,7 @@ def extract_classes(module_name: str, provenance: dict) -> list[ClassProgram]:
 
 
 def _class_program(node: ast.ClassDef, tree: ast.Module, text: str, mod, provenance: dict) -> ClassProgram | None:
+    """The class with the code it reaches, and its callable methods (None when it cannot stand alone)."""
     nodes = _class_closure(node.name, tree)
     cls = getattr(mod, node.name, None)
     methods = _method_nodes(node)
@@ -940,22 +939,22 @@ def _class_program(node: ast.ClassDef, tree: ast.Module, text: str, mod, provena
         return None
     docs = [ast.get_docstring(node) or ""] + [ast.get_docstring(m) or "" for m in methods]
     ctor_calls = [c for d in docs for c in doctest_calls(d, node.name)]
-    progs = []
-    for m in methods:
-        params = _params(inspect.getattr_static(cls, m.name).__func__
-                         if isinstance(inspect.getattr_static(cls, m.name), (staticmethod, classmethod))
-                         else getattr(cls, m.name))
-        if params is None:
-            continue
-        if not m.decorator_list:
-            params = params[1:]  # self
-        elif m.decorator_list[0].id == "classmethod":
-            params = params[1:]  # cls
-        calls = list(dict.fromkeys(a for d in docs for a in _doctest_method_args(d, node.name, m.name)))
-        progs.append(Program(source, m.name, params, calls, {**provenance, "function": f"{node.name}.{m.name}"}))
+    progs = [p for m in methods if (p := _method_program(cls, m, source, docs, provenance)) is not None]
     expressions = list(dict.fromkeys(e for d in docs for e in doctest_expressions(d, node.name)))
     ctor = Program(source, node.name, ctor_params, list(dict.fromkeys(ctor_calls)), provenance)
     return ClassProgram(source, node.name, ctor, progs, expressions, provenance) if progs else None
+
+
+def _method_program(cls, node: ast.FunctionDef, source: str, docs: list[str], provenance: dict) -> Program | None:
+    """A method as a :class:`Program`: its parameters after ``self`` or ``cls``, its doctests' arguments."""
+    static = inspect.getattr_static(cls, node.name)
+    params = _params(static.__func__ if isinstance(static, (staticmethod, classmethod)) else getattr(cls, node.name))
+    if params is None:
+        return None
+    if not node.decorator_list or node.decorator_list[0].id == "classmethod":
+        params = params[1:]  # self, or cls
+    calls = list(dict.fromkeys(a for d in docs for a in _doctest_method_args(d, provenance["class"], node.name)))
+    return Program(source, node.name, params, calls, {**provenance, "function": f"{provenance['class']}.{node.name}"})
 
 
 def _literal_args(call: ast.Call, src: str) -> str | None:
