@@ -566,7 +566,8 @@ def useful(trace, again) -> str | None:
     return None
 
 
-def trace_program(prog: Program, inputs: list[str], keep: int, run=None, check=None) -> tuple[list[tuple[str, object]], dict]:
+def trace_program(prog: Program, inputs: list[str], keep: int, run=None,
+                  check=None) -> tuple[list[tuple[str, object]], dict]:
     """Trace each input twice; the first ``keep`` useful (input, trace) pairs and the rejection counts.
 
     ``run(call)`` traces one input (the program's source as a string by default: a project's file
@@ -1233,11 +1234,11 @@ def multi_file_rows(module_name: str, provenance: dict, rng: random.Random, per_
             except Exception:  # noqa: BLE001 - a package that does not import from its own files
                 return [], []
             for name in names:
-                got = _multi_file_function(path, folder, live, name, tree, {**provenance, "module": module_name,
-                                                                            "function": name}, rng, per_function, tries)
+                where = {**provenance, "module": module_name, "function": name}
+                got = _multi_file_function(path, folder, live, name, tree, where, rng, per_function, tries)
                 rows += got
                 if with_tests and got:
-                    tests += _multi_file_test(path, folder, got[0], provenance | {"module": module_name, "function": name})
+                    tests += _multi_file_test(path, folder, got[0], where)
     return rows, tests
 
 
