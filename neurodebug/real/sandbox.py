@@ -24,6 +24,7 @@ import os
 import resource
 import signal
 import sys
+import sysconfig  # here, not in project_files: a run's audit hook may refuse the file reads of an import
 import time
 import types
 from dataclasses import dataclass, field
@@ -385,8 +386,6 @@ def project_files(spec: dict):
     """Which code files the recorder traces besides the traced file: the call function's, and the
     project's own files (under its root, or the traced file's folder), never the standard
     library, installed packages or neurodebug itself: those stay single steps."""
-    import sysconfig
-
     root = spec.get("trace_root")
     if not root:
         return lambda name: name == CALL_CODE_NAME
