@@ -105,11 +105,18 @@ CONFIDENCE_ABS = 1e-3
 
 
 def pop_confidence(d: dict) -> list[tuple]:
-    """(confidence, locals_confidence) of a compare --json's predicted frames, taken out of it."""
+    """(confidence, locals_confidence) of a compare --json's predicted frames, taken out of it:
+    free-running, each row's predicted frame; teacher-forced (--teacher-forced), each scored frame
+    and the alternative generated for it."""
     out = []
     for row in d.get("rows", []):
         f = row.get("predicted") or {}
         out.append((f.pop("confidence", None), f.pop("locals_confidence", None) or {}))
+    for score in d.get("frames", []):
+        alternative = score.get("alternative") or {}
+        out.append((score.pop("confidence", None), {}))
+        score.pop("logprobs", None)
+        out.append((alternative.pop("confidence", None), alternative.pop("locals_confidence", None) or {}))
     return out
 
 
