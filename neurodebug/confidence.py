@@ -81,7 +81,7 @@ def _value_spans(text: str) -> dict[str, tuple[int, int]]:
             i = _skip(text, i)
             i = _skip(text, i + 1) if text.startswith(",", i) else i
     except ValueError:
-        pass  # a frame cut off inside its locals: the values before the cut
+        return spans  # a frame cut off inside its locals: the values written before the cut
     return spans
 
 
