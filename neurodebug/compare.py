@@ -30,7 +30,7 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from neurodebug.confidence import frame_confidence
+from neurodebug.confidence import RAW
 from neurodebug.trace.format import strip_marker
 from neurodebug.trace.frames import Frame, Trace
 
@@ -424,32 +424,34 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     end_ok = first_wrong(ids, argmax, *spans[n]) is None if len(spans) > n and spans[n][1] <= fits else None
 
     parser = parser or codec.parser(real.source, real.entry)
+    calibration = getattr(predictor, "calibration", RAW)
     gen = _Alternatives(predictor, codec, ids, max_frame_tokens, should_stop, constraint)
     scores: list[FrameScore] = []
     for i, ((s, e), f) in enumerate(zip(spans, real.frames)):
-        alt, differs, past, right, form = None, set(), e > fits, False, None
+        alt, differs, past, right, form, written = None, set(), e > fits, False, None, ids[s:e]
         # a generated frame's confidence costs nothing; a right one is generated only when asked
         lps: list[float] | None = [] if (confidence or wrong[i] is not None) and gen.gives_logprobs else None
         if past:
             differs = {"event", "line"}  # not predicted: counted wrong in both
         elif wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
-            alt, alt_ids = gen.frame(parser, s, lps)
+            alt, written = gen.frame(parser, s, lps)
             alt = place(alt) if place is not None and alt is not None else alt
-            if alt is not None and _written(codec, alt_ids) == _written(codec, ids[s:e]):
+            if alt is not None and _written(codec, written) == _written(codec, ids[s:e]):
                 right = True  # greedy decoding writes this very frame after all
                 alt = None
             else:
                 differs = frame_differences(f, alt) if alt is not None else {"event"}
                 if not differs:  # read back the same: a real difference in how it is written
                     differs = {"form"}
-                    form = _spelling(codec, ids[s:e], alt_ids)
+                    form = _spelling(codec, ids[s:e], written)
         elif wrong[i] is not None:
             differs = {"event", "line"}  # not generated: counted wrong in both
             lps = None
         elif i >= SCORE_FROM and lps is not None:
-            gen.frame(parser, s, lps, count=False)  # right: generated only for its confidence
+            _, written = gen.frame(parser, s, lps, count=False)  # right: generated only for its confidence
+        sure = calibration.frame_confidence(lps, codec.frame_parts(written, (0, len(written)))) if lps else None
         scores.append(FrameScore(i, f, not past and (wrong[i] is None or right), wrong[i], alt, differs, past, form,
-                                 frame_confidence(lps) if lps else None, lps or None))
+                                 sure, lps or None))
         parser.feed(ids[s:e])
         if on_progress:
             on_progress(i + 1, n)

@@ -5,9 +5,10 @@ decoding chose it from (the constraint applied and renormalised, at the decoding
 1 when greedy; 0 for a token the constraint forced): ``State.generate(logprobs=[...])``. From
 those this module makes
 
-* a frame's ``confidence`` and each fully written local value's (:func:`frame_confidence`,
-  :func:`values_confidence`), by the definition ``DEFINITION`` that separated right frames from
-  wrong ones best on the synthetic suite (docs/confidence.md, the measurement);
+* a frame's ``confidence`` and each fully written local value's (:class:`Calibration`): a
+  definition (which tokens, how combined) and a map fitted on the corpus's calibration split,
+  carried by the model folder, so that a confidence of 0.7 means right about 70% of the time
+  on real code (docs/confidence.md, the measurement); without a map, the raw probability;
 * the calibration numbers ``neurodebug eval`` reports: the AUROC of confidence for "this frame's
   state is wrong", the expected calibration error and the accuracy per confidence bin.
 """
@@ -16,35 +17,49 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 from neurodebug.trace.frames import UNCHANGED
 
-#: The ways of turning a frame's token log-probabilities into one confidence, measured side by
-#: side (docs/confidence.md): the probability of the whole text, of its least likely token, and
-#: the per-token geometric mean.
+#: The ways of turning a frame's token log-probabilities into one log-confidence, measured side by
+#: side (docs/confidence.md): the log-probability of the whole text, of its least likely token,
+#: and the per-token mean (the log of the geometric mean).
 DEFINITIONS: dict[str, Callable[[Sequence[float]], float]] = {
-    "product": lambda lps: math.exp(sum(lps)),
-    "min": lambda lps: math.exp(min(lps)),
-    "geometric_mean": lambda lps: math.exp(sum(lps) / len(lps)),
+    "product": lambda lps: sum(lps),
+    "min": lambda lps: min(lps),
+    "geometric_mean": lambda lps: sum(lps) / len(lps),
 }
 
-#: The definition frames carry: the best AUROC on synthetic_heldout, teacher-forced (docs/confidence.md).
+#: Which of a frame's parts (``Codec.frame_parts``) a definition reads: all its tokens, or those
+#: that write its state (the event, the locals and a return's value), which is what "this frame's
+#: state is right" is about; the line it names next is the action.
+PART_SETS: dict[str, tuple[str, ...]] = {
+    "frame": ("event", "locals", "source", "value", "end"),
+    "state": ("event", "locals", "value"),
+}
+
+#: The definition frames carry without a calibration map (``Calibration.RAW``): the best AUROC on
+#: synthetic_heldout, teacher-forced (docs/confidence.md).
 DEFINITION = "product"
 
 #: Equal-width confidence bins of the calibration numbers.
 BINS = 10
 
+#: A model folder's calibration map (``Calibration.load``).
+CALIBRATION_FILE = "calibration.json"
+
 
 def frame_confidence(logprobs: Sequence[float], definition: str = DEFINITION) -> float | None:
-    """One frame's confidence from its tokens' log-probabilities (None for no tokens)."""
-    return DEFINITIONS[definition](logprobs) if logprobs else None
+    """One frame's raw confidence from its tokens' log-probabilities (None for no tokens)."""
+    return math.exp(DEFINITIONS[definition](logprobs)) if logprobs else None
 
 
-def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], logprobs: Sequence[float],
-                      definition: str = DEFINITION) -> dict[str, float]:
-    """name -> confidence of each value the LOCALS tokens ``ids`` write in full (not ".."): from
-    the log-probabilities of the tokens that write any character of its JSON string."""
+def values_logprob(decode: Callable[[list[int]], str], ids: Sequence[int], logprobs: Sequence[float],
+                   definition: str = DEFINITION) -> dict[str, float]:
+    """name -> log-confidence of each value the LOCALS tokens ``ids`` write in full (not ".."):
+    from the log-probabilities of the tokens that write any character of its JSON string."""
     offsets = _char_offsets(decode, list(ids))
     out = {}
     for name, (a, b) in _value_spans(decode(list(ids))).items():
@@ -52,6 +67,109 @@ def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], lo
         if toks:
             out[name] = DEFINITIONS[definition]([logprobs[i] for i in toks])
     return out
+
+
+def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], logprobs: Sequence[float],
+                      definition: str = DEFINITION) -> dict[str, float]:
+    """name -> raw confidence of each value written in full (:func:`values_logprob`)."""
+    return {k: math.exp(v) for k, v in values_logprob(decode, ids, logprobs, definition).items()}
+
+
+@dataclass(frozen=True)
+class Platt:
+    """A Platt map: P(right) = sigmoid(a * logit(p) + b), from a raw probability p given as its log.
+
+    Monotone, so it keeps the order of confidences (and their AUROC); it moves them to how often
+    frames so sure were right on the data it was fitted on."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    def __call__(self, logprob: float) -> float:
+        z = self.a * _logit(logprob) + self.b
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    @classmethod
+    def fit(cls, logprobs: Sequence[float], right: Sequence[bool], l2: float = 1e-3, steps: int = 50) -> "Platt":
+        """The maximum-likelihood map (Newton's method on the logistic loss, a little L2 for
+        data that one threshold separates)."""
+        import numpy as np
+
+        x = np.array([_logit(lp) for lp in logprobs])
+        y = np.asarray(right, dtype=float)
+        w = np.array([1.0, 0.0])
+        X = np.stack([x, np.ones_like(x)], axis=1)
+        for _ in range(steps):
+            p = 1.0 / (1.0 + np.exp(-(X @ w)))
+            grad = X.T @ (p - y) + l2 * w
+            hess = X.T @ (X * (p * (1 - p))[:, None]) + l2 * np.eye(2)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-9:
+                break
+        return cls(round(float(w[0]), 6), round(float(w[1]), 6))
+
+
+def _logit(logprob: float) -> float:
+    """logit(p) from log p, finite at p = 1 (a product of forced tokens) and p = 0."""
+    lp = min(max(logprob, -700.0), -1e-9)
+    return lp - math.log(-math.expm1(lp))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a model's token log-probabilities become the confidence the user sees.
+
+    ``definition``: (how, parts): a key of ``DEFINITIONS`` over the tokens of ``PART_SETS[parts]``;
+    ``frame`` and ``value``: the Platt maps fitted for frames (right state) and values (the real
+    value), or None for the raw probability. A model folder may carry one (``calibration.json``,
+    fitted by ``benchmarks/confidence_calibration.py`` on the corpus's calibration split); without
+    one the confidence is the raw probability of the whole frame (``RAW``)."""
+
+    definition: tuple[str, str] = (DEFINITION, "frame")
+    frame: Platt | None = None
+    value: Platt | None = None
+    fitted_on: str = ""
+
+    def frame_confidence(self, logprobs: Sequence[float], parts: dict[str, tuple[int, int]] | None = None) -> float | None:
+        """A frame's confidence from its tokens' log-probabilities, cut by ``parts`` (its
+        ``Codec.frame_parts``; without them, every token counts)."""
+        how, which = self.definition
+        if parts is not None and which != "frame":
+            logprobs = [lp for name in PART_SETS[which] for lp in logprobs[slice(*parts.get(name, (0, 0)))]]
+        if not logprobs:
+            return None if parts is None else 1.0  # nothing of that part to doubt (a forced frame)
+        lp = DEFINITIONS[how](logprobs)
+        return self.frame(lp) if self.frame else math.exp(lp)
+
+    def values_confidence(self, decode: Callable[[list[int]], str], ids: Sequence[int],
+                          logprobs: Sequence[float]) -> dict[str, float]:
+        """name -> confidence of each value written in full (:func:`values_logprob`, mapped)."""
+        got = values_logprob(decode, ids, logprobs, self.definition[0])
+        return {k: self.value(v) if self.value else math.exp(v) for k, v in got.items()}
+
+    def save(self, path: str) -> None:
+        data = {"definition": list(self.definition), "fitted_on": self.fitted_on,
+                "frame": asdict(self.frame) if self.frame else None,
+                "value": asdict(self.value) if self.value else None}
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+
+    @classmethod
+    def load(cls, folder: str | None) -> "Calibration":
+        """A model folder's map, or ``RAW`` when it has none."""
+        path = os.path.join(folder, CALIBRATION_FILE) if folder else None
+        if not path or not os.path.isfile(path):
+            return RAW
+        with open(path) as fh:
+            data = json.load(fh)
+        return cls(tuple(data["definition"]), Platt(**data["frame"]) if data.get("frame") else None,
+                   Platt(**data["value"]) if data.get("value") else None, data.get("fitted_on", ""))
+
+
+#: No map: the raw probability of the whole frame.
+RAW = Calibration()
 
 
 def _char_offsets(decode, ids: list[int]) -> list[int]:

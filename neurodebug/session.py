@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import os
 import random
 import threading
@@ -386,8 +387,8 @@ class Session:
 
     def alternatives(self, i: int, name: str, k: int = 3):
         """The model's ``k`` most likely values of the local ``name`` in predicted frame ``i``,
-        with their probabilities (neurodebug.alternatives); UserError with one sentence where
-        there are none to give."""
+        with their probabilities (neurodebug.alternatives) put through the model's value map,
+        as its values' confidence is; UserError with one sentence where there are none to give."""
         from neurodebug.alternatives import alternatives
 
         with self._lock:
@@ -404,12 +405,15 @@ class Session:
             locals_ids = ids[1:ids.index(self.codec.action_sep_id)]
             prefix = self.state.ids[:self._starts[i]] + ids[:1]  # everything before, and the event token
             try:
-                return alternatives(self.predictor, self.codec.tokenizer.decode, prefix, locals_ids, name, k)
+                found = alternatives(self.predictor, self.codec.tokenizer.decode, prefix, locals_ids, name, k)
             except UserError:
                 if name in self.frames[i].locals:  # written as "..": its value is the one before
                     raise UserError(f"Step {i + 1} writes {name} as unchanged (..): its alternatives are where "
                                     "it was last written.") from None
                 raise
+            # each on the scale of the values' confidence: the written one reads as its confidence
+            value_map = self.predictor.calibration.value
+            return [replace(a, probability=value_map(math.log(a.probability))) for a in found] if value_map else found
 
     def _real_or_say(self) -> Trace:
         if self.real is None:
@@ -521,14 +525,13 @@ class Session:
     def _with_confidence(self, frame: Frame, ids: list[int], logprobs: list[float]) -> Frame:
         """The frame with the confidence of its tokens and of each value its LOCALS write in full
         (``neurodebug.confidence``); as it was when the backend gave no log-probabilities."""
-        from neurodebug import confidence as _confidence
-
         if len(logprobs) != len(ids) or not ids:
             return frame
+        calibration = self.predictor.calibration  # the model's map (confidence.Calibration)
         parts = self.codec.frame_parts(ids, (0, len(ids)))
         a, b = parts.get("locals", (0, 0))
-        values = _confidence.values_confidence(self.codec.tokenizer.decode, ids[a:b], logprobs[a:b])
-        return replace(frame, confidence=_confidence.frame_confidence(logprobs),
+        values = calibration.values_confidence(self.codec.tokenizer.decode, ids[a:b], logprobs[a:b])
+        return replace(frame, confidence=calibration.frame_confidence(logprobs, parts),
                        locals_confidence=values if parts.get("locals") else None)
 
     def _parse(self, ids: list[int], cut: bool) -> Frame:

@@ -4,6 +4,7 @@
     python examples/suites/build.py humaneval   # -> examples/suites/humaneval.jsonl
     python examples/suites/build.py real        # -> examples/suites/real_heldout.jsonl (pip install -e ".[train]")
     python examples/suites/build.py projects    # -> examples/suites/projects.jsonl (pip install -e ".[train]")
+    python examples/suites/build.py calibration # -> examples/suites/calibration.jsonl (pip install -e ".[train]")
 
 synthetic: programs of neurodebug.training.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
 style 0 (plain code, as the shipped model's training data), one input each, kept by the same filter as training data (datagen.keep): a held-out split of the
@@ -19,6 +20,11 @@ real: the held-out packages of `neurodebug corpus` (its defaults: inflection, bo
 python-string-utils, at the versions of the `train` extra): real functions of packages that no
 training trace comes from, run on inputs from their doctests and generated around them, kept by
 the corpus's filter (neurodebug/training/corpus.py); each record keeps its provenance.
+
+calibration: the corpus's calibration split (``corpus.in_calibration``: one function or class in
+ten of the training packages, by its name's hash, kept out of training), its functions and
+methods as records: the training-side real code that confidence's calibration map is fitted on
+(docs/confidence.md). It is not an evaluation suite; nothing is measured on it but the fit.
 
 projects: project code (classes, methods, calls across modules) of the same held-out packages, as
 installed (boltons 26.2.0, inflection 0.5.1, python-string-utils 1.0.0), and of examples/project
@@ -127,16 +133,18 @@ def humaneval() -> int:
     return 0
 
 
-def real() -> int:
+def real(split: str = "real_heldout") -> int:
+    """A suite the corpus build writes (``real_heldout`` or ``calibration``), in a fair order."""
     import tempfile
 
     from neurodebug.cli import main as cli_main
 
     with tempfile.TemporaryDirectory() as tmp:
-        rc = cli_main(["corpus", "--out", tmp, "--jobs", "1"])
+        kinds = ["function", "method"] if split == "calibration" else ["function"]
+        rc = cli_main(["corpus", "--out", tmp, "--jobs", "1", "--kinds", *kinds])
         if rc:
             return rc
-        return interleave(os.path.join(tmp, "real_heldout.jsonl"), os.path.join(HERE, "real_heldout.jsonl"))
+        return interleave(os.path.join(tmp, f"{split}.jsonl"), os.path.join(HERE, f"{split}.jsonl"))
 
 
 def interleave(src: str, out: str) -> int:
@@ -411,5 +419,7 @@ if __name__ == "__main__":
         sys.exit(real())
     if which == "projects":
         sys.exit(projects())
+    if which == "calibration":
+        sys.exit(real("calibration"))
     print(__doc__)
     sys.exit(2)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from neurodebug.backends.base import Predictor, State
+from neurodebug.confidence import Calibration
 from neurodebug.errors import UserError
 
 BACKENDS = ("local", "transformers", "http")
@@ -71,9 +72,11 @@ def make_predictor(model: str | None = None, backend: str = "local", url: str | 
             raise UserError("--timeout must be above 0 seconds.")
         from neurodebug.backends.http import DEFAULT_TIMEOUT_S, HttpPredictor
 
-        return HttpPredictor(url, _http_tokenizer(model), timeout=timeout or DEFAULT_TIMEOUT_S,
-                             model_name=model_name or os.environ.get(MODEL_NAME_ENV) or None,
-                             api_key=api_key or os.environ.get(API_KEY_ENV) or None)
+        predictor = HttpPredictor(url, _http_tokenizer(model), timeout=timeout or DEFAULT_TIMEOUT_S,
+                                  model_name=model_name or os.environ.get(MODEL_NAME_ENV) or None,
+                                  api_key=api_key or os.environ.get(API_KEY_ENV) or None)
+        predictor.calibration = Calibration.load(_http_model_folder(model))
+        return predictor
     if url:
         raise UserError("--url only applies to the http backend; add --backend http.")
     path = resolve_model(model)
@@ -117,16 +120,21 @@ def _http_tokenizer(model: str | None):
     repo id in the local Hugging Face cache: its config.json and tokenizer files are enough),
     else the bundled model's, else CWM's own."""
     from neurodebug.model.errors import ModelError
-    from neurodebug.model.hub import resolve
     from neurodebug.model.tokenizer import TokenizerError, llama3_tokenizer, load_tokenizer
 
     try:
-        if model is not None:
-            return load_tokenizer(resolve(resolve_model(model), weights=False))
-        b = bundled_model()
-        return load_tokenizer(b) if b is not None else llama3_tokenizer()
+        folder = _http_model_folder(model)
+        return load_tokenizer(folder) if folder is not None else llama3_tokenizer()
     except (TokenizerError, ModelError) as e:
         raise UserError(str(e)) from None
+
+
+def _http_model_folder(model: str | None) -> str | None:
+    """The local folder of the model a server serves (``--model``, else the bundled one): its
+    tokenizer and its calibration map; None when there is neither (CWM's vocabulary is built in)."""
+    from neurodebug.model.hub import resolve
+
+    return resolve(resolve_model(model), weights=False) if model is not None else bundled_model()
 
 
 def _sentence(e: Exception, prefix: str) -> str:

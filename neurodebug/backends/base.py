@@ -34,6 +34,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Callable, Sequence
 
+from neurodebug.confidence import RAW, Calibration
+
 
 class State(ABC):
     """Token ids owned by one session, and whatever the backend keeps to extend them cheaply."""
@@ -93,6 +95,9 @@ class Predictor(ABC):
     tokenizer = None
     #: the longest token sequence the model accepts, when known
     context_limit: int | None = None
+    #: how its tokens' log-probabilities become the confidence a user sees: the model folder's
+    #: calibration map (``neurodebug.confidence.Calibration``), or the raw probability
+    calibration: Calibration = RAW
     #: True when :meth:`prompt_logprobs` scores a prompt (the local backend: what `serve` answers
     #: vLLM's prompt_logprobs with)
     supports_prompt_logprobs: bool = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from neurodebug.backends.base import Predictor, State
+from neurodebug.confidence import Calibration
 
 #: Teacher forcing runs the forward pass in chunks of this many tokens (bounds logits memory).
 ARGMAX_CHUNK = 512
@@ -150,6 +151,7 @@ class LocalPredictor(Predictor):
         _pick_cpu_threads(self.model.config, device)
         self.tokenizer = self.model.tokenizer
         self.path = str(path)
+        self.calibration = Calibration.load(self.path)
         self.name = f"local {path}"
         self.context_limit = getattr(self.model.config, "max_position_embeddings", None)
 
@@ -161,6 +163,7 @@ class LocalPredictor(Predictor):
         p.lookahead = _lookahead(lookahead)
         p.tokenizer = runtime.tokenizer
         p.path = str(runtime.directory)
+        p.calibration = Calibration.load(p.path)
         p.name = name or f"local {runtime.directory}"
         p.context_limit = getattr(runtime.config, "max_position_embeddings", None)
         return p

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from neurodebug.backends.base import Predictor, State
+from neurodebug.confidence import Calibration
 from neurodebug.errors import UserError
 
 
@@ -140,6 +141,7 @@ class TransformersPredictor(Predictor):
         self.device = device
         self.tokenizer = load_tokenizer(path)
         self.path = str(path)
+        self.calibration = Calibration.load(self.path)
         self.name = f"transformers {path}"
         self.context_limit = getattr(self.model.config, "max_position_embeddings", None)
 

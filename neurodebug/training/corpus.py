@@ -26,7 +26,9 @@ is the same recipe on code anyone can reproduce from the package registries (the
 
 Every record carries its provenance (package, version, license, module, function). The split is by
 package: the ``--heldout`` packages never reach the training file and become the suite
-``real_heldout.jsonl`` (the record format of ``neurodebug eval``).
+``real_heldout.jsonl`` (the record format of ``neurodebug eval``). One function in
+``CALIBRATION_EVERY`` of the other packages (:func:`in_calibration`) is kept out as well and
+becomes ``calibration.jsonl``, the training-side suite the confidence's calibration is fitted on.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ KINDS = ("function", "builtins", "method", "multi-file", "test")
 DEFAULT_KINDS = ("function", "builtins")
 #: Packages held out of training by default: they form ``real_heldout.jsonl``.
 HELDOUT = ["inflection", "boltons", "string_utils"]
+#: One function (or class) in this many of the training packages, chosen by its name's hash, is
+#: kept out of training too: the calibration split (``calibration.jsonl``), on which the
+#: confidence's calibration map is fitted (docs/confidence.md), real code no model here trained on.
+CALIBRATION_EVERY = 10
 
 #: Modules a program may not import: I/O, processes, clocks, randomness, the interpreter itself.
 BANNED_IMPORTS = {"os", "sys", "io", "subprocess", "socket", "shutil", "tempfile", "pathlib", "random", "time",
@@ -1397,8 +1403,10 @@ def _row(source, entry, call, trace, provenance, why) -> dict:
 def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str], builtins_n: int, jobs: int = 1,
           seed: int = 0, per_function: int = 6, tries: int = 24, log=print,
           kinds: tuple[str, ...] = ("function", "builtins")) -> dict:
-    """Build ``out/train.jsonl`` (traces), ``out/heldout.jsonl`` (the held-out packages' traces) and
-    ``out/real_heldout.jsonl`` (the held-out suite: plain functions only); returns counts by
+    """Build ``out/train.jsonl`` (traces), ``out/heldout.jsonl`` (the held-out packages' traces),
+    ``out/real_heldout.jsonl`` (the held-out suite: plain functions only) and
+    ``out/calibration.jsonl`` (the calibration split's functions and methods, as suite records,
+    kept out of train.jsonl: :func:`in_calibration`); returns counts by
     package, and writes ``out/kinds.json`` (traces by package and kind).
 
     ``kinds``: ``function`` and ``builtins`` (the default build), ``method``, ``multi-file`` and
@@ -1415,7 +1423,8 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
     counts: dict[str, int] = {}
     by_kind: dict[str, dict[str, int]] = {}
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    files = {name: open(out / name, "w", encoding="utf-8") for name in ("train.jsonl", "heldout.jsonl", "real_heldout.jsonl")}
+    names = ("train.jsonl", "heldout.jsonl", "real_heldout.jsonl", "calibration.jsonl")
+    files = {name: open(out / name, "w", encoding="utf-8") for name in names}
     try:
         with ctx.Pool(max(1, jobs), maxtasksperchild=20) as pool:
             for rows in pool.imap(_build_work, tasks):
@@ -1429,6 +1438,9 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
                         files["heldout.jsonl"].write(line)
                         if kind == "function":  # the suite's records are one-file functions
                             files["real_heldout.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
+                    elif in_calibration(r["provenance"]):
+                        if kind in ("function", "method"):  # one-file programs, as eval runs them
+                            files["calibration.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
                     else:
                         files["train.jsonl"].write(line)
                 if rows:
@@ -1441,6 +1453,18 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
     return counts
 
 
+def in_calibration(provenance: dict) -> bool:
+    """Whether a trace of a training package belongs to the calibration split: the hash of its
+    package, module and function (a method's class) picks one in ``CALIBRATION_EVERY``, so every
+    trace of a chosen function, its tests and its class's other methods included, stays out of
+    training. Generated built-in programs never do (they are not real code)."""
+    if provenance["package"] == "builtins":
+        return False
+    name = str(provenance.get("function", "")).split(".")[0]
+    key = f"{provenance['package']}:{provenance['module']}:{name}"
+    return zlib.crc32(key.encode()) % CALIBRATION_EVERY == 0
+
+
 def suite_record(row: dict) -> dict:
     """The ``neurodebug eval`` record of a corpus trace (its provenance kept alongside)."""
     return {"id": row["id"], "code": row["source"], "input": row["call"], "entry": row["entry"],
@@ -1448,7 +1472,7 @@ def suite_record(row: dict) -> dict:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--out", required=True, help="directory for train.jsonl, heldout.jsonl, real_heldout.jsonl, counts.json")
+    p.add_argument("--out", required=True, help="directory for train.jsonl, heldout.jsonl, real_heldout.jsonl, calibration.jsonl, counts.json")
     p.add_argument("--packages", nargs="*", default=sorted(PACKAGES), help=f"packages to use (default: {' '.join(sorted(PACKAGES))})")
     p.add_argument("--stdlib", nargs="*", default=STDLIB, help="standard-library modules to use")
     p.add_argument("--heldout", nargs="*", default=HELDOUT, help=f"packages kept out of training (default: {' '.join(HELDOUT)})")

@@ -1,0 +1,193 @@
+"""Fit the map from a frame's (and a value's) token probabilities to how often it is right.
+
+    python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --limit 160 --out cal.jsonl
+    python benchmarks/confidence_calibration.py fit cal.jsonl --write neurodebug/bundled/calibration.json
+
+``collect`` scores a suite teacher-forced, as ``neurodebug eval`` does (every frame generated
+greedily from the real history under the session's constraints, on the raw model: no map
+applied), and writes one line per scored frame: whether its state is right, its tokens'
+log-probabilities cut into the frame's parts (``Codec.frame_parts``), and each value written in
+full with its log-probabilities and whether it is the real value. ``fit`` compares the
+definitions of ``neurodebug.confidence.DEFINITIONS`` by their AUROC for a wrong state, fits a
+Platt map (a logistic regression on the logit of the chosen definition) for frames and one for
+values, reports both before and after the map with 5-fold cross-validation by record, and
+writes the map a model folder carries (``calibration.json``, read by ``confidence.Calibration``).
+
+Fit on the calibration split only (``examples/suites/build.py calibration``: real functions of the
+training packages that no training trace comes from); the evaluation suites are measured with the
+map by ``neurodebug eval`` (docs/confidence.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def capture_generated_ids():
+    """Make teacher forcing keep each generated frame's ids: {id(logprobs list): ids}."""
+    from neurodebug import compare as C
+
+    seen: dict[int, list[int]] = {}
+    plain = C._Alternatives.frame
+
+    def frame(self, parser, start, logprobs=None, **kw):
+        alt, ids = plain(self, parser, start, logprobs, **kw)
+        if logprobs is not None:
+            seen[id(logprobs)] = list(ids)
+        return alt, ids
+
+    C._Alternatives.frame = frame
+    return seen
+
+
+def frame_rows(rec, predictor, codec, seen) -> list[dict]:
+    """The scored teacher-forced frames of one record, with their parts' log-probabilities."""
+    from neurodebug import compare as C
+    from neurodebug.confidence import values_logprob
+    from neurodebug.evaluate import MAX_FRAME_TOKENS
+    from neurodebug.options import SessionOptions
+    from neurodebug.session import Session
+
+    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], SessionOptions(run_real=True),
+                predictor=predictor).start()
+    if s.real is None or s.real.end.reason not in ("returned", "raised"):
+        return []
+    tf = C.teacher_forced(s.real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
+                          constraint=s.frame_constraint, parser=s.new_parser(), confidence=True)
+    rows = []
+    for sc in tf.frames[C.SCORE_FROM:]:
+        ids = seen.get(id(sc.logprobs)) if sc.logprobs else None
+        if ids is None or len(ids) != len(sc.logprobs):
+            continue
+        parts = codec.frame_parts(ids, (0, len(ids)))
+        row = {"record": rec.get("id"), "step": sc.step, "state_match": sc.state_match,
+               "action_match": sc.action_match,
+               "parts": {name: sc.logprobs[a:b] for name, (a, b) in parts.items()}, "values": []}
+        a, b = parts.get("locals", (0, 0))
+        written = sc.alternative if sc.alternative is not None else sc.real
+        if b > a:
+            probs = values_logprob(codec.tokenizer.decode, ids[a:b], sc.logprobs[a:b])
+            for name, lp in probs.items():
+                right = C.same_value(written.locals.get(name), sc.real.locals.get(name)) if sc.alternative else True
+                row["values"].append({"name": name, "logprob": lp, "right": bool(right)})
+        rows.append(row)
+    return rows
+
+
+def collect(args) -> int:
+    from neurodebug.codec import Codec
+    from neurodebug.evaluate import load_suite
+    from neurodebug.options import SessionOptions
+
+    seen = capture_generated_ids()
+    predictor = SessionOptions().make_predictor()
+    codec = Codec(predictor.tokenizer)
+    t0, n = time.perf_counter(), 0
+    with open(args.out, "w") as out:
+        for rec in load_suite(args.suite, args.limit):
+            for row in frame_rows(rec, predictor, codec, seen):
+                out.write(json.dumps(row) + "\n")
+                n += 1
+            seen.clear()
+    print(f"{args.suite}: {n} teacher-forced frames -> {args.out} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+# -- fitting -----------------------------------------------------------------------------------------
+
+def frame_logprob(row: dict, definition: str) -> float:
+    from neurodebug.confidence import PART_SETS, DEFINITIONS
+
+    lps = [lp for part in PART_SETS[definition[1]] for lp in row["parts"].get(part, [])]
+    return DEFINITIONS[definition[0]](lps) if lps else 1.0
+
+
+def folds(records: list, k: int = 5) -> list[set]:
+    import zlib
+
+    return [{r for r in records if zlib.crc32(str(r).encode()) % k == i} for i in range(k)]
+
+
+def cross_validated(xs, ys, groups, k: int = 5) -> list[float]:
+    """Each point's calibrated probability from a Platt map fitted on the other folds' records."""
+    from neurodebug.confidence import Platt
+
+    out = [0.0] * len(xs)
+    for held in folds(sorted(set(groups)), k):
+        train = [i for i, g in enumerate(groups) if g not in held]
+        platt = Platt.fit([xs[i] for i in train], [ys[i] for i in train])
+        for i, g in enumerate(groups):
+            if g in held:
+                out[i] = platt(xs[i])
+    return out
+
+
+def report(name: str, probs, right) -> str:
+    from neurodebug.confidence import auroc, expected_calibration_error
+
+    a = auroc([1.0 - p for p in probs], [not r for r in right])
+    e = expected_calibration_error(probs, right)
+    sure = [r for p, r in zip(probs, right) if p >= 0.9]
+    share = f"{sum(sure) / len(sure):.3f} of {len(sure)}" if sure else "-"
+    return f"| {name} | {len(probs)} | {a:.4f} | {e:.4f} | {share} |"
+
+
+def fit(args) -> int:
+    import math
+
+    from neurodebug.confidence import DEFINITIONS, PART_SETS, Calibration, Platt, auroc
+
+    rows = [json.loads(line) for line in open(args.frames) if line.strip()]
+    right = [bool(r["state_match"]) for r in rows]
+    groups = [r["record"] for r in rows]
+    print(f"{args.frames}: {len(rows)} frames of {len(set(groups))} records, {right.count(False)} with a wrong state")
+    print("| definition | tokens | AUROC (state wrong) |")
+    print("|---|---|---|")
+    best = None
+    for how in DEFINITIONS:
+        for parts in PART_SETS:
+            a = auroc([-frame_logprob(r, (how, parts)) for r in rows], [not x for x in right])
+            print(f"| {how} | {parts} | {a:.4f} |")
+            if best is None or a > best[0]:
+                best = (a, (how, parts))
+    definition = best[1] if args.definition is None else tuple(args.definition.split(":"))
+    xs = [frame_logprob(r, definition) for r in rows]
+    vals = [v for r in rows for v in r["values"]]
+    vx, vy = [v["logprob"] for v in vals], [v["right"] for v in vals]
+    vg = [r["record"] for r in rows for _ in r["values"]]
+    print(f"\nchosen: {definition[0]} over {definition[1]} tokens; 5-fold cross-validation by record:")
+    print("| what | count | AUROC (wrong) | ECE | right when >= 0.9 |")
+    print("|---|---|---|---|---|")
+    print(report("frames, raw", [math.exp(x) for x in xs], right))
+    print(report("frames, mapped", cross_validated(xs, right, groups), right))
+    print(report("values, raw", [math.exp(x) for x in vx], vy))
+    print(report("values, mapped", cross_validated(vx, vy, vg), vy))
+    cal = Calibration(definition, Platt.fit(xs, right), Platt.fit(vx, vy),
+                      fitted_on=f"{args.frames}: {len(rows)} frames, {len(vals)} values")
+    print(f"\nthe map on all of them: frames {cal.frame}, values {cal.value}")
+    if args.write:
+        cal.save(args.write)
+        print(f"-> {args.write}")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="score a suite teacher-forced; one line per frame")
+    c.add_argument("suite")
+    c.add_argument("--limit", type=int, default=None)
+    c.add_argument("--out", required=True)
+    f = sub.add_parser("fit", help="compare definitions and fit the map on collected frames")
+    f.add_argument("frames")
+    f.add_argument("--definition", help="HOW:TOKENS (e.g. product:state) instead of the best AUROC")
+    f.add_argument("--write", help="write the map here (a model folder's calibration.json)")
+    args = ap.parse_args(argv)
+    return collect(args) if args.command == "collect" else fit(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
