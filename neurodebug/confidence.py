@@ -46,6 +46,8 @@ DEFINITION = "product"
 
 #: Equal-width confidence bins of the calibration numbers.
 BINS = 10
+#: Frames at least this confident are "sure": the goal is that they are right 85% of the time.
+SURE = 0.9
 
 #: A model folder's calibration map (``Calibration.load``).
 CALIBRATION_FILE = "calibration.json"
@@ -301,7 +303,20 @@ def calibration(confidence: Sequence[float | None], state_ok: Sequence[bool], bi
     pairs = [(c, ok) for c, ok in zip(confidence, state_ok) if c is not None]
     conf = [c for c, _ in pairs]
     ok = [bool(o) for _, o in pairs]
+    sure = [o for c, o in zip(conf, ok) if c >= SURE]
     return {"frames": len(pairs),
             "auroc_state_wrong": auroc([1.0 - c for c in conf], [not o for o in ok]),
             "ece": expected_calibration_error(conf, ok, bins),
+            "sure_frames": len(sure), "sure_right": sum(sure) / len(sure) if sure else None,
             "bins": reliability(conf, ok, bins)}
+
+
+def first_divergence_flagged(frames: Sequence[tuple[float | None, bool]], below: float) -> tuple[bool, bool] | None:
+    """For one free-running trace's scored frames in order, (confidence, state right): whether its
+    first wrong frame is its first frame below ``below``, and whether some frame at or before it
+    is; None when no frame is wrong."""
+    wrong = next((i for i, (_, ok) in enumerate(frames) if not ok), None)
+    if wrong is None:
+        return None
+    unsure_at = next((i for i, (c, _) in enumerate(frames) if unsure(c, below)), None)
+    return unsure_at == wrong, unsure_at is not None and unsure_at <= wrong

@@ -363,7 +363,24 @@ def calibration(results: list[RecordResult]) -> dict[str, dict]:
     for mode in ("free-running", "teacher-forced"):
         rows = [f for r in results for f in r.frames if f["mode"] == mode]
         out[mode] = measure([f["confidence"] for f in rows], [f["state_match"] for f in rows])
+    out["free-running"].update(first_divergences(results))
     return out
+
+
+def first_divergences(results: list[RecordResult], below: float | None = None) -> dict:
+    """Over the free-running traces that go wrong: how often the first wrong frame is the first
+    one under the unsure threshold (the default ``SessionOptions.unsure_below``), and how often
+    some frame at or before it is (the user was warned in time)."""
+    from neurodebug.confidence import first_divergence_flagged
+    from neurodebug.options import SessionOptions
+
+    below = SessionOptions().unsure_below if below is None else below
+    flags = [first_divergence_flagged([(f["confidence"], f["state_match"]) for f in r.frames
+                                       if f["mode"] == "free-running"], below) for r in results]
+    flags = [f for f in flags if f is not None]
+    return {"unsure_below": below, "diverging_records": len(flags),
+            "first_divergence_is_first_unsure": _share([f[0] for f in flags]),
+            "unsure_by_first_divergence": _share([f[1] for f in flags])}
 
 
 # -- the whole suite ----------------------------------------------------------------------------------
@@ -534,7 +551,12 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
     for mode, c in summary["model"]["calibration"].items():
         if c["frames"]:
             console.print(f"{mode} confidence: AUROC for a wrong state {_num(c['auroc_state_wrong'])}, "
-                          f"expected calibration error {_num(c['ece'])} ({c['frames']} frames)")
+                          f"expected calibration error {_num(c['ece'])}, right when >= 0.9: "
+                          f"{_pct(c['sure_right'])} of {c['sure_frames']} ({c['frames']} frames)")
+            if c.get("diverging_records"):
+                console.print(f"  first divergence is the first frame under {c['unsure_below']:g}: "
+                              f"{_pct(c['first_divergence_is_first_unsure'])} of {c['diverging_records']} "
+                              f"diverging traces; one at or before it: {_pct(c['unsure_by_first_divergence'])}")
     ok = [r for r in results if r.error is None and r.counted]
     ok.sort(key=lambda r: (r.state / r.counted, r.action / r.counted, r.output is not False))
     if ok and worst:

@@ -47,6 +47,44 @@ def test_the_definitions_by_hand():
     assert confidence.frame_confidence([]) is None
 
 
+def test_the_first_divergence_against_the_first_unsure_frame():
+    flagged = confidence.first_divergence_flagged
+    assert flagged([(0.9, True), (0.3, False), (0.2, False)], 0.5) == (True, True)
+    assert flagged([(0.4, True), (0.3, False)], 0.5) == (False, True)  # warned a frame early
+    assert flagged([(0.9, True), (0.8, False), (0.1, False)], 0.5) == (False, False)  # warned too late
+    assert flagged([(0.9, True), (None, True)], 0.5) is None  # nothing went wrong
+    c = confidence.calibration([0.95, 0.92, 0.3], [True, False, True])
+    assert (c["sure_frames"], c["sure_right"]) == (2, 0.5)
+
+
+def test_a_platt_map_fitted_on_known_odds_finds_them():
+    # frames whose raw probability p is right with probability sigmoid(0.5 * logit(p) + 1)
+    import random
+
+    rng = random.Random(0)
+    logprobs = [math.log(rng.uniform(0.001, 0.999)) for _ in range(20000)]
+    truth = confidence.Platt(0.5, 1.0)
+    right = [rng.random() < truth(lp) for lp in logprobs]
+    fitted = confidence.Platt.fit(logprobs, right)
+    assert fitted.a == pytest.approx(0.5, abs=0.05) and fitted.b == pytest.approx(1.0, abs=0.08)
+    # monotone, finite at a probability of 1 (a forced frame) and near 0
+    assert fitted(0.0) > fitted(math.log(0.9)) > fitted(math.log(0.1)) > fitted(-500.0) > 0.0
+    assert fitted(0.0) <= 1.0
+
+
+def test_a_calibration_reads_the_parts_it_names_and_maps_them(tmp_path):
+    lps = [math.log(0.5), math.log(0.8), math.log(0.25), 0.0]  # event, one locals token, source, end
+    parts = {"event": (0, 1), "locals": (1, 2), "source": (2, 3), "end": (3, 4)}
+    assert confidence.RAW.frame_confidence(lps, parts) == pytest.approx(0.1)  # the whole frame
+    state = confidence.Calibration(("product", "state"))
+    assert state.frame_confidence(lps, parts) == pytest.approx(0.4)  # the line named next is not the state
+    mapped = confidence.Calibration(("product", "state"), confidence.Platt(2.0, -1.0), confidence.Platt(1.0, 0.5))
+    assert mapped.frame_confidence(lps, parts) == pytest.approx(confidence.Platt(2.0, -1.0)(math.log(0.4)))
+    mapped.save(str(tmp_path / confidence.CALIBRATION_FILE))
+    assert confidence.Calibration.load(str(tmp_path)) == mapped
+    assert confidence.Calibration.load(str(tmp_path / "nothing")) is confidence.RAW
+
+
 def test_a_value_takes_the_tokens_that_write_it():
     from neurodebug.backends import bundled_model, make_predictor
 
@@ -108,6 +146,9 @@ def test_eval_frames_out_and_calibration(bundled, tmp_path, capsys):
         want = confidence.calibration([r["confidence"] for r in mine], [r["state_match"] for r in mine])
         assert c["frames"] == want["frames"] == len(mine) and c["bins"] == want["bins"]
         assert (c["auroc_state_wrong"], c["ece"]) == (want["auroc_state_wrong"], want["ece"])
+        assert (c["sure_frames"], c["sure_right"]) == (want["sure_frames"], want["sure_right"])
+    free = summary["model"]["calibration"]["free-running"]
+    assert free["unsure_below"] == 0.5 and free["diverging_records"] <= 2
     share = sum(r["state_match"] for r in tf) / len(tf)
     assert summary["model"]["teacher_forced"]["state_exact"] == pytest.approx(share)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
