@@ -13,8 +13,11 @@ import inspect
 import sys
 
 from neurodebug.cli._session_args import add_real_run_arguments, add_session_arguments, session_from_args, short_locals
+from neurodebug.confidence import unsure
 from neurodebug.errors import UserError
+from neurodebug.render import UNSURE_MARK
 from neurodebug.trace.context import call_text
+from neurodebug.view import sure_text
 
 NAME = "debug"
 HELP = ("step through the model's predicted execution with a pdb-style prompt, beside the real run "
@@ -38,11 +41,14 @@ def show(s, out) -> None:
     from neurodebug.trace.format import shorten, strip_marker
 
     where = f.line if f.line is not None else "?"
-    print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth})", file=out)
+    below = s.options.unsure_below
+    sure = "" if f.confidence is None else f", {sure_text(f.confidence)}" + (UNSURE_MARK if unsure(f.confidence, below) else "")
+    print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth}{sure})", file=out)
     if f.event in ("return", "exception"):
         print(f"     predicted {'returns' if f.event == 'return' else 'raises'} {shorten(f.arg or '', 200)}", file=out)
     else:
-        print(f"     predicted: {short_locals(f.locals, 200)}", file=out)
+        doubted = frozenset(k for k, c in (f.locals_confidence or {}).items() if unsure(c, below))
+        print(f"     predicted: {short_locals(f.locals, 200, doubted)}", file=out)
     if f.malformed:
         print(f"     (malformed frame: {shorten(f.malformed, 200)})", file=out)
     r = s.real_frame(s.index)
@@ -219,7 +225,9 @@ class Debugger(cmd.Cmd):
         loc = f.locals if f is not None else {}
         real = self.s.real_frame(self.s.index)
         if name:
-            self.say(loc[name] if name in loc else f"No such variable: {name}")
+            sure = ((f.locals_confidence or {}).get(name) if f is not None else None)
+            doubt = "" if sure is None else f"   ({sure_text(sure)}{', unsure' if unsure(sure, self.s.options.unsure_below) else ''})"
+            self.say(loc[name] + doubt if name in loc else f"No such variable: {name}")
             if real is not None and name in real.locals:
                 self.say(f"  (real: {real.locals[name]})")
         else:

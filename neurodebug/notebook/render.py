@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import html
 
+from neurodebug.confidence import unsure
+from neurodebug.render import UNSURE_MARK
+from neurodebug.trace.context import call_text
 from neurodebug.trace.format import source_lines, strip_marker
 from neurodebug.trace.frames import End, Frame
-from neurodebug.view import LocalRow, SessionView
+from neurodebug.view import LocalRow, SessionView, sure_text
 from neurodebug.view import local_rows as rows_of
-from neurodebug.trace.context import call_text
 
 #: The marks' colours: translucent, so that they read on light and dark themes alike.
 PREDICTED_BG = "rgba(64, 128, 255, 0.22)"
 REAL_BG = "rgba(40, 180, 80, 0.22)"
 CHANGED_BG = "rgba(255, 190, 0, 0.35)"
 DIFFERS_FG = "#d03030"
+#: The mark after a predicted value the model was unsure of (under ``unsure_below``), as the CLI's.
+UNSURE_FG = "#c08000"
 
 
 def local_rows(view: SessionView) -> list[LocalRow]:
@@ -63,7 +67,10 @@ def source_html(source: str, predicted_line: int | None, real_line: int | None) 
             f'max-height:28em; overflow:auto">{"".join(rows) or "&nbsp;"}</pre>')
 
 
-def _cell(text: str | None, changed: bool, differs: bool = False) -> str:
+def _cell(text: str | None, changed: bool, differs: bool = False, confidence: float | None = None,
+          unsure_below: float | None = None) -> str:
+    """One value's cell; a predicted value's confidence is its tooltip, and an unsure one ends in
+    the unsure mark (``confidence.unsure``)."""
     if text is None:
         return '<td style="opacity:.45">—</td>'
     style = "font-family: monospace; padding: 1px 8px;"
@@ -71,18 +78,21 @@ def _cell(text: str | None, changed: bool, differs: bool = False) -> str:
         style += f" background: {CHANGED_BG}; font-weight: bold;"
     if differs:
         style += f" color: {DIFFERS_FG};"
-    return f'<td style="{style}">{html.escape(text)}</td>'
+    title = f' title="{sure_text(confidence)}"' if confidence is not None else ""
+    mark = (f'<span class="nd-unsure" style="color: {UNSURE_FG}; opacity: .8">{UNSURE_MARK}</span>'
+            if unsure_below is not None and unsure(confidence, unsure_below) else "")
+    return f'<td style="{style}"{title}>{html.escape(text)}{mark}</td>'
 
 
-def locals_html(rows: list[LocalRow], has_real: bool) -> str:
+def locals_html(rows: list[LocalRow], has_real: bool, unsure_below: float | None = None) -> str:
     """The locals side by side: predicted, real; a changed value highlighted, a predicted value
-    that differs from the real one in red."""
+    that differs from the real one in red, one the model was unsure of marked."""
     head = "<tr><th style='text-align:left'>name</th><th style='text-align:left'>predicted</th>" + \
         ("<th style='text-align:left'>real</th>" if has_real else "") + "</tr>"
     body = []
     for row in rows:
         cells = f"<td style='font-family: monospace; padding: 1px 8px'>{html.escape(row.name)}</td>" + \
-            _cell(row.predicted, row.predicted_changed, row.differs)
+            _cell(row.predicted, row.predicted_changed, row.differs, row.confidence, unsure_below)
         if has_real:
             cells += _cell(row.real, row.real_changed)
         body.append(f'<tr class="nd-local" data-name="{html.escape(row.name)}">{cells}</tr>')

@@ -102,7 +102,7 @@ class Debugger:
         self._high = max(self._high, view.index)
         self._header.value = render.header_html(view, run_real)
         self._source.value = render.source_html(view.source, *render.lines_marked(view))
-        self._locals.value = render.locals_html(render.local_rows(view), view.real is not None)
+        self._locals.value = render.locals_html(render.local_rows(view), view.real is not None, view.unsure_below)
         self._divergence.value = html_text(render.divergence_sentence(view), "nd-divergence-text")
         self.jump.disabled = not s.started or view.real is None or (
             view.divergence is None and view.ended) or render.divergence_frame(view) == view.index

@@ -188,3 +188,22 @@ def test_real_continues_from_the_real_run_and_the_end_counts_each_stretch(real, 
     assert "predicted: a=1, b=2, y=1" in shown[4] and "<- differs" not in shown[4]  # the real frame, taken
     assert "From the start: the model wrote 4 frames; 1 differs from the real run, the first at step 5." in shown[5]
     assert "From step 6 (after the real run's frames): the model wrote 4 frames; none differs" in shown[5]
+
+
+def test_the_model_s_confidence_and_its_unsure_values_are_shown():
+    """On the bundled model: each predicted frame says how sure the model was, and values under
+    the threshold (every one, at 1.0) carry the unsure mark, in the frame and in `p NAME`."""
+    from pathlib import Path
+
+    from neurodebug import Session, SessionOptions
+    from neurodebug.backends import bundled_model
+
+    if bundled_model() is None:
+        pytest.skip("the bundled model is not installed")
+    path = Path(__file__).resolve().parents[2] / "examples" / "count_char.py"
+    s = Session.from_file(path, None, None, SessionOptions(max_frames=6, run_real=False, unsure_below=1.0)).start()
+    rc, out = drive(s, "s\ns\ns\np ch\nq\n")
+    frame, printed = after_prompts(out)[2], after_prompts(out)[3]
+    assert rc == 0 and "% sure?)" in frame  # "(line, depth 0, 77% sure?)"
+    assert "ch='" in frame and "'?" in frame.split("predicted:")[1]
+    assert printed.startswith("'") and "% sure, unsure)" in printed

@@ -58,6 +58,15 @@ def test_changed_and_differing_values_are_highlighted():
     assert "<th" in render.locals_html([], has_real=False) and "no locals" in render.locals_html([], False)
 
 
+def test_a_predicted_value_says_how_sure_the_model_was_and_an_unsure_one_is_marked():
+    rows = [render.LocalRow("n", "3", "3", confidence=0.95), render.LocalRow("m", "1", "2", confidence=0.3),
+            render.LocalRow("k", "7", "7")]  # written by the session: no confidence
+    out = render.locals_html(rows, has_real=True, unsure_below=0.5)
+    assert 'title="95% sure"' in out and 'title="30% sure"' in out and out.count("title=") == 2
+    assert out.count('class="nd-unsure"') == 1 and "2?" not in out
+    assert '1<span class="nd-unsure"' in out
+
+
 def test_the_source_view_escapes_and_marks_both_lines_on_one():
     out = render.source_html("def f(a):\n    return a < 1  # << START_OF_TRACE\n", 2, 2)
     assert "a &lt; 1" in out and "START_OF_TRACE" not in out and "▶●" in out and "linear-gradient" in out
