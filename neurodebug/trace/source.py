@@ -149,6 +149,30 @@ def expression_call(source: str, call: str | None) -> str | None:
     return ast.unparse(node)
 
 
+def _undefined_base(source: str, expression: str) -> str | None:
+    """The name a call expression's chain starts from (``Nope`` in ``Nope().x()``) when neither
+    the top level of ``source`` binds it nor is it a built-in; None when it is defined (or the
+    source does not parse: the run says why)."""
+    node = _parse_call(expression)
+    while isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    if not isinstance(node, ast.Name) or hasattr(builtins, node.id):
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    bound = {n.id for stmt in tree.body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+             and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    return None if node.id in bound or any(a.name == "*" for s in tree.body if isinstance(s, ast.ImportFrom)
+                                          for a in s.names) else node.id
+
+
 def example_call(source: str, entry: str | None) -> str:
     """How to call ``entry`` on the command line: ``Stack().push(...)`` for a method of a top-level
     class, ``f(...)`` for a function (the sentences that ask for a call show it)."""
@@ -186,6 +210,10 @@ def resolve_call(source: str, entry: str | None, call: str | None, name: str | N
     """
     expression = expression_call(source, call)
     if expression is not None and (entry in (None, CALL_ENTRY) or "." in entry):  # "Stack.push" names a method
+        undefined = _undefined_base(source, expression)
+        if undefined:
+            raise NoSuchFunction(f"The call {expression} starts from {undefined!r}, which {name or 'the file'} "
+                                 "does not define at its top level.")
         return CALL_ENTRY, expression
     if entry is None and (call is None or not call.strip()) and find_entry(source) is None \
             and (expression := method_call_comment(source)) is not None:

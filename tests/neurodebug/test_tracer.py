@@ -432,6 +432,17 @@ def test_a_class_method_chain_and_a_method_call_comment(tmp_path):
     assert next(f for f in trace.frames if f.func == "from_text").line == 6  # the def line, not the decorator's
 
 
+def test_a_call_expression_on_a_name_the_file_lacks_is_one_sentence_before_any_run():
+    from neurodebug.trace.source import resolve_call
+
+    src = "import json as j\nfrom x import Y\nclass Stack:\n    def push(self, v):\n        return v\n\nS = Stack\n"
+    with pytest.raises(UserError, match=r"^The call Nope\(\)\.x\(\) starts from 'Nope', which stack\.py does not "
+                                        r"define at its top level\.$"):
+        resolve_call(src, None, "Nope().x()", "stack.py")
+    for fine in ("Stack().push(1)", "S().push(2)", "Y().z()", "j.loads('1').bit_length()", "dict(a=1).get('a')"):
+        assert resolve_call(src, None, fine)[0] == "__trace__", fine
+
+
 def _record_in_process(code: str, call, **options):
     """Run the Recorder in this process (as the benchmark does) and decode its messages."""
     from neurodebug.real.recorder import LocalsDecoder, Recorder
