@@ -7,11 +7,12 @@
 greedily from the real history under the session's constraints, on the raw model: no map
 applied), and writes one line per scored frame: whether its state is right, its tokens'
 log-probabilities cut into the frame's parts (``Codec.frame_parts``), and each value written in
-full with its log-probabilities and whether it is the real value. ``fit`` compares the
-definitions of ``neurodebug.confidence.DEFINITIONS`` by their AUROC for a wrong state, fits a
-Platt map (a logistic regression on the logit of the chosen definition) for frames and one for
-values, reports both before and after the map with 5-fold cross-validation by record, and
-writes the map a model folder carries (``calibration.json``, read by ``confidence.Calibration``).
+full with its log-probability and whether it is the real value. ``fit`` prints the AUROC of the
+raw definitions (``confidence.DEFINITIONS`` over all of a frame's tokens or its state's) for a
+wrong state; fits a logistic map for frames over ``confidence.frame_features`` (and, to compare,
+a Platt map on the raw product alone) and a Platt map for values; reports each with 5-fold
+cross-validation by record; and writes the maps a model folder carries (``calibration.json``,
+read by ``confidence.Calibration``).
 
 Fit on the calibration split only (``examples/suites/build.py calibration``: real functions of the
 training packages that no training trace comes from); the evaluation suites are measured with the
@@ -98,11 +99,18 @@ def collect(args) -> int:
 
 # -- fitting -----------------------------------------------------------------------------------------
 
-def frame_logprob(row: dict, definition: str) -> float:
-    from neurodebug.confidence import PART_SETS, DEFINITIONS
+#: The frame map's features (``confidence.frame_features``), and the one-feature Platt map it is
+#: compared with.
+FRAME_FEATURES = ("logit_product", "min", "state_mean", "state_min", "returns", "log_tokens", "log_state_tokens")
+PLATT = ("logit_product",)
 
-    lps = [lp for part in PART_SETS[definition[1]] for lp in row["parts"].get(part, [])]
-    return DEFINITIONS[definition[0]](lps) if lps else 1.0
+
+def raw_logprob(row: dict, how: str, state_only: bool) -> float:
+    from neurodebug.confidence import DEFINITIONS, STATE_PARTS
+
+    names = STATE_PARTS if state_only else ("event", "locals", "source", "value", "end")
+    lps = [lp for part in names for lp in row["parts"].get(part, [])]
+    return DEFINITIONS[how](lps) if lps else 0.0
 
 
 def folds(records: list, k: int = 5) -> list[set]:
@@ -111,26 +119,26 @@ def folds(records: list, k: int = 5) -> list[set]:
     return [{r for r in records if zlib.crc32(str(r).encode()) % k == i} for i in range(k)]
 
 
-def cross_validated(xs, ys, groups, k: int = 5) -> list[float]:
-    """Each point's calibrated probability from a Platt map fitted on the other folds' records."""
-    from neurodebug.confidence import Platt
+def cross_validated(features, xs, ys, groups, k: int = 5) -> list[float]:
+    """Each point's calibrated probability from a map fitted on the other folds' records."""
+    from neurodebug.confidence import Logistic
 
     out = [0.0] * len(xs)
     for held in folds(sorted(set(groups)), k):
-        train = [i for i, g in enumerate(groups) if g not in held]
-        platt = Platt.fit([xs[i] for i in train], [ys[i] for i in train])
+        fitted = Logistic.fit(features, [x for x, g in zip(xs, groups) if g not in held],
+                              [y for y, g in zip(ys, groups) if g not in held])
         for i, g in enumerate(groups):
             if g in held:
-                out[i] = platt(xs[i])
+                out[i] = fitted(xs[i])
     return out
 
 
 def report(name: str, probs, right) -> str:
-    from neurodebug.confidence import auroc, expected_calibration_error
+    from neurodebug.confidence import SURE, auroc, expected_calibration_error
 
     a = auroc([1.0 - p for p in probs], [not r for r in right])
     e = expected_calibration_error(probs, right)
-    sure = [r for p, r in zip(probs, right) if p >= 0.9]
+    sure = [r for p, r in zip(probs, right) if p >= SURE]
     share = f"{sum(sure) / len(sure):.3f} of {len(sure)}" if sure else "-"
     return f"| {name} | {len(probs)} | {a:.4f} | {e:.4f} | {share} |"
 
@@ -138,36 +146,33 @@ def report(name: str, probs, right) -> str:
 def fit(args) -> int:
     import math
 
-    from neurodebug.confidence import DEFINITIONS, PART_SETS, Calibration, Platt, auroc
+    from neurodebug.confidence import DEFINITIONS, Calibration, Logistic, auroc, frame_features, value_features
 
     rows = [json.loads(line) for line in open(args.frames) if line.strip()]
     right = [bool(r["state_match"]) for r in rows]
     groups = [r["record"] for r in rows]
     print(f"{args.frames}: {len(rows)} frames of {len(set(groups))} records, {right.count(False)} with a wrong state")
-    print("| definition | tokens | AUROC (state wrong) |")
+    print("| raw definition | tokens | AUROC (state wrong) |")
     print("|---|---|---|")
-    best = None
     for how in DEFINITIONS:
-        for parts in PART_SETS:
-            a = auroc([-frame_logprob(r, (how, parts)) for r in rows], [not x for x in right])
-            print(f"| {how} | {parts} | {a:.4f} |")
-            if best is None or a > best[0]:
-                best = (a, (how, parts))
-    definition = best[1] if args.definition is None else tuple(args.definition.split(":"))
-    xs = [frame_logprob(r, definition) for r in rows]
+        for state_only in (False, True):
+            a = auroc([-raw_logprob(r, how, state_only) for r in rows], [not x for x in right])
+            print(f"| {how} | {'state' if state_only else 'frame'} | {a:.4f} |")
+    xs = [frame_features(r["parts"]) for r in rows]
     vals = [v for r in rows for v in r["values"]]
-    vx, vy = [v["logprob"] for v in vals], [v["right"] for v in vals]
+    vx, vy = [value_features(v["logprob"]) for v in vals], [v["right"] for v in vals]
     vg = [r["record"] for r in rows for _ in r["values"]]
-    print(f"\nchosen: {definition[0]} over {definition[1]} tokens; 5-fold cross-validation by record:")
+    print("\n5-fold cross-validation by record (each fold's frames mapped by a map fitted on the others):")
     print("| what | count | AUROC (wrong) | ECE | right when >= 0.9 |")
     print("|---|---|---|---|---|")
-    print(report("frames, raw", [math.exp(x) for x in xs], right))
-    print(report("frames, mapped", cross_validated(xs, right, groups), right))
-    print(report("values, raw", [math.exp(x) for x in vx], vy))
-    print(report("values, mapped", cross_validated(vx, vy, vg), vy))
-    cal = Calibration(definition, Platt.fit(xs, right), Platt.fit(vx, vy),
-                      fitted_on=f"{args.frames}: {len(rows)} frames, {len(vals)} values")
-    print(f"\nthe map on all of them: frames {cal.frame}, values {cal.value}")
+    print(report("frames, raw product", [math.exp(raw_logprob(r, "product", False)) for r in rows], right))
+    print(report("frames, Platt map", cross_validated(PLATT, xs, right, groups), right))
+    print(report("frames, feature map", cross_validated(FRAME_FEATURES, xs, right, groups), right))
+    print(report("values, raw product", [math.exp(v["logprob"]) for v in vals], vy))
+    print(report("values, Platt map", cross_validated(("logit",), vx, vy, vg), vy))
+    cal = Calibration(Logistic.fit(FRAME_FEATURES, xs, right), Logistic.fit(("logit",), vx, vy),
+                      fitted_on=f"{args.fitted_on or args.frames}: {len(rows)} frames, {len(vals)} values")
+    print(f"\nthe maps on all of them: frames {cal.frame}, values {cal.value}")
     if args.write:
         cal.save(args.write)
         print(f"-> {args.write}")
@@ -183,7 +188,7 @@ def main(argv=None) -> int:
     c.add_argument("--out", required=True)
     f = sub.add_parser("fit", help="compare definitions and fit the map on collected frames")
     f.add_argument("frames")
-    f.add_argument("--definition", help="HOW:TOKENS (e.g. product:state) instead of the best AUROC")
+    f.add_argument("--fitted-on", help="how calibration.json names the data (default: the frames file)")
     f.add_argument("--write", help="write the map here (a model folder's calibration.json)")
     args = ap.parse_args(argv)
     return collect(args) if args.command == "collect" else fit(args)

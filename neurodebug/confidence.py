@@ -32,15 +32,12 @@ DEFINITIONS: dict[str, Callable[[Sequence[float]], float]] = {
     "geometric_mean": lambda lps: sum(lps) / len(lps),
 }
 
-#: Which of a frame's parts (``Codec.frame_parts``) a definition reads: all its tokens, or those
-#: that write its state (the event, the locals and a return's value), which is what "this frame's
-#: state is right" is about; the line it names next is the action.
-PART_SETS: dict[str, tuple[str, ...]] = {
-    "frame": ("event", "locals", "source", "value", "end"),
-    "state": ("event", "locals", "value"),
-}
+#: A frame's parts (``Codec.frame_parts``) that write its state: the event, the locals and a
+#: return's value, which is what "this frame's state is right" is about; the line it names next
+#: (its source) is the action.
+STATE_PARTS = ("event", "locals", "value")
 
-#: The definition frames carry without a calibration map (``Calibration.RAW``): the best AUROC on
+#: The definition frames carry without a calibration map (``RAW``): the best AUROC on
 #: synthetic_heldout, teacher-forced (docs/confidence.md).
 DEFINITION = "product"
 
@@ -77,45 +74,67 @@ def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], lo
     return {k: math.exp(v) for k, v in values_logprob(decode, ids, logprobs, definition).items()}
 
 
+# -- the calibration map ------------------------------------------------------------------------------
+
+
+def frame_features(parts: dict[str, Sequence[float]]) -> dict[str, float]:
+    """What a frame's calibration map reads: summaries of its tokens' log-probabilities, of all
+    of them and of those that write its state, their counts, and whether it is a return (whose
+    value is the hardest part to get right). ``parts``: each part's log-probabilities."""
+    every = [lp for name in ("event", "locals", "source", "value", "end") for lp in parts.get(name, ())]
+    state = [lp for name in STATE_PARTS for lp in parts.get(name, ())]
+    return {"logit_product": _logit(sum(every)), "min": min(every, default=0.0),
+            "state_mean": sum(state) / len(state) if state else 0.0, "state_min": min(state, default=0.0),
+            "returns": 1.0 if "value" in parts else 0.0, "log_tokens": math.log1p(len(every)),
+            "log_state_tokens": math.log1p(len(state))}
+
+
+def value_features(logprob: float) -> dict[str, float]:
+    """What a value's map reads: the logit of its probability (a Platt map)."""
+    return {"logit": _logit(logprob)}
+
+
 @dataclass(frozen=True)
-class Platt:
-    """A Platt map: P(right) = sigmoid(a * logit(p) + b), from a raw probability p given as its log.
+class Logistic:
+    """P(right) = sigmoid(bias + sum of weight * feature), over named features: fitted by
+    maximum likelihood on the calibration split (``benchmarks/confidence_calibration.py``).
+    On the one feature ``logit`` it is a Platt map."""
 
-    Monotone, so it keeps the order of confidences (and their AUROC); it moves them to how often
-    frames so sure were right on the data it was fitted on."""
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float = 0.0
 
-    a: float = 1.0
-    b: float = 0.0
-
-    def __call__(self, logprob: float) -> float:
-        z = self.a * _logit(logprob) + self.b
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    def __call__(self, x: dict[str, float]) -> float:
+        z = self.bias + sum(w * x[name] for name, w in zip(self.features, self.weights))
+        return 0.5 * (1.0 + math.tanh(0.5 * z))  # the sigmoid, without overflow
 
     @classmethod
-    def fit(cls, logprobs: Sequence[float], right: Sequence[bool], l2: float = 1e-2, steps: int = 100) -> "Platt":
-        """The maximum-likelihood map: Newton's method on the logistic loss, each step halved
-        until the loss falls, with a little L2 for data that one threshold separates."""
+    def fit(cls, features: Sequence[str], xs: Sequence[dict[str, float]], right: Sequence[bool],
+            l2: float = 1e-2, steps: int = 100) -> "Logistic":
+        """Newton's method on the logistic loss, each step halved until the loss falls, with a
+        little L2 on the weights for data that one threshold separates."""
         import numpy as np
 
-        X = np.stack([np.array([_logit(lp) for lp in logprobs]), np.ones(len(logprobs))], axis=1)
+        X = np.array([[x[name] for name in features] + [1.0] for x in xs], dtype=float)
         y = np.asarray(right, dtype=float)
+        ridge = l2 * np.diag([1.0] * len(features) + [0.0])
 
         def loss(w):
             z = X @ w
-            return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * w @ w)
+            return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * w @ ridge @ w)
 
-        w = np.array([1.0, 0.0])
+        w = np.zeros(X.shape[1])
         for _ in range(steps):
-            p = 0.5 * (1.0 + np.tanh(0.5 * (X @ w)))  # the sigmoid, without overflow
-            grad = X.T @ (p - y) + l2 * w
-            hess = X.T @ (X * (p * (1 - p))[:, None]) + l2 * np.eye(2)
+            p = 0.5 * (1.0 + np.tanh(0.5 * (X @ w)))
+            grad = X.T @ (p - y) + ridge @ w
+            hess = X.T @ (X * (p * (1 - p))[:, None]) + ridge + 1e-9 * np.eye(len(w))
             step, before = np.linalg.solve(hess, grad), loss(w)
             while loss(w - step) > before and np.abs(step).max() > 1e-12:
                 step = step / 2
             w = w - step
             if np.abs(step).max() < 1e-9:
                 break
-        return cls(round(float(w[0]), 6), round(float(w[1]), 6))
+        return cls(tuple(features), tuple(round(float(v), 6) for v in w[:-1]), round(float(w[-1]), 6))
 
 
 def _logit(logprob: float) -> float:
@@ -126,39 +145,40 @@ def _logit(logprob: float) -> float:
 
 @dataclass(frozen=True)
 class Calibration:
-    """How a model's token log-probabilities become the confidence the user sees.
+    """How a model's token log-probabilities become the confidence a user sees: a frame's (its
+    state is right) and a value's (it is the real value).
 
-    ``definition``: (how, parts): a key of ``DEFINITIONS`` over the tokens of ``PART_SETS[parts]``;
-    ``frame`` and ``value``: the Platt maps fitted for frames (right state) and values (the real
-    value), or None for the raw probability. A model folder may carry one (``calibration.json``,
-    fitted by ``benchmarks/confidence_calibration.py`` on the corpus's calibration split); without
-    one the confidence is the raw probability of the whole frame (``RAW``)."""
+    ``frame`` and ``value``: the maps fitted on the corpus's calibration split (``Logistic`` over
+    :func:`frame_features` and :func:`value_features`), or None for the raw probability (the
+    product of the tokens' probabilities). A model folder carries its maps in
+    ``calibration.json``; a model without one (CWM itself) shows raw probabilities (``RAW``)."""
 
-    definition: tuple[str, str] = (DEFINITION, "frame")
-    frame: Platt | None = None
-    value: Platt | None = None
+    frame: Logistic | None = None
+    value: Logistic | None = None
     fitted_on: str = ""
 
     def frame_confidence(self, logprobs: Sequence[float], parts: dict[str, tuple[int, int]] | None = None) -> float | None:
-        """A frame's confidence from its tokens' log-probabilities, cut by ``parts`` (its
-        ``Codec.frame_parts``; without them, every token counts)."""
-        how, which = self.definition
-        if parts is not None and which != "frame":
-            logprobs = [lp for name in PART_SETS[which] for lp in logprobs[slice(*parts.get(name, (0, 0)))]]
+        """A frame's confidence from its tokens' log-probabilities, cut into the frame's parts by
+        ``parts`` (its ``Codec.frame_parts``; without them, all of them as its locals)."""
         if not logprobs:
-            return None if parts is None else 1.0  # nothing of that part to doubt (a forced frame)
-        lp = DEFINITIONS[how](logprobs)
-        return self.frame(lp) if self.frame else math.exp(lp)
+            return None
+        if self.frame is None:
+            return math.exp(sum(logprobs))
+        cut = {name: logprobs[a:b] for name, (a, b) in (parts or {"locals": (0, len(logprobs))}).items()}
+        return self.frame(frame_features(cut))
 
     def values_confidence(self, decode: Callable[[list[int]], str], ids: Sequence[int],
                           logprobs: Sequence[float]) -> dict[str, float]:
         """name -> confidence of each value written in full (:func:`values_logprob`, mapped)."""
-        got = values_logprob(decode, ids, logprobs, self.definition[0])
-        return {k: self.value(v) if self.value else math.exp(v) for k, v in got.items()}
+        got = values_logprob(decode, ids, logprobs)
+        return {k: self.value_confidence(v) for k, v in got.items()}
+
+    def value_confidence(self, logprob: float) -> float:
+        """One value's confidence from its log-probability (an alternative's too)."""
+        return self.value(value_features(logprob)) if self.value else math.exp(logprob)
 
     def save(self, path: str) -> None:
-        data = {"definition": list(self.definition), "fitted_on": self.fitted_on,
-                "frame": asdict(self.frame) if self.frame else None,
+        data = {"fitted_on": self.fitted_on, "frame": asdict(self.frame) if self.frame else None,
                 "value": asdict(self.value) if self.value else None}
         with open(path, "w") as fh:
             json.dump(data, fh, indent=1)
@@ -166,17 +186,20 @@ class Calibration:
 
     @classmethod
     def load(cls, folder: str | None) -> "Calibration":
-        """A model folder's map, or ``RAW`` when it has none."""
+        """A model folder's maps, or ``RAW`` when it has none."""
         path = os.path.join(folder, CALIBRATION_FILE) if folder else None
         if not path or not os.path.isfile(path):
             return RAW
         with open(path) as fh:
             data = json.load(fh)
-        return cls(tuple(data["definition"]), Platt(**data["frame"]) if data.get("frame") else None,
-                   Platt(**data["value"]) if data.get("value") else None, data.get("fitted_on", ""))
+
+        def logistic(d):
+            return Logistic(tuple(d["features"]), tuple(d["weights"]), d["bias"]) if d else None
+
+        return cls(logistic(data.get("frame")), logistic(data.get("value")), data.get("fitted_on", ""))
 
 
-#: No map: the raw probability of the whole frame.
+#: No map: the raw probability of the whole frame, and of each value.
 RAW = Calibration()
 
 

@@ -412,8 +412,8 @@ class Session:
                                     "it was last written.") from None
                 raise
             # each on the scale of the values' confidence: the written one reads as its confidence
-            value_map = self.predictor.calibration.value
-            return [replace(a, probability=value_map(math.log(a.probability))) for a in found] if value_map else found
+            calibration = self.predictor.calibration
+            return [replace(a, probability=calibration.value_confidence(math.log(a.probability))) for a in found]
 
     def _real_or_say(self) -> Trace:
         if self.real is None:

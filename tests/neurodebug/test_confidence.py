@@ -58,30 +58,33 @@ def test_the_first_divergence_against_the_first_unsure_frame():
 
 
 def test_a_platt_map_fitted_on_known_odds_finds_them():
-    # frames whose raw probability p is right with probability sigmoid(0.5 * logit(p) + 1)
+    # values whose raw probability p is right with probability sigmoid(0.5 * logit(p) + 1)
     import random
 
     rng = random.Random(0)
-    logprobs = [math.log(rng.uniform(0.001, 0.999)) for _ in range(20000)]
-    truth = confidence.Platt(0.5, 1.0)
-    right = [rng.random() < truth(lp) for lp in logprobs]
-    fitted = confidence.Platt.fit(logprobs, right)
-    assert fitted.a == pytest.approx(0.5, abs=0.05) and fitted.b == pytest.approx(1.0, abs=0.08)
-    # monotone, finite at a probability of 1 (a forced frame) and near 0
-    assert fitted(0.0) > fitted(math.log(0.9)) > fitted(math.log(0.1)) > fitted(-500.0) > 0.0
-    assert fitted(0.0) <= 1.0
+    xs = [confidence.value_features(math.log(rng.uniform(0.001, 0.999))) for _ in range(20000)]
+    truth = confidence.Logistic(("logit",), (0.5,), 1.0)
+    right = [rng.random() < truth(x) for x in xs]
+    fitted = confidence.Logistic.fit(("logit",), xs, right)
+    assert fitted.weights[0] == pytest.approx(0.5, abs=0.05) and fitted.bias == pytest.approx(1.0, abs=0.08)
+    cal = confidence.Calibration(value=fitted)
+    # monotone, finite at a probability of 1 (forced tokens) and near 0
+    ps = [cal.value_confidence(lp) for lp in (0.0, math.log(0.9), math.log(0.1), -500.0)]
+    assert 1.0 >= ps[0] > ps[1] > ps[2] > ps[3] > 0.0
 
 
-def test_a_calibration_reads_the_parts_it_names_and_maps_them(tmp_path):
+def test_a_frame_map_reads_the_frame_s_parts_and_survives_a_round_trip(tmp_path):
     lps = [math.log(0.5), math.log(0.8), math.log(0.25), 0.0]  # event, one locals token, source, end
     parts = {"event": (0, 1), "locals": (1, 2), "source": (2, 3), "end": (3, 4)}
     assert confidence.RAW.frame_confidence(lps, parts) == pytest.approx(0.1)  # the whole frame
-    state = confidence.Calibration(("product", "state"))
-    assert state.frame_confidence(lps, parts) == pytest.approx(0.4)  # the line named next is not the state
-    mapped = confidence.Calibration(("product", "state"), confidence.Platt(2.0, -1.0), confidence.Platt(1.0, 0.5))
-    assert mapped.frame_confidence(lps, parts) == pytest.approx(confidence.Platt(2.0, -1.0)(math.log(0.4)))
-    mapped.save(str(tmp_path / confidence.CALIBRATION_FILE))
-    assert confidence.Calibration.load(str(tmp_path)) == mapped
+    x = confidence.frame_features({"event": lps[:1], "locals": lps[1:2], "source": lps[2:3], "end": lps[3:]})
+    assert x["state_mean"] == pytest.approx(math.log(0.4) / 2) and x["state_min"] == pytest.approx(math.log(0.5))
+    assert x["logit_product"] == pytest.approx(math.log(0.1 / 0.9)) and x["returns"] == 0.0
+    frame = confidence.Logistic(("state_min", "returns"), (2.0, -1.0), 0.5)
+    cal = confidence.Calibration(frame, confidence.Logistic(("logit",), (1.0,), 0.5))
+    assert cal.frame_confidence(lps, parts) == pytest.approx(1 / (1 + math.exp(-(0.5 + 2 * math.log(0.5)))))
+    cal.save(str(tmp_path / confidence.CALIBRATION_FILE))
+    assert confidence.Calibration.load(str(tmp_path)) == cal
     assert confidence.Calibration.load(str(tmp_path / "nothing")) is confidence.RAW
 
 
