@@ -108,8 +108,9 @@ class SessionOptions(BaseModel):
         MAX_FRAME_TOKENS, "a frame longer than this many tokens is cut off and ends the prediction", "prediction",
         metavar="N", ge=2)
     unsure_below: float = _option(
-        0.5, "mark a predicted value or frame whose confidence (the probability the model gave what it wrote) "
-             "is below this as unsure, with a dim ?", "prediction", metavar="P", ge=0, le=1)
+        0.5, "mark a predicted value or frame whose confidence (how likely it is right: the probability the model "
+             "gave what it wrote, through the model's calibration map) is below this as unsure, with a dim ?",
+        "prediction", metavar="P", ge=0, le=1)
     step_over: Literal[STEP_OVER_MODES] = _option(
         "force_return", "how `next` steps over a call: force_return (the model writes the callee's return at once) "
                         "or generate (it predicts the callee's frames, which are then skipped)", "prediction")

@@ -140,7 +140,7 @@ def real(split: str = "real_heldout") -> int:
     from neurodebug.cli import main as cli_main
 
     with tempfile.TemporaryDirectory() as tmp:
-        kinds = ["function", "method"] if split == "calibration" else ["function"]
+        kinds = ["function", "builtins", "method", "multi-file", "test"] if split == "calibration" else ["function"]
         rc = cli_main(["corpus", "--out", tmp, "--jobs", "1", "--kinds", *kinds])
         if rc:
             return rc
