@@ -6,7 +6,9 @@ model's context, so the context is built here (docs/trace-format.md, "Project co
 context"): the entry's file whole when everything fits the budget; otherwise only the top-level
 statements the entry can reach, followed through the names they use and the project imports
 they go through, each file's part under a ``# file: PATH`` line. A call that is an expression
-(``Stack().push(3)``) runs in a one-line function added at the end (:data:`CALL_ENTRY`).
+(``Stack().push(3)``) runs in a one-line function added at the end (:data:`CALL_ENTRY`); the
+corpus's call sequences on one object (``s = Stack(); s.push(3); s.pop()``) run there one
+statement a line (:func:`call_function`).
 
 Everything that reads a predicted frame (the parser, the flow constraint) works on the context's
 lines; :meth:`Context.place` turns them into the real file and line, which is all the user sees.
@@ -42,8 +44,33 @@ def call_text(entry: str, call: str | None, unknown: str = "?") -> str:
 
 
 def call_function(expression: str) -> str:
-    """The source of :data:`CALL_ENTRY` running ``expression`` (one line: ``ast.unparse``)."""
-    return f"def {CALL_ENTRY}():\n    return {expression}\n"
+    """The source of :data:`CALL_ENTRY` running ``expression`` (one line: ``ast.unparse``).
+
+    A sequence of statements on one object (``s = Stack(); s.push(3); s.pop()``, the corpus's call
+    sequences) runs one statement a line and returns the value of its last expression."""
+    statements = call_statements(expression)
+    if statements is None:
+        return f"def {CALL_ENTRY}():\n    return {expression}\n"
+    *head, last = statements
+    return f"def {CALL_ENTRY}():\n" + "".join(f"    {s}\n" for s in head) + f"    return {last}\n"
+
+
+def call_statements(call: str) -> list[str] | None:
+    """The statements of a call written as several, ending with an expression, each as
+    ``ast.unparse`` writes it (the last one's expression alone); None for one expression, and for
+    a text that is neither (the caller reports it as it always has)."""
+    try:
+        ast.parse(call, mode="eval")
+        return None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    try:
+        body = ast.parse(call).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if len(body) < 2 or not isinstance(body[-1], ast.Expr):
+        return None
+    return [ast.unparse(s) for s in body[:-1]] + [ast.unparse(body[-1].value)]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ is the same recipe on code anyone can reproduce from the package registries (the
 4. built-in types (:func:`builtin_programs`): generated functions that call every public method of
    ``str``, ``list``, ``dict``, ``set`` and ``tuple``, slicing and the common built-in functions with
    varied arguments, with calls into a helper of the same file and caught exceptions.
-5. project code (``--kinds method multi-file test``, :func:`module_rows`): classes entered as
-   ``Class(...).method(...)``, package functions that reach their other modules (on the multi-file
-   context of :func:`neurodebug.trace.context.build`), and test functions around kept runs.
+5. project code (``--kinds method sequence multi-file test``, :func:`module_rows`): classes entered
+   as ``Class(...).method(...)``, one instance through two or three method calls in the call
+   function (``s = Stack(); s.push(3); s.pop()``), package functions that reach their other modules
+   (on the multi-file context of :func:`neurodebug.trace.context.build`), and test functions around
+   kept runs.
 
 Every record carries its provenance (package, version, license, module, function). The split is by
 package: the ``--heldout`` packages never reach the training file and become the suite
@@ -42,6 +44,7 @@ import importlib
 import importlib.metadata
 import inspect
 import json
+import keyword
 import os
 import random
 import re
@@ -74,7 +77,7 @@ STDLIB = ["textwrap", "fnmatch", "colorsys", "statistics", "fractions", "shlex",
           "pprint", "copy", "numbers", "codecs", "encodings.punycode", "encodings.idna", "stringprep"]
 #: Kinds of trace a build can make (``--kinds``); the default is the build the bundled model's
 #: corpus came from. The others are project code (section 5).
-KINDS = ("function", "builtins", "method", "multi-file", "test")
+KINDS = ("function", "builtins", "method", "sequence", "multi-file", "test")
 DEFAULT_KINDS = ("function", "builtins")
 #: Packages held out of training by default: they form ``real_heldout.jsonl``.
 HELDOUT = ["inflection", "boltons", "string_utils"]
@@ -790,6 +793,7 @@ def _typ_value(typ: str, rng: random.Random, ints: list[int], keys: list[str]) -
 # a model learns that format only from traces written on exactly that context, so each trace here
 # is real (the tracer, filter and limits of sections 1-3) and its ``source`` is that context:
 # ``method`` (a class's constructor and method as the call expression ``Class(...).method(...)``),
+# ``sequence`` (one instance through two or three method calls: ``s = Stack(); s.push(3); s.pop()``),
 # ``multi-file`` (a package function reaching its other modules, traced in a temporary copy of the
 # package's needed files, under ``# file: PATH`` headers) and ``test`` (``def test_f():`` calling a
 # kept function or method with a kept input and asserting the real result).
@@ -856,6 +860,7 @@ class ClassProgram:
     ctor: Program  # the constructor's parameters and doctest argument texts
     methods: list[Program] = field(repr=False)  # one per public method (entry: its name)
     doc_expressions: list[str] = field(default_factory=list)  # whole `Class(...).method(...)` texts
+    doc_sequences: list[str] = field(default_factory=list)  # `s = Class(...); s.m(...); s.n(...)` texts
     provenance: dict = field(default_factory=dict)
 
 
@@ -948,8 +953,9 @@ def _class_program(node: ast.ClassDef, tree: ast.Module, text: str, mod, provena
     ctor_calls = [c for d in docs for c in doctest_calls(d, node.name)]
     progs = [p for m in methods if (p := _method_program(cls, m, source, docs, provenance)) is not None]
     expressions = list(dict.fromkeys(e for d in docs for e in doctest_expressions(d, node.name)))
+    sequences = list(dict.fromkeys(s for d in docs for s in doctest_sequences(d, node.name)))
     ctor = Program(source, node.name, ctor_params, list(dict.fromkeys(ctor_calls)), provenance)
-    return ClassProgram(source, node.name, ctor, progs, expressions, provenance) if progs else None
+    return ClassProgram(source, node.name, ctor, progs, expressions, sequences, provenance) if progs else None
 
 
 def _method_program(cls, node: ast.FunctionDef, source: str, docs: list[str], provenance: dict) -> Program | None:
@@ -1063,7 +1069,230 @@ def method_rows(prog: ClassProgram, kept) -> list[dict]:
     return rows
 
 
-# -- 5d. test functions ----------------------------------------------------------------------------------------
+# -- 5d. call sequences on one object ----------------------------------------------------------------------------
+# A method that needs state first (``Stack().pop()``) says little on a fresh instance; a sequence
+# makes one instance and calls two or three of its methods in order, returning the last call's
+# value, in the call function (``def __trace__(): s = Stack(); s.push(3); return s.pop()``).
+
+#: Sequences kept per class (the method kind keeps ``PER_METHOD`` per method).
+PER_CLASS_SEQUENCES = 4
+#: First words of method names that change an instance, and of those that read it (or take from it).
+MUTATING = {"push", "add", "append", "insert", "update", "put", "enqueue", "set", "extend", "store", "increment",
+            "offer", "register", "mark", "feed", "load", "fill"}
+READING = {"pop", "peek", "get", "size", "len", "length", "contains", "remove", "dequeue", "top", "find", "search",
+           "is", "has", "count", "delete", "front", "first", "last", "to", "lookup", "total", "items", "keys",
+           "values", "min", "max", "poll", "query", "sum", "rank", "index", "discard", "as"}
+#: The call function's name while it is traced as part of the program: the tracer runs only one
+#: call expression in CALL_ENTRY, so the sequence runs as the program's own function, and its
+#: frames then take the call function's name, file and lines (:func:`trace_sequence`).
+SEQUENCE_ENTRY = "__sequence__"
+
+
+def _calls_on(stmt: ast.stmt, src: str, var: str) -> str | None:
+    """``method(args)`` when the statement's only use of ``var`` is one public method call with
+    literal arguments (``s.push(2)``, ``x = s.pop()``); None for any other use."""
+    uses = [n for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == var]
+    calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and isinstance(n.func.value, ast.Name) and n.func.value.id == var]
+    if len(uses) != 1 or len(calls) != 1 or calls[0].func.attr.startswith("_"):
+        return None
+    args = _literal_args(calls[0], src)
+    return None if args is None else f"{calls[0].func.attr}({args})"
+
+
+def _constructed(stmt: ast.stmt, src: str, cls: str) -> tuple[str, str] | None:
+    """(variable, ``Class(args)``) of ``s = Class(literals)``; None for any other statement."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+        return None
+    value = stmt.value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == cls):
+        return None
+    args = _literal_args(value, src)
+    return None if args is None else (stmt.targets[0].id, f"{cls}({args})")
+
+
+def doctest_chains(doc: str, cls: str) -> list[tuple[str, str, list[str]]]:
+    """(variable, constructor call, method calls) of each instance a docstring's examples make
+    (``s = Stack(1)``) and then call methods on (``s.push(2)``, ``s.pop()``), in order. A chain
+    ends where an example uses the instance in any other way: its state is then unknown."""
+    chains, live = [], {}
+    for stmt, src in _doctest_statements(doc):
+        made = _constructed(stmt, src, cls)
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Name):
+            continue  # `>>> s` shows the instance: its state stays as it was
+        for var in [v for v in live if any(isinstance(n, ast.Name) and n.id == v for n in ast.walk(stmt))]:
+            call = _calls_on(stmt, src, var)
+            if call is None or (made and made[0] == var):
+                del live[var]
+            else:
+                live[var][2].append(call)
+        if made:
+            live[made[0]] = (*made, [])
+            chains.append(live[made[0]])
+    return chains
+
+
+def sequence_text(var: str, ctor: str, calls: list[str]) -> str | None:
+    """``s = Stack(); s.push(3); s.pop()``, each statement as ``ast.unparse`` writes it (as the
+    call function shows it); None when a part does not parse."""
+    try:
+        body = ast.parse("; ".join([f"{var} = {ctor}"] + [f"{var}.{c}" for c in calls])).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return "; ".join(ast.unparse(s) for s in body)
+
+
+def doctest_sequences(doc: str, cls: str) -> list[str]:
+    """Sequences of two or three calls from a docstring's chains: each call with the one or two
+    before it (the first ones are the example's own state; later windows start from a fresh one)."""
+    out = []
+    for var, ctor, calls in doctest_chains(doc, cls):
+        for j in range(1, len(calls)):
+            text = sequence_text(var, ctor, calls[max(0, j - 2):j + 1])
+            if text is not None:
+                out.append(text)
+    return list(dict.fromkeys(out))
+
+
+def instance_name(cls: str) -> str:
+    """The variable a generated sequence keeps its instance in: the class name's last word in
+    lower case (``ArrayStack`` -> ``stack``), or ``obj`` where that is a keyword or a built-in."""
+    words = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", cls)
+    name = words[-1].lower() if words else "obj"
+    ok = name.isidentifier() and not keyword.iskeyword(name) and not hasattr(builtins, name) and name != cls
+    return name if ok else "obj"
+
+
+def _first_word(name: str) -> str:
+    return re.split(r"_|(?<=[a-z0-9])(?=[A-Z])", name)[0].lower()
+
+
+def _arguments(call: ast.Call) -> str:
+    return ", ".join([ast.unparse(a) for a in call.args] + [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords])
+
+
+def kept_arguments(kept) -> tuple[list[str], dict[str, list[str]], set[str]]:
+    """From the method kind's kept runs: constructor argument texts, method name -> argument texts
+    (arguments that fit), and the methods that returned None (they change the instance)."""
+    ctors, args, none = [], {}, set()
+    for method, expression, trace in kept:
+        call = ast.parse(expression, mode="eval").body
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Call)):
+            continue
+        ctors.append(_arguments(call.func.value))
+        args.setdefault(method.entry, []).append(_arguments(call))
+        if trace.end.reason == "returned" and trace.end.value == "None":
+            none.add(method.entry)
+    return list(dict.fromkeys(ctors)), {m: list(dict.fromkeys(a)) for m, a in args.items()}, none
+
+
+def generated_sequences(prog: ClassProgram, kept, rng: random.Random, n: int) -> list[str]:
+    """Sequences of a method that changes the instance (once or twice) then one that reads it,
+    by name (push/add/insert... then pop/peek/get...; a method whose kept run returned None
+    changes it; without a reading method the last call changes it again, as ``c.add(3);
+    c.add(4)``), on arguments that fit (the kept runs': the constructor's alone when there are
+    some) and generated ones (:func:`candidate_inputs`)."""
+    ctors, fitting, none = kept_arguments(kept)
+    ctors = ctors or candidate_inputs(prog.ctor, rng, n) or [""]
+    args = {m.entry: list(dict.fromkeys(fitting.get(m.entry, []) + candidate_inputs(m, rng, n))) or [""]
+            for m in prog.methods}
+    mutating = [m.entry for m in prog.methods if _first_word(m.entry) in MUTATING or m.entry in none]
+    reading = [m.entry for m in prog.methods if _first_word(m.entry) in READING and m.entry not in mutating]
+    pairs = [(m, r) for m in mutating for r in reading or mutating]
+    rng.shuffle(pairs)
+    out = []
+    for i in range(n if pairs else 0):
+        first, last = pairs[i % len(pairs)]
+        names = [first, rng.choice(mutating), last] if i % 2 else [first, last]
+        calls = [f"{name}({rng.choice(args[name])})" for name in names]
+        text = sequence_text(instance_name(prog.name), f"{prog.name}({rng.choice(ctors)})", calls)
+        if text is not None:
+            out.append(text)
+    return list(dict.fromkeys(out))
+
+
+def trace_sequence(source: str, body: str):
+    """The real trace of the call function running ``body`` after ``source``, as the tracer
+    writes a call expression's: the function is traced as the program's own (named
+    SEQUENCE_ENTRY), then its frames are put in CALL_FILE on the call function's lines."""
+    from neurodebug.real.sandbox import run_forked
+    from neurodebug.real.tracer import trace_source
+    from neurodebug.trace.context import CALL_ENTRY, call_function
+
+    function = call_function(body)
+    program = source.rstrip("\n") + "\n\n\n" + function.replace(CALL_ENTRY, SEQUENCE_ENTRY, 1)
+    offset = program.count("\n") - function.count("\n")
+    trace = trace_source(program, SEQUENCE_ENTRY, "", limits(), runner=run_forked)
+    return _as_call_trace(trace, source, body, function, offset)
+
+
+def _as_call_trace(trace, source: str, body: str, function: str, offset: int):
+    """``trace`` with the frames past line ``offset`` (the traced call function's) placed as
+    the tracer places a call expression's, and its end naming the call as written."""
+    from neurodebug.trace.context import CALL_ENTRY, CALL_FILE
+
+    lines = function.splitlines()
+
+    def place(frame):
+        if frame.line is None or frame.line <= offset:
+            return frame
+        line = frame.line - offset
+        func = CALL_ENTRY if frame.func == SEQUENCE_ENTRY else frame.func
+        return replace(frame, line=line, source=lines[line - 1], file=CALL_FILE, func=func)
+
+    end = replace(trace.end, message=trace.end.message.replace(f"{SEQUENCE_ENTRY}()", body))
+    if end.line is not None and end.line > offset:  # raised in the call function: in no file's line
+        end = replace(end, line=None, message=end.message.replace(f" at line {end.line}", ""))
+    return replace(trace, source=source, entry=CALL_ENTRY, call=body, frames=[place(f) for f in trace.frames], end=end)
+
+
+def _reaches_last_call(trace, body: str) -> str | None:
+    """None when the run reached the sequence's last statement (an earlier call that raised ends
+    it before the instance went through the sequence: that is the method kind's trace)."""
+    from neurodebug.trace.context import CALL_FILE, call_function
+
+    last = call_function(body).count("\n")
+    reached = any(f.file == CALL_FILE and f.line == last and f.event == "line" for f in trace.frames)
+    return None if reached else "unfinished"
+
+
+def sequence_rows(prog: ClassProgram, kept, rng: random.Random, tries: int) -> list[dict]:
+    """The rows of a class's call sequences: its doctests' first, then generated ones, at most
+    PER_CLASS_SEQUENCES kept, each on the context the debugger gives its call function."""
+    from neurodebug.trace.context import CALL_ENTRY, whole_file
+
+    doctest = prog.doc_sequences[:tries]
+    bodies = list(dict.fromkeys(doctest + generated_sequences(prog, kept, rng, max(4, tries // 2))))
+    runner = Program(prog.source, CALL_ENTRY, [], [], prog.provenance)
+    got, _ = trace_program(runner, bodies, PER_CLASS_SEQUENCES, run=lambda body: trace_sequence(prog.source, body),
+                           check=lambda trace: _reaches_last_call(trace, trace.call))
+    rows = []
+    for body, trace in got:
+        context = whole_file(prog.source, None, body)
+        if fits(context.text, CALL_ENTRY):
+            rows.append(project_row(context.text, trace, sequence_provenance(prog, body, body in doctest)))
+    return rows
+
+
+def sequence_provenance(prog: ClassProgram, body: str, from_doctest: bool) -> dict:
+    """The class's provenance with ``kind: sequence``, the methods called in order, the one whose
+    value the run returns as ``function`` (``Class.method``, so in_calibration follows the class),
+    and where the sequence came from (``doctest`` or ``generated``)."""
+    statements = ast.parse(body).body[1:]
+    methods = [s.value.func.attr for s in statements]
+    return {**prog.provenance, "kind": "sequence", "function": f"{prog.name}.{methods[-1]}", "methods": methods,
+            "origin": "doctest" if from_doctest else "generated"}
+
+
+def _side_rng(rng: random.Random) -> random.Random:
+    """A generator that starts where ``rng`` is and leaves it as it is, so that asking for one more
+    kind leaves the rows of the others as they were."""
+    side = random.Random()
+    side.setstate(rng.getstate())
+    return side
+
+
+# -- 5e. test functions ----------------------------------------------------------------------------------------
 
 
 def _literal(value: str | None) -> bool:
@@ -1101,7 +1330,7 @@ def test_rows(source: str, name: str, call: str, end, provenance: dict) -> list[
     return [project_row(program, trace, {**provenance, "kind": "test", "test": entry}) for _, trace in kept]
 
 
-# -- 5e. multi-file functions ----------------------------------------------------------------------------------
+# -- 5f. multi-file functions ----------------------------------------------------------------------------------
 
 
 def _project_imports(tree: ast.Module, package: str, here: str):
@@ -1304,7 +1533,7 @@ def _multi_file_test(path: Path, folder: Path, first: dict, provenance: dict) ->
     return [project_row(context.text, trace, {**provenance, "kind": "test", "test": entry}) for _, trace in kept]
 
 
-# -- 5f. a module's rows ---------------------------------------------------------------------------------------
+# -- 5g. a module's rows ---------------------------------------------------------------------------------------
 
 
 def _preload_sandbox() -> None:
@@ -1316,7 +1545,8 @@ def _preload_sandbox() -> None:
 
 
 def module_rows(module: str, provenance: dict, rng: random.Random, per_function: int, tries: int, kinds) -> list[dict]:
-    """The rows of one module for the kinds asked: plain functions, methods, multi-file functions, tests."""
+    """The rows of one module for the kinds asked: plain functions, methods, call sequences,
+    multi-file functions, tests."""
     _preload_sandbox()
     rows = []
     tests = "test" in kinds
@@ -1329,12 +1559,14 @@ def module_rows(module: str, provenance: dict, rng: random.Random, per_function:
             if tests and kept:
                 call, tr = kept[0]
                 rows += test_rows(prog.source, prog.entry, f"{prog.entry}({call})", tr.end, prog.provenance)
-    if "method" in kinds or tests:
+    if "method" in kinds or "sequence" in kinds or tests:
         for prog in extract_classes(module, provenance):
             _preimport(prog.source)
             kept = method_traces(prog, rng, per_function, tries)
             if "method" in kinds:
                 rows += method_rows(prog, kept)
+            if "sequence" in kinds:
+                rows += sequence_rows(prog, kept, _side_rng(rng), tries)
             if tests and kept:
                 method, expression, tr = kept[0]
                 rows += test_rows(prog.source, method.provenance["function"], expression, tr.end, method.provenance)
@@ -1409,8 +1641,8 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
     kept out of train.jsonl: :func:`in_calibration`); returns counts by
     package, and writes ``out/kinds.json`` (traces by package and kind).
 
-    ``kinds``: ``function`` and ``builtins`` (the default build), ``method``, ``multi-file`` and
-    ``test`` (project code: section 5)."""
+    ``kinds``: ``function`` and ``builtins`` (the default build), ``method``, ``sequence``,
+    ``multi-file`` and ``test`` (project code: section 5)."""
     import multiprocessing as mp
 
     out.mkdir(parents=True, exist_ok=True)
@@ -1439,7 +1671,9 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
                         if kind == "function":  # the suite's records are one-file functions
                             files["real_heldout.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
                     elif in_calibration(r["provenance"]):
-                        if kind in ("function", "method"):  # one-file programs, as eval runs them
+                        # one-file programs, as eval runs them: a sequence is no call expression
+                        # that eval can run (it stays out of training all the same)
+                        if kind in ("function", "method"):
                             files["calibration.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
                     else:
                         files["train.jsonl"].write(line)
@@ -1483,7 +1717,8 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kinds", nargs="*", default=list(DEFAULT_KINDS), choices=KINDS,
                    help="kinds of trace: function and builtins (the default), method (a class's constructor and "
-                        "method as a call expression), multi-file (a package function reaching its other "
+                        "method as a call expression), sequence (one instance through two or three method calls, "
+                        "in the call function), multi-file (a package function reaching its other "
                         "modules, on the multi-file context), test (a test function around a kept run)")
 
 

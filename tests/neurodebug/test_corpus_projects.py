@@ -1,5 +1,6 @@
-"""The corpus's project code (issue #25): a class's method entered by a call expression, a package
-function reaching another module, test functions around both, the held-out split, determinism."""
+"""The corpus's project code (issue #25): a class's method entered by a call expression, one instance
+through a sequence of method calls, a package function reaching another module, test functions
+around both, the held-out split, determinism."""
 
 from __future__ import annotations
 
@@ -32,6 +33,27 @@ COUNTER = '''class Counter:
         self.total = self.total + n
         return self.total
 '''
+STACK = '''class Stack:
+    """A stack on a list.
+
+    >>> s = Stack()
+    >>> s.push(3)
+    >>> s.push(5)
+    >>> s.pop()
+    5
+    """
+
+    def __init__(self):
+        self.items = []
+
+    def push(self, item):
+        self.items.append(item)
+
+    def pop(self):
+        if not self.items:
+            raise IndexError("pop from an empty stack")
+        return self.items.pop()
+'''
 CORE = '''from .helpers import double
 
 
@@ -61,6 +83,7 @@ def rows_of(folder, module, kinds, seed=0):
 @pytest.fixture
 def project(tmp_path):
     (tmp_path / "counter_mod.py").write_text(COUNTER)
+    (tmp_path / "stack_mod.py").write_text(STACK)
     (tmp_path / "geo").mkdir()
     (tmp_path / "geo" / "__init__.py").write_text("")
     (tmp_path / "geo" / "core.py").write_text(CORE)
@@ -79,6 +102,51 @@ def test_a_method_trace_is_kept_with_its_constructor_frames(project):
     assert any(f["locals"].get("self") == "Counter(total=2)" for f in row["frames"])  # no address
     p = row["provenance"]
     assert (p["kind"], p["class"], p["function"], p["module"]) == ("method", "Counter", "Counter.add", "counter_mod")
+
+
+def test_a_sequence_takes_one_instance_through_its_doctest_calls(project):
+    rows = rows_of(project, "stack_mod", ("method", "sequence"))
+    call = "s = Stack(); s.push(3); s.push(5); s.pop()"
+    row = next(r for r in rows if r["call"] == call)  # the doctest's chain, its three calls
+    function = call_function(call)
+    assert function == ("def __trace__():\n    s = Stack()\n    s.push(3)\n    s.push(5)\n"
+                        "    return s.pop()\n")
+    assert call_function("Stack().pop()") == "def __trace__():\n    return Stack().pop()\n"  # as it was
+    assert row["entry"] == CALL_ENTRY and row["source"] == STACK + "\n" + function  # whole_file's context
+    calls = [(f["func"], f["depth"], f["file"]) for f in row["frames"] if f["event"] == "call"]
+    assert calls == [(CALL_ENTRY, 0, "<call>"), ("__init__", 1, None), ("push", 1, None), ("push", 1, None),
+                     ("pop", 1, None)]
+    selves = [f["locals"]["self"] for f in row["frames"] if f["event"] == "call" and f["func"] != CALL_ENTRY]
+    assert selves[1:] == ["Stack(items=[])", "Stack(items=[3])", "Stack(items=[3, 5])"]  # the state carried
+    own = [(f["line"], f["source"]) for f in row["frames"] if f["file"] == "<call>" and f["event"] == "line"]
+    assert own == list(enumerate(function.splitlines(), 1))[1:]  # each statement on its line
+    assert row["end"]["value"] == "5" and row["end"]["reason"] == "returned"
+    p = row["provenance"]
+    assert (p["kind"], p["class"], p["function"], p["methods"], p["origin"]) == (
+        "sequence", "Stack", "Stack.pop", ["push", "push", "pop"], "doctest")
+    assert 1 <= sum(r["provenance"]["kind"] == "sequence" for r in rows) <= corpus.PER_CLASS_SEQUENCES
+    # sequences leave the method kind's rows as they were
+    assert [r for r in rows if r["provenance"]["kind"] == "method"] == rows_of(project, "stack_mod", ("method",))
+
+
+def test_a_generated_sequence_changes_the_instance_then_reads_it(project):
+    rows = [r for r in rows_of(project, "counter_mod", ("sequence",)) if r["provenance"]["origin"] == "generated"]
+    assert rows and all(r["call"].startswith("counter = Counter(") for r in rows)
+    for row in rows:
+        frames = row["frames"]
+        adds = [i for i, f in enumerate(frames) if f["event"] == "call" and f["func"] == "add"]
+        assert len(adds) == len(row["provenance"]["methods"]) >= 2
+        returned = next(f["arg"] for f in frames[adds[0]:] if f["event"] == "return" and f["func"] == "add")
+        assert frames[adds[1]]["locals"]["self"] == f"Counter(total={returned})"  # what the first call left
+        assert row["end"]["value"] == next(f["arg"] for f in reversed(frames) if f["func"] == "add")
+
+
+def test_the_call_sequences_of_a_doctest():
+    doc = ">>> s = Stack()\n>>> s.push(1)\n>>> s\n>>> s.push(2)\n>>> x = s.pop()\n>>> len(s)\n>>> s.pop()\n"
+    assert corpus.doctest_chains(doc, "Stack") == [("s", "Stack()", ["push(1)", "push(2)", "pop()"])]
+    assert corpus.doctest_sequences(doc, "Stack") == ["s = Stack(); s.push(1); s.push(2)",
+                                                      "s = Stack(); s.push(1); s.push(2); s.pop()"]
+    assert corpus.instance_name("ArrayStack") == "stack" and corpus.instance_name("LinkedList") == "obj"
 
 
 def test_a_multi_file_function_is_written_on_the_multi_file_context(project):
@@ -110,7 +178,7 @@ def test_a_test_function_asserts_what_the_real_run_gave(project):
 
 
 def test_the_same_seed_gives_the_same_rows(project):
-    kinds = ("method", "multi-file", "test")
+    kinds = ("method", "sequence", "multi-file", "test")
     first = rows_of(project, "counter_mod", kinds) + rows_of(project, "geo.core", kinds)
     again = rows_of(project, "counter_mod", kinds) + rows_of(project, "geo.core", kinds)
     assert first == again and len(first) >= 4
@@ -132,3 +200,22 @@ def test_a_heldout_package_keeps_its_project_traces_out_of_training(tmp_path):
     assert len(suite) == sum(1 for r in held if "kind" not in r["provenance"])
     kinds = json.loads((out / "kinds.json").read_text())
     assert kinds["boltons"]["method"] == sum(1 for r in held if r["provenance"].get("kind") == "method")
+
+
+def test_sequences_of_a_heldout_package_stay_out_of_training(project, monkeypatch):
+    monkeypatch.syspath_prepend(str(project))  # the forked workers import the modules from there
+    prov = lambda pkg: {**PROV, "package": pkg, "distribution": pkg}  # noqa: E731
+    # "p2": a package whose Counter the hash puts in the calibration split
+    assert corpus.in_calibration({**prov("p2"), "module": "counter_mod", "function": "Counter.add"})
+    modules = [("stack_mod", prov("stacks")), ("counter_mod", prov("counters")), ("counter_mod", prov("p2"))]
+    monkeypatch.setattr(corpus, "sources", lambda packages, stdlib: modules)
+    out = project / "out"
+    corpus.build(out, [], [], ["stacks"], 0, kinds=("sequence",), per_function=2, tries=6, log=lambda _: None)
+    read = lambda name: [json.loads(line) for line in (out / name).read_text().splitlines()]  # noqa: E731
+    train, held = read("train.jsonl"), read("heldout.jsonl")
+    assert held and {(r["provenance"]["package"], r["provenance"]["kind"]) for r in held} == {("stacks", "sequence")}
+    assert train and {(r["provenance"]["package"], r["provenance"]["kind"]) for r in train} == {("counters", "sequence")}
+    assert read("real_heldout.jsonl") == [] and read("calibration.jsonl") == []  # no call that eval can run
+    kinds = json.loads((out / "kinds.json").read_text())
+    assert kinds["stacks"] == {"sequence": len(held)} and kinds["counters"] == {"sequence": len(train)}
+    assert kinds["p2"]["sequence"] >= 1  # built, and kept out of every file
