@@ -1163,41 +1163,49 @@ def instance_name(cls: str) -> str:
     return name if ok else "obj"
 
 
-def _first_word(name: str) -> str:
-    return re.split(r"_|(?<=[a-z0-9])(?=[A-Z])", name)[0].lower()
+def _named(name: str, words: set[str]) -> bool:
+    """Whether a method's name starts with one of ``words``: as its first word (``is_empty``,
+    ``addEdge``), or run together with the rest for words of three letters or more (``getstate``,
+    ``popitem``; ``is`` and ``to`` alone would take ``issue`` and ``tokens``)."""
+    first = re.split(r"_|(?<=[a-z0-9])(?=[A-Z])", name)[0].lower()
+    return first in words or any(len(w) >= 3 and first.startswith(w) for w in words)
 
 
 def _arguments(call: ast.Call) -> str:
     return ", ".join([ast.unparse(a) for a in call.args] + [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords])
 
 
-def kept_arguments(kept) -> tuple[list[str], dict[str, list[str]], set[str]]:
+def kept_arguments(kept) -> tuple[list[str], dict[str, list[str]], dict[str, bool]]:
     """From the method kind's kept runs: constructor argument texts, method name -> argument texts
-    (arguments that fit), and the methods that returned None (they change the instance)."""
-    ctors, args, none = [], {}, set()
+    (arguments that fit), and method name -> whether a run returned None (a method that returns
+    None changes the instance; one that returns a value reads it)."""
+    ctors, args, returns_none = [], {}, {}
     for method, expression, trace in kept:
         call = ast.parse(expression, mode="eval").body
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Call)):
-            continue
-        ctors.append(_arguments(call.func.value))
+        ctor = getattr(getattr(call, "func", None), "value", None)
+        if not (isinstance(call, ast.Call) and isinstance(ctor, ast.Call)):
+            continue  # not `Class(...).method(...)`: no arguments to take from it
+        ctors.append(_arguments(ctor))
         args.setdefault(method.entry, []).append(_arguments(call))
-        if trace.end.reason == "returned" and trace.end.value == "None":
-            none.add(method.entry)
-    return list(dict.fromkeys(ctors)), {m: list(dict.fromkeys(a)) for m, a in args.items()}, none
+        if trace.end.reason == "returned":
+            returns_none[method.entry] = returns_none.get(method.entry, False) or trace.end.value == "None"
+    return list(dict.fromkeys(ctors)), {m: list(dict.fromkeys(a)) for m, a in args.items()}, returns_none
 
 
 def generated_sequences(prog: ClassProgram, kept, rng: random.Random, n: int) -> list[str]:
     """Sequences of a method that changes the instance (once or twice) then one that reads it,
-    by name (push/add/insert... then pop/peek/get...; a method whose kept run returned None
-    changes it; without a reading method the last call changes it again, as ``c.add(3);
-    c.add(4)``), on arguments that fit (the kept runs': the constructor's alone when there are
-    some) and generated ones (:func:`candidate_inputs`)."""
-    ctors, fitting, none = kept_arguments(kept)
+    by name (push/add/insert... then pop/peek/get...), else by what its kept runs returned (None:
+    it changes the instance; a value: it reads it); without a reading method the last call changes
+    it again, as ``c.add(3); c.add(4)``. On arguments that fit (the kept runs': the constructor's
+    alone when there are some) and generated ones (:func:`candidate_inputs`)."""
+    ctors, fitting, returns_none = kept_arguments(kept)
     ctors = ctors or candidate_inputs(prog.ctor, rng, n) or [""]
     args = {m.entry: list(dict.fromkeys(fitting.get(m.entry, []) + candidate_inputs(m, rng, n))) or [""]
             for m in prog.methods}
-    mutating = [m.entry for m in prog.methods if _first_word(m.entry) in MUTATING or m.entry in none]
-    reading = [m.entry for m in prog.methods if _first_word(m.entry) in READING and m.entry not in mutating]
+    mutating = [m.entry for m in prog.methods if _named(m.entry, MUTATING)
+                or (not _named(m.entry, READING) and returns_none.get(m.entry))]
+    reading = [m.entry for m in prog.methods if m.entry not in mutating
+               and (_named(m.entry, READING) or returns_none.get(m.entry) is False)]
     pairs = [(m, r) for m in mutating for r in reading or mutating]
     rng.shuffle(pairs)
     out = []

@@ -214,7 +214,8 @@ def test_sequences_of_a_heldout_package_stay_out_of_training(project, monkeypatc
     read = lambda name: [json.loads(line) for line in (out / name).read_text().splitlines()]  # noqa: E731
     train, held = read("train.jsonl"), read("heldout.jsonl")
     assert held and {(r["provenance"]["package"], r["provenance"]["kind"]) for r in held} == {("stacks", "sequence")}
-    assert train and {(r["provenance"]["package"], r["provenance"]["kind"]) for r in train} == {("counters", "sequence")}
+    assert train and {(r["provenance"]["package"], r["provenance"]["kind"]) for r in train} == {
+        ("counters", "sequence")}
     assert read("real_heldout.jsonl") == [] and read("calibration.jsonl") == []  # no call that eval can run
     kinds = json.loads((out / "kinds.json").read_text())
     assert kinds["stacks"] == {"sequence": len(held)} and kinds["counters"] == {"sequence": len(train)}
