@@ -101,7 +101,8 @@ def collect(args) -> int:
 
 #: The frame map's features (``confidence.frame_features``), and the one-feature Platt map it is
 #: compared with.
-FRAME_FEATURES = ("logit_product", "min", "state_mean", "state_min", "returns", "log_tokens", "log_state_tokens")
+FRAME_FEATURES = ("logit_product", "min", "state_mean", "state_min", "returns", "log_tokens", "log_state_tokens",
+                  "values_min_logit")
 PLATT = ("logit_product",)
 
 
@@ -158,7 +159,7 @@ def fit(args) -> int:
         for state_only in (False, True):
             a = auroc([-raw_logprob(r, how, state_only) for r in rows], [not x for x in right])
             print(f"| {how} | {'state' if state_only else 'frame'} | {a:.4f} |")
-    xs = [frame_features(r["parts"]) for r in rows]
+    xs = [frame_features(r["parts"], [v["logprob"] for v in r["values"]]) for r in rows]
     vals = [v for r in rows for v in r["values"]]
     vx, vy = [value_features(v["logprob"]) for v in vals], [v["right"] for v in vals]
     vg = [r["record"] for r in rows for _ in r["values"]]
@@ -167,9 +168,17 @@ def fit(args) -> int:
     print("|---|---|---|---|---|")
     print(report("frames, raw product", [math.exp(raw_logprob(r, "product", False)) for r in rows], right))
     print(report("frames, Platt map", cross_validated(PLATT, xs, right, groups), right))
-    print(report("frames, feature map", cross_validated(FRAME_FEATURES, xs, right, groups), right))
+    mapped = cross_validated(FRAME_FEATURES, xs, right, groups)
+    print(report("frames, feature map", mapped, right))
     print(report("values, raw product", [math.exp(v["logprob"]) for v in vals], vy))
-    print(report("values, Platt map", cross_validated(("logit",), vx, vy, vg), vy))
+    values_mapped = cross_validated(("logit",), vx, vy, vg)
+    print(report("values, Platt map", values_mapped, vy))
+    at = 0  # the confidence frames carry: the feature map, never above the frame's least sure value
+    carried = []
+    for r, p in zip(rows, mapped):
+        carried.append(min([p] + values_mapped[at:at + len(r["values"])]))
+        at += len(r["values"])
+    print(report("frames, as carried (at most each value's)", carried, right))
     cal = Calibration(Logistic.fit(FRAME_FEATURES, xs, right), Logistic.fit(("logit",), vx, vy),
                       fitted_on=f"{args.fitted_on or args.frames}: {len(rows)} frames, {len(vals)} values")
     print(f"\nthe maps on all of them: frames {cal.frame}, values {cal.value}")

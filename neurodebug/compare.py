@@ -30,7 +30,7 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from neurodebug.confidence import RAW
+from neurodebug.confidence import RAW, values_logprob
 from neurodebug.trace.format import strip_marker
 from neurodebug.trace.frames import Frame, Trace
 
@@ -449,7 +449,7 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
             lps = None
         elif i >= SCORE_FROM and lps is not None:
             _, written = gen.frame(parser, s, lps, count=False)  # right: generated only for its confidence
-        sure = calibration.frame_confidence(lps, codec.frame_parts(written, (0, len(written)))) if lps else None
+        sure = _confidence(calibration, codec, written, lps) if lps else None
         scores.append(FrameScore(i, f, not past and (wrong[i] is None or right), wrong[i], alt, differs, past, form,
                                  sure, lps or None))
         parser.feed(ids[s:e])
@@ -457,6 +457,14 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
             on_progress(i + 1, n)
     first = _first_divergence(scores, end_ok, n)
     return TeacherForced(scores, end_ok, first, _teacher_forced_metrics(scores, n), len(ids), gen.generated)
+
+
+def _confidence(calibration, codec, ids: list[int], logprobs: list[float]) -> float | None:
+    """A generated frame's confidence (``confidence.Calibration.frame_confidence``)."""
+    parts = codec.frame_parts(ids, (0, len(ids)))
+    a, b = parts.get("locals", (0, 0))
+    values = values_logprob(codec.tokenizer.decode, ids[a:b], logprobs[a:b]) if b > a else {}
+    return calibration.frame_confidence(logprobs, parts, values)
 
 
 class _Alternatives:

@@ -77,16 +77,17 @@ def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], lo
 # -- the calibration map ------------------------------------------------------------------------------
 
 
-def frame_features(parts: dict[str, Sequence[float]]) -> dict[str, float]:
+def frame_features(parts: dict[str, Sequence[float]], values: Sequence[float] = ()) -> dict[str, float]:
     """What a frame's calibration map reads: summaries of its tokens' log-probabilities, of all
-    of them and of those that write its state, their counts, and whether it is a return (whose
-    value is the hardest part to get right). ``parts``: each part's log-probabilities."""
+    of them and of those that write its state, their counts, whether it is a return (whose value
+    is the hardest part to get right), and the least likely of the values its locals write in
+    full. ``parts``: each part's log-probabilities; ``values``: each written value's."""
     every = [lp for name in ("event", "locals", "source", "value", "end") for lp in parts.get(name, ())]
     state = [lp for name in STATE_PARTS for lp in parts.get(name, ())]
     return {"logit_product": _logit(sum(every)), "min": min(every, default=0.0),
             "state_mean": sum(state) / len(state) if state else 0.0, "state_min": min(state, default=0.0),
             "returns": 1.0 if "value" in parts else 0.0, "log_tokens": math.log1p(len(every)),
-            "log_state_tokens": math.log1p(len(state))}
+            "log_state_tokens": math.log1p(len(state)), "values_min_logit": _logit(min(values, default=0.0))}
 
 
 def value_features(logprob: float) -> dict[str, float]:
@@ -157,21 +158,24 @@ class Calibration:
     value: Logistic | None = None
     fitted_on: str = ""
 
-    def frame_confidence(self, logprobs: Sequence[float], parts: dict[str, tuple[int, int]] | None = None) -> float | None:
+    def frame_confidence(self, logprobs: Sequence[float], parts: dict[str, tuple[int, int]] | None = None,
+                         values: dict[str, float] | None = None) -> float | None:
         """A frame's confidence from its tokens' log-probabilities, cut into the frame's parts by
-        ``parts`` (its ``Codec.frame_parts``; without them, all of them as its locals)."""
+        ``parts`` (its ``Codec.frame_parts``; without them, all of them as its locals), and the
+        log-probabilities of the values it writes in full (:func:`values_logprob`). Its state is
+        right only if each of those values is: it is never surer than its least sure value."""
         if not logprobs:
             return None
         if self.frame is None:
             return math.exp(sum(logprobs))
         cut = {name: logprobs[a:b] for name, (a, b) in (parts or {"locals": (0, len(logprobs))}).items()}
-        return self.frame(frame_features(cut))
+        lps = list((values or {}).values())
+        return min([self.frame(frame_features(cut, lps))] + [self.value_confidence(lp) for lp in lps])
 
     def values_confidence(self, decode: Callable[[list[int]], str], ids: Sequence[int],
                           logprobs: Sequence[float]) -> dict[str, float]:
         """name -> confidence of each value written in full (:func:`values_logprob`, mapped)."""
-        got = values_logprob(decode, ids, logprobs)
-        return {k: self.value_confidence(v) for k, v in got.items()}
+        return {k: self.value_confidence(v) for k, v in values_logprob(decode, ids, logprobs).items()}
 
     def value_confidence(self, logprob: float) -> float:
         """One value's confidence from its log-probability (an alternative's too)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from neurodebug import compare as _compare
 from neurodebug.codec import Codec
-from neurodebug.confidence import unsure
+from neurodebug.confidence import unsure, values_logprob
 from neurodebug.errors import UserError
 from neurodebug.options import SessionOptions
 from neurodebug.trace.context import CALL_ENTRY, CONTEXT_SHARE, whole_file
@@ -530,9 +530,10 @@ class Session:
         calibration = self.predictor.calibration  # the model's map (confidence.Calibration)
         parts = self.codec.frame_parts(ids, (0, len(ids)))
         a, b = parts.get("locals", (0, 0))
-        values = calibration.values_confidence(self.codec.tokenizer.decode, ids[a:b], logprobs[a:b])
-        return replace(frame, confidence=calibration.frame_confidence(logprobs, parts),
-                       locals_confidence=values if parts.get("locals") else None)
+        values = values_logprob(self.codec.tokenizer.decode, ids[a:b], logprobs[a:b])
+        return replace(frame, confidence=calibration.frame_confidence(logprobs, parts, values),
+                       locals_confidence={k: calibration.value_confidence(v) for k, v in values.items()}
+                       if parts.get("locals") else None)
 
     def _parse(self, ids: list[int], cut: bool) -> Frame:
         """Feed one frame's ids to the parser (which tracks scopes) and return the frame.
