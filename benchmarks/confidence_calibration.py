@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -80,11 +81,13 @@ def frame_rows(rec, predictor, codec, seen) -> list[dict]:
 
 def collect(args) -> int:
     from neurodebug.codec import Codec
+    from neurodebug.confidence import RAW
     from neurodebug.evaluate import load_suite
     from neurodebug.options import SessionOptions
 
     seen = capture_generated_ids()
-    predictor = SessionOptions().make_predictor()
+    predictor = SessionOptions(model=args.model, device=args.device).make_predictor()
+    predictor.calibration = RAW  # the raw numbers are what a map is fitted on
     codec = Codec(predictor.tokenizer)
     t0, n = time.perf_counter(), 0
     with open(args.out, "w") as out:
@@ -120,17 +123,29 @@ def folds(records: list, k: int = 5) -> list[set]:
     return [{r for r in records if zlib.crc32(str(r).encode()) % k == i} for i in range(k)]
 
 
-def cross_validated(features, xs, ys, groups, k: int = 5) -> list[float]:
-    """Each point's calibrated probability from a map fitted on the other folds' records."""
+#: Fewer examples of either kind (right, wrong) than this fit no map: the raw number stays.
+MIN_EACH = 5
+
+
+def fitted(features, xs, ys):
+    """The map fitted on (xs, ys), or None where too few of them are right or wrong to fit one."""
     from neurodebug.confidence import Logistic
 
+    if min(sum(ys), len(ys) - sum(ys)) < MIN_EACH:
+        return None
+    return Logistic.fit(features, xs, ys)
+
+
+def cross_validated(features, xs, ys, groups, k: int = 5) -> list[float]:
+    """Each point's calibrated probability from a map fitted on the other folds' records (the
+    raw probability where a fold has too few to fit one)."""
     out = [0.0] * len(xs)
     for held in folds(sorted(set(groups)), k):
-        fitted = Logistic.fit(features, [x for x, g in zip(xs, groups) if g not in held],
-                              [y for y, g in zip(ys, groups) if g not in held])
+        fold = fitted(features, [x for x, g in zip(xs, groups) if g not in held],
+                      [y for y, g in zip(ys, groups) if g not in held])
         for i, g in enumerate(groups):
             if g in held:
-                out[i] = fitted(xs[i])
+                out[i] = fold(xs[i]) if fold else 1.0 / (1.0 + math.exp(-xs[i][features[0]]))
     return out
 
 
@@ -141,7 +156,8 @@ def report(name: str, probs, right) -> str:
     e = expected_calibration_error(probs, right)
     sure = [r for p, r in zip(probs, right) if p >= SURE]
     share = f"{sum(sure) / len(sure):.3f} of {len(sure)}" if sure else "-"
-    return f"| {name} | {len(probs)} | {a:.4f} | {e:.4f} | {share} |"
+    num = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731 - no AUROC without both kinds
+    return f"| {name} | {len(probs)} | {num(a)} | {num(e)} | {share} |"
 
 
 def fit(args) -> int:
@@ -179,7 +195,7 @@ def fit(args) -> int:
         carried.append(min([p] + values_mapped[at:at + len(r["values"])]))
         at += len(r["values"])
     print(report("frames, as carried (at most each value's)", carried, right))
-    cal = Calibration(Logistic.fit(FRAME_FEATURES, xs, right), Logistic.fit(("logit",), vx, vy),
+    cal = Calibration(fitted(FRAME_FEATURES, xs, right), fitted(("logit",), vx, vy),
                       fitted_on=f"{args.fitted_on or args.frames}: {len(rows)} frames, {len(vals)} values")
     print(f"\nthe maps on all of them: frames {cal.frame}, values {cal.value}")
     if args.write:
@@ -195,6 +211,8 @@ def main(argv=None) -> int:
     c.add_argument("suite")
     c.add_argument("--limit", type=int, default=None)
     c.add_argument("--out", required=True)
+    c.add_argument("--model", help="model folder (default: the bundled model)")
+    c.add_argument("--device", default="cpu")
     f = sub.add_parser("fit", help="compare definitions and fit the map on collected frames")
     f.add_argument("frames")
     f.add_argument("--fitted-on", help="how calibration.json names the data (default: the frames file)")
