@@ -22,13 +22,11 @@ mkdir -p "$OUT"
 T0=$(date +%s)
 python - <<'PY' || echo "tracer self-check failed"
 import sys
-from neurodebug import datagen
-from neurodebug.tracer import trace_source
+from neurodebug.real.tracer import trace_source
 src = open("tests/neurodebug/test_tracer.py").read()
 ns = {}
 exec(src[src.index("COMPREHENSIONS = ("):src.index("def test_inline_comprehensions_read_as_on_python_311")], ns)
-with datagen.fast_tracer():
-    t = trace_source(ns["COMPREHENSIONS"], "f", "[0, 1, 2]")
+t = trace_source(ns["COMPREHENSIONS"], "f", "[0, 1, 2]")
 ok = [(f.event, f.line) for f in t.frames] == ns["COMPREHENSION_LINES"]
 print(f"tracer self-check on Python {sys.version.split()[0]}: {'OK' if ok else 'DIFFERENT'}", flush=True)
 sys.exit(0 if ok else 1)
