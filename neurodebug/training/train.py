@@ -626,6 +626,8 @@ class _Trainer:
         """Steps until the budget is spent (then a final evaluation and checkpoint), or until a
         signal asks it to stop (then only the state: 128 + the signal's number, as a shell has it)."""
         bar = _Bar(self.args.steps, self.budget_s, quiet=self.args.quiet)
+        if self.step == 0 and self.args.init:
+            self._log_start()
         self.model.train()
         self.t_last = time.monotonic()
         try:
@@ -694,6 +696,12 @@ class _Trainer:
                  f"{fa:.3f}, {self.tokens_seen / max(1e-9, self.trained_s):.0f} target tok/s, data epoch {p.epoch} "
                  f"block {p.block}, {self.elapsed_s / 60:.1f} min" + self._extra())
         self._save("periodic")
+
+    def _log_start(self) -> None:
+        """The held-out numbers of the weights a fine-tune starts from: its curves' first point."""
+        hl, fa = self._held_out()
+        self.log(f"step 0 (the --init weights): held-out loss {hl:.4f}, teacher-forced frame acc {fa:.3f}"
+                 + self._extra())
 
     def _held_out(self):
         return evaluate_batchwise(self.model, self.held_ex, self.pad_id, self.device, self.autocast, self.args.batch_tokens)

@@ -98,6 +98,10 @@ def test_fine_tuning_starts_from_a_checkpoints_weights(trained, tmp_path):
     before, after = load_model(str(out)).model.state_dict(), load_model(str(ft)).model.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.allclose(before[k].float(), after[k].float(), atol=1e-3) for k in before)
+    # the curves start at the weights it started from: their held-out numbers, before any step
+    log = (tmp_path / "work" / "log.txt").read_text()
+    assert "step 0 (the --init weights): held-out loss " in log
+    assert log.index("step 0 (the --init weights)") < log.index("final step 1")
 
 
 def test_fine_tuning_from_another_shape_is_one_sentence(trained, tmp_path, capsys):
