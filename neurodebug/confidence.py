@@ -279,6 +279,21 @@ def renormalised(token: int, logprob: float, top: dict[int, float], allowed, tem
     return logprob / t - shift - math.log(s + rest / 2)
 
 
+def on_track(confidences: Sequence[float | None]) -> list[float | None]:
+    """How likely a free-running prediction is still on the real path at each of its frames:
+    the product of its frames' confidences so far. Each frame's confidence is how likely it is
+    right given the frames before it (teacher-forced, that history is the real one); free-running,
+    a frame is right against the real run only if the frames before it were too, so their product
+    is the honest number (docs/confidence.md measures it). A frame the session wrote (None: the
+    call, an edit, a real frame taken) is certain and starts the product again."""
+    out: list[float | None] = []
+    p = 1.0
+    for c in confidences:
+        p = 1.0 if c is None else p * c
+        out.append(None if c is None else p)
+    return out
+
+
 def unsure(confidence: float | None, below: float) -> bool:
     """Whether a front end marks a frame or value as unsure (``SessionOptions.unsure_below``): a
     real or forced one, which has no confidence, never is."""

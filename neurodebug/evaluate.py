@@ -364,7 +364,21 @@ def calibration(results: list[RecordResult]) -> dict[str, dict]:
         rows = [f for r in results for f in r.frames if f["mode"] == mode]
         out[mode] = measure([f["confidence"] for f in rows], [f["state_match"] for f in rows])
     out["free-running"].update(first_divergences(results))
+    out["free-running"]["on_track"] = on_track_calibration(results)
     return out
+
+
+def on_track_calibration(results: list[RecordResult]) -> dict:
+    """Free-running, the calibration of ``confidence.on_track`` (the product of a trace's frame
+    confidences so far) for "this frame's state is right against the real run"."""
+    from neurodebug.confidence import calibration as measure
+    from neurodebug.confidence import on_track
+
+    pairs = []
+    for r in results:
+        rows = sorted((f for f in r.frames if f["mode"] == "free-running"), key=lambda f: f["step"])
+        pairs += [(p, f["state_match"]) for p, f in zip(on_track([f["confidence"] for f in rows]), rows)]
+    return measure([p for p, _ in pairs], [ok for _, ok in pairs])
 
 
 def first_divergences(results: list[RecordResult], below: float | None = None) -> dict:
@@ -553,6 +567,10 @@ def render(summary: dict, results: list[RecordResult], suite: str, worst: int = 
             console.print(f"{mode} confidence: AUROC for a wrong state {_num(c['auroc_state_wrong'])}, "
                           f"expected calibration error {_num(c['ece'])}, right when >= 0.9: "
                           f"{_pct(c['sure_right'])} of {c['sure_frames']} ({c['frames']} frames)")
+            if c.get("on_track", {}).get("frames"):
+                t = c["on_track"]
+                console.print(f"  on track (the product of the frames' confidences so far): AUROC "
+                              f"{_num(t['auroc_state_wrong'])}, expected calibration error {_num(t['ece'])}")
             if c.get("diverging_records"):
                 console.print(f"  first divergence is the first frame under {c['unsure_below']:g}: "
                               f"{_pct(c['first_divergence_is_first_unsure'])} of {c['diverging_records']} "

@@ -1,7 +1,8 @@
 """`neurodebug eval --plot FILE.png`: the reliability diagram of the frames' confidence.
 
-One panel per mode (free-running, teacher-forced): the accuracy of the frames in each
-equal-width confidence bin against the diagonal a calibrated model would follow, with the
+One panel per mode (free-running, teacher-forced), and free-running's "on track" (the product
+of a trace's confidences so far: ``confidence.on_track``) beside it: the accuracy of the frames in
+each equal-width confidence bin against the diagonal a calibrated model would follow, with the
 number of frames per bin written on its bar. matplotlib is an extra (``plot``): only this
 module imports it.
 """
@@ -20,8 +21,13 @@ def reliability_diagram(calibration: dict[str, dict], path: str, title: str = ""
         import matplotlib.pyplot as plt
     except ImportError:
         raise UserError("--plot needs matplotlib: pip install 'neurodebug[plot]'.") from None
-    fig, axes = plt.subplots(1, len(calibration), figsize=(5 * len(calibration), 4.6), squeeze=False)
-    for ax, (mode, c) in zip(axes[0], calibration.items()):
+    panels = dict(calibration)
+    on_track = calibration.get("free-running", {}).get("on_track")
+    if on_track and on_track["frames"]:
+        panels = {"free-running": calibration["free-running"], "free-running, on track": on_track,
+                  **{k: v for k, v in calibration.items() if k != "free-running"}}
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.6), squeeze=False)
+    for ax, (mode, c) in zip(axes[0], panels.items()):
         _panel(ax, mode, c)
     counts = ", ".join(f"{mode}: {c['frames']} frames" for mode, c in calibration.items())
     fig.suptitle(f"{title} ({counts})")

@@ -147,6 +147,16 @@ class SessionView:
             out.append(f"{where}: the model wrote {seg.predicted} frame{'s' if seg.predicted != 1 else ''}; {wrong}.")
         return out
 
+    def on_track(self, i: int) -> float | None:
+        """How likely the prediction is still on the real path at step ``i``
+        (``confidence.on_track``: the product of the predicted frames' confidences since the
+        last frame the session wrote); None for a frame the session wrote, or without confidences."""
+        from neurodebug.confidence import on_track
+
+        if not 0 <= i < len(self.frames):
+            return None
+        return on_track([None if k in self.forced else f.confidence for k, f in enumerate(self.frames[:i + 1])])[-1]
+
     def diverges(self, i: int) -> bool:
         """Predicted frame ``i`` differs from the real run (or has no real frame to match)."""
         real = self.real_frame(i)

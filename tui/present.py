@@ -11,7 +11,7 @@ the widgets import them from here, and nothing here imports a widget.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from neurodebug.compare import TeacherForced
 from neurodebug.trace.frames import End, Frame, Trace
@@ -36,6 +36,7 @@ class Where:
     real_total: int | None = None
     real_detached: bool = False  # the real cursor was moved apart with [ / ]
     end: str | None = None  # how the prediction ended, once it has
+    on_track: float | None = None  # how likely the prediction is still on the real path (SessionView.on_track)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def shown(view: SessionView, real_cursor: int | None, teacher: TeacherForced | N
         file=file,
         home=file == view.home,
         unsure_below=view.unsure_below,
-        where=where(frames, index, view.ended, view.end, real_index, n_real, detached),
+        where=replace(where(frames, index, view.ended, view.end, real_index, n_real, detached),
+                      on_track=view.on_track(index)),
         rows=tuple(local_rows(predicted, real, predicted_changed, real_changed)),
         teacher_forced=teacher is not None,
         marks=tuple(marks),

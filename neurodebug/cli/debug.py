@@ -43,6 +43,8 @@ def show(s, out) -> None:
     where = f.line if f.line is not None else "?"
     below = s.options.unsure_below
     sure = "" if f.confidence is None else f", {sure_text(f.confidence)}" + (UNSURE_MARK if unsure(f.confidence, below) else "")
+    track = s.view().on_track(s.index)
+    sure += "" if track is None else f", on track {100 * track:.0f}%"
     print(f"[{s.index + 1}] -> {where}: {strip_marker(f.source).strip()}   ({f.event}, depth {f.depth}{sure})", file=out)
     if f.event in ("return", "exception"):
         print(f"     predicted {'returns' if f.event == 'return' else 'raises'} {shorten(f.arg or '', 200)}", file=out)

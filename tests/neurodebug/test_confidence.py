@@ -57,6 +57,11 @@ def test_the_first_divergence_against_the_first_unsure_frame():
     assert (c["sure_frames"], c["sure_right"]) == (2, 0.5)
 
 
+def test_on_track_is_the_product_so_far_and_starts_again_at_a_written_frame():
+    assert confidence.on_track([None, 0.9, 0.5, None, 0.8]) == pytest.approx([None, 0.9, 0.45, None, 0.8])
+    assert confidence.on_track([]) == []
+
+
 def test_a_platt_map_fitted_on_known_odds_finds_them():
     # values whose raw probability p is right with probability sigmoid(0.5 * logit(p) + 1)
     import random
@@ -152,6 +157,12 @@ def test_eval_frames_out_and_calibration(bundled, tmp_path, capsys):
         assert (c["sure_frames"], c["sure_right"]) == (want["sure_frames"], want["sure_right"])
     free = summary["model"]["calibration"]["free-running"]
     assert free["unsure_below"] == 0.5 and free["diverging_records"] <= 2
+    # on track: each free-running frame's product of the confidences of its trace so far
+    mine = sorted((r for r in rows if r["mode"] == "free-running"), key=lambda r: (r["record"], r["step"]))
+    products = [p for rec in dict.fromkeys(r["record"] for r in mine)
+                for p in confidence.on_track([r["confidence"] for r in mine if r["record"] == rec])]
+    want = confidence.calibration(products, [r["state_match"] for r in mine])
+    assert free["on_track"]["frames"] == len(mine) and free["on_track"]["bins"] == want["bins"]
     share = sum(r["state_match"] for r in tf) / len(tf)
     assert summary["model"]["teacher_forced"]["state_exact"] == pytest.approx(share)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,6 +8,7 @@ prompt shows is known: these tests check the commands, their aliases, their outp
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -191,8 +192,9 @@ def test_real_continues_from_the_real_run_and_the_end_counts_each_stretch(real, 
 
 
 def test_the_model_s_confidence_and_its_unsure_values_are_shown():
-    """On the bundled model: each predicted frame says how sure the model was, and values under
-    the threshold (every one, at 1.0) carry the unsure mark, in the frame and in `p NAME`."""
+    """On the bundled model: each predicted frame says how sure the model was and how likely the
+    prediction is still on the real path, and values under the threshold (every one, at 1.0)
+    carry the unsure mark, in the frame and in `p NAME`."""
     from pathlib import Path
 
     from neurodebug import Session, SessionOptions
@@ -204,6 +206,6 @@ def test_the_model_s_confidence_and_its_unsure_values_are_shown():
     s = Session.from_file(path, None, None, SessionOptions(max_frames=6, run_real=False, unsure_below=1.0)).start()
     rc, out = drive(s, "s\ns\ns\np ch\nq\n")
     frame, printed = after_prompts(out)[2], after_prompts(out)[3]
-    assert rc == 0 and "% sure?)" in frame  # "(line, depth 0, 77% sure?)"
+    assert rc == 0 and re.search(r"\(line, depth 0, \d+% sure\?, on track \d+%\)", frame), frame
     assert "ch='" in frame and "'?" in frame.split("predicted:")[1]
     assert printed.startswith("'") and "% sure, unsure)" in printed

@@ -1,15 +1,17 @@
 """How sure the model was, in the TUI, on the bundled model (real probabilities): unsure values
-marked in the locals table, x runs to the next unsure step, a lists the alternatives."""
+marked in the locals table, x runs to the next unsure step, the where bar says how likely the
+prediction is still on the real path, a lists the alternatives."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from neurodebug.backends import make_predictor
 from neurodebug.confidence import unsure
-from neurodebug.tui.widgets import LocalsTable, Notice
+from neurodebug.tui.widgets import LocalsTable, Notice, WhereBar
 from neurodebug.tui.widgets.locals_table import UNSURE_MARK
 from tests.tui.conftest import SIZE, make_app, press, settle
 
@@ -37,6 +39,8 @@ async def test_x_stops_on_an_unsure_step_marked_in_the_table_and_a_lists_alterna
             if marked:
                 break
         assert marked, table.rows_shown  # the value the model doubted is in the table ...
+        where = str(app.query_one(WhereBar).content)
+        assert re.search(r"on track \d+%", where), where  # ... and the where bar says how likely it is still right
         row = next(i for i, r in enumerate(table.rows_shown) if r is marked[0])
         assert str(table.get_row_at(row)[1]).endswith(UNSURE_MARK)  # ... and marked there
         table.move_cursor(row=row)

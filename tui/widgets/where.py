@@ -29,6 +29,9 @@ class WhereBar(Static):
         t.append("step ", label)
         # the session's current step is its last one: the total is known once the trace ended
         t.append(f"{w.step} of {w.total}" if w.final else f"{w.step}")
+        if w.on_track is not None:
+            t.append("   on track ", label)
+            t.append(f"{100 * w.on_track:.0f}%")
         if w.event is not None:
             t.append("   line ", label)
             t.append(str(w.line) if w.line is not None else "?")
