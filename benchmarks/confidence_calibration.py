@@ -1,7 +1,8 @@
 """Fit the map from a frame's (and a value's) token probabilities to how often it is right.
 
     python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --limit 160 --out cal.jsonl
-    python benchmarks/confidence_calibration.py fit cal.jsonl --write neurodebug/bundled/calibration.json
+    python benchmarks/confidence_calibration.py collect examples/suites/calibration_synthetic.jsonl --out syn.jsonl
+    python benchmarks/confidence_calibration.py fit cal.jsonl syn.jsonl --write neurodebug/bundled/calibration.json
 
 ``collect`` scores a suite teacher-forced, as ``neurodebug eval`` does (every frame generated
 greedily from the real history under the session's constraints, on the raw model: no map
@@ -165,10 +166,11 @@ def fit(args) -> int:
 
     from neurodebug.confidence import DEFINITIONS, Calibration, Logistic, auroc, frame_features, value_features
 
-    rows = [json.loads(line) for line in open(args.frames) if line.strip()]
+    rows = [dict(json.loads(line), source=path) for path in args.frames for line in open(path) if line.strip()]
     right = [bool(r["state_match"]) for r in rows]
     groups = [r["record"] for r in rows]
-    print(f"{args.frames}: {len(rows)} frames of {len(set(groups))} records, {right.count(False)} with a wrong state")
+    print(f"{' + '.join(args.frames)}: {len(rows)} frames of {len(set(groups))} records, "
+          f"{right.count(False)} with a wrong state")
     print("| raw definition | tokens | AUROC (state wrong) |")
     print("|---|---|---|")
     for how in DEFINITIONS:
@@ -195,8 +197,14 @@ def fit(args) -> int:
         carried.append(min([p] + values_mapped[at:at + len(r["values"])]))
         at += len(r["values"])
     print(report("frames, as carried (at most each value's)", carried, right))
+    if len(args.frames) > 1:  # the same cross-validated numbers, file by file
+        for path in args.frames:
+            mine = [i for i, r in enumerate(rows) if r["source"] == path]
+            print(report(f"{path}: raw product", [math.exp(raw_logprob(rows[i], "product", False)) for i in mine],
+                         [right[i] for i in mine]))
+            print(report(f"{path}: as carried", [carried[i] for i in mine], [right[i] for i in mine]))
     cal = Calibration(fitted(FRAME_FEATURES, xs, right), fitted(("logit",), vx, vy),
-                      fitted_on=f"{args.fitted_on or args.frames}: {len(rows)} frames, {len(vals)} values")
+                      fitted_on=f"{args.fitted_on or ' + '.join(args.frames)}: {len(rows)} frames, {len(vals)} values")
     print(f"\nthe maps on all of them: frames {cal.frame}, values {cal.value}")
     if args.write:
         cal.save(args.write)
@@ -214,7 +222,7 @@ def main(argv=None) -> int:
     c.add_argument("--model", help="model folder (default: the bundled model)")
     c.add_argument("--device", default="cpu")
     f = sub.add_parser("fit", help="compare definitions and fit the map on collected frames")
-    f.add_argument("frames")
+    f.add_argument("frames", nargs="+", help="collect's files (their records are kept apart in the folds)")
     f.add_argument("--fitted-on", help="how calibration.json names the data (default: the frames file)")
     f.add_argument("--write", help="write the map here (a model folder's calibration.json)")
     args = ap.parse_args(argv)

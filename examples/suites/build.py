@@ -5,6 +5,7 @@
     python examples/suites/build.py real        # -> examples/suites/real_heldout.jsonl (pip install -e ".[train]")
     python examples/suites/build.py projects    # -> examples/suites/projects.jsonl (pip install -e ".[train]")
     python examples/suites/build.py calibration # -> examples/suites/calibration.jsonl (pip install -e ".[train]")
+    python examples/suites/build.py calibration-synthetic  # -> examples/suites/calibration_synthetic.jsonl
 
 synthetic: programs of neurodebug.training.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
 style 0 (plain code, as the shipped model's training data), one input each, kept by the same filter as training data (datagen.keep): a held-out split of the
@@ -25,6 +26,11 @@ calibration: the corpus's calibration split (``corpus.in_calibration``: one func
 ten of the training packages, by its name's hash, kept out of training), its functions and
 methods as records: the training-side real code that confidence's calibration map is fitted on
 (docs/confidence.md). It is not an evaluation suite; nothing is measured on it but the fit.
+
+calibration-synthetic: the other half of that fit's data, generated programs in the style the
+shipped model was trained on (style 1), seed 21 (training uses 0 to 3, its held-out set 8, the
+synthetic suite 12345), one input each: code the model mostly gets right, which real code alone
+does not show the map.
 
 projects: project code (classes, methods, calls across modules) of the same held-out packages, as
 installed (boltons 26.2.0, inflection 0.5.1, python-string-utils 1.0.0), and of examples/project
@@ -50,6 +56,8 @@ sys.path.insert(0, ROOT)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYNTHETIC_SEED = 12345
+#: the generated half of the calibration map's data (training uses seeds 0-3, its held-out set 8)
+CALIBRATION_SYNTHETIC_SEED = 21
 MAX_HE_FRAMES = 120
 MAX_HE_CALLS = 8
 MAX_PROJECT_FRAMES = 300
@@ -69,6 +77,23 @@ def synthetic(n_records: int = 150) -> int:
     # style 0 (plain code), the data the shipped model was trained on
     rows = datagen.generate(SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=0)
     out = os.path.join(HERE, "synthetic_heldout.jsonl")
+    with open(out, "w") as fh:
+        for d in rows[:n_records]:
+            rec = {"id": d["id"], "code": d["source"], "input": d["call"], "entry": d["entry"],
+                   "output": d["end"].get("value")}
+            fh.write(json.dumps(rec) + "\n")
+    print(f"{min(n_records, len(rows))} records -> {out}")
+    return 0
+
+
+def synthetic_calibration(n_records: int = 100) -> int:
+    """Generated programs for the calibration map's fit, beside the corpus's calibration split: the
+    shipped model's own training style (1) on a seed no training or suite uses, so the map also
+    sees code the model gets right (docs/confidence.md)."""
+    from neurodebug.training import datagen
+
+    rows = datagen.generate(CALIBRATION_SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=1)
+    out = os.path.join(HERE, "calibration_synthetic.jsonl")
     with open(out, "w") as fh:
         for d in rows[:n_records]:
             rec = {"id": d["id"], "code": d["source"], "input": d["call"], "entry": d["entry"],
@@ -421,5 +446,7 @@ if __name__ == "__main__":
         sys.exit(projects())
     if which == "calibration":
         sys.exit(real("calibration"))
+    if which == "calibration-synthetic":
+        sys.exit(synthetic_calibration())
     print(__doc__)
     sys.exit(2)

@@ -27,7 +27,7 @@ def records():
     out = [{"id": "count_char", "code": (ROOT / "examples" / "count_char.py").read_text(), "entry": "count",
             "input": "'strawberry', 'r'"}]
     for suite in sorted((ROOT / "examples" / "suites").glob("*.jsonl")):
-        if suite.stem == "calibration":  # the split confidence's map is fitted on, not an evaluation suite
+        if suite.stem.startswith("calibration"):  # what confidence's map is fitted on, not evaluation suites
             continue
         first = json.loads(suite.read_text().splitlines()[0])
         if "files" not in first:

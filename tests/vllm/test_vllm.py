@@ -27,8 +27,8 @@ from tests.sessions import started_file
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The evaluation suites (calibration.jsonl is the split confidence's map is fitted on, not one).
-SUITES = sorted(p for p in (ROOT / "examples" / "suites").glob("*.jsonl") if p.stem != "calibration")
+#: The evaluation suites (calibration*.jsonl are what confidence's map is fitted on, not ones).
+SUITES = sorted(p for p in (ROOT / "examples" / "suites").glob("*.jsonl") if not p.stem.startswith("calibration"))
 #: Records of each suite compared (each is a whole prediction, frame by frame, plus teacher forcing).
 RECORDS = 2
 #: HumanEval's by id: /1's real trace (4,854 tokens) is longer than the bundled model's context
