@@ -58,6 +58,19 @@ def test_the_heldout_suite_is_a_suite_of_neurodebug_eval(built):
     assert r["provenance"]["package"] == "inflection"
 
 
+def test_the_calibration_split_stays_out_of_training_and_is_a_suite(built):
+    out, train, _ = built
+    assert not any(corpus.in_calibration(r["provenance"]) for r in train)
+    split = [json.loads(line) for line in (out / "calibration.jsonl").read_text().splitlines()]
+    assert all(corpus.in_calibration(r["provenance"]) and r["code"] and r["entry"] for r in split)
+    # one function in CALIBRATION_EVERY, by its name: a function, its methods and its tests fall together
+    where = {"package": "stdlib", "module": "m"}
+    picked = [n for n in map(str, range(300)) if corpus.in_calibration({**where, "function": n})]
+    assert 300 // corpus.CALIBRATION_EVERY // 2 <= len(picked) <= 2 * 300 // corpus.CALIBRATION_EVERY
+    assert all(corpus.in_calibration({**where, "function": f"{n}.method"}) for n in picked)
+    assert not corpus.in_calibration({"package": "builtins", "module": "m", "function": picked[0]})
+
+
 def test_functions_become_self_contained_programs_with_their_doctest_calls():
     pytest.importorskip("inflection", reason=TRAIN_EXTRA)
     progs = {p.entry: p for p in corpus.extract_programs("inflection", {"package": "inflection"})}
