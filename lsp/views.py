@@ -178,8 +178,9 @@ def history(
 
 
 def sureness_markdown(session, view, name: str, rows) -> str:
-    """How sure the model was of the latest predicted value in ``rows`` (``history``'s) and what
-    else it would have written there ('' when the model gave no probability for it)."""
+    """How sure the model was of the latest predicted value in ``rows`` (``history``'s), what else
+    it would have written there, and how likely the prediction was still on the real path at that
+    step (``SessionView.on_track``); '' when the model gave no probability for it."""
     if not rows or rows[-1][2] is None:
         return ""
     step, _, value, _ = rows[-1]
@@ -191,7 +192,10 @@ def sureness_markdown(session, view, name: str, rows) -> str:
     except UserError:
         also = []
     text = f"\n\nThe model was {sure_text(sure)} of {_cell(value)} at step {step}"
-    return text + (f"; it also gave {', '.join(f'{_cell(a.value)} {100 * a.probability:.0f}%' for a in also)}." if also else ".")
+    text += f"; it also gave {', '.join(f'{_cell(a.value)} {100 * a.probability:.0f}%' for a in also)}." if also else "."
+    track = view.on_track(step)
+    return text + (f" The prediction was {100 * track:.0f}% likely still on the real path there (on track)."
+                   if track is not None else "")
 
 
 def hover_markdown(name: str, rows, has_real: bool, index: int) -> str | None:

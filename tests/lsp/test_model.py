@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 
 import pytest
@@ -85,5 +86,6 @@ async def test_unsure_values_are_marked_and_the_hover_says_how_sure_and_what_els
         hover = await client.text_document_hover_async(types.HoverParams(
             types.TextDocumentIdentifier(uri), types.Position(unsure[0].position.line, line.index(name))))
         assert "The model was " in hover.contents.value and "% sure of" in hover.contents.value, hover.contents.value
+        assert re.search(r"The prediction was \d+% likely still on the real path there", hover.contents.value)
     finally:
         await stop(client)
