@@ -1,8 +1,11 @@
 """Fit the map from a frame's (and a value's) token probabilities to how often it is right.
 
-    python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --limit 160 --out cal.jsonl
-    python benchmarks/confidence_calibration.py collect examples/suites/calibration_synthetic.jsonl --out syn.jsonl
-    python benchmarks/confidence_calibration.py fit cal.jsonl syn.jsonl --write neurodebug/bundled/calibration.json
+    python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --limit 200 --out cal.jsonl
+    python benchmarks/confidence_calibration.py fit cal.jsonl --write neurodebug/bundled/calibration.json
+
+(the bundled model's map; ``fit cal.jsonl syn.jsonl``, with ``collect`` of
+examples/suites/calibration_synthetic.jsonl as syn.jsonl, is the map on real and generated code
+that docs/confidence.md measures beside it.)
 
 ``collect`` scores a suite teacher-forced, as ``neurodebug eval`` does (every frame generated
 greedily from the real history under the session's constraints, on the raw model: no map
