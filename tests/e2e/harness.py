@@ -299,7 +299,9 @@ class Workbench:
         deadline = time.monotonic() + timeout
         while True:
             x, y = self._word_center(line, word)
-            self.page.mouse.move(x, y - 40)
+            # along the word's own line, from its left (an indentation, or the gutter): a path from
+            # above crosses the lines over it, and a name there opens its own hover first
+            self.page.mouse.move(max(x - 60, 1), y)
             self.page.mouse.move(x, y, steps=4)
             try:
                 widget.wait_for(state="visible", timeout=10_000)
