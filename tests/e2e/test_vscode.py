@@ -120,8 +120,9 @@ def test_f5_without_launch_json_then_hover_and_watch(workbench, code_server):
     workbench.debug_actions()
     stack = workbench.wait_until(workbench.call_stack, bool, what="the call stack")
     assert stack == [frame("running_max", 2, "accumulate.py")]
-    rows = workbench.wait_until(workbench.variables, lambda r: len(r) > 1 and r[0] == "Scope Predicted",
-                                what="the Variables pane")
+    # the scopes show before the Predicted scope's variables: wait for its first row
+    rows = workbench.wait_until(workbench.variables, lambda r: len(r) > 2 and r[0] == "Scope Predicted"
+                                and r[1] != "Scope Real run", what="the Variables pane")
     assert rows[1].startswith("xs, value "), rows
     xs = rows[1].removeprefix("xs, value ")  # the predicted list
 
