@@ -49,10 +49,10 @@ def capture_generated_ids():
     return seen
 
 
-def frame_rows(rec, predictor, codec, seen) -> list[dict]:
-    """The scored teacher-forced frames of one record, with their parts' log-probabilities."""
+def scored_frames(rec, predictor, codec) -> list:
+    """A record's teacher-forced scored frames (``compare.FrameScore``), as ``neurodebug eval``
+    scores them, each generated for its confidence; [] when its real run did not end normally."""
     from neurodebug import compare as C
-    from neurodebug.confidence import values_logprob
     from neurodebug.evaluate import MAX_FRAME_TOKENS
     from neurodebug.options import SessionOptions
     from neurodebug.session import Session
@@ -63,8 +63,16 @@ def frame_rows(rec, predictor, codec, seen) -> list[dict]:
         return []
     tf = C.teacher_forced(s.real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
                           constraint=s.frame_constraint, parser=s.new_parser(), confidence=True)
+    return tf.frames[C.SCORE_FROM:]
+
+
+def frame_rows(rec, predictor, codec, seen) -> list[dict]:
+    """The scored teacher-forced frames of one record, with their parts' log-probabilities."""
+    from neurodebug import compare as C
+    from neurodebug.confidence import values_logprob
+
     rows = []
-    for sc in tf.frames[C.SCORE_FROM:]:
+    for sc in scored_frames(rec, predictor, codec):
         ids = seen.get(id(sc.logprobs)) if sc.logprobs else None
         if ids is None or len(ids) != len(sc.logprobs):
             continue

@@ -45,18 +45,9 @@ def record_side_logprobs(temperatures: list[float]) -> list[list[float]]:
 
 def teacher_forced_frames(rec, predictor, codec):
     """(state right, token log-probabilities) of each scored teacher-forced frame of a record."""
-    from neurodebug import compare as C
-    from neurodebug.evaluate import MAX_FRAME_TOKENS
-    from neurodebug.options import SessionOptions
-    from neurodebug.session import Session
+    from confidence_calibration import scored_frames  # this folder's sibling
 
-    s = Session(rec["code"], rec.get("entry") or "f", rec["input"], SessionOptions(run_real=True),
-                predictor=predictor).start()
-    if s.real is None or s.real.end.reason not in ("returned", "raised"):
-        return []
-    tf = C.teacher_forced(s.real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
-                          constraint=s.frame_constraint, parser=s.new_parser(), confidence=True)
-    return [(sc.state_match, sc.logprobs) for sc in tf.frames[C.SCORE_FROM:] if sc.logprobs]
+    return [(sc.state_match, sc.logprobs) for sc in scored_frames(rec, predictor, codec) if sc.logprobs]
 
 
 def main(argv=None) -> int:

@@ -41,17 +41,7 @@ T0=$(date +%s)
 stage() { echo "[gpu_projects] $1 after $(( $(date +%s) - T0 )) s"; }
 
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
-python - <<'PY' || echo "[gpu_projects] tracer self-check failed"
-import sys
-from neurodebug.real.tracer import trace_source
-src = open("tests/neurodebug/test_tracer.py").read()
-ns = {}
-exec(src[src.index("COMPREHENSIONS = ("):src.index("def test_inline_comprehensions_read_as_on_python_311")], ns)
-t = trace_source(ns["COMPREHENSIONS"], "f", "[0, 1, 2]")
-ok = [(f.event, f.line) for f in t.frames] == ns["COMPREHENSION_LINES"]
-print(f"tracer self-check on Python {sys.version.split()[0]}: {'OK' if ok else 'DIFFERENT'}", flush=True)
-sys.exit(0 if ok else 1)
-PY
+python benchmarks/tracer_selfcheck.py || echo "[gpu_projects] tracer self-check failed"
 stage "self-check done"
 
 # shellcheck disable=SC2086  # the argument lists are meant to split

@@ -20,17 +20,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 OUT=${OUT:-/tmp/neurodebug_gpu}
 mkdir -p "$OUT"
 T0=$(date +%s)
-python - <<'PY' || echo "tracer self-check failed"
-import sys
-from neurodebug.real.tracer import trace_source
-src = open("tests/neurodebug/test_tracer.py").read()
-ns = {}
-exec(src[src.index("COMPREHENSIONS = ("):src.index("def test_inline_comprehensions_read_as_on_python_311")], ns)
-t = trace_source(ns["COMPREHENSIONS"], "f", "[0, 1, 2]")
-ok = [(f.event, f.line) for f in t.frames] == ns["COMPREHENSION_LINES"]
-print(f"tracer self-check on Python {sys.version.split()[0]}: {'OK' if ok else 'DIFFERENT'}", flush=True)
-sys.exit(0 if ok else 1)
-PY
+python benchmarks/tracer_selfcheck.py || echo "tracer self-check failed"
 if [ "${SKIP_TRAIN:-0}" != "1" ]; then
     OUT="$OUT" MINUTES="${TRAIN_MINUTES:-5}" EVAL_SECONDS=0 \
         EXTRA="--init ${INIT:-neurodebug/bundled} --warmup ${WARMUP:-200} --eval-every 500 --style ${STYLE:-2} --max-len ${MAX_LEN:-2048} ${TRAIN_EXTRA:-}" \

@@ -72,28 +72,23 @@ def output_of(trace) -> str | None:
 
 
 def synthetic(n_records: int = 150) -> int:
-    from neurodebug.training import datagen
-
     # style 0 (plain code), the data the shipped model was trained on
-    rows = datagen.generate(SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=0)
-    out = os.path.join(HERE, "synthetic_heldout.jsonl")
-    with open(out, "w") as fh:
-        for d in rows[:n_records]:
-            rec = {"id": d["id"], "code": d["source"], "input": d["call"], "entry": d["entry"],
-                   "output": d["end"].get("value")}
-            fh.write(json.dumps(rec) + "\n")
-    print(f"{min(n_records, len(rows))} records -> {out}")
-    return 0
+    return generated_suite("synthetic_heldout.jsonl", SYNTHETIC_SEED, 0, n_records)
 
 
 def synthetic_calibration(n_records: int = 100) -> int:
     """Generated programs for the calibration map's fit, beside the corpus's calibration split: the
     shipped model's own training style (1) on a seed no training or suite uses, so the map also
     sees code the model gets right (docs/confidence.md)."""
+    return generated_suite("calibration_synthetic.jsonl", CALIBRATION_SYNTHETIC_SEED, 1, n_records)
+
+
+def generated_suite(name: str, seed: int, style: int, n_records: int) -> int:
+    """Programs of neurodebug.training.datagen (seed, style), one input each, as suite records."""
     from neurodebug.training import datagen
 
-    rows = datagen.generate(CALIBRATION_SYNTHETIC_SEED, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=1)
-    out = os.path.join(HERE, "calibration_synthetic.jsonl")
+    rows = datagen.generate(seed, int(n_records * 1.3) + 10, jobs=2, calls_per_program=1, style=style)
+    out = os.path.join(HERE, name)
     with open(out, "w") as fh:
         for d in rows[:n_records]:
             rec = {"id": d["id"], "code": d["source"], "input": d["call"], "entry": d["entry"],
