@@ -437,6 +437,9 @@ def run(args) -> int:
     state = load_state(work / "state.pt") if args.resume else None
     if state is not None:
         args = resumed_args(args, state["args"])
+    else:
+        args = with_absolute_paths(args)
+    _check_inputs(args)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(args.device)
@@ -494,6 +497,33 @@ def resumed_args(args, saved: dict) -> argparse.Namespace:
         if k in defaults and k not in _NOT_RESUMED and merged.get(k) == defaults[k]:
             merged[k] = v
     return argparse.Namespace(**merged)
+
+
+#: The arguments that name files a run reads (its data, tokenizer, starting weights).
+_INPUT_PATHS = ("data", "heldout_data", "tokenizer", "init")
+
+
+def with_absolute_paths(args) -> argparse.Namespace:
+    """The arguments with the files a new run reads made absolute, as its state keeps them: so
+    that ``--resume`` finds them from any directory."""
+    absolute = lambda p: str(Path(p).resolve()) if p else p  # noqa: E731
+    fixed = {k: [absolute(p) for p in v] if isinstance(v, list) else absolute(v)
+             for k, v in vars(args).items() if k in _INPUT_PATHS and v}
+    return argparse.Namespace(**{**vars(args), **fixed})
+
+
+def _check_inputs(args) -> None:
+    """One sentence for a file the run reads that is not there (a resumed run's paths are as it
+    was started with; runs started before they were kept absolute are relative to that folder)."""
+    from neurodebug.errors import UserError
+
+    for key in _INPUT_PATHS:
+        value = getattr(args, key, None)
+        for path in value if isinstance(value, list) else [value] if value else []:
+            if not Path(path).exists():
+                raise UserError(f"--{key.replace('_', '-')} {path} is not there"
+                                + (" (the run's saved path, relative to where it was started)." if args.resume
+                                   and not Path(path).is_absolute() else "."))
 
 
 def _tokenizer_file(args, out: Path, log) -> Path:

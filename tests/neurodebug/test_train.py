@@ -197,3 +197,23 @@ def test_resume_alone_takes_the_saved_runs_arguments(tmp_path, monkeypatch):
     assert train.main(["--resume", "--steps", "5", "--quiet"]) == 0
     state = saved_state(folder)
     assert state["step"] == 5 and state["args"]["size"] == "test" and state["args"]["programs"] == 20
+
+
+def test_a_run_started_with_relative_paths_resumes_from_anywhere(tmp_path, monkeypatch, capsys):
+    """The files a run reads are kept absolute in its state, so `--resume` works from another
+    directory; a file that is not there is one sentence, before any work."""
+    import shutil
+
+    start = tmp_path / "start"
+    start.mkdir()
+    shutil.copy(BUNDLED_DIR / "tokenizer.json", start / "tok.json")
+    monkeypatch.chdir(start)
+    args = resumable_args(tmp_path / "run", tokenizer="tok.json")
+    assert train.main(args[:args.index("--steps")] + ["--steps", "2"] + args[args.index("--steps") + 2:]) == 0
+    assert saved_state(tmp_path / "run")["args"]["tokenizer"] == str(start / "tok.json")
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["--out", str(tmp_path / "run"), "--resume", "--steps", "3", "--quiet"]) == 0
+    assert saved_state(tmp_path / "run")["step"] == 3
+    capsys.readouterr()
+    assert train.main(["--out", str(tmp_path / "other"), "--tokenizer", "nope.json", "--quiet"]) != 0
+    assert capsys.readouterr().err.strip() == f"neurodebug: --tokenizer {tmp_path / 'nope.json'} is not there."
