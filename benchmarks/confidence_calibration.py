@@ -1,6 +1,6 @@
 """Fit the map from a frame's (and a value's) token probabilities to how often it is right.
 
-    python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --limit 200 --out cal.jsonl
+    python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --out cal.jsonl
     python benchmarks/confidence_calibration.py fit cal.jsonl --write neurodebug/bundled/calibration.json
 
 (the bundled model's map; ``fit cal.jsonl syn.jsonl``, with ``collect`` of
@@ -15,7 +15,8 @@ full with its log-probability and whether it is the real value. ``fit`` prints t
 raw definitions (``confidence.DEFINITIONS`` over all of a frame's tokens or its state's) for a
 wrong state; fits a logistic map for frames over ``confidence.frame_features`` (and, to compare,
 a Platt map on the raw product alone) and a Platt map for values; reports each with 5-fold
-cross-validation by record; and writes the maps a model folder carries (``calibration.json``,
+cross-validation by record and with each package left out in turn (the suites are packages the
+map never saw); and writes the maps a model folder carries (``calibration.json``,
 read by ``confidence.Calibration``).
 
 Fit on the calibration split only (``examples/suites/build.py calibration``: real functions of the
@@ -117,8 +118,12 @@ def collect(args) -> int:
 #: The frame map's features (``confidence.frame_features``), and the one-feature Platt map it is
 #: compared with.
 FRAME_FEATURES = ("logit_product", "min", "state_mean", "state_min", "returns", "log_tokens", "log_state_tokens",
-                  "values_min_logit")
+                  "values_min_logit", "first")
 PLATT = ("logit_product",)
+#: The L2 weight of the frame map: chosen by leaving each package out in turn (the suites are
+#: packages the map never saw), over 0.01 to 10 (docs/confidence.md).
+FRAME_L2 = 0.3
+VALUE_L2 = 1e-2
 
 
 def raw_logprob(row: dict, how: str, state_only: bool) -> float:
@@ -129,32 +134,53 @@ def raw_logprob(row: dict, how: str, state_only: bool) -> float:
     return DEFINITIONS[how](lps) if lps else 0.0
 
 
-def folds(records: list, k: int = 5) -> list[set]:
+def with_features(rows: list[dict]) -> list[dict]:
+    """Each row's frame features (``first``: the frame right after the call frame, as
+    ``compare.teacher_forced`` marks it)."""
+    from neurodebug.compare import SCORE_FROM
+    from neurodebug.confidence import frame_features
+
+    for r in rows:
+        r["x"] = frame_features(r["parts"], [v["logprob"] for v in r["values"]], r["step"] == SCORE_FROM)
+    return rows
+
+
+def package(record: str) -> str:
+    """The package a calibration record comes from (its id starts "package:"); the generated
+    programs (calibration_synthetic.jsonl) are one."""
+    return record.split(":", 1)[0] if ":" in record else "generated"
+
+
+def folds(groups: list, by: str, k: int = 5) -> list[set]:
+    """The held-out sets of a cross-validation: k folds of records by their hash, or each
+    package alone."""
     import zlib
 
-    return [{r for r in records if zlib.crc32(str(r).encode()) % k == i} for i in range(k)]
+    if by == "package":
+        return [{g for g in groups if package(g) == p} for p in sorted({package(g) for g in groups})]
+    return [{g for g in groups if zlib.crc32(str(g).encode()) % k == i} for i in range(k)]
 
 
 #: Fewer examples of either kind (right, wrong) than this fit no map: the raw number stays.
 MIN_EACH = 5
 
 
-def fitted(features, xs, ys):
+def fitted(features, xs, ys, l2: float):
     """The map fitted on (xs, ys), or None where too few of them are right or wrong to fit one."""
     from neurodebug.confidence import Logistic
 
     if min(sum(ys), len(ys) - sum(ys)) < MIN_EACH:
         return None
-    return Logistic.fit(features, xs, ys)
+    return Logistic.fit(features, xs, ys, l2=l2)
 
 
-def cross_validated(features, xs, ys, groups, k: int = 5) -> list[float]:
-    """Each point's calibrated probability from a map fitted on the other folds' records (the
-    raw probability where a fold has too few to fit one)."""
+def cross_validated(features, xs, ys, groups, l2: float, by: str = "record") -> list[float]:
+    """Each point's calibrated probability from a map fitted on the other folds (the raw
+    probability where a fold has too few to fit one)."""
     out = [0.0] * len(xs)
-    for held in folds(sorted(set(groups)), k):
+    for held in folds(sorted(set(groups)), by):
         fold = fitted(features, [x for x, g in zip(xs, groups) if g not in held],
-                      [y for y, g in zip(ys, groups) if g not in held])
+                      [y for y, g in zip(ys, groups) if g not in held], l2)
         for i, g in enumerate(groups):
             if g in held:
                 out[i] = fold(xs[i]) if fold else 1.0 / (1.0 + math.exp(-xs[i][features[0]]))
@@ -172,12 +198,20 @@ def report(name: str, probs, right) -> str:
     return f"| {name} | {len(probs)} | {num(a)} | {num(e)} | {share} |"
 
 
-def fit(args) -> int:
-    import math
+def as_carried(rows, frames_mapped, values_mapped) -> list[float]:
+    """The confidence frames carry: the frame map's, never above the frame's least sure value."""
+    at, out = 0, []
+    for r, p in zip(rows, frames_mapped):
+        out.append(min([p] + values_mapped[at:at + len(r["values"])]))
+        at += len(r["values"])
+    return out
 
-    from neurodebug.confidence import DEFINITIONS, Calibration, Logistic, auroc, frame_features, value_features
+
+def fit(args) -> int:
+    from neurodebug.confidence import DEFINITIONS, Calibration, auroc, value_features
 
     rows = [dict(json.loads(line), source=path) for path in args.frames for line in open(path) if line.strip()]
+    rows = with_features(rows)
     right = [bool(r["state_match"]) for r in rows]
     groups = [r["record"] for r in rows]
     print(f"{' + '.join(args.frames)}: {len(rows)} frames of {len(set(groups))} records, "
@@ -188,33 +222,32 @@ def fit(args) -> int:
         for state_only in (False, True):
             a = auroc([-raw_logprob(r, how, state_only) for r in rows], [not x for x in right])
             print(f"| {how} | {'state' if state_only else 'frame'} | {a:.4f} |")
-    xs = [frame_features(r["parts"], [v["logprob"] for v in r["values"]]) for r in rows]
+    xs = [r["x"] for r in rows]
     vals = [v for r in rows for v in r["values"]]
     vx, vy = [value_features(v["logprob"]) for v in vals], [v["right"] for v in vals]
     vg = [r["record"] for r in rows for _ in r["values"]]
-    print("\n5-fold cross-validation by record (each fold's frames mapped by a map fitted on the others):")
-    print("| what | count | AUROC (wrong) | ECE | right when >= 0.9 |")
-    print("|---|---|---|---|---|")
-    print(report("frames, raw product", [math.exp(raw_logprob(r, "product", False)) for r in rows], right))
-    print(report("frames, Platt map", cross_validated(PLATT, xs, right, groups), right))
-    mapped = cross_validated(FRAME_FEATURES, xs, right, groups)
-    print(report("frames, feature map", mapped, right))
-    print(report("values, raw product", [math.exp(v["logprob"]) for v in vals], vy))
-    values_mapped = cross_validated(("logit",), vx, vy, vg)
-    print(report("values, Platt map", values_mapped, vy))
-    at = 0  # the confidence frames carry: the feature map, never above the frame's least sure value
-    carried = []
-    for r, p in zip(rows, mapped):
-        carried.append(min([p] + values_mapped[at:at + len(r["values"])]))
-        at += len(r["values"])
-    print(report("frames, as carried (at most each value's)", carried, right))
-    if len(args.frames) > 1:  # the same cross-validated numbers, file by file
-        for path in args.frames:
-            mine = [i for i, r in enumerate(rows) if r["source"] == path]
-            print(report(f"{path}: raw product", [math.exp(raw_logprob(rows[i], "product", False)) for i in mine],
-                         [right[i] for i in mine]))
-            print(report(f"{path}: as carried", [carried[i] for i in mine], [right[i] for i in mine]))
-    cal = Calibration(fitted(FRAME_FEATURES, xs, right), fitted(("logit",), vx, vy),
+    without_first = FRAME_FEATURES[:-1]
+    for by in ("record", "package"):
+        print(f"\nCross-validation by {by} ({'5 folds of records' if by == 'record' else 'each package left out'};"
+              " each fold's frames mapped by a map fitted on the others):")
+        print("| what | count | AUROC (wrong) | ECE | right when >= 0.9 |")
+        print("|---|---|---|---|---|")
+        print(report("frames, raw product", [math.exp(raw_logprob(r, "product", False)) for r in rows], right))
+        print(report("frames, Platt map", cross_validated(PLATT, xs, right, groups, VALUE_L2, by), right))
+        values_mapped = cross_validated(("logit",), vx, vy, vg, VALUE_L2, by)
+        print(report("values, raw product", [math.exp(v["logprob"]) for v in vals], vy))
+        print(report("values, Platt map", values_mapped, vy))
+        for name, features, l2 in (("without first, L2 0.01", without_first, 1e-2),
+                                   ("without first", without_first, FRAME_L2),
+                                   ("as carried", FRAME_FEATURES, FRAME_L2)):
+            mapped = cross_validated(features, xs, right, groups, l2, by)
+            carried = as_carried(rows, mapped, values_mapped)
+            print(report(f"frames, {name} (L2 {l2:g})" if "L2" not in name else f"frames, {name}", carried, right))
+        if len(args.frames) > 1:  # the carried numbers, file by file
+            for path in args.frames:
+                mine = [i for i, r in enumerate(rows) if r["source"] == path]
+                print(report(f"{path}: as carried", [carried[i] for i in mine], [right[i] for i in mine]))
+    cal = Calibration(fitted(FRAME_FEATURES, xs, right, FRAME_L2), fitted(("logit",), vx, vy, VALUE_L2),
                       fitted_on=f"{args.fitted_on or ' + '.join(args.frames)}: {len(rows)} frames, {len(vals)} values")
     print(f"\nthe maps on all of them: frames {cal.frame}, values {cal.value}")
     if args.write:

@@ -449,7 +449,7 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
             lps = None
         elif i >= SCORE_FROM and lps is not None:
             _, written = gen.frame(parser, s, lps, count=False)  # right: generated only for its confidence
-        sure = _confidence(calibration, codec, written, lps) if lps else None
+        sure = _confidence(calibration, codec, written, lps, i == SCORE_FROM) if lps else None
         scores.append(FrameScore(i, f, not past and (wrong[i] is None or right), wrong[i], alt, differs, past, form,
                                  sure, lps or None))
         parser.feed(ids[s:e])
@@ -459,12 +459,13 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
     return TeacherForced(scores, end_ok, first, _teacher_forced_metrics(scores, n), len(ids), gen.generated)
 
 
-def _confidence(calibration, codec, ids: list[int], logprobs: list[float]) -> float | None:
-    """A generated frame's confidence (``confidence.Calibration.frame_confidence``)."""
+def _confidence(calibration, codec, ids: list[int], logprobs: list[float], first: bool) -> float | None:
+    """A generated frame's confidence (``confidence.Calibration.frame_confidence``); ``first``:
+    the frame right after the call frame."""
     parts = codec.frame_parts(ids, (0, len(ids)))
     a, b = parts.get("locals", (0, 0))
     values = values_logprob(codec.tokenizer.decode, ids[a:b], logprobs[a:b]) if b > a else {}
-    return calibration.frame_confidence(logprobs, parts, values)
+    return calibration.frame_confidence(logprobs, parts, values, first)
 
 
 class _Alternatives:

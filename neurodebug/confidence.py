@@ -77,17 +77,22 @@ def values_confidence(decode: Callable[[list[int]], str], ids: Sequence[int], lo
 # -- the calibration map ------------------------------------------------------------------------------
 
 
-def frame_features(parts: dict[str, Sequence[float]], values: Sequence[float] = ()) -> dict[str, float]:
+def frame_features(parts: dict[str, Sequence[float]], values: Sequence[float] = (),
+                   first: bool = False) -> dict[str, float]:
     """What a frame's calibration map reads: summaries of its tokens' log-probabilities, of all
     of them and of those that write its state, their counts, whether it is a return (whose value
-    is the hardest part to get right), and the least likely of the values its locals write in
-    full. ``parts``: each part's log-probabilities; ``values``: each written value's."""
+    is the hardest part to get right), the least likely of the values its locals write in full,
+    and whether it is the trace's first frame after its call frame: that one mostly copies the
+    arguments the call states, so it is right far more often than its many tokens'
+    product says (89% against a mean product of 0.35 on the calibration split).
+    ``parts``: each part's log-probabilities; ``values``: each written value's."""
     every = [lp for name in ("event", "locals", "source", "value", "end") for lp in parts.get(name, ())]
     state = [lp for name in STATE_PARTS for lp in parts.get(name, ())]
     return {"logit_product": _logit(sum(every)), "min": min(every, default=0.0),
             "state_mean": sum(state) / len(state) if state else 0.0, "state_min": min(state, default=0.0),
             "returns": 1.0 if "value" in parts else 0.0, "log_tokens": math.log1p(len(every)),
-            "log_state_tokens": math.log1p(len(state)), "values_min_logit": _logit(min(values, default=0.0))}
+            "log_state_tokens": math.log1p(len(state)), "values_min_logit": _logit(min(values, default=0.0)),
+            "first": 1.0 if first else 0.0}
 
 
 def value_features(logprob: float) -> dict[str, float]:
@@ -159,10 +164,11 @@ class Calibration:
     fitted_on: str = ""
 
     def frame_confidence(self, logprobs: Sequence[float], parts: dict[str, tuple[int, int]] | None = None,
-                         values: dict[str, float] | None = None) -> float | None:
+                         values: dict[str, float] | None = None, first: bool = False) -> float | None:
         """A frame's confidence from its tokens' log-probabilities, cut into the frame's parts by
         ``parts`` (its ``Codec.frame_parts``; without them, all of them as its locals), and the
-        log-probabilities of the values it writes in full (:func:`values_logprob`). Its state is
+        log-probabilities of the values it writes in full (:func:`values_logprob`); ``first``: it is
+        the frame right after the call frame (:func:`frame_features`). Its state is
         right only if each of those values is: it is never surer than its least sure value."""
         if not logprobs:
             return None
@@ -170,7 +176,7 @@ class Calibration:
             return math.exp(sum(logprobs))
         cut = {name: logprobs[a:b] for name, (a, b) in (parts or {"locals": (0, len(logprobs))}).items()}
         lps = list((values or {}).values())
-        return min([self.frame(frame_features(cut, lps))] + [self.value_confidence(lp) for lp in lps])
+        return min([self.frame(frame_features(cut, lps, first))] + [self.value_confidence(lp) for lp in lps])
 
     def values_confidence(self, decode: Callable[[list[int]], str], ids: Sequence[int],
                           logprobs: Sequence[float]) -> dict[str, float]:

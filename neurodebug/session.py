@@ -531,7 +531,8 @@ class Session:
         parts = self.codec.frame_parts(ids, (0, len(ids)))
         a, b = parts.get("locals", (0, 0))
         values = values_logprob(self.codec.tokenizer.decode, ids[a:b], logprobs[a:b])
-        return replace(frame, confidence=calibration.frame_confidence(logprobs, parts, values),
+        first = len(self.frames) == _compare.SCORE_FROM  # the frame right after the call frame
+        return replace(frame, confidence=calibration.frame_confidence(logprobs, parts, values, first),
                        locals_confidence={k: calibration.value_confidence(v) for k, v in values.items()}
                        if parts.get("locals") else None)
 

@@ -84,7 +84,7 @@ def test_a_frame_map_reads_the_frame_s_parts_and_survives_a_round_trip(tmp_path)
     assert confidence.RAW.frame_confidence(lps, parts) == pytest.approx(0.1)  # the whole frame
     x = confidence.frame_features({"event": lps[:1], "locals": lps[1:2], "source": lps[2:3], "end": lps[3:]})
     assert x["state_mean"] == pytest.approx(math.log(0.4) / 2) and x["state_min"] == pytest.approx(math.log(0.5))
-    assert x["logit_product"] == pytest.approx(math.log(0.1 / 0.9)) and x["returns"] == 0.0
+    assert x["logit_product"] == pytest.approx(math.log(0.1 / 0.9)) and x["returns"] == x["first"] == 0.0
     frame = confidence.Logistic(("state_min", "returns"), (2.0, -1.0), 0.5)
     cal = confidence.Calibration(frame, confidence.Logistic(("logit",), (1.0,), 0.5))
     assert cal.frame_confidence(lps, parts) == pytest.approx(1 / (1 + math.exp(-(0.5 + 2 * math.log(0.5)))))
@@ -192,6 +192,28 @@ def predicted(options, frames: int = 25, raw: bool = False):
                 predictor=predictor).start()
     s.cont(max_frames=frames)
     return s.frames
+
+
+def test_the_frame_after_the_call_is_marked_first_in_both_modes(bundled):
+    """The map's ``first`` feature is the frame right after the call frame, in a free-running
+    session and in teacher-forced scoring alike (the map is fitted on the second, used in both)."""
+    from neurodebug import compare
+    from neurodebug.options import SessionOptions
+    from neurodebug.session import Session
+
+    sure = confidence.Logistic(("logit",), (0.0,), 20.0)  # every value: about 1
+    cal = confidence.Calibration(confidence.Logistic(("first",), (10.0,), -5.0), sure)
+    high, low = 1 / (1 + math.exp(-5.0)), 1 / (1 + math.exp(5.0))
+    predictor = SessionOptions(run_real=True).make_predictor()
+    predictor.calibration = cal
+    s = Session((EXAMPLES / "count_char.py").read_text(), "count", "'strawberry', 'r'", SessionOptions(run_real=True),
+                predictor=predictor).start()
+    s.cont(max_frames=6)
+    assert [f.confidence for f in s.frames[1:6]] == pytest.approx([high] + [low] * 4)
+    tf = compare.teacher_forced(s.real, predictor, s.codec, confidence=True, constraint=s.frame_constraint,
+                                parser=s.new_parser())
+    scored = [f.confidence for f in tf.frames[compare.SCORE_FROM:compare.SCORE_FROM + 5]]
+    assert scored == pytest.approx([high] + [low] * 4)
 
 
 def test_http_confidence_is_the_local_one_from_the_servers_logprobs(served):
