@@ -84,7 +84,7 @@ def frame_features(parts: dict[str, Sequence[float]], values: Sequence[float] = 
     is the hardest part to get right), the least likely of the values its locals write in full,
     and whether it is the trace's first frame after its call frame: that one mostly copies the
     arguments the call states, so it is right far more often than its many tokens'
-    product says (89% against a mean product of 0.35 on the calibration split).
+    product says (96% at a mean product of 0.72 on the calibration split, against 45% at 0.44).
     ``parts``: each part's log-probabilities; ``values``: each written value's."""
     every = [lp for name in ("event", "locals", "source", "value", "end") for lp in parts.get(name, ())]
     state = [lp for name in STATE_PARTS for lp in parts.get(name, ())]
