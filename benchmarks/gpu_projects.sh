@@ -12,11 +12,14 @@
 #    synthetic suite while learning real code;
 # 4. `neurodebug train --init neurodebug/bundled` on both, on the GPU, for TRAIN_MINUTES, with the
 #    held-out packages' loss and frame accuracy in its log at each evaluation;
-# 5. the new checkpoint's calibration map (benchmarks/confidence_calibration.py on the corpus's
-#    calibration split), written into the checkpoint as calibration.json;
-# 6. `neurodebug eval` of the new checkpoint on every suite, each stage under EVAL_SECONDS.
+# 5. the fine-tune interpolated halfway back to the weights it started from (WEIGHT, default 0.5:
+#    neurodebug/training/interpolate.py, as the bundled model was made) into $OUT/model;
+# 6. that model's calibration map (benchmarks/confidence_calibration.py on the corpus's
+#    calibration split), written into it as calibration.json;
+# 7. `neurodebug eval` of it on every suite, each stage under EVAL_SECONDS.
 # The shipped model is evaluated with the same eval command on the CPU beforehand (the shipping
-# rule compares both on full suites: docs/bundled-model.md); $OUT/ckpt comes back as the result.
+# rule compares both on full suites: docs/bundled-model.md); $OUT/model comes back as the result
+# ($OUT/ckpt is the fine-tune alone).
 # Every stage prints its time; a stage that fails says so and the later ones still run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,16 +69,20 @@ cp "$OUT/work/log.txt" "$OUT/ckpt/train_log.txt" 2>/dev/null
 tail -25 "$OUT/ckpt/train_log.txt" 2>/dev/null
 stage "trained"
 
+python -m neurodebug.training.interpolate neurodebug/bundled "$OUT/ckpt" "$OUT/model" --weight "${WEIGHT:-0.5}" \
+    || echo "[gpu_projects] interpolation failed"
+stage "interpolated"
+
 python benchmarks/confidence_calibration.py collect "$OUT/corpus/calibration.jsonl" --limit "$CAL_LIMIT" \
-    --model "$OUT/ckpt" --device "$DEVICE" --out "$OUT/calibration.frames.jsonl" \
+    --model "$OUT/model" --device "$DEVICE" --out "$OUT/calibration.frames.jsonl" \
     && python benchmarks/confidence_calibration.py fit "$OUT/calibration.frames.jsonl" \
-        --fitted-on "$CAL_LIMIT records of the corpus's calibration.jsonl" --write "$OUT/ckpt/calibration.json" \
+        --fitted-on "$CAL_LIMIT records of the corpus's calibration.jsonl" --write "$OUT/model/calibration.json" \
     || echo "[gpu_projects] calibration failed"
 stage "calibration map fitted"
 
 for suite in real_heldout humaneval projects synthetic_heldout; do
     # shellcheck disable=SC2086
-    python -m neurodebug eval "examples/suites/$suite.jsonl" --model "$OUT/ckpt" --device "$DEVICE" --threads 1 \
+    python -m neurodebug eval "examples/suites/$suite.jsonl" --model "$OUT/model" --device "$DEVICE" --threads 1 \
         --json $EVAL > "$OUT/eval_$suite.json" 2> "$OUT/eval_$suite.err" || echo "[gpu_projects] eval of $suite failed"
     python - "$OUT/eval_$suite.json" <<'PY' || true
 import json, sys
@@ -85,4 +92,4 @@ print(sys.argv[1], s["scored"], "records; free", json.dumps(m["free"]), "teacher
 PY
     stage "$suite evaluated"
 done
-ls -la "$OUT/ckpt"
+ls -la "$OUT/model"
