@@ -29,6 +29,8 @@ CARRIED = ("config.json", "tokenizer.json", "model.safetensors.index.json")
 
 def weight_files(directory: Path) -> list[str]:
     """The safetensors files of a checkpoint folder: its index's shards, or model.safetensors."""
+    if not directory.is_dir():
+        raise UserError(f"There is no folder '{directory}'.")
     index = directory / "model.safetensors.index.json"
     if index.is_file():
         return sorted(set(json.loads(index.read_text())["weight_map"].values()))

@@ -35,6 +35,9 @@ def test_models_of_other_shapes_are_one_sentence(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("neurodebug: ") and "are not the same model: tensor " in err and err.endswith("another shape.")
     assert interpolate.main([str(base), str(tmp_path / "nothing"), str(tmp_path / "mixed")]) == 2
+    assert capsys.readouterr().err.strip() == f"neurodebug: There is no folder '{tmp_path / 'nothing'}'."
+    (tmp_path / "empty").mkdir()
+    assert interpolate.main([str(base), str(tmp_path / "empty"), str(tmp_path / "mixed")]) == 2
     assert capsys.readouterr().err.strip().endswith("holds no model.safetensors (nor an index of shards).")
 
 
