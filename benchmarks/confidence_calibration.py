@@ -2,6 +2,8 @@
 
     python benchmarks/confidence_calibration.py collect examples/suites/calibration.jsonl --out cal.jsonl
     python benchmarks/confidence_calibration.py fit cal.jsonl --write neurodebug/bundled/calibration.json
+    python benchmarks/confidence_calibration.py collect examples/suites/calibration_packages.jsonl --out pkgs.jsonl
+    python benchmarks/confidence_calibration.py check pkgs.jsonl
 
 (the bundled model's map; ``fit cal.jsonl syn.jsonl``, with ``collect`` of
 examples/suites/calibration_synthetic.jsonl as syn.jsonl, is the map on real and generated code
@@ -17,7 +19,9 @@ wrong state; fits a logistic map for frames over ``confidence.frame_features`` (
 a Platt map on the raw product alone) and a Platt map for values; reports each with 5-fold
 cross-validation by record and with each package left out in turn (the suites are packages the
 map never saw); and writes the maps a model folder carries (``calibration.json``,
-read by ``confidence.Calibration``).
+read by ``confidence.Calibration``). ``check`` measures a model's map on frames it was not fitted on:
+those of the calibration packages (``examples/suites/build.py calibration-packages``), nine
+packages no model here read.
 
 Fit on the calibration split only (``examples/suites/build.py calibration``: real functions of the
 training packages that no training trace comes from); the evaluation suites are measured with the
@@ -256,6 +260,36 @@ def fit(args) -> int:
     return 0
 
 
+def carried_confidence(cal, row: dict) -> float:
+    """A collected frame's confidence under a model's maps, as the frame carries it (no map: the
+    raw product)."""
+    if cal.frame is None:
+        return math.exp(raw_logprob(row, "product", False))
+    return min([cal.frame(row["x"])] + [cal.value_confidence(v["logprob"]) for v in row["values"]])
+
+
+def check(args) -> int:
+    """The map a model folder carries, on collected frames it was not fitted on: overall, per
+    package, and per confidence bin."""
+    from neurodebug.backends import resolve_model
+    from neurodebug.confidence import Calibration, reliability
+
+    cal = Calibration.load(resolve_model(args.model))
+    rows = with_features([json.loads(line) for path in args.frames for line in open(path) if line.strip()])
+    probs, right = [carried_confidence(cal, r) for r in rows], [bool(r["state_match"]) for r in rows]
+    print(f"the map fitted on {cal.fitted_on or 'nothing (raw product)'}, on {' + '.join(args.frames)}:")
+    print("| what | count | AUROC (wrong) | ECE | right when >= 0.9 |")
+    print("|---|---|---|---|---|")
+    print(report("all frames", probs, right))
+    for p in sorted({package(r["record"]) for r in rows}):
+        mine = [i for i, r in enumerate(rows) if package(r["record"]) == p]
+        print(report(p, [probs[i] for i in mine], [right[i] for i in mine]))
+    print("\nper bin (frames / mean confidence / share right):")
+    print("  ".join(f"{b['frames']}/{b['confidence']:.2f}/{b['accuracy']:.2f}" if b["frames"] else "-"
+                    for b in reliability(probs, right)))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -269,9 +303,19 @@ def main(argv=None) -> int:
     f.add_argument("frames", nargs="+", help="collect's files (their records are kept apart in the folds)")
     f.add_argument("--fitted-on", help="how calibration.json names the data (default: the frames file)")
     f.add_argument("--write", help="write the map here (a model folder's calibration.json)")
+    k = sub.add_parser("check", help="a model's map on collected frames it was not fitted on")
+    k.add_argument("frames", nargs="+", help="collect's files")
+    k.add_argument("--model", help="model folder (default: the bundled model)")
     args = ap.parse_args(argv)
-    return collect(args) if args.command == "collect" else fit(args)
+    return {"collect": collect, "fit": fit, "check": check}[args.command](args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from neurodebug.errors import UserError
+
+    try:
+        sys.exit(main())
+    except UserError as e:  # a wrong model or suite: one sentence, no traceback
+        sys.exit(f"error: {e}")
+    except FileNotFoundError as e:
+        sys.exit(f"error: There is no file {e.filename!r}.")

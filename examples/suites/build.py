@@ -6,6 +6,7 @@
     python examples/suites/build.py projects    # -> examples/suites/projects.jsonl (pip install -e ".[train]")
     python examples/suites/build.py calibration # -> examples/suites/calibration.jsonl (pip install -e ".[train]")
     python examples/suites/build.py calibration-synthetic  # -> examples/suites/calibration_synthetic.jsonl
+    python examples/suites/build.py calibration-packages   # -> examples/suites/calibration_packages.jsonl (pip install -e ".[train]")
 
 synthetic: programs of neurodebug.training.datagen with seed 12345 (training uses seeds 0, 1 and 2), in
 style 0 (plain code, as the shipped model's training data), one input each, kept by the same filter as training data (datagen.keep): a held-out split of the
@@ -31,6 +32,11 @@ calibration-synthetic: the other half of that fit's data, generated programs in 
 shipped model was trained on (style 1), seed 21 (training uses 0 to 3, its held-out set 8, the
 synthetic suite 12345), one input each: code the model mostly gets right, which real code alone
 does not show the map.
+
+calibration-packages: the functions and methods of the corpus's calibration packages
+(``corpus.CALIBRATION_PACKAGES``: nine small utility packages that are neither trained on nor in
+a suite): the check of a calibration map on packages no model here read, beside its fit on the
+calibration split (docs/confidence.md). It is not an evaluation suite either.
 
 projects: project code (classes, methods, calls across modules) of the same held-out packages, as
 installed (boltons 26.2.0, inflection 0.5.1, python-string-utils 1.0.0), and of examples/project
@@ -154,14 +160,17 @@ def humaneval() -> int:
 
 
 def real(split: str = "real_heldout") -> int:
-    """A suite the corpus build writes (``real_heldout`` or ``calibration``), in a fair order."""
+    """A suite the corpus build writes (``real_heldout``, ``calibration`` or
+    ``calibration_packages``), in a fair order."""
     import tempfile
 
     from neurodebug.cli import main as cli_main
+    from neurodebug.training.corpus import CALIBRATION_PACKAGES
 
     with tempfile.TemporaryDirectory() as tmp:
-        kinds = ["function", "builtins", "method", "multi-file", "test"] if split == "calibration" else ["function"]
-        rc = cli_main(["corpus", "--out", tmp, "--jobs", "1", "--kinds", *kinds])
+        kinds = ["function"] if split == "real_heldout" else ["function", "method", "multi-file", "test"]
+        only = ["--packages", *CALIBRATION_PACKAGES, "--heldout", "--stdlib"] if split == "calibration_packages" else []
+        rc = cli_main(["corpus", "--out", tmp, "--jobs", "1", "--kinds", *kinds, *only])
         if rc:
             return rc
         return interleave(os.path.join(tmp, f"{split}.jsonl"), os.path.join(HERE, f"{split}.jsonl"))
@@ -441,6 +450,8 @@ if __name__ == "__main__":
         sys.exit(projects())
     if which == "calibration":
         sys.exit(real("calibration"))
+    if which == "calibration-packages":
+        sys.exit(real("calibration_packages"))
     if which == "calibration-synthetic":
         sys.exit(synthetic_calibration())
     print(__doc__)

@@ -57,7 +57,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 #: Packages of the corpus: import name -> (distribution on PyPI, modules whose functions are used).
-#: Pure Python, small functions, permissive licenses; see the README for the license summary.
+#: Pure Python, small functions, permissive licenses (docs/corpus.md lists them).
 PACKAGES = {
     "algorithms": ("algorithms", None),  # None: every module of the package
     "more_itertools": ("more-itertools", ["more_itertools.more", "more_itertools.recipes"]),
@@ -68,6 +68,16 @@ PACKAGES = {
     "inflection": ("inflection", ["inflection"]),
     "string_utils": ("python-string-utils", ["string_utils.manipulation", "string_utils.validation",
                                               "string_utils.generation"]),
+    # the calibration packages (CALIBRATION_PACKAGES)
+    "stringcase": ("stringcase", ["stringcase"]),
+    "humps": ("pyhumps", ["humps.main"]),
+    "funcy": ("funcy", ["funcy.strings", "funcy.colls", "funcy.seqs"]),
+    "base58": ("base58", ["base58"]),
+    "base62": ("pybase62", ["base62"]),
+    "bech32": ("bech32", ["bech32"]),
+    "luhn": ("luhn", ["luhn"]),
+    "natsort": ("natsort", ["natsort.utils", "natsort.natsort"]),
+    "word2number": ("word2number", ["word2number.w2n"]),
 }
 #: Pure-Python standard-library modules (license: the PSF License).
 STDLIB = ["textwrap", "fnmatch", "colorsys", "statistics", "fractions", "shlex", "calendar", "difflib", "heapq",
@@ -85,6 +95,11 @@ HELDOUT = ["inflection", "boltons", "string_utils"]
 #: kept out of training too: the calibration split (``calibration.jsonl``), on which the
 #: confidence's calibration map is fitted (docs/confidence.md), real code no model here trained on.
 CALIBRATION_EVERY = 10
+#: Whole packages that are neither trained on nor in an evaluation suite: their functions and
+#: methods form ``calibration_packages.jsonl``, the check of a calibration map on packages no
+#: model here read (as the suites' are), small string and encoding utilities where the
+#: calibration split is mostly ``algorithms`` (docs/confidence.md).
+CALIBRATION_PACKAGES = ["stringcase", "humps", "funcy", "base58", "base62", "bech32", "luhn", "natsort", "word2number"]
 
 #: Modules a program may not import: I/O, processes, clocks, randomness, the interpreter itself.
 BANNED_IMPORTS = {"os", "sys", "io", "subprocess", "socket", "shutil", "tempfile", "pathlib", "random", "time",
@@ -1646,7 +1661,8 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
     """Build ``out/train.jsonl`` (traces), ``out/heldout.jsonl`` (the held-out packages' traces),
     ``out/real_heldout.jsonl`` (the held-out suite: plain functions only) and
     ``out/calibration.jsonl`` (the calibration split's functions and methods, as suite records,
-    kept out of train.jsonl: :func:`in_calibration`); returns counts by
+    kept out of train.jsonl: :func:`in_calibration`) and ``out/calibration_packages.jsonl`` (the
+    same of ``CALIBRATION_PACKAGES``, never trained on either); returns counts by
     package, and writes ``out/kinds.json`` (traces by package and kind).
 
     ``kinds``: ``function`` and ``builtins`` (the default build), ``method``, ``sequence``,
@@ -1663,7 +1679,7 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
     counts: dict[str, int] = {}
     by_kind: dict[str, dict[str, int]] = {}
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    names = ("train.jsonl", "heldout.jsonl", "real_heldout.jsonl", "calibration.jsonl")
+    names = ("train.jsonl", "heldout.jsonl", "real_heldout.jsonl", "calibration.jsonl", "calibration_packages.jsonl")
     files = {name: open(out / name, "w", encoding="utf-8") for name in names}
     try:
         with ctx.Pool(max(1, jobs), maxtasksperchild=20) as pool:
@@ -1678,6 +1694,9 @@ def build(out: Path, packages: list[str], stdlib: list[str], heldout: list[str],
                         files["heldout.jsonl"].write(line)
                         if kind == "function":  # the suite's records are one-file functions
                             files["real_heldout.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
+                    elif pkg in CALIBRATION_PACKAGES:
+                        if kind in ("function", "method"):
+                            files["calibration_packages.jsonl"].write(json.dumps(suite_record(r), ensure_ascii=False) + "\n")
                     elif in_calibration(r["provenance"]):
                         # one-file programs, as eval runs them: a sequence is no call expression
                         # that eval can run (it stays out of training all the same)

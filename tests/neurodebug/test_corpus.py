@@ -71,6 +71,18 @@ def test_the_calibration_split_stays_out_of_training_and_is_a_suite(built):
     assert not corpus.in_calibration({"package": "builtins", "module": "m", "function": picked[0]})
 
 
+def test_a_calibration_package_is_neither_trained_on_nor_in_the_calibration_split(tmp_path):
+    pytest.importorskip("stringcase", reason=TRAIN_EXTRA)
+    rc = cli_main(["corpus", "--out", str(tmp_path), "--packages", "stringcase", "--stdlib", "--heldout",
+                   "--builtins", "0", "--tries", "4", "--per-function", "1", "--jobs", "1"])
+    assert rc == 0
+    read = lambda name: (tmp_path / name).read_text().splitlines()  # noqa: E731
+    check = load_suite(str(tmp_path / "calibration_packages.jsonl"))
+    assert len(check) >= 5 and {r["provenance"]["package"] for r in check} == {"stringcase"}
+    assert read("train.jsonl") == read("heldout.jsonl") == read("calibration.jsonl") == []
+    assert "stringcase" in corpus.CALIBRATION_PACKAGES and not set(corpus.CALIBRATION_PACKAGES) & set(corpus.HELDOUT)
+
+
 def test_functions_become_self_contained_programs_with_their_doctest_calls():
     pytest.importorskip("inflection", reason=TRAIN_EXTRA)
     progs = {p.entry: p for p in corpus.extract_programs("inflection", {"package": "inflection"})}
