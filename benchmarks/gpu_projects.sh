@@ -15,7 +15,8 @@
 # 5. the fine-tune interpolated halfway back to the weights it started from (WEIGHT, default 0.5:
 #    neurodebug/training/interpolate.py, as the bundled model was made) into $OUT/model;
 # 6. that model's calibration map (benchmarks/confidence_calibration.py on the corpus's
-#    calibration split), written into it as calibration.json;
+#    calibration split), written into it as calibration.json, and checked on the calibration
+#    packages;
 # 7. `neurodebug eval` of it on every suite, each stage under EVAL_SECONDS.
 # The shipped model is evaluated with the same eval command on the CPU beforehand (the shipping
 # rule compares both on full suites: docs/bundled-model.md); $OUT/model comes back as the result
@@ -79,6 +80,13 @@ python benchmarks/confidence_calibration.py collect "$OUT/corpus/calibration.jso
         --fitted-on "$CAL_LIMIT records of the corpus's calibration.jsonl" --write "$OUT/model/calibration.json" \
     || echo "[gpu_projects] calibration failed"
 stage "calibration map fitted"
+
+# the map on packages no model read (docs/confidence.md, "A check on packages no model read")
+python benchmarks/confidence_calibration.py collect examples/suites/calibration_packages.jsonl --limit "$CAL_LIMIT" \
+    --model "$OUT/model" --device "$DEVICE" --out "$OUT/calibration_packages.frames.jsonl" \
+    && python benchmarks/confidence_calibration.py check "$OUT/calibration_packages.frames.jsonl" --model "$OUT/model" \
+    || echo "[gpu_projects] the check of the map failed"
+stage "calibration map checked"
 
 for suite in real_heldout humaneval projects synthetic_heldout; do
     # shellcheck disable=SC2086
