@@ -292,8 +292,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str, field_: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.engine.stats.errors += 1
-        self.close_connection = True  # the body may be unread: do not reuse this connection
-        self._send(status, _error_body(status, message, field_), headers)
+        # the body may be unread: this connection is not reused, and the client is told so (a
+        # client that kept it would send its next request into a closed socket)
+        self.close_connection = True
+        self._send(status, _error_body(status, message, field_), {**(headers or {}), "Connection": "close"})
 
     def send_error(self, code, message=None, explain=None):
         """http.server's own refusals (a malformed request line or header) as a JSON 4xx with a

@@ -256,6 +256,30 @@ def test_bad_requests_get_a_json_error_and_the_server_lives(server, path, body, 
     assert get(server.url + "/health")["status"] == "ok"
 
 
+def test_after_an_error_a_client_that_keeps_connections_asks_on_a_new_one(server):
+    """An error closes its connection and says so (``Connection: close``), so a client that keeps
+    connections alive (urllib3's pool, the http backend's) does not send its next request into
+    the closed socket."""
+    from neurodebug.backends.http import HttpClient
+    from neurodebug.errors import UserError
+
+    client = HttpClient(server.url + "/v1", retries=0)
+    for _ in range(30):
+        with pytest.raises(UserError, match="refused"):
+            client.post({"prompt": [1, 2], "wat": 1})
+        assert client.post({"prompt": [1, 2], "max_tokens": 1})["choices"]
+    code, headers = request_headers(server.url + "/nowhere")
+    assert code == 404 and headers.get("Connection") == "close"
+
+
+def request_headers(url):
+    try:
+        with urllib.request.urlopen(url) as resp:
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers)
+
+
 def test_prompt_over_the_context_limit(server):
     p = server.engine.predictor
     old = p.context_limit
