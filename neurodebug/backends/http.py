@@ -47,7 +47,10 @@ of the model's distribution before any processing: vLLM's raw logprobs), and a t
 probability under the constraint is its probability renormalised over the allowed tokens among
 those the server named, the mass of the others bounded (:func:`neurodebug.confidence.renormalised`);
 a forced token's is 1. A token those 20 cannot fix within 1e-3 (typically a repaired one, whose
-allowed alternatives all lie outside the top) leaves its frame without confidence. A server that
+allowed alternatives all lie outside the top) is scored exactly when at most ``EXACT_UNNAMED``
+allowed tokens are unnamed: each one's log-probability is asked for (one request of one token
+restricted to it), and the allowed mass is then known in full; with more, its frame has no
+confidence. A server that
 gives no logprobs (Meta's contract, or a reply without them) says so once on stderr and its
 frames show no confidence.
 """
@@ -82,6 +85,11 @@ REPAIR_CHUNK = 8
 #: Top tokens asked for with each generated one (vLLM's default max_logprobs): the allowed mass
 #: a constrained token's probability is renormalised over.
 LOGPROBS = 20
+#: A constrained token those top ones cannot score (typically a repair: its allowed alternatives
+#: all lie outside them) is scored exactly when at most this many allowed tokens are unnamed:
+#: each one's log-probability is asked for (a one-token request restricted to it, a prefix-cache
+#: hit), so the allowed mass is known in full.
+EXACT_UNNAMED = 16
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -240,6 +248,8 @@ class HttpState(State):
             new = _until_stop(self.p.complete(self._ids, max_new_tokens, list(stop_ids), temperature, top_p, seed,
                                               scores), stop_ids, max_new_tokens)
         if scores is not None:
+            if scores.unresolved and self.p.scores_exactly:
+                self.p.resolve(scores)
             logprobs.extend(scores.of(new))
         elif self.p.client.contract != "vllm":
             self.p._no_logprobs()
@@ -292,7 +302,7 @@ class HttpState(State):
                     bad = k
                     break
             if scores is not None:
-                scores.keep(allowed[: len(free) if bad is None else bad])
+                scores.keep(allowed[: len(free) if bad is None else bad], self._ids + gen)
             if bad is None:
                 gen += free
                 if len(free) < ask or (free and free[-1] in stop_ids):
@@ -306,7 +316,7 @@ class HttpState(State):
             tok = self.p.choose(self._ids + gen, sorted(ok), temperature, top_p,
                                 None if seed is None else seed + 2 * repairs - 1, scores)
             if scores is not None:
-                scores.keep([ok])
+                scores.keep([ok], self._ids + gen)
             gen.append(tok)
             if tok in stop_ids:
                 break
@@ -323,6 +333,9 @@ class _Scores:
         #: the last reply's tokens, each with (its logprob, the top ones) when the server gave them
         self.pending: list[tuple[int, tuple[float, dict[int, float]] | None]] = []
         self.kept: list[float | None] = []
+        #: kept tokens the top ones could not score: (index in kept, the ids before it, token,
+        #: its step, the allowed set), for ``resolve``
+        self.unresolved: list[tuple[int, list[int], int, tuple[float, dict[int, float]], frozenset]] = []
 
     def reply(self, tokens: list[int], steps: list[tuple[float, dict[int, float]]] | None) -> None:
         steps = list(steps or [])
@@ -331,13 +344,32 @@ class _Scores:
     def forced(self, n: int) -> None:
         self.kept += [0.0] * n
 
-    def keep(self, allowed: list) -> None:
+    def keep(self, allowed: list, prefix: list[int] | None = None) -> None:
         """The first len(allowed) tokens of the last reply are kept; allowed[k]: the set the
-        constraint allowed at token k (None: any)."""
+        constraint allowed at token k (None: any); ``prefix``: the ids before the first of them
+        (to score exactly later what the top ones cannot, ``resolve``)."""
         from neurodebug.confidence import renormalised
 
-        for (token, step), ok in zip(self.pending, allowed):
-            self.kept.append(None if step is None else renormalised(token, step[0], step[1], ok, self.temperature))
+        for k, ((token, step), ok) in enumerate(zip(self.pending, allowed)):
+            lp = None if step is None else renormalised(token, step[0], step[1], ok, self.temperature)
+            if lp is None and step is not None and ok and prefix is not None:
+                self.unresolved.append((len(self.kept), prefix + [t for t, _ in self.pending[:k]], token, step, ok))
+            self.kept.append(lp)
+
+    def resolve(self, logprob_of) -> None:
+        """Score exactly each unresolved token with at most ``EXACT_UNNAMED`` allowed tokens
+        unnamed: ``logprob_of(ids, token)`` gives each one's log-probability after ``ids``, and
+        with the whole allowed set named the renormalisation is exact."""
+        from neurodebug.confidence import renormalised
+
+        for at, ids, token, (lp, top), ok in self.unresolved:
+            unnamed = [a for a in sorted(ok) if a not in top and a != token]
+            if len(unnamed) > EXACT_UNNAMED:
+                continue
+            asked = {a: logprob_of(ids, a) for a in unnamed}
+            if None not in asked.values():
+                self.kept[at] = renormalised(token, lp, {**top, **asked}, ok, self.temperature)
+        self.unresolved = []
 
     def of(self, new: list[int]) -> list[float]:
         """The kept tokens' log-probabilities, or none at all when one is unknown (a stop token
@@ -465,6 +497,28 @@ class HttpPredictor(Predictor):
             raise UserError(f"The model server at {endpoint} ignored allowed_token_ids (it chose token {tokens[0]}); "
                             "constrained decoding needs vLLM's allowed_token_ids, or pass --no-constrain.")
         return tokens[0]
+
+    #: False once the server refused a request restricted to one token (it cannot restrict
+    #: tokens): tokens its top ones cannot score then stay unscored, as before this existed
+    scores_exactly = True
+
+    def resolve(self, scores: _Scores) -> None:
+        """Score exactly what the top logprobs could not (``_Scores.resolve``); a server that
+        refuses it leaves those tokens unscored, and is not asked again."""
+        try:
+            scores.resolve(self.logprob_of)
+        except UserError:
+            self.scores_exactly = False
+            scores.unresolved = []
+
+    def logprob_of(self, ids: Sequence[int], token: int) -> float | None:
+        """The model's log-probability of ``token`` after ``ids`` (one request restricted to it:
+        vLLM's logprobs are of the distribution before the restriction); None when the reply has
+        none."""
+        scores = _Scores(1.0)
+        self.choose(ids, [token], 0.0, 1.0, None, scores)
+        step = scores.pending[0][1] if scores.pending else None
+        return None if step is None else step[0]
 
     def greedy_argmax(self, ids: Sequence[int]) -> list[int]:
         """The top token after every prefix, from vLLM's prompt_logprobs (one request)."""

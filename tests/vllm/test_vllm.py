@@ -127,12 +127,13 @@ def pop_confidence(d: dict) -> list[tuple]:
     return out
 
 
-def test_confidence_over_vllm_is_the_local_one(vllm):
+@pytest.mark.parametrize("example", [LOOP, COUNT])
+def test_confidence_over_vllm_is_the_local_one(vllm, example):
     """Every predicted frame's confidence and its values', from vLLM's logprobs, against the local
     backend's (constraints repaired with allowed_token_ids on the way)."""
     remote_predictor, local_predictor = http(vllm), make_predictor(None, backend="local")
     remote_predictor.calibration = local_predictor.calibration = RAW  # the raw probabilities (see above)
-    remote, local = session(LOOP, remote_predictor), session(LOOP, local_predictor)
+    remote, local = session(example, remote_predictor), session(example, local_predictor)
     remote.cont()
     local.cont()
     assert frames(remote) == frames(local)
