@@ -46,11 +46,11 @@ request asks for ``"logprobs": LOGPROBS`` (the chosen token's log-probability an
 of the model's distribution before any processing: vLLM's raw logprobs), and a token's
 probability under the constraint is its probability renormalised over the allowed tokens among
 those the server named, the mass of the others bounded (:func:`neurodebug.confidence.renormalised`);
-a forced token's is 1. A token those 20 cannot fix within 1e-3 (typically a repaired one, whose
+a forced token's is 1. A token those 20 cannot fix within 1e-4 (typically a repaired one, whose
 allowed alternatives all lie outside the top) is scored exactly when at most ``EXACT_UNNAMED``
 allowed tokens are unnamed: each one's log-probability is asked for (one request of one token
-restricted to it), and the allowed mass is then known in full; with more, its frame has no
-confidence. A server that
+restricted to it), and the allowed mass is then known in full. With more unnamed, the bound's
+estimate stands where it is within 1e-3, and otherwise the frame has no confidence. A server that
 gives no logprobs (Meta's contract, or a reply without them) says so once on stderr and its
 frames show no confidence.
 """
@@ -85,11 +85,15 @@ REPAIR_CHUNK = 8
 #: Top tokens asked for with each generated one (vLLM's default max_logprobs): the allowed mass
 #: a constrained token's probability is renormalised over.
 LOGPROBS = 20
-#: A constrained token those top ones cannot score (typically a repair: its allowed alternatives
-#: all lie outside them) is scored exactly when at most this many allowed tokens are unnamed:
-#: each one's log-probability is asked for (a one-token request restricted to it, a prefix-cache
-#: hit), so the allowed mass is known in full.
+#: A constrained token those top ones cannot score within ``EXACT_TOLERANCE`` (typically a repair:
+#: its allowed alternatives all lie outside them) is scored exactly when at most this many allowed
+#: tokens are unnamed: each one's log-probability is asked for (a one-token request restricted to
+#: it, a prefix-cache hit), so the allowed mass is known in full. Otherwise it keeps the bound's
+#: estimate where that is within 1e-3 (``confidence.renormalised``), and no score past that.
 EXACT_UNNAMED = 16
+#: The bound's error (in probability) past which a token is scored exactly: the bound's 1e-3 per
+#: token adds up over a frame's tokens, so a frame would drift past 1e-3 of the local backend's.
+EXACT_TOLERANCE = 1e-4
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -352,14 +356,16 @@ class _Scores:
 
         for k, ((token, step), ok) in enumerate(zip(self.pending, allowed)):
             lp = None if step is None else renormalised(token, step[0], step[1], ok, self.temperature)
-            if lp is None and step is not None and ok and prefix is not None:
+            loose = lp is None or renormalised(token, step[0], step[1], ok, self.temperature, EXACT_TOLERANCE) is None
+            if loose and step is not None and ok and prefix is not None:
                 self.unresolved.append((len(self.kept), prefix + [t for t, _ in self.pending[:k]], token, step, ok))
             self.kept.append(lp)
 
     def resolve(self, logprob_of) -> None:
-        """Score exactly each unresolved token with at most ``EXACT_UNNAMED`` allowed tokens
-        unnamed: ``logprob_of(ids, token)`` gives each one's log-probability after ``ids``, and
-        with the whole allowed set named the renormalisation is exact."""
+        """Score exactly each token the top ones fixed only loosely or not at all, where at most
+        ``EXACT_UNNAMED`` allowed tokens are unnamed: ``logprob_of(ids, token)`` gives each one's
+        log-probability after ``ids``, and with the whole allowed set named the renormalisation is
+        exact. The others keep what ``keep`` gave them."""
         from neurodebug.confidence import renormalised
 
         for at, ids, token, (lp, top), ok in self.unresolved:

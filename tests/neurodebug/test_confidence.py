@@ -220,7 +220,7 @@ def test_http_confidence_is_the_local_one_from_the_servers_logprobs(served):
     """Over vLLM's contract the confidence comes from the reply's logprobs (the top 20, the rest
     of the allowed mass bounded): the local backend's within 1e-3 per token wherever those fix it,
     and, where they cannot and few allowed tokens are unnamed, from those tokens' logprobs asked
-    for one by one (19 of the 20 frames: the 20th has 732 unnamed). The raw probabilities are
+    for one by one (19 of the 20 frames: the 20th token has 732 unnamed). The raw probabilities are
     compared: the model's calibration map is the same function of them on both sides, and can
     stretch a difference of 1e-4 near 1."""
     from neurodebug.options import SessionOptions
@@ -236,6 +236,31 @@ def test_http_confidence_is_the_local_one_from_the_servers_logprobs(served):
         assert (b.locals_confidence or {}).keys() == (a.locals_confidence or {}).keys()
         for name, v in (a.locals_confidence or {}).items():
             assert b.locals_confidence[name] == pytest.approx(v, abs=1e-3)
+
+
+def test_over_http_a_repaired_frame_has_the_local_confidence(served):
+    """HumanEval/1, whose frames the constraints repair: from the top 20 logprobs alone none of
+    its first 10 frames had a confidence over vLLM's contract against neurodebug serve; asking
+    for the few allowed tokens they leave unnamed gives nearly all of them one, each the local
+    backend's within 1e-3."""
+    from neurodebug.evaluate import load_suite
+    from neurodebug.options import SessionOptions
+    from neurodebug.session import Session
+
+    rec = next(r for r in load_suite(str(EXAMPLES / "suites" / "humaneval.jsonl")) if r["id"] == "HumanEval/1")
+    frames = []
+    for options in (SessionOptions(run_real=False), SessionOptions(run_real=False, backend="http", url=served + "/v1")):
+        predictor = options.make_predictor()
+        predictor.calibration = confidence.RAW
+        s = Session(rec["code"], rec["entry"], rec["input"], options, predictor=predictor).start()
+        s.cont(max_frames=10)
+        frames.append(s.frames[1:])
+    local, http = frames
+    assert [(f.line, f.locals) for f in http] == [(f.line, f.locals) for f in local]
+    known = [(a, b) for a, b in zip(local, http) if b.confidence is not None]
+    assert len(known) >= len(local) - 2
+    for a, b in known:
+        assert b.confidence == pytest.approx(a.confidence, abs=1e-3)
 
 
 def test_a_server_without_logprobs_says_so_once(served, capsys):
@@ -281,6 +306,16 @@ def test_a_token_the_top_ones_cannot_score_is_scored_from_each_allowed_tokens_lo
     scores.resolve(logprob_of)
     assert asked == [([40, 41], 5), ([40, 41], 6)]  # the second token: too many unnamed, none asked
     assert scores.kept[0] == pytest.approx(math.log(0.001 / 0.005)) and scores.kept[1] is None
+
+    # a token the bound fixes within 1e-3 but not 1e-4 keeps that estimate until it is asked
+    top = {1: math.log(0.5), 2: math.log(0.3), 3: math.log(0.1), 4: math.log(0.0999)}
+    scores = _Scores(0.0)
+    scores.reply([2], [(math.log(0.3), top)])
+    scores.keep([frozenset({2, 3, 9})], prefix=[7])
+    assert scores.kept[0] == pytest.approx(math.log(0.3 / 0.40005))
+    asked.clear()
+    scores.resolve(logprob_of)
+    assert asked == [([7], 9)] and scores.kept[0] == pytest.approx(math.log(0.3 / 0.402))
 
 
 def test_predict_and_compare_mark_the_values_the_model_was_unsure_of(bundled, capsys):

@@ -147,6 +147,28 @@ def test_confidence_over_vllm_is_the_local_one(vllm, example):
             assert b.locals_confidence[name] == pytest.approx(v, abs=CONFIDENCE_ABS)
 
 
+def test_a_repaired_frames_confidence_over_vllm_is_the_local_one(vllm):
+    """HumanEval/1, whose frames the constraints repair: the tokens vLLM's top 20 cannot score are
+    scored from each allowed token's logprob, asked for (neurodebug/backends/http.py), and match
+    the local backend's within 1e-3."""
+    from neurodebug.evaluate import load_suite
+    from neurodebug.options import SessionOptions
+
+    rec = next(r for r in load_suite(str(ROOT / "examples" / "suites" / "humaneval.jsonl")) if r["id"] == "HumanEval/1")
+    frames = []
+    for predictor in (http(vllm), make_predictor(None, backend="local")):
+        predictor.calibration = RAW
+        s = Session(rec["code"], rec["entry"], rec["input"], SessionOptions(run_real=False), predictor=predictor).start()
+        s.cont(max_frames=10)
+        frames.append(s.frames[1:])
+    remote, local = frames
+    assert [(f.line, f.locals) for f in remote] == [(f.line, f.locals) for f in local]
+    known = [(a, b) for a, b in zip(local, remote) if b.confidence is not None]
+    assert len(known) >= len(local) - 2
+    for a, b in known:
+        assert b.confidence == pytest.approx(a.confidence, abs=CONFIDENCE_ABS)
+
+
 def test_a_debugging_session_over_vllm_steps_back_and_edits_as_the_local_one(vllm, bundled):
     sessions = [session(COUNT, p) for p in (bundled, http(vllm))]
     for op in (lambda s: s.step(), lambda s: s.step(), lambda s: s.step(), lambda s: s.back(),
