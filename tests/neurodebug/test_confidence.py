@@ -243,19 +243,11 @@ def test_over_http_a_repaired_frame_has_the_local_confidence(served):
     its first 10 frames had a confidence over vLLM's contract against neurodebug serve; asking
     for the few allowed tokens they leave unnamed gives nearly all of them one, each the local
     backend's within 1e-3."""
-    from neurodebug.evaluate import load_suite
     from neurodebug.options import SessionOptions
-    from neurodebug.session import Session
+    from tests.sessions import repaired_record_frames
 
-    rec = next(r for r in load_suite(str(EXAMPLES / "suites" / "humaneval.jsonl")) if r["id"] == "HumanEval/1")
-    frames = []
-    for options in (SessionOptions(run_real=False), SessionOptions(run_real=False, backend="http", url=served + "/v1")):
-        predictor = options.make_predictor()
-        predictor.calibration = confidence.RAW
-        s = Session(rec["code"], rec["entry"], rec["input"], options, predictor=predictor).start()
-        s.cont(max_frames=10)
-        frames.append(s.frames[1:])
-    local, http = frames
+    local, http = (repaired_record_frames(options.make_predictor()) for options in
+                   (SessionOptions(run_real=False), SessionOptions(run_real=False, backend="http", url=served + "/v1")))
     assert [(f.line, f.locals) for f in http] == [(f.line, f.locals) for f in local]
     known = [(a, b) for a, b in zip(local, http) if b.confidence is not None]
     assert len(known) >= len(local) - 2

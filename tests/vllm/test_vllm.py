@@ -151,17 +151,9 @@ def test_a_repaired_frames_confidence_over_vllm_is_the_local_one(vllm):
     """HumanEval/1, whose frames the constraints repair: the tokens vLLM's top 20 cannot score are
     scored from each allowed token's logprob, asked for (neurodebug/backends/http.py), and match
     the local backend's within 1e-3."""
-    from neurodebug.evaluate import load_suite
-    from neurodebug.options import SessionOptions
+    from tests.sessions import repaired_record_frames
 
-    rec = next(r for r in load_suite(str(ROOT / "examples" / "suites" / "humaneval.jsonl")) if r["id"] == "HumanEval/1")
-    frames = []
-    for predictor in (http(vllm), make_predictor(None, backend="local")):
-        predictor.calibration = RAW
-        s = Session(rec["code"], rec["entry"], rec["input"], SessionOptions(run_real=False), predictor=predictor).start()
-        s.cont(max_frames=10)
-        frames.append(s.frames[1:])
-    remote, local = frames
+    remote, local = repaired_record_frames(http(vllm)), repaired_record_frames(make_predictor(None, backend="local"))
     assert [(f.line, f.locals) for f in remote] == [(f.line, f.locals) for f in local]
     known = [(a, b) for a, b in zip(local, remote) if b.confidence is not None]
     assert len(known) >= len(local) - 2
