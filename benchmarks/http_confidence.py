@@ -60,4 +60,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from neurodebug.errors import UserError
+
+    try:
+        raise SystemExit(main())
+    except UserError as e:  # a wrong suite path: one sentence, no traceback
+        raise SystemExit(f"error: {e}") from None
