@@ -62,19 +62,23 @@ class LocalState(State):
         return list(new)
 
     def generate_logprobs(self, max_new_tokens, k: int, stop_ids=(), temperature=0.0, top_p=1.0, seed=None,
-                          on_token=None, should_stop=None, *, constraint=None
+                          on_token=None, should_stop=None, *, constraint=None, token_ids=None
                           ) -> tuple[list[int], list[tuple[float, list[tuple[int, float]]]]]:
         """Like generate, and for every new token its logprob and the ``k`` most likely tokens
         with theirs (vLLM's ``logprobs``; from the model's distribution, before temperature and
-        any constraint)."""
+        any constraint), or, given ``token_ids``, those tokens with theirs (vLLM's
+        ``logprob_token_ids``)."""
         import torch
 
         steps: list[tuple[float, list[tuple[int, float]]]] = []
 
         def on_logits(logits, tok: int) -> None:
             lp = torch.log_softmax(logits.float(), -1)
-            top = torch.topk(lp, min(max(k, 0), lp.shape[-1])) if k > 0 else None
-            pairs = [] if top is None else [(int(i), float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist())]
+            if token_ids is not None:
+                pairs = [(int(i), float(lp[i])) for i in token_ids]
+            else:
+                top = torch.topk(lp, min(max(k, 0), lp.shape[-1])) if k > 0 else None
+                pairs = [] if top is None else [(int(i), float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist())]
             steps.append((float(lp[tok]), pairs))
 
         before = self.seq.tokens_run

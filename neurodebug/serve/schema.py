@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 #: The most ``logprobs`` a request may ask for (vLLM's default ``max_logprobs``).
 MAX_LOGPROBS = 20
+#: The most ``logprob_token_ids`` a request may name (vLLM's ``MAX_LOGPROB_TOKEN_IDS``).
+MAX_LOGPROB_TOKEN_IDS = 128
 #: The most choices one request may ask for.
 MAX_N = 8
 
@@ -88,8 +90,10 @@ class VllmRequest(_Completion):
     spaces_between_special_tokens: bool = True
     return_tokens_as_token_ids: bool = False
     allowed_token_ids: Annotated[list[TokenId], Field(min_length=1)] | None = None
+    #: the tokens whose logprobs each generated token reports instead of the top ones (vLLM 0.32)
+    logprob_token_ids: Annotated[list[TokenId], Field(min_length=1, max_length=MAX_LOGPROB_TOKEN_IDS)] | None = None
 
-    @field_validator("stop_token_ids", "allowed_token_ids")
+    @field_validator("stop_token_ids", "allowed_token_ids", "logprob_token_ids")
     @classmethod
     def _in_vocab(cls, ids, info: ValidationInfo):
         if ids is not None:
@@ -105,6 +109,8 @@ class VllmRequest(_Completion):
             given = getattr(self, name)
             if given is not None and given != value and not (name == "top_k" and given == 0):
                 raise ValueError(f"{name} is not supported by this server (leave it out)")
+        if self.logprob_token_ids is not None and self.logprobs is None:
+            raise ValueError("logprob_token_ids needs logprobs set as well")
         if self.stream and (self.logprobs is not None or self.prompt_logprobs is not None):
             raise ValueError("logprobs and prompt_logprobs are not streamed by this server; send stream: false")
         return self

@@ -7,7 +7,8 @@
   "logprobs": null, "finish_reason"}], "usage", "system_fingerprint"}``.
 * ``POST /v1/completions`` -- vLLM's OpenAI-style completions with a token-id prompt:
   ``stop`` / ``stop_token_ids`` / ``return_token_ids`` / ``prompt_logprobs`` / ``logprobs`` (with
-  ``return_tokens_as_token_ids``) / ``allowed_token_ids`` / ``seed`` ...;
+  ``return_tokens_as_token_ids``; ``logprob_token_ids`` names the tokens they give instead of the
+  top ones) / ``allowed_token_ids`` / ``seed`` ...;
   choices carry ``token_ids``, ``prompt_token_ids``, ``stop_reason`` as vLLM writes them;
   ``stream: true`` answers in server-sent events, as the OpenAI client libraries read them.
 * ``GET /health``, ``GET /v1/models`` (with vLLM's ``max_model_len``, the context limit), ``GET
@@ -140,8 +141,9 @@ class Engine:
 
     def generate(self, prompt: list[int], max_tokens: int, temperature: float, top_p: float,
                  stop_ids: list[int], stop_texts: list[str], seed: int | None, logprobs: int | None = None,
-                 allowed: list[int] | None = None, on_token=None) -> _Gen:
-        """Generate from ``prompt``; ``on_token(id)`` sees each token as it comes (streaming)."""
+                 allowed: list[int] | None = None, on_token=None, logprob_ids: list[int] | None = None) -> _Gen:
+        """Generate from ``prompt``; ``on_token(id)`` sees each token as it comes (streaming);
+        ``logprob_ids``: the tokens each step's logprobs name instead of the top ``logprobs``."""
         with self.lock:
             state = self._state_for(prompt)
             if logprobs is not None and not hasattr(state, "generate_logprobs"):
@@ -175,7 +177,7 @@ class Engine:
                 if logprobs is not None:
                     new, lps = state.generate_logprobs(max_tokens, logprobs, stop_ids=stop_ids, temperature=temperature,
                                                        top_p=top_p, seed=seed, on_token=on_token, should_stop=text_stop,
-                                                       **extra)
+                                                       token_ids=logprob_ids, **extra)
                 else:
                     new = state.generate(max_tokens, stop_ids=stop_ids, temperature=temperature, top_p=top_p,
                                          seed=seed, on_token=on_token, should_stop=text_stop, **extra)
@@ -449,7 +451,7 @@ class Handler(BaseHTTPRequestHandler):
         def generate(ix: int, on_token=None) -> _Gen:
             return self.engine.generate(prompt, max_tokens, temperature, top_p, stop_ids, stop_texts,
                                         None if req.seed is None else req.seed + ix, req.logprobs,
-                                        req.allowed_token_ids, on_token=on_token)
+                                        req.allowed_token_ids, on_token=on_token, logprob_ids=req.logprob_token_ids)
 
         return prompt, stop_ids, generate
 

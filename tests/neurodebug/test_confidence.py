@@ -219,8 +219,8 @@ def test_the_frame_after_the_call_is_marked_first_in_both_modes(bundled):
 def test_http_confidence_is_the_local_one_from_the_servers_logprobs(served):
     """Over vLLM's contract the confidence comes from the reply's logprobs (the top 20, the rest
     of the allowed mass bounded): the local backend's within 1e-3 per token wherever those fix it,
-    and, where they cannot and few allowed tokens are unnamed, from those tokens' logprobs asked
-    for one by one (19 of the 20 frames: the 20th token has 732 unnamed). The raw probabilities are
+    and, where they cannot, from the unnamed allowed tokens' logprobs asked for (every frame; the
+    20th frame's token has 732 unnamed). The raw probabilities are
     compared: the model's calibration map is the same function of them on both sides, and can
     stretch a difference of 1e-4 near 1."""
     from neurodebug.options import SessionOptions
@@ -279,35 +279,63 @@ def test_renormalised_by_hand():
 
 
 def test_a_token_the_top_ones_cannot_score_is_scored_from_each_allowed_tokens_logprob():
-    """The http backend asks for the log-probability of each allowed token the server's top ones
-    did not name (a few of them: ``EXACT_UNNAMED``), after the same ids; then the renormalisation
-    over the allowed set is exact. Past that many it leaves the token unscored."""
-    from neurodebug.backends.http import EXACT_UNNAMED, _Scores
+    """The http backend asks for the log-probabilities of the allowed tokens the server's top ones
+    did not name (up to a limit: ``EXACT_UNNAMED``, what one request may name), after the same ids;
+    then the renormalisation over the allowed set is exact. Past the limit it leaves the token
+    unscored."""
+    from neurodebug.backends.http import _Scores
 
     scores = _Scores(0.0)
     top = {7: math.log(0.98), 8: math.log(0.01), 2: math.log(0.001)}
     scores.reply([2, 3], [(math.log(0.001), top), (math.log(0.5), {3: math.log(0.5)})])
-    scores.keep([frozenset({2, 5, 6}), frozenset(range(100, 101 + EXACT_UNNAMED))], prefix=[40, 41])
+    scores.keep([frozenset({2, 5, 6}), frozenset(range(100, 104))], prefix=[40, 41])
     assert scores.kept == [None, None]
     asked = []
 
-    def logprob_of(ids, token):
-        asked.append((list(ids), token))
-        return math.log(0.002)
+    def logprobs_of(ids, tokens):
+        asked.append((list(ids), tokens))
+        return {t: math.log(0.002) for t in tokens}
 
-    scores.resolve(logprob_of)
-    assert asked == [([40, 41], 5), ([40, 41], 6)]  # the second token: too many unnamed, none asked
+    scores.resolve(logprobs_of, 3)
+    assert asked == [([40, 41], [5, 6])]  # the second token: 4 unnamed, over the limit, none asked
     assert scores.kept[0] == pytest.approx(math.log(0.001 / 0.005)) and scores.kept[1] is None
 
     # a token the bound fixes within 1e-3 but not 1e-4 keeps that estimate until it is asked
     top = {1: math.log(0.5), 2: math.log(0.3), 3: math.log(0.1), 4: math.log(0.0999)}
-    scores = _Scores(0.0)
-    scores.reply([2], [(math.log(0.3), top)])
-    scores.keep([frozenset({2, 3, 9})], prefix=[7])
-    assert scores.kept[0] == pytest.approx(math.log(0.3 / 0.40005))
-    asked.clear()
-    scores.resolve(logprob_of)
-    assert asked == [([7], 9)] and scores.kept[0] == pytest.approx(math.log(0.3 / 0.402))
+    for limit, want in ((0, 0.3 / 0.40005), (1, 0.3 / 0.402)):
+        scores = _Scores(0.0)
+        scores.reply([2], [(math.log(0.3), top)])
+        scores.keep([frozenset({2, 3, 9})], prefix=[7])
+        assert scores.kept[0] == pytest.approx(math.log(0.3 / 0.40005))
+        asked.clear()
+        scores.resolve(logprobs_of, limit)
+        assert asked == ([([7], [9])] if limit else []) and scores.kept[0] == pytest.approx(math.log(want))
+
+
+def test_over_http_the_unnamed_allowed_tokens_are_named_many_to_a_request(served, monkeypatch):
+    """Against neurodebug serve, which answers vLLM's logprob_token_ids from the local model: 300
+    tokens' log-probabilities come in 3 requests (128 to a request), each the local model's. A
+    server that refuses the field (here: more tokens to a request than it takes) is then asked
+    one token per request, for at most 16 of them."""
+    from neurodebug.backends import http
+    from neurodebug.options import SessionOptions
+
+    local = SessionOptions(run_real=False).make_predictor()
+    ids = local.tokenizer.encode("def f(x):\n    return x + 1\n")
+    _, steps = local.open(ids).generate_logprobs(1, 0, token_ids=list(range(300)))
+    want = dict(steps[0][1])
+    remote = SessionOptions(run_real=False, backend="http", url=served + "/v1").make_predictor()
+    before = remote.client.requests
+    got = remote.logprobs_of(ids, list(range(300)))
+    assert remote.client.requests - before == 3 and remote.names_tokens
+    assert got.keys() == want.keys() and all(got[t] == pytest.approx(want[t], abs=1e-4) for t in want)
+
+    monkeypatch.setattr(http, "NAMED_PER_REQUEST", 129)  # the server takes at most 128: a 400
+    assert remote.logprobs_of(ids, list(range(129))) is None and not remote.names_tokens
+    before = remote.client.requests
+    few = remote.logprobs_of(ids, [5, 6])
+    assert remote.client.requests - before == 2 and few == pytest.approx({5: want[5], 6: want[6]}, abs=1e-4)
+    assert remote.logprobs_of(ids, list(range(http.EXACT_UNNAMED_ONE_BY_ONE + 1))) is None
 
 
 def test_predict_and_compare_mark_the_values_the_model_was_unsure_of(bundled, capsys):

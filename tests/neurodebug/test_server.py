@@ -228,6 +228,14 @@ def test_vllm_logprobs_and_allowed_token_ids(plain, cwm_model, real):
             "prompt": ids, "max_tokens": 2, "temperature": 1.0, "seed": seed, "allowed_token_ids": allowed,
             "return_token_ids": True, "ignore_eos": True})
         assert set(rep["choices"][0]["token_ids"]) <= set(allowed)
+    # logprob_token_ids: each step's logprobs name those tokens instead of the top ones (vLLM 0.32)
+    named = ranked[100:103] + ranked[:1]
+    status, rep = post(plain.url + "/v1/completions", {
+        "prompt": ids, "max_tokens": 1, "temperature": 0, "logprobs": 1, "logprob_token_ids": named,
+        "return_tokens_as_token_ids": True, "return_token_ids": True, "ignore_eos": True})
+    top = rep["choices"][0]["logprobs"]["top_logprobs"][0]
+    assert status == 200 and top.keys() == {f"token_id:{t}" for t in named}
+    assert all(abs(top[f"token_id:{t}"] - float(lp_model[t])) < 1e-4 for t in named)
 
 
 @pytest.mark.parametrize("path,body,raw,status,word", [
@@ -235,6 +243,9 @@ def test_vllm_logprobs_and_allowed_token_ids(plain, cwm_model, real):
     ("/v1/completions", {"prompt": [1, 2], "allowed_token_ids": []}, None, 400, "allowed_token_ids"),
     ("/v1/completions", {"prompt": [1, 2], "allowed_token_ids": [10**9]}, None, 400, "allowed_token_ids"),
     ("/v1/completions", {"prompt": [1, 2], "echo": True}, None, 400, "echo"),
+    ("/v1/completions", {"prompt": [1, 2], "logprob_token_ids": [3]}, None, 400, "needs logprobs"),
+    ("/v1/completions", {"prompt": [1, 2], "logprobs": 1, "logprob_token_ids": list(range(129))}, None, 400,
+     "logprob_token_ids"),
     ("/completions", None, b"{not json", 400, "not valid JSON"),
     ("/completions", {"prompt": [1, 2], "max_tokens": 2, "frobnicate": 1}, None, 400, "frobnicate"),
     ("/v1/completions", {"prompt": [1, 2], "wat": 1}, None, 400, "wat"),

@@ -6,6 +6,7 @@ that goes away mid-prediction is one sentence, and `neurodebug serve` streams as
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import threading
@@ -159,6 +160,21 @@ def test_a_repaired_frames_confidence_over_vllm_is_the_local_one(vllm):
     assert len(known) >= len(local) - 2
     for a, b in known:
         assert b.confidence == pytest.approx(a.confidence, abs=CONFIDENCE_ABS)
+
+
+def test_vllm_names_the_allowed_tokens_logprobs_many_to_a_request(vllm):
+    """vLLM's logprob_token_ids: 300 tokens' log-probabilities after a prompt in 3 requests (128 to
+    a request), each the local model's probability within 1e-4."""
+    local = make_predictor(None, backend="local")
+    ids = local.tokenizer.encode("def f(x):\n    return x + 1\n")
+    _, steps = local.open(ids).generate_logprobs(1, 0, token_ids=list(range(300)))
+    remote = http(vllm)
+    before = remote.client.requests
+    got = remote.logprobs_of(ids, list(range(300)))
+    assert remote.client.requests - before == 3 and remote.names_tokens
+    assert got is not None and got.keys() == {t for t, _ in steps[0][1]}
+    for t, lp in steps[0][1]:
+        assert math.exp(got[t]) == pytest.approx(math.exp(lp), abs=1e-4)
 
 
 def test_a_debugging_session_over_vllm_steps_back_and_edits_as_the_local_one(vllm, bundled):
