@@ -389,7 +389,7 @@ class Cancelled(Exception):
     """A teacher-forced comparison stopped because its ``should_stop`` said so."""
 
 
-def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
+def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int | None = 64,
                    max_frame_tokens: int = 1024, on_progress=None, should_stop=None,
                    constraint=None, parser=None, confidence: bool = False, context: str | None = None,
                    place=None) -> TeacherForced:
@@ -397,8 +397,8 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
 
     predictor: a backends.Predictor (``greedy_argmax`` and ``open``); codec: a codec.Codec for
     its tokenizer. At most ``max_alternatives`` wrong frames are generated (from the real
-    history, greedily, one KV state walking forward through the trace); beyond that a wrong
-    frame counts as wrong in both state and action. ``should_stop`` (a callable) is checked
+    history, greedily, one KV state walking forward through the trace; None: every one); beyond
+    that a wrong frame counts as wrong in both state and action. ``should_stop`` (a callable) is checked
     before and during each generation; when it returns True, Cancelled is raised.
     ``constraint``: a callable (parser of the real history so far, prefix) -> constraint hook or
     None (``Session.frame_constraint``), applied to the generated frames as in free-running
@@ -433,7 +433,7 @@ def teacher_forced(real: Trace, predictor, codec, *, max_alternatives: int = 64,
         lps: list[float] | None = [] if (confidence or wrong[i] is not None) and gen.gives_logprobs else None
         if past:
             differs = {"event", "line"}  # not predicted: counted wrong in both
-        elif wrong[i] is not None and i >= SCORE_FROM and gen.count < max_alternatives:
+        elif wrong[i] is not None and i >= SCORE_FROM and (max_alternatives is None or gen.count < max_alternatives):
             alt, written = gen.frame(parser, s, lps)
             alt = place(alt) if place is not None and alt is not None else alt
             if alt is not None and _written(codec, written) == _written(codec, ids[s:e]):

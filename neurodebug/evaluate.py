@@ -311,7 +311,7 @@ def eval_record(rec: dict, predictor, codec, teacher: bool = True, options: Sess
     res.frames = free_running_rows(res.id, comp)
 
     if teacher:
-        tf = C.teacher_forced(real, predictor, codec, max_alternatives=16, max_frame_tokens=MAX_FRAME_TOKENS,
+        tf = C.teacher_forced(real, predictor, codec, max_alternatives=None, max_frame_tokens=MAX_FRAME_TOKENS,
                               constraint=s.frame_constraint, parser=s.new_parser(), confidence=True,
                               context=s.context.text, place=s.context.place)
         res.frames += teacher_forced_rows(res.id, tf)

@@ -161,6 +161,20 @@ def test_teacher_forced_on_the_random_model(local, loop_trace):
     assert 0.0 <= tf.metrics.state_exact <= 1.0
 
 
+def test_teacher_forced_without_a_cap_generates_every_wrong_frame(local, loop_trace):
+    """``max_alternatives=None`` (what eval and its --frames-out use): every wrong frame is
+    generated and carries a confidence, where a cap leaves the ones past it without."""
+    from neurodebug.compare import SCORE_FROM
+
+    codec = Codec(local.tokenizer)
+    capped = teacher_forced(loop_trace, local, codec, max_alternatives=2, max_frame_tokens=6, confidence=True)
+    every = teacher_forced(loop_trace, local, codec, max_alternatives=None, max_frame_tokens=6, confidence=True)
+    scored = every.frames[SCORE_FROM:]
+    assert sum(not sc.ok for sc in scored) > 2, "a random model gets more frames wrong than the cap"
+    assert all(sc.confidence is not None for sc in scored)
+    assert sum(sc.confidence is None for sc in capped.frames[SCORE_FROM:]) == sum(not sc.ok for sc in scored) - 2
+
+
 def test_teacher_forced_stops_when_asked(local, loop_trace):
     """should_stop is honoured inside the generation of a wrong frame's alternative."""
     from neurodebug.compare import Cancelled
