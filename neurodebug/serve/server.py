@@ -177,7 +177,7 @@ class Engine:
                 if logprobs is not None:
                     new, lps = state.generate_logprobs(max_tokens, logprobs, stop_ids=stop_ids, temperature=temperature,
                                                        top_p=top_p, seed=seed, on_token=on_token, should_stop=text_stop,
-                                                       token_ids=logprob_ids, **extra)
+                                                       **extra, **({} if logprob_ids is None else {"token_ids": logprob_ids}))
                 else:
                     new = state.generate(max_tokens, stop_ids=stop_ids, temperature=temperature, top_p=top_p,
                                          seed=seed, on_token=on_token, should_stop=text_stop, **extra)
